@@ -1,0 +1,6 @@
+"""``python -m lifecircle``."""
+
+from .cli import main
+
+if __name__ == "__main__":
+    main()

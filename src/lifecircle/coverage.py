@@ -1,0 +1,237 @@
+"""Coverage per governance unit and level, completeness, and ranked gaps.
+
+For each unit ``u`` and category ``c`` with threshold ``t_c`` minutes:
+
+* ``cov_c``  = population of ``u`` whose walking time to ``c`` is <= ``t_c``, divided
+  by the population of ``u``;
+* ``score``  = population-weighted mean, over residents, of the share of mandatory
+  categories each reaches;
+* ``complete_<L>`` = share of the population reaching every mandatory category of
+  life-circle level ``L`` and below (e.g. ``complete_10min``: every mandatory 5- and
+  10-minute category); ``complete_share`` is the top level's value;
+* ``worst_category`` = the mandatory category with the lowest ``cov``.
+
+Finest units are summed up the hierarchy, so every level is an exact rollup of
+population-weighted counts, not an average of averages.
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from .config import Standard
+from .io.units import UnitHierarchy
+
+
+def covered_matrix(access: pd.DataFrame, standard: Standard, categories: list[str]
+                   ) -> pd.DataFrame:
+    """Boolean per origin and category: within the category's threshold (NaN = not)."""
+    return pd.DataFrame(
+        {c: (access[f"time_{c}_min"] <= standard.category(c).threshold_min).to_numpy()
+         for c in categories},
+        index=access.index,
+    )
+
+
+def completeness_columns(standard: Standard, categories: list[str]) -> dict[str, list[str]]:
+    """Mandatory categories that make each life-circle level complete (cumulative)."""
+    mandatory = [c for c in categories if standard.category(c).mandatory]
+    out: dict[str, list[str]] = {}
+    for level in sorted(standard.levels, key=lambda lv: lv.minutes):
+        cats = [c for c in mandatory
+                if standard.level(standard.category(c).level).minutes <= level.minutes]
+        if cats:
+            out[f"complete_{level.id}"] = cats
+    return out
+
+
+def origin_indicators(access: pd.DataFrame, standard: Standard, categories: list[str]
+                      ) -> pd.DataFrame:
+    """Per origin: covered flags, share of mandatory categories reached, completeness."""
+    covered = covered_matrix(access, standard, categories)
+    mandatory = [c for c in categories if standard.category(c).mandatory]
+    out = covered.astype(float).add_prefix("cov_")
+    out["score"] = covered[mandatory].mean(axis=1) if mandatory else np.nan
+    for col, cats in completeness_columns(standard, categories).items():
+        out[col] = covered[cats].all(axis=1).astype(float)
+    out["complete_share"] = covered[mandatory].all(axis=1).astype(float) if mandatory else np.nan
+    return out
+
+
+def coverage_by_unit(
+    access: pd.DataFrame,
+    hierarchy: UnitHierarchy,
+    standard: Standard,
+    categories: list[str],
+    *,
+    analysed: set[str] | None = None,
+    unit_column: str = "unit_id",
+) -> dict[str, gpd.GeoDataFrame]:
+    """Coverage of every unit at every level.
+
+    Parameters
+    ----------
+    access
+        One row per origin with ``population``, ``unit_column`` (finest unit id)
+        and ``time_<cat>_min`` per category.
+    hierarchy
+        The governance units.
+    standard
+        Thresholds and mandatory flags.
+    categories
+        Categories audited (others are ignored).
+    analysed
+        Finest unit ids whose results are valid (default: all). Origins of other
+        units are ignored and those units get NaN figures.
+    unit_column
+        Column of ``access`` with the finest unit id.
+
+    Returns
+    -------
+    dict of geopandas.GeoDataFrame
+        Per level name: ``unit_id``, ``name``, ``parent_id``, ``level``,
+        ``population``, ``cov_<cat>``, ``score``, ``complete_<level>``,
+        ``complete_share``, ``worst_category``, ``units_analysed``,
+        ``units_total``, ``analysed``, ``n_origins``.
+    """
+    finest = hierarchy.finest
+    ancestors = hierarchy.ancestors()
+    all_finest = set(ancestors[finest])
+    analysed = all_finest if analysed is None else set(analysed) & all_finest
+    mask = access[unit_column].isin(analysed).to_numpy()
+    sub = access.loc[mask]
+    indicators = origin_indicators(sub, standard, categories)
+    value_cols = list(indicators.columns)
+    weighted = indicators.mul(sub["population"].to_numpy(), axis=0)
+    weighted["population"] = sub["population"].to_numpy()
+    weighted["n_origins"] = 1.0
+    weighted[finest] = sub[unit_column].to_numpy()
+    per_finest = weighted.groupby(finest).sum()
+
+    ancestors = ancestors.assign(analysed=ancestors[finest].isin(analysed).astype(int))
+    mandatory = [c for c in categories if standard.category(c).mandatory]
+    tables: dict[str, gpd.GeoDataFrame] = {}
+    for level in hierarchy.levels:
+        joined = ancestors.join(per_finest, on=finest)
+        sums = joined.groupby(level)[[*value_cols, "population", "n_origins"]].sum(min_count=1)
+        counts = ancestors.groupby(level)["analysed"].agg(["sum", "count"])
+        units = hierarchy.units[level][["unit_id", "name", "parent_id", "geometry"]].copy()
+        units.insert(3, "level", level)
+        stats = pd.DataFrame(index=units["unit_id"])
+        pop = sums["population"].reindex(stats.index)
+        stats["population"] = pop
+        for col in value_cols:
+            stats[col] = sums[col].reindex(stats.index) / pop.where(pop > 0)
+        stats["worst_category"] = _worst(stats, mandatory)
+        stats["units_analysed"] = counts["sum"].reindex(stats.index).fillna(0).astype(int)
+        stats["units_total"] = counts["count"].reindex(stats.index).fillna(0).astype(int)
+        stats["analysed"] = (stats["units_analysed"] == stats["units_total"]) & (
+            stats["units_total"] > 0)
+        stats["n_origins"] = sums["n_origins"].reindex(stats.index).fillna(0).astype(int)
+        none = stats["units_analysed"] == 0
+        stats.loc[none, ["population", *value_cols]] = np.nan
+        order = ["population", *[f"cov_{c}" for c in categories], "score",
+                 *[c for c in value_cols if c.startswith("complete_")], "worst_category",
+                 "units_analysed", "units_total", "analysed", "n_origins"]
+        merged = units.join(stats[order], on="unit_id")
+        tables[level] = gpd.GeoDataFrame(merged, geometry="geometry", crs=units.crs)
+    return tables
+
+
+def _worst(stats: pd.DataFrame, mandatory: list[str]) -> pd.Series:
+    if not mandatory:
+        return pd.Series(pd.NA, index=stats.index, dtype="string")
+    cov = stats[[f"cov_{c}" for c in mandatory]]
+    valid = cov.notna().any(axis=1)
+    worst = pd.Series(pd.NA, index=stats.index, dtype="string")
+    # idxmin takes the first of ties, i.e. the standard's order
+    worst[valid] = cov[valid].idxmin(axis=1).str.removeprefix("cov_")
+    return worst
+
+
+def find_gaps(units: dict[str, gpd.GeoDataFrame], categories: list[str]) -> pd.DataFrame:
+    """Every unit x category with uncovered residents, largest shortfall first.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``unit_id``, ``name``, ``level``, ``category``, ``uncovered_population``,
+        ``uncovered_share``.
+    """
+    rows = []
+    for table in units.values():
+        for cat in categories:
+            share = 1.0 - table[f"cov_{cat}"]
+            frame = pd.DataFrame({
+                "unit_id": table["unit_id"], "name": table["name"], "level": table["level"],
+                "category": cat, "uncovered_population": table["population"] * share,
+                "uncovered_share": share,
+            })
+            rows.append(frame[frame["uncovered_population"] > 1e-9])
+    columns = ["unit_id", "name", "level", "category", "uncovered_population", "uncovered_share"]
+    if not rows:
+        return pd.DataFrame(columns=columns)
+    gaps = pd.concat(rows, ignore_index=True)
+    return gaps.sort_values(["uncovered_population", "uncovered_share", "unit_id", "category"],
+                            ascending=[False, False, True, True],
+                            kind="stable").reset_index(drop=True)[columns]
+
+
+def citywide(access: pd.DataFrame, standard: Standard, categories: list[str]) -> dict:
+    """Population-weighted city-wide coverage per category and completeness."""
+    ind = origin_indicators(access, standard, categories)
+    pop = access["population"].to_numpy()
+    total = float(pop.sum())
+
+    def share(col: str) -> float | None:
+        return round(float((ind[col].to_numpy() * pop).sum() / total), 6) if total else None
+
+    out = {
+        "population": total,
+        "coverage": {c: share(f"cov_{c}") for c in categories},
+        "score": share("score") if "score" in ind else None,
+        "complete_share": share("complete_share"),
+    }
+    for col in completeness_columns(standard, categories):
+        out[col] = share(col)
+    return out
+
+
+def units_inside_network(
+    hierarchy: UnitHierarchy, extent: object, crs: object, reach_m: float, *,
+    min_inside: float = 0.99,
+) -> tuple[set[str], pd.DataFrame]:
+    """Finest units whose walkable catchment lies inside the street data.
+
+    A unit's catchment is the unit buffered by ``reach_m`` (the longest walk of
+    the audit): network distance is never shorter than the straight line, so
+    every facility a resident could reach lies inside it. A unit is analysed
+    when at least ``min_inside`` of that catchment lies inside ``extent`` (the
+    street data's hull); elsewhere facilities beyond the data's edge would be
+    missed (edge effect).
+
+    Returns
+    -------
+    analysed : set of str
+        Finest unit ids that are analysed.
+    table : pandas.DataFrame
+        Every finest unit with ``unit_id``, ``name``, ``catchment_inside_share``,
+        ``analysed`` and ``reason`` (empty when analysed).
+    """
+    finest = hierarchy.units[hierarchy.finest].to_crs(crs)
+    catchment = finest.geometry.buffer(reach_m)
+    inside = catchment.intersection(extent).area / catchment.area
+    analysed = inside >= min_inside
+    reason = np.where(
+        analysed, "",
+        np.where(inside <= 0, "outside the street data",
+                 [f"only {s:.0%} of its {reach_m:.0f} m walking catchment lies inside the "
+                  "street data (edge effect)" for s in inside]),
+    )
+    table = pd.DataFrame({"unit_id": finest["unit_id"].to_numpy(),
+                          "name": finest["name"].to_numpy(),
+                          "catchment_inside_share": inside.round(4).to_numpy(),
+                          "analysed": analysed.to_numpy(), "reason": reason})
+    return set(table.loc[table["analysed"], "unit_id"]), table

@@ -1,0 +1,1 @@
+"""Readers and writers for lifecircle's inputs and outputs."""

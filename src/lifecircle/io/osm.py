@@ -1,0 +1,169 @@
+"""Read OpenStreetMap files (PBF, XML, bz2-compressed) with pyosmium.
+
+Two readers: :func:`read_walk_ways` returns the walkable ways as flat node and
+edge arrays for :func:`lifecircle.network.graph_from_edges`;
+:func:`read_osm_pois` returns tagged nodes and areas as a GeoDataFrame for the
+facility classifier.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from ..errors import InputFileError, InputFormatError
+from ..settings import NOT_WALKABLE_TAGS, WALKABLE_HIGHWAYS
+
+_OSM_SUFFIXES = {
+    ".osm.pbf": "pbf", ".pbf": "pbf", ".osm": "osm", ".osm.xml": "osm", ".xml": "osm",
+    ".osm.bz2": "osm.bz2", ".osm.xml.bz2": "osm.bz2", ".xml.bz2": "osm.bz2",
+    ".osm.gz": "osm.gz",
+}
+
+
+@dataclass(frozen=True)
+class OsmWays:
+    """Walkable ways as flat arrays: nodes (id, lon, lat) and edges between node indices."""
+
+    node_ids: np.ndarray
+    lon: np.ndarray
+    lat: np.ndarray
+    edge_u: np.ndarray
+    edge_v: np.ndarray
+    edge_class: np.ndarray
+
+
+def _osm_file(path: str | Path):  # noqa: ANN202 - returns osmium.io.File
+    import osmium
+
+    path = Path(path)
+    if not path.is_file():
+        msg = f"OSM file {str(path)!r} does not exist; check the path"
+        raise InputFileError(msg)
+    name = path.name.lower()
+    for suffix in sorted(_OSM_SUFFIXES, key=len, reverse=True):
+        if name.endswith(suffix):
+            return osmium.io.File(str(path), _OSM_SUFFIXES[suffix])
+    msg = f"{path}: not an OSM file; expected .osm.pbf, .osm, .osm.xml or .osm.bz2"
+    raise InputFormatError(msg)
+
+
+def _is_walkable(tags) -> bool:  # noqa: ANN001 - osmium TagList
+    if tags.get("highway") not in WALKABLE_HIGHWAYS:
+        return False
+    return not any(tags.get(key) in bad for key, bad in NOT_WALKABLE_TAGS.items())
+
+
+def read_walk_ways(path: str | Path) -> OsmWays:
+    """Read the walkable ways of an OSM file.
+
+    Parameters
+    ----------
+    path
+        An ``.osm.pbf``, ``.osm``/``.osm.xml`` or ``.osm.bz2`` file.
+
+    Returns
+    -------
+    OsmWays
+        Nodes referenced by walkable ways and one edge per consecutive node pair.
+    """
+    import osmium
+
+    source = _osm_file(path)
+    refs: list[np.ndarray] = []
+    lons: list[np.ndarray] = []
+    lats: list[np.ndarray] = []
+    classes: list[str] = []
+    try:
+        processor = (
+            osmium.FileProcessor(source, osmium.osm.NODE | osmium.osm.WAY)
+            .with_locations()
+            .with_filter(osmium.filter.KeyFilter("highway"))
+        )
+        for obj in processor:
+            if not obj.is_way() or not _is_walkable(obj.tags):
+                continue
+            nodes = [n for n in obj.nodes if n.location.valid()]
+            if len(nodes) < 2:
+                continue
+            refs.append(np.fromiter((n.ref for n in nodes), np.int64, len(nodes)))
+            lons.append(np.fromiter((n.lon for n in nodes), float, len(nodes)))
+            lats.append(np.fromiter((n.lat for n in nodes), float, len(nodes)))
+            classes.append(obj.tags.get("highway"))
+    except RuntimeError as exc:
+        msg = f"{path}: could not be read as OSM data ({exc}); is the file complete?"
+        raise InputFormatError(msg) from None
+    if not refs:
+        return OsmWays(*(np.empty(0, t) for t in (np.int64, float, float, np.int64, np.int64,
+                                                    object)))
+    all_refs = np.concatenate(refs)
+    all_lon = np.concatenate(lons)
+    all_lat = np.concatenate(lats)
+    lengths = np.array([len(r) for r in refs])
+    way_of = np.repeat(np.arange(len(refs)), lengths)
+    node_ids, first, inverse = np.unique(all_refs, return_index=True, return_inverse=True)
+    same_way = way_of[1:] == way_of[:-1]
+    return OsmWays(
+        node_ids=node_ids, lon=all_lon[first], lat=all_lat[first],
+        edge_u=inverse[:-1][same_way], edge_v=inverse[1:][same_way],
+        edge_class=np.asarray(classes, dtype=object)[way_of[:-1][same_way]],
+    )
+
+
+def read_osm_pois(path: str | Path, keys: Iterable[str]) -> gpd.GeoDataFrame:
+    """Read tagged nodes and areas (closed ways, multipolygons) of an OSM file.
+
+    Parameters
+    ----------
+    path
+        An OSM file.
+    keys
+        Only objects with at least one of these tag keys are read.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``osm_type``, ``osm_id``, ``name``, ``name:zh``, ``name:en`` and one column
+        per key; EPSG:4326; points for nodes, polygons for areas.
+    """
+    import osmium
+
+    keys = sorted(set(keys))
+    source = _osm_file(path)
+    wkb = osmium.geom.WKBFactory()
+    columns = ["name", "name:zh", "name:en", *keys]
+    rows: list[dict[str, str | None]] = []
+    geoms: list[bytes] = []
+    try:
+        processor = (
+            osmium.FileProcessor(source)
+            .with_areas()
+            .with_filter(osmium.filter.KeyFilter(*keys))
+        )
+        for obj in processor:
+            if obj.is_node():
+                geom, osm_type, osm_id = wkb.create_point(obj), "node", obj.id
+            elif obj.is_area():
+                try:
+                    geom = wkb.create_multipolygon(obj)
+                except RuntimeError:  # broken area geometry in the source data
+                    continue
+                osm_type = "way" if obj.from_way() else "relation"
+                osm_id = obj.orig_id()
+            else:
+                continue
+            row = {k: obj.tags.get(k) for k in columns}
+            row["osm_type"], row["osm_id"] = osm_type, str(osm_id)
+            rows.append(row)
+            geoms.append(bytes.fromhex(geom) if isinstance(geom, str) else geom)
+    except RuntimeError as exc:
+        msg = f"{path}: could not be read as OSM data ({exc}); is the file complete?"
+        raise InputFormatError(msg) from None
+    frame = pd.DataFrame(rows, columns=["osm_type", "osm_id", *columns])
+    return gpd.GeoDataFrame(frame, geometry=shapely.from_wkb(geoms), crs="EPSG:4326")

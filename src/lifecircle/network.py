@@ -1,0 +1,436 @@
+"""The walk graph: an undirected pedestrian network in a projected metric CRS.
+
+:class:`WalkGraph` holds node coordinates, a symmetric CSR adjacency matrix of
+edge lengths in metres and the undirected edge list with each edge's street
+class. Builders: :func:`graph_from_osm` (PBF/XML), :func:`graph_from_graphml`
+(osmnx) and :func:`graph_from_edges` (arrays, used by both and by tests);
+:func:`grid_graph` makes synthetic street grids for tests and benchmarks.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyproj
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
+from scipy.spatial import cKDTree
+
+from .errors import CRSError, DataError, InputFileError, InputFormatError
+
+if TYPE_CHECKING:
+    import networkx as nx
+    import shapely
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, eq=False)
+class WalkGraph:
+    """An undirected walk network with edge lengths in metres.
+
+    Attributes
+    ----------
+    node_ids
+        Original ids of the nodes (OSM node ids, or 0..n-1).
+    x, y
+        Node coordinates in ``crs`` (metres).
+    crs
+        A projected metric CRS.
+    edge_u, edge_v
+        Node indices of each undirected edge (``edge_u < edge_v``).
+    edge_length
+        Length of each edge in metres.
+    edge_class
+        Street class of each edge (OSM ``highway`` value), as an object array.
+    dropped
+        What was removed while building: ``components``, ``nodes``, ``edges``.
+    """
+
+    node_ids: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    crs: pyproj.CRS
+    edge_u: np.ndarray
+    edge_v: np.ndarray
+    edge_length: np.ndarray
+    edge_class: np.ndarray
+    dropped: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def n_nodes(self) -> int:
+        """Number of nodes."""
+        return len(self.x)
+
+    @property
+    def n_edges(self) -> int:
+        """Number of undirected edges."""
+        return len(self.edge_u)
+
+    @cached_property
+    def adjacency(self) -> sp.csr_matrix:
+        """Symmetric CSR matrix of edge lengths (both directions stored)."""
+        n = self.n_nodes
+        rows = np.concatenate([self.edge_u, self.edge_v])
+        cols = np.concatenate([self.edge_v, self.edge_u])
+        data = np.concatenate([self.edge_length, self.edge_length])
+        return sp.csr_matrix((data, (rows, cols)), shape=(n, n))
+
+    @cached_property
+    def _tree(self) -> cKDTree:
+        return cKDTree(np.column_stack([self.x, self.y]))
+
+    def nearest_nodes(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Index of the nearest node to each point, and the straight-line distance to it.
+
+        Parameters
+        ----------
+        x, y
+            Coordinates in the graph's CRS.
+
+        Returns
+        -------
+        tuple of numpy.ndarray
+            ``(node_index, distance_m)``.
+        """
+        pts = np.column_stack([np.asarray(x, float), np.asarray(y, float)])
+        if len(pts) == 0:
+            return np.empty(0, dtype=np.int64), np.empty(0)
+        dist, idx = self._tree.query(pts, k=1)
+        return idx.astype(np.int64), dist
+
+    def node_weights(self, classes: frozenset[str] | None = None) -> np.ndarray:
+        """Half the length of the incident edges of each node, optionally of some classes only.
+
+        Summed over all nodes this equals the total street length, so it is a
+        length-based weight for dasymetric allocation.
+        """
+        keep = np.ones(self.n_edges, bool)
+        if classes is not None:
+            keep = np.isin(self.edge_class, list(classes))
+        half = self.edge_length[keep] / 2.0
+        w = np.bincount(self.edge_u[keep], weights=half, minlength=self.n_nodes)
+        w += np.bincount(self.edge_v[keep], weights=half, minlength=self.n_nodes)
+        return w
+
+    def extent(self) -> shapely.Geometry:
+        """Convex hull of the nodes, in the graph's CRS: the extent of the street data."""
+        import shapely
+
+        return shapely.convex_hull(shapely.multipoints(np.column_stack([self.x, self.y])))
+
+    def to_networkx(self) -> nx.Graph:
+        """Export as an undirected :class:`networkx.Graph`.
+
+        Nodes are 0..n-1 with attributes ``x``, ``y`` and ``osmid``; edges carry
+        ``length`` (metres) and ``highway``; the graph attribute ``crs`` is the CRS.
+
+        Examples
+        --------
+        >>> g = grid_graph(2, 2, spacing_m=100.0)
+        >>> G = g.to_networkx()
+        >>> G.number_of_nodes(), G.number_of_edges()
+        (4, 4)
+        """
+        import networkx as nx
+
+        G = nx.Graph(crs=self.crs.to_string())
+        G.add_nodes_from(
+            (int(i), {"x": float(x), "y": float(y), "osmid": int(o)})
+            for i, (x, y, o) in enumerate(zip(self.x, self.y, self.node_ids, strict=True))
+        )
+        G.add_edges_from(
+            (int(u), int(v), {"length": float(d), "highway": str(c)})
+            for u, v, d, c in zip(
+                self.edge_u, self.edge_v, self.edge_length, self.edge_class, strict=True
+            )
+        )
+        return G
+
+    def summary(self) -> dict[str, Any]:
+        """Size and what was dropped, for ``summary.json``."""
+        return {
+            "nodes": self.n_nodes,
+            "edges": self.n_edges,
+            "length_km": round(float(self.edge_length.sum()) / 1000.0, 3),
+            "crs": self.crs.to_string(),
+            "dropped_components": int(self.dropped.get("components", 0)),
+            "dropped_nodes": int(self.dropped.get("nodes", 0)),
+            "dropped_edges": int(self.dropped.get("edges", 0)),
+            "largest_dropped_component_nodes": int(
+                self.dropped.get("largest_dropped_component_nodes", 0)
+            ),
+            "kept_components": int(self.dropped.get("kept_components", 1)),
+        }
+
+
+# --------------------------------------------------------------------------- builders
+
+
+def utm_crs_for(lon: np.ndarray, lat: np.ndarray) -> pyproj.CRS:
+    """The UTM CRS of the centre of the given WGS-84 coordinates."""
+    from pyproj.aoi import AreaOfInterest
+    from pyproj.database import query_utm_crs_info
+
+    aoi = AreaOfInterest(
+        west_lon_degree=float(np.min(lon)), south_lat_degree=float(np.min(lat)),
+        east_lon_degree=float(np.max(lon)), north_lat_degree=float(np.max(lat)),
+    )
+    infos = query_utm_crs_info(datum_name="WGS 84", area_of_interest=aoi)
+    if not infos:
+        msg = "could not find a UTM zone for the network; pass `crs=` explicitly"
+        raise CRSError(msg)
+    return pyproj.CRS.from_authority(infos[0].auth_name, infos[0].code)
+
+
+def graph_from_edges(
+    node_ids: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    edge_u: np.ndarray,
+    edge_v: np.ndarray,
+    *,
+    crs: pyproj.CRS | str,
+    edge_class: np.ndarray | None = None,
+    edge_length: np.ndarray | None = None,
+    to_crs: pyproj.CRS | str | None = None,
+    keep_largest: bool = True,
+    min_component_nodes: int | None = None,
+    source: str = "<edges>",
+) -> WalkGraph:
+    """Build a :class:`WalkGraph` from node coordinates and an edge list.
+
+    Parameters
+    ----------
+    node_ids
+        Ids of the nodes (any integers).
+    x, y
+        Node coordinates in ``crs``.
+    edge_u, edge_v
+        Indices (0..n-1) into the node arrays.
+    crs
+        CRS of ``x``/``y``. Geographic coordinates are projected to ``to_crs``
+        (default: the UTM zone of the data).
+    edge_class
+        Street class per edge (default ``"residential"``).
+    edge_length
+        Length per edge in metres; default: straight line in the projected CRS.
+    to_crs
+        Target projected CRS (default: keep a projected ``crs``, else UTM).
+    keep_largest
+        Keep only the largest connected component and report the rest.
+    min_component_nodes
+        With ``keep_largest``, also keep every other component of at least this
+        many nodes (e.g. a district across a river without walkable crossings).
+        Residents then reach only facilities of their own component.
+    source
+        Name used in error messages.
+
+    Returns
+    -------
+    WalkGraph
+        Self-loops removed, parallel edges merged keeping the shortest.
+    """
+    crs = pyproj.CRS.from_user_input(crs)
+    x = np.asarray(x, float)
+    y = np.asarray(y, float)
+    edge_u = np.asarray(edge_u, np.int64)
+    edge_v = np.asarray(edge_v, np.int64)
+    if len(edge_u) == 0:
+        msg = (
+            f"{source}: the network has no walkable edges; check that the file holds "
+            "streets (OSM ways with a `highway` tag) inside your study area"
+        )
+        raise DataError(msg)
+    if to_crs is not None:
+        target = pyproj.CRS.from_user_input(to_crs)
+    elif crs.is_projected:
+        target = crs
+    else:
+        target = utm_crs_for(x, y) if crs.is_geographic else crs
+    if not target.is_projected:
+        msg = f"{source}: target CRS {target.name} is not projected; give a metric CRS"
+        raise CRSError(msg)
+    if target != crs:
+        x, y = pyproj.Transformer.from_crs(crs, target, always_xy=True).transform(x, y)
+    classes = (
+        np.full(len(edge_u), "residential", dtype=object)
+        if edge_class is None else np.asarray(edge_class, dtype=object)
+    )
+    if edge_length is None:
+        length = np.hypot(x[edge_u] - x[edge_v], y[edge_u] - y[edge_v])
+    else:
+        length = np.asarray(edge_length, float)
+
+    # canonical undirected edges, no self-loops, shortest of parallel edges
+    lo, hi = np.minimum(edge_u, edge_v), np.maximum(edge_u, edge_v)
+    ok = lo != hi
+    lo, hi, length, classes = lo[ok], hi[ok], length[ok], classes[ok]
+    order = np.lexsort((length, hi, lo))
+    lo, hi, length, classes = lo[order], hi[order], length[order], classes[order]
+    first = np.ones(len(lo), bool)
+    first[1:] = (lo[1:] != lo[:-1]) | (hi[1:] != hi[:-1])
+    lo, hi, length, classes = lo[first], hi[first], length[first], classes[first]
+    # zero-length edges (duplicate coordinates) would vanish from a sparse matrix
+    length = np.maximum(length, 1e-6)
+
+    # keep nodes that carry an edge, then the largest component
+    used = np.zeros(len(x), bool)
+    used[lo] = True
+    used[hi] = True
+    n_isolated = int((~used).sum())
+    dropped = {"components": 0, "nodes": 0, "edges": 0, "isolated_nodes": n_isolated}
+    if keep_largest:
+        n = len(x)
+        adj = sp.csr_matrix((np.ones(len(lo)), (lo, hi)), shape=(n, n))
+        n_comp, labels = connected_components(adj, directed=False)
+        sizes = np.bincount(labels[used], minlength=n_comp)
+        keep_comp = np.arange(n_comp) == np.argmax(sizes)
+        if min_component_nodes is not None:
+            keep_comp |= sizes >= min_component_nodes
+        keep_node = used & keep_comp[labels]
+        dropped_sizes = sizes[(sizes > 0) & ~keep_comp]
+        dropped["components"] = len(dropped_sizes)
+        dropped["nodes"] = int((used & ~keep_node).sum())
+        dropped["largest_dropped_component_nodes"] = int(dropped_sizes.max(initial=0))
+        dropped["kept_components"] = int(keep_comp.sum())
+    else:
+        keep_node = used
+    keep_edge = keep_node[lo] & keep_node[hi]
+    dropped["edges"] = int((~keep_edge).sum())
+    new_index = np.full(len(x), -1, np.int64)
+    new_index[keep_node] = np.arange(int(keep_node.sum()))
+    if dropped["components"]:
+        log.info(
+            "kept the largest connected component; dropped %d smaller components "
+            "(%d nodes, %d edges)", dropped["components"], dropped["nodes"], dropped["edges"],
+        )
+    return WalkGraph(
+        node_ids=np.asarray(node_ids)[keep_node],
+        x=x[keep_node], y=y[keep_node], crs=target,
+        edge_u=new_index[lo[keep_edge]], edge_v=new_index[hi[keep_edge]],
+        edge_length=length[keep_edge], edge_class=classes[keep_edge],
+        dropped=dropped,
+    )
+
+
+def graph_from_osm(
+    path: str | Path,
+    *,
+    to_crs: pyproj.CRS | str | None = None,
+    keep_largest: bool = True,
+    min_component_nodes: int | None = None,
+) -> WalkGraph:
+    """Build the walk graph from an OSM file (``.osm.pbf``, ``.osm``, ``.osm.xml``, ``.bz2``).
+
+    Ways with a walkable ``highway`` value are kept (see
+    :data:`lifecircle.settings.WALKABLE_HIGHWAYS`), minus ``foot=no``,
+    ``access=no|private``, ``motorroad=yes`` and areas. Every OSM vertex is a node.
+
+    Examples
+    --------
+    >>> from lifecircle.datasets import get_path
+    >>> g = graph_from_osm(get_path()["network"])
+    >>> g.crs.to_epsg()
+    32651
+    """
+    from .io.osm import read_walk_ways
+
+    ways = read_walk_ways(path)
+    return graph_from_edges(
+        ways.node_ids, ways.lon, ways.lat, ways.edge_u, ways.edge_v,
+        crs="EPSG:4326", edge_class=ways.edge_class, to_crs=to_crs,
+        keep_largest=keep_largest, min_component_nodes=min_component_nodes, source=str(path),
+    )
+
+
+def graph_from_graphml(
+    path: str | Path,
+    *,
+    to_crs: pyproj.CRS | str | None = None,
+    keep_largest: bool = True,
+    min_component_nodes: int | None = None,
+) -> WalkGraph:
+    """Build the walk graph from an osmnx GraphML file (read with ``osmnx.load_graphml``).
+
+    Edge ``length`` attributes are used when present (osmnx stores metres);
+    directed and parallel edges collapse to one undirected edge, the shortest.
+    """
+    import osmnx as ox
+
+    path = Path(path)
+    if not path.is_file():
+        msg = f"network file {str(path)!r} does not exist; check the path"
+        raise InputFileError(msg)
+    try:
+        G = ox.load_graphml(path)
+    except Exception as exc:  # noqa: BLE001 - any parse failure is a format error
+        msg = f"{path}: not a readable osmnx GraphML file ({exc}); save it with ox.save_graphml"
+        raise InputFormatError(msg) from None
+    crs = G.graph.get("crs")
+    if not crs:
+        msg = f"{path}: the graph has no `crs` attribute; set G.graph['crs'] and save again"
+        raise CRSError(msg)
+    nodes = list(G.nodes)
+    index = {n: i for i, n in enumerate(nodes)}
+    x = np.fromiter((G.nodes[n]["x"] for n in nodes), float, len(nodes))
+    y = np.fromiter((G.nodes[n]["y"] for n in nodes), float, len(nodes))
+    edges = list(G.edges(data=True))
+    u = np.fromiter((index[a] for a, _, _ in edges), np.int64, len(edges))
+    v = np.fromiter((index[b] for _, b, _ in edges), np.int64, len(edges))
+    hw = np.array(
+        [d.get("highway", "unclassified") for _, _, d in edges], dtype=object
+    )
+    hw = np.array([h[0] if isinstance(h, list) else h for h in hw], dtype=object)
+    lengths = None
+    if edges and all("length" in d for _, _, d in edges):
+        lengths = np.fromiter((float(d["length"]) for _, _, d in edges), float, len(edges))
+    ids = np.array([n if isinstance(n, int | np.integer) else i for i, n in enumerate(nodes)])
+    return graph_from_edges(
+        ids, x, y, u, v, crs=crs, edge_class=hw, edge_length=lengths, to_crs=to_crs,
+        keep_largest=keep_largest, min_component_nodes=min_component_nodes, source=str(path),
+    )
+
+
+def read_network(path: str | Path, **kwargs: Any) -> WalkGraph:
+    """Build the walk graph from any supported file, chosen by its extension."""
+    path = Path(path)
+    if not path.exists():
+        msg = f"network file {str(path)!r} does not exist; check the path given to --network"
+        raise InputFileError(msg)
+    name = path.name.lower()
+    if name.endswith(".graphml"):
+        return graph_from_graphml(path, **kwargs)
+    if name.endswith((".osm.pbf", ".pbf", ".osm", ".osm.xml", ".xml", ".osm.bz2", ".xml.bz2")):
+        return graph_from_osm(path, **kwargs)
+    msg = (
+        f"{path}: unsupported network format; give an OpenStreetMap file (.osm.pbf, .osm, "
+        ".osm.xml, optionally .bz2) or an osmnx .graphml file"
+    )
+    raise InputFormatError(msg)
+
+
+def grid_graph(
+    n_rows: int, n_cols: int, *, spacing_m: float = 100.0, origin: tuple[float, float] = (0.0, 0.0),
+    crs: str = "EPSG:32651",
+) -> WalkGraph:
+    """A regular street grid of ``n_rows x n_cols`` nodes, for tests and benchmarks.
+
+    Node ``r * n_cols + c`` sits at ``(origin_x + c * spacing, origin_y + r * spacing)``.
+    """
+    r, c = np.divmod(np.arange(n_rows * n_cols), n_cols)
+    x = origin[0] + c * spacing_m
+    y = origin[1] + r * spacing_m
+    idx = np.arange(n_rows * n_cols).reshape(n_rows, n_cols)
+    horiz_u, horiz_v = idx[:, :-1].ravel(), idx[:, 1:].ravel()
+    vert_u, vert_v = idx[:-1, :].ravel(), idx[1:, :].ravel()
+    return graph_from_edges(
+        np.arange(n_rows * n_cols), x, y,
+        np.concatenate([horiz_u, vert_u]), np.concatenate([horiz_v, vert_v]),
+        crs=crs, source="grid",
+    )

@@ -1,0 +1,455 @@
+"""The audit, stage by stage: inputs -> walk graph -> access -> coverage -> outputs.
+
+:func:`audit` runs every stage in memory and returns an :class:`AuditResult`;
+nothing touches the output folder until :meth:`AuditResult.write`, so a bad input
+never leaves half-written results behind.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import platform
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from . import __version__
+from .access import compute_access
+from .config import Profile, Standard, load_standard
+from .coverage import citywide, coverage_by_unit, find_gaps, units_inside_network
+from .datasets import get_path
+from .errors import DataError
+from .io.facilities import facilities_from_osm, merge_facilities, read_facilities
+from .io.outputs import (check_not_inputs, write_csv, write_geopackage, write_geoparquet,
+                         write_json)
+from .io.population import Origins, origins_from_polygons, read_population
+from .io.units import UnitHierarchy, read_units
+from .network import WalkGraph, read_network
+from .settings import CATCHMENT_INSIDE_SHARE, MAX_SNAP_M
+
+log = logging.getLogger(__name__)
+
+OSM_ATTRIBUTION = "© OpenStreetMap contributors (ODbL 1.0)"
+OUTPUT_FILES = ("access.parquet", "units.gpkg", "facilities.gpkg", "gaps.csv", "summary.json")
+
+
+@dataclass
+class AuditResult:
+    """Everything an audit produced, in memory.
+
+    Attributes
+    ----------
+    access
+        One row per analysed origin (EPSG:4326): ``origin_id``, ``population``,
+        ``unit_id``, ``snap_m``, ``dist_<cat>_m``, ``time_<cat>_min``, unit ids
+        of every level (``unit_<level>``).
+    units
+        Per governance level, the coverage table (EPSG:4326).
+    gaps
+        Unit x category shortfalls, largest first.
+    summary
+        City-wide figures, method, warnings, timings.
+    facilities
+        The normalised facilities with ``snap_m`` (EPSG:4326).
+    graph
+        The walk graph.
+    standard, profile
+        What the audit measured against.
+    """
+
+    access: gpd.GeoDataFrame
+    units: dict[str, gpd.GeoDataFrame]
+    gaps: pd.DataFrame
+    summary: dict[str, Any]
+    facilities: gpd.GeoDataFrame
+    graph: WalkGraph
+    standard: Standard
+    profile: Profile
+    inputs: list[Path] = field(default_factory=list)
+
+    def write(self, out: str | Path) -> list[Path]:
+        """Write the output contract's files into ``out`` (atomically, file by file)."""
+        out = Path(out)
+        targets = [out / name for name in OUTPUT_FILES]
+        check_not_inputs(targets, self.inputs)
+        out.mkdir(parents=True, exist_ok=True)
+        t0 = time.perf_counter()
+        write_geoparquet(out / "access.parquet", self.access)
+        write_geopackage(out / "units.gpkg", self.units)
+        write_geopackage(out / "facilities.gpkg", {"facilities": self.facilities})
+        gaps = self.gaps.copy()
+        gaps["uncovered_population"] = gaps["uncovered_population"].round(1)
+        gaps["uncovered_share"] = gaps["uncovered_share"].round(4)
+        write_csv(out / "gaps.csv", gaps)
+        self.summary["timings_s"]["write"] = round(time.perf_counter() - t0, 3)
+        self.summary["outputs"] = [p.name for p in targets]
+        write_json(out / "summary.json", self.summary)
+        return targets
+
+
+class _Timer:
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        log.info("%s ...", name.replace("_", " "))
+        t0 = time.perf_counter()
+        yield
+        self.timings[name] = round(time.perf_counter() - t0, 3)
+        log.info("%s done in %.2f s", name.replace("_", " "), self.timings[name])
+
+
+def _is_osm(path: Path) -> bool:
+    return not path.name.lower().endswith(".graphml")
+
+
+def audit(
+    network: str | Path | None = None,
+    facilities: Sequence[str | Path] | None = None,
+    units: str | Path | None = None,
+    population: str | Path | None = None,
+    *,
+    standard: str | Path | Standard = "gb50180-2018",
+    profile: str | None = None,
+    categories: Sequence[str] | None = None,
+    osm_pois: bool = True,
+    unit_levels: Sequence[str] | None = None,
+    min_component_nodes: int | None = None,
+    max_snap_m: float = MAX_SNAP_M,
+    progress: bool = False,
+) -> AuditResult:
+    """Audit walking access to life-circle facilities per governance unit.
+
+    With no arguments, audits the bundled central-Shanghai sample.
+
+    Parameters
+    ----------
+    network
+        Street network: ``.osm.pbf``, ``.osm``/``.osm.xml`` (``.bz2``) or osmnx ``.graphml``.
+    facilities
+        Extra facility files (GeoJSON/GPKG with a ``category`` column or OSM tags;
+        CSV with ``lon``, ``lat``, ``category``, ``name``), merged with the OSM POIs.
+    units
+        Governance-unit polygons (``unit_id``, ``name``, ``parent_id``) or, with
+        ``unit_levels``, one id column per level.
+    population
+        Polygons with a ``population`` column, allocated to network nodes.
+    standard
+        Bundled standard name, YAML path or a :class:`~lifecircle.config.Standard`.
+    profile
+        Walking profile id (default: the standard's default, ``adult``).
+    categories
+        Categories to audit (default: every category that has facilities).
+        A requested category with no facility in the data is an error.
+    osm_pois
+        Also read facilities from the network file's POIs (OSM files only).
+    unit_levels
+        Id column per level, coarsest first, for the one-column-per-level layout.
+    min_component_nodes
+        Keep, besides the largest, every network component of at least this size.
+    max_snap_m
+        Origins and facilities farther than this from the network are excluded.
+    progress
+        Show progress bars.
+
+    Returns
+    -------
+    AuditResult
+        ``.access``, ``.units``, ``.gaps``, ``.summary``; ``.write(folder)``.
+
+    Examples
+    --------
+    >>> import lifecircle
+    >>> result = lifecircle.audit()                      # doctest: +SKIP
+    >>> result.units["street"][["name", "complete_share"]].head()  # doctest: +SKIP
+    """
+    timer = _Timer()
+    warnings: list[str] = []
+    if network is None:
+        if facilities or units or population:
+            msg = "give --network (a street network) along with the other inputs"
+            raise DataError(msg)
+        sample = get_path("central-shanghai")
+        network, facilities = sample["network"], [sample["facilities"]]
+        units, population = sample["units"], sample["population"]
+    network = Path(network)
+    facility_paths = [Path(f) for f in (facilities or [])]
+    std = standard if isinstance(standard, Standard) else load_standard(standard)
+    prof = std.profile(profile)
+    if categories is not None:
+        for cat in categories:
+            std.category(cat)  # unknown ids raise with the list of valid ones
+
+    with timer.stage("read_network"):
+        graph = read_network(network, min_component_nodes=min_component_nodes)
+    if graph.dropped.get("components"):
+        pct = 100.0 * graph.dropped["nodes"] / (graph.dropped["nodes"] + graph.n_nodes)
+        warnings.append(
+            f"network: kept the largest connected component; dropped "
+            f"{graph.dropped['components']} smaller ones ({graph.dropped['nodes']} nodes, "
+            f"{pct:.1f}%; the largest dropped has "
+            f"{graph.dropped['largest_dropped_component_nodes']} nodes, e.g. land across a "
+            "river with no walkable crossing in the data). Residents there are not audited; "
+            "keep big components with --min-component-nodes N."
+        )
+
+    with timer.stage("read_facilities"):
+        frames = []
+        if osm_pois and _is_osm(network):
+            frames.append(facilities_from_osm(network, std))
+        frames.extend(read_facilities(p, std) for p in facility_paths)
+        fac = merge_facilities(frames)
+    counts = fac["category"].value_counts()
+    if categories is None:
+        audited = [c for c in std.category_ids if counts.get(c, 0) > 0]
+        missing = [c for c in std.category_ids if counts.get(c, 0) == 0]
+        if missing:
+            warnings.append(
+                "no facilities found for " + ", ".join(missing) + ": these categories are "
+                "not audited and not part of completeness; add them with --facilities "
+                "(a file with a `category` column)"
+            )
+    else:
+        audited = list(dict.fromkeys(categories))
+        missing = [c for c in audited if counts.get(c, 0) == 0]
+        if missing:
+            sources = ", ".join(str(p) for p in [network, *facility_paths])
+            msg = (
+                f"no facilities of categor{'ies' if len(missing) > 1 else 'y'} "
+                f"{', '.join(missing)} in {sources} (checked the standard's OSM selectors "
+                "and `category` columns); add a --facilities file with them, or leave them "
+                "out of --categories"
+            )
+            raise DataError(msg)
+    if not audited:
+        msg = (f"no facilities of any category of {std.id} found in "
+               f"{', '.join(str(p) for p in [network, *facility_paths])}; give --facilities")
+        raise DataError(msg)
+
+    with timer.stage("read_units"):
+        hierarchy = (read_units(units, level_columns=list(unit_levels) if unit_levels else None)
+                     if units is not None else _study_area_unit(graph))
+        reach_m = max(std.category(c).threshold_min for c in audited) * prof.speed_m_min
+        analysed, unit_check = units_inside_network(
+            hierarchy, graph.extent(), graph.crs, reach_m, min_inside=CATCHMENT_INSIDE_SHARE)
+    if not analysed:
+        msg = (f"{units}: no governance unit has its {reach_m:.0f} m walking catchment inside "
+               f"the street data of {network}; use a network that extends at least "
+               f"{reach_m:.0f} m beyond the units")
+        raise DataError(msg)
+
+    with timer.stage("population"):
+        origins = _origins(graph, population, hierarchy, warnings)
+        pts = origins.points
+        pts["unit_id"] = hierarchy.assign(pts)
+        outside_units = int(pts["unit_id"].isna().sum())
+        pts = pts[pts["unit_id"].notna()]
+        empty = analysed - set(pts["unit_id"].astype(str))
+        if empty:
+            analysed -= empty
+            rows = unit_check["unit_id"].isin(empty)
+            unit_check.loc[rows, "analysed"] = False
+            unit_check.loc[rows, "reason"] = (
+                "no residents on the kept walk network (no streets inside, or only streets "
+                "of a dropped network component)")
+        if not analysed:
+            msg = (f"{population}: no resident could be placed in an analysed unit of "
+                   f"{units}; check that population polygons overlap the units and streets")
+            raise DataError(msg)
+
+    with timer.stage("access"):
+        table, fac_snap = compute_access(
+            graph, pts, fac, std, profile=prof, categories=audited,
+            max_snap_m=max_snap_m, progress=progress,
+        )
+    fac["snap_m"] = fac_snap.round(2)
+    fac["reachable"] = fac_snap.notna()
+    n_far = int((~fac["reachable"]).sum())
+    if n_far:
+        warnings.append(f"{n_far} facilities lie farther than {max_snap_m:.0f} m from the "
+                        "walk network and are not used")
+
+    n_excluded = len(unit_check) - len(analysed)
+    if n_excluded:
+        warnings.append(
+            f"{n_excluded} of {len(unit_check)} {hierarchy.finest} units are not analysed: "
+            f"their {reach_m:.0f} m walking catchment is not inside the street data (edge "
+            "effect) or no resident lives on the kept network there; see units.excluded"
+        )
+
+    with timer.stage("coverage"):
+        in_scope = table[table["unit_id"].isin(analysed)]
+        unit_tables = coverage_by_unit(in_scope, hierarchy, std, audited, analysed=analysed)
+        _add_population_method(unit_tables, in_scope, hierarchy)
+        gaps = find_gaps(unit_tables, audited)
+        city = citywide(in_scope, std, audited)
+
+    access = _access_output(in_scope, pts, hierarchy, audited)
+    summary = _summary(
+        network=network, facility_paths=facility_paths, units=units, population=population,
+        std=std, prof=prof, audited=audited, graph=graph, fac=fac, hierarchy=hierarchy,
+        unit_check=unit_check, unit_tables=unit_tables, origins=origins, city=city, access=access,
+        origins_total=len(pts) + outside_units, outside_units=outside_units,
+        beyond_snap=len(pts) - len(table), reach_m=reach_m, warnings=warnings,
+        timings=timer.timings,
+    )
+    inputs = [p for p in [network, *facility_paths, units, population] if p is not None]
+    return AuditResult(access=access, units=unit_tables, gaps=gaps, summary=summary,
+                       facilities=fac, graph=graph, standard=std, profile=prof,
+                       inputs=[Path(p) for p in inputs])
+
+
+def _study_area_unit(graph: WalkGraph) -> UnitHierarchy:
+    hull = gpd.GeoSeries([graph.extent()], crs=graph.crs).to_crs("EPSG:4326")
+    frame = gpd.GeoDataFrame({"unit_id": ["study_area"], "name": ["study area"],
+                              "parent_id": [pd.NA]}, geometry=hull, crs="EPSG:4326")
+    return UnitHierarchy(levels=["study_area"], units={"study_area": frame}, source="")
+
+
+def _origins(graph: WalkGraph, population: str | Path | None, hierarchy: UnitHierarchy,
+             warnings: list[str]) -> Origins:
+    if population is not None:
+        polys = read_population(population)
+    else:
+        finest = hierarchy.units[hierarchy.finest]
+        polys = finest[["geometry"]].assign(population=1.0, population_method="none_given")
+        warnings.append("no population given: every unit counts as 1 resident spread along "
+                        "its streets, so coverage shares are shares of residential street "
+                        "length, not of people; give --population")
+    origins = origins_from_polygons(graph, polys)
+    rep = origins.report
+    if rep["polygons_partly_outside_network"]:
+        warnings.append(
+            f"{rep['polygons_partly_outside_network']} population polygons extend beyond the "
+            "street data; they keep only the share of their population proportional to "
+            "their area inside it")
+    if rep["polygons_without_nodes"]:
+        warnings.append(
+            f"{rep['polygons_without_nodes']} population polygons contain no network node; "
+            f"their {rep['population_without_nodes']:.0f} residents are not allocated")
+    return origins
+
+
+def _add_population_method(units: dict[str, gpd.GeoDataFrame], table: pd.DataFrame,
+                           hierarchy: UnitHierarchy) -> None:
+    """Per unit, the population methods of its residents (e.g. ``census2020_street``)."""
+    ancestors = hierarchy.ancestors().set_index(hierarchy.finest)
+    finest_ids = table["unit_id"].astype(str).to_numpy()
+    method = table["population_method"].astype(str).to_numpy()
+    for level, frame in units.items():
+        key = (finest_ids if level == hierarchy.finest
+               else ancestors.loc[finest_ids, level].astype(str).to_numpy())
+        per_unit = pd.Series(method).groupby(key).agg(lambda s: "+".join(sorted(set(s))))
+        methods = frame["unit_id"].astype(str).map(per_unit)
+        frame.insert(frame.columns.get_loc("population") + 1, "population_method", methods)
+
+
+def _access_output(table: pd.DataFrame, pts: gpd.GeoDataFrame, hierarchy: UnitHierarchy,
+                   categories: list[str]) -> gpd.GeoDataFrame:
+    ancestors = hierarchy.ancestors().set_index(hierarchy.finest)
+    out = pd.DataFrame({
+        "origin_id": table["origin_id"].to_numpy(),
+        "population": table["population"].to_numpy(),
+        "population_method": table["population_method"].astype(str).to_numpy(),
+        "unit_id": table["unit_id"].astype(str).to_numpy(),
+        "snap_m": table["snap_m"].round(3).to_numpy(),
+    })
+    for level in hierarchy.levels[:-1]:
+        out[f"unit_{level}"] = ancestors.loc[out["unit_id"], level].astype(str).to_numpy()
+    for cat in categories:
+        out[f"dist_{cat}_m"] = table[f"dist_{cat}_m"].to_numpy()
+        out[f"time_{cat}_min"] = table[f"time_{cat}_min"].to_numpy()
+    geometry = pts.geometry.loc[table.index]
+    return gpd.GeoDataFrame(out, geometry=geometry.to_numpy(), crs=pts.crs).to_crs("EPSG:4326")
+
+
+def _versions() -> dict[str, str]:
+    import geopandas
+    import pyproj
+    import scipy
+    import shapely
+
+    out = {"lifecircle": __version__, "python": platform.python_version(),
+           "numpy": np.__version__, "scipy": scipy.__version__, "pandas": pd.__version__,
+           "geopandas": geopandas.__version__, "shapely": shapely.__version__,
+           "pyproj": pyproj.__version__}
+    try:
+        from importlib.metadata import version
+        out["osmium"] = version("osmium")
+    except Exception:  # noqa: BLE001 - version lookup is best effort
+        pass
+    return out
+
+
+def _summary(*, network: Path, facility_paths: list[Path], units: Any, population: Any,
+             std: Standard, prof: Profile, audited: list[str], graph: WalkGraph,
+             fac: gpd.GeoDataFrame, hierarchy: UnitHierarchy, unit_check: pd.DataFrame,
+             unit_tables: dict[str, gpd.GeoDataFrame],
+             origins: Origins, city: dict, access: gpd.GeoDataFrame, origins_total: int,
+             outside_units: int, beyond_snap: int, reach_m: float, warnings: list[str],
+             timings: dict[str, float]) -> dict[str, Any]:
+    excluded = unit_check[~unit_check["analysed"]]
+    methods = access.groupby("population_method")["population"].sum()
+    return {
+        "lifecircle_version": __version__,
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "study": {
+            "network": str(network),
+            "facilities": [str(p) for p in facility_paths],
+            "units": str(units) if units is not None else None,
+            "population": str(population) if population is not None else None,
+        },
+        "standard": {"id": std.id, "title": std.title_en, "title_zh": std.title_zh,
+                     "source": std.source, "path": std.path},
+        "profile": {"id": prof.id, "speed_m_s": prof.speed_m_s, "source": prof.source,
+                    "verified": prof.verified},
+        "thresholds": {
+            c: {"level": std.category(c).level, "minutes": std.category(c).threshold_min,
+                "metres": round(std.category(c).threshold_min * prof.speed_m_min, 1),
+                "mandatory": std.category(c).mandatory,
+                "verified": std.category(c).verified, "source": std.category(c).source}
+            for c in audited
+        },
+        "categories_audited": audited,
+        "categories_not_audited": [c for c in std.category_ids if c not in audited],
+        "population": {
+            "total": round(city["population"], 1),
+            "method": origins.method,
+            "sources": {k: round(float(v), 1) for k, v in methods.items()},
+            "allocation": origins.report,
+        },
+        "origins": {"total": origins_total, "analysed": len(access),
+                    "outside_units": outside_units, "beyond_max_snap": beyond_snap},
+        "network": graph.summary(),
+        "facilities": {
+            "total": len(fac), "reachable": int(fac["reachable"].sum()),
+            "by_category": {c: int(n) for c, n in fac["category"].value_counts().items()},
+        },
+        "units": {
+            "levels": hierarchy.levels,
+            "catchment_m": round(reach_m, 1),
+            "total": {lv: len(t) for lv, t in unit_tables.items()},
+            "analysed": {lv: int((t["units_analysed"] > 0).sum())
+                         for lv, t in unit_tables.items()},
+            "fully_analysed": {lv: int(t["analysed"].sum()) for lv, t in unit_tables.items()},
+            "excluded": excluded[["unit_id", "name", "reason"]].to_dict("records"),
+        },
+        "coverage": city["coverage"],
+        "score": city["score"],
+        "complete_share": city["complete_share"],
+        "complete_by_level": {k.removeprefix("complete_"): v for k, v in city.items()
+                              if k.startswith("complete_") and k != "complete_share"},
+        "warnings": warnings,
+        "timings_s": dict(timings),
+        "versions": _versions(),
+        "attribution": OSM_ATTRIBUTION,
+    }
