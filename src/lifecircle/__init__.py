@@ -18,13 +18,25 @@ __version__ = "0.1.0"
 from .access import compute_access, nearest_distance, snap_facilities
 from .config import Category, Profile, Standard, list_standards, load_standard
 from .coverage import citywide, coverage_by_unit, find_gaps, units_inside_network
-from .errors import (ConfigError, CRSError, DataError, InputFileError, InputFormatError,
-                     LifecircleError)
+from .errors import (
+                     ConfigError,
+                     CRSError,
+                     DataError,
+                     InputFileError,
+                     InputFormatError,
+                     LifecircleError,
+)
 from .io.facilities import facilities_from_osm, facilities_from_tags, read_facilities
 from .io.population import origins_from_polygons, read_population
 from .io.units import UnitHierarchy, read_units
-from .network import (WalkGraph, graph_from_edges, graph_from_graphml, graph_from_osm,
-                      grid_graph, read_network)
+from .network import (
+                     WalkGraph,
+                     graph_from_edges,
+                     graph_from_graphml,
+                     graph_from_osm,
+                     grid_graph,
+                     read_network,
+)
 from .pipeline import AuditResult, audit
 
 __all__ = [

@@ -74,8 +74,8 @@ def access_points(
         ``(facility_position, xy)``: the row position of the facility of each
         access point and an ``(n, 2)`` coordinate array.
     """
-    geoms = np.asarray(facilities.geometry.values if hasattr(facilities, "geometry")
-                       else facilities.values)
+    series = facilities.geometry if isinstance(facilities, gpd.GeoDataFrame) else facilities
+    geoms = np.asarray(series.array)
     is_area = shapely.get_dimensions(geoms) == 2
     outline = geoms.copy()
     outline[is_area] = shapely.segmentize(shapely.boundary(geoms[is_area]), spacing_m)

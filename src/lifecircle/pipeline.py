@@ -28,8 +28,7 @@ from .coverage import citywide, coverage_by_unit, find_gaps, units_inside_networ
 from .datasets import get_path
 from .errors import DataError
 from .io.facilities import facilities_from_osm, merge_facilities, read_facilities
-from .io.outputs import (check_not_inputs, write_csv, write_geopackage, write_geoparquet,
-                         write_json)
+from .io.outputs import check_not_inputs, write_csv, write_geopackage, write_geoparquet, write_json
 from .io.population import Origins, origins_from_polygons, read_population
 from .io.units import UnitHierarchy, read_units
 from .network import WalkGraph, read_network

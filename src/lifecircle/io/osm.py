@@ -39,7 +39,7 @@ class OsmWays:
     edge_class: np.ndarray
 
 
-def _osm_file(path: str | Path):  # noqa: ANN202 - returns osmium.io.File
+def _osm_file(path: str | Path):
     import osmium
 
     path = Path(path)
@@ -54,7 +54,7 @@ def _osm_file(path: str | Path):  # noqa: ANN202 - returns osmium.io.File
     raise InputFormatError(msg)
 
 
-def _is_walkable(tags) -> bool:  # noqa: ANN001 - osmium TagList
+def _is_walkable(tags) -> bool:
     if tags.get("highway") not in WALKABLE_HIGHWAYS:
         return False
     return not any(tags.get(key) in bad for key, bad in NOT_WALKABLE_TAGS.items())
