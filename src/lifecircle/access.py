@@ -242,3 +242,74 @@ def compute_access(
         columns[f"time_{cat}_min"] = dist / prof.speed_m_min
     table = pd.concat([table, pd.DataFrame(columns, index=table.index)], axis=1)
     return table, pd.Series(fac_snap, index=facilities.index, name="snap_m")
+
+
+def distances_within(
+    graph: WalkGraph,
+    source_nodes: np.ndarray,
+    source_offset_m: np.ndarray,
+    source_group: np.ndarray,
+    target_nodes: np.ndarray,
+    target_offset_m: np.ndarray,
+    *,
+    radius_m: float,
+    chunk_size: int = 64,
+) -> sp.csr_matrix:
+    """Sparse target x group matrix of walking distances no longer than ``radius_m``.
+
+    Same access convention as :func:`compute_access`: ``target_offset +
+    network_distance + source_offset``. A group (e.g. a candidate site) may have
+    several sources (access points along a parcel's edge); its distance is the
+    minimum over them. Dijkstra runs from a bounded chunk of sources at a time,
+    so no dense sources x nodes array is ever built beyond ``chunk_size`` rows.
+
+    Parameters
+    ----------
+    graph
+        The walk graph.
+    source_nodes, source_offset_m, source_group
+        Per source: node, snap distance, and the group (column) it belongs to.
+    target_nodes, target_offset_m
+        Per target (row): node and snap distance.
+    radius_m
+        Largest distance kept.
+    chunk_size
+        Sources searched per Dijkstra call.
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix
+        Shape ``(n_targets, n_groups)``; stored entries are distances in metres
+        (an entry of exactly 0 is stored as 1e-9 so it is not lost).
+    """
+    source_nodes = np.asarray(source_nodes, np.int64)
+    source_offset_m = np.asarray(source_offset_m, float)
+    source_group = np.asarray(source_group, np.int64)
+    target_nodes = np.asarray(target_nodes, np.int64)
+    target_offset_m = np.asarray(target_offset_m, float)
+    n_groups = int(source_group.max()) + 1 if len(source_group) else 0
+    rows, cols, vals = [], [], []
+    # targets sharing a node are searched once
+    uniq_nodes, target_slot = np.unique(target_nodes, return_inverse=True)
+    for start in range(0, len(source_nodes), chunk_size):
+        stop = min(start + chunk_size, len(source_nodes))
+        limit = radius_m - source_offset_m[start:stop].min()
+        if limit < 0:
+            continue
+        block = dijkstra(graph.adjacency, directed=False,
+                         indices=source_nodes[start:stop], limit=limit)[:, uniq_nodes]
+        dist = block[:, target_slot] + target_offset_m[None, :]
+        dist += source_offset_m[start:stop, None]
+        src, tgt = np.nonzero(dist <= radius_m)
+        rows.append(tgt)
+        cols.append(source_group[start:stop][src])
+        vals.append(np.maximum(dist[src, tgt], _EPS_M))
+    if not rows:
+        return sp.csr_matrix((len(target_nodes), n_groups))
+    r, c, v = np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)
+    # keep the minimum per (target, group): sort by value, keep the first of each pair
+    order = np.lexsort((v, c, r))
+    r, c, v = r[order], c[order], v[order]
+    first = np.ones(len(r), bool)
+    first[1:] = (r[1:] != r[:-1]) | (c[1:] != c[:-1])
+    return sp.csr_matrix((v[first], (r[first], c[first])), shape=(len(target_nodes), n_groups))

@@ -48,77 +48,148 @@ def cli() -> None:
     """
 
 
+_INPUT_OPTIONS = [
+    click.option("--network", type=click.Path(path_type=Path),
+                 help="Street network: .osm.pbf, .osm/.osm.xml(.bz2) or osmnx .graphml. "
+                      "Default: the bundled central-Shanghai sample."),
+    click.option("--facilities", "facilities", multiple=True, type=click.Path(path_type=Path),
+                 help="Facility file (GeoJSON/GPKG with a `category` column or OSM tags; CSV "
+                      "with lon,lat,category,name). Repeatable; merged with the network's POIs."),
+    click.option("--units", type=click.Path(path_type=Path),
+                 help="Governance-unit polygons with unit_id, name, parent_id."),
+    click.option("--unit-levels", default=None,
+                 help="Comma-separated id columns, one per level, coarsest first "
+                      "(instead of unit_id/parent_id)."),
+    click.option("--population", type=click.Path(path_type=Path),
+                 help="Polygons with a `population` column (e.g. census by street/town)."),
+    click.option("--standard", default="gb50180-2018", show_default=True,
+                 help="Bundled standard name or a YAML file (see `lifecircle standards`)."),
+    click.option("--profile", default=None,
+                 help="Walking-speed profile: adult, elderly, child (default: the standard's)."),
+    click.option("--categories", default=None,
+                 help="Comma-separated category ids to audit (default: all with facilities)."),
+    click.option("--no-osm-pois", is_flag=True,
+                 help="Do not read facilities from the network file's POIs."),
+    click.option("--min-component-nodes", type=click.IntRange(min=1), default=None,
+                 help="Also keep network components of at least this many nodes "
+                      "(default: only the largest)."),
+    click.option("--max-snap-m", type=click.FloatRange(min=0, min_open=True),
+                 default=MAX_SNAP_M, show_default=True,
+                 help="Exclude points farther than this from the network."),
+    click.option("--out", type=click.Path(path_type=Path), default=DEFAULT_OUT_DIR,
+                 show_default=True, help="Output folder."),
+    click.option("-v", "--verbose", "verbosity", flag_value=1, help="Show debug messages."),
+    click.option("-q", "--quiet", "verbosity", flag_value=-1,
+                 help="Only errors; no progress."),
+]
+
+
+def _input_options(func):  # noqa: ANN001, ANN202 - click decorator
+    for option in reversed(_INPUT_OPTIONS):
+        func = option(func)
+    return func
+
+
+def _split(value: str | None) -> list[str] | None:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+
+def _run_audit(opts: dict) -> object:
+    """Configure logging and run the audit from the shared input options."""
+    from .pipeline import audit as run_audit
+
+    verbosity = opts["verbosity"] or 0
+    configure_logging(verbosity)
+    return run_audit(
+        opts["network"], list(opts["facilities"]) or None, opts["units"], opts["population"],
+        standard=opts["standard"], profile=opts["profile"],
+        categories=_split(opts["categories"]), osm_pois=not opts["no_osm_pois"],
+        unit_levels=_split(opts["unit_levels"]),
+        min_component_nodes=opts["min_component_nodes"], max_snap_m=opts["max_snap_m"],
+        progress=verbosity >= 0,
+    )
+
+
 @cli.command()
-@click.option("--network", type=click.Path(path_type=Path),
-              help="Street network: .osm.pbf, .osm/.osm.xml(.bz2) or osmnx .graphml. "
-                   "Default: the bundled central-Shanghai sample.")
-@click.option("--facilities", "facilities", multiple=True, type=click.Path(path_type=Path),
-              help="Facility file (GeoJSON/GPKG with a `category` column or OSM tags; CSV "
-                   "with lon,lat,category,name). Repeatable; merged with the network's POIs.")
-@click.option("--units", type=click.Path(path_type=Path),
-              help="Governance-unit polygons with unit_id, name, parent_id.")
-@click.option("--unit-levels", default=None,
-              help="Comma-separated id columns, one per level, coarsest first "
-                   "(instead of unit_id/parent_id).")
-@click.option("--population", type=click.Path(path_type=Path),
-              help="Polygons with a `population` column (e.g. census by street/town).")
-@click.option("--standard", default="gb50180-2018", show_default=True,
-              help="Bundled standard name or a YAML file (see `lifecircle standards`).")
-@click.option("--profile", default=None,
-              help="Walking-speed profile: adult, elderly, child (default: the standard's).")
-@click.option("--categories", default=None,
-              help="Comma-separated category ids to audit (default: all with facilities).")
-@click.option("--no-osm-pois", is_flag=True,
-              help="Do not read facilities from the network file's POIs.")
-@click.option("--min-component-nodes", type=click.IntRange(min=1), default=None,
-              help="Also keep network components of at least this many nodes "
-                   "(default: only the largest).")
-@click.option("--max-snap-m", type=click.FloatRange(min=0, min_open=True), default=MAX_SNAP_M,
-              show_default=True, help="Exclude points farther than this from the network.")
-@click.option("--out", type=click.Path(path_type=Path), default=DEFAULT_OUT_DIR,
-              show_default=True, help="Output folder.")
+@_input_options
 @click.option("--lang", type=click.Choice(["en", "zh"]), default="en", show_default=True,
               help="Language of maps and reports.")
 @click.option("--no-map", is_flag=True, help="Skip the map and report stage.")
-@click.option("-v", "--verbose", "verbosity", flag_value=1, help="Show debug messages.")
-@click.option("-q", "--quiet", "verbosity", flag_value=-1, help="Only errors; no progress.")
-def audit(network: Path | None, facilities: tuple[Path, ...], units: Path | None,
-          unit_levels: str | None, population: Path | None, standard: str,
-          profile: str | None, categories: str | None, no_osm_pois: bool,
-          min_component_nodes: int | None, max_snap_m: float, out: Path, lang: str,
-          no_map: bool, verbosity: int | None) -> None:
+def audit(lang: str, no_map: bool, **opts: object) -> None:
     """Audit walking access to life-circle facilities and write the results to --out.
 
     With no arguments: the bundled central-Shanghai sample, GB 50180-2018, adult
     walking speed, results in ./lifecircle-out/.
     """
-    from .pipeline import audit as run_audit
-
-    verbosity = verbosity or 0
-    configure_logging(verbosity)
-    result = run_audit(
-        network, list(facilities) or None, units, population,
-        standard=standard, profile=profile,
-        categories=[c.strip() for c in categories.split(",") if c.strip()]
-        if categories else None,
-        osm_pois=not no_osm_pois,
-        unit_levels=[c.strip() for c in unit_levels.split(",")] if unit_levels else None,
-        min_component_nodes=min_component_nodes, max_snap_m=max_snap_m,
-        progress=verbosity >= 0,
-    )
+    result = _run_audit(opts)
+    out = opts["out"]
     written = result.write(out)
     if not no_map:
         log.warning("map and report are not built yet (see issue: interactive map and "
                     "report); wrote the data outputs only")
-    s = result.summary
-    for warning in s["warnings"]:
+    for warning in result.summary["warnings"]:
         log.warning("warning: %s", warning)
-    if verbosity >= 0:
-        click.echo(_headline(s, result.standard))
+    if (opts["verbosity"] or 0) >= 0:
+        click.echo(_headline(result.summary))
         click.echo(f"wrote {', '.join(p.name for p in written)} to {out}")
 
 
-def _headline(summary: dict, standard: object) -> str:
+@cli.command()
+@_input_options
+@click.option("--category", required=True, help="Category to site, e.g. kindergarten.")
+@click.option("--sites", type=int, default=None, help="Number of new sites (MCLP).")
+@click.option("--target-coverage", type=float, default=None,
+              help="Share of residents to cover with the fewest sites (set covering).")
+@click.option("--objective", type=click.Choice(["coverage", "distance"]), default="coverage",
+              show_default=True, help="distance = p-median (minimise total walking distance).")
+@click.option("--candidates", default="auto", show_default=True,
+              help="'auto' (clusters of uncovered residents) or a file of points/parcels.")
+@click.option("--n-candidates", type=click.IntRange(min=1), default=300, show_default=True,
+              help="Number of auto candidates.")
+@click.option("--min-spacing-m", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="Auto candidates keep this distance from existing facilities.")
+@click.option("--capacity", type=float, default=None,
+              help="Residents one new site can serve.")
+@click.option("--min-unit-coverage", type=float, default=None,
+              help="Coverage floor every finest governance unit should reach (0-1).")
+@click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), default=60.0,
+              show_default=True, help="Solver time limit in seconds.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of auto candidates.")
+def optimize(category: str, sites: int | None, target_coverage: float | None, objective: str,
+             candidates: str, n_candidates: int, min_spacing_m: float,
+             capacity: float | None, min_unit_coverage: float | None, time_limit: float,
+             seed: int, **opts: object) -> None:
+    """Propose new facility sites for a category (MCLP, set covering or p-median).
+
+    Runs the audit first; writes its outputs plus proposals.geojson, optimize.json and
+    units_after.gpkg to --out.
+    """
+    from .optimize import Siting
+
+    result = _run_audit(opts)
+    siting = Siting.from_audit(result, category,
+                               candidates=candidates if candidates == "auto" else Path(candidates),
+                               n_candidates=n_candidates, min_spacing_m=min_spacing_m,
+                               objective=objective, seed=seed)
+    siting.solve(sites=sites, target_coverage=target_coverage, objective=objective,
+                 capacity=capacity, min_unit_coverage=min_unit_coverage,
+                 time_limit_s=time_limit)
+    out = opts["out"]
+    written = result.write(out) + siting.write(out)
+    summary = siting.summary()
+    for note in summary["notes"]:
+        log.warning("note: %s", note)
+    if (opts["verbosity"] or 0) >= 0:
+        click.echo(
+            f"{summary['model'].upper()} for {category}: {summary['sites']} sites, "
+            f"{summary['newly_covered_population']:,.0f} residents newly covered; coverage "
+            f"{summary['coverage_before']:.1%} -> {summary['coverage_after']:.1%} "
+            f"({summary['status']}, gap {summary['mip_gap']}, {summary['runtime_s']} s; "
+            f"{summary['candidates']} candidates)")
+        click.echo(f"wrote {', '.join(p.name for p in written)} to {out}")
+
+
+def _headline(summary: dict) -> str:
     lines = [
         f"{summary['standard']['title']} - profile {summary['profile']['id']} "
         f"({summary['profile']['speed_m_s']} m/s)",

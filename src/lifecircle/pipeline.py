@@ -62,6 +62,12 @@ class AuditResult:
         The walk graph.
     standard, profile
         What the audit measured against.
+    hierarchy
+        The governance units.
+    analysed
+        Ids of the finest units whose catchment lies inside the street data.
+    inputs
+        The input files (never overwritten by :meth:`write`).
     """
 
     access: gpd.GeoDataFrame
@@ -72,6 +78,8 @@ class AuditResult:
     graph: WalkGraph
     standard: Standard
     profile: Profile
+    hierarchy: UnitHierarchy
+    analysed: set[str]
     inputs: list[Path] = field(default_factory=list)
 
     def write(self, out: str | Path) -> list[Path]:
@@ -304,6 +312,7 @@ def audit(
     inputs = [p for p in [network, *facility_paths, units, population] if p is not None]
     return AuditResult(access=access, units=unit_tables, gaps=gaps, summary=summary,
                        facilities=fac, graph=graph, standard=std, profile=prof,
+                       hierarchy=hierarchy, analysed=analysed,
                        inputs=[Path(p) for p in inputs])
 
 
@@ -360,7 +369,8 @@ def _access_output(table: pd.DataFrame, pts: gpd.GeoDataFrame, hierarchy: UnitHi
         "population": table["population"].to_numpy(),
         "population_method": table["population_method"].astype(str).to_numpy(),
         "unit_id": table["unit_id"].astype(str).to_numpy(),
-        "snap_m": table["snap_m"].round(3).to_numpy(),
+        "snap_m": table["snap_m"].to_numpy(),
+        "node": table["node"].to_numpy(),
     })
     for level in hierarchy.levels[:-1]:
         out[f"unit_{level}"] = ancestors.loc[out["unit_id"], level].astype(str).to_numpy()
