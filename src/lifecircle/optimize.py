@@ -1,4 +1,4 @@
-"""Site optimisation: where should the next facilities of a category go?
+"""Site optimisation: where the next facilities of a category should go.
 
 Three classic location models over a sparse candidate x resident coverage
 matrix (same access convention as the audit, bounded Dijkstra per chunk of
@@ -13,9 +13,9 @@ candidates):
 Each is solved exactly by HiGHS through :func:`scipy.optimize.milp` with a time
 limit; a lazy-greedy solution is computed first, enters the MILP as a bound on
 the objective (when it is feasible for every constraint) and is the fallback,
-reported with the LP-relaxation bound. Residents already covered by existing
-facilities are not counted again. Options: a capacity per site and a fairness
-floor per finest governance unit.
+reported with its bound (LP relaxation, or the (1 - 1/e) greedy guarantee).
+Residents already covered by existing facilities are not counted again.
+Options: a capacity per site and a fairness floor per finest governance unit.
 """
 
 from __future__ import annotations
@@ -539,7 +539,7 @@ class _Covering:
         if greedy_value is not None and self.sites is not None:
             cons.append(LinearConstraint(served, greedy_value * (1 - 1e-9), np.inf))
         integrality = np.r_[np.ones(m), np.zeros(n_var - m)]
-        return c, cons, integrality, n_var
+        return c, cons, integrality
 
     def solve(self, *, time_limit_s: float, mip_rel_gap: float) -> None:
         s = self.s
@@ -552,7 +552,7 @@ class _Covering:
             s.notes.append("no uncovered resident can be reached by any candidate")
             self._finish(np.empty(0, np.int64), np.zeros(0), None)
             return
-        c, cons, integrality, n_var = self._build(g_value if greedy_ok else None)
+        c, cons, integrality = self._build(g_value if greedy_ok else None)
         res = milp(c, constraints=cons, integrality=integrality, bounds=Bounds(0, 1),
                    options={"time_limit": time_limit_s, "mip_rel_gap": mip_rel_gap,
                             "disp": False})
@@ -656,7 +656,6 @@ class _PMedian:
         g_sel = self.greedy()
         g_value = self._saving(g_sel.tolist())
         s.greedy_objective = round(g_value, 3)
-        n_var = m + p
         # maximise saving: sum w_i (d0_i - d_ij) y_ij
         c = np.r_[np.zeros(m), -(self.w[self.row] * (self.d0[self.row] - self.dist))]
         one_each = sp.csr_matrix((np.ones(p), (self.row, np.arange(p))),
