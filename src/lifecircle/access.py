@@ -191,8 +191,9 @@ def compute_access(
         Search cut-off in minutes (default: the largest threshold of the
         categories). Distances beyond it are NaN.
     max_snap_m
-        Origins and facility access points farther than this from the network
-        are excluded.
+        Facility access points farther than this from the network are not
+        used; origins farther than this reach nothing (NaN distances) but keep
+        their population, so totals are conserved.
     spacing_m
         Spacing of access points along polygon facility edges.
     progress
@@ -201,9 +202,9 @@ def compute_access(
     Returns
     -------
     access : pandas.DataFrame
-        One row per origin within ``max_snap_m`` of the network (index aligned
-        with ``origins``): the origin columns, ``snap_m``, ``node`` and per
-        category ``dist_<cat>_m`` and ``time_<cat>_min``.
+        One row per origin (index aligned with ``origins``): the origin
+        columns, ``snap_m``, ``node`` and per category ``dist_<cat>_m`` and
+        ``time_<cat>_min``.
     facility_snap_m : pandas.Series
         Per facility (index aligned with ``facilities``), the smallest snap
         distance of its access points; NaN where it could not be reached.
@@ -218,11 +219,11 @@ def compute_access(
 
     pts = origins.to_crs(graph.crs) if origins.crs != graph.crs else origins
     node, snap = graph.nearest_nodes(pts.geometry.x.to_numpy(), pts.geometry.y.to_numpy())
-    ok = snap <= max_snap_m
-    table = pd.DataFrame(origins.drop(columns=origins.geometry.name)).loc[ok].copy()
-    table["snap_m"] = snap[ok]
-    table["node"] = node[ok]
-    origin_node, origin_snap = node[ok], snap[ok]
+    too_far = snap > max_snap_m
+    table = pd.DataFrame(origins.drop(columns=origins.geometry.name)).copy()
+    table["snap_m"] = snap
+    table["node"] = node
+    origin_node, origin_snap = node, snap
 
     fac = facilities.to_crs(graph.crs) if facilities.crs != graph.crs else facilities
     fac = fac.reset_index(drop=True)
@@ -237,7 +238,7 @@ def compute_access(
         node_dist = nearest_distance(graph, points.node[sel], points.snap_m[sel],
                                      cutoff_m=cutoff_m)
         dist = node_dist[origin_node] + origin_snap
-        dist[dist > cutoff_m] = np.nan
+        dist[(dist > cutoff_m) | too_far] = np.nan
         columns[f"dist_{cat}_m"] = dist
         columns[f"time_{cat}_min"] = dist / prof.speed_m_min
     table = pd.concat([table, pd.DataFrame(columns, index=table.index)], axis=1)

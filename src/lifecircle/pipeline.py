@@ -29,10 +29,17 @@ from .datasets import get_path
 from .errors import DataError
 from .io.facilities import facilities_from_osm, merge_facilities, read_facilities
 from .io.outputs import check_not_inputs, write_csv, write_geopackage, write_geoparquet, write_json
-from .io.population import Origins, origins_from_polygons, read_population
-from .io.units import UnitHierarchy, read_units
+from .io.population import (
+    Origins,
+    is_raster,
+    origins_from_polygons,
+    origins_from_raster,
+    read_population,
+)
+from .io.providers import deduplicate
+from .io.units import UnitHierarchy, hex_units, read_units, units_from_osm
 from .network import WalkGraph, read_network
-from .settings import CATCHMENT_INSIDE_SHARE, MAX_SNAP_M
+from .settings import CATCHMENT_INSIDE_SHARE, FAR_SNAP_WARNING_M, HEX_SIZE_M, MAX_SNAP_M
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +136,10 @@ def audit(
     profile: str | None = None,
     categories: Sequence[str] | None = None,
     osm_pois: bool = True,
+    facilities_crs: str | None = None,
     unit_levels: Sequence[str] | None = None,
+    unit_codes: str | None = None,
+    hex_size_m: float = HEX_SIZE_M,
     min_component_nodes: int | None = None,
     max_snap_m: float = MAX_SNAP_M,
     progress: bool = False,
@@ -149,7 +159,8 @@ def audit(
         Governance-unit polygons (``unit_id``, ``name``, ``parent_id``) or, with
         ``unit_levels``, one id column per level.
     population
-        Polygons with a ``population`` column, allocated to network nodes.
+        Polygons with a ``population`` column, allocated to network nodes, or a
+        population raster (GeoTIFF, persons per cell).
     standard
         Bundled standard name, YAML path or a :class:`~lifecircle.config.Standard`.
     profile
@@ -159,8 +170,16 @@ def audit(
         A requested category with no facility in the data is an error.
     osm_pois
         Also read facilities from the network file's POIs (OSM files only).
+    facilities_crs
+        Datum or CRS of the ``facilities`` files: ``wgs84``, ``gcj02`` (Amap,
+        Tencent), ``bd09`` (Baidu) or e.g. ``EPSG:4326``.
     unit_levels
         Id column per level, coarsest first, for the one-column-per-level layout.
+    unit_codes
+        Column of 12-digit statistical codes from which the hierarchy follows.
+    hex_size_m
+        Without units and without boundaries in the OSM file: circumradius of
+        the hexagon grid used instead.
     min_component_nodes
         Keep, besides the largest, every network component of at least this size.
     max_snap_m
@@ -213,8 +232,22 @@ def audit(
         frames = []
         if osm_pois and _is_osm(network):
             frames.append(facilities_from_osm(network, std))
-        frames.extend(read_facilities(p, std) for p in facility_paths)
-        fac = merge_facilities(frames)
+        frames.extend(read_facilities(p, std, crs=facilities_crs) for p in facility_paths)
+        unknown_codes: dict[str, int] = {}
+        for frame in frames:
+            for code, n in frame.attrs.get("unknown_typecodes", {}).items():
+                unknown_codes[code] = unknown_codes.get(code, 0) + n
+        fac, merged = deduplicate(merge_facilities(frames))
+        fac["facility_id"] = np.arange(len(fac), dtype=np.int64)
+        fac = fac.reset_index(drop=True)
+    if unknown_codes:
+        warnings.append(
+            f"{sum(unknown_codes.values())} facilities have Amap type codes with no category "
+            f"({', '.join(sorted(unknown_codes)[:10])}); they are left out. Map them in "
+            "configs/providers/amap-typecodes.yaml or give a `category` column")
+    if merged:
+        warnings.append(f"merged {sum(merged.values())} duplicate facilities found in more than "
+                        "one source (same category, similar name, within 20 m)")
     counts = fac["category"].value_counts()
     if categories is None:
         audited = [c for c in std.category_ids if counts.get(c, 0) > 0]
@@ -243,8 +276,8 @@ def audit(
         raise DataError(msg)
 
     with timer.stage("read_units"):
-        hierarchy = (read_units(units, level_columns=list(unit_levels) if unit_levels else None)
-                     if units is not None else _study_area_unit(graph))
+        hierarchy = _hierarchy(units, network, graph, unit_levels, unit_codes, hex_size_m,
+                               warnings)
         reach_m = max(std.category(c).threshold_min for c in audited) * prof.speed_m_min
         analysed, unit_check = units_inside_network(
             hierarchy, graph.extent(), graph.crs, reach_m, min_inside=CATCHMENT_INSIDE_SHARE)
@@ -280,6 +313,13 @@ def audit(
         )
     fac["snap_m"] = fac_snap.round(2)
     fac["reachable"] = fac_snap.notna()
+    in_scope = table[table["unit_id"].isin(analysed)]
+    far = in_scope["snap_m"] > max_snap_m
+    if far.any():
+        warnings.append(
+            f"{int(far.sum())} resident locations ({in_scope.loc[far, 'population'].sum():.0f} "
+            f"residents) lie farther than {max_snap_m:.0f} m from the walk network; they count "
+            "as not covered for every category")
     n_far = int((~fac["reachable"]).sum())
     if n_far:
         warnings.append(f"{n_far} facilities lie farther than {max_snap_m:.0f} m from the "
@@ -294,20 +334,34 @@ def audit(
         )
 
     with timer.stage("coverage"):
-        in_scope = table[table["unit_id"].isin(analysed)]
         unit_tables = coverage_by_unit(in_scope, hierarchy, std, audited, analysed=analysed)
         _add_population_method(unit_tables, in_scope, hierarchy)
         gaps = find_gaps(unit_tables, audited)
         city = citywide(in_scope, std, audited)
 
     access = _access_output(in_scope, pts, hierarchy, audited)
+    no_people = sorted(set(hierarchy.units[hierarchy.finest]["unit_id"].astype(str))
+                       - set(pts["unit_id"].astype(str)))
+    quality = {
+        "network_components_dropped": int(graph.dropped.get("components", 0)),
+        "network_nodes_dropped": int(graph.dropped.get("nodes", 0)),
+        "facilities_snapped_over_100m": int(((fac["snap_m"] > FAR_SNAP_WARNING_M)
+                                             & fac["reachable"]).sum()),
+        "facilities_unreachable": n_far,
+        "duplicates_merged": merged,
+        "unknown_typecodes": unknown_codes,
+        "categories_without_facilities": [c for c in std.category_ids if counts.get(c, 0) == 0],
+        "units_without_population": no_people,
+        "origins_beyond_max_snap": int(far.sum()),
+        "population_beyond_max_snap": round(float(in_scope.loc[far, "population"].sum()), 1),
+    }
     summary = _summary(
         network=network, facility_paths=facility_paths, units=units, population=population,
         std=std, prof=prof, audited=audited, graph=graph, fac=fac, hierarchy=hierarchy,
         unit_check=unit_check, unit_tables=unit_tables, origins=origins, city=city, access=access,
         origins_total=len(pts) + outside_units, outside_units=outside_units,
-        beyond_snap=len(pts) - len(table), reach_m=reach_m, warnings=warnings,
-        timings=timer.timings,
+        beyond_snap=int(far.sum()), reach_m=reach_m, warnings=warnings,
+        timings=timer.timings, quality=quality,
     )
     inputs = [p for p in [network, *facility_paths, units, population] if p is not None]
     return AuditResult(access=access, units=unit_tables, gaps=gaps, summary=summary,
@@ -316,15 +370,30 @@ def audit(
                        inputs=[Path(p) for p in inputs])
 
 
-def _study_area_unit(graph: WalkGraph) -> UnitHierarchy:
-    hull = gpd.GeoSeries([graph.extent()], crs=graph.crs).to_crs("EPSG:4326")
-    frame = gpd.GeoDataFrame({"unit_id": ["study_area"], "name": ["study area"],
-                              "parent_id": [pd.NA]}, geometry=hull, crs="EPSG:4326")
-    return UnitHierarchy(levels=["study_area"], units={"study_area": frame}, source="")
+def _hierarchy(units: str | Path | None, network: Path, graph: WalkGraph,
+               unit_levels: Sequence[str] | None, unit_codes: str | None, hex_size_m: float,
+               warnings: list[str]) -> UnitHierarchy:
+    """Units from the file; else OSM administrative boundaries; else hexagons."""
+    if units is not None:
+        return read_units(units, level_columns=list(unit_levels) if unit_levels else None,
+                          code_field=unit_codes)
+    if _is_osm(network):
+        found = units_from_osm(network)
+        if found is not None:
+            warnings.append("no --units given: using the administrative boundaries "
+                            f"({', '.join(found.levels)}) in {network.name}")
+            return found
+    warnings.append(
+        f"no --units given and no administrative boundaries in {network.name}: using a grid "
+        f"of hexagons ({hex_size_m:g} m from centre to corner, {2.598 * hex_size_m**2 / 1e6:.2f} "
+        "km2 each). Hexagons are not governance units; give --units for real ones")
+    return hex_units(graph.extent(), graph.crs, size_m=hex_size_m)
 
 
 def _origins(graph: WalkGraph, population: str | Path | None, hierarchy: UnitHierarchy,
              warnings: list[str]) -> Origins:
+    if population is not None and is_raster(population):
+        return origins_from_raster(graph, population)
     if population is not None:
         polys = read_population(population)
     else:
@@ -405,7 +474,7 @@ def _summary(*, network: Path, facility_paths: list[Path], units: Any, populatio
              unit_tables: dict[str, gpd.GeoDataFrame],
              origins: Origins, city: dict, access: gpd.GeoDataFrame, origins_total: int,
              outside_units: int, beyond_snap: int, reach_m: float, warnings: list[str],
-             timings: dict[str, float]) -> dict[str, Any]:
+             timings: dict[str, float], quality: dict[str, Any]) -> dict[str, Any]:
     excluded = unit_check[~unit_check["analysed"]]
     methods = access.groupby("population_method")["population"].sum()
     return {
@@ -457,6 +526,7 @@ def _summary(*, network: Path, facility_paths: list[Path], units: Any, populatio
         "complete_share": city["complete_share"],
         "complete_by_level": {k.removeprefix("complete_"): v for k, v in city.items()
                               if k.startswith("complete_") and k != "complete_share"},
+        "data_quality": quality,
         "warnings": warnings,
         "timings_s": dict(timings),
         "versions": _versions(),

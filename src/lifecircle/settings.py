@@ -47,3 +47,10 @@ DEFAULT_OUT_DIR: str = "lifecircle-out"
 #: Share of a unit's walkable catchment (unit buffered by the largest reach)
 #: that must lie inside the street data for the unit to be analysed.
 CATCHMENT_INSIDE_SHARE: float = 0.99
+
+#: Circumradius (centre to corner) of the hexagons used when no governance units
+#: are given and the OSM file has no administrative boundaries (metres).
+HEX_SIZE_M: float = 500.0
+
+#: Facilities snapped farther than this are flagged in the data-quality section.
+FAR_SNAP_WARNING_M: float = 100.0

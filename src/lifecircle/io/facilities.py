@@ -14,10 +14,17 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyproj
 
 from ..config import Standard
 from ..errors import InputFileError, InputFormatError
-from .vector import read_vector, require_columns
+from .providers import (
+    categories_from_typecodes,
+    geometries_to_wgs84,
+    parse_facilities_crs,
+    points_to_wgs84,
+)
+from .vector import read_vector
 
 FACILITY_COLUMNS = ["category", "name", "source", "osm_id"]
 
@@ -93,74 +100,124 @@ def _check_categories(values: pd.Series, standard: Standard, path: Path) -> None
         raise InputFormatError(msg)
 
 
-def read_facilities(path: str | Path, standard: Standard) -> gpd.GeoDataFrame:
+TABLE_SUFFIXES = (".csv", ".xlsx", ".xls")
+LON_LAT_COLUMNS = (("lon", "lat"), ("lng", "lat"), ("longitude", "latitude"), ("x", "y"))
+TYPECODE_COLUMNS = ("typecode", "type_code", "typecodes")
+
+
+def read_facilities(path: str | Path, standard: Standard, *, crs: str | None = None
+                    ) -> gpd.GeoDataFrame:
     """Read a facilities file.
 
     Parameters
     ----------
     path
-        GeoJSON/GeoPackage/... with a ``category`` column or OSM tag columns, or a
-        CSV with ``lon``, ``lat`` (WGS-84), ``category`` and ``name``.
+        GeoJSON/GeoPackage/... with a ``category`` column, an Amap ``typecode``
+        column or OSM tag columns; or a CSV/Excel table with coordinates
+        (``lon``/``lat``, ``lng``/``lat``, ``longitude``/``latitude`` or an Amap
+        ``location`` "lon,lat"), ``name`` and ``category`` or ``typecode``.
     standard
         The standard whose category ids are valid.
+    crs
+        Datum or CRS of the coordinates: ``wgs84``, ``gcj02`` (Amap, Tencent),
+        ``bd09`` (Baidu) or e.g. ``EPSG:4326``. Tables default to WGS-84;
+        vector files default to their own CRS.
 
     Returns
     -------
     geopandas.GeoDataFrame
-        The normalised facility table.
+        The normalised facility table (EPSG:4326). ``.attrs["unknown_typecodes"]``
+        counts type codes that map to no category (those rows are dropped).
     """
     path = Path(path)
-    if path.suffix.lower() == ".csv":
-        return _read_csv(path, standard)
+    crs = parse_facilities_crs(crs)
+    if path.suffix.lower() in TABLE_SUFFIXES:
+        return _read_table(path, standard, crs)
     features = read_vector(path, what="facilities", flag="--facilities")
+    features = geometries_to_wgs84(features, crs)
+    return _classify(features, standard, path)
+
+
+def _classify(features: gpd.GeoDataFrame, standard: Standard, path: Path) -> gpd.GeoDataFrame:
+    """Categories from a ``category`` column, Amap type codes, or OSM tags."""
+    typecode = next((c for c in TYPECODE_COLUMNS if c in features.columns), None)
+    unknown: dict[str, int] = {}
     if "category" in features.columns:
-        features = features.copy()
-        features["category"] = features["category"].astype("string").str.strip()
-        _check_categories(features["category"], standard, path)
-        return gpd.GeoDataFrame(
-            {"category": features["category"].astype(str).to_numpy(),
-             "name": _names(features).to_numpy(), "source": path.name,
-             "osm_id": (features["osm_id"].astype(str).to_numpy() if "osm_id" in features
-                        else pd.NA)},
-            geometry=features.geometry.to_numpy(), crs=features.crs,
-        )
-    keys = standard.tag_keys()
-    if not keys & set(features.columns):
-        msg = (
-            f"{path}: facilities need a 'category' column (one of "
-            f"{', '.join(standard.category_ids)}) or OSM tag columns such as "
-            f"{', '.join(sorted(keys)[:6])}; found only {', '.join(map(str, features.columns))}"
-        )
-        raise InputFormatError(msg)
-    return facilities_from_tags(features, standard, source=path.name)
+        category = features["category"].astype("string").str.strip()
+        _check_categories(category, standard, path)
+    elif typecode is not None:
+        category, unknown = categories_from_typecodes(features[typecode])
+        category = category.where(category.isin(standard.category_ids))
+    else:
+        keys = standard.tag_keys()
+        if not keys & set(features.columns):
+            msg = (
+                f"{path}: facilities need a 'category' column (one of "
+                f"{', '.join(standard.category_ids)}), an Amap 'typecode' column, or OSM tag "
+                f"columns such as {', '.join(sorted(keys)[:6])}; found only "
+                f"{', '.join(map(str, features.columns))}"
+            )
+            raise InputFormatError(msg)
+        return facilities_from_tags(features, standard, source=path.name)
+    keep = category.notna().to_numpy()
+    out = gpd.GeoDataFrame(
+        {"category": category[keep].astype(str).to_numpy(),
+         "name": _names(features)[keep].to_numpy(), "source": path.name,
+         "osm_id": (features.loc[keep, "osm_id"].astype(str).to_numpy()
+                    if "osm_id" in features else pd.NA)},
+        geometry=features.geometry[keep].to_numpy(), crs=features.crs,
+    )
+    out.attrs["unknown_typecodes"] = unknown
+    return out
 
 
-def _read_csv(path: Path, standard: Standard) -> gpd.GeoDataFrame:
+def _read_table(path: Path, standard: Standard, crs: str | None) -> gpd.GeoDataFrame:
     if not path.is_file():
         msg = f"facilities file {str(path)!r} does not exist; check the path given to --facilities"
         raise InputFileError(msg)
     try:
-        frame = pd.read_csv(path, dtype={"category": "string", "name": "string"})
+        if path.suffix.lower() == ".csv":
+            frame = pd.read_csv(path, dtype=str, encoding="utf-8-sig")
+        else:
+            frame = pd.read_excel(path, dtype=str)
     except Exception as exc:  # noqa: BLE001 - any parser failure means a bad file
-        msg = f"{path}: could not be read as CSV ({exc})"
+        msg = f"{path}: could not be read as a table ({exc})"
         raise InputFormatError(msg) from None
-    require_columns(frame, ["lon", "lat", "category", "name"], path=path, what="facilities",
-                    fix="a facility CSV needs lon and lat (WGS-84 degrees), category and name")
-    lon = pd.to_numeric(frame["lon"], errors="coerce")
-    lat = pd.to_numeric(frame["lat"], errors="coerce")
-    bad = lon.isna() | lat.isna() | ~lon.between(-180, 180) | ~lat.between(-90, 90)
+    frame.columns = [str(c).strip() for c in frame.columns]
+    lower = {c.lower(): c for c in frame.columns}
+    pair = next(((lower[a], lower[b]) for a, b in LON_LAT_COLUMNS
+                 if a in lower and b in lower), None)
+    if pair is not None:
+        lon = pd.to_numeric(frame[pair[0]], errors="coerce")
+        lat = pd.to_numeric(frame[pair[1]], errors="coerce")
+    elif "location" in lower:
+        parts = frame[lower["location"]].astype("string").str.split(",", expand=True)
+        lon = pd.to_numeric(parts[0], errors="coerce")
+        lat = (pd.to_numeric(parts[1], errors="coerce") if parts.shape[1] > 1
+               else pd.Series(np.nan, index=frame.index))
+    else:
+        msg = (f"{path}: facilities tables need coordinates: columns lon and lat (or lng/lat, "
+               "longitude/latitude, or an Amap 'location' column 'lon,lat'); found "
+               f"{', '.join(frame.columns[:15])}")
+        raise InputFormatError(msg)
+    if "category" not in lower and not any(c in lower for c in TYPECODE_COLUMNS):
+        msg = (f"{path}: facilities tables need a 'category' column (one of "
+               f"{', '.join(standard.category_ids)}) or an Amap 'typecode' column")
+        raise InputFormatError(msg)
+    geographic = crs in (None, "wgs84", "gcj02", "bd09") or pyproj.CRS(crs).is_geographic
+    bad = lon.isna() | lat.isna()
+    if geographic:
+        bad |= ~lon.between(-180, 180) | ~lat.between(-90, 90)
     if bad.any():
         rows = ", ".join(str(i + 2) for i in np.flatnonzero(bad.to_numpy())[:5])
-        msg = (f"{path}: lon/lat are missing or not WGS-84 degrees on line(s) {rows}; "
-               "fix or remove those rows")
+        msg = (f"{path}: coordinates are missing or out of range on line(s) {rows}; fix or "
+               "remove those rows (lon/lat in degrees, or give --facilities-crs)")
         raise InputFormatError(msg)
-    frame["category"] = frame["category"].str.strip()
-    _check_categories(frame["category"], standard, path)
-    return gpd.GeoDataFrame(
-        {"category": frame["category"].astype(str), "name": frame["name"],
-         "source": path.name, "osm_id": pd.NA},
-        geometry=gpd.points_from_xy(lon, lat), crs="EPSG:4326",
-    )
+    x, y = points_to_wgs84(lon.to_numpy(), lat.to_numpy(), crs)
+    frame = frame.rename(columns={lower[c]: c for c in ("category", "name", *TYPECODE_COLUMNS)
+                                  if c in lower})
+    features = gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(x, y), crs="EPSG:4326")
+    return _classify(features, standard, path)
 
 
 def merge_facilities(frames: Iterable[gpd.GeoDataFrame]) -> gpd.GeoDataFrame:
@@ -168,5 +225,6 @@ def merge_facilities(frames: Iterable[gpd.GeoDataFrame]) -> gpd.GeoDataFrame:
     parts = [f.to_crs("EPSG:4326") for f in frames if len(f)]
     merged = (gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs="EPSG:4326")
               if parts else _empty())
+    merged.attrs = {}
     merged.insert(0, "facility_id", np.arange(len(merged), dtype=np.int64))
     return merged

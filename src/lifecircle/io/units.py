@@ -8,6 +8,13 @@ Two file layouts are read:
 * **one column per level** -- polygons of the finest level with one id column
   per level, coarsest first (``level_columns=["district", "street"]``); coarser
   units are the union of their children.
+* **statistical codes** -- China's 12-digit codes (``code_field``, or found
+  automatically): district = first 6 digits, street/town = 9, residents'
+  committee/village = 12; levels and parents follow from the digits.
+
+Without a units file, :func:`units_from_osm` reads administrative boundaries
+(admin_level 6/8/10) from the OSM file, and :func:`hex_units` makes a regular
+hexagon grid (not governance units; the audit says so).
 """
 
 from __future__ import annotations
@@ -76,10 +83,14 @@ def _clean_ids(series: pd.Series) -> pd.Series:
     return out.mask(out.isin(["", "nan", "None", "<NA>"]))
 
 
+CODE_LEVELS = (("district", 6), ("street", 9), ("committee", 12))
+
+
 def read_units(
     path: str | Path,
     *,
     level_columns: list[str] | None = None,
+    code_field: str | None = None,
     layer: str | None = None,
 ) -> UnitHierarchy:
     """Read governance units and build their hierarchy.
@@ -90,7 +101,10 @@ def read_units(
         Polygons in any CRS.
     level_columns
         Id column of every level, coarsest first (one-column-per-level layout).
-        Without it, the file needs ``unit_id`` and ``parent_id`` columns.
+    code_field
+        Column of 12-digit statistical codes. Without this or ``level_columns``,
+        the file needs ``unit_id`` (and ``parent_id``), or a column whose values
+        are all 12-digit codes (used automatically).
     layer
         Layer to read (default: the first).
 
@@ -107,6 +121,10 @@ def read_units(
     gdf = gdf.to_crs("EPSG:4326")
     if level_columns:
         return _from_level_columns(gdf, level_columns, path)
+    if code_field is None and "unit_id" not in gdf.columns:
+        code_field = _find_code_column(gdf)
+    if code_field is not None:
+        return _from_codes(gdf, code_field, path)
     require_columns(
         gdf, ["unit_id"], path=path, what="governance units",
         fix=("add a unique `unit_id` column (and `parent_id` for a hierarchy), or pass "
@@ -194,3 +212,103 @@ def _from_level_columns(gdf: gpd.GeoDataFrame, level_columns: list[str], path: s
             frame = frame.dissolve(by="unit_id", aggfunc="first", as_index=False)
         units[col] = frame[["unit_id", "name", "parent_id", "geometry"]].reset_index(drop=True)
     return UnitHierarchy(levels=list(level_columns), units=units, source=str(path))
+
+
+def _find_code_column(gdf: gpd.GeoDataFrame) -> str | None:
+    for col in gdf.columns:
+        if col == gdf.geometry.name:
+            continue
+        values = _clean_ids(gdf[col])
+        if values.notna().all() and values.str.fullmatch(r"\d{12}").all():
+            return str(col)
+    return None
+
+
+def _from_codes(gdf: gpd.GeoDataFrame, code_field: str, path: str | Path) -> UnitHierarchy:
+    """Hierarchy from 12-digit statistical codes (district 6, street 9, committee 12 digits)."""
+    require_columns(gdf, [code_field], path=path, what="governance units",
+                    fix="--unit-codes must name a column of 12-digit statistical codes")
+    codes = _clean_ids(gdf[code_field])
+    bad = codes.isna() | ~codes.str.fullmatch(r"\d{12}").fillna(False)
+    if bad.any():
+        examples = ", ".join(map(str, gdf.loc[bad, code_field].head(3)))
+        msg = (f"{path}: column {code_field!r} must hold 12-digit statistical codes "
+               f"(e.g. 310101002000); found {examples}")
+        raise InputFormatError(msg)
+    # the level of each polygon: trailing zero groups mark coarser units
+    depth = np.where(codes.str[6:] == "000000", 0, np.where(codes.str[9:] == "000", 1, 2))
+    finest = int(depth.max())
+    names_all = gdf["name"].astype("string") if "name" in gdf.columns else codes
+    keep = depth == finest
+    leaves = gdf[keep]
+    known = dict(zip(codes, names_all, strict=True))
+    columns = {}
+    for name, digits in CODE_LEVELS[: finest + 1]:
+        ids = codes[keep].str[:digits].str.pad(12, side="right", fillchar="0")
+        columns[name] = ids
+        columns[f"{name}_name"] = ids.map(lambda c: known.get(c, c))
+    frame = gpd.GeoDataFrame(columns, geometry=leaves.geometry, crs=leaves.crs)
+    return _from_level_columns(frame, [n for n, _ in CODE_LEVELS[: finest + 1]], path)
+
+
+def units_from_osm(path: str | Path, levels: tuple[int, ...] = (6, 8, 10)
+                   ) -> UnitHierarchy | None:
+    """Administrative boundaries (``admin_level`` 6/8/10) inside an OSM file, or ``None``.
+
+    Each finest boundary gets as parents the coarser boundaries that contain
+    its representative point; coarser units are the union of their children
+    inside the file.
+    """
+    from .osm import read_osm_pois
+
+    areas = read_osm_pois(path, ["boundary", "admin_level"])
+    areas = areas[(areas["boundary"] == "administrative")
+                  & areas.geom_type.isin(["Polygon", "MultiPolygon"])]
+    areas = areas[pd.to_numeric(areas["admin_level"], errors="coerce").isin(levels)]
+    if areas.empty:
+        return None
+    areas = areas.assign(level=pd.to_numeric(areas["admin_level"]).astype(int),
+                         unit_id=areas["osm_type"].str[0] + areas["osm_id"].astype(str))
+    present = sorted(areas["level"].unique())
+    leaves = areas[areas["level"] == present[-1]].reset_index(drop=True)
+    columns: dict[str, pd.Series] = {}
+    points = leaves.geometry.representative_point()
+    for lv in present[:-1]:
+        coarse = areas[areas["level"] == lv].reset_index(drop=True)
+        leaf_idx, coarse_idx = coarse.sindex.query(points.values, predicate="within")
+        ids = pd.Series(f"outside-admin{lv}", index=leaves.index, dtype="string")
+        names = pd.Series(f"outside admin_level {lv}", index=leaves.index, dtype="string")
+        ids.iloc[leaf_idx] = coarse["unit_id"].to_numpy()[coarse_idx]
+        names.iloc[leaf_idx] = coarse["name"].fillna(coarse["unit_id"]).to_numpy()[coarse_idx]
+        columns[f"admin{lv}"], columns[f"admin{lv}_name"] = ids, names
+    columns[f"admin{present[-1]}"] = leaves["unit_id"].astype("string")
+    columns[f"admin{present[-1]}_name"] = leaves["name"].fillna(leaves["unit_id"]).astype("string")
+    frame = gpd.GeoDataFrame(columns, geometry=leaves.geometry, crs=leaves.crs)
+    return _from_level_columns(frame, [f"admin{lv}" for lv in present], path)
+
+
+def hex_units(extent: object, crs: object, *, size_m: float = 500.0) -> UnitHierarchy:
+    """A regular hexagon grid over ``extent`` (graph CRS), one level ``hex``.
+
+    ``size_m`` is the hexagons' circumradius (centre to corner); each covers
+    ``2.598 * size_m**2``. Hexagons are not governance units.
+    """
+    import shapely
+
+    xmin, ymin, xmax, ymax = extent.bounds
+    dx, dy = 1.5 * size_m, np.sqrt(3.0) * size_m
+    cols = np.arange(xmin - size_m, xmax + dx, dx)
+    rows = np.arange(ymin - dy, ymax + dy, dy)
+    cx, cy = np.meshgrid(cols, rows)
+    cy = cy + (np.arange(len(cols)) % 2)[None, :] * dy / 2.0
+    cx, cy = cx.ravel(), cy.ravel()
+    angles = np.deg2rad(np.arange(0, 360, 60))
+    ring = np.stack([cx[:, None] + size_m * np.cos(angles), cy[:, None] + size_m * np.sin(angles)],
+                    axis=-1)
+    hexes = shapely.polygons(ring)
+    keep = shapely.intersects(hexes, extent)
+    hexes = hexes[keep]
+    ids = [f"hex-{i:05d}" for i in range(len(hexes))]
+    frame = gpd.GeoDataFrame({"unit_id": ids, "name": ids, "parent_id": pd.NA},
+                             geometry=hexes, crs=crs).to_crs("EPSG:4326")
+    return UnitHierarchy(levels=["hex"], units={"hex": frame}, source=f"hexagons {size_m:g} m")
