@@ -417,6 +417,7 @@ class _Checker:
                 self.problems.append(f"{here}: must be a mapping of OSM tag -> value(s)")
                 continue
             tags: dict[str, tuple[str, ...] | None] = {}
+            before = len(self.problems)
             patterns: dict[str, re.Pattern[str] | None] = {"name": None, "not_name": None}
             for key, value in sel.items():
                 if key in SELECTOR_SPECIAL_KEYS:
@@ -430,13 +431,13 @@ class _Checker:
                 elif isinstance(value, str | int | float) and not isinstance(value, bool):
                     tags[str(key)] = (str(value),)
                 elif isinstance(value, list) and value and all(
-                    isinstance(v, str | int | float) for v in value
+                    isinstance(v, str | int | float) and not isinstance(v, bool) for v in value
                 ):
                     tags[str(key)] = tuple(str(v) for v in value)
                 else:
                     self.problems.append(f"{here}.{key}: must be a value, a list of values "
-                                         f"or '*', got {value!r}")
-            if not tags:
+                                         f"or '*', got {value!r} (quote yes/no: 'yes')")
+            if not tags and len(self.problems) == before:
                 self.problems.append(f"{here}: needs at least one OSM tag (a name pattern "
                                      "alone would match anything named so)")
                 continue

@@ -174,7 +174,9 @@ def find_gaps(units: dict[str, gpd.GeoDataFrame], categories: list[str]) -> pd.D
     if not rows:
         return pd.DataFrame(columns=columns)
     gaps = pd.concat(rows, ignore_index=True)
-    return gaps.sort_values(["uncovered_population", "uncovered_share", "unit_id", "category"],
+    # round away float noise so equal shortfalls tie and the larger share wins
+    gaps["_rank"] = gaps["uncovered_population"].round(6)
+    return gaps.sort_values(["_rank", "uncovered_share", "unit_id", "category"],
                             ascending=[False, False, True, True],
                             kind="stable").reset_index(drop=True)[columns]
 

@@ -278,6 +278,10 @@ def graph_from_edges(
     lo, hi, length, classes = lo[first], hi[first], length[first], classes[first]
     # zero-length edges (duplicate coordinates) would vanish from a sparse matrix
     length = np.maximum(length, 1e-6)
+    if len(lo) == 0:
+        msg = (f"{source}: the network has no edges between distinct nodes (only self-loops); "
+               "check that the file holds streets inside your study area")
+        raise DataError(msg)
 
     # keep nodes that carry an edge, then the largest component
     used = np.zeros(len(x), bool)

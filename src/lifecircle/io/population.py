@@ -88,7 +88,9 @@ def origins_from_polygons(
     """
     polys = population.to_crs(graph.crs).reset_index(drop=True)
     nodes = shapely.points(graph.x, graph.y)
-    poly_idx, node_idx = polys.sindex.query(nodes, predicate="within")[::-1]
+    if "population_method" not in polys.columns:
+        polys["population_method"] = "given"
+    poly_idx, node_idx = polys.sindex.query(nodes, predicate="intersects")[::-1]
     # a node on a shared border belongs to one polygon only
     _, first = np.unique(node_idx, return_index=True)
     poly_idx, node_idx = poly_idx[first], node_idx[first]

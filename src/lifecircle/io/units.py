@@ -50,6 +50,11 @@ class UnitHierarchy:
     units: dict[str, gpd.GeoDataFrame]
     source: str = ""
 
+    def to_frame(self) -> gpd.GeoDataFrame:
+        """All units in one layer with a ``level`` column (the parent-id layout)."""
+        frames = [t.assign(level=level) for level, t in self.units.items()]
+        return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs="EPSG:4326")
+
     @property
     def finest(self) -> str:
         """Name of the finest level."""
@@ -68,7 +73,7 @@ class UnitHierarchy:
     def assign(self, points: gpd.GeoDataFrame) -> pd.Series:
         """Id of the finest unit containing each point (NA outside every unit)."""
         finest = self.units[self.finest].to_crs(points.crs)
-        tree_idx, poly_idx = finest.sindex.query(points.geometry.values, predicate="within")
+        tree_idx, poly_idx = finest.sindex.query(points.geometry.values, predicate="intersects")
         unit_id = pd.Series(pd.NA, index=points.index, dtype="string")
         # a point on a shared border goes to the first unit found
         _, first = np.unique(tree_idx, return_index=True)
@@ -168,10 +173,12 @@ def _from_parent_ids(gdf: gpd.GeoDataFrame, path: str | Path) -> UnitHierarchy:
         depth[uid] = d
     frame["depth"] = frame["unit_id"].map(depth).astype(int)
     has_child = frame["unit_id"].isin(set(parents.dropna()))
-    leaf_depths = sorted(frame.loc[~has_child, "depth"].unique())
+    leaf_depths = sorted(int(d) for d in frame.loc[~has_child, "depth"].unique())
     if len(leaf_depths) > 1:
-        msg = (f"{path}: units without children sit at different depths {leaf_depths}; every "
-               "branch of the hierarchy must reach the finest level")
+        short = frame.loc[~has_child & (frame["depth"] < leaf_depths[-1]), "unit_id"]
+        msg = (f"{path}: column 'parent_id' leaves units without children at different depths "
+               f"{leaf_depths}: {', '.join(short.head(5))} stop above the finest level. Every "
+               "branch must reach the finest level: add their children or remove them")
         raise InputFormatError(msg)
     n_levels = int(frame["depth"].max()) + 1
     level_names = [f"level{d}" for d in range(n_levels)]
@@ -261,7 +268,17 @@ def units_from_osm(path: str | Path, levels: tuple[int, ...] = (6, 8, 10)
     """
     from .osm import read_osm_pois
 
-    areas = read_osm_pois(path, ["boundary", "admin_level"])
+    return units_from_boundaries(read_osm_pois(path, ["boundary", "admin_level"]),
+                                 levels=levels, source=str(path))
+
+
+def units_from_boundaries(areas: gpd.GeoDataFrame, *, levels: tuple[int, ...] = (6, 8, 10),
+                          source: str = "") -> UnitHierarchy | None:
+    """Hierarchy from OSM administrative boundaries, or ``None`` when there are none.
+
+    ``areas`` has ``osm_type``, ``osm_id``, ``name``, ``boundary`` and
+    ``admin_level`` columns and polygon geometries.
+    """
     areas = areas[(areas["boundary"] == "administrative")
                   & areas.geom_type.isin(["Polygon", "MultiPolygon"])]
     areas = areas[pd.to_numeric(areas["admin_level"], errors="coerce").isin(levels)]
@@ -284,7 +301,7 @@ def units_from_osm(path: str | Path, levels: tuple[int, ...] = (6, 8, 10)
     columns[f"admin{present[-1]}"] = leaves["unit_id"].astype("string")
     columns[f"admin{present[-1]}_name"] = leaves["name"].fillna(leaves["unit_id"]).astype("string")
     frame = gpd.GeoDataFrame(columns, geometry=leaves.geometry, crs=leaves.crs)
-    return _from_level_columns(frame, [f"admin{lv}" for lv in present], path)
+    return _from_level_columns(frame, [f"admin{lv}" for lv in present], source)
 
 
 def hex_units(extent: object, crs: object, *, size_m: float = 500.0) -> UnitHierarchy:
