@@ -15,7 +15,7 @@ import click
 
 from . import __version__
 from .errors import LifecircleError
-from .settings import DEFAULT_OUT_DIR, MAX_SNAP_M
+from .settings import DEFAULT_OUT_DIR, HEX_SIZE_M, MAX_SNAP_M
 
 log = logging.getLogger("lifecircle")
 
@@ -49,19 +49,27 @@ def cli() -> None:
 
 
 _INPUT_OPTIONS = [
+    click.argument("study", required=False, type=click.Path(path_type=Path)),
     click.option("--network", type=click.Path(path_type=Path),
                  help="Street network: .osm.pbf, .osm/.osm.xml(.bz2) or osmnx .graphml. "
-                      "Default: the bundled central-Shanghai sample."),
+                      "Default: the bundled central-Shanghai study."),
     click.option("--facilities", "facilities", multiple=True, type=click.Path(path_type=Path),
-                 help="Facility file (GeoJSON/GPKG with a `category` column or OSM tags; CSV "
-                      "with lon,lat,category,name). Repeatable; merged with the network's POIs."),
+                 help="Facility file (GeoJSON/GPKG with a `category` or Amap `typecode` "
+                      "column or OSM tags; CSV/Excel with lon,lat,name and category or "
+                      "typecode). Repeatable; merged with the network's POIs."),
+    click.option("--facilities-crs", default=None,
+                 help="Datum of the --facilities files given on the command line: wgs84, "
+                      "gcj02 (Amap, Tencent), bd09 (Baidu) or a CRS such as EPSG:4326."),
     click.option("--units", type=click.Path(path_type=Path),
-                 help="Governance-unit polygons with unit_id, name, parent_id."),
+                 help="Governance-unit polygons: unit_id, name, parent_id; or see "
+                      "--unit-levels / --unit-codes."),
     click.option("--unit-levels", default=None,
-                 help="Comma-separated id columns, one per level, coarsest first "
-                      "(instead of unit_id/parent_id)."),
+                 help="Comma-separated id columns, one per level, coarsest first."),
+    click.option("--unit-codes", default=None,
+                 help="Column of 12-digit statistical codes (district 6, street 9, "
+                      "committee 12 digits)."),
     click.option("--population", type=click.Path(path_type=Path),
-                 help="Polygons with a `population` column (e.g. census by street/town)."),
+                 help="Polygons with a `population` column, or a population raster (GeoTIFF)."),
     click.option("--standard", default="gb50180-2018", show_default=True,
                  help="Bundled standard name or a YAML file (see `lifecircle standards`)."),
     click.option("--profile", default=None,
@@ -75,7 +83,13 @@ _INPUT_OPTIONS = [
                       "(default: only the largest)."),
     click.option("--max-snap-m", type=click.FloatRange(min=0, min_open=True),
                  default=MAX_SNAP_M, show_default=True,
-                 help="Exclude points farther than this from the network."),
+                 help="Points farther than this from the network reach nothing."),
+    click.option("--hex-size-m", type=click.FloatRange(min=0, min_open=True),
+                 default=HEX_SIZE_M, show_default=True,
+                 help="Hexagon size (centre to corner) when there are no units."),
+    click.option("--place", default=None,
+                 help="Download streets, POIs and boundaries of a place with osmnx "
+                      "(needs internet), e.g. '青浦区, 上海市'."),
     click.option("--out", type=click.Path(path_type=Path), default=DEFAULT_OUT_DIR,
                  show_default=True, help="Output folder."),
     click.option("-v", "--verbose", "verbosity", flag_value=1, help="Show debug messages."),
@@ -83,8 +97,18 @@ _INPUT_OPTIONS = [
                  help="Only errors; no progress."),
 ]
 
+#: CLI option -> study-file key, for options a study file can set.
+_STUDY_OPTIONS = {
+    "network": "network", "facilities": "facilities",
+    "units": "units", "unit_levels": "unit_levels", "unit_codes": "unit_codes",
+    "population": "population", "standard": "standard", "profile": "profile",
+    "categories": "categories", "min_component_nodes": "min_component_nodes",
+    "max_snap_m": "max_snap_m", "hex_size_m": "hex_size_m", "place": "place", "out": "out",
+    "lang": "lang", "basemap": "basemap", "no_map": "no_map",
+}
 
-def _input_options(func):  # noqa: ANN001, ANN202 - click decorator
+
+def _input_options(func):
     for option in reversed(_INPUT_OPTIONS):
         func = option(func)
     return func
@@ -94,44 +118,98 @@ def _split(value: str | None) -> list[str] | None:
     return [v.strip() for v in value.split(",") if v.strip()] if value else None
 
 
-def _run_audit(opts: dict) -> object:
-    """Configure logging and run the audit from the shared input options."""
+def _settings(ctx: click.Context, opts: dict) -> dict:
+    """Merge the study file (or the bundled one) with the flags given on the command line."""
+    from .study import bundled_study, load_study
+
+    def given(name: str) -> bool:
+        return ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE
+
+    from .io.providers import parse_facilities_crs
+
+    parse_facilities_crs(opts.get("facilities_crs"))  # refuse a bad datum before any work
+    study = opts.pop("study")
+    if study is None and not given("network") and not given("place"):
+        study = bundled_study()
+    values = dict(load_study(study).values) if study is not None else {}
+    for name, key in _STUDY_OPTIONS.items():
+        if name in opts and (given(name) or key not in values):
+            value = opts[name]
+            if name in ("categories", "unit_levels"):
+                value = _split(value)
+            if name == "facilities":
+                # --facilities adds to the study's files, in --facilities-crs
+                crs = opts.get("facilities_crs")
+                added = [(Path(p), crs) for p in value]
+                value = [*(values.get(key) or []), *added] or None
+            values[key] = value
+    if opts.get("no_osm_pois"):
+        values["osm_pois"] = False
+    values["verbosity"] = opts.get("verbosity") or 0
+    return values
+
+
+def _run_audit(settings: dict) -> object:
+    """Configure logging, download a --place if asked, and run the audit."""
     from .pipeline import audit as run_audit
 
-    verbosity = opts["verbosity"] or 0
+    verbosity = settings["verbosity"]
     configure_logging(verbosity)
-    return run_audit(
-        opts["network"], list(opts["facilities"]) or None, opts["units"], opts["population"],
-        standard=opts["standard"], profile=opts["profile"],
-        categories=_split(opts["categories"]), osm_pois=not opts["no_osm_pois"],
-        unit_levels=_split(opts["unit_levels"]),
-        min_component_nodes=opts["min_component_nodes"], max_snap_m=opts["max_snap_m"],
-        progress=verbosity >= 0,
-    )
+    kwargs = {k: settings.get(k) for k in (
+        "network", "facilities", "units", "population", "standard", "profile", "categories",
+        "unit_levels", "unit_codes", "min_component_nodes", "facilities_crs")}
+    kwargs["standard"] = kwargs["standard"] or "gb50180-2018"
+    kwargs["osm_pois"] = settings.get("osm_pois", True)
+    kwargs["max_snap_m"] = settings.get("max_snap_m") or MAX_SNAP_M
+    kwargs["hex_size_m"] = settings.get("hex_size_m") or HEX_SIZE_M
+    if settings.get("place") and kwargs["network"] is None:
+        from .config import load_standard
+        from .io.online import download_place
+
+        paths = download_place(settings["place"], Path(settings["out"]) / "osm-download",
+                               load_standard(kwargs["standard"]))
+        kwargs["network"] = paths["network"]
+        kwargs["facilities"] = [*(kwargs["facilities"] or []), paths["facilities"]]
+        kwargs["units"] = kwargs["units"] or paths.get("units")
+    return run_audit(**kwargs, progress=verbosity >= 0)
 
 
 @cli.command()
 @_input_options
 @click.option("--lang", type=click.Choice(["en", "zh"]), default="en", show_default=True,
-              help="Language of maps and reports.")
+              help="Language of the map and report.")
+@click.option("--basemap", type=click.Choice(["osm", "amap", "none"]), default="osm",
+              show_default=True, help="Map tiles; amap shifts every overlay to GCJ-02.")
 @click.option("--no-map", is_flag=True, help="Skip the map and report stage.")
-def audit(lang: str, no_map: bool, **opts: object) -> None:
+@click.pass_context
+def audit(ctx: click.Context, **opts: object) -> None:
     """Audit walking access to life-circle facilities and write the results to --out.
 
-    With no arguments: the bundled central-Shanghai sample, GB 50180-2018, adult
-    walking speed, results in ./lifecircle-out/.
+    STUDY is a study file (YAML) bundling inputs and options; flags override it.
+    With no arguments: the bundled central-Shanghai study (GB 50180-2018, adult
+    walking speed), results in ./lifecircle-out/.
     """
-    result = _run_audit(opts)
-    out = opts["out"]
+    settings = _settings(ctx, opts)
+    result = _run_audit(settings)
+    out = Path(settings["out"])
     written = result.write(out)
-    if not no_map:
-        log.warning("map and report are not built yet (see issue: interactive map and "
-                    "report); wrote the data outputs only")
-    for warning in result.summary["warnings"]:
-        log.warning("warning: %s", warning)
-    if (opts["verbosity"] or 0) >= 0:
+    if not settings.get("no_map"):
+        written += _render(result, out, settings)
+    _report_warnings(result.summary["warnings"])
+    if settings["verbosity"] >= 0:
         click.echo(_headline(result.summary))
         click.echo(f"wrote {', '.join(p.name for p in written)} to {out}")
+
+
+def _render(result: object, out: Path, settings: dict) -> list[Path]:
+    lang, basemap = settings.get("lang") or "en", settings.get("basemap") or "osm"
+    return [result.to_map(out / "map.html", lang=lang, basemap=basemap),
+            result.to_report(out / "report.html", lang=lang)]
+
+
+def _report_warnings(warnings: list[str]) -> None:
+    for warning in warnings:
+        log.warning("warning: %s", warning)
 
 
 @cli.command()
@@ -155,8 +233,10 @@ def audit(lang: str, no_map: bool, **opts: object) -> None:
 @click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), default=60.0,
               show_default=True, help="Solver time limit in seconds.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of auto candidates.")
-def optimize(category: str, sites: int | None, target_coverage: float | None, objective: str,
-             candidates: str, n_candidates: int, min_spacing_m: float,
+@click.pass_context
+def optimize(ctx: click.Context, category: str, sites: int | None,
+             target_coverage: float | None, objective: str, candidates: str,
+             n_candidates: int, min_spacing_m: float,
              capacity: float | None, min_unit_coverage: float | None, time_limit: float,
              seed: int, **opts: object) -> None:
     """Propose new facility sites for a category (MCLP, set covering or p-median).
@@ -166,7 +246,8 @@ def optimize(category: str, sites: int | None, target_coverage: float | None, ob
     """
     from .optimize import Siting
 
-    result = _run_audit(opts)
+    settings = _settings(ctx, opts)
+    result = _run_audit(settings)
     siting = Siting.from_audit(result, category,
                                candidates=candidates if candidates == "auto" else Path(candidates),
                                n_candidates=n_candidates, min_spacing_m=min_spacing_m,
@@ -174,12 +255,12 @@ def optimize(category: str, sites: int | None, target_coverage: float | None, ob
     siting.solve(sites=sites, target_coverage=target_coverage, objective=objective,
                  capacity=capacity, min_unit_coverage=min_unit_coverage,
                  time_limit_s=time_limit)
-    out = opts["out"]
+    out = Path(settings["out"])
     written = result.write(out) + siting.write(out)
     summary = siting.summary()
     for note in summary["notes"]:
         log.warning("note: %s", note)
-    if (opts["verbosity"] or 0) >= 0:
+    if settings["verbosity"] >= 0:
         click.echo(
             f"{summary['model'].upper()} for {category}: {summary['sites']} sites, "
             f"{summary['newly_covered_population']:,.0f} residents newly covered; coverage "

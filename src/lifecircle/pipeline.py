@@ -89,6 +89,19 @@ class AuditResult:
     analysed: set[str]
     inputs: list[Path] = field(default_factory=list)
 
+    def to_map(self, path: str | Path = "map.html", *, lang: str = "en",
+               basemap: str = "osm") -> Path:
+        """Write the interactive map (``map.html``); see :mod:`lifecircle.render.map`."""
+        from .render.map import render_map
+
+        return render_map(self, Path(path), lang=lang, basemap=basemap)
+
+    def to_report(self, path: str | Path = "report.html", *, lang: str = "en") -> Path:
+        """Write the planner's report (``report.html``); see :mod:`lifecircle.render.report`."""
+        from .render.report import render_report
+
+        return render_report(self, Path(path), lang=lang)
+
     def write(self, out: str | Path) -> list[Path]:
         """Write the output contract's files into ``out`` (atomically, file by file)."""
         out = Path(out)
@@ -128,7 +141,7 @@ def _is_osm(path: Path) -> bool:
 
 def audit(
     network: str | Path | None = None,
-    facilities: Sequence[str | Path] | None = None,
+    facilities: Sequence[str | Path | tuple[str | Path, str | None]] | None = None,
     units: str | Path | None = None,
     population: str | Path | None = None,
     *,
@@ -153,8 +166,10 @@ def audit(
     network
         Street network: ``.osm.pbf``, ``.osm``/``.osm.xml`` (``.bz2``) or osmnx ``.graphml``.
     facilities
-        Extra facility files (GeoJSON/GPKG with a ``category`` column or OSM tags;
-        CSV with ``lon``, ``lat``, ``category``, ``name``), merged with the OSM POIs.
+        Extra facility files (GeoJSON/GPKG with a ``category`` or Amap
+        ``typecode`` column or OSM tags; CSV/Excel with coordinates, ``name`` and
+        ``category`` or ``typecode``), merged with the OSM POIs. An item may be
+        a ``(path, crs)`` pair giving that file's datum (see ``facilities_crs``).
     units
         Governance-unit polygons (``unit_id``, ``name``, ``parent_id``) or, with
         ``unit_levels``, one id column per level.
@@ -171,8 +186,8 @@ def audit(
     osm_pois
         Also read facilities from the network file's POIs (OSM files only).
     facilities_crs
-        Datum or CRS of the ``facilities`` files: ``wgs84``, ``gcj02`` (Amap,
-        Tencent), ``bd09`` (Baidu) or e.g. ``EPSG:4326``.
+        Datum or CRS of the ``facilities`` files given without one: ``wgs84``,
+        ``gcj02`` (Amap, Tencent), ``bd09`` (Baidu) or e.g. ``EPSG:4326``.
     unit_levels
         Id column per level, coarsest first, for the one-column-per-level layout.
     unit_codes
@@ -183,7 +198,8 @@ def audit(
     min_component_nodes
         Keep, besides the largest, every network component of at least this size.
     max_snap_m
-        Origins and facilities farther than this from the network are excluded.
+        Facilities farther than this from the network are not used; residents
+        farther than this reach nothing (they stay in the totals, not covered).
     progress
         Show progress bars.
 
@@ -208,7 +224,9 @@ def audit(
         network, facilities = sample["network"], [sample["facilities"]]
         units, population = sample["units"], sample["population"]
     network = Path(network)
-    facility_paths = [Path(f) for f in (facilities or [])]
+    facility_items = [(Path(f[0]), f[1]) if isinstance(f, tuple) else (Path(f), facilities_crs)
+                      for f in (facilities or [])]
+    facility_paths = [path for path, _ in facility_items]
     std = standard if isinstance(standard, Standard) else load_standard(standard)
     prof = std.profile(profile)
     if categories is not None:
@@ -217,63 +235,13 @@ def audit(
 
     with timer.stage("read_network"):
         graph = read_network(network, min_component_nodes=min_component_nodes)
-    if graph.dropped.get("components"):
-        pct = 100.0 * graph.dropped["nodes"] / (graph.dropped["nodes"] + graph.n_nodes)
-        warnings.append(
-            f"network: kept the largest connected component; dropped "
-            f"{graph.dropped['components']} smaller ones ({graph.dropped['nodes']} nodes, "
-            f"{pct:.1f}%; the largest dropped has "
-            f"{graph.dropped['largest_dropped_component_nodes']} nodes, e.g. land across a "
-            "river with no walkable crossing in the data). Residents there are not audited; "
-            "keep big components with --min-component-nodes N."
-        )
+    warnings.extend(_network_warnings(graph))
 
     with timer.stage("read_facilities"):
-        frames = []
-        if osm_pois and _is_osm(network):
-            frames.append(facilities_from_osm(network, std))
-        frames.extend(read_facilities(p, std, crs=facilities_crs) for p in facility_paths)
-        unknown_codes: dict[str, int] = {}
-        for frame in frames:
-            for code, n in frame.attrs.get("unknown_typecodes", {}).items():
-                unknown_codes[code] = unknown_codes.get(code, 0) + n
-        fac, merged = deduplicate(merge_facilities(frames))
-        fac["facility_id"] = np.arange(len(fac), dtype=np.int64)
-        fac = fac.reset_index(drop=True)
-    if unknown_codes:
-        warnings.append(
-            f"{sum(unknown_codes.values())} facilities have Amap type codes with no category "
-            f"({', '.join(sorted(unknown_codes)[:10])}); they are left out. Map them in "
-            "configs/providers/amap-typecodes.yaml or give a `category` column")
-    if merged:
-        warnings.append(f"merged {sum(merged.values())} duplicate facilities found in more than "
-                        "one source (same category, similar name, within 20 m)")
+        fac, merged, unknown_codes = _load_facilities(network, facility_items, std, osm_pois,
+                                                      warnings)
     counts = fac["category"].value_counts()
-    if categories is None:
-        audited = [c for c in std.category_ids if counts.get(c, 0) > 0]
-        missing = [c for c in std.category_ids if counts.get(c, 0) == 0]
-        if missing:
-            warnings.append(
-                "no facilities found for " + ", ".join(missing) + ": these categories are "
-                "not audited and not part of completeness; add them with --facilities "
-                "(a file with a `category` column)"
-            )
-    else:
-        audited = list(dict.fromkeys(categories))
-        missing = [c for c in audited if counts.get(c, 0) == 0]
-        if missing:
-            sources = ", ".join(str(p) for p in [network, *facility_paths])
-            msg = (
-                f"no facilities of categor{'ies' if len(missing) > 1 else 'y'} "
-                f"{', '.join(missing)} in {sources} (checked the standard's OSM selectors "
-                "and `category` columns); add a --facilities file with them, or leave them "
-                "out of --categories"
-            )
-            raise DataError(msg)
-    if not audited:
-        msg = (f"no facilities of any category of {std.id} found in "
-               f"{', '.join(str(p) for p in [network, *facility_paths])}; give --facilities")
-        raise DataError(msg)
+    audited = _choose_categories(counts, std, categories, [network, *facility_paths], warnings)
 
     with timer.stage("read_units"):
         hierarchy = _hierarchy(units, network, graph, unit_levels, unit_codes, hex_size_m,
@@ -289,22 +257,11 @@ def audit(
 
     with timer.stage("population"):
         origins = _origins(graph, population, hierarchy, warnings)
-        pts = origins.points
-        pts["unit_id"] = hierarchy.assign(pts)
-        outside_units = int(pts["unit_id"].isna().sum())
-        pts = pts[pts["unit_id"].notna()]
-        empty = analysed - set(pts["unit_id"].astype(str))
-        if empty:
-            analysed -= empty
-            rows = unit_check["unit_id"].isin(empty)
-            unit_check.loc[rows, "analysed"] = False
-            unit_check.loc[rows, "reason"] = (
-                "no residents on the kept walk network (no streets inside, or only streets "
-                "of a dropped network component)")
-        if not analysed:
-            msg = (f"{population}: no resident could be placed in an analysed unit of "
-                   f"{units}; check that population polygons overlap the units and streets")
-            raise DataError(msg)
+        pts, outside_units = _place_residents(origins, hierarchy, analysed, unit_check)
+    if not analysed:
+        msg = (f"{population}: no resident could be placed in an analysed unit of "
+               f"{units}; check that population polygons overlap the units and streets")
+        raise DataError(msg)
 
     with timer.stage("access"):
         table, fac_snap = compute_access(
@@ -368,6 +325,96 @@ def audit(
                        facilities=fac, graph=graph, standard=std, profile=prof,
                        hierarchy=hierarchy, analysed=analysed,
                        inputs=[Path(p) for p in inputs])
+
+
+def _network_warnings(graph: WalkGraph) -> list[str]:
+    if not graph.dropped.get("components"):
+        return []
+    pct = 100.0 * graph.dropped["nodes"] / (graph.dropped["nodes"] + graph.n_nodes)
+    return [
+        f"network: kept the largest connected component; dropped "
+        f"{graph.dropped['components']} smaller ones ({graph.dropped['nodes']} nodes, "
+        f"{pct:.1f}%; the largest dropped has "
+        f"{graph.dropped['largest_dropped_component_nodes']} nodes, e.g. land across a "
+        "river with no walkable crossing in the data). Residents there are not audited; "
+        "keep big components with --min-component-nodes N."
+    ]
+
+
+def _load_facilities(network: Path, items: list[tuple[Path, str | None]], std: Standard,
+                     osm_pois: bool, warnings: list[str]
+                     ) -> tuple[gpd.GeoDataFrame, dict[str, int], dict[str, int]]:
+    """Read, classify, merge and de-duplicate every facility source."""
+    frames = []
+    if osm_pois and _is_osm(network):
+        frames.append(facilities_from_osm(network, std))
+    frames.extend(read_facilities(p, std, crs=crs) for p, crs in items)
+    unknown_codes: dict[str, int] = {}
+    for frame in frames:
+        for code, n in frame.attrs.get("unknown_typecodes", {}).items():
+            unknown_codes[code] = unknown_codes.get(code, 0) + n
+    fac, merged = deduplicate(merge_facilities(frames))
+    fac = fac.reset_index(drop=True)
+    fac["facility_id"] = np.arange(len(fac), dtype=np.int64)
+    if unknown_codes:
+        warnings.append(
+            f"{sum(unknown_codes.values())} facilities have Amap type codes with no category "
+            f"({', '.join(sorted(unknown_codes)[:10])}); they are left out. Map them in "
+            "configs/providers/amap-typecodes.yaml or give a `category` column")
+    if merged:
+        warnings.append(f"merged {sum(merged.values())} duplicate facilities found in more than "
+                        "one source (same category, similar name, within 20 m)")
+    return fac, merged, unknown_codes
+
+
+def _choose_categories(counts: pd.Series, std: Standard, categories: Sequence[str] | None,
+                       sources: list[Path], warnings: list[str]) -> list[str]:
+    """The categories to audit: those asked for (all must have facilities), else all found."""
+    names = ", ".join(str(p) for p in sources)
+    if categories is None:
+        audited = [c for c in std.category_ids if counts.get(c, 0) > 0]
+        missing = [c for c in std.category_ids if counts.get(c, 0) == 0]
+        if missing:
+            warnings.append(
+                "no facilities found for " + ", ".join(missing) + ": these categories are "
+                "not audited and not part of completeness; add them with --facilities "
+                "(a file with a `category` column)")
+    else:
+        audited = list(dict.fromkeys(categories))
+        missing = [c for c in audited if counts.get(c, 0) == 0]
+        if missing:
+            msg = (
+                f"no facilities of categor{'ies' if len(missing) > 1 else 'y'} "
+                f"{', '.join(missing)} in {names} (checked the standard's OSM selectors "
+                "and `category` columns); add a --facilities file with them, or leave them "
+                "out of --categories")
+            raise DataError(msg)
+    if not audited:
+        msg = f"no facilities of any category of {std.id} found in {names}; give --facilities"
+        raise DataError(msg)
+    return audited
+
+
+def _place_residents(origins: Origins, hierarchy: UnitHierarchy, analysed: set[str],
+                     unit_check: pd.DataFrame) -> tuple[gpd.GeoDataFrame, int]:
+    """Give every origin its finest unit; units left without residents are not analysed.
+
+    Updates ``analysed`` and ``unit_check`` in place; returns the origins inside
+    some unit and the number outside every unit.
+    """
+    pts = origins.points
+    pts["unit_id"] = hierarchy.assign(pts)
+    outside_units = int(pts["unit_id"].isna().sum())
+    pts = pts[pts["unit_id"].notna()]
+    empty = analysed - set(pts["unit_id"].astype(str))
+    if empty:
+        analysed -= empty
+        rows = unit_check["unit_id"].isin(empty)
+        unit_check.loc[rows, "analysed"] = False
+        unit_check.loc[rows, "reason"] = (
+            "no residents on the kept walk network (no streets inside, or only streets "
+            "of a dropped network component)")
+    return pts, outside_units
 
 
 def _hierarchy(units: str | Path | None, network: Path, graph: WalkGraph,
