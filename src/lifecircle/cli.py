@@ -56,10 +56,12 @@ _INPUT_OPTIONS = [
     click.option("--facilities", "facilities", multiple=True, type=click.Path(path_type=Path),
                  help="Facility file (GeoJSON/GPKG with a `category` or Amap `typecode` "
                       "column or OSM tags; CSV/Excel with lon,lat,name and category or "
-                      "typecode). Repeatable; merged with the network's POIs."),
+                      "typecode). Repeatable; merged with the network's POIs. PATH:gcj02 "
+                      "(or :bd09, :wgs84) gives one file's datum."),
     click.option("--facilities-crs", default=None,
-                 help="Datum of the --facilities files given on the command line: wgs84, "
-                      "gcj02 (Amap, Tencent), bd09 (Baidu) or a CRS such as EPSG:4326."),
+                 help="Datum of facility tables (CSV/Excel, which carry no CRS): wgs84, "
+                      "gcj02 (Amap, Tencent), bd09 (Baidu) or a CRS such as EPSG:4526. "
+                      "Vector files keep their own CRS unless given as PATH:gcj02."),
     click.option("--units", type=click.Path(path_type=Path),
                  help="Governance-unit polygons: unit_id, name, parent_id; or see "
                       "--unit-levels / --unit-codes."),
@@ -99,7 +101,7 @@ _INPUT_OPTIONS = [
 
 #: CLI option -> study-file key, for options a study file can set.
 _STUDY_OPTIONS = {
-    "network": "network", "facilities": "facilities",
+    "network": "network", "facilities": "facilities", "facilities_crs": "facilities_crs",
     "units": "units", "unit_levels": "unit_levels", "unit_codes": "unit_codes",
     "population": "population", "standard": "standard", "profile": "profile",
     "categories": "categories", "min_component_nodes": "min_component_nodes",
@@ -138,15 +140,25 @@ def _settings(ctx: click.Context, opts: dict) -> dict:
             if name in ("categories", "unit_levels"):
                 value = _split(value)
             if name == "facilities":
-                # --facilities adds to the study's files, in --facilities-crs
-                crs = opts.get("facilities_crs")
-                added = [(Path(p), crs) for p in value]
+                # --facilities adds to the study's files; PATH:DATUM sets one file's datum
+                added = [_facility_item(p) for p in value]
                 value = [*(values.get(key) or []), *added] or None
             values[key] = value
     if opts.get("no_osm_pois"):
         values["osm_pois"] = False
     values["verbosity"] = opts.get("verbosity") or 0
     return values
+
+
+def _facility_item(value: Path) -> Path | tuple[Path, str]:
+    """``amap.geojson:gcj02`` -> (amap.geojson, "gcj02"); a plain path stays a path."""
+    from .io.providers import DATUMS
+
+    text = str(value)
+    head, sep, tail = text.rpartition(":")
+    if sep and tail.lower() in DATUMS:
+        return Path(head), tail.lower()
+    return Path(text)
 
 
 def _run_audit(settings: dict) -> object:

@@ -77,6 +77,7 @@ class Siting:
     distance: sp.csr_matrix
     radius_m: float
     candidate_source: str
+    objective_kind: str = "coverage"
     model: str = ""
     selected: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
     newly: np.ndarray = field(default_factory=lambda: np.empty(0))
@@ -160,7 +161,9 @@ class Siting:
                     else candidates_from_file(candidates))
             cand = cand.to_crs(graph.crs).reset_index(drop=True)
             cand["candidate_id"] = np.arange(len(cand))
-            source = f"file: {len(cand)} sites from {getattr(candidates, 'name', candidates)}"
+            origin = ("a GeoDataFrame" if isinstance(candidates, gpd.GeoDataFrame)
+                      else Path(candidates).name)
+            source = f"file: {len(cand)} sites from {origin}"
         points = snap_facilities(graph, cand)
         if len(points.node) == 0:
             msg = "no candidate site lies within reach of the walk network"
@@ -174,7 +177,8 @@ class Siting:
         log.info("%s; coverage matrix %d residents x %d candidates, %d pairs within %.0f m",
                  source, dist.shape[0], dist.shape[1], dist.nnz, radius_m)
         return cls(result=result, category=category, threshold_m=threshold_m, demand=demand,
-                   candidates=cand, distance=dist, radius_m=radius_m, candidate_source=source)
+                   candidates=cand, distance=dist, radius_m=radius_m, candidate_source=source,
+                   objective_kind=objective)
 
     # ------------------------------------------------------------------ solve
 
@@ -183,7 +187,7 @@ class Siting:
         *,
         sites: int | None = None,
         target_coverage: float | None = None,
-        objective: str = "coverage",
+        objective: str | None = None,
         capacity: float | None = None,
         min_unit_coverage: float | None = None,
         time_limit_s: float = 60.0,
@@ -198,7 +202,10 @@ class Siting:
         target_coverage
             Share of all residents to cover (LSCP: fewest sites).
         objective
-            ``"coverage"`` or ``"distance"`` (p-median; needs ``sites``).
+            ``"coverage"`` or ``"distance"`` (p-median; needs ``sites``); default:
+            the one the problem was built for. Coverage models count only
+            residents within the threshold; the p-median caps distances at
+            ``radius_m``.
         capacity
             Residents one new site can serve (coverage models).
         min_unit_coverage
@@ -210,6 +217,9 @@ class Siting:
             Relative gap at which HiGHS stops and reports optimal.
         """
         t0 = time.perf_counter()
+        objective = objective or self.objective_kind
+        self.notes, self.bound, self.mip_gap = [], None, None
+        self.objective, self.greedy_objective = None, None
         self._check_request(sites, target_coverage, objective, capacity, min_unit_coverage)
         self.options = {"sites": sites, "target_coverage": target_coverage,
                         "objective": objective, "capacity": capacity,
@@ -222,11 +232,34 @@ class Siting:
             problem = _Covering(self, sites=sites, target_coverage=target_coverage,
                                 capacity=capacity, min_unit_coverage=min_unit_coverage)
         problem.solve(time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap)
+        self._drop_useless_sites(sites)
         self.runtime_s = round(time.perf_counter() - t0, 3)
         return self
 
+    def _drop_useless_sites(self, requested: int | None) -> None:
+        """Remove selected sites that add nothing (the solver may leave them open)."""
+        order, gains = _rank(self)
+        useless = order[gains <= 1e-9]
+        if len(useless) == 0:
+            return
+        keep = np.ones(len(self.selected), bool)
+        keep[useless] = False
+        self.selected = self.selected[keep]
+        if self.options.get("capacity") is None:
+            mask = (self.newly > 1e-12) if self.model != "pmedian" else self.served_by >= 0
+            self.served_by = _nearest_selected(self.distance, self.selected, mask)
+            self.site_served = _served_per_site(self, all_residents=self.model == "pmedian")
+        else:
+            self.site_served = self.site_served[keep]
+        self.notes.append(f"{len(useless)} of the {requested or len(keep)} sites would add "
+                          "nothing and are not proposed")
+
     def _check_request(self, sites: int | None, target: float | None, objective: str,
                        capacity: float | None, floor: float | None) -> None:
+        if objective == "distance" and (capacity is not None or floor is not None):
+            msg = ("--capacity and --min-unit-coverage apply to the coverage models (MCLP, "
+                   "set covering), not to --objective distance (p-median)")
+            raise DataError(msg)
         if (sites is None) == (target is None):
             msg = "give exactly one of --sites N or --target-coverage X"
             raise DataError(msg)
@@ -304,7 +337,8 @@ class Siting:
             "candidate_id": cand["candidate_id"].to_numpy(),
             ("marginal_distance_saved_m" if self.model == "pmedian"
              else "marginal_newly_covered"): np.round(marginal, 1),
-            "residents_served": np.round(served, 1),
+            "residents_served": np.minimum(np.round(served, 1),
+                                           self.options.get("capacity") or np.inf),
         }, geometry=cand.geometry.to_numpy(), crs=self.candidates.crs)
         return out.to_crs("EPSG:4326")
 
@@ -409,9 +443,12 @@ class _Covering:
         d = s.demand
         self.w_all = d["population"].to_numpy(float)
         # only uncovered residents some candidate can reach matter
-        reach = np.diff(s.distance.indptr) > 0
+        within = s.distance.copy()
+        within.data = (within.data <= s.threshold_m).astype(float)
+        within.eliminate_zeros()
+        reach = np.diff(within.indptr) > 0
         self.rows = np.flatnonzero(~d["covered"].to_numpy() & reach)
-        self.cover = (s.distance[self.rows] > 0).astype(float).tocsr()
+        self.cover = within[self.rows].tocsr()
         self.w = self.w_all[self.rows]
         self.n_cand = s.distance.shape[1]
         self.need = None

@@ -27,7 +27,7 @@ from .config import Profile, Standard, load_standard
 from .coverage import citywide, coverage_by_unit, find_gaps, units_inside_network
 from .datasets import get_path
 from .errors import DataError
-from .io.facilities import facilities_from_osm, merge_facilities, read_facilities
+from .io.facilities import facilities_from_osm, is_table, merge_facilities, read_facilities
 from .io.outputs import check_not_inputs, write_csv, write_geopackage, write_geoparquet, write_json
 from .io.population import (
     Origins,
@@ -186,8 +186,10 @@ def audit(
     osm_pois
         Also read facilities from the network file's POIs (OSM files only).
     facilities_crs
-        Datum or CRS of the ``facilities`` files given without one: ``wgs84``,
-        ``gcj02`` (Amap, Tencent), ``bd09`` (Baidu) or e.g. ``EPSG:4326``.
+        Datum or CRS of the facility tables (CSV/Excel carry no CRS) given as
+        plain paths: ``wgs84``, ``gcj02`` (Amap, Tencent), ``bd09`` (Baidu) or
+        e.g. ``EPSG:4526``. Vector files keep their own CRS unless given as a
+        ``(path, datum)`` pair.
     unit_levels
         Id column per level, coarsest first, for the one-column-per-level layout.
     unit_codes
@@ -224,7 +226,8 @@ def audit(
         network, facilities = sample["network"], [sample["facilities"]]
         units, population = sample["units"], sample["population"]
     network = Path(network)
-    facility_items = [(Path(f[0]), f[1]) if isinstance(f, tuple) else (Path(f), facilities_crs)
+    facility_items = [(Path(f[0]), f[1]) if isinstance(f, tuple)
+                      else (Path(f), facilities_crs if is_table(f) else None)
                       for f in (facilities or [])]
     facility_paths = [path for path, _ in facility_items]
     std = standard if isinstance(standard, Standard) else load_standard(standard)

@@ -105,6 +105,11 @@ LON_LAT_COLUMNS = (("lon", "lat"), ("lng", "lat"), ("longitude", "latitude"), ("
 TYPECODE_COLUMNS = ("typecode", "type_code", "typecodes")
 
 
+def is_table(path: str | Path) -> bool:
+    """Whether a facilities file is a table (CSV/Excel) rather than spatial data."""
+    return Path(path).suffix.lower() in TABLE_SUFFIXES
+
+
 def read_facilities(path: str | Path, standard: Standard, *, crs: str | None = None
                     ) -> gpd.GeoDataFrame:
     """Read a facilities file.

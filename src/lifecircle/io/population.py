@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from ..errors import CRSError, InputFileError, InputFormatError
+from ..errors import CRSError, DataError, InputFileError, InputFormatError
 from ..network import WalkGraph
 from ..settings import RESIDENTIAL_HIGHWAYS
 from .vector import read_vector, require_columns
@@ -183,7 +183,7 @@ def origins_from_raster(
     import rasterio
     from rasterio.errors import RasterioIOError
     from rasterio.warp import transform_bounds
-    from rasterio.windows import Window, from_bounds
+    from rasterio.windows import Window
 
     path = Path(path)
     if not path.is_file():
@@ -200,31 +200,42 @@ def origins_from_raster(
             msg = (f"{path}: the raster has no coordinate reference system; assign one, e.g. "
                    "`gdal_edit.py -a_srs EPSG:4326 file.tif`")
             raise CRSError(msg)
+        t = src.transform
+        if t.b != 0 or t.d != 0:
+            msg = f"{path}: rotated rasters are not supported; warp it to a north-up grid first"
+            raise InputFormatError(msg)
         xmin, ymin, xmax, ymax = graph.extent().buffer(margin_m).bounds
-        bounds = transform_bounds(graph.crs, src.crs, xmin, ymin, xmax, ymax, densify_pts=21)
-        window = from_bounds(*bounds, transform=src.transform)
-        window = window.round_offsets(op="floor").round_lengths(op="ceil")
-        window = window.intersection(Window(0, 0, src.width, src.height))
+        left, bottom, right, top = transform_bounds(graph.crs, src.crs, xmin, ymin, xmax, ymax,
+                                                    densify_pts=21)
+        # every cell that touches the study area's bounding box, clipped to the raster
+        cols = sorted(((left - t.c) / t.a, (right - t.c) / t.a))
+        rows = sorted(((top - t.f) / t.e, (bottom - t.f) / t.e))
+        col0, col1 = max(int(np.floor(cols[0])), 0), min(int(np.ceil(cols[1])), src.width)
+        row0, row1 = max(int(np.floor(rows[0])), 0), min(int(np.ceil(rows[1])), src.height)
+        if col1 <= col0 or row1 <= row0:
+            msg = (f"{path}: the raster does not overlap the street data (raster bounds "
+                   f"{tuple(round(v, 4) for v in src.bounds)} in {src.crs}); give a raster "
+                   "that covers the study area")
+            raise DataError(msg)
+        window = Window(col0, row0, col1 - col0, row1 - row0)
         values = src.read(band, window=window, masked=True).astype("float64")
-        transform = src.window_transform(window)
-        raster_crs = src.crs
-        nodata = src.nodata
+        raster_crs, nodata = src.crs, src.nodata
     clean = values.filled(0.0)
     clean[~np.isfinite(clean) | (clean < 0)] = 0.0
     data, factor = clean, 1
     while int((data > 0).sum()) > max_origins:
         factor *= 2
         data = _block_sum(clean, factor)
-    if factor > 1:
-        transform = transform * transform.scale(factor, factor)
-    rows, cols = np.nonzero(data > 0)
-    xs, ys = rasterio.transform.xy(transform, rows, cols, offset="center")
+    rows_i, cols_i = np.nonzero(data > 0)
+    # cell (or block) centres, from the north-up transform's coefficients
+    xs = t.c + t.a * (col0 + (cols_i + 0.5) * factor)
+    ys = t.f + t.e * (row0 + (rows_i + 0.5) * factor)
     pts = gpd.GeoSeries(gpd.points_from_xy(xs, ys), crs=raster_crs).to_crs(graph.crs)
     method = (f"raster: one origin per populated cell of {path.name} at its centre"
               + (f", cells summed into {factor}x{factor} blocks" if factor > 1 else ""))
     points = gpd.GeoDataFrame(
-        {"origin_id": np.arange(len(rows), dtype=np.int64),
-         "population": data[rows, cols], "population_method": f"raster:{path.name}"},
+        {"origin_id": np.arange(len(rows_i), dtype=np.int64),
+         "population": data[rows_i, cols_i], "population_method": f"raster:{path.name}"},
         geometry=pts.to_numpy(), crs=graph.crs,
     )
     report = {

@@ -247,6 +247,16 @@ def _from_codes(gdf: gpd.GeoDataFrame, code_field: str, path: str | Path) -> Uni
     finest = int(depth.max())
     names_all = gdf["name"].astype("string") if "name" in gdf.columns else codes
     keep = depth == finest
+    digits_of = [d for _, d in CODE_LEVELS]
+    leaf_prefixes = {c[:digits_of[lvl]] for c in codes[keep] for lvl in range(finest)}
+    childless = [c for c, d in zip(codes, depth, strict=True)
+                 if d < finest and c[:digits_of[d]] not in leaf_prefixes]
+    if childless:
+        msg = (f"{path}: column {code_field!r} has units above the finest level with no "
+               f"finer units under them: {', '.join(childless[:5])}. With statistical codes "
+               f"every branch must reach the finest level ({CODE_LEVELS[finest][0]}); add "
+               "their sub-units or remove them")
+        raise InputFormatError(msg)
     leaves = gdf[keep]
     known = dict(zip(codes, names_all, strict=True))
     columns = {}

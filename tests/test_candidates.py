@@ -1,0 +1,172 @@
+"""Candidate sites (auto and file) and the optimizer's sparse coverage matrix.
+
+The coverage matrix must follow the audit's access convention: resident snap +
+network distance + candidate snap, a parcel reached at the nearest point of its edge,
+nothing beyond the radius.
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import shapely
+from numpy.testing import assert_allclose, assert_array_equal
+from scipy.sparse.csgraph import dijkstra
+
+from lifecircle.access import access_points, distances_within, nearest_distance
+from lifecircle.candidates import candidates_auto, candidates_from_file
+from lifecircle.errors import DataError, InputFormatError
+from lifecircle.optimize import Siting
+
+from .conftest import UTM, X0, Y0, grid, utm_box, utm_points
+
+# --------------------------------------------------------------------------- distances_within
+
+
+def brute_within(g, src_node, src_off, src_group, tgt_node, tgt_off, radius):
+    """Dense reference: min over a group's sources of tgt_off + network + src_off."""
+    full = dijkstra(g.adjacency, directed=False, indices=src_node)
+    n_groups = int(src_group.max()) + 1
+    out = np.full((len(tgt_node), n_groups), np.inf)
+    for s, (grp, off) in enumerate(zip(src_group, src_off, strict=True)):
+        out[:, grp] = np.minimum(out[:, grp], full[s, tgt_node] + tgt_off + off)
+    out[out > radius] = np.inf
+    return out
+
+
+@pytest.mark.parametrize("chunk_size", [1, 2, 64])
+def test_distances_within_matches_dense_dijkstra(chunk_size):
+    g = grid(5, 6)  # 100 m blocks
+    rng = np.random.default_rng(3)
+    src_node = rng.integers(0, g.n_nodes, 9)
+    src_off = rng.uniform(0, 40, 9)
+    src_group = np.array([0, 0, 1, 2, 2, 2, 3, 4, 4])
+    tgt_node = rng.integers(0, g.n_nodes, 40)
+    tgt_off = rng.uniform(0, 40, 40)
+    radius = 260.0
+    got = distances_within(g, src_node, src_off, src_group, tgt_node, tgt_off,
+                           radius_m=radius, chunk_size=chunk_size)
+    assert sp.issparse(got) and got.shape == (40, 5)
+    want = brute_within(g, src_node, src_off, src_group, tgt_node, tgt_off, radius)
+    dense = got.toarray()
+    dense[dense == 0] = np.inf  # not stored = beyond the radius
+    assert_allclose(dense, want)
+    assert got.data.max() <= radius
+
+
+def test_distances_within_keeps_the_radius_and_a_zero_distance():
+    g = grid(1, 4)  # nodes at 0, 100, 200, 300 m
+    got = distances_within(g, np.array([0]), np.array([0.0]), np.array([0]),
+                           np.array([0, 1, 2, 3]), np.zeros(4), radius_m=200.0).toarray()
+    # exactly the radius is within; exactly 0 is stored (as 1e-9) so it is not lost
+    assert got[0, 0] == pytest.approx(1e-9)
+    assert_allclose(got[1:, 0], [100.0, 200.0, 0.0])
+
+
+@pytest.mark.slow
+def test_coverage_matrix_follows_the_access_convention(sample_result):
+    """Each column equals the audit's nearest_distance from that candidate alone; a parcel's
+    sources are the access points along its edge (the minimum over them)."""
+    g = sample_result.graph
+    origins = sample_result.access.to_crs(g.crs)
+    rng = np.random.default_rng(7)
+    picks = origins.geometry.iloc[rng.choice(len(origins), 4, replace=False)]
+    geoms = [shapely.Point(p.x + 30, p.y - 20) for p in picks.iloc[:3]]
+    p = picks.iloc[3]
+    geoms.append(shapely.box(p.x - 60, p.y - 40, p.x + 60, p.y + 40))  # a parcel
+    cand = gpd.GeoDataFrame(geometry=geoms, crs=g.crs)
+    s = Siting.from_audit(sample_result, "kindergarten", candidates=cand)
+    assert s.distance.shape == (len(s.demand), 4)
+    assert s.radius_m == pytest.approx(s.threshold_m)
+    node_o = s.demand["node"].to_numpy()
+    snap_o = s.demand["snap_m"].to_numpy()
+    for j, geom in enumerate(geoms):
+        _, xy = access_points(gpd.GeoSeries([geom], crs=g.crs))
+        node, snap = g.nearest_nodes(xy[:, 0], xy[:, 1])
+        want = nearest_distance(g, node, snap, cutoff_m=s.radius_m)[node_o] + snap_o
+        want[~(want <= s.radius_m)] = np.nan
+        got = s.distance[:, j].toarray().ravel()
+        got[got == 0] = np.nan
+        assert_allclose(got, want, atol=1e-6, equal_nan=True)
+        assert np.isfinite(want).sum() > 0
+
+
+# --------------------------------------------------------------------------- candidates_auto
+
+
+def _uncovered(xy, population):
+    return utm_points(xy, population=population)
+
+
+def test_auto_candidates_are_unique_network_nodes():
+    g = grid(8, 8)
+    rng = np.random.default_rng(0)
+    xy = [tuple(p) for p in rng.uniform(0, 700, (60, 2))]
+    unc = _uncovered(xy, rng.integers(1, 50, 60).astype(float))
+    cand = candidates_auto(g, unc, n_candidates=10, seed=1)
+    assert 1 <= len(cand) <= 10
+    assert cand["node"].is_unique
+    assert_array_equal(cand["candidate_id"], np.arange(len(cand)))
+    assert (cand["source"] == "auto").all()
+    assert cand.crs == g.crs
+    assert_allclose(cand.geometry.x, g.x[cand["node"]])
+    assert_allclose(cand.geometry.y, g.y[cand["node"]])
+    again = candidates_auto(g, unc, n_candidates=10, seed=1)
+    assert_array_equal(again["node"], cand["node"])  # reproducible with a seed
+
+
+def test_auto_candidates_with_few_uncovered_residents_use_their_nodes():
+    g = grid(4, 4)
+    unc = _uncovered([(10, 5), (290, 310), (205, 95)], [5.0, 1.0, 2.0])
+    cand = candidates_auto(g, unc, n_candidates=300)
+    assert sorted(cand["node"]) == [0, 6, 15]  # the nearest node of each resident
+
+
+def test_auto_candidates_keep_the_minimum_spacing():
+    g = grid(6, 6)
+    xy = [(x, y) for x in range(0, 501, 100) for y in range(0, 501, 100)]
+    unc = _uncovered(xy, np.ones(len(xy)))
+    existing = utm_points([(0, 0)], category=["kindergarten"])
+    cand = candidates_auto(g, unc, existing, n_candidates=36, min_spacing_m=250.0)
+    d = np.hypot(g.x[cand["node"]] - X0, g.y[cand["node"]] - Y0)
+    assert (d >= 250.0).all()
+    assert len(cand) == 36 - 8  # within 250 m: (0|100|200, 0), (0|100, 100), (0|100, 200)
+    with pytest.raises(DataError, match="min-spacing-m"):
+        candidates_auto(g, unc, existing, n_candidates=36, min_spacing_m=10_000.0)
+
+
+def test_auto_candidates_need_uncovered_residents():
+    g = grid(2, 2)
+    with pytest.raises(DataError, match="already covered"):
+        candidates_auto(g, _uncovered([], []), n_candidates=5)
+
+
+# --------------------------------------------------------------------------- candidates_from_file
+
+
+def test_file_candidates_points_and_parcels(tmp_path):
+    frame = gpd.GeoDataFrame(
+        {"name": ["site a", None, "line"]},
+        geometry=[shapely.Point(X0, Y0), utm_box(100, 100, 180, 160),
+                  shapely.LineString([(X0, Y0), (X0 + 50, Y0)])], crs=UTM)
+    path = tmp_path / "cands.gpkg"
+    frame.to_file(path)
+    cand = candidates_from_file(path)
+    assert len(cand) == 2  # the line is not a site
+    assert list(cand.geom_type) == ["Point", "Polygon"]
+    assert cand["name"].iloc[0] == "site a" and cand["name"].isna().iloc[1]
+    assert (cand["source"] == "cands.gpkg").all()
+    assert_array_equal(cand["candidate_id"], [0, 1])
+
+
+def test_file_candidates_only_lines_or_empty(tmp_path):
+    lines = gpd.GeoDataFrame(geometry=[shapely.LineString([(X0, Y0), (X0 + 50, Y0)])], crs=UTM)
+    lines.to_file(tmp_path / "lines.gpkg")
+    with pytest.raises(InputFormatError, match="points or polygons"):
+        candidates_from_file(tmp_path / "lines.gpkg")
+    empty = tmp_path / "empty.geojson"
+    empty.write_text('{"type": "FeatureCollection", "features": []}', encoding="utf-8")
+    with pytest.raises(InputFormatError, match="no features"):
+        candidates_from_file(empty)
