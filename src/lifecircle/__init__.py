@@ -27,8 +27,8 @@ from .errors import (
                      LifecircleError,
 )
 from .io.facilities import facilities_from_osm, facilities_from_tags, read_facilities
-from .io.population import origins_from_polygons, read_population
-from .io.units import UnitHierarchy, read_units
+from .io.population import origins_from_polygons, origins_from_raster, read_population
+from .io.units import UnitHierarchy, hex_units, read_units, units_from_osm
 from .network import (
                      WalkGraph,
                      graph_from_edges,
@@ -37,14 +37,50 @@ from .network import (
                      grid_graph,
                      read_network,
 )
+from .optimize import Siting, optimize
 from .pipeline import AuditResult, audit
+from .study import Study, load_study
 
 __all__ = [
-    "AuditResult", "CRSError", "Category", "ConfigError", "DataError", "InputFileError",
-    "InputFormatError", "LifecircleError", "Profile", "Standard", "UnitHierarchy",
-    "WalkGraph", "__version__", "audit", "citywide", "compute_access", "coverage_by_unit",
-    "facilities_from_osm", "facilities_from_tags", "find_gaps", "graph_from_edges",
-    "graph_from_graphml", "graph_from_osm", "grid_graph", "list_standards", "load_standard",
-    "nearest_distance", "origins_from_polygons", "read_facilities", "read_network",
-    "read_population", "read_units", "snap_facilities", "units_inside_network",
+                     "AuditResult",
+                     "CRSError",
+                     "Category",
+                     "ConfigError",
+                     "DataError",
+                     "InputFileError",
+                     "InputFormatError",
+                     "LifecircleError",
+                     "Profile",
+                     "Siting",
+                     "Standard",
+                     "Study",
+                     "UnitHierarchy",
+                     "WalkGraph",
+                     "__version__",
+                     "audit",
+                     "citywide",
+                     "compute_access",
+                     "coverage_by_unit",
+                     "facilities_from_osm",
+                     "facilities_from_tags",
+                     "find_gaps",
+                     "graph_from_edges",
+                     "graph_from_graphml",
+                     "graph_from_osm",
+                     "grid_graph",
+                     "hex_units",
+                     "list_standards",
+                     "load_standard",
+                     "load_study",
+                     "nearest_distance",
+                     "optimize",
+                     "origins_from_polygons",
+                     "origins_from_raster",
+                     "read_facilities",
+                     "read_network",
+                     "read_population",
+                     "read_units",
+                     "snap_facilities",
+                     "units_from_osm",
+                     "units_inside_network",
 ]
