@@ -5,16 +5,16 @@ Everything here is offline.
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyproj
-from click.testing import CliRunner, Result
+from click.testing import Result
 
-from lifecircle.cli import cli
 from lifecircle.io import coords
+
+from .conftest import invoke  # noqa: F401 - re-exported for the BYOD tests
 
 OUTPUTS = {"access.parquet", "units.gpkg", "facilities.gpkg", "gaps.csv", "summary.json"}
 
@@ -34,21 +34,7 @@ def shanghai_grid(n: int = 60) -> tuple[np.ndarray, np.ndarray]:
     return lon.ravel(), lat.ravel()
 
 
-def invoke(args: list[object]) -> Result:
-    """Run the CLI, then undo the logging setup it does (a handler on the runner's stderr)."""
-    root, pkg = logging.getLogger(), logging.getLogger("lifecircle")
-    handlers, root_level, pkg_level = list(root.handlers), root.level, pkg.level
-    try:
-        return CliRunner().invoke(cli, [str(a) for a in args])
-    finally:
-        for h in list(root.handlers):
-            if h not in handlers:
-                root.removeHandler(h)
-        for h in handlers:
-            if h not in root.handlers:
-                root.addHandler(h)
-        root.setLevel(root_level)
-        pkg.setLevel(pkg_level)
+
 
 
 def assert_ok(res: Result) -> None:

@@ -7,6 +7,7 @@ Everything here is offline. The bundled-sample audit (~4 s) runs once per sessio
 from __future__ import annotations
 
 import copy
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +15,10 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
+from click.testing import CliRunner, Result
 
 import lifecircle
+from lifecircle.cli import cli
 from lifecircle.config import parse_standard
 from lifecircle.datasets import get_path
 
@@ -193,3 +196,20 @@ def sample_out(sample_result: lifecircle.AuditResult,
 def sample_graph(sample_paths: dict[str, Path]) -> lifecircle.WalkGraph:
     """`graph_from_osm` on the bundled street network."""
     return lifecircle.graph_from_osm(sample_paths["network"])
+
+
+def invoke(args: list[object]) -> Result:
+    """Run the CLI through click's runner, then undo the logging set-up it does."""
+    root, pkg = logging.getLogger(), logging.getLogger("lifecircle")
+    handlers, root_level, pkg_level = list(root.handlers), root.level, pkg.level
+    try:
+        return CliRunner().invoke(cli, [str(a) for a in args])
+    finally:
+        for h in list(root.handlers):
+            if h not in handlers:
+                root.removeHandler(h)
+        for h in handlers:
+            if h not in root.handlers:
+                root.addHandler(h)
+        root.setLevel(root_level)
+        pkg.setLevel(pkg_level)

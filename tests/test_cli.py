@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import shutil
 from pathlib import Path
 
@@ -14,30 +13,13 @@ import pyarrow.parquet as pq
 import pyogrio
 import pytest
 import shapely
-from click.testing import CliRunner, Result
+from click.testing import Result
 
-from lifecircle.cli import cli
-
-from .conftest import LAT0, LON0, osm_xml
+from .conftest import LAT0, LON0, invoke, osm_xml
 
 OUTPUTS = {"access.parquet", "units.gpkg", "facilities.gpkg", "gaps.csv", "summary.json"}
 
 
-def invoke(args: list[str]) -> Result:
-    """Run the CLI, then undo the logging setup it does (a handler on the runner's stderr)."""
-    root, pkg = logging.getLogger(), logging.getLogger("lifecircle")
-    handlers, root_level, pkg_level = list(root.handlers), root.level, pkg.level
-    try:
-        return CliRunner().invoke(cli, [str(a) for a in args])
-    finally:
-        for h in list(root.handlers):
-            if h not in handlers:
-                root.removeHandler(h)
-        for h in handlers:
-            if h not in root.handlers:
-                root.addHandler(h)
-        root.setLevel(root_level)
-        pkg.setLevel(pkg_level)
 
 
 def assert_user_error(res: Result, *needles: str) -> str:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
-import logging
 from pathlib import Path
 
 import geopandas as gpd
@@ -24,16 +23,14 @@ import pyogrio
 import pytest
 import scipy.sparse as sp
 import shapely
-from click.testing import CliRunner, Result
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import lifecircle
-from lifecircle.cli import cli
 from lifecircle.errors import DataError
 from lifecircle.optimize import Siting
 
-from .conftest import LAT0, LON0, osm_xml
+from .conftest import LAT0, LON0, invoke, osm_xml
 
 CAT = "kindergarten"
 N_GRID = 32
@@ -629,21 +626,6 @@ def test_unknown_or_unaudited_category(inst0):
 # --------------------------------------------------------------------------- 6. CLI
 
 
-def invoke(args: list[object]) -> Result:
-    """Run the CLI, then undo the logging setup it does."""
-    root, pkg = logging.getLogger(), logging.getLogger("lifecircle")
-    handlers, root_level, pkg_level = list(root.handlers), root.level, pkg.level
-    try:
-        return CliRunner().invoke(cli, [str(a) for a in args])
-    finally:
-        for h in list(root.handlers):
-            if h not in handlers:
-                root.removeHandler(h)
-        for h in handlers:
-            if h not in root.handlers:
-                root.addHandler(h)
-        root.setLevel(root_level)
-        pkg.setLevel(pkg_level)
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ lazy greedy (CELF), solves the MILP with HiGHS through
 from __future__ import annotations
 
 import heapq
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -18,6 +19,30 @@ from .errors import DataError
 
 if TYPE_CHECKING:
     from .optimize import Siting
+
+
+def lazy_greedy(n_items: int, gain: Callable[[int], float], take: Callable[[int], None], *,
+                limit: int, done: Callable[[], bool] = lambda: False) -> list[int]:
+    """Lazy greedy (CELF): pick items by largest marginal gain, re-evaluating stale gains.
+
+    Exact greedy for gains that never grow as items are taken (submodular
+    objectives such as coverage and distance saved). ``take(j)`` commits item
+    ``j``; picking stops at ``limit`` items, when ``done()``, or when no item
+    gains anything.
+    """
+    heap = [(-gain(j), j, 0) for j in range(n_items)]
+    heapq.heapify(heap)
+    chosen: list[int] = []
+    while heap and len(chosen) < limit and not done():
+        neg, j, stamp = heapq.heappop(heap)
+        if stamp != len(chosen):
+            heapq.heappush(heap, (-gain(j), j, len(chosen)))
+            continue
+        if -neg <= 1e-12:
+            break
+        take(j)
+        chosen.append(j)
+    return chosen
 
 
 class Covering:
@@ -85,26 +110,20 @@ class Covering:
             idx = cover_csc.indices[cover_csc.indptr[j]:cover_csc.indptr[j + 1]]
             return float(min(cap, (self.w[idx] * remaining[idx]).sum()))
 
-        heap = [(-gain(j), j, 0) for j in range(self.n_cand)]
-        heapq.heapify(heap)
-        chosen: list[int] = []
         self.greedy_loads = np.zeros(self.n_cand)
         covered = 0.0
-        limit = self.sites if self.sites is not None else self.n_cand
-        while heap and len(chosen) < limit:
-            if self.need is not None and covered >= self.need - 1e-9:
-                break
-            neg, j, stamp = heapq.heappop(heap)
-            if stamp != len(chosen):
-                heapq.heappush(heap, (-gain(j), j, len(chosen)))
-                continue
-            if -neg <= 1e-12:
-                break
+
+        def take(j: int) -> None:
+            nonlocal covered
             idx = cover_csc.indices[cover_csc.indptr[j]:cover_csc.indptr[j + 1]]
-            take = self._serve(idx, remaining, cap)
-            self.greedy_loads[j] = take
-            covered += take
-            chosen.append(j)
+            self.greedy_loads[j] = self._serve(idx, remaining, cap)
+            covered += self.greedy_loads[j]
+
+        def done() -> bool:
+            return self.need is not None and covered >= self.need - 1e-9
+
+        chosen = lazy_greedy(self.n_cand, gain, take, done=done,
+                             limit=self.sites if self.sites is not None else self.n_cand)
         return np.array(chosen, np.int64), 1.0 - remaining
 
     def _serve(self, idx: np.ndarray, remaining: np.ndarray, cap: float) -> float:
@@ -261,19 +280,11 @@ class PMedian:
             r = self.row[idx]
             return float((self.w[r] * np.maximum(current[r] - self.dist[idx], 0)).sum())
 
-        heap = [(-gain(j), j, 0) for j in range(self.n_cand)]
-        heapq.heapify(heap)
-        chosen: list[int] = []
-        while heap and len(chosen) < self.sites:
-            neg, j, stamp = heapq.heappop(heap)
-            if stamp != len(chosen):
-                heapq.heappush(heap, (-gain(j), j, len(chosen)))
-                continue
-            if -neg <= 1e-12:
-                break
+        def take(j: int) -> None:
             idx = by_col[starts[j]:starts[j + 1]]
             np.fmin.at(current, self.row[idx], self.dist[idx])
-            chosen.append(j)
+
+        chosen = lazy_greedy(self.n_cand, gain, take, limit=self.sites)
         return np.array(chosen, np.int64)
 
     def solve(self, *, time_limit_s: float, mip_rel_gap: float) -> None:

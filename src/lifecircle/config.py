@@ -54,7 +54,7 @@ class Selector:
             else:
                 mask &= col.astype("string").str.strip().isin(values).fillna(False).to_numpy(bool)
         if self.name is not None or self.not_name is not None:
-            names = _feature_names(features)
+            names = feature_names(features)
             if self.name is not None:
                 mask &= names.str.contains(self.name, na=False).to_numpy(bool)
             if self.not_name is not None:
@@ -62,7 +62,8 @@ class Selector:
         return mask
 
 
-def _feature_names(features: pd.DataFrame) -> pd.Series:
+def feature_names(features: pd.DataFrame) -> pd.Series:
+    """Each feature's name: ``name``, else ``name:zh``, else ``name:en`` (NA if none)."""
     names = pd.Series(pd.NA, index=features.index, dtype="string")
     for col in ("name", "name:zh", "name:en"):
         if col in features.columns:

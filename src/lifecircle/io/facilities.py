@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pyproj
 
-from ..config import Standard
+from ..config import Standard, feature_names
 from ..errors import InputFileError, InputFormatError
 from .providers import (
     categories_from_typecodes,
@@ -32,14 +32,6 @@ FACILITY_COLUMNS = ["category", "name", "source", "osm_id"]
 def _empty(crs: str = "EPSG:4326") -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame({c: pd.Series(dtype=object) for c in FACILITY_COLUMNS},
                             geometry=gpd.GeoSeries([], crs=crs), crs=crs)
-
-
-def _names(features: pd.DataFrame) -> pd.Series:
-    names = pd.Series(pd.NA, index=features.index, dtype="string")
-    for col in ("name", "name:zh", "name:en"):
-        if col in features.columns:
-            names = names.fillna(features[col].astype("string"))
-    return names
 
 
 def facilities_from_tags(features: gpd.GeoDataFrame, standard: Standard, *, source: str
@@ -61,7 +53,7 @@ def facilities_from_tags(features: gpd.GeoDataFrame, standard: Standard, *, sour
         One row per (feature, matching category).
     """
     frames = []
-    names = _names(features)
+    names = feature_names(features)
     osm_id = (features["osm_type"].astype(str).str[0] + features["osm_id"].astype(str)
               if {"osm_type", "osm_id"} <= set(features.columns)
               else pd.Series(pd.NA, index=features.index, dtype="string"))
@@ -167,7 +159,7 @@ def _classify(features: gpd.GeoDataFrame, standard: Standard, path: Path) -> gpd
     keep = category.notna().to_numpy()
     out = gpd.GeoDataFrame(
         {"category": category[keep].astype(str).to_numpy(),
-         "name": _names(features)[keep].to_numpy(), "source": path.name,
+         "name": feature_names(features)[keep].to_numpy(), "source": path.name,
          "osm_id": (features.loc[keep, "osm_id"].astype(str).to_numpy()
                     if "osm_id" in features else pd.NA)},
         geometry=features.geometry[keep].to_numpy(), crs=features.crs,
