@@ -27,7 +27,6 @@ from .byod_helpers import (
 )
 from .conftest import UTM, X0, Y0, grid
 
-
 #: The tests' own raster writing multiplies Affine objects with `*` (in rasterio
 #: helpers), which affine deprecates; ignored for the test scaffolding only --
 #: test_origins_from_raster_emits_no_deprecation_warning keeps lifecircle clean.

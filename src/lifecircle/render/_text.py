@@ -1,0 +1,246 @@
+"""Bilingual labels and number formatting shared by the map and the report.
+
+Every label of the map and the report is looked up here by key, in English or
+Chinese; category and level names come from the standard. Values are plain
+text: callers escape them (Jinja2 autoescaping in the report, :func:`esc` in
+the map) before they reach HTML.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import pandas as pd
+
+from ..config import Standard
+
+LANGS = ("en", "zh")
+
+#: Names of the unit levels of the bundled data; other levels show their id.
+_LEVEL_NAMES = {
+    "district": {"en": "district", "zh": "区"},
+    "street": {"en": "street / town", "zh": "街道/镇"},
+    "study_area": {"en": "study area", "zh": "研究范围"},
+}
+
+_PROFILE_NAMES = {
+    "adult": {"en": "adult", "zh": "成人"},
+    "elderly": {"en": "elderly", "zh": "老年人"},
+    "child": {"en": "child", "zh": "儿童"},
+}
+
+_TEXT: dict[str, dict[str, str]] = {
+    # shared
+    "title": {"en": "15-minute community life circle audit",
+              "zh": "15分钟社区生活圈评估"},
+    "population": {"en": "residents", "zh": "居民"},
+    "population_method": {"en": "population method", "zh": "人口估算方法"},
+    "score": {"en": "score (mean share of mandatory facilities reached)",
+              "zh": "得分（可达必配设施比例均值）"},
+    "complete_level": {"en": "complete {level}", "zh": "完整{level}"},
+    "worst_category": {"en": "worst category", "zh": "最短缺设施"},
+    "units_analysed": {"en": "units analysed", "zh": "已评估单元"},
+    "at_most": {"en": "≤ {minutes} min", "zh": "≤{minutes}分钟"},
+    "unnamed": {"en": "(unnamed)", "zh": "（无名称）"},
+    # map
+    "theme_complete": {"en": "Complete life circle (every mandatory facility)",
+                       "zh": "完整生活圈（全部必配设施可达）"},
+    "theme_category": {"en": "{name} within {minutes} min", "zh": "{minutes}分钟内可达{name}"},
+    "layer_facilities": {"en": "{name} ({n})", "zh": "{name}（{n}）"},
+    "layer_boundaries": {"en": "{level} boundaries", "zh": "{level}边界"},
+    "layer_not_analysed": {"en": "Units not analysed", "zh": "未评估单元"},
+    "layer_unused": {"en": "Facilities not used: too far from the walk network",
+                     "zh": "未使用设施：距步行网络过远"},
+    "legend_share": {"en": "Share of residents covered", "zh": "覆盖居民比例"},
+    "legend_uncovered": {"en": "Residents not covered, per {cell} m cell",
+                         "zh": "未覆盖居民（每{cell}米网格）"},
+    "legend_catchment": {"en": "Walkable to a facility within the threshold",
+                         "zh": "阈值内可步行到达设施的街道范围"},
+    "legend_not_analysed": {"en": "Not analysed", "zh": "未评估"},
+    "layers_themes": {"en": "Colour units by", "zh": "单元着色"},
+    "layers_overlays": {"en": "Show", "zh": "显示"},
+    "uncovered_here": {"en": "{n} residents not covered", "zh": "{n}名居民未覆盖"},
+    "facility_unused": {"en": "not used: too far from the walk network",
+                        "zh": "未使用：距步行网络过远"},
+    "snap": {"en": "{metres} m from the walk network", "zh": "距步行网络{metres}米"},
+    "partly_analysed": {"en": "{done} of {total}", "zh": "{done}/{total}"},
+    # report
+    "report_subtitle": {"en": "{standard} · walking profile {profile} ({speed} m/s)",
+                        "zh": "{standard} · 步行速度：{profile}（{speed}米/秒）"},
+    "created": {"en": "Audit of {date} · lifecircle {version}",
+                "zh": "评估时间 {date} · lifecircle {version}"},
+    "toc": {"en": "Contents", "zh": "目录"},
+    "sec_headline": {"en": "Headline", "zh": "主要结论"},
+    "sec_categories": {"en": "Categories ranked by shortfall", "zh": "各类设施短缺排序"},
+    "sec_worst": {"en": "Worst-served units", "zh": "服务最薄弱的单元"},
+    "sec_times": {"en": "Walking times", "zh": "步行时间分布"},
+    "sec_tables": {"en": "All units", "zh": "全部单元"},
+    "sec_gaps": {"en": "Largest gaps", "zh": "最大缺口"},
+    "sec_method": {"en": "Method", "zh": "方法"},
+    "sec_warnings": {"en": "Warnings", "zh": "警告"},
+    "sec_sources": {"en": "Data sources and licences", "zh": "数据来源与许可"},
+    "residents_analysed": {"en": "residents analysed", "zh": "参与评估的居民"},
+    "card_complete": {"en": "live in a complete {level}", "zh": "享有完整{level}"},
+    "card_units": {"en": "{level} units analysed", "zh": "个{level}单元参与评估"},
+    "of_total": {"en": "of {total}", "zh": "共{total}个"},
+    "headline_sentence": {
+        "en": "{share} of the {total} residents analysed reach every mandatory facility of "
+              "the {level} on foot; the largest shortfall is {category}, which {uncovered} "
+              "residents cannot reach within {minutes} minutes.",
+        "zh": "在{total}名参与评估的居民中，{share}步行可达{level}的全部必配设施；"
+              "短缺最严重的是{category}：{uncovered}名居民无法在{minutes}分钟内步行到达。"},
+    "col_category": {"en": "category", "zh": "设施类别"},
+    "col_level": {"en": "life circle", "zh": "生活圈"},
+    "col_threshold": {"en": "threshold", "zh": "阈值"},
+    "col_coverage": {"en": "residents covered", "zh": "覆盖居民比例"},
+    "col_uncovered": {"en": "residents not covered", "zh": "未覆盖居民"},
+    "col_uncovered_share": {"en": "share not covered", "zh": "未覆盖比例"},
+    "col_facilities": {"en": "facilities", "zh": "设施数"},
+    "col_mandatory": {"en": "mandatory", "zh": "必配"},
+    "col_unit": {"en": "unit", "zh": "单元"},
+    "col_id": {"en": "id", "zh": "编码"},
+    "col_level_unit": {"en": "level", "zh": "层级"},
+    "col_complete": {"en": "complete {minutes} min", "zh": "完整{minutes}分钟"},
+    "col_score": {"en": "score", "zh": "得分"},
+    "col_analysed": {"en": "units analysed", "zh": "已评估单元"},
+    "col_source": {"en": "source", "zh": "依据"},
+    "col_verified": {"en": "checked against the text", "zh": "已核对原文"},
+    "col_reason": {"en": "why not analysed", "zh": "未评估原因"},
+    "col_file": {"en": "file", "zh": "文件"},
+    "col_role": {"en": "role", "zh": "用途"},
+    "col_modified": {"en": "file modified", "zh": "文件修改日期"},
+    "minutes_metres": {"en": "{minutes} min · {metres} m", "zh": "{minutes}分钟 · {metres}米"},
+    "yes": {"en": "yes", "zh": "是"},
+    "no": {"en": "no", "zh": "否"},
+    "chart_coverage": {"en": "Residents covered, by category", "zh": "各类设施覆盖居民比例"},
+    "chart_coverage_x": {"en": "% of residents within the threshold",
+                         "zh": "阈值内可达的居民比例（%）"},
+    "chart_times": {"en": "Residents reaching each category within t minutes",
+                    "zh": "t分钟内可达各类设施的居民比例"},
+    "chart_times_x": {"en": "walking time t (minutes)", "zh": "步行时间t（分钟）"},
+    "chart_times_y": {"en": "% of residents", "zh": "居民比例（%）"},
+    "chart_times_note": {
+        "en": "Population-weighted share of residents whose nearest facility of the category "
+              "is within t minutes' walk; dots mark each category's threshold. Distances were "
+              "searched up to {max} minutes.",
+        "zh": "按人口加权：最近设施在t分钟步行范围内的居民比例；圆点为各类设施的阈值。"
+              "距离搜索上限为{max}分钟。"},
+    "chart_units": {"en": "Units ranked by complete life circle", "zh": "各单元完整生活圈比例排序"},
+    "chart_units_x": {"en": "% of residents with a complete life circle",
+                      "zh": "享有完整生活圈的居民比例（%）"},
+    "sort_hint": {"en": "Click a column heading to sort.", "zh": "点击列标题排序。"},
+    "gaps_intro": {"en": "The {n} largest shortfalls (unit × category), by residents not "
+                         "covered; all {total} are in gaps.csv.",
+                   "zh": "按未覆盖居民数排序的前{n}个缺口（单元 × 设施类别）；"
+                         "全部{total}条见 gaps.csv。"},
+    "m_standard": {"en": "Standard", "zh": "标准"},
+    "m_profile": {"en": "Walking speed", "zh": "步行速度"},
+    "m_speed": {"en": "{profile}: {speed} m/s = {per_min} m/min ({source})",
+                "zh": "{profile}：{speed}米/秒 = {per_min}米/分钟（{source}）"},
+    "m_thresholds": {"en": "Thresholds", "zh": "阈值"},
+    "m_access": {"en": "Access convention", "zh": "可达性计算方法"},
+    "m_access_text": {
+        "en": "Walking distance from a resident to a category is the minimum over its "
+              "facilities of: the straight line from the resident to the nearest node of the "
+              "walk network, plus the shortest network distance to the node nearest the "
+              "facility, plus the straight line to the facility. Polygon facilities (parks, "
+              "campuses) are reached at their edge. Walking time = distance / speed. A "
+              "resident is covered for a category when the time is within its threshold; a "
+              "complete life circle means every mandatory category of that level and below "
+              "is covered.",
+        "zh": "居民到某类设施的步行距离取该类所有设施中的最小值：居民到步行网络最近节点的直线距离，"
+              "加上该节点到设施最近节点的最短网络距离，再加上到设施的直线距离。面状设施（公园、校园）"
+              "按其边界到达。步行时间 = 距离 / 步行速度。步行时间不超过阈值即视为覆盖；"
+              "完整生活圈指该层级及以下的全部必配设施均被覆盖。"},
+    "m_network": {"en": "Walk network", "zh": "步行网络"},
+    "m_network_text": {
+        "en": "{nodes} nodes, {edges} edges, {km} km of streets ({crs}); {dropped} smaller "
+              "disconnected components ({dropped_nodes} nodes) dropped.",
+        "zh": "{nodes}个节点，{edges}条边，街道总长{km}公里（{crs}）；删除{dropped}个不连通的"
+              "小网络分量（{dropped_nodes}个节点）。"},
+    "m_population": {"en": "Population", "zh": "人口"},
+    "m_population_sources": {"en": "Residents by source", "zh": "各来源人口"},
+    "m_units": {"en": "Units analysed", "zh": "评估单元"},
+    "m_units_text": {
+        "en": "A {level} unit is analysed when its {catchment} m walking catchment lies inside "
+              "the street data, so that no facility beyond the data's edge is missed: {done} "
+              "of {total} were analysed. Coarser units add up the analysed units inside them.",
+        "zh": "仅当{level}单元的{catchment}米步行范围位于街道数据之内时才评估该单元，以免遗漏数据"
+              "边界外的设施：{total}个单元中评估了{done}个。上级单元由其内已评估单元汇总。"},
+    "m_not_audited": {"en": "Categories not audited (no facilities in the data)",
+                      "zh": "未评估的设施类别（数据中无此类设施）"},
+    "m_excluded": {"en": "Units not analysed", "zh": "未评估单元"},
+    "no_warnings": {"en": "None.", "zh": "无。"},
+    "src_inputs": {"en": "Input files", "zh": "输入文件"},
+    "src_sample": {"en": "Bundled sample", "zh": "内置样例数据"},
+    "src_licence": {"en": "Licence and attribution", "zh": "许可与署名"},
+    "src_licence_text": {
+        "en": "Streets, facilities and boundaries from OpenStreetMap: © OpenStreetMap "
+              "contributors, available under the Open Database Licence (ODbL 1.0); "
+              "derived results must credit them and derived databases be shared alike.",
+        "zh": "街道、设施与边界数据来自 OpenStreetMap：© OpenStreetMap contributors，"
+              "依开放数据库许可（ODbL 1.0）发布；衍生成果须署名，衍生数据库须以相同许可共享。"},
+    "src_software": {"en": "Software", "zh": "软件"},
+    "role_network": {"en": "street network", "zh": "街道网络"},
+    "role_facilities": {"en": "facilities", "zh": "设施"},
+    "role_units": {"en": "governance units", "zh": "治理单元"},
+    "role_population": {"en": "population", "zh": "人口"},
+}
+
+
+def check_lang(lang: str) -> str:
+    """Return ``lang`` if it is a supported language, else raise ``ValueError``."""
+    if lang not in LANGS:
+        msg = f"lang must be one of {', '.join(LANGS)}, got {lang!r}"
+        raise ValueError(msg)
+    return lang
+
+
+def text(key: str, lang: str, **values: Any) -> str:
+    """The label ``key`` in ``lang``, formatted with ``values``."""
+    return _TEXT[key][lang].format(**values)
+
+
+def level_name(level: str, lang: str) -> str:
+    """Display name of a governance-unit level (its id when unknown)."""
+    return _LEVEL_NAMES.get(level, {}).get(lang, level)
+
+
+def profile_name(profile: str, lang: str) -> str:
+    """Display name of a walking profile (its id when unknown)."""
+    return _PROFILE_NAMES.get(profile, {}).get(lang, profile)
+
+
+def category_name(standard: Standard, category: str, lang: str) -> str:
+    """A category's name in ``lang`` from the standard."""
+    return standard.category(category).name(lang)
+
+
+def life_circle_name(standard: Standard, level: str, lang: str) -> str:
+    """A life-circle level's name in ``lang`` (e.g. "15-minute life circle")."""
+    lv = standard.level(level)
+    return lv.name_zh if lang == "zh" else lv.name_en
+
+
+def _missing(value: Any) -> bool:
+    return value is None or bool(pd.isna(value))
+
+
+def pct(value: Any, digits: int = 1) -> str:
+    """A share 0-1 as a percentage; ``"–"`` when missing."""
+    if _missing(value):
+        return "–"
+    return f"{100.0 * float(value):.{digits}f}%"
+
+
+def count(value: Any) -> str:
+    """A count rounded to an integer with thousands separators; ``"–"`` when missing."""
+    if _missing(value):
+        return "–"
+    return f"{round(float(value)):,}"
+
+
+def esc(value: Any) -> str:
+    """HTML-escape any value (quotes included) for markup built outside a template."""
+    return html.escape(str(value), quote=True)

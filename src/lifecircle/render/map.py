@@ -1,0 +1,544 @@
+"""The interactive map of an audit: one self-contained HTML file (folium / Leaflet).
+
+Layers:
+
+* **themes** (radio buttons): governance units coloured by the share of residents
+  with a complete life circle, or by one category's coverage; each theme also
+  shows, as proportional circles on a grid, the residents it leaves uncovered,
+  and for a category the streets within its walking threshold of a facility;
+* **overlays** (check boxes): coarser unit boundaries, units not analysed,
+  facilities per category, facilities too far from the network to be used.
+
+Leaflet is inlined from the vendored copy in ``assets/`` and folium's CDN links
+(jQuery, Bootstrap, Font Awesome) are dropped: the map needs the network only
+for basemap tiles, and with ``basemap="none"`` not at all. Every string from
+the data is HTML-escaped before it reaches a tooltip, popup or label.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import branca.element
+import folium
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from jinja2 import Template
+
+from ..coverage import origin_indicators
+from ..io.outputs import write_atomic
+from . import _mapdata
+from ._assets import leaflet_css, leaflet_js, read_text
+from ._style import (
+    CATCHMENT_COLOUR,
+    MISSING_COLOUR,
+    UNCOVERED_COLOUR,
+    category_colours,
+    share_classes,
+    share_colour,
+)
+from ._text import category_name, check_lang, count, esc, level_name, pct, profile_name, text
+
+if TYPE_CHECKING:
+    from ..pipeline import AuditResult
+
+__all__ = ["BASEMAPS", "build_map", "render_map"]
+
+
+@dataclass(frozen=True)
+class _Tiles:
+    url: str
+    attribution: str
+    subdomains: str
+    max_zoom: int
+
+
+#: Basemaps: OSM's standard tiles (WGS-84), Amap / Gaode (GCJ-02), or none.
+BASEMAPS: dict[str, _Tiles | None] = {
+    "osm": _Tiles("https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+                  'Tiles © <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a>',
+                  "abc", 19),
+    "amap": _Tiles("https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1"
+                   "&style=8&x={x}&y={y}&z={z}",
+                   "Tiles © AutoNavi 高德地图 (GCJ-02; overlays shifted to match)", "1234", 18),
+    "none": None,
+}
+_DATA_ATTRIBUTION = ('Map data © OpenStreetMap contributors '
+                     '(<a href="https://www.openstreetmap.org/copyright">ODbL</a>)')
+
+#: Simplification of unit outlines, cells of the residents grid and resolution of
+#: the catchment outlines (m); radius of the largest circle (px).
+UNIT_TOLERANCE_M = 10.0
+CELL_M = 250.0
+CATCHMENT_CELL_M = 60.0
+MAX_RADIUS_PX = 13.0
+#: Leaflet panes (z-index) keep the drawing order whichever theme is switched on.
+_PANES = {"lc_units": 410, "lc_catchments": 420, "lc_uncovered": 430, "lc_boundaries": 440,
+          "lc_facilities": 450}
+_UNIT_STYLE = {"color": "#444444", "weight": 1, "fillOpacity": 0.6}
+_HIGHLIGHT = {"weight": 3, "color": "#000000"}
+
+
+def render_map(result: AuditResult, path: str | Path, *, lang: str = "en",
+               basemap: str = "osm") -> Path:
+    """Write the audit's interactive map as one self-contained HTML file.
+
+    Parameters
+    ----------
+    result
+        An audit result (:func:`lifecircle.audit`).
+    path
+        The HTML file to write (atomically).
+    lang
+        ``"en"`` or ``"zh"``: language of every label, legend and popup.
+    basemap
+        ``"osm"`` (OpenStreetMap tiles), ``"amap"`` (Gaode tiles; every overlay is
+        shifted to GCJ-02 to line up with them) or ``"none"`` (no tiles, no network).
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Examples
+    --------
+    >>> import lifecircle
+    >>> from lifecircle.render.map import render_map
+    >>> render_map(lifecircle.audit(), "map.html", lang="zh")  # doctest: +SKIP
+    """
+    page = build_map(result, lang=lang, basemap=basemap).get_root().render()
+    target = Path(path)
+    return write_atomic(target, lambda tmp: tmp.write_text(page, encoding="utf-8"))
+
+
+def build_map(result: AuditResult, *, lang: str = "en", basemap: str = "osm") -> folium.Map:
+    """The audit's map as a :class:`folium.Map` (e.g. to show in a notebook).
+
+    Parameters are those of :func:`render_map`.
+
+    Returns
+    -------
+    folium.Map
+        The map, with Leaflet inlined.
+    """
+    check_lang(lang)
+    if basemap not in BASEMAPS:
+        msg = f"basemap must be one of {', '.join(BASEMAPS)}, got {basemap!r}"
+        raise ValueError(msg)
+    ctx = _Context.of(result, lang=lang, gcj02=basemap == "amap")
+    fmap = _InlineMap(location=None, tiles=None, control_scale=True, zoom_snap=0.25)
+    root = fmap.get_root()
+    root.title = esc(text("title", lang))
+    headings = {"base": text("layers_themes", lang), "overlays": text("layers_overlays", lang)}
+    root.header.add_child(_Raw("<style>" + "".join(
+        f".leaflet-control-layers-{part}::before{{content:{json.dumps(label, ensure_ascii=False)}}}"
+        for part, label in headings.items()) + "</style>"), name="lc_headings")
+    tiles = BASEMAPS[basemap]
+    if tiles is not None:
+        folium.TileLayer(tiles=tiles.url, attr=tiles.attribution, subdomains=tiles.subdomains,
+                         max_zoom=tiles.max_zoom, control=False).add_to(fmap)
+    _Script("attribution", text=_DATA_ATTRIBUTION).add_to(fmap)
+    for pane, z_index in _PANES.items():
+        folium.map.CustomPane(pane, z_index=z_index, pointer_events=True).add_to(fmap)
+
+    units = ctx.display_units()
+    themes = _themes(ctx)
+    radius = _RadiusScale(max((t.cells["weight"].max() for t in themes if len(t.cells)),
+                              default=1.0))
+    for i, theme in enumerate(themes):
+        _theme_layer(ctx, theme, units, radius, show=i == 0).add_to(fmap)
+    for level in ctx.levels[:-1]:
+        _boundary_layer(ctx, level).add_to(fmap)
+    not_analysed = units[~units["analysed"].astype(bool)]
+    if len(not_analysed):
+        _not_analysed_layer(ctx, not_analysed).add_to(fmap)
+    for cat in ctx.categories:
+        _facility_layer(ctx, cat).add_to(fmap)
+    fac = ctx.facilities
+    unused = fac[~fac["reachable"].astype(bool) & fac.intersects(ctx.study_area())]
+    if len(unused):
+        _unused_facility_layer(ctx, unused).add_to(fmap)
+    folium.LayerControl(collapsed=False, position="topright").add_to(fmap)
+    _Script("control", position="bottomleft", css_class="lc-legend",
+            html=_legend_html(ctx, radius)).add_to(fmap)
+    analysed = units[units["analysed"].astype(bool)]
+    west, south, east, north = (analysed if len(analysed) else units).total_bounds
+    # leave room for the legend (left) and the layer control (right)
+    fmap.fit_bounds([[south, west], [north, east]], padding_top_left=(280, 10),
+                    padding_bottom_right=(330, 10))
+    return fmap
+
+
+# --------------------------------------------------------------------------- page
+
+
+class _Raw(branca.element.Element):
+    """Markup inserted verbatim (not parsed as a Jinja template)."""
+
+    def __init__(self, markup: str) -> None:
+        super().__init__()
+        self.markup = markup
+
+    def render(self, **kwargs: Any) -> str:
+        return self.markup
+
+
+class _InlineMap(folium.Map):
+    """A folium map whose Leaflet JS and CSS are inlined instead of linked from CDNs."""
+
+    default_js: list[tuple[str, str]] = []
+    default_css: list[tuple[str, str]] = []
+
+    def render(self, **kwargs: Any) -> None:
+        header = self.get_root().header
+        header.add_child(_Raw(f"<style>{leaflet_css()}</style>"), name="leaflet_css")
+        header.add_child(_Raw(f"<style>{read_text('map.css')}</style>"), name="lifecircle_css")
+        header.add_child(_Raw(f"<script>{leaflet_js()}</script>"), name="leaflet_js")
+        super().render(**kwargs)
+
+
+class _Script(folium.MacroElement):
+    """A small script attached to the map: a custom control, or an attribution."""
+
+    _templates = {
+        "attribution": """{% macro script(this, kwargs) %}
+            {{ this._parent.get_name() }}.attributionControl.addAttribution(
+                {{ this.values.text|tojson }});
+            {% endmacro %}""",
+        "control": """{% macro script(this, kwargs) %}
+            (function () {
+                var control = L.control({position: {{ this.values.position|tojson }}});
+                control.onAdd = function () {
+                    var div = L.DomUtil.create("div", {{ this.values.css_class|tojson }});
+                    div.innerHTML = {{ this.values.html|tojson }};
+                    L.DomEvent.disableClickPropagation(div);
+                    L.DomEvent.disableScrollPropagation(div);
+                    return div;
+                };
+                control.addTo({{ this._parent.get_name() }});
+            })();
+            {% endmacro %}""",
+    }
+
+    def __init__(self, kind: str, **values: str) -> None:
+        super().__init__()
+        self._name = f"lc_{kind}"
+        self._template = Template(self._templates[kind])
+        self.values = values
+
+
+# --------------------------------------------------------------------------- data
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What every layer needs: the audit, the language, and display helpers."""
+
+    result: AuditResult
+    lang: str
+    gcj02: bool
+    categories: list[str]
+    levels: list[str]
+    colours: dict[str, str]
+
+    @classmethod
+    def of(cls, result: AuditResult, *, lang: str, gcj02: bool) -> _Context:
+        summary = result.summary
+        return cls(result=result, lang=lang, gcj02=gcj02,
+                   categories=list(summary["categories_audited"]),
+                   levels=list(summary["units"]["levels"]),
+                   colours=category_colours(result.standard.category_ids))
+
+    @property
+    def facilities(self) -> gpd.GeoDataFrame:
+        fac = self.result.facilities
+        return fac[fac["category"].isin(self.categories)]
+
+    def cat_name(self, cat: str) -> str:
+        return category_name(self.result.standard, cat, self.lang)
+
+    def threshold(self, cat: str) -> dict[str, Any]:
+        return self.result.summary["thresholds"][cat]
+
+    def study_area(self) -> shapely.Geometry:
+        """The street data's extent, in EPSG:4326."""
+        graph = self.result.graph
+        return gpd.GeoSeries([graph.extent()], crs=graph.crs).to_crs("EPSG:4326").iloc[0]
+
+    def display(self, frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+        return _mapdata.for_display(frame, gcj02=self.gcj02)
+
+    def display_units(self, level: str | None = None) -> gpd.GeoDataFrame:
+        units = self.result.units[level or self.levels[-1]]
+        return self.display(_mapdata.simplify(units, self.result.graph.crs, UNIT_TOLERANCE_M))
+
+
+@dataclass(frozen=True)
+class _Theme:
+    """One way of colouring the units, with the residents it leaves uncovered."""
+
+    name: str
+    column: str
+    cells: gpd.GeoDataFrame
+    catchment: gpd.GeoSeries | None
+
+
+def _themes(ctx: _Context) -> list[_Theme]:
+    result, graph = ctx.result, ctx.result.graph
+    access = result.access
+    population = access["population"].to_numpy(float)
+
+    def cells(covered: np.ndarray) -> gpd.GeoDataFrame:
+        uncovered = population * (1.0 - covered)
+        return ctx.display(_mapdata.aggregate_to_cells(access, uncovered, graph.crs, CELL_M))
+
+    indicators = origin_indicators(access, result.standard, ctx.categories)
+    themes = [_Theme(text("theme_complete", ctx.lang), "complete_share",
+                     cells(indicators["complete_share"].to_numpy(float)), None)]
+    fac = ctx.facilities
+    for cat in ctx.categories:
+        usable = fac[(fac["category"] == cat) & fac["reachable"].astype(bool)]
+        area = _mapdata.catchment(graph, usable, ctx.threshold(cat)["metres"],
+                                  cell_m=CATCHMENT_CELL_M)
+        name = text("theme_category", ctx.lang, name=ctx.cat_name(cat),
+                    minutes=f"{ctx.threshold(cat)['minutes']:g}")
+        themes.append(_Theme(name, f"cov_{cat}",
+                             cells(indicators[f"cov_{cat}"].to_numpy(float)),
+                             ctx.display(gpd.GeoDataFrame(geometry=area))))
+    return themes
+
+
+class _RadiusScale:
+    """Circle radius in pixels, proportional to the square root of the value."""
+
+    def __init__(self, max_value: float) -> None:
+        self.max_value = max(float(max_value), 1.0)
+
+    def __call__(self, value: float) -> float:
+        return round(max(1.5, MAX_RADIUS_PX * float(np.sqrt(value / self.max_value))), 1)
+
+    def reference_values(self) -> list[float]:
+        """Three round values spanning the scale, largest first."""
+        return sorted({_round_down(self.max_value * f) for f in (1.0, 0.25, 0.04)},
+                      reverse=True)
+
+
+def _round_down(value: float) -> float:
+    """The largest of 1, 2, 5 x 10^k not above ``value`` (at least 1)."""
+    if value < 1:
+        return 1.0
+    power = 10.0 ** np.floor(np.log10(value))
+    return float(max(m * power for m in (1, 2, 5) if m * power <= value))
+
+
+# --------------------------------------------------------------------------- popups
+
+
+def _unit_popup(ctx: _Context, row: pd.Series) -> str:
+    lang, std = ctx.lang, ctx.result.standard
+    rows = [(esc(text("population", lang)), count(row["population"]))]
+    for lv in std.levels:
+        col = f"complete_{lv.id}"
+        if col in row.index:
+            name = lv.name_zh if lang == "zh" else lv.name_en
+            rows.append((esc(text("complete_level", lang, level=name)), pct(row[col])))
+    rows.append((esc(text("score", lang)), pct(row["score"])))
+    worst = row["worst_category"]
+    for cat in ctx.categories:
+        swatch = f'<span class="lc-swatch" style="background:{ctx.colours[cat]}"></span>'
+        minutes = f"{ctx.threshold(cat)['minutes']:g}"
+        label = (f"{swatch}{esc(ctx.cat_name(cat))} "
+                 f"<small>{esc(text('at_most', lang, minutes=minutes))}</small>")
+        value = pct(row[f"cov_{cat}"])
+        rows.append((label, f"<b>{value}</b>" if cat == worst else value))
+    if pd.notna(worst):
+        rows.append((esc(text("worst_category", lang)), esc(ctx.cat_name(str(worst)))))
+    if row["units_total"] > 1:
+        rows.append((esc(text("units_analysed", lang)),
+                     esc(text("partly_analysed", lang, done=int(row["units_analysed"]),
+                              total=int(row["units_total"])))))
+    if pd.notna(row["population_method"]):
+        rows.append((esc(text("population_method", lang)), esc(row["population_method"])))
+    body = "".join(f"<tr><th>{label}</th><td>{value}</td></tr>" for label, value in rows)
+    return (f'<div class="lc-popup"><h4>{esc(row["name"])}</h4>'
+            f'<div class="lc-sub">{esc(level_name(str(row["level"]), lang))} · '
+            f'{esc(row["unit_id"])}</div><table>{body}</table></div>')
+
+
+def _unit_tooltip(ctx: _Context, row: pd.Series, column: str, theme_name: str) -> str:
+    lines = [f"<b>{esc(row['name'])}</b>", f"{esc(theme_name)}: <b>{pct(row[column])}</b>"]
+    if column == "complete_share" and pd.notna(row["worst_category"]):
+        cat = str(row["worst_category"])
+        lines.append(f"{esc(text('worst_category', ctx.lang))}: {esc(ctx.cat_name(cat))} "
+                     f"({pct(row[f'cov_{cat}'])})")
+    return "<br>".join(lines)
+
+
+def _geojson(frame: gpd.GeoDataFrame, properties: dict[str, list[Any]]) -> dict[str, Any]:
+    """A FeatureCollection of ``frame``'s geometries (ids 0..n-1) with only ``properties``."""
+    geometries = shapely.to_geojson(np.asarray(frame.geometry.array))
+    features = [{"type": "Feature", "id": i, "geometry": json.loads(geometry),
+                 "properties": {key: values[i] for key, values in properties.items()}}
+                for i, geometry in enumerate(geometries)]
+    return {"type": "FeatureCollection", "features": features}
+
+
+def _details(popup: bool = True) -> dict[str, Any]:
+    out: dict[str, Any] = {"tooltip": folium.GeoJsonTooltip(["tip"], labels=False,
+                                                            sticky=True)}
+    if popup:
+        out["popup"] = folium.GeoJsonPopup(["popup"], labels=False, max_width=360)
+    return out
+
+
+def _constant(style: dict[str, Any]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    return lambda feature: dict(style)
+
+
+# --------------------------------------------------------------------------- layers
+
+
+def _theme_layer(ctx: _Context, theme: _Theme, units: gpd.GeoDataFrame,
+                 radius: _RadiusScale, *, show: bool) -> folium.FeatureGroup:
+    group = folium.FeatureGroup(name=esc(theme.name), overlay=False, show=show)
+    shown = units[units["analysed"].astype(bool)]
+    rows = [row for _, row in shown.iterrows()]
+    data = _geojson(shown, {
+        "fill": [share_colour(row[theme.column]) for row in rows],
+        "tip": [_unit_tooltip(ctx, row, theme.column, theme.name) for row in rows],
+        "popup": [_unit_popup(ctx, row) for row in rows],
+    })
+    folium.GeoJson(
+        data, pane="lc_units",
+        style_function=lambda f: {**_UNIT_STYLE, "fillColor": f["properties"]["fill"]},
+        highlight_function=_constant(_HIGHLIGHT), **_details(),
+    ).add_to(group)
+    if theme.catchment is not None and not theme.catchment.is_empty.all():
+        folium.GeoJson(
+            _geojson(theme.catchment, {}), pane="lc_catchments", interactive=False,
+            style_function=_constant({"stroke": False, "fillColor": CATCHMENT_COLOUR,
+                                      "fillOpacity": 0.22}),
+        ).add_to(group)
+    if len(theme.cells):
+        weights = theme.cells["weight"].to_numpy()
+        data = _geojson(theme.cells, {
+            "style": [{"radius": radius(w)} for w in weights],
+            "tip": [esc(text("uncovered_here", ctx.lang, n=count(w))) for w in weights],
+        })
+        folium.GeoJson(
+            data, marker=folium.CircleMarker(radius=3, pane="lc_uncovered", color="#ffffff",
+                                             weight=0.6, fill=True,
+                                             fill_color=UNCOVERED_COLOUR, fill_opacity=0.6),
+            **_details(popup=False),
+        ).add_to(group)
+    return group
+
+
+def _boundary_layer(ctx: _Context, level: str) -> folium.GeoJson:
+    units = ctx.display_units(level)
+    shown = units[units["units_analysed"] > 0]
+    rows = [row for _, row in shown.iterrows()]
+    name = text("layer_boundaries", ctx.lang, level=level_name(level, ctx.lang))
+    data = _geojson(shown, {
+        "tip": [f"<b>{esc(row['name'])}</b><br>"
+                f"{esc(text('theme_complete', ctx.lang))}: {pct(row['complete_share'])}"
+                for row in rows],
+        "popup": [_unit_popup(ctx, row) for row in rows],
+    })
+    return folium.GeoJson(
+        data, name=esc(name), pane="lc_boundaries",
+        style_function=_constant({"color": "#222222", "weight": 2.5, "fill": False,
+                                  "dashArray": "6 4"}),
+        highlight_function=_constant({"weight": 4}), **_details(),
+    )
+
+
+def _not_analysed_layer(ctx: _Context, units: gpd.GeoDataFrame) -> folium.GeoJson:
+    reasons = {str(e["unit_id"]): str(e["reason"])
+               for e in ctx.result.summary["units"]["excluded"]}
+    tips = [f"<b>{esc(row['name'])}</b><br>{esc(text('legend_not_analysed', ctx.lang))}: "
+            f"{esc(reasons.get(str(row['unit_id']), ''))}" for _, row in units.iterrows()]
+    return folium.GeoJson(
+        _geojson(units, {"tip": tips}), name=esc(text("layer_not_analysed", ctx.lang)),
+        pane="lc_units",
+        style_function=_constant({"color": "#777777", "weight": 0.8, "dashArray": "3 3",
+                                  "fillColor": MISSING_COLOUR, "fillOpacity": 0.35}),
+        **_details(popup=False),
+    )
+
+
+def _facility_tips(ctx: _Context, facilities: gpd.GeoDataFrame) -> list[str]:
+    out = []
+    for name, cat, snap in zip(facilities["name"], facilities["category"],
+                               facilities["snap_m"], strict=True):
+        label = name if pd.notna(name) and str(name).strip() else text("unnamed", ctx.lang)
+        note = (text("snap", ctx.lang, metres=f"{snap:.0f}") if pd.notna(snap)
+                else text("facility_unused", ctx.lang))
+        out.append(f"<b>{esc(label)}</b><br>{esc(ctx.cat_name(cat))} · {esc(note)}")
+    return out
+
+
+def _facility_layer(ctx: _Context, cat: str) -> folium.GeoJson:
+    fac = ctx.facilities
+    usable = fac[(fac["category"] == cat) & fac["reachable"].astype(bool)]
+    points = ctx.display(_mapdata.as_points(usable, ctx.result.graph.crs))
+    colour = ctx.colours[cat]
+    name = (f'<span class="lc-swatch lc-dot" style="background:{colour}"></span>'
+            + esc(text("layer_facilities", ctx.lang, name=ctx.cat_name(cat), n=len(usable))))
+    return folium.GeoJson(
+        _geojson(points, {"tip": _facility_tips(ctx, usable)}), name=name,
+        marker=folium.CircleMarker(radius=3.5, pane="lc_facilities", color="#ffffff", weight=0.8,
+                                   fill=True, fill_color=colour, fill_opacity=0.95),
+        **_details(popup=False),
+    )
+
+
+def _unused_facility_layer(ctx: _Context, unused: gpd.GeoDataFrame) -> folium.GeoJson:
+    points = ctx.display(_mapdata.as_points(unused, ctx.result.graph.crs))
+    colours = [ctx.colours[c] for c in unused["category"]]
+    name = text("layer_unused", ctx.lang)
+    return folium.GeoJson(
+        _geojson(points, {"style": [{"color": c} for c in colours],
+                          "tip": _facility_tips(ctx, unused)}),
+        name=esc(name), show=False,
+        marker=folium.CircleMarker(radius=3, pane="lc_facilities", weight=1.5, fill=False),
+        **_details(popup=False),
+    )
+
+
+# --------------------------------------------------------------------------- legend
+
+
+def _legend_html(ctx: _Context, radius: _RadiusScale) -> str:
+    lang, summary = ctx.lang, ctx.result.summary
+    std_title = summary["standard"]["title_zh" if lang == "zh" else "title"]
+    prof = summary["profile"]
+    parts = [f'<div class="lc-title">{esc(text("title", lang))}</div>',
+             f'<div class="lc-sub">{esc(std_title)} · {esc(profile_name(prof["id"], lang))} '
+             f'{prof["speed_m_s"]:g} m/s</div>',
+             f'<div class="lc-head">{esc(text("legend_share", lang))}</div>']
+    for colour, label in reversed(share_classes()):
+        parts.append(f'<div class="lc-row"><span class="lc-swatch" '
+                     f'style="background:{colour}"></span>{esc(label)}</div>')
+    parts.append(f'<div class="lc-row"><span class="lc-swatch lc-hatch" style="background:'
+                 f'{MISSING_COLOUR}"></span>{esc(text("legend_not_analysed", lang))}</div>')
+    parts.append(f'<div class="lc-head">{esc(text("legend_uncovered", lang, cell=f"{CELL_M:.0f}"))}'
+                 "</div><div class=\"lc-circles\">")
+    for value in radius.reference_values():
+        r = radius(value)
+        size = 2 * MAX_RADIUS_PX + 2
+        parts.append(
+            f'<span class="lc-circle"><svg width="{size}" height="{size}">'
+            f'<circle cx="{size / 2}" cy="{size / 2}" r="{r}" fill="{UNCOVERED_COLOUR}" '
+            f'fill-opacity="0.6" stroke="#fff"/></svg>{count(value)}</span>')
+    parts.append("</div>")
+    parts.append(f'<div class="lc-row"><span class="lc-swatch" style="background:'
+                 f'{CATCHMENT_COLOUR};opacity:0.35"></span>'
+                 f'{esc(text("legend_catchment", lang))}</div>')
+    return "".join(parts)
