@@ -39,7 +39,13 @@ from .io.population import (
 from .io.providers import deduplicate
 from .io.units import UnitHierarchy, hex_units, read_units, units_from_osm
 from .network import WalkGraph, read_network
-from .settings import CATCHMENT_INSIDE_SHARE, FAR_SNAP_WARNING_M, HEX_SIZE_M, MAX_SNAP_M
+from .settings import (
+    CATCHMENT_INSIDE_SHARE,
+    FAR_SNAP_WARNING_M,
+    HEX_SIZE_M,
+    MAX_SNAP_M,
+    POLYGON_ACCESS_SPACING_M,
+)
 
 log = logging.getLogger(__name__)
 
@@ -321,7 +327,7 @@ def audit(
         unit_check=unit_check, unit_tables=unit_tables, origins=origins, city=city, access=access,
         origins_total=len(pts) + outside_units, outside_units=outside_units,
         beyond_snap=int(far.sum()), reach_m=reach_m, warnings=warnings,
-        timings=timer.timings, quality=quality,
+        timings=timer.timings, quality=quality, max_snap_m=max_snap_m,
     )
     inputs = [p for p in [network, *facility_paths, units, population] if p is not None]
     return AuditResult(access=access, units=unit_tables, gaps=gaps, summary=summary,
@@ -524,7 +530,8 @@ def _summary(*, network: Path, facility_paths: list[Path], units: Any, populatio
              unit_tables: dict[str, gpd.GeoDataFrame],
              origins: Origins, city: dict, access: gpd.GeoDataFrame, origins_total: int,
              outside_units: int, beyond_snap: int, reach_m: float, warnings: list[str],
-             timings: dict[str, float], quality: dict[str, Any]) -> dict[str, Any]:
+             timings: dict[str, float], quality: dict[str, Any], max_snap_m: float
+             ) -> dict[str, Any]:
     excluded = unit_check[~unit_check["analysed"]]
     methods = access.groupby("population_method")["population"].sum()
     return {
@@ -576,6 +583,9 @@ def _summary(*, network: Path, facility_paths: list[Path], units: Any, populatio
         "complete_share": city["complete_share"],
         "complete_by_level": {k.removeprefix("complete_"): v for k, v in city.items()
                               if k.startswith("complete_") and k != "complete_share"},
+        "settings": {"max_snap_m": max_snap_m,
+                     "polygon_access_spacing_m": POLYGON_ACCESS_SPACING_M,
+                     "catchment_inside_share": CATCHMENT_INSIDE_SHARE},
         "data_quality": quality,
         "warnings": warnings,
         "timings_s": dict(timings),
