@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     import networkx as nx
     import shapely
 
+    from ._contraction import ChainContraction
+
 log = logging.getLogger(__name__)
 
 
@@ -80,6 +82,18 @@ class WalkGraph:
         cols = np.concatenate([self.edge_v, self.edge_u])
         data = np.concatenate([self.edge_length, self.edge_length])
         return sp.csr_matrix((data, (rows, cols)), shape=(n, n))
+
+    @cached_property
+    def chains(self) -> ChainContraction | None:
+        """The graph with its chains of degree-2 nodes contracted, or ``None``.
+
+        Used by :func:`lifecircle.access.nearest_distance` to run Dijkstra on the
+        key nodes only. ``None`` when contraction is not worth it (more than 70% of
+        the nodes have a degree other than 2, as in a street grid).
+        """
+        from ._contraction import contract_chains
+
+        return contract_chains(self.adjacency)
 
     @cached_property
     def _tree(self) -> cKDTree:
