@@ -245,6 +245,11 @@ def _report_warnings(warnings: list[str]) -> None:
 @click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), default=60.0,
               show_default=True, help="Solver time limit in seconds.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of auto candidates.")
+@click.option("--lang", type=click.Choice(["en", "zh"]), default="en", show_default=True,
+              help="Language of the map and report.")
+@click.option("--basemap", type=click.Choice(["osm", "amap", "none"]), default="osm",
+              show_default=True, help="Map tiles; amap shifts every overlay to GCJ-02.")
+@click.option("--no-map", is_flag=True, help="Skip the map and report stage.")
 @click.pass_context
 def optimize(ctx: click.Context, category: str, sites: int | None,
              target_coverage: float | None, objective: str, candidates: str,
@@ -253,8 +258,9 @@ def optimize(ctx: click.Context, category: str, sites: int | None,
              seed: int, **opts: object) -> None:
     """Propose new facility sites for a category (MCLP, set covering or p-median).
 
-    Runs the audit first; writes its outputs plus proposals.geojson, optimize.json and
-    units_after.gpkg to --out.
+    Runs the audit first; writes its outputs plus proposals.geojson, optimize.json,
+    units_after.gpkg, and (unless --no-map) map.html and report.html with the proposed
+    sites, to --out.
     """
     from .optimize import Siting
 
@@ -269,6 +275,8 @@ def optimize(ctx: click.Context, category: str, sites: int | None,
                  time_limit_s=time_limit)
     out = Path(settings["out"])
     written = result.write(out) + siting.write(out)
+    if not settings.get("no_map"):
+        written += _render(siting, out, settings)  # Siting.to_map / to_report
     summary = siting.summary()
     for note in summary["notes"]:
         log.warning("note: %s", note)

@@ -423,6 +423,24 @@ class Siting:
         write_json(out / "optimize.json", self.summary())
         return [out / "proposals.geojson", out / "optimize.json", out / "units_after.gpkg"]
 
+    def to_map(self, path: str | Path = "map.html", *, lang: str = "en",
+               basemap: str = "osm") -> Path:
+        """Write the audit's map with the proposed sites (``map.html``).
+
+        See :func:`lifecircle.render.map.render_map`: a "Proposed sites" layer
+        with each site's walking catchment, and a before / after toggle of the
+        category's coverage.
+        """
+        from .render.map import render_map
+
+        return render_map(self.result, Path(path), lang=lang, basemap=basemap, siting=self)
+
+    def to_report(self, path: str | Path = "report.html", *, lang: str = "en") -> Path:
+        """Write the audit's report with a "Proposed sites" section (``report.html``)."""
+        from .render.report import render_report
+
+        return render_report(self.result, Path(path), lang=lang, siting=self)
+
 
 def _r(value: Any) -> float | None:
     return None if value is None or pd.isna(value) else round(float(value), 6)

@@ -5,7 +5,9 @@
 * :func:`~lifecircle.render.report.render_report` writes ``report.html`` (one
   printable file with inline charts).
 
-Both take an :class:`~lifecircle.AuditResult` and ``lang="en"`` or ``"zh"``.
+Both take an :class:`~lifecircle.AuditResult` and ``lang="en"`` or ``"zh"``; with
+``siting=`` (a solved :class:`~lifecircle.optimize.Siting`, as in ``lifecircle
+optimize``) they also show the proposed sites.
 """
 
 from __future__ import annotations

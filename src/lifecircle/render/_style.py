@@ -13,6 +13,8 @@ MISSING_COLOUR = "#bdbdbd"
 #: Residents not covered (proportional circles) and walking catchments.
 UNCOVERED_COLOUR = "#08306b"
 CATCHMENT_COLOUR = "#2166ac"
+#: Proposed new sites (lifecircle optimize): markers and their catchment outlines.
+SITE_COLOUR = "#3f007d"
 
 #: Qualitative palette for facility categories (ColorBrewer Set1 + Dark2), in the
 #: standard's category order; wide enough for every bundled standard.

@@ -9,6 +9,11 @@ Layers:
 * **overlays** (check boxes): coarser unit boundaries, units not analysed,
   facilities per category, facilities too far from the network to be used.
 
+With a solved :class:`~lifecircle.optimize.Siting` (``lifecircle optimize``) the
+map also shows the proposed sites, numbered by rank, with each site's walking
+catchment, and the siting category's theme splits into a before / after pair of
+radio buttons (coverage by the existing facilities, then with the new sites).
+
 Leaflet is inlined from the vendored copy in ``assets/`` and folium's CDN links
 (jQuery, Bootstrap, Font Awesome) are dropped: the map needs the network only
 for basemap tiles, and with ``basemap="none"`` not at all. Every string from
@@ -17,6 +22,7 @@ the data is HTML-escaped before it reaches a tooltip, popup or label.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,6 +44,7 @@ from ._assets import leaflet_css, leaflet_js, read_text
 from ._style import (
     CATCHMENT_COLOUR,
     MISSING_COLOUR,
+    SITE_COLOUR,
     UNCOVERED_COLOUR,
     category_colours,
     share_classes,
@@ -46,6 +53,7 @@ from ._style import (
 from ._text import category_name, check_lang, count, esc, level_name, pct, profile_name, text
 
 if TYPE_CHECKING:
+    from ..optimize import Siting
     from ..pipeline import AuditResult
 
 __all__ = ["BASEMAPS", "build_map", "render_map"]
@@ -81,12 +89,14 @@ MAX_RADIUS_PX = 13.0
 #: Leaflet panes (z-index) keep the drawing order whichever theme is switched on.
 _PANES = {"lc_units": 410, "lc_catchments": 420, "lc_uncovered": 430, "lc_boundaries": 440,
           "lc_facilities": 450}
+#: Panes added with proposed sites: their catchment outlines and their numbered markers.
+_SITE_PANES = {"lc_site_catchments": 425, "lc_sites": 460}
 _UNIT_STYLE = {"color": "#444444", "weight": 1, "fillOpacity": 0.6}
 _HIGHLIGHT = {"weight": 3, "color": "#000000"}
 
 
 def render_map(result: AuditResult, path: str | Path, *, lang: str = "en",
-               basemap: str = "osm") -> Path:
+               basemap: str = "osm", siting: Siting | None = None) -> Path:
     """Write the audit's interactive map as one self-contained HTML file.
 
     Parameters
@@ -100,6 +110,10 @@ def render_map(result: AuditResult, path: str | Path, *, lang: str = "en",
     basemap
         ``"osm"`` (OpenStreetMap tiles), ``"amap"`` (Gaode tiles; every overlay is
         shifted to GCJ-02 to line up with them) or ``"none"`` (no tiles, no network).
+    siting
+        A solved :class:`~lifecircle.optimize.Siting` built from ``result``: adds the
+        proposed sites with their catchments and a before / after pair of themes
+        for its category (see :meth:`lifecircle.optimize.Siting.to_map`).
 
     Returns
     -------
@@ -112,12 +126,13 @@ def render_map(result: AuditResult, path: str | Path, *, lang: str = "en",
     >>> from lifecircle.render.map import render_map
     >>> render_map(lifecircle.audit(), "map.html", lang="zh")  # doctest: +SKIP
     """
-    page = build_map(result, lang=lang, basemap=basemap).get_root().render()
+    page = build_map(result, lang=lang, basemap=basemap, siting=siting).get_root().render()
     target = Path(path)
     return write_atomic(target, lambda tmp: tmp.write_text(page, encoding="utf-8"))
 
 
-def build_map(result: AuditResult, *, lang: str = "en", basemap: str = "osm") -> folium.Map:
+def build_map(result: AuditResult, *, lang: str = "en", basemap: str = "osm",
+              siting: Siting | None = None) -> folium.Map:
     """The audit's map as a :class:`folium.Map` (e.g. to show in a notebook).
 
     Parameters are those of :func:`render_map`.
@@ -132,6 +147,7 @@ def build_map(result: AuditResult, *, lang: str = "en", basemap: str = "osm") ->
         msg = f"basemap must be one of {', '.join(BASEMAPS)}, got {basemap!r}"
         raise ValueError(msg)
     ctx = _Context.of(result, lang=lang, gcj02=basemap == "amap")
+    proposed = None if siting is None else _Proposed.of(ctx, siting)
     fmap = _InlineMap(location=None, tiles=None, control_scale=True, zoom_snap=0.25)
     root = fmap.get_root()
     root.title = esc(text("title", lang))
@@ -144,29 +160,34 @@ def build_map(result: AuditResult, *, lang: str = "en", basemap: str = "osm") ->
         folium.TileLayer(tiles=tiles.url, attr=tiles.attribution, subdomains=tiles.subdomains,
                          max_zoom=tiles.max_zoom, control=False).add_to(fmap)
     _Script("attribution", text=_DATA_ATTRIBUTION).add_to(fmap)
-    for pane, z_index in _PANES.items():
+    for pane, z_index in {**_PANES, **(_SITE_PANES if proposed else {})}.items():
         folium.map.CustomPane(pane, z_index=z_index, pointer_events=True).add_to(fmap)
 
     units = ctx.display_units()
-    themes = _themes(ctx)
+    themes = _themes(ctx, proposed)
     radius = _RadiusScale(max((t.cells["weight"].max() for t in themes if len(t.cells)),
                               default=1.0))
+    shown = next((i for i, theme in enumerate(themes) if theme.primary), 0)
     for i, theme in enumerate(themes):
-        _theme_layer(ctx, theme, units, radius, show=i == 0).add_to(fmap)
+        _theme_layer(ctx, theme, units, radius, show=i == shown).add_to(fmap)
+    if proposed is not None:
+        _proposals_layer(ctx, proposed).add_to(fmap)
     for level in ctx.levels[:-1]:
         _boundary_layer(ctx, level).add_to(fmap)
     not_analysed = units[~units["analysed"].astype(bool)]
     if len(not_analysed):
         _not_analysed_layer(ctx, not_analysed).add_to(fmap)
     for cat in ctx.categories:
-        _facility_layer(ctx, cat).add_to(fmap)
+        # with proposed sites, only the siting category's facilities start switched on
+        _facility_layer(ctx, cat, show=proposed is None or cat == proposed.category
+                        ).add_to(fmap)
     fac = ctx.facilities
     unused = fac[~fac["reachable"].astype(bool) & fac.intersects(ctx.study_area())]
     if len(unused):
         _unused_facility_layer(ctx, unused).add_to(fmap)
     folium.LayerControl(collapsed=False, position="topright").add_to(fmap)
     _Script("control", position="bottomleft", css_class="lc-legend",
-            html=_legend_html(ctx, radius)).add_to(fmap)
+            html=_legend_html(ctx, radius, proposed)).add_to(fmap)
     analysed = units[units["analysed"].astype(bool)]
     west, south, east, north = (analysed if len(analysed) else units).total_bounds
     # leave room for the legend (left) and the layer control (right)
@@ -280,6 +301,40 @@ class _Context:
 
 
 @dataclass(frozen=True)
+class _Proposed:
+    """A solved siting and what the map draws of it, computed once."""
+
+    siting: Siting
+    summary: dict[str, Any]
+    proposals: gpd.GeoDataFrame
+    sites: gpd.GeoDataFrame
+    access_after: pd.DataFrame
+    units_after: dict[str, gpd.GeoDataFrame]
+
+    @classmethod
+    def of(cls, ctx: _Context, siting: Siting) -> _Proposed:
+        if siting.result is not ctx.result:
+            msg = "the siting was built from another audit result"
+            raise ValueError(msg)
+        if not siting.model:
+            msg = "the siting has not been solved: call Siting.solve() first"
+            raise ValueError(msg)
+        proposals = siting.proposals()
+        # the sites' own geometry (points or parcels, graph CRS), in rank order
+        cand = siting.candidates.set_index("candidate_id").loc[proposals["candidate_id"]]
+        sites = gpd.GeoDataFrame(geometry=cand.geometry.to_numpy(), crs=siting.candidates.crs)
+        if "name" in cand.columns:
+            sites["name"] = cand["name"].to_numpy()
+        access_after = siting.access_after()
+        return cls(siting=siting, summary=siting.summary(), proposals=proposals, sites=sites,
+                   access_after=access_after, units_after=siting.units_after(access_after))
+
+    @property
+    def category(self) -> str:
+        return self.siting.category
+
+
+@dataclass(frozen=True)
 class _Theme:
     """One way of colouring the units, with the residents it leaves uncovered."""
 
@@ -287,9 +342,13 @@ class _Theme:
     column: str
     cells: gpd.GeoDataFrame
     catchment: gpd.GeoSeries | None
+    #: Units to colour when not the audit's (coverage after the proposed sites).
+    units: gpd.GeoDataFrame | None = None
+    #: The theme switched on when the map opens (else the first).
+    primary: bool = False
 
 
-def _themes(ctx: _Context) -> list[_Theme]:
+def _themes(ctx: _Context, proposed: _Proposed | None = None) -> list[_Theme]:
     result, graph = ctx.result, ctx.result.graph
     access = result.access
     population = access["population"].to_numpy(float)
@@ -308,10 +367,57 @@ def _themes(ctx: _Context) -> list[_Theme]:
                                   cell_m=CATCHMENT_CELL_M)
         name = text("theme_category", ctx.lang, name=ctx.cat_name(cat),
                     minutes=f"{ctx.threshold(cat)['minutes']:g}")
-        themes.append(_Theme(name, f"cov_{cat}",
-                             cells(indicators[f"cov_{cat}"].to_numpy(float)),
-                             ctx.display(gpd.GeoDataFrame(geometry=area))))
+        theme = _Theme(name, f"cov_{cat}", cells(indicators[f"cov_{cat}"].to_numpy(float)),
+                       ctx.display(gpd.GeoDataFrame(geometry=area)))
+        if proposed is not None and cat == proposed.category:
+            themes += _before_after(ctx, proposed, theme, usable)
+        else:
+            themes.append(theme)
     return themes
+
+
+def _before_after(ctx: _Context, proposed: _Proposed, before: _Theme,
+                  usable: gpd.GeoDataFrame) -> list[_Theme]:
+    """The siting category's theme as a pair: existing facilities, then with the new sites."""
+    cat, graph = proposed.category, ctx.result.graph
+    minutes = f"{ctx.threshold(cat)['minutes']:g}"
+    # residents still uncovered, per origin (a resident partly served by a site of
+    # limited capacity appears twice in access_after: served and unserved shares)
+    after = proposed.access_after
+    covered = origin_indicators(after, ctx.result.standard, [cat])[f"cov_{cat}"].to_numpy()
+    uncovered = (pd.Series(after["population"].to_numpy(float) * (1.0 - covered))
+                 .groupby(after["origin_id"].to_numpy()).sum()
+                 .reindex(ctx.result.access["origin_id"].to_numpy(), fill_value=0.0))
+    cells = ctx.display(_mapdata.aggregate_to_cells(ctx.result.access, uncovered.to_numpy(),
+                                                    graph.crs, CELL_M))
+    sites = pd.concat([usable.geometry.to_crs(graph.crs), proposed.sites.geometry],
+                      ignore_index=True)
+    area = _mapdata.catchment(graph, gpd.GeoDataFrame(geometry=sites, crs=graph.crs),
+                              ctx.threshold(cat)["metres"], cell_m=CATCHMENT_CELL_M)
+    return [
+        dataclasses.replace(before, primary=True, name=text(
+            "theme_before", ctx.lang, name=ctx.cat_name(cat), minutes=minutes)),
+        _Theme(text("theme_after", ctx.lang, name=ctx.cat_name(cat), minutes=minutes,
+                    n=len(proposed.proposals)),
+               f"cov_{cat}", cells, ctx.display(gpd.GeoDataFrame(geometry=area)),
+               units=_units_after(ctx, proposed)),
+    ]
+
+
+def _units_after(ctx: _Context, proposed: _Proposed) -> gpd.GeoDataFrame:
+    """The displayed finest units with every coverage figure taken from after the new sites.
+
+    Names, ids and outlines stay those of the audit's units.
+    """
+    units = ctx.display_units()
+    after = proposed.units_after[ctx.levels[-1]]
+    table = pd.DataFrame(after.drop(columns=after.geometry.name)).set_index("unit_id")
+    fixed = {"unit_id", "name", "parent_id", "level", "analysed", units.geometry.name}
+    ids = units["unit_id"].to_numpy()
+    for col in table.columns:
+        if col in units.columns and col not in fixed:
+            units[col] = table[col].reindex(ids).to_numpy()
+    return units
 
 
 class _RadiusScale:
@@ -407,6 +513,7 @@ def _constant(style: dict[str, Any]) -> Callable[[dict[str, Any]], dict[str, Any
 def _theme_layer(ctx: _Context, theme: _Theme, units: gpd.GeoDataFrame,
                  radius: _RadiusScale, *, show: bool) -> folium.FeatureGroup:
     group = folium.FeatureGroup(name=esc(theme.name), overlay=False, show=show)
+    units = theme.units if theme.units is not None else units
     shown = units[units["analysed"].astype(bool)]
     rows = [row for _, row in shown.iterrows()]
     data = _geojson(shown, {
@@ -484,7 +591,7 @@ def _facility_tips(ctx: _Context, facilities: gpd.GeoDataFrame) -> list[str]:
     return out
 
 
-def _facility_layer(ctx: _Context, cat: str) -> folium.GeoJson:
+def _facility_layer(ctx: _Context, cat: str, *, show: bool = True) -> folium.GeoJson:
     fac = ctx.facilities
     usable = fac[(fac["category"] == cat) & fac["reachable"].astype(bool)]
     points = ctx.display(_mapdata.as_points(usable, ctx.result.graph.crs))
@@ -492,7 +599,7 @@ def _facility_layer(ctx: _Context, cat: str) -> folium.GeoJson:
     name = (f'<span class="lc-swatch lc-dot" style="background:{colour}"></span>'
             + esc(text("layer_facilities", ctx.lang, name=ctx.cat_name(cat), n=len(usable))))
     return folium.GeoJson(
-        _geojson(points, {"tip": _facility_tips(ctx, usable)}), name=name,
+        _geojson(points, {"tip": _facility_tips(ctx, usable)}), name=name, show=show,
         marker=folium.CircleMarker(radius=3.5, pane="lc_facilities", color="#ffffff", weight=0.8,
                                    fill=True, fill_color=colour, fill_opacity=0.95),
         **_details(popup=False),
@@ -512,10 +619,81 @@ def _unused_facility_layer(ctx: _Context, unused: gpd.GeoDataFrame) -> folium.Ge
     )
 
 
+def _site_marker_html(rank: int) -> str:
+    return f'<div class="lc-site" style="background:{SITE_COLOUR}">{int(rank)}</div>'
+
+
+def _site_rows(ctx: _Context, proposed: _Proposed, i: int) -> list[tuple[str, str]]:
+    """(label, value) pairs of the i-th proposed site, escaped, for its popup."""
+    lang, props = ctx.lang, proposed.proposals
+    row = props.iloc[i]
+    rows = [(esc(text("site_id", lang)), esc(row["site_id"])),
+            (esc(text("col_category", lang)), esc(ctx.cat_name(proposed.category)))]
+    name = proposed.sites["name"].iloc[i] if "name" in proposed.sites.columns else None
+    if pd.notna(name) and str(name).strip():
+        rows.append((esc(text("site_name", lang)), esc(name)))
+    if "marginal_newly_covered" in props.columns:
+        rows.append((esc(text("col_marginal_newly", lang)),
+                     f"<b>{count(row['marginal_newly_covered'])}</b>"))
+    else:
+        rows.append((esc(text("col_marginal_saved", lang)),
+                     f"<b>{count(row['marginal_distance_saved_m'])}</b>"))
+    rows.append((esc(text("col_served", lang)), count(row["residents_served"])))
+    th = ctx.threshold(proposed.category)
+    rows.append((esc(text("site_catchment", lang)),
+                 esc(text("minutes_metres", lang, minutes=f"{th['minutes']:g}",
+                          metres=f"{th['metres']:.0f}"))))
+    return rows
+
+
+def _proposals_layer(ctx: _Context, proposed: _Proposed) -> folium.FeatureGroup:
+    """The proposed sites, numbered by rank, over each site's walking catchment."""
+    cat, lang, graph = proposed.category, ctx.lang, ctx.result.graph
+    props, sites = proposed.proposals, proposed.sites
+    name = (f'<span class="lc-swatch lc-dot" style="background:{SITE_COLOUR}"></span>'
+            + esc(text("layer_proposals", lang, name=ctx.cat_name(cat), n=len(props))))
+    group = folium.FeatureGroup(name=name, overlay=True, show=True)
+    if props.empty:
+        return group
+    reach = ctx.threshold(cat)["metres"]
+    areas = pd.concat([_mapdata.catchment(graph, sites.iloc[[i]], reach,
+                                          cell_m=CATCHMENT_CELL_M) for i in range(len(sites))],
+                      ignore_index=True)
+    areas = ctx.display(gpd.GeoDataFrame(geometry=areas))
+    areas = areas[~areas.is_empty]
+    if len(areas):
+        folium.GeoJson(
+            _geojson(areas, {}), pane="lc_site_catchments", interactive=False,
+            style_function=_constant({"color": SITE_COLOUR, "weight": 1.6, "opacity": 0.9,
+                                      "dashArray": "5 4", "fillColor": SITE_COLOUR,
+                                      "fillOpacity": 0.07}),
+        ).add_to(group)
+    points = ctx.display(_mapdata.as_points(sites, graph.crs))
+    tips, popups = [], []
+    for i, rank in enumerate(props["rank"]):
+        rows = _site_rows(ctx, proposed, i)
+        title = esc(text("site_title", lang, rank=int(rank)))
+        tips.append(f"<b>{title}</b><br>" + "<br>".join(f"{label}: {value}"
+                                                       for label, value in rows[1:]))
+        body = "".join(f"<tr><th>{label}</th><td>{value}</td></tr>" for label, value in rows)
+        popups.append(f'<div class="lc-popup"><h4>{title}</h4><table>{body}</table></div>')
+    data = _geojson(points, {"rank": [int(r) for r in props["rank"]], "tip": tips,
+                             "popup": popups})
+    icon = folium.DivIcon(html="", icon_size=(24, 24), icon_anchor=(12, 12),
+                          class_name="lc-site-icon")
+    folium.GeoJson(
+        data, marker=folium.Marker(icon=icon, pane="lc_sites"),
+        style_function=lambda f: {"html": _site_marker_html(f["properties"]["rank"])},
+        **_details(),
+    ).add_to(group)
+    return group
+
+
 # --------------------------------------------------------------------------- legend
 
 
-def _legend_html(ctx: _Context, radius: _RadiusScale) -> str:
+def _legend_html(ctx: _Context, radius: _RadiusScale, proposed: _Proposed | None = None
+                 ) -> str:
     lang, summary = ctx.lang, ctx.result.summary
     std_title = summary["standard"]["title_zh" if lang == "zh" else "title"]
     prof = summary["profile"]
@@ -541,4 +719,19 @@ def _legend_html(ctx: _Context, radius: _RadiusScale) -> str:
     parts.append(f'<div class="lc-row"><span class="lc-swatch" style="background:'
                  f'{CATCHMENT_COLOUR};opacity:0.35"></span>'
                  f'{esc(text("legend_catchment", lang))}</div>')
+    if proposed is not None:
+        cat, summary = proposed.category, proposed.summary
+        name = ctx.cat_name(cat)
+        minutes = f"{ctx.threshold(cat)['minutes']:g}"
+        parts += [
+            f'<div class="lc-head">{esc(text("legend_proposals", lang))}</div>',
+            f'<div class="lc-row"><span class="lc-site-key">{_site_marker_html(1)}</span>'
+            f'{esc(text("legend_site", lang, name=name))}</div>',
+            f'<div class="lc-row"><span class="lc-swatch lc-site-area" style="border-color:'
+            f'{SITE_COLOUR}"></span>{esc(text("legend_site_catchment", lang, minutes=minutes))}'
+            "</div>",
+            '<div class="lc-row lc-change">' + esc(text(
+                "legend_change", lang, name=name, before=pct(summary["coverage_before"]),
+                after=pct(summary["coverage_after"]))) + "</div>",
+        ]
     return "".join(parts)

@@ -3,6 +3,9 @@
 Headline figures, categories ranked by shortfall, the worst-served units,
 charts (inline SVG from matplotlib), sortable per-level unit tables, the
 largest gaps, the method, warnings and data sources with their licences.
+With a solved :class:`~lifecircle.optimize.Siting`, a "Proposed sites" section
+follows the headline: model, solver status, candidates, coverage before and
+after, the ranked sites, per-unit before / after and the optimizer's notes.
 The page makes no request: CSS, charts and the few lines of sorting script
 are inline. Data strings reach the page only through Jinja2's autoescaping.
 """
@@ -34,6 +37,7 @@ from ._text import (
 )
 
 if TYPE_CHECKING:
+    from ..optimize import Siting
     from ..pipeline import AuditResult
 
 __all__ = ["build_report", "render_report"]
@@ -43,7 +47,8 @@ WORST_UNITS = 10
 TOP_GAPS = 20
 
 
-def render_report(result: AuditResult, path: str | Path, *, lang: str = "en") -> Path:
+def render_report(result: AuditResult, path: str | Path, *, lang: str = "en",
+                  siting: Siting | None = None) -> Path:
     """Write the audit's report as one self-contained HTML file.
 
     Parameters
@@ -54,6 +59,9 @@ def render_report(result: AuditResult, path: str | Path, *, lang: str = "en") ->
         The HTML file to write (atomically).
     lang
         ``"en"`` or ``"zh"``.
+    siting
+        A solved :class:`~lifecircle.optimize.Siting` built from ``result``: adds the
+        "Proposed sites" section (see :meth:`lifecircle.optimize.Siting.to_report`).
 
     Returns
     -------
@@ -66,20 +74,29 @@ def render_report(result: AuditResult, path: str | Path, *, lang: str = "en") ->
     >>> from lifecircle.render.report import render_report
     >>> render_report(lifecircle.audit(), "report.html", lang="zh")  # doctest: +SKIP
     """
-    page = build_report(result, lang=lang)
+    page = build_report(result, lang=lang, siting=siting)
     target = Path(path)
     return write_atomic(target, lambda tmp: tmp.write_text(page, encoding="utf-8"))
 
 
-def build_report(result: AuditResult, *, lang: str = "en") -> str:
+def build_report(result: AuditResult, *, lang: str = "en", siting: Siting | None = None
+                 ) -> str:
     """The report's HTML, as a string (see :func:`render_report`)."""
     check_lang(lang)
+    if siting is not None and siting.result is not result:
+        msg = "the siting was built from another audit result"
+        raise ValueError(msg)
+    if siting is not None and not siting.model:
+        msg = "the siting has not been solved: call Siting.solve() first"
+        raise ValueError(msg)
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(ASSETS), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True,
                              lstrip_blocks=True)
     report = _Report(result, lang)
+    proposals = None if siting is None else _Proposals(report, siting).context()
     return env.get_template("report.html.j2").render(
-        lang=lang, t=report.t, css=read_text("report.css"), **report.context())
+        lang=lang, t=report.t, css=read_text("report.css"), proposals=proposals,
+        **report.context())
 
 
 @dataclass
@@ -345,6 +362,144 @@ class _Report:
                                     title=self.t("chart_units"), xlabel=self.t("chart_units_x"))
         return {"coverage": coverage, "times": times, "units": units,
                 "times_note": self.t("chart_times_note", max=f"{max_minutes:g}")}
+
+
+class _Proposals:
+    """The "Proposed sites" section, from a solved siting."""
+
+    def __init__(self, report: _Report, siting: Siting) -> None:
+        self.report = report
+        self.siting = siting
+        self.summary = siting.summary()
+        self.t = report.t
+
+    def context(self) -> dict[str, Any]:
+        summary, cat = self.summary, self.siting.category
+        name = self.report.cat(cat)
+        th = self.report.summary["thresholds"][cat]
+        minutes, metres = f"{th['minutes']:g}", f"{th['metres']:.0f}"
+        model = self.t(f"model_{summary['model']}")
+        newly = count(summary["newly_covered_population"])
+        if summary["model"] == "pmedian":
+            intro = self.t("p_intro_distance", model=model, sites=summary["sites"], name=name,
+                           before=count(summary["mean_distance_before_m"]),
+                           after=count(summary["mean_distance_after_m"]), newly=newly,
+                           minutes=minutes, metres=metres)
+        else:
+            intro = self.t("p_intro_cover", model=model, sites=summary["sites"], name=name,
+                           newly=newly, minutes=minutes, metres=metres)
+        return {
+            "intro": intro,
+            "cards": [
+                {"big": str(summary["sites"]), "label": self.t("card_sites", name=name),
+                 "colour": None},
+                {"big": newly, "label": self.t("card_newly"), "colour": None},
+                {"big": f"{pct(summary['coverage_before'])} → {pct(summary['coverage_after'])}",
+                 "label": self.t("card_coverage", name=name, minutes=minutes),
+                 "colour": share_colour(summary["coverage_after"])},
+            ],
+            "solver": self.solver(model),
+            "before_after": self.before_after(name, minutes),
+            "ranked_intro": self.t("p_ranked_distance" if summary["model"] == "pmedian"
+                                   else "p_ranked_cover"),
+            "ranked": self.ranked(),
+            "units_title": self.t("p_units", name=name),
+            "units": self.unit_tables(),
+            "notes": list(summary["notes"]),
+        }
+
+    def solver(self, model: str) -> list[dict[str, str | None]]:
+        summary, options = self.summary, self.siting.options
+        if summary["model"] == "pmedian":
+            request = [self.t("req_distance", n=summary["sites_requested"])]
+        elif summary["model"] == "mclp":
+            request = [self.t("req_sites", n=summary["sites_requested"])]
+        else:
+            request = [self.t("req_target", target=pct(summary["target_coverage"]))]
+        if options.get("capacity") is not None:
+            request.append(self.t("req_capacity", n=count(options["capacity"])))
+        if options.get("min_unit_coverage") is not None:
+            request.append(self.t("req_floor", level=level_name(self.report.levels[-1],
+                                                                self.report.lang),
+                                  share=pct(options["min_unit_coverage"])))
+        source = summary["candidate_source"]
+        kind = "cand_auto" if source.startswith("auto") else "cand_file"
+        gap = summary["mip_gap"]
+        rows = [
+            (self.t("p_model"), model, None, None),
+            (self.t("p_request"), "; ".join(request), None, None),
+            (self.t("p_status"), self.t("status_" + summary["status"]), summary["status"],
+             None),
+            (self.t("p_gap"), "–" if gap is None else f"{100 * float(gap):.2f}%", None, None),
+            (self.t("p_runtime"), self.t("p_seconds", s=f"{summary['runtime_s']:.2f}",
+                                         solver=summary["solver"]), None, None),
+            (self.t("p_candidates"), self.t(kind, n=count(summary["candidates"])), None,
+             source),
+        ]
+        return [{"label": label, "value": value, "code": code, "detail": detail}
+                for label, value, code, detail in rows]
+
+    def before_after(self, name: str, minutes: str) -> list[dict[str, str]]:
+        summary = self.summary
+        rows = []
+        for label, before, after in (
+            (self.t("row_coverage", name=name, minutes=minutes),
+             summary["coverage_before"], summary["coverage_after"]),
+            (self.t("theme_complete"), summary["complete_share_before"],
+             summary["complete_share_after"]),
+        ):
+            rows.append({"label": label, "before": pct(before), "after": pct(after),
+                         "change": self.t("points", v=f"{100 * (after - before):+.1f}"),
+                         "before_colour": share_colour(before),
+                         "after_colour": share_colour(after)})
+        if summary["model"] == "pmedian":
+            before, after = summary["mean_distance_before_m"], summary["mean_distance_after_m"]
+            rows.append({"label": self.t("row_mean_distance", name=name,
+                                         cap=count(summary["distance_cap_m"])),
+                         "before": f"{count(before)} m", "after": f"{count(after)} m",
+                         "change": f"{after - before:+,.0f} m", "before_colour": None,
+                         "after_colour": None})
+        return rows
+
+    def ranked(self) -> dict[str, Any]:
+        props = self.siting.proposals()
+        distance = "marginal_distance_saved_m" in props.columns
+        marginal = "marginal_distance_saved_m" if distance else "marginal_newly_covered"
+        head = [self.t("col_rank"), self.t("col_site"),
+                self.t("col_marginal_saved" if distance else "col_marginal_newly"),
+                self.t("col_served"), self.t("col_location")]
+        rows = [[str(int(row["rank"])), str(row["site_id"]), count(row[marginal]),
+                 count(row["residents_served"]),
+                 f"{row.geometry.centroid.x:.5f}, {row.geometry.centroid.y:.5f}"]
+                for _, row in props.sort_values("rank").iterrows()]
+        return {"head": head, "rows": rows}
+
+    def unit_tables(self) -> list[dict[str, Any]]:
+        head = [self.t("col_unit"), self.t("col_id"), self.t("population"),
+                self.t("col_cov_before"), self.t("col_cov_after"), self.t("col_change"),
+                self.t("col_complete_before"), self.t("col_complete_after")]
+        names = {level: frame.set_index("unit_id")["name"]
+                 for level, frame in self.report.result.units.items()}
+        tables = []
+        for level in reversed(self.report.levels):
+            units = [u for u in self.summary["units"] if u["level"] == level]
+            units.sort(key=lambda u: -((u["coverage_after"] or 0) - (u["coverage_before"] or 0)))
+            rows = []
+            for u in units:
+                change = ((u["coverage_after"] - u["coverage_before"])
+                          if u["coverage_after"] is not None and u["coverage_before"] is not None
+                          else None)
+                rows.append([
+                    _Cell.label(names[level].get(u["unit_id"], u["name"])),
+                    _Cell.label(u["unit_id"]), _Cell.count(u["population"]),
+                    _Cell.share(u["coverage_before"]), _Cell.share(u["coverage_after"]),
+                    _Cell("–" if change is None else self.t("points", v=f"{100 * change:+.1f}"),
+                          _number(change)),
+                    _Cell.share(u["complete_share_before"]),
+                    _Cell.share(u["complete_share_after"])])
+            tables.append({"level": level_name(level, self.report.lang), "id": level,
+                           "head": head, "rows": rows})
+        return tables
 
 
 def _is_sample(study: dict[str, Any], name: str) -> bool:
