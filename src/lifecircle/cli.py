@@ -99,15 +99,12 @@ _INPUT_OPTIONS = [
                  help="Only errors; no progress."),
 ]
 
-#: CLI option -> study-file key, for options a study file can set.
-_STUDY_OPTIONS = {
-    "network": "network", "facilities": "facilities", "facilities_crs": "facilities_crs",
-    "units": "units", "unit_levels": "unit_levels", "unit_codes": "unit_codes",
-    "population": "population", "standard": "standard", "profile": "profile",
-    "categories": "categories", "min_component_nodes": "min_component_nodes",
-    "max_snap_m": "max_snap_m", "hex_size_m": "hex_size_m", "place": "place", "out": "out",
-    "lang": "lang", "basemap": "basemap", "no_map": "no_map",
-}
+#: Options a study file can set too (same names as its keys).
+_STUDY_OPTIONS = (
+    "network", "facilities", "facilities_crs", "units", "unit_levels", "unit_codes",
+    "population", "standard", "profile", "categories", "min_component_nodes", "max_snap_m",
+    "hex_size_m", "place", "out", "lang", "basemap", "no_map",
+)
 
 
 def _input_options(func):
@@ -122,28 +119,27 @@ def _split(value: str | None) -> list[str] | None:
 
 def _settings(ctx: click.Context, opts: dict) -> dict:
     """Merge the study file (or the bundled one) with the flags given on the command line."""
+    from .io.providers import parse_facilities_crs
     from .study import bundled_study, load_study
 
     def given(name: str) -> bool:
         return ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE
-
-    from .io.providers import parse_facilities_crs
 
     parse_facilities_crs(opts.get("facilities_crs"))  # refuse a bad datum before any work
     study = opts.pop("study")
     if study is None and not given("network") and not given("place"):
         study = bundled_study()
     values = dict(load_study(study).values) if study is not None else {}
-    for name, key in _STUDY_OPTIONS.items():
-        if name in opts and (given(name) or key not in values):
+    for name in _STUDY_OPTIONS:
+        if name in opts and (given(name) or name not in values):
             value = opts[name]
             if name in ("categories", "unit_levels"):
                 value = _split(value)
             if name == "facilities":
                 # --facilities adds to the study's files; PATH:DATUM sets one file's datum
                 added = [_facility_item(p) for p in value]
-                value = [*(values.get(key) or []), *added] or None
-            values[key] = value
+                value = [*(values.get(name) or []), *added] or None
+            values[name] = value
     if opts.get("no_osm_pois"):
         values["osm_pois"] = False
     values["verbosity"] = opts.get("verbosity") or 0
