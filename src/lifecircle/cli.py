@@ -107,6 +107,21 @@ _STUDY_OPTIONS = (
 )
 
 
+_MAP_OPTIONS = [
+    click.option("--lang", type=click.Choice(["en", "zh"]), default="en", show_default=True,
+                 help="Language of the map and report."),
+    click.option("--basemap", type=click.Choice(["osm", "amap", "none"]), default="osm",
+                 show_default=True, help="Map tiles; amap shifts every overlay to GCJ-02."),
+    click.option("--no-map", is_flag=True, help="Skip the map and report stage."),
+]
+
+
+def _map_options(func):
+    for option in reversed(_MAP_OPTIONS):
+        func = option(func)
+    return func
+
+
 def _input_options(func):
     for option in reversed(_INPUT_OPTIONS):
         func = option(func)
@@ -184,11 +199,7 @@ def _run_audit(settings: dict) -> object:
 
 @cli.command()
 @_input_options
-@click.option("--lang", type=click.Choice(["en", "zh"]), default="en", show_default=True,
-              help="Language of the map and report.")
-@click.option("--basemap", type=click.Choice(["osm", "amap", "none"]), default="osm",
-              show_default=True, help="Map tiles; amap shifts every overlay to GCJ-02.")
-@click.option("--no-map", is_flag=True, help="Skip the map and report stage.")
+@_map_options
 @click.pass_context
 def audit(ctx: click.Context, **opts: object) -> None:
     """Audit walking access to life-circle facilities and write the results to --out.
@@ -241,11 +252,7 @@ def _report_warnings(warnings: list[str]) -> None:
 @click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), default=60.0,
               show_default=True, help="Solver time limit in seconds.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of auto candidates.")
-@click.option("--lang", type=click.Choice(["en", "zh"]), default="en", show_default=True,
-              help="Language of the map and report.")
-@click.option("--basemap", type=click.Choice(["osm", "amap", "none"]), default="osm",
-              show_default=True, help="Map tiles; amap shifts every overlay to GCJ-02.")
-@click.option("--no-map", is_flag=True, help="Skip the map and report stage.")
+@_map_options
 @click.pass_context
 def optimize(ctx: click.Context, category: str, sites: int | None,
              target_coverage: float | None, objective: str, candidates: str,
