@@ -1,12 +1,14 @@
 """Shared fixtures and helpers for the lifecircle test suite.
 
 Everything here is offline. The bundled-sample audit (~4 s) runs once per session
-(`sample_result`) and is written once (`sample_out`); tests reuse both.
+(`sample_result`) and is written once (`sample_out`); tests reuse both. The hostile
+names (`with_hostile_names`) are shared by the map, report and browser tests.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
 from pathlib import Path
 from typing import Any
@@ -196,6 +198,36 @@ def sample_out(sample_result: lifecircle.AuditResult,
 def sample_graph(sample_paths: dict[str, Path]) -> lifecircle.WalkGraph:
     """`graph_from_osm` on the bundled street network."""
     return lifecircle.graph_from_osm(sample_paths["network"])
+
+
+# --------------------------------------------------------------------------- hostile names
+
+#: Hostile strings injected into the data: if any reached the page unescaped, it would
+#: run script (``window.__xss`` is what the browser tests look for).
+HOSTILE_FACILITY = '<img src=x onerror="window.__xss=1">'
+HOSTILE_UNIT = "<script>window.__xss=2</script>'\"&"
+HOSTILE_CATEGORY = "<b onmouseover=\"window.__xss=3\">kindergarten</b>"
+
+
+def with_hostile_names(result: lifecircle.AuditResult) -> lifecircle.AuditResult:
+    """A copy of ``result`` with hostile facility, unit and category names."""
+    fac = result.facilities.copy()
+    first = fac.index[fac["reachable"] & (fac["category"] == "kindergarten")
+                      & (fac.geom_type == "Point")][0]
+    fac.loc[first, "name"] = HOSTILE_FACILITY
+    units = {level: frame.copy() for level, frame in result.units.items()}
+    renamed = []
+    for frame in units.values():
+        row = frame.index[frame["units_analysed"] > 0][0]
+        frame.loc[row, "name"] = HOSTILE_UNIT
+        renamed.append(frame.loc[row, "unit_id"])
+    gaps = result.gaps.copy()
+    gaps.loc[gaps["unit_id"].isin(renamed), "name"] = HOSTILE_UNIT
+    std = result.standard
+    categories = tuple(dataclasses.replace(c, name_en=HOSTILE_CATEGORY)
+                       if c.id == "kindergarten" else c for c in std.categories)
+    return dataclasses.replace(result, facilities=fac, units=units, gaps=gaps,
+                               standard=dataclasses.replace(std, categories=categories))
 
 
 def invoke(args: list[object]) -> Result:

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from lifecircle.render._style import category_colours
 from lifecircle.render.map import render_map
 from lifecircle.render.report import render_report
-from tests.test_render_map import HOSTILE_FACILITY, HOSTILE_UNIT, with_hostile_names
+from tests.conftest import HOSTILE_FACILITY, HOSTILE_UNIT, with_hostile_names
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -85,10 +86,16 @@ def open_page(browser, path: Path, *, tile_hosts: tuple[str, ...] = ()):
 
 
 def open_every_tooltip(page) -> None:
-    """Render every tooltip and popup of the map (their content is built on demand)."""
+    """Render every tooltip and popup of the map (their content is built on demand).
+
+    Facilities hidden in a cluster are not on the map: each is put on it first.
+    """
     page.evaluate("""() => {
         const map = Object.keys(window).filter(k => k.startsWith("map_"))
             .map(k => window[k]).find(v => v && v.eachLayer);
+        const groups = [];
+        map.eachLayer(layer => { if (layer instanceof L.MarkerClusterGroup) groups.push(layer); });
+        groups.forEach(group => group.eachLayer(m => { if (!m._map) { map.addLayer(m); } }));
         map.eachLayer(layer => {
             if (layer.getTooltip && layer.getTooltip()) { layer.openTooltip(); }
         });
@@ -124,6 +131,49 @@ def test_map_hostile_names_never_run(browser, pages):
     assert HOSTILE_UNIT.split("'")[0] in tooltips
     assert page.locator(".leaflet-tooltip-pane img").count() == 0
     assert page.locator(".leaflet-tooltip-pane script").count() == 0
+    assert visit.errors == [] and visit.blocked == []
+    page.close()
+
+
+def test_map_facility_clusters(browser, pages, sample_result):
+    page, visit = open_page(browser, pages["map_none"])
+    icons = page.locator(".leaflet-marker-icon.marker-cluster")
+    assert icons.count() > 20
+    # each cluster drawn in its category's colour
+    summary, std = sample_result.summary, sample_result.standard
+    colours = category_colours(std.category_ids)
+    styles = icons.locator("div").evaluate_all("els => els.map(e => e.getAttribute('style'))")
+    drawn = {style.split(";")[0].removeprefix("background:") for style in styles}
+    assert drawn <= {colours[c] for c in summary["categories_audited"]}
+    assert len(drawn) > 3
+    # every usable facility is in its category's group, clustered or on its own
+    counts = page.evaluate("""() => {
+        const map = Object.keys(window).filter(k => k.startsWith("map_"))
+            .map(k => window[k]).find(v => v && v.eachLayer);
+        const out = [];
+        map.eachLayer(l => {
+            if (l instanceof L.MarkerClusterGroup) { out.push(l.getLayers().length); }
+        });
+        return out;
+    }""")
+    fac = sample_result.facilities
+    assert counts == [int(((fac["category"] == c) & fac["reachable"]).sum())
+                      for c in summary["categories_audited"]]
+    # the layer control switches a category's clusters off
+    bus = colours["bus_stop"]
+    assert any(s.startswith(f"background:{bus}") for s in styles)
+    page.locator(".leaflet-control-layers-overlays label", has_text="bus stop").click()
+    styles = icons.locator("div").evaluate_all("els => els.map(e => e.getAttribute('style'))")
+    assert styles and not any(s.startswith(f"background:{bus}") for s in styles)
+    # clicking a cluster zooms in on it
+    zoom = "() => Object.keys(window).filter(k => k.startsWith('map_')).map(k => window[k])" \
+           ".find(v => v && v.getZoom).getZoom()"
+    before = page.evaluate(zoom)
+    centres = icons.evaluate_all("els => els.map(e => { const r = e.getBoundingClientRect();"
+                                 " return Math.hypot(r.x - 700, r.y - 450); })")
+    icons.nth(centres.index(min(centres))).click()  # the one nearest the middle of the map
+    page.wait_for_timeout(800)
+    assert page.evaluate(zoom) > before
     assert visit.errors == [] and visit.blocked == []
     page.close()
 

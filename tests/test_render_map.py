@@ -1,7 +1,8 @@
 """The interactive map: layers, attribution, self-containment, GCJ-02 shift, escaping.
 
-``sample_result`` is the session fixture of ``conftest.py``; :func:`with_hostile_names`
-and the hostile strings are shared with the report and browser tests.
+``sample_result`` is the session fixture of ``conftest.py``, which also holds
+:func:`with_hostile_names` and the hostile strings shared with the report and browser
+tests.
 """
 
 from __future__ import annotations
@@ -22,35 +23,12 @@ import shapely.geometry
 
 import lifecircle
 from lifecircle.io.coords import wgs84_to_gcj02
+from lifecircle.render._cluster import FacilityClusters
+from lifecircle.render._style import category_colours
 from lifecircle.render.map import build_map, render_map
+from tests.conftest import HOSTILE_CATEGORY, HOSTILE_FACILITY, HOSTILE_UNIT, with_hostile_names
 
-#: Hostile strings injected into the data: if any reached the page unescaped, it would
-#: run script (``window.__xss`` is what the browser tests look for).
-HOSTILE_FACILITY = '<img src=x onerror="window.__xss=1">'
-HOSTILE_UNIT = "<script>window.__xss=2</script>'\"&"
-HOSTILE_CATEGORY = "<b onmouseover=\"window.__xss=3\">kindergarten</b>"
 MAX_MAP_BYTES = 15_000_000
-
-
-def with_hostile_names(result: lifecircle.AuditResult) -> lifecircle.AuditResult:
-    """A copy of ``result`` with hostile facility, unit and category names."""
-    fac = result.facilities.copy()
-    first = fac.index[fac["reachable"] & (fac["category"] == "kindergarten")
-                      & (fac.geom_type == "Point")][0]
-    fac.loc[first, "name"] = HOSTILE_FACILITY
-    units = {level: frame.copy() for level, frame in result.units.items()}
-    renamed = []
-    for frame in units.values():
-        row = frame.index[frame["units_analysed"] > 0][0]
-        frame.loc[row, "name"] = HOSTILE_UNIT
-        renamed.append(frame.loc[row, "unit_id"])
-    gaps = result.gaps.copy()
-    gaps.loc[gaps["unit_id"].isin(renamed), "name"] = HOSTILE_UNIT
-    std = result.standard
-    categories = tuple(dataclasses.replace(c, name_en=HOSTILE_CATEGORY)
-                       if c.id == "kindergarten" else c for c in std.categories)
-    return dataclasses.replace(result, facilities=fac, units=units, gaps=gaps,
-                               standard=dataclasses.replace(std, categories=categories))
 
 
 @pytest.fixture(scope="module")
@@ -121,6 +99,45 @@ def test_files_are_self_contained_and_small(map_files):
         assert 't.version="1.9.4"' in page  # Leaflet is inlined
         assert path.stat().st_size < MAX_MAP_BYTES
         assert not list(path.parent.glob(".map.html*")), "temporary file left behind"
+
+
+def test_facilities_are_clustered_per_category(sample_result, map_files):
+    fmap = build_map(sample_result, basemap="none")
+    cats = sample_result.summary["categories_audited"]
+    clusters = [c for c in fmap._children.values() if isinstance(c, FacilityClusters)]
+    assert len(clusters) == len(cats)  # one group per category: the layer control toggles it
+    colours = category_colours(sample_result.standard.category_ids)
+    fac = sample_result.facilities
+    for cat, cluster in zip(cats, clusters, strict=True):
+        assert sample_result.standard.category(cat).name_en in cluster.layer_name
+        assert cluster.overlay and cluster.control and cluster.show
+        assert json.dumps(colours[cat]) in cluster.icon_create_function  # its colour
+        assert cluster.options["cluster_pane"] == "lc_facilities"
+        (points,) = [c for c in cluster._children.values() if isinstance(c, folium.GeoJson)]
+        assert not points.control
+        assert points.marker.options["fillColor"] == colours[cat]
+        usable = fac[(fac["category"] == cat) & fac["reachable"]]
+        assert len(points.data["features"]) == len(usable)
+    for name, path in map_files.items():
+        page = path.read_text(encoding="utf-8")
+        assert page.count("L.markerClusterGroup(") == len(cats), name
+        assert page.count("L.MarkerClusterGroup=L.FeatureGroup.extend") == 1  # inlined once
+        assert '"maxZoom": ' in page  # markercluster needs a finite deepest zoom
+        assert "MarkerCluster.Default.css" not in page and "leaflet.markercluster/" not in page
+
+
+def test_unused_facilities_label_gives_the_snap_distance(sample_result, map_files):
+    names = [c.layer_name for c in build_map(sample_result, basemap="none")._children.values()
+             if isinstance(c, folium.map.Layer)]
+    assert "Facilities not used: more than 500 m from the walk network" in names
+    amap = map_files["amap"].read_text(encoding="utf-8")
+    assert json.dumps("未使用设施：距步行网络超过500米")[1:-1] in amap
+    summary = dict(sample_result.summary)
+    summary["settings"] = {**summary["settings"], "max_snap_m": 1250.0}
+    fmap = build_map(dataclasses.replace(sample_result, summary=summary), basemap="none")
+    names = [c.layer_name for c in fmap._children.values() if isinstance(c, folium.map.Layer)]
+    assert "Facilities not used: more than 1,250 m from the walk network" in names
+    assert "not used: more than 1,250 m from the walk network" in fmap.get_root().render()
 
 
 def test_attribution_and_tiles(map_files):

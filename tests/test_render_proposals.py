@@ -3,8 +3,8 @@
 The map gains a "Proposed sites" layer (numbered markers, each site's walking
 catchment) and a before / after pair of themes for the siting category; the
 report gains a "Proposed sites" section. ``sample_result`` is the session fixture
-of ``conftest.py``; the hostile strings come from ``test_render_map`` and the
-headless-Chromium helpers from ``test_browser``.
+of ``conftest.py``, as are the hostile strings; the GeoJSON helpers come from
+``test_render_map`` and the headless-Chromium helpers from ``test_browser``.
 """
 
 from __future__ import annotations
@@ -29,17 +29,16 @@ from lifecircle.render._style import share_colour
 from lifecircle.render._text import count, pct, text
 from lifecircle.render.map import build_map, render_map
 from lifecircle.render.report import build_report, render_report
-from tests.conftest import invoke
-from tests.test_browser import CHROMIUM, open_every_tooltip, open_page
-from tests.test_browser import browser as browser  # the shared fixture
-from tests.test_render_map import (
+from tests.conftest import (
     HOSTILE_CATEGORY,
     HOSTILE_FACILITY,
     HOSTILE_UNIT,
-    geojson_payloads,
-    metres,
+    invoke,
     with_hostile_names,
 )
+from tests.test_browser import CHROMIUM, open_every_tooltip, open_page
+from tests.test_browser import browser as browser  # the shared fixture
+from tests.test_render_map import geojson_payloads, metres
 
 CAT = "kindergarten"
 SITES = 10

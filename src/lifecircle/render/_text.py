@@ -50,19 +50,21 @@ _TEXT: dict[str, dict[str, str]] = {
     "layer_facilities": {"en": "{name} ({n})", "zh": "{name}（{n}）"},
     "layer_boundaries": {"en": "{level} boundaries", "zh": "{level}边界"},
     "layer_not_analysed": {"en": "Units not analysed", "zh": "未评估单元"},
-    "layer_unused": {"en": "Facilities not used: too far from the walk network",
-                     "zh": "未使用设施：距步行网络过远"},
+    "layer_unused": {"en": "Facilities not used: more than {metres} m from the walk network",
+                     "zh": "未使用设施：距步行网络超过{metres}米"},
     "legend_share": {"en": "Share of residents covered", "zh": "覆盖居民比例"},
     "legend_uncovered": {"en": "Residents not covered, per {cell} m cell",
                          "zh": "未覆盖居民（每{cell}米网格）"},
     "legend_catchment": {"en": "Walkable to a facility within the threshold",
                          "zh": "阈值内可步行到达设施的街道范围"},
     "legend_not_analysed": {"en": "Not analysed", "zh": "未评估"},
+    "legend_clusters": {"en": "Nearby facilities of a category (zoom in or click to split)",
+                        "zh": "同类设施聚合数（放大或点击展开）"},
     "layers_themes": {"en": "Colour units by", "zh": "单元着色"},
     "layers_overlays": {"en": "Show", "zh": "显示"},
     "uncovered_here": {"en": "{n} residents not covered", "zh": "{n}名居民未覆盖"},
-    "facility_unused": {"en": "not used: too far from the walk network",
-                        "zh": "未使用：距步行网络过远"},
+    "facility_unused": {"en": "not used: more than {metres} m from the walk network",
+                        "zh": "未使用：距步行网络超过{metres}米"},
     "snap": {"en": "{metres} m from the walk network", "zh": "距步行网络{metres}米"},
     "partly_analysed": {"en": "{done} of {total}", "zh": "{done}/{total}"},
     # report
@@ -172,6 +174,70 @@ _TEXT: dict[str, dict[str, str]] = {
                       "zh": "未评估的设施类别（数据中无此类设施）"},
     "m_excluded": {"en": "Units not analysed", "zh": "未评估单元"},
     "no_warnings": {"en": "None.", "zh": "无。"},
+    "sec_quality": {"en": "Data quality", "zh": "数据质量"},
+    "q_intro": {"en": "What the input data lack and what the audit had to leave out "
+                      "(data_quality in summary.json). Rows in grey are zero.",
+                "zh": "输入数据的缺陷及评估中被排除的内容（见 summary.json 的 data_quality）。"
+                      "灰色行为零。"},
+    "col_check": {"en": "check", "zh": "检查项"},
+    "col_count": {"en": "count", "zh": "数量"},
+    "col_meaning": {"en": "what it means", "zh": "含义"},
+    "q_more": {"en": "… and {n} more", "zh": "……另有{n}项"},
+    "q_network_components_dropped": {"en": "Street-network islands dropped",
+                                     "zh": "删除的街道网络孤岛"},
+    "q_network_components_dropped_note": {
+        "en": "Small parts of the walk network not connected to the main one; residents and "
+              "facilities on them are not audited.",
+        "zh": "与主网络不连通的小块步行网络；其上的居民和设施不参与评估。"},
+    "q_network_nodes_dropped": {"en": "Street nodes in those islands",
+                                "zh": "孤岛中的街道节点"},
+    "q_network_nodes_dropped_note": {
+        "en": "Size of the dropped islands; keep large ones with --min-component-nodes.",
+        "zh": "被删除孤岛的规模；可用 --min-component-nodes 保留较大的孤岛。"},
+    "q_facilities_snapped_over_100m": {"en": "Facilities 100–{metres} m from the walk network",
+                                       "zh": "距步行网络100–{metres}米的设施"},
+    "q_facilities_snapped_over_100m_note": {
+        "en": "Used, but reached by a straight walk of over 100 m from the nearest street: "
+              "check their positions.",
+        "zh": "参与评估，但需从最近街道直线步行100米以上才能到达：请核对其位置。"},
+    "q_facilities_unreachable": {"en": "Facilities more than {metres} m from the walk network",
+                                 "zh": "距步行网络超过{metres}米的设施"},
+    "q_facilities_unreachable_note": {
+        "en": "Not used: too far from any street to be reached on foot (map layer "
+              "\"Facilities not used\").",
+        "zh": "未使用：距任何街道过远，无法步行到达（见地图图层“未使用设施”）。"},
+    "q_duplicates_merged": {"en": "Duplicate facilities merged", "zh": "合并的重复设施"},
+    "q_duplicates_merged_note": {
+        "en": "Found in more than one source (same category, similar name, within 20 m); "
+              "counted once.",
+        "zh": "在多个数据源中重复出现（同类、名称相近、相距20米以内）；只计一次。"},
+    "q_unknown_typecodes": {"en": "Facilities with an unmapped Amap type code",
+                            "zh": "高德类型编码无对应类别的设施"},
+    "q_unknown_typecodes_note": {
+        "en": "Left out; map the codes in configs/providers/amap-typecodes.yaml or give a "
+              "category column.",
+        "zh": "未纳入评估；可在 configs/providers/amap-typecodes.yaml 中补充编码映射，"
+              "或提供 category 列。"},
+    "q_categories_without_facilities": {"en": "Categories without facilities",
+                                        "zh": "无设施的类别"},
+    "q_categories_without_facilities_note": {
+        "en": "The data hold no facility of these categories of the standard; they are not "
+              "audited.",
+        "zh": "数据中没有标准所列的这些类别的设施；这些类别不参与评估。"},
+    "q_units_without_population": {"en": "Units without residents", "zh": "无居民的单元"},
+    "q_units_without_population_note": {
+        "en": "No resident location falls in these units, so they have no coverage figures.",
+        "zh": "这些单元内没有居民点，因此没有覆盖率数据。"},
+    "q_origins_beyond_max_snap": {
+        "en": "Resident locations more than {metres} m from the walk network",
+        "zh": "距步行网络超过{metres}米的居民点"},
+    "q_origins_beyond_max_snap_note": {"en": "Counted as not covered for every category.",
+                                       "zh": "在所有类别中均计为未覆盖。"},
+    "q_population_beyond_max_snap": {"en": "Residents at those locations",
+                                     "zh": "上述居民点的居民数"},
+    "q_population_beyond_max_snap_note": {
+        "en": "Counted as not covered: they live too far from any street in the data.",
+        "zh": "计为未覆盖：距数据中的任何街道过远。"},
     "src_inputs": {"en": "Input files", "zh": "输入文件"},
     "src_sample": {"en": "Bundled sample", "zh": "内置样例数据"},
     "src_licence": {"en": "Licence and attribution", "zh": "许可与署名"},

@@ -7,17 +7,19 @@ Layers:
   shows, as proportional circles on a grid, the residents it leaves uncovered,
   and for a category the streets within its walking threshold of a facility;
 * **overlays** (check boxes): coarser unit boundaries, units not analysed,
-  facilities per category, facilities too far from the network to be used.
+  facilities per category (clustered, one cluster group per category: see
+  :mod:`lifecircle.render._cluster`), facilities too far from the network to be used.
 
 With a solved :class:`~lifecircle.optimize.Siting` (``lifecircle optimize``) the
 map also shows the proposed sites, numbered by rank, with each site's walking
 catchment, and the siting category's theme splits into a before / after pair of
 radio buttons (coverage by the existing facilities, then with the new sites).
 
-Leaflet is inlined from the vendored copy in ``assets/`` and folium's CDN links
-(jQuery, Bootstrap, Font Awesome) are dropped: the map needs the network only
-for basemap tiles, and with ``basemap="none"`` not at all. Every string from
-the data is HTML-escaped before it reaches a tooltip, popup or label.
+Leaflet and Leaflet.markercluster are inlined from the vendored copies in ``assets/``
+and folium's CDN links (jQuery, Bootstrap, Font Awesome, markercluster) are dropped:
+the map needs the network only for basemap tiles, and with ``basemap="none"`` not at
+all. Every string from the data is HTML-escaped before it reaches a tooltip, popup or
+label.
 """
 
 from __future__ import annotations
@@ -29,7 +31,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import branca.element
 import folium
 import geopandas as gpd
 import numpy as np
@@ -39,8 +40,10 @@ from jinja2 import Template
 
 from ..coverage import origin_indicators
 from ..io.outputs import write_atomic
+from ..settings import MAX_SNAP_M
 from . import _mapdata
-from ._assets import leaflet_css, leaflet_js, read_text
+from ._assets import Raw, leaflet_css, leaflet_js, read_text
+from ._cluster import FacilityClusters, cluster_icon_html
 from ._style import (
     CATCHMENT_COLOUR,
     MISSING_COLOUR,
@@ -86,6 +89,8 @@ UNIT_TOLERANCE_M = 10.0
 CELL_M = 250.0
 CATCHMENT_CELL_M = 60.0
 MAX_RADIUS_PX = 13.0
+#: Deepest zoom without tiles (clusters need a finite one; tiles bring their own).
+MAX_ZOOM = 19
 #: Leaflet panes (z-index) keep the drawing order whichever theme is switched on.
 _PANES = {"lc_units": 410, "lc_catchments": 420, "lc_uncovered": 430, "lc_boundaries": 440,
           "lc_facilities": 450}
@@ -148,14 +153,15 @@ def build_map(result: AuditResult, *, lang: str = "en", basemap: str = "osm",
         raise ValueError(msg)
     ctx = _Context.of(result, lang=lang, gcj02=basemap == "amap")
     proposed = None if siting is None else _Proposed.of(ctx, siting)
+    tiles = BASEMAPS[basemap]
     fmap = _InlineMap(location=None, tiles=None, control_scale=True, zoom_snap=0.25)
+    fmap.options["max_zoom"] = MAX_ZOOM if tiles is None else tiles.max_zoom
     root = fmap.get_root()
     root.title = esc(text("title", lang))
     headings = {"base": text("layers_themes", lang), "overlays": text("layers_overlays", lang)}
-    root.header.add_child(_Raw("<style>" + "".join(
+    root.header.add_child(Raw("<style>" + "".join(
         f".leaflet-control-layers-{part}::before{{content:{json.dumps(label, ensure_ascii=False)}}}"
         for part, label in headings.items()) + "</style>"), name="lc_headings")
-    tiles = BASEMAPS[basemap]
     if tiles is not None:
         folium.TileLayer(tiles=tiles.url, attr=tiles.attribution, subdomains=tiles.subdomains,
                          max_zoom=tiles.max_zoom, control=False).add_to(fmap)
@@ -199,17 +205,6 @@ def build_map(result: AuditResult, *, lang: str = "en", basemap: str = "osm",
 # --------------------------------------------------------------------------- page
 
 
-class _Raw(branca.element.Element):
-    """Markup inserted verbatim (not parsed as a Jinja template)."""
-
-    def __init__(self, markup: str) -> None:
-        super().__init__()
-        self.markup = markup
-
-    def render(self, **kwargs: Any) -> str:
-        return self.markup
-
-
 class _InlineMap(folium.Map):
     """A folium map whose Leaflet JS and CSS are inlined instead of linked from CDNs."""
 
@@ -218,9 +213,9 @@ class _InlineMap(folium.Map):
 
     def render(self, **kwargs: Any) -> None:
         header = self.get_root().header
-        header.add_child(_Raw(f"<style>{leaflet_css()}</style>"), name="leaflet_css")
-        header.add_child(_Raw(f"<style>{read_text('map.css')}</style>"), name="lifecircle_css")
-        header.add_child(_Raw(f"<script>{leaflet_js()}</script>"), name="leaflet_js")
+        header.add_child(Raw(f"<style>{leaflet_css()}</style>"), name="leaflet_css")
+        header.add_child(Raw(f"<style>{read_text('map.css')}</style>"), name="lifecircle_css")
+        header.add_child(Raw(f"<script>{leaflet_js()}</script>"), name="leaflet_js")
         super().render(**kwargs)
 
 
@@ -283,6 +278,12 @@ class _Context:
 
     def cat_name(self, cat: str) -> str:
         return category_name(self.result.standard, cat, self.lang)
+
+    @property
+    def max_snap_m(self) -> float:
+        """How far from the walk network a facility may lie and still be used (m)."""
+        settings = self.result.summary.get("settings") or {}
+        return float(settings.get("max_snap_m") or MAX_SNAP_M)
 
     def threshold(self, cat: str) -> dict[str, Any]:
         return self.result.summary["thresholds"][cat]
@@ -586,30 +587,26 @@ def _facility_tips(ctx: _Context, facilities: gpd.GeoDataFrame) -> list[str]:
                                facilities["snap_m"], strict=True):
         label = name if pd.notna(name) and str(name).strip() else text("unnamed", ctx.lang)
         note = (text("snap", ctx.lang, metres=f"{snap:.0f}") if pd.notna(snap)
-                else text("facility_unused", ctx.lang))
+                else text("facility_unused", ctx.lang, metres=count(ctx.max_snap_m)))
         out.append(f"<b>{esc(label)}</b><br>{esc(ctx.cat_name(cat))} · {esc(note)}")
     return out
 
 
-def _facility_layer(ctx: _Context, cat: str, *, show: bool = True) -> folium.GeoJson:
+def _facility_layer(ctx: _Context, cat: str, *, show: bool = True) -> FacilityClusters:
     fac = ctx.facilities
     usable = fac[(fac["category"] == cat) & fac["reachable"].astype(bool)]
     points = ctx.display(_mapdata.as_points(usable, ctx.result.graph.crs))
     colour = ctx.colours[cat]
     name = (f'<span class="lc-swatch lc-dot" style="background:{colour}"></span>'
             + esc(text("layer_facilities", ctx.lang, name=ctx.cat_name(cat), n=len(usable))))
-    return folium.GeoJson(
-        _geojson(points, {"tip": _facility_tips(ctx, usable)}), name=name, show=show,
-        marker=folium.CircleMarker(radius=3.5, pane="lc_facilities", color="#ffffff", weight=0.8,
-                                   fill=True, fill_color=colour, fill_opacity=0.95),
-        **_details(popup=False),
-    )
+    return FacilityClusters(_geojson(points, {"tip": _facility_tips(ctx, usable)}), name=name,
+                            colour=colour, pane="lc_facilities", show=show)
 
 
 def _unused_facility_layer(ctx: _Context, unused: gpd.GeoDataFrame) -> folium.GeoJson:
     points = ctx.display(_mapdata.as_points(unused, ctx.result.graph.crs))
     colours = [ctx.colours[c] for c in unused["category"]]
-    name = text("layer_unused", ctx.lang)
+    name = text("layer_unused", ctx.lang, metres=count(ctx.max_snap_m))
     return folium.GeoJson(
         _geojson(points, {"style": [{"color": c} for c in colours],
                           "tip": _facility_tips(ctx, unused)}),
@@ -719,6 +716,8 @@ def _legend_html(ctx: _Context, radius: _RadiusScale, proposed: _Proposed | None
     parts.append(f'<div class="lc-row"><span class="lc-swatch" style="background:'
                  f'{CATCHMENT_COLOUR};opacity:0.35"></span>'
                  f'{esc(text("legend_catchment", lang))}</div>')
+    parts.append(f'<div class="lc-row">{cluster_icon_html(12)}'
+                 f'{esc(text("legend_clusters", lang))}</div>')
     if proposed is not None:
         cat, summary = proposed.category, proposed.summary
         name = ctx.cat_name(cat)

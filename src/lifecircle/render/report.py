@@ -2,7 +2,8 @@
 
 Headline figures, categories ranked by shortfall, the worst-served units,
 charts (inline SVG from matplotlib), sortable per-level unit tables, the
-largest gaps, the method, warnings and data sources with their licences.
+largest gaps, the method, data quality (when ``summary.json`` has it),
+warnings and data sources with their licences.
 With a solved :class:`~lifecircle.optimize.Siting`, a "Proposed sites" section
 follows the headline: model, solver status, candidates, coverage before and
 after, the ranked sites, per-unit before / after and the optimizer's notes.
@@ -24,6 +25,7 @@ from ..datasets import SAMPLES, get_path
 from ..io.outputs import write_atomic
 from . import _charts
 from ._assets import ASSETS, read_text
+from ._quality import quality_rows
 from ._style import category_colours, share_colour
 from ._text import (
     category_name,
@@ -163,6 +165,7 @@ class _Report:
             "tables": self.level_tables(),
             "gaps": self.gap_rows(),
             "method": self.method(),
+            "quality": quality_rows(self.result, self.lang),
             "warnings": list(summary["warnings"]),
             "sources": self.sources(),
             "charts": self.charts(),
