@@ -22,9 +22,9 @@ import jinja2
 import pandas as pd
 
 from ..datasets import SAMPLES, get_path
-from ..io.outputs import write_atomic
 from . import _charts
 from ._assets import ASSETS, read_text
+from ._page import check_siting, write_html
 from ._quality import quality_rows
 from ._style import category_colours, share_colour
 from ._text import (
@@ -76,21 +76,15 @@ def render_report(result: AuditResult, path: str | Path, *, lang: str = "en",
     >>> from lifecircle.render.report import render_report
     >>> render_report(lifecircle.audit(), "report.html", lang="zh")  # doctest: +SKIP
     """
-    page = build_report(result, lang=lang, siting=siting)
-    target = Path(path)
-    return write_atomic(target, lambda tmp: tmp.write_text(page, encoding="utf-8"))
+    return write_html(path, build_report(result, lang=lang, siting=siting))
 
 
 def build_report(result: AuditResult, *, lang: str = "en", siting: Siting | None = None
                  ) -> str:
     """The report's HTML, as a string (see :func:`render_report`)."""
     check_lang(lang)
-    if siting is not None and siting.result is not result:
-        msg = "the siting was built from another audit result"
-        raise ValueError(msg)
-    if siting is not None and not siting.model:
-        msg = "the siting has not been solved: call Siting.solve() first"
-        raise ValueError(msg)
+    if siting is not None:
+        check_siting(result, siting)
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(ASSETS), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True,
                              lstrip_blocks=True)

@@ -1,0 +1,191 @@
+"""The map's themes: the radio buttons that colour the governance units.
+
+A theme colours the finest units by the share of residents with a complete life
+circle, or by one category's coverage; it also shows, as proportional circles on a
+grid, the residents it leaves uncovered, and for a category the streets within its
+walking threshold of a facility. With proposed sites the siting category's theme
+splits into a before / after pair (existing facilities, then with the new sites).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import folium
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from ..coverage import origin_indicators
+from . import _mapdata
+from ._context import CATCHMENT_CELL_M, CELL_M, MapContext
+from ._features import constant, details, geojson, unit_popup
+from ._style import CATCHMENT_COLOUR, UNCOVERED_COLOUR, share_colour
+from ._text import count, esc, pct, text
+
+if TYPE_CHECKING:
+    from ._proposals import Proposed
+
+#: Radius of the largest circle (px).
+MAX_RADIUS_PX = 13.0
+_UNIT_STYLE = {"color": "#444444", "weight": 1, "fillOpacity": 0.6}
+_HIGHLIGHT = {"weight": 3, "color": "#000000"}
+
+
+@dataclass(frozen=True)
+class Theme:
+    """One way of colouring the units, with the residents it leaves uncovered."""
+
+    name: str
+    column: str
+    cells: gpd.GeoDataFrame
+    catchment: gpd.GeoSeries | None
+    #: Units to colour when not the audit's (coverage after the proposed sites).
+    units: gpd.GeoDataFrame | None = None
+    #: The theme switched on when the map opens (else the first).
+    primary: bool = False
+
+
+def themes(ctx: MapContext, proposed: Proposed | None = None) -> list[Theme]:
+    """The themes in radio-button order: complete life circles, then one per category."""
+    result, graph = ctx.result, ctx.result.graph
+    access = result.access
+    population = access["population"].to_numpy(float)
+
+    def cells(covered: np.ndarray) -> gpd.GeoDataFrame:
+        uncovered = population * (1.0 - covered)
+        return ctx.display(_mapdata.aggregate_to_cells(access, uncovered, graph.crs, CELL_M))
+
+    indicators = origin_indicators(access, result.standard, ctx.categories)
+    out = [Theme(text("theme_complete", ctx.lang), "complete_share",
+                 cells(indicators["complete_share"].to_numpy(float)), None)]
+    fac = ctx.facilities
+    for cat in ctx.categories:
+        usable = fac[(fac["category"] == cat) & fac["reachable"].astype(bool)]
+        area = _mapdata.catchment(graph, usable, ctx.threshold(cat)["metres"],
+                                  cell_m=CATCHMENT_CELL_M)
+        name = text("theme_category", ctx.lang, name=ctx.cat_name(cat),
+                    minutes=f"{ctx.threshold(cat)['minutes']:g}")
+        theme = Theme(name, f"cov_{cat}", cells(indicators[f"cov_{cat}"].to_numpy(float)),
+                      ctx.display(gpd.GeoDataFrame(geometry=area)))
+        if proposed is not None and cat == proposed.category:
+            out += _before_after(ctx, proposed, theme, usable)
+        else:
+            out.append(theme)
+    return out
+
+
+def _before_after(ctx: MapContext, proposed: Proposed, before: Theme,
+                  usable: gpd.GeoDataFrame) -> list[Theme]:
+    """The siting category's theme as a pair: existing facilities, then with the new sites."""
+    cat, graph = proposed.category, ctx.result.graph
+    minutes = f"{ctx.threshold(cat)['minutes']:g}"
+    # residents still uncovered, per origin (a resident partly served by a site of
+    # limited capacity appears twice in access_after: served and unserved shares)
+    after = proposed.access_after
+    covered = origin_indicators(after, ctx.result.standard, [cat])[f"cov_{cat}"].to_numpy()
+    uncovered = (pd.Series(after["population"].to_numpy(float) * (1.0 - covered))
+                 .groupby(after["origin_id"].to_numpy()).sum()
+                 .reindex(ctx.result.access["origin_id"].to_numpy(), fill_value=0.0))
+    cells = ctx.display(_mapdata.aggregate_to_cells(ctx.result.access, uncovered.to_numpy(),
+                                                    graph.crs, CELL_M))
+    sites = pd.concat([usable.geometry.to_crs(graph.crs), proposed.sites.geometry],
+                      ignore_index=True)
+    area = _mapdata.catchment(graph, gpd.GeoDataFrame(geometry=sites, crs=graph.crs),
+                              ctx.threshold(cat)["metres"], cell_m=CATCHMENT_CELL_M)
+    return [
+        dataclasses.replace(before, primary=True, name=text(
+            "theme_before", ctx.lang, name=ctx.cat_name(cat), minutes=minutes)),
+        Theme(text("theme_after", ctx.lang, name=ctx.cat_name(cat), minutes=minutes,
+                   n=len(proposed.proposals)),
+              f"cov_{cat}", cells, ctx.display(gpd.GeoDataFrame(geometry=area)),
+              units=_units_after(ctx, proposed)),
+    ]
+
+
+def _units_after(ctx: MapContext, proposed: Proposed) -> gpd.GeoDataFrame:
+    """The displayed finest units with every coverage figure taken from after the new sites.
+
+    Names, ids and outlines stay those of the audit's units.
+    """
+    units = ctx.display_units()
+    after = proposed.units_after[ctx.levels[-1]]
+    table = pd.DataFrame(after.drop(columns=after.geometry.name)).set_index("unit_id")
+    fixed = {"unit_id", "name", "parent_id", "level", "analysed", units.geometry.name}
+    ids = units["unit_id"].to_numpy()
+    for col in table.columns:
+        if col in units.columns and col not in fixed:
+            units[col] = table[col].reindex(ids).to_numpy()
+    return units
+
+
+class RadiusScale:
+    """Circle radius in pixels, proportional to the square root of the value."""
+
+    def __init__(self, max_value: float) -> None:
+        self.max_value = max(float(max_value), 1.0)
+
+    def __call__(self, value: float) -> float:
+        return round(max(1.5, MAX_RADIUS_PX * float(np.sqrt(value / self.max_value))), 1)
+
+    def reference_values(self) -> list[float]:
+        """Three round values spanning the scale, largest first."""
+        return sorted({_round_down(self.max_value * f) for f in (1.0, 0.25, 0.04)},
+                      reverse=True)
+
+
+def _round_down(value: float) -> float:
+    """The largest of 1, 2, 5 x 10^k not above ``value`` (at least 1)."""
+    if value < 1:
+        return 1.0
+    power = 10.0 ** np.floor(np.log10(value))
+    return float(max(m * power for m in (1, 2, 5) if m * power <= value))
+
+
+def _unit_tooltip(ctx: MapContext, row: pd.Series, column: str, theme_name: str) -> str:
+    lines = [f"<b>{esc(row['name'])}</b>", f"{esc(theme_name)}: <b>{pct(row[column])}</b>"]
+    if column == "complete_share" and pd.notna(row["worst_category"]):
+        cat = str(row["worst_category"])
+        lines.append(f"{esc(text('worst_category', ctx.lang))}: {esc(ctx.cat_name(cat))} "
+                     f"({pct(row[f'cov_{cat}'])})")
+    return "<br>".join(lines)
+
+
+def theme_layer(ctx: MapContext, theme: Theme, units: gpd.GeoDataFrame,
+                radius: RadiusScale, *, show: bool) -> folium.FeatureGroup:
+    """One theme as a base layer: coloured units, catchment, uncovered residents."""
+    group = folium.FeatureGroup(name=esc(theme.name), overlay=False, show=show)
+    units = theme.units if theme.units is not None else units
+    shown = units[units["analysed"].astype(bool)]
+    rows = [row for _, row in shown.iterrows()]
+    data = geojson(shown, {
+        "fill": [share_colour(row[theme.column]) for row in rows],
+        "tip": [_unit_tooltip(ctx, row, theme.column, theme.name) for row in rows],
+        "popup": [unit_popup(ctx, row) for row in rows],
+    })
+    folium.GeoJson(
+        data, pane="lc_units",
+        style_function=lambda f: {**_UNIT_STYLE, "fillColor": f["properties"]["fill"]},
+        highlight_function=constant(_HIGHLIGHT), **details(),
+    ).add_to(group)
+    if theme.catchment is not None and not theme.catchment.is_empty.all():
+        folium.GeoJson(
+            geojson(theme.catchment, {}), pane="lc_catchments", interactive=False,
+            style_function=constant({"stroke": False, "fillColor": CATCHMENT_COLOUR,
+                                     "fillOpacity": 0.22}),
+        ).add_to(group)
+    if len(theme.cells):
+        weights = theme.cells["weight"].to_numpy()
+        data = geojson(theme.cells, {
+            "style": [{"radius": radius(w)} for w in weights],
+            "tip": [esc(text("uncovered_here", ctx.lang, n=count(w))) for w in weights],
+        })
+        folium.GeoJson(
+            data, marker=folium.CircleMarker(radius=3, pane="lc_uncovered", color="#ffffff",
+                                             weight=0.6, fill=True,
+                                             fill_color=UNCOVERED_COLOUR, fill_opacity=0.6),
+            **details(popup=False),
+        ).add_to(group)
+    return group
