@@ -14,7 +14,7 @@ from click.testing import Result
 
 from lifecircle.io import coords
 
-from .conftest import invoke  # noqa: F401 - re-exported for the BYOD tests
+from .conftest import assert_user_error, invoke  # noqa: F401 - re-exported for the BYOD tests
 
 OUTPUTS = {"access.parquet", "units.gpkg", "facilities.gpkg", "gaps.csv", "summary.json"}
 
@@ -41,15 +41,6 @@ def assert_ok(res: Result) -> None:
     assert res.exit_code == 0, (res.exit_code, res.output, res.exception)
 
 
-def assert_user_error(res: Result, *needles: str) -> str:
-    """Exit code 2, a `lifecircle: error:` message containing the needles, no traceback."""
-    assert res.exit_code == 2, (res.exit_code, res.output, res.exception)
-    assert isinstance(res.exception, SystemExit)
-    assert "Traceback" not in res.output
-    message = res.stderr[res.stderr.index("lifecircle: error: "):]
-    for needle in needles:
-        assert needle in message, (needle, message)
-    return message
 
 
 # --------------------------------------------------------------------------- Amap-style tables

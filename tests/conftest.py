@@ -245,3 +245,14 @@ def invoke(args: list[object]) -> Result:
                 root.addHandler(h)
         root.setLevel(root_level)
         pkg.setLevel(pkg_level)
+
+
+def assert_user_error(res: Result, *needles: str) -> str:
+    """Exit code 2, a `lifecircle: error:` message containing the needles, no traceback."""
+    assert res.exit_code == 2, (res.exit_code, res.output, res.exception)
+    assert isinstance(res.exception, SystemExit)
+    assert "Traceback" not in res.output
+    message = res.stderr[res.stderr.index("lifecircle: error: "):]
+    for needle in needles:
+        assert needle in message, (needle, message)
+    return message

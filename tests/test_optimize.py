@@ -30,7 +30,7 @@ import lifecircle
 from lifecircle.errors import DataError
 from lifecircle.optimize import Siting
 
-from .conftest import LAT0, LON0, invoke, osm_xml
+from .conftest import LAT0, LON0, assert_user_error, invoke, osm_xml
 
 CAT = "kindergarten"
 N_GRID = 32
@@ -664,12 +664,7 @@ def tiny_args(files: dict[str, Path], out: Path) -> list[object]:
 def test_cli_bad_requests_exit_2(cli_files, tmp_path, extra, needles):
     extra = [str(e).format(**cli_files) for e in extra]
     res = invoke([*tiny_args(cli_files, tmp_path / "out"), *extra])
-    assert res.exit_code == 2, (res.exit_code, res.output, res.exception)
-    assert isinstance(res.exception, SystemExit)
-    assert "Traceback" not in res.output
-    message = res.stderr[res.stderr.index("lifecircle: error: "):]
-    for needle in needles:
-        assert needle in message, (needle, message)
+    assert_user_error(res, *needles)
     assert not (tmp_path / "out" / "proposals.geojson").exists()
 
 

@@ -20,7 +20,7 @@ SAMPLES: dict[str, dict[str, str]] = {
         "description": (
             "Central Shanghai (~150 km2): OSM streets 2025-08-09, OSM POIs 2026-05-19, "
             "OSM districts and streets/towns 2026-08-19, 7th-census population 2020. "
-            "(c) OpenStreetMap contributors, ODbL 1.0"
+            "© OpenStreetMap contributors, ODbL 1.0"
         ),
         "network": "streets.osm.pbf",
         "facilities": "pois.gpkg",
