@@ -134,6 +134,10 @@ class WalkGraph:
 
     def extent(self) -> shapely.Geometry:
         """Convex hull of the nodes, in the graph's CRS: the extent of the street data."""
+        return self._hull
+
+    @cached_property
+    def _hull(self) -> shapely.Geometry:
         import shapely
 
         return shapely.convex_hull(shapely.multipoints(np.column_stack([self.x, self.y])))
