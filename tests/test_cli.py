@@ -16,6 +16,7 @@ import shapely
 from click.testing import Result
 
 from .conftest import LAT0, LON0, invoke, osm_xml
+from .conftest import assert_user_error as _assert_user_error
 
 OUTPUTS = {"access.parquet", "units.gpkg", "facilities.gpkg", "gaps.csv", "summary.json"}
 
@@ -23,16 +24,9 @@ OUTPUTS = {"access.parquet", "units.gpkg", "facilities.gpkg", "gaps.csv", "summa
 
 
 def assert_user_error(res: Result, *needles: str) -> str:
-    """Exit code 2, a one-paragraph `lifecircle: error:` message with the needles, no traceback."""
-    assert res.exit_code == 2, (res.exit_code, res.output, res.exception)
-    assert isinstance(res.exception, SystemExit)
-    assert "Traceback" not in res.output
+    """The shared check, plus: nothing on stdout."""
+    message = _assert_user_error(res, *needles)
     assert res.stdout == ""
-    err = res.stderr
-    start = err.index("lifecircle: error: ")
-    message = err[start:]
-    for needle in needles:
-        assert needle in message, (needle, message)
     return message
 
 
@@ -52,9 +46,9 @@ def test_audit_on_the_sample_writes_exactly_the_contract_files(cli_run):
     assert {p.name for p in out.iterdir()} == OUTPUTS  # no temp files left behind
     assert "residents analysed:" in res.stdout
     assert "coverage by category:" in res.stdout
-    assert ("wrote access.parquet, units.gpkg, facilities.gpkg, gaps.csv, summary.json to "
+    assert ("wrote access.parquet, facilities.gpkg, gaps.csv, summary.json, units.gpkg to "
             f"{out}") in res.stdout
-    assert "Traceback" not in res.output
+    assert res.exception is None
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +66,7 @@ def test_summary_json(summary):
     assert "dasymetric" in summary["population"]["method"]
     assert summary["population"]["total"] > 0
     assert set(summary["timings_s"]) >= {"read_network", "read_facilities", "read_units",
-                                         "population", "access", "coverage", "write"}
+                                         "population", "access", "coverage"}
     assert all(v >= 0 for v in summary["timings_s"].values())
     assert summary["versions"]["lifecircle"] == "0.1.0"
     assert isinstance(summary["warnings"], list)
@@ -80,9 +74,17 @@ def test_summary_json(summary):
     audited = summary["categories_audited"]
     assert set(summary["coverage"]) == set(audited)
     assert all(0.0 <= v <= 1.0 for v in summary["coverage"].values())
-    assert 0.0 <= summary["complete_share"] <= 1.0
-    # the sample has no elderly care nor community service (see data/README.md)
+    # the sample has no elderly care nor community service (see data/README.md), so
+    # complete life circles are not computed, and say why
     assert "elderly_care" not in audited
+    assert summary["complete_share"] is None
+    assert set(summary["complete_by_level"]) == {"5min", "10min", "15min"}
+    for level, status in summary["completeness"].items():
+        assert summary["complete_by_level"][level] is None
+        assert status["computed"] is False
+        assert status["missing"] == ["elderly_care", "community_service"]
+    assert summary["categories_not_audited_reason"] == {
+        "elderly_care": "no_facilities", "community_service": "no_facilities"}
     assert {"kindergarten", "park", "bus_stop"} <= set(audited)
     assert summary["network"]["crs"] == "EPSG:32651"
 

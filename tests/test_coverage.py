@@ -11,10 +11,48 @@ from numpy.testing import assert_allclose
 import lifecircle
 from lifecircle.io.units import UnitHierarchy
 
-from .conftest import UTM, grid, utm_box
+from lifecircle.config import parse_standard
+
+from .conftest import UTM, grid, minimal_standard_dict, utm_box
 
 NAN = np.nan
 CATS = ["kindergarten", "park", "shop"]  # shop is optional (not mandatory)
+
+
+@pytest.fixture(scope="module")
+def small_standard():
+    """The test standard without ``clinic``: CATS then holds every mandatory category,
+    so every completeness figure is computed (the hand computations below)."""
+    raw = minimal_standard_dict()
+    raw["categories"] = [c for c in raw["categories"] if c["id"] != "clinic"]
+    return parse_standard(raw, source="test-std-no-clinic")
+
+
+@pytest.fixture(scope="module")
+def with_clinic():
+    """The full test standard: ``clinic`` (10 min, mandatory) is not in CATS."""
+    return parse_standard(minimal_standard_dict(), source="test-std")
+
+
+def test_completeness_is_not_computed_without_every_mandatory_category(with_clinic):
+    status = lifecircle.coverage.completeness_status(with_clinic, CATS)
+    assert status == {
+        "5min": {"computed": True, "categories": ["kindergarten"], "missing": []},
+        "10min": {"computed": False, "categories": ["kindergarten", "park", "clinic"],
+                  "missing": ["clinic"]},
+    }
+    tables = lifecircle.coverage_by_unit(ACCESS, hierarchy(), with_clinic, CATS)
+    for table in tables.values():
+        analysed = table[table["units_analysed"] > 0]
+        assert analysed["complete_5min"].notna().all()
+        assert analysed["complete_10min"].isna().all()
+        assert analysed["complete_share"].isna().all()
+    street = tables["street"].set_index("unit_id")
+    # complete_5min = kindergarten alone: S1 100/400 as in the hand table below
+    assert street.loc["S1", "complete_5min"] == pytest.approx(100 / 400)
+    city = lifecircle.citywide(ACCESS, with_clinic, CATS)
+    assert city["complete_10min"] is None and city["complete_share"] is None
+    assert city["complete_5min"] == round(850 / 1200, 6)
 
 # Two districts, four streets (100 m squares):   S3 S4   (D2)
 #                                                S1 S2   (D1)

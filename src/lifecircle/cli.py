@@ -6,10 +6,14 @@ one-paragraph message on stderr and exit code 2, never a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -19,24 +23,94 @@ from .settings import DEFAULT_OUT_DIR, HEX_SIZE_M, MAX_SNAP_M
 
 log = logging.getLogger("lifecircle")
 
+_HANDLER_NAME = "lifecircle-cli"
+
 
 def configure_logging(verbosity: int) -> None:
-    """Log to stderr: -q errors only, default info, -v debug."""
+    """Log lifecircle's messages to stderr: -q errors only, default info, -v debug.
+
+    Only the ``lifecircle`` logger is configured (its own handler; the root logger
+    and other libraries' loggers are left alone).
+    """
     level = {-1: logging.ERROR, 0: logging.INFO}.get(verbosity, logging.DEBUG)
-    logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr,
-                        force=True)
-    logging.getLogger("lifecircle").setLevel(level)
+    logger = logging.getLogger("lifecircle")
+    for handler in [h for h in logger.handlers if h.get_name() == _HANDLER_NAME]:
+        logger.removeHandler(handler)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.set_name(_HANDLER_NAME)
+    handler.setFormatter(logging.Formatter(
+        "%(levelname)s %(name)s: %(message)s" if verbosity > 0 else "%(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(level)
+    logger.propagate = False
+
+
+class _Terminated(Exception):
+    """SIGTERM, raised in the main thread so that clean-up code runs."""
+
+
+@contextlib.contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    """While running, SIGTERM unwinds like Ctrl-C (staging folders are removed)."""
+
+    def handler(signum: int, frame: object) -> None:
+        raise _Terminated
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread (e.g. inside a test runner's thread)
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 class _Group(click.Group):
-    """Turn user mistakes into a message and exit code 2."""
+    """Turn user mistakes into a message and exit code 2; interruptions into 130/143."""
 
     def invoke(self, ctx: click.Context) -> object:
         try:
-            return super().invoke(ctx)
+            with _sigterm_raises():
+                return super().invoke(ctx)
         except LifecircleError as exc:
             click.echo(f"lifecircle: error: {exc}", err=True)
             ctx.exit(2)
+        except KeyboardInterrupt:
+            click.echo("lifecircle: interrupted; the previous outputs are unchanged", err=True)
+            ctx.exit(130)
+        except _Terminated:
+            click.echo("lifecircle: terminated; the previous outputs are unchanged", err=True)
+            ctx.exit(143)
+        return None
+
+
+class _Option(click.ParamType):
+    """A numeric option checked against its range declared once in ``settings.OPTION_RANGES``.
+
+    NaN, infinities and values out of range are refused with the allowed range.
+    """
+
+    name = "number"
+
+    def __init__(self, option: str) -> None:
+        self.option = option
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> float | int:
+        from .settings import OPTION_RANGES, option_problem
+
+        number: Any = value
+        if isinstance(value, str):
+            try:
+                number = float(value)
+            except ValueError:
+                number = value
+        problem = option_problem(f"--{self.option.replace('_', '-')}", number)
+        if problem is not None:
+            self.fail(problem.split(": ", 1)[1], param, ctx)
+        return int(number) if OPTION_RANGES[self.option].integer else float(number)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -80,15 +154,19 @@ _INPUT_OPTIONS = [
                  help="Comma-separated category ids to audit (default: all with facilities)."),
     click.option("--no-osm-pois", is_flag=True,
                  help="Do not read facilities from the network file's POIs."),
-    click.option("--min-component-nodes", type=click.IntRange(min=1), default=None,
+    click.option("--min-component-nodes", type=_Option("min_component_nodes"), default=None,
                  help="Also keep network components of at least this many nodes "
                       "(default: only the largest)."),
-    click.option("--max-snap-m", type=click.FloatRange(min=0, min_open=True),
+    click.option("--max-snap-m", type=_Option("max_snap_m"),
                  default=MAX_SNAP_M, show_default=True,
-                 help="Points farther than this from the network reach nothing."),
-    click.option("--hex-size-m", type=click.FloatRange(min=0, min_open=True),
+                 help="Points farther than this from the network reach nothing (m)."),
+    click.option("--hex-size-m", type=_Option("hex_size_m"),
                  default=HEX_SIZE_M, show_default=True,
-                 help="Hexagon size (centre to corner) when there are no units."),
+                 help="Hexagon size (centre to corner, m) when there are no units."),
+    click.option("--keep-edge-units", is_flag=True,
+                 help="Also analyse units whose walking catchment leaves the street data "
+                      "(small areas, islands); flagged edge_effect, coverage may be "
+                      "underestimated."),
     click.option("--place", default=None,
                  help="Download streets, POIs and boundaries of a place with osmnx "
                       "(needs internet), e.g. '青浦区, 上海市'."),
@@ -103,7 +181,7 @@ _INPUT_OPTIONS = [
 _STUDY_OPTIONS = (
     "network", "facilities", "facilities_crs", "units", "unit_levels", "unit_codes",
     "population", "standard", "profile", "categories", "min_component_nodes", "max_snap_m",
-    "hex_size_m", "place", "out", "lang", "basemap", "no_map",
+    "hex_size_m", "place", "out", "lang", "basemap", "no_map", "keep_edge_units",
 )
 
 
@@ -185,6 +263,8 @@ def _run_audit(settings: dict) -> object:
     kwargs["osm_pois"] = settings.get("osm_pois", True)
     kwargs["max_snap_m"] = settings.get("max_snap_m") or MAX_SNAP_M
     kwargs["hex_size_m"] = settings.get("hex_size_m") or HEX_SIZE_M
+    kwargs["keep_edge_units"] = bool(settings.get("keep_edge_units"))
+    kwargs["name"] = settings.get("name")
     if settings.get("place") and kwargs["network"] is None:
         from .config import load_standard
         from .io.online import download_place
@@ -208,22 +288,38 @@ def audit(ctx: click.Context, **opts: object) -> None:
     With no arguments: the bundled central-Shanghai study (GB 50180-2018, adult
     walking speed), results in ./lifecircle-out/.
     """
+    from .io.outputs import OutputFolder, write_outputs
+
     settings = _settings(ctx, opts)
-    result = _run_audit(settings)
     out = Path(settings["out"])
-    written = result.write(out)
-    if not settings.get("no_map"):
-        written += _render(result, out, settings)
+    with OutputFolder(out, inputs=_input_paths(settings)) as folder:
+        result = _run_audit(settings)
+        writers = {**result.outputs(), **_page_writers(result, settings)}
+        write_outputs(folder, writers)
+        written = folder.publish()
     _report_warnings(result.summary["warnings"])
     if settings["verbosity"] >= 0:
         click.echo(_headline(result.summary))
         click.echo(f"wrote {', '.join(p.name for p in written)} to {out}")
 
 
-def _render(result: object, out: Path, settings: dict) -> list[Path]:
+def _input_paths(settings: dict) -> list[Path]:
+    """Every input file named by the settings (outputs must never replace one)."""
+    paths = [settings.get(k) for k in ("network", "units", "population")]
+    paths += [f[0] if isinstance(f, tuple) else f for f in settings.get("facilities") or []]
+    candidates = settings.get("candidates")
+    if candidates not in (None, "auto"):
+        paths.append(candidates)
+    return [Path(p) for p in paths if p is not None]
+
+
+def _page_writers(shown: Any, settings: dict) -> dict[str, Any]:
+    """map.html and report.html of an audit result or a siting (unless --no-map)."""
+    if settings.get("no_map"):
+        return {}
     lang, basemap = settings.get("lang") or "en", settings.get("basemap") or "osm"
-    return [result.to_map(out / "map.html", lang=lang, basemap=basemap),
-            result.to_report(out / "report.html", lang=lang)]
+    return {"map.html": lambda p: shown.to_map(p, lang=lang, basemap=basemap),
+            "report.html": lambda p: shown.to_report(p, lang=lang)}
 
 
 def _report_warnings(warnings: list[str]) -> None:
@@ -265,21 +361,21 @@ def optimize(ctx: click.Context, category: str, sites: int | None,
     units_after.gpkg, and (unless --no-map) map.html and report.html with the proposed
     sites, to --out.
     """
-    from .optimize import Siting
+    from .io.outputs import OutputFolder, write_outputs
 
     settings = _settings(ctx, opts)
-    result = _run_audit(settings)
-    siting = Siting.from_audit(result, category,
-                               candidates=candidates if candidates == "auto" else Path(candidates),
-                               n_candidates=n_candidates, min_spacing_m=min_spacing_m,
-                               objective=objective, seed=seed)
-    siting.solve(sites=sites, target_coverage=target_coverage, objective=objective,
-                 capacity=capacity, min_unit_coverage=min_unit_coverage,
-                 time_limit_s=time_limit)
+    settings["candidates"] = None if candidates == "auto" else Path(candidates)
     out = Path(settings["out"])
-    written = result.write(out) + siting.write(out)
-    if not settings.get("no_map"):
-        written += _render(siting, out, settings)  # Siting.to_map / to_report
+    with OutputFolder(out, inputs=_input_paths(settings)) as folder:
+        result = _run_audit(settings)
+        _report_warnings(result.summary["warnings"])
+        siting = _site(result, category, sites=sites, target_coverage=target_coverage,
+                       objective=objective, candidates=candidates, n_candidates=n_candidates,
+                       min_spacing_m=min_spacing_m, capacity=capacity,
+                       min_unit_coverage=min_unit_coverage, time_limit=time_limit, seed=seed)
+        writers = {**result.outputs(), **siting.outputs(), **_page_writers(siting, settings)}
+        write_outputs(folder, writers)
+        written = folder.publish()
     summary = siting.summary()
     for note in summary["notes"]:
         log.warning("note: %s", note)
@@ -293,6 +389,23 @@ def optimize(ctx: click.Context, category: str, sites: int | None,
         click.echo(f"wrote {', '.join(p.name for p in written)} to {out}")
 
 
+def _site(result: Any, category: str, *, sites: int | None, target_coverage: float | None,
+          objective: str, candidates: str, n_candidates: int, min_spacing_m: float,
+          capacity: float | None, min_unit_coverage: float | None, time_limit: float,
+          seed: int) -> Any:
+    """Build and solve the siting problem of ``lifecircle optimize``."""
+    from .optimize import Siting
+
+    siting = Siting.from_audit(result, category,
+                               candidates=candidates if candidates == "auto" else Path(candidates),
+                               n_candidates=n_candidates, min_spacing_m=min_spacing_m,
+                               objective=objective, seed=seed)
+    siting.solve(sites=sites, target_coverage=target_coverage, objective=objective,
+                 capacity=capacity, min_unit_coverage=min_unit_coverage,
+                 time_limit_s=time_limit)
+    return siting
+
+
 def _headline(summary: dict) -> str:
     lines = [
         f"{summary['standard']['title']} - profile {summary['profile']['id']} "
@@ -302,7 +415,12 @@ def _headline(summary: dict) -> str:
         f"{summary['units']['levels'][-1]} units",
     ]
     for level, share in summary["complete_by_level"].items():
-        lines.append(f"  complete {level} life circle: {share:.1%}")
+        if share is None:
+            missing = ", ".join(summary["completeness"][level]["missing"])
+            lines.append(f"  complete {level} life circle: not computed (not audited: "
+                         f"{missing})")
+        else:
+            lines.append(f"  complete {level} life circle: {share:.1%}")
     lines.append("  coverage by category:")
     for cat, share in sorted(summary["coverage"].items(), key=lambda kv: kv[1]):
         minutes = summary["thresholds"][cat]["minutes"]

@@ -8,7 +8,9 @@ For each unit ``u`` and category ``c`` with threshold ``t_c`` minutes:
   categories each reaches;
 * ``complete_<L>`` = share of the population reaching every mandatory category of
   life-circle level ``L`` and below (e.g. ``complete_10min``: every mandatory 5- and
-  10-minute category); ``complete_share`` is the top level's value;
+  10-minute category); ``complete_share``: every mandatory category of the standard.
+  Computed only when all those categories were audited (NaN otherwise: see
+  :func:`completeness_status`);
 * ``worst_category`` = the mandatory category with the lowest ``cov``.
 
 Finest units are summed up the hierarchy, so every level is an exact rollup of
@@ -35,28 +37,66 @@ def covered_matrix(access: pd.DataFrame, standard: Standard, categories: list[st
     )
 
 
-def completeness_columns(standard: Standard, categories: list[str]) -> dict[str, list[str]]:
-    """Mandatory categories that make each life-circle level complete (cumulative)."""
-    mandatory = [c for c in categories if standard.category(c).mandatory]
-    out: dict[str, list[str]] = {}
+def completeness_status(standard: Standard, categories: list[str]) -> dict[str, dict]:
+    """Per life-circle level: its mandatory categories and whether completeness is computed.
+
+    A level is complete for a resident who reaches every mandatory category of that
+    level and of the levels below it (e.g. ``10min``: every mandatory 5- and 10-minute
+    category). The share is computed only when all those categories were audited;
+    otherwise it would claim completeness without looking at some of them.
+
+    Parameters
+    ----------
+    standard
+        The standard (its mandatory categories and levels).
+    categories
+        The categories audited.
+
+    Returns
+    -------
+    dict
+        Per level id, in increasing minutes: ``{"computed": bool, "categories": [...],
+        "missing": [...]}`` (``missing``: mandatory categories not audited).
+    """
+    audited = set(categories)
+    mandatory = [c.id for c in standard.categories if c.mandatory]
+    out: dict[str, dict] = {}
     for level in sorted(standard.levels, key=lambda lv: lv.minutes):
         cats = [c for c in mandatory
                 if standard.level(standard.category(c).level).minutes <= level.minutes]
-        if cats:
-            out[f"complete_{level.id}"] = cats
+        if not cats:
+            continue
+        missing = [c for c in cats if c not in audited]
+        out[level.id] = {"computed": not missing, "categories": cats, "missing": missing}
     return out
+
+
+def completeness_columns(standard: Standard, categories: list[str]) -> dict[str, list[str]]:
+    """The ``complete_<level>`` columns that can be computed, with their categories."""
+    return {f"complete_{level}": status["categories"]
+            for level, status in completeness_status(standard, categories).items()
+            if status["computed"]}
 
 
 def origin_indicators(access: pd.DataFrame, standard: Standard, categories: list[str]
                       ) -> pd.DataFrame:
-    """Per origin: covered flags, share of mandatory categories reached, completeness."""
+    """Per origin: covered flags, share of mandatory categories reached, completeness.
+
+    ``complete_<level>`` is NaN for the levels whose mandatory categories were not
+    all audited, and ``complete_share`` (every mandatory category of the standard)
+    likewise; ``score`` averages the mandatory categories that were audited.
+    """
     covered = covered_matrix(access, standard, categories)
     mandatory = [c for c in categories if standard.category(c).mandatory]
     out = covered.astype(float).add_prefix("cov_")
     out["score"] = covered[mandatory].mean(axis=1) if mandatory else np.nan
-    for col, cats in completeness_columns(standard, categories).items():
-        out[col] = covered[cats].all(axis=1).astype(float)
-    out["complete_share"] = covered[mandatory].all(axis=1).astype(float) if mandatory else np.nan
+    status = completeness_status(standard, categories)
+    for level, st in status.items():
+        out[f"complete_{level}"] = (covered[st["categories"]].all(axis=1).astype(float)
+                                    if st["computed"] else np.nan)
+    every = [c.id for c in standard.categories if c.mandatory]
+    done = bool(every) and set(every) <= set(categories)
+    out["complete_share"] = covered[every].all(axis=1).astype(float) if done else np.nan
     return out
 
 
@@ -104,6 +144,8 @@ def coverage_by_unit(
     sub = access.loc[mask]
     indicators = origin_indicators(sub, standard, categories)
     value_cols = list(indicators.columns)
+    # columns not computed (completeness without every mandatory category) stay NaN
+    computed = {c for c in value_cols if indicators[c].notna().any() or indicators.empty}
     weighted = indicators.mul(sub["population"].to_numpy(), axis=0)
     weighted["population"] = sub["population"].to_numpy()
     weighted["n_origins"] = 1.0
@@ -123,7 +165,8 @@ def coverage_by_unit(
         pop = sums["population"].reindex(stats.index)
         stats["population"] = pop
         for col in value_cols:
-            stats[col] = sums[col].reindex(stats.index) / pop.where(pop > 0)
+            stats[col] = (sums[col].reindex(stats.index) / pop.where(pop > 0)
+                          if col in computed else np.nan)
         stats["worst_category"] = _worst(stats, mandatory)
         stats["units_analysed"] = counts["sum"].reindex(stats.index).fillna(0).astype(int)
         stats["units_total"] = counts["count"].reindex(stats.index).fillna(0).astype(int)
@@ -190,20 +233,37 @@ def citywide(access: pd.DataFrame, standard: Standard, categories: list[str]) ->
     def share(col: str) -> float | None:
         return round(float((ind[col].to_numpy() * pop).sum() / total), 6) if total else None
 
+
     out = {
         "population": total,
         "coverage": {c: share(f"cov_{c}") for c in categories},
         "score": share("score") if "score" in ind else None,
         "complete_share": share("complete_share"),
     }
-    for col in completeness_columns(standard, categories):
-        out[col] = share(col)
+    for level in completeness_status(standard, categories):
+        col = f"complete_{level}"
+        out[col] = share(col) if ind[col].notna().all() else None
+    if not ind["complete_share"].notna().all():
+        out["complete_share"] = None
     return out
+
+
+def edge_reach_m(standard: Standard) -> float:
+    """The longest walk of any audit under ``standard`` (m), for the edge-effect rule.
+
+    The longest threshold of any category at the fastest walking profile the
+    standard defines. It depends on the standard alone, never on ``--categories`` or
+    ``--profile``, so every audit and siting run on the same inputs analyses the same
+    units and residents.
+    """
+    longest = max(c.threshold_min for c in standard.categories)
+    fastest = max(p.speed_m_min for p in standard.profiles.values())
+    return float(longest * fastest)
 
 
 def units_inside_network(
     hierarchy: UnitHierarchy, extent: object, crs: object, reach_m: float, *,
-    min_inside: float = 0.99,
+    min_inside: float = 0.99, keep_edge_units: bool = False,
 ) -> tuple[set[str], pd.DataFrame]:
     """Finest units whose walkable catchment lies inside the street data.
 
@@ -212,7 +272,8 @@ def units_inside_network(
     every facility a resident could reach lies inside it. A unit is analysed
     when at least ``min_inside`` of that catchment lies inside ``extent`` (the
     street data's hull); elsewhere facilities beyond the data's edge would be
-    missed (edge effect).
+    missed (edge effect). With ``keep_edge_units`` such units are analysed too and
+    flagged (``edge_effect``): their coverage may be underestimated.
 
     Returns
     -------
@@ -220,12 +281,13 @@ def units_inside_network(
         Finest unit ids that are analysed.
     table : pandas.DataFrame
         Every finest unit with ``unit_id``, ``name``, ``catchment_inside_share``,
-        ``analysed`` and ``reason`` (empty when analysed).
+        ``edge_effect``, ``analysed`` and ``reason`` (empty when analysed).
     """
     finest = hierarchy.units[hierarchy.finest].to_crs(crs)
     catchment = finest.geometry.buffer(reach_m)
     inside = catchment.intersection(extent).area / catchment.area
-    analysed = inside >= min_inside
+    edge = inside < min_inside
+    analysed = (inside > 0) if keep_edge_units else ~edge
     reason = np.where(
         analysed, "",
         np.where(inside <= 0, "outside the street data",
@@ -235,5 +297,6 @@ def units_inside_network(
     table = pd.DataFrame({"unit_id": finest["unit_id"].to_numpy(),
                           "name": finest["name"].to_numpy(),
                           "catchment_inside_share": inside.round(4).to_numpy(),
+                          "edge_effect": edge.to_numpy(),
                           "analysed": analysed.to_numpy(), "reason": reason})
     return set(table.loc[table["analysed"], "unit_id"]), table

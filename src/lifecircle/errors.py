@@ -49,3 +49,7 @@ class ConfigError(ValueError, LifecircleError):
 
 class DataError(ValueError, LifecircleError):
     """Inputs that are readable but cannot support the analysis (e.g. empty network)."""
+
+
+class OutputError(OSError, LifecircleError):
+    """The output folder cannot be used: a file, not writable, in use, or out of space."""

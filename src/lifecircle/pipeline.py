@@ -21,11 +21,26 @@ import pandas as pd
 
 from .access import compute_access
 from .config import Profile, Standard, load_standard
-from .coverage import citywide, coverage_by_unit, find_gaps, units_inside_network
+from .coverage import (
+    citywide,
+    completeness_status,
+    coverage_by_unit,
+    edge_reach_m,
+    find_gaps,
+    units_inside_network,
+)
 from .datasets import get_path
 from .errors import DataError
 from .io.facilities import facilities_from_osm, is_table, merge_facilities, read_facilities
-from .io.outputs import check_not_inputs, write_csv, write_geopackage, write_geoparquet, write_json
+from .io.outputs import (
+    OutputFolder,
+    Writer,
+    write_csv,
+    write_geopackage,
+    write_geoparquet,
+    write_json,
+    write_outputs,
+)
 from .io.population import (
     Origins,
     is_raster,
@@ -42,6 +57,7 @@ from .summary import build_summary
 log = logging.getLogger(__name__)
 
 OUTPUT_FILES = ("access.parquet", "units.gpkg", "facilities.gpkg", "gaps.csv", "summary.json")
+
 
 
 @dataclass
@@ -99,24 +115,57 @@ class AuditResult:
 
         return render_report(self, Path(path), lang=lang)
 
-    def write(self, out: str | Path) -> list[Path]:
-        """Write the output contract's files into ``out`` (atomically, file by file)."""
-        out = Path(out)
-        targets = [out / name for name in OUTPUT_FILES]
-        check_not_inputs(targets, self.inputs)
-        out.mkdir(parents=True, exist_ok=True)
-        t0 = time.perf_counter()
-        write_geoparquet(out / "access.parquet", self.access)
-        write_geopackage(out / "units.gpkg", self.units)
-        write_geopackage(out / "facilities.gpkg", {"facilities": self.facilities})
+    def outputs(self) -> dict[str, Writer]:
+        """The output contract's files: name -> function writing it to a given path.
+
+        ``summary.json`` comes last: it lists the other outputs.
+        """
         gaps = self.gaps.copy()
         gaps["uncovered_population"] = gaps["uncovered_population"].round(1)
         gaps["uncovered_share"] = gaps["uncovered_share"].round(4)
-        write_csv(out / "gaps.csv", gaps)
-        self.summary["timings_s"]["write"] = round(time.perf_counter() - t0, 3)
-        self.summary["outputs"] = [p.name for p in targets]
-        write_json(out / "summary.json", self.summary)
-        return targets
+        writers: dict[str, Writer] = {
+            "access.parquet": lambda p: write_geoparquet(p, self.access),
+            "units.gpkg": lambda p: write_geopackage(p, self.units),
+            "facilities.gpkg": lambda p: write_geopackage(p, {"facilities": self.facilities}),
+            "gaps.csv": lambda p: write_csv(p, gaps),
+        }
+
+        def summary(path: Path) -> object:
+            self.summary["outputs"] = list(OUTPUT_FILES)
+            return write_json(path, self.summary)
+
+        writers["summary.json"] = summary
+        return writers
+
+    def write(self, out: str | Path, *, map: bool = False, lang: str = "en",
+              basemap: str = "osm") -> list[Path]:
+        """Write the output contract's files into ``out``, published as one set.
+
+        The files are written to a staging folder and replace the previous content of
+        ``out`` all at once (see :class:`~lifecircle.io.outputs.OutputFolder`); a
+        failure leaves ``out`` as it was.
+
+        Parameters
+        ----------
+        out
+            The output folder.
+        map
+            Also write ``map.html`` and ``report.html``.
+        lang, basemap
+            Of the map and report.
+
+        Returns
+        -------
+        list of pathlib.Path
+            The files written.
+        """
+        writers = self.outputs()
+        if map:
+            writers["map.html"] = lambda p: self.to_map(p, lang=lang, basemap=basemap)
+            writers["report.html"] = lambda p: self.to_report(p, lang=lang)
+        with OutputFolder(out, inputs=self.inputs) as folder:
+            write_outputs(folder, writers)
+            return folder.publish()
 
 
 class _Timer:
@@ -152,6 +201,8 @@ def audit(
     hex_size_m: float = HEX_SIZE_M,
     min_component_nodes: int | None = None,
     max_snap_m: float = MAX_SNAP_M,
+    keep_edge_units: bool = False,
+    name: str | None = None,
     progress: bool = False,
 ) -> AuditResult:
     """Audit walking access to life-circle facilities per governance unit.
@@ -199,6 +250,13 @@ def audit(
     max_snap_m
         Facilities farther than this from the network are not used; residents
         farther than this reach nothing (they stay in the totals, not covered).
+    keep_edge_units
+        Also analyse units whose walking catchment leaves the street data (small
+        study areas, islands); they are flagged ``edge_effect`` and their coverage
+        may be underestimated.
+    name
+        The study's name, shown in the outputs' titles (default: the network file's
+        name).
     progress
         Show progress bars.
 
@@ -246,9 +304,11 @@ def audit(
     with timer.stage("read_units"):
         hierarchy = _hierarchy(units, network, graph, unit_levels, unit_codes, hex_size_m,
                                warnings)
-        reach_m = max(std.category(c).threshold_min for c in audited) * prof.speed_m_min
+        # the edge-effect rule depends on the network and the standard alone
+        reach_m = edge_reach_m(std)
         analysed, unit_check = units_inside_network(
-            hierarchy, graph.extent(), graph.crs, reach_m, min_inside=CATCHMENT_INSIDE_SHARE)
+            hierarchy, graph.extent(), graph.crs, reach_m, min_inside=CATCHMENT_INSIDE_SHARE,
+            keep_edge_units=keep_edge_units)
     if not analysed:
         msg = (f"{units}: no governance unit has its {reach_m:.0f} m walking catchment inside "
                f"the street data of {network}; use a network that extends at least "
@@ -282,6 +342,13 @@ def audit(
         warnings.append(f"{n_far} facilities lie farther than {max_snap_m:.0f} m from the "
                         "walk network and are not used")
 
+    edge_kept = unit_check[unit_check["analysed"] & unit_check["edge_effect"]]
+    if len(edge_kept):
+        warnings.append(
+            f"{len(edge_kept)} {hierarchy.finest} units are analysed although part of their "
+            f"{reach_m:.0f} m walking catchment lies outside the street data "
+            "(--keep-edge-units): facilities beyond the data's edge are missed, so coverage "
+            "there may be underestimated; they are flagged edge_effect=true in units.gpkg")
     n_excluded = len(unit_check) - len(analysed)
     if n_excluded:
         warnings.append(
@@ -293,10 +360,22 @@ def audit(
     with timer.stage("coverage"):
         unit_tables = coverage_by_unit(in_scope, hierarchy, std, audited, analysed=analysed)
         _add_population_method(unit_tables, in_scope, hierarchy)
+        _add_edge_effect(unit_tables[hierarchy.finest], unit_check)
         gaps = find_gaps(unit_tables, audited)
         city = citywide(in_scope, std, audited)
 
+    completeness = completeness_status(std, audited)
+    missing = sorted({c for st in completeness.values() for c in st["missing"]},
+                     key=std.category_ids.index)
+    if missing:
+        warnings.append(
+            "complete life circles are not computed for the level(s) "
+            + ", ".join(lv for lv, st in completeness.items() if not st["computed"])
+            + ": the mandatory categor" + ("ies " if len(missing) > 1 else "y ")
+            + ", ".join(missing) + " were not audited. Completeness needs every mandatory "
+            "category; add their facilities with --facilities (or audit all categories)")
     access = _access_output(in_scope, pts, hierarchy, audited)
+    check_population(in_scope, access, unit_tables, hierarchy, city)
     no_people = sorted(set(hierarchy.units[hierarchy.finest]["unit_id"].astype(str))
                        - set(pts["unit_id"].astype(str)))
     quality = {
@@ -319,6 +398,8 @@ def audit(
         origins_total=len(pts) + outside_units, outside_units=outside_units,
         beyond_snap=int(far.sum()), reach_m=reach_m, warnings=warnings,
         timings=timer.timings, quality=quality, max_snap_m=max_snap_m,
+        completeness=completeness, categories=categories, keep_edge_units=keep_edge_units,
+        name=name,
     )
     inputs = [p for p in [network, *facility_paths, units, population] if p is not None]
     return AuditResult(access=access, units=unit_tables, gaps=gaps, summary=summary,
@@ -377,8 +458,8 @@ def _choose_categories(counts: pd.Series, std: Standard, categories: Sequence[st
         if missing:
             warnings.append(
                 "no facilities found for " + ", ".join(missing) + ": these categories are "
-                "not audited and not part of completeness; add them with --facilities "
-                "(a file with a `category` column)")
+                "not audited (and complete life circles that need them are not computed); "
+                "add them with --facilities (a file with a `category` column)")
     else:
         audited = list(dict.fromkeys(categories))
         missing = [c for c in audited if counts.get(c, 0) == 0]
@@ -475,6 +556,58 @@ def _add_population_method(units: dict[str, gpd.GeoDataFrame], table: pd.DataFra
         per_unit = pd.Series(method).groupby(key).agg(lambda s: "+".join(sorted(set(s))))
         methods = frame["unit_id"].astype(str).map(per_unit)
         frame.insert(frame.columns.get_loc("population") + 1, "population_method", methods)
+
+
+def _add_edge_effect(finest: gpd.GeoDataFrame, unit_check: pd.DataFrame) -> None:
+    """Per finest unit: the share of its catchment inside the data, and the edge flag."""
+    check = unit_check.set_index("unit_id")
+    ids = finest["unit_id"]
+    at = finest.columns.get_loc("analysed") + 1
+    finest.insert(at, "catchment_inside_share", ids.map(check["catchment_inside_share"]))
+    finest.insert(at + 1, "edge_effect",
+                  ids.map(check["edge_effect"]).fillna(False).astype(bool))
+
+
+#: Relative and absolute tolerance of the population-conservation check.
+_POP_RTOL, _POP_ATOL = 1e-9, 1e-6
+
+
+def check_population(in_scope: pd.DataFrame, access: pd.DataFrame,
+                     units: dict[str, gpd.GeoDataFrame], hierarchy: UnitHierarchy,
+                     city: dict) -> None:
+    """Population is conserved: every output holds the residents of the analysed units.
+
+    The residents placed in the analysed units equal, unit by unit, the population
+    of ``units.gpkg``'s finest level, and in total that of ``access.parquet``, of
+    every coarser level and of ``summary.json``.
+
+    Raises
+    ------
+    DataError
+        Naming the units (or outputs) whose population differs.
+    """
+    expected = in_scope.groupby(in_scope["unit_id"].astype(str))["population"].sum()
+    total = float(expected.sum())
+    finest = units[hierarchy.finest]
+    got = pd.Series(finest["population"].to_numpy(float),
+                    index=finest["unit_id"].astype(str)).reindex(expected.index)
+    bad = ~np.isclose(got.fillna(-1.0).to_numpy(), expected.to_numpy(),
+                      rtol=_POP_RTOL, atol=_POP_ATOL)
+    problems = [f"{hierarchy.finest} {uid}: {exp:.1f} residents placed, {g:.1f} in units.gpkg"
+                for uid, exp, g in zip(expected.index[bad], expected[bad], got[bad],
+                                       strict=True)][:5]
+    totals = {"access.parquet": float(access["population"].sum()),
+              "summary.json": float(city["population"])}
+    totals.update({f"units.gpkg layer {level}": float(np.nansum(table["population"]))
+                   for level, table in units.items()})
+    problems += [f"{where}: {value:.1f} residents, expected {total:.1f}"
+                 for where, value in totals.items()
+                 if not np.isclose(value, total, rtol=_POP_RTOL, atol=_POP_ATOL)]
+    if problems:
+        msg = ("population is not conserved (a bug or inconsistent inputs; nothing was "
+               "written): " + "; ".join(problems) + ". Check for duplicate unit ids and "
+               "overlapping units, and report this with the inputs if it persists")
+        raise DataError(msg)
 
 
 def _access_output(table: pd.DataFrame, pts: gpd.GeoDataFrame, hierarchy: UnitHierarchy,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import platform
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from .config import Profile, Standard
 from .io.population import Origins
 from .io.units import UnitHierarchy
 from .network import WalkGraph
+from .reproducible import created_timestamp, source_date_epoch
 from .settings import CATCHMENT_INSIDE_SHARE, POLYGON_ACCESS_SPACING_M
 
 OSM_ATTRIBUTION = "© OpenStreetMap contributors (ODbL 1.0)"
@@ -46,15 +46,29 @@ def build_summary(*, network: Path, facility_paths: list[Path], units: Any, popu
                   unit_tables: dict[str, gpd.GeoDataFrame], origins: Origins, city: dict,
                   access: gpd.GeoDataFrame, origins_total: int, outside_units: int,
                   beyond_snap: int, reach_m: float, warnings: list[str],
-                  timings: dict[str, float], quality: dict[str, Any], max_snap_m: float
+                  timings: dict[str, float], quality: dict[str, Any], max_snap_m: float,
+                  completeness: dict[str, dict], categories: Any = None,
+                  keep_edge_units: bool = False, name: str | None = None
                   ) -> dict[str, Any]:
-    """Assemble ``summary.json`` from the stages' results (plain data, JSON-ready)."""
+    """Assemble ``summary.json`` from the stages' results (plain data, JSON-ready).
+
+    With ``SOURCE_DATE_EPOCH`` set, ``created`` is that moment and ``timings_s``
+    holds ``null`` per stage (timings are logged instead), so the file is
+    reproducible.
+    """
     excluded = unit_check[~unit_check["analysed"]]
     methods = access.groupby("population_method")["population"].sum()
+    counts = fac["category"].value_counts()
+    finest = hierarchy.units[hierarchy.finest]
+    analysed_ids = set(unit_check.loc[unit_check["analysed"], "unit_id"])
+    area_m2 = finest[finest["unit_id"].isin(analysed_ids)].to_crs(graph.crs).area.sum()
+    fixed_time = source_date_epoch() is not None
     return {
         "lifecircle_version": __version__,
-        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "created": created_timestamp(),
         "study": {
+            "name": name or Path(network).name,
+            "area_km2": round(float(area_m2) / 1e6, 2),
             "network": str(network),
             "facilities": [str(p) for p in facility_paths],
             "units": str(units) if units is not None else None,
@@ -73,6 +87,10 @@ def build_summary(*, network: Path, facility_paths: list[Path], units: Any, popu
         },
         "categories_audited": audited,
         "categories_not_audited": [c for c in std.category_ids if c not in audited],
+        "categories_not_audited_reason": {
+            c: ("no_facilities" if counts.get(c, 0) == 0 else "not_requested")
+            for c in std.category_ids if c not in audited},
+        "categories_requested": list(categories) if categories is not None else None,
         "population": {
             "total": round(city["population"], 1),
             "method": origins.method,
@@ -93,19 +111,25 @@ def build_summary(*, network: Path, facility_paths: list[Path], units: Any, popu
             "analysed": {lv: int((t["units_analysed"] > 0).sum())
                          for lv, t in unit_tables.items()},
             "fully_analysed": {lv: int(t["analysed"].sum()) for lv, t in unit_tables.items()},
+            "partly_analysed": {
+                lv: t.loc[(t["units_analysed"] > 0) & ~t["analysed"].astype(bool),
+                          "unit_id"].astype(str).tolist()
+                for lv, t in unit_tables.items()},
+            "edge_effect": unit_check.loc[unit_check["analysed"] & unit_check["edge_effect"],
+                                          "unit_id"].astype(str).tolist(),
             "excluded": excluded[["unit_id", "name", "reason"]].to_dict("records"),
         },
         "coverage": city["coverage"],
         "score": city["score"],
         "complete_share": city["complete_share"],
-        "complete_by_level": {k.removeprefix("complete_"): v for k, v in city.items()
-                              if k.startswith("complete_") and k != "complete_share"},
-        "settings": {"max_snap_m": max_snap_m,
+        "complete_by_level": {level: city[f"complete_{level}"] for level in completeness},
+        "completeness": completeness,
+        "settings": {"max_snap_m": max_snap_m, "keep_edge_units": keep_edge_units,
                      "polygon_access_spacing_m": POLYGON_ACCESS_SPACING_M,
                      "catchment_inside_share": CATCHMENT_INSIDE_SHARE},
         "data_quality": quality,
         "warnings": warnings,
-        "timings_s": dict(timings),
+        "timings_s": {k: (None if fixed_time else v) for k, v in timings.items()},
         "versions": versions(),
         "attribution": OSM_ATTRIBUTION,
     }
