@@ -45,8 +45,12 @@ def configure_logging(verbosity: int) -> None:
     logger.propagate = False
 
 
-class _Terminated(Exception):
-    """SIGTERM, raised in the main thread so that clean-up code runs."""
+class _Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that clean-up code runs.
+
+    A ``BaseException`` like ``KeyboardInterrupt``, so that no ``except Exception``
+    (e.g. in a logging handler) swallows it.
+    """
 
 
 @contextlib.contextmanager

@@ -180,8 +180,10 @@ def write_csv(target: Path, frame: pd.DataFrame) -> Path:
     GeoPackage and Parquet outputs keep the true values.
     """
     safe = neutralise_frame(frame)
+    # CRLF line ends (RFC 4180, as Excel writes): a CR inside a cell is then quoted
     return write_atomic(target, lambda tmp: safe.to_csv(tmp, index=False,
-                                                         encoding="utf-8-sig"))
+                                                         encoding="utf-8-sig",
+                                                         lineterminator="\r\n"))
 
 
 def write_geoparquet(target: Path, frame: gpd.GeoDataFrame) -> Path:
@@ -210,7 +212,10 @@ def write_outputs(folder: OutputFolder, writers: dict[str, Writer]) -> None:
     """Write every output into the staging folder of ``folder`` (not yet published)."""
     for name, write in writers.items():
         log.debug("writing %s", name)
-        write(folder.path(name))
+        try:
+            write(folder.path(name))
+        except OSError as exc:  # a full disk, a quota, an I/O error
+            raise output_error(exc, folder.out) from exc
 
 
 
@@ -457,7 +462,7 @@ def _exchange(staging: Path, out: Path) -> None:
 
 def output_error(exc: OSError, out: Path) -> OutputError:
     """The user-facing error for an operating-system error while writing ``out``."""
-    if exc.errno == errno.ENOSPC:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT) or "No space left" in str(exc):
         msg = (f"no space left on the device of --out {out}; the previous outputs are "
                "unchanged. Free some space or choose another --out")
     else:
