@@ -334,24 +334,25 @@ def _report_warnings(warnings: list[str]) -> None:
 @cli.command()
 @_input_options
 @click.option("--category", required=True, help="Category to site, e.g. kindergarten.")
-@click.option("--sites", type=int, default=None, help="Number of new sites (MCLP).")
-@click.option("--target-coverage", type=float, default=None,
+@click.option("--sites", type=_Option("sites"), default=None, help="Number of new sites (MCLP).")
+@click.option("--target-coverage", type=_Option("target_coverage"), default=None,
               help="Share of residents to cover with the fewest sites (set covering).")
 @click.option("--objective", type=click.Choice(["coverage", "distance"]), default="coverage",
               show_default=True, help="distance = p-median (minimise total walking distance).")
 @click.option("--candidates", default="auto", show_default=True,
               help="'auto' (clusters of uncovered residents) or a file of points/parcels.")
-@click.option("--n-candidates", type=click.IntRange(min=1), default=300, show_default=True,
+@click.option("--n-candidates", type=_Option("n_candidates"), default=300, show_default=True,
               help="Number of auto candidates.")
-@click.option("--min-spacing-m", type=click.FloatRange(min=0), default=0.0, show_default=True,
+@click.option("--min-spacing-m", type=_Option("min_spacing_m"), default=0.0, show_default=True,
               help="Auto candidates keep this distance from existing facilities.")
-@click.option("--capacity", type=float, default=None,
+@click.option("--capacity", type=_Option("capacity"), default=None,
               help="Residents one new site can serve.")
-@click.option("--min-unit-coverage", type=float, default=None,
+@click.option("--min-unit-coverage", type=_Option("min_unit_coverage"), default=None,
               help="Coverage floor every finest governance unit should reach (0-1).")
-@click.option("--time-limit", type=click.FloatRange(min=0, min_open=True), default=60.0,
+@click.option("--time-limit", type=_Option("time_limit"), default=60.0,
               show_default=True, help="Solver time limit in seconds.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of auto candidates.")
+@click.option("--seed", type=_Option("seed"), default=0, show_default=True,
+              help="Seed of auto candidates.")
 @_map_options
 @click.pass_context
 def optimize(ctx: click.Context, category: str, sites: int | None,
