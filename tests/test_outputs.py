@@ -317,7 +317,7 @@ def _mount_tmpfs(path: Path, size: str, *options: str) -> bool:
 
 
 def _umount(path: Path) -> None:
-    subprocess.run(["umount", str(path)], capture_output=True, check=False)
+    subprocess.run(["umount", "-l", str(path)], capture_output=True, check=False)
 
 
 @pytest.mark.slow

@@ -107,10 +107,12 @@ class _Option(click.ParamType):
 
         number: Any = value
         if isinstance(value, str):
-            try:
-                number = float(value)
-            except ValueError:
-                number = value
+            for parse in (int, float):
+                try:
+                    number = parse(value)
+                    break
+                except ValueError:
+                    continue
         problem = option_problem(f"--{self.option.replace('_', '-')}", number)
         if problem is not None:
             self.fail(problem.split(": ", 1)[1], param, ctx)
