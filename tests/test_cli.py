@@ -284,3 +284,28 @@ def test_failed_run_leaves_previous_outputs_untouched(cli_run, tmp_path, bad):
     assert after.keys() == before.keys() == OUTPUTS
     for name in OUTPUTS:
         assert after[name] == before[name], name
+
+
+def test_verbose_shows_more_and_quiet_less(tiny_osm, tiny_facilities_csv, tmp_path):
+    runs = {}
+    for flag in ("-q", None, "-v"):
+        args = ["audit", "--network", tiny_osm, "--facilities", tiny_facilities_csv,
+                "--keep-edge-units", "--no-map", "--out", tmp_path / "out"]
+        res = invoke(args + ([flag] if flag else []))
+        assert res.exit_code == 0, res.output
+        runs[flag] = res.stderr
+    assert runs["-q"] == ""
+    assert "DEBUG" not in runs[None] and "read network" in runs[None]
+    assert "DEBUG lifecircle.pipeline: walk graph:" in runs["-v"]
+    assert len(runs["-v"]) > len(runs[None])
+
+
+def test_the_cli_leaves_the_root_logger_alone(tiny_osm, tiny_facilities_csv, tmp_path):
+    import logging
+
+    root = logging.getLogger()
+    before = (list(root.handlers), root.level)
+    res = invoke(["audit", "--network", tiny_osm, "--facilities", tiny_facilities_csv,
+                  "--keep-edge-units", "--no-map", "--out", tmp_path / "out"])
+    assert res.exit_code == 0, res.output
+    assert (list(root.handlers), root.level) == before

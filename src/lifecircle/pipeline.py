@@ -294,11 +294,14 @@ def audit(
     with timer.stage("read_network"):
         graph = read_network(network, min_component_nodes=min_component_nodes)
     warnings.extend(_network_warnings(graph))
+    log.debug("walk graph: %d nodes, %d edges, CRS %s", graph.n_nodes, graph.n_edges, graph.crs)
 
     with timer.stage("read_facilities"):
         fac, merged, unknown_codes = _load_facilities(network, facility_items, std, osm_pois,
                                                       warnings)
     counts = fac["category"].value_counts()
+    log.debug("facilities per category: %s",
+              ", ".join(f"{c} {int(n)}" for c, n in counts.items()) or "none")
     audited = _choose_categories(counts, std, categories, [network, *facility_paths], warnings)
 
     with timer.stage("read_units"):
@@ -318,6 +321,9 @@ def audit(
     with timer.stage("population"):
         origins = _origins(graph, population, hierarchy, warnings)
         pts, outside_units = _place_residents(origins, hierarchy, analysed, unit_check)
+    log.debug("%d origins (%.0f residents) in %d analysed %s units; %d outside every unit",
+              len(pts), float(pts["population"].sum()), len(analysed), hierarchy.finest,
+              outside_units)
     if not analysed:
         msg = (f"{population}: no resident could be placed in an analysed unit of "
                f"{units}; check that population polygons overlap the units and streets")
