@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 
 import pandas as pd
 import pytest
@@ -169,7 +170,8 @@ def test_unknown_level_reference():
 def test_duplicate_category_id():
     raw = minimal_standard_dict()
     raw["categories"][1]["id"] = "kindergarten"
-    assert _only(raw) == "categories: duplicate category id 'kindergarten'"
+    assert _only(raw) == ("categories: duplicate category id 'kindergarten'; each category id "
+                          "must be unique: rename or remove one")
 
 
 @pytest.mark.parametrize("cid", ["Kindergarten", "kinder-garten", "1st", "幼儿园"])
@@ -244,10 +246,16 @@ def test_level_name_and_minutes_are_checked_too():
                               "levels[1].minutes: must be a positive number, got 0"]
 
 
-@pytest.mark.parametrize("raw", [[1, 2], "text", None])
+@pytest.mark.parametrize("raw", [[1, 2], "text", 42])
 def test_non_mapping_file(raw):
     assert _only(raw) == ("the file must be a mapping with `id`, `levels`, `profiles` and "
                           "`categories`")
+
+
+def test_empty_file():
+    assert _only(None) == ("the file is empty; a standard is a mapping with `id`, `levels`, "
+                           "`profiles` and `categories` (see "
+                           "configs/standards/gb50180-2018.yaml)")
 
 
 def test_empty_sections():
@@ -294,7 +302,10 @@ def test_load_standard_invalid_yaml(tmp_path):
         lifecircle.load_standard(path)
     assert str(path) in str(err.value)
     assert len(err.value.problems) == 1
-    assert err.value.problems[0].startswith("not valid YAML: ")
+    assert err.value.problems[0] == (
+        "not valid YAML at line 3, column 3: expected the node content, but found '-' (while "
+        "parsing a flow node at line 3); check the quotes, brackets and indentation there")
+    assert "\n" not in err.value.problems[0]  # one paragraph, not PyYAML's multi-line text
 
 
 def test_load_standard_from_a_yaml_path(tmp_path):
@@ -321,3 +332,351 @@ def test_load_standard_unknown_name_or_missing_path(tmp_path):
     assert "gb50180-2018" in str(err.value)
     with pytest.raises(lifecircle.InputFileError, match="does not exist"):
         lifecircle.load_standard(tmp_path / "missing.yaml")
+
+
+# --------------------------------------------------------------------------- hostile files
+# Each case used to crash (a traceback), hang, pass silently or print megabytes.
+
+@functools.cache
+def _gb_text() -> str:
+    return lifecircle.config.resource_dir("configs/standards").joinpath(
+        "gb50180-2018.yaml").read_text(encoding="utf-8")
+
+
+def _load_problems(tmp_path, data: bytes | str, name: str = "std.yaml") -> list[str]:
+    path = tmp_path / name
+    path.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
+    with pytest.raises(lifecircle.ConfigError) as err:
+        lifecircle.load_standard(path)
+    msg = str(err.value)
+    assert msg.startswith(f"{path}: ")
+    assert len(msg) < 3000, len(msg)
+    return err.value.problems
+
+
+def _yaml_text(raw: dict) -> str:
+    import yaml
+
+    return yaml.safe_dump(raw, allow_unicode=True, sort_keys=False)
+
+
+@pytest.mark.parametrize("encoding", ["gbk", "gb18030"])
+def test_a_standard_saved_in_gbk_is_refused_with_how_to_resave(tmp_path, encoding):
+    # 城 is the first non-ASCII character: line 2 "# (城市...", column 4
+    problems = _load_problems(tmp_path, _gb_text().encode(encoding))
+    assert problems == [
+        "the file is not UTF-8 text (byte 0xB3 at line 2, column 4); it reads as "
+        "GBK/GB18030, the legacy Chinese encoding of many Windows editors. Re-save it as "
+        "UTF-8 (in your editor: Save As, Encoding: UTF-8) or convert it with `iconv -f "
+        "GB18030 -t UTF-8 OLD.yaml > NEW.yaml`; a standard file must be UTF-8"]
+
+
+def test_a_utf16_standard_is_refused_and_named(tmp_path):
+    (problem,) = _load_problems(tmp_path, _gb_text().encode("utf-16"))
+    assert problem.startswith("the file is not UTF-8 text (byte 0xFF at line 1, column 1); "
+                              "it is UTF-16 (Windows \"Unicode\")")
+    assert "iconv -f UTF-16 -t UTF-8" in problem
+
+
+def test_a_utf8_bom_is_accepted(tmp_path, gb_standard):
+    path = tmp_path / "bom.yaml"
+    path.write_bytes(b"\xef\xbb\xbf" + _gb_text().encode("utf-8"))
+    std = lifecircle.load_standard(path)
+    assert std.id == "gb50180-2018"
+    assert std.categories == gb_standard.categories
+    assert std.title_zh == gb_standard.title_zh
+
+
+def test_duplicate_level_id():
+    raw = minimal_standard_dict()
+    raw["levels"][1]["id"] = "5min"
+    for c in raw["categories"]:
+        c["level"] = "5min"
+    assert _only(raw) == ("levels: duplicate level id '5min'; each level id must be unique: "
+                          "rename or remove one")
+
+
+def test_duplicate_profile_id_after_conversion_to_text():
+    raw = minimal_standard_dict()
+    raw["profiles"] = {1: raw["profiles"]["adult"], "1": raw["profiles"]["slow"]}
+    raw["default_profile"] = "1"
+    assert _problems(raw) == [
+        "profiles: duplicate profile id '1'; each profile id must be unique: rename or "
+        "remove one",
+        "profiles.1: a profile id must be a word (letters, digits, `_`, `-`, at most 40 "
+        "characters), got 1; quote it if YAML reads it as a number or true/false"]
+
+
+def test_duplicate_yaml_keys_are_refused_with_key_and_lines(tmp_path):
+    text = _gb_text().replace("  elderly:\n", "  adult:\n", 1)   # a second `adult` profile
+    text = text.replace("default_profile: adult\n", "default_profile: adult\nid: other\n")
+    problems = _load_problems(tmp_path, text)
+    lines = text.splitlines()
+    first_adult = lines.index("  adult:") + 1
+    second_adult = lines.index("  adult:", first_adult) + 1
+    first_id = lines.index("id: gb50180-2018") + 1
+    second_id = lines.index("id: other") + 1
+    assert problems == [  # the top-level mapping is checked first
+        f"line {second_id}: duplicate key 'id' (first at line {first_id}); YAML would "
+        "silently keep only the last one: remove or rename one of them",
+        f"line {second_adult}: duplicate key 'adult' (first at line {first_adult}); YAML "
+        "would silently keep only the last one: remove or rename one of them"]
+
+
+def test_duplicate_keys_in_a_flow_mapping_and_a_duplicate_category(tmp_path):
+    raw = minimal_standard_dict()
+    raw["categories"][1]["id"] = "kindergarten"
+    text = _yaml_text(raw).replace("  - amenity: kindergarten\n",
+                                   "  - amenity: kindergarten\n    amenity: school\n", 1)
+    line = text.splitlines().index("    amenity: school") + 1
+    # the YAML duplicate is reported; the standard is not checked until the file is clean
+    assert _load_problems(tmp_path, text) == [
+        f"line {line}: duplicate key 'amenity' (first at line {line - 1}); YAML would "
+        "silently keep only the last one: remove or rename one of them"]
+    flow = "id: x\nlevels: [{id: 5min, minutes: 5, minutes: 6}]\n"
+    assert _load_problems(tmp_path, flow, "flow.yaml") == [
+        "line 2: duplicate key 'minutes' (first at line 2); YAML would silently keep only "
+        "the last one: remove or rename one of them"]
+    # the same category id in two list items is not a YAML duplicate: the standard says so
+    raw = minimal_standard_dict()
+    raw["categories"][1]["id"] = "kindergarten"
+    assert _load_problems(tmp_path, _yaml_text(raw), "dup.yaml") == [
+        "categories: duplicate category id 'kindergarten'; each category id must be "
+        "unique: rename or remove one"]
+
+
+BOMB = """\
+id: lol
+a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]
+b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]
+c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]
+d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]
+e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]
+f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]
+g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f]
+categories: [*g, *g, *g, *g, *g, *g, *g, *g, *g]
+"""
+
+
+def test_yaml_aliases_are_refused_a_billion_laughs_stays_short(tmp_path):
+    import time
+
+    start = time.perf_counter()
+    problems = _load_problems(tmp_path, BOMB)
+    assert time.perf_counter() - start < 1.0
+    assert problems == [
+        "line 3: the alias *a is not allowed; a standard file may not use YAML aliases "
+        "(*name) or merge keys (<<: *name), because a few lines of them can expand to "
+        "gigabytes; write the values out in full"]
+
+
+def test_merge_keys_are_aliases_too_but_plain_anchors_are_fine(tmp_path):
+    raw = minimal_standard_dict()
+    text = _yaml_text(raw).replace("profiles:\n  adult:\n", "profiles:\n  adult: &base\n", 1)
+    assert lifecircle.load_standard(_write(tmp_path / "anchor.yaml", text)).id == "test-std"
+    text = text.replace("  slow:\n", "  slow:\n    <<: *base\n", 1)
+    (problem,) = _load_problems(tmp_path, text, "merge.yaml")
+    assert problem.startswith("line ") and "the alias *base is not allowed" in problem
+
+
+def _write(path, text: str):
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(("doc", "tag"), [
+    ("!!python/object/apply:os.system ['touch PWNED']\n",
+     "tag:yaml.org,2002:python/object/apply:os.system"),
+    ("id: !!python/name:builtins.print ''\n", "tag:yaml.org,2002:python/name:builtins.print"),
+    ("id: !custom x\n", "!custom"),
+])
+def test_tags_that_build_objects_are_refused(tmp_path, monkeypatch, doc, tag):
+    monkeypatch.chdir(tmp_path)
+    assert _load_problems(tmp_path, doc) == [
+        f"line 1: the tag {tag!r} is not allowed; a standard file holds plain values only "
+        "(text, numbers, true/false, lists and mappings): remove the tag"]
+    assert not (tmp_path / "PWNED").exists()
+
+
+@pytest.mark.parametrize(("value", "shown"), [
+    (".nan", "nan"), (".inf", "inf"), ("-.inf", "-inf"), (".NaN", "nan"), (".Inf", "inf")])
+@pytest.mark.parametrize(("field", "old"), [
+    ("speed_m_s", "speed_m_s: 1.2"), ("minutes", "minutes: 15"),
+    ("threshold_min", "threshold_min: 5"), ("reference_distance_m", "reference_distance_m: 300"),
+])
+def test_non_finite_numbers_are_refused(tmp_path, value, shown, field, old):
+    (problem,) = _load_problems(tmp_path, _gb_text().replace(old, f"{field}: {value}", 1))
+    assert problem.endswith(f".{field}: must be a finite positive number, got {shown} "
+                            "(.nan and .inf are not numbers of minutes, metres or m/s)")
+
+
+@pytest.mark.parametrize("value", [0, -1.2, "1.2", True, None, [1.2]])
+def test_speed_zero_negative_text(value):
+    raw = minimal_standard_dict()
+    raw["profiles"]["adult"]["speed_m_s"] = value
+    assert _only(raw) == f"profiles.adult.speed_m_s: must be a positive number, got {value!r}"
+
+
+@pytest.mark.parametrize("value", [0, -5, "5", False])
+def test_level_minutes_zero_negative_text(value):
+    raw = minimal_standard_dict()
+    raw["levels"][0]["minutes"] = value
+    assert _only(raw) == f"levels[0].minutes: must be a positive number, got {value!r}"
+
+
+def test_level_minutes_longer_than_an_hour():
+    raw = minimal_standard_dict()
+    raw["levels"][1]["minutes"] = 600
+    raw["categories"][1]["threshold_min"] = 10
+    assert _only(raw) == ("levels[1].minutes: 600 is more than the largest accepted value, "
+                          "60; check the unit")
+
+
+def test_reference_distance_absurd():
+    assert _only(_std(reference_distance_m=300_000)) == (
+        "categories[0] (kindergarten).reference_distance_m: 300000 is more than the largest "
+        "accepted value, 10000; check the unit")
+
+
+def test_threshold_longer_than_the_longest_level():
+    assert _only(_std(threshold_min=12.5)) == (
+        "categories[0] (kindergarten).threshold_min: 12.5 min is longer than the longest "
+        "level (10min, 10 min), where walking distances are cut off; shorten it or add a "
+        "longer level")
+    # equal to the longest level is fine
+    assert parse_standard(_std(threshold_min=10), source="ok.yaml").categories[0] \
+        .threshold_min == 10.0
+
+
+@pytest.mark.parametrize("minutes", [5, 3])
+def test_levels_must_be_increasing(minutes):
+    raw = minimal_standard_dict()
+    raw["levels"][1]["minutes"] = minutes
+    for c in raw["categories"]:
+        c["threshold_min"] = min(c["threshold_min"], 5)
+    assert _only(raw) == (f"levels[1].minutes: {minutes} is not longer than levels[0] "
+                          "(5min, 5 min); list the levels from the shortest to the longest")
+
+
+@pytest.mark.parametrize("level_id", ["5 min", "Five-Min", "5min'); drop", 5.5])
+def test_level_ids_become_column_names(level_id):
+    raw = minimal_standard_dict()
+    raw["levels"][0]["id"] = level_id
+    for c in raw["categories"]:
+        c["level"] = "10min"
+    assert _only(raw) == (
+        "levels[0].id: use lower-case letters, digits and `_` only, at most 40 characters, "
+        f"e.g. 5min (it becomes a column name), got {str(level_id)!r}")
+
+
+def test_category_pointing_at_unknown_level_and_default_profile_unknown():
+    raw = _std(level="15min")
+    raw["default_profile"] = "elderly"
+    assert _problems(raw) == [
+        "default_profile: 'elderly' is not one of the profiles (adult, slow)",
+        "categories[0] (kindergarten).level: '15min' is not a defined level (5min, 10min)"]
+
+
+def test_unknown_fields_everywhere_with_a_suggestion():
+    raw = minimal_standard_dict()
+    raw["categoires"] = raw.pop("categories")
+    raw["levels"][0]["minuts"] = 5
+    raw["profiles"]["adult"]["speed"] = 1.0
+    assert _problems(raw) == [
+        "unknown field 'categoires' (allowed: categories, default_profile, id, levels, notes, "
+        "profiles, source, title); did you mean 'categories'?",
+        "levels[0]: unknown field 'minuts' (allowed: id, minutes, name, notes, "
+        "reference_distance_m, source, verified); did you mean 'minutes'?",
+        "profiles.adult: unknown field 'speed' (allowed: notes, source, speed_m_s, verified); "
+        "did you mean 'speed_m_s'?",
+        "categories: must be a non-empty list of facility categories"]
+
+
+def test_texts_that_are_not_texts():
+    raw = _std(source=["a", "b"])
+    raw["categories"][0]["name"] = {"en": ["kinder"], "zh": "幼儿园"}
+    assert _problems(raw) == [
+        "categories[0] (kindergarten).name: `en` and `zh` must be texts, got "
+        "{'en': ['kinder'], 'zh': '幼儿园'}",
+        "categories[0] (kindergarten).source: must be a text, got ['a', 'b']"]
+
+
+def test_many_mistakes_give_a_short_message():
+    raw = minimal_standard_dict()
+    base = raw["categories"][0]
+    raw["categories"] = [dict(base, id=f"c{i}", threshold_min=-i - 1) for i in range(60)]
+    with pytest.raises(lifecircle.ConfigError) as err:
+        parse_standard(raw, source="many.yaml")
+    msg = str(err.value)
+    assert msg.startswith("many.yaml: 60 problems found; fix them and run again:\n")
+    lines = msg.splitlines()
+    assert len(lines) == 21
+    assert lines[1] == "  - categories[0] (c0).threshold_min: must be a positive number, got -1"
+    assert lines[-1] == "  - ... and 41 more; fix these and run again to see the rest"
+    assert len(err.value.problems) == 20
+
+
+def test_huge_values_are_shown_truncated():
+    raw = _std(threshold_min="5" * 100_000, mandatory=["yes"] * 100_000)
+    raw["categories"][0]["id"] = "k" * 10_000
+    with pytest.raises(lifecircle.ConfigError) as err:
+        parse_standard(raw, source="huge.yaml")
+    msg = str(err.value)
+    assert len(msg) < 1500, len(msg)
+    assert all(len(line) <= 402 for line in msg.splitlines())
+    assert f"threshold_min: must be a positive number, got '{'5' * 78}…" in msg
+
+
+def test_a_file_over_250_kb_is_refused_without_parsing(tmp_path):
+    import time
+
+    text = _gb_text() + "#" * 250_000 + "\n"
+    start = time.perf_counter()
+    assert _load_problems(tmp_path, text) == [
+        "the file is larger than 250 kB; a standard file is a short text file: check that "
+        "you gave the standard YAML and not a data file"]
+    assert time.perf_counter() - start < 0.5
+
+
+def test_deep_nesting_huge_integers_and_control_characters(tmp_path):
+    assert _load_problems(tmp_path, "id: " + "[" * 100_000 + "]" * 100_000 + "\n") == [
+        "line 1: lists and mappings are nested more than 40 levels deep; a standard file "
+        "needs a few levels only: check the brackets and indentation"]
+    assert _load_problems(tmp_path, "id: x\nsource: " + "9" * 5000 + "\n") == [
+        "line 2: a number with 5000 digits; write a number of at most a few digits"]
+    assert _load_problems(tmp_path, "id: x\nsource: a\x00b\n") == [
+        "not valid YAML: line 2 contains the control character U+0000; remove it (a YAML "
+        "file holds printable text only)"]
+
+
+def test_a_file_with_too_many_values_is_refused_quickly(tmp_path):
+    import time
+
+    start = time.perf_counter()
+    assert _load_problems(tmp_path, "id: [" + "x, " * 20_000 + "x]\n") == [
+        "line 1: the file has more than 10,000 values; a standard file has a few hundred: "
+        "check that you gave the standard YAML and not a data file"]
+    assert time.perf_counter() - start < 5.0
+
+
+def test_unknown_level_of_a_loaded_standard_is_a_config_error(gb_standard):
+    with pytest.raises(lifecircle.ConfigError, match="has no level '20min'; its levels are: "
+                                                      "5min, 10min, 15min"):
+        gb_standard.level("20min")
+    assert gb_standard.level("10min").minutes == 10.0
+
+
+def test_unknown_category_suggests_the_closest(gb_standard):
+    with pytest.raises(lifecircle.ConfigError) as err:
+        gb_standard.category("kindergarden")
+    assert err.value.problems[0].endswith("; did you mean 'kindergarten'?")
+    with pytest.raises(lifecircle.ConfigError) as err:
+        gb_standard.profile("x" * 10_000)
+    assert len(str(err.value)) < 400
+
+
+def test_a_standard_that_is_a_folder_or_unreadable(tmp_path):
+    folder = tmp_path / "dir.yaml"
+    folder.mkdir()
+    with pytest.raises(lifecircle.InputFileError, match="does not exist"):
+        lifecircle.load_standard(folder)

@@ -6,6 +6,12 @@ the defaults used when nothing else is given.
 
 from __future__ import annotations
 
+import math
+import numbers
+from dataclasses import dataclass
+
+from .errors import ConfigError
+
 #: Points farther than this from the walk network are excluded (metres).
 MAX_SNAP_M: float = 500.0
 
@@ -54,3 +60,245 @@ HEX_SIZE_M: float = 500.0
 
 #: Facilities snapped farther than this are flagged in the data-quality section.
 FAR_SNAP_WARNING_M: float = 100.0
+
+# --------------------------------------------------------------------------- limits
+
+#: Smallest and largest hexagon circumradius accepted for the fallback grid
+#: (metres). 1 m hexagons over the sample took 10.9 GB before this limit.
+HEX_SIZE_MIN_M: float = 50.0
+HEX_SIZE_MAX_M: float = 20000.0
+
+#: Most hexagons a fallback grid may have; the hex builder refuses a grid over
+#: the data's extent that would need more (see :func:`check_hex_cells`).
+HEX_CELLS_MAX: int = 1_000_000
+
+#: Largest accepted ``max_snap_m`` (metres): beyond a few kilometres a point is
+#: not "near" the walk network any more.
+MAX_SNAP_M_MAX: float = 5000.0
+
+#: Largest size of a standard or study YAML file read (bytes). Both are small
+#: text files (GB 50180-2018 is 9 kB); anything bigger is the wrong file or an
+#: attack, and parsing 250 kB of YAML already takes about a second.
+CONFIG_FILE_MAX_BYTES: int = 250_000
+
+#: Walking speeds a profile may have (m/s) and the longest life-circle level (min).
+WALKING_SPEED_MIN_M_S: float = 0.3
+WALKING_SPEED_MAX_M_S: float = 2.5
+LEVEL_MINUTES_MAX: float = 60.0
+
+
+@dataclass(frozen=True)
+class OptionRange:
+    """The allowed values of one numeric option (study key or CLI flag).
+
+    ``minimum``/``maximum`` are inclusive unless ``min_open``/``max_open``;
+    ``None`` means unbounded on that side. ``why`` is appended to the message
+    of a value out of range.
+    """
+
+    minimum: float | None = None
+    maximum: float | None = None
+    min_open: bool = False
+    max_open: bool = False
+    integer: bool = False
+    unit: str = ""
+    default: float | None = None
+    why: str = ""
+
+
+#: The numeric options of studies and of the command line, declared once. Keys
+#: are study keys; a CLI flag ``--max-snap-m`` is looked up as ``max_snap_m``.
+OPTION_RANGES: dict[str, OptionRange] = {
+    "max_snap_m": OptionRange(0.0, MAX_SNAP_M_MAX, min_open=True, unit="m", default=MAX_SNAP_M),
+    "hex_size_m": OptionRange(
+        HEX_SIZE_MIN_M, HEX_SIZE_MAX_M, unit="m", default=HEX_SIZE_M,
+        why=f"the size is centre to corner; below {HEX_SIZE_MIN_M:g} m the cells multiply "
+            "(1 m hexagons over the sample needed 10.9 GB)"),
+    "min_component_nodes": OptionRange(1, None, integer=True),
+    # optimize
+    "sites": OptionRange(1, 100_000, integer=True),
+    "target_coverage": OptionRange(0.0, 1.0, min_open=True,
+                                   why="it is a share of the population, e.g. 0.8 for 80%"),
+    "n_candidates": OptionRange(1, 100_000, integer=True, default=300),
+    "min_spacing_m": OptionRange(0.0, 20_000.0, unit="m", default=0.0),
+    "capacity": OptionRange(0.0, None, min_open=True),
+    "min_unit_coverage": OptionRange(0.0, 1.0,
+                                     why="it is a share of each unit's population, e.g. 0.5"),
+    "time_limit": OptionRange(0.0, 86_400.0, min_open=True, unit="s", default=60.0),
+    "seed": OptionRange(0, 2**32 - 1, integer=True, default=0),
+}
+
+
+def _fmt(number: float) -> str:
+    return f"{number:g}" if isinstance(number, float) else str(number)
+
+
+def _range_text(spec: OptionRange) -> str:
+    """``a number greater than 0 and at most 5000 m`` and similar."""
+    unit = f" {spec.unit}" if spec.unit else ""
+    kind = "a whole number" if spec.integer else "a number"
+    lo, hi = spec.minimum, spec.maximum
+    if lo is not None and hi is not None and not spec.min_open and not spec.max_open:
+        return f"{kind} from {_fmt(lo)} to {_fmt(hi)}{unit}"
+    parts = []
+    if lo is not None:
+        parts.append(f"{'greater than' if spec.min_open else 'of at least'} {_fmt(lo)}")
+    if hi is not None:
+        parts.append(f"{'less than' if spec.max_open else 'at most'} {_fmt(hi)}")
+    return f"{kind} {' and '.join(parts)}{unit}".rstrip() if parts else f"{kind}{unit}"
+
+
+def _shown(value: object, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def option_problem(name: str, value: object, *, minimum: float | None = None,
+                   maximum: float | None = None, integer: bool | None = None,
+                   finite: bool = True, min_open: bool | None = None,
+                   max_open: bool | None = None) -> str | None:
+    """The problem with a numeric option's value, as one line, or ``None`` if it is fine.
+
+    Parameters
+    ----------
+    name
+        The option as the user wrote it: a study key (``max_snap_m``) or a flag
+        (``--max-snap-m``). Its range is looked up in :data:`OPTION_RANGES`
+        (flag dashes read as underscores) unless given here.
+    value
+        The value to check. Text, ``True``/``False`` and ``None`` are refused.
+    minimum, maximum, integer, min_open, max_open
+        Override the declared range (``None`` = as declared; an undeclared
+        option is any number).
+    finite
+        Refuse NaN and infinities (the default).
+
+    Returns
+    -------
+    str or None
+        ``"NAME: got VALUE, which is WHY; give RANGE (default D)"``, or ``None``.
+    """
+    declared = OPTION_RANGES.get(name.lstrip("-").replace("-", "_"), OptionRange())
+    spec = OptionRange(
+        minimum=declared.minimum if minimum is None else minimum,
+        maximum=declared.maximum if maximum is None else maximum,
+        min_open=declared.min_open if min_open is None else min_open,
+        max_open=declared.max_open if max_open is None else max_open,
+        integer=declared.integer if integer is None else integer,
+        unit=declared.unit, default=declared.default, why=declared.why,
+    )
+    wanted = _range_text(spec)
+    if spec.default is not None:
+        wanted += f" (default {_fmt(spec.default)})"
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        why = "not a number" + (" (write it without quotes)" if isinstance(value, str) else "")
+    elif finite and not math.isfinite(value):
+        why = "not a finite number"
+    elif spec.integer and not float(value).is_integer():
+        why = "not a whole number"
+    elif spec.minimum is not None and (value <= spec.minimum if spec.min_open
+                                       else value < spec.minimum):
+        unit = f" {spec.unit}" if spec.unit else ""
+        why = (f"not greater than {_fmt(spec.minimum)}{unit}" if spec.min_open
+               else f"below the minimum of {_fmt(spec.minimum)}{unit}")
+    elif spec.maximum is not None and (value >= spec.maximum if spec.max_open
+                                       else value > spec.maximum):
+        unit = f" {spec.unit}" if spec.unit else ""
+        why = (f"not less than {_fmt(spec.maximum)}{unit}" if spec.max_open
+               else f"above the maximum of {_fmt(spec.maximum)}{unit}")
+    else:
+        return None
+    if spec.why and why.startswith(("below", "above", "not greater", "not less")):
+        wanted += f" — {spec.why}"
+    return f"{name}: got {_shown(value)}, which is {why}; give {wanted}"
+
+
+def check_option(name: str, value: object, *, minimum: float | None = None,
+                 maximum: float | None = None, integer: bool | None = None,
+                 finite: bool = True, min_open: bool | None = None,
+                 max_open: bool | None = None, source: str = "options") -> float | int:
+    """Validate a numeric option (study key or CLI flag) against its declared range.
+
+    Parameters
+    ----------
+    name, value, minimum, maximum, integer, finite, min_open, max_open
+        See :func:`option_problem`.
+    source
+        Where the value came from (a study file's path, ``"command line"``);
+        it starts the error message.
+
+    Returns
+    -------
+    float or int
+        The value as ``int`` for whole-number options, else ``float``.
+
+    Raises
+    ------
+    ConfigError
+        Naming the option, the value, the allowed range and the default.
+
+    Examples
+    --------
+    >>> check_option("hex_size_m", 250)
+    250.0
+    >>> check_option("--min-component-nodes", 1000)
+    1000
+    """
+    problem = option_problem(name, value, minimum=minimum, maximum=maximum, integer=integer,
+                             finite=finite, min_open=min_open, max_open=max_open)
+    if problem is not None:
+        raise ConfigError(source, [problem])
+    spec = OPTION_RANGES.get(name.lstrip("-").replace("-", "_"), OptionRange())
+    whole = spec.integer if integer is None else integer
+    return int(value) if whole else float(value)  # type: ignore[arg-type]
+
+
+def hex_cells_estimate(width_m: float, height_m: float, size_m: float) -> int:
+    """Number of hexagons of circumradius ``size_m`` needed to tile a ``width × height`` box.
+
+    Pointy-top hexagons: columns ``sqrt(3)·size`` apart, rows ``1.5·size`` apart,
+    one extra row and column for the edges.
+    """
+    cols = math.floor(max(width_m, 0.0) / (math.sqrt(3.0) * size_m)) + 2
+    rows = math.floor(max(height_m, 0.0) / (1.5 * size_m)) + 2
+    return cols * rows
+
+
+def check_hex_cells(width_m: float, height_m: float, size_m: float, *,
+                    source: str = "hex_size_m") -> int:
+    """Refuse a hexagon grid over the data's extent with more than :data:`HEX_CELLS_MAX` cells.
+
+    Parameters
+    ----------
+    width_m, height_m
+        Extent of the data in the metric CRS.
+    size_m
+        Hexagon circumradius (metres).
+    source
+        Starts the error message (the option or file that set the size).
+
+    Returns
+    -------
+    int
+        The estimated number of cells.
+
+    Raises
+    ------
+    ConfigError
+        Saying the extent, the cell count and the smallest size that fits.
+    """
+    cells = hex_cells_estimate(width_m, height_m, size_m)
+    if cells <= HEX_CELLS_MAX:
+        return cells
+    # the smallest multiple of 10 m that fits: start below it (the count without
+    # the edge rows and columns) and step up; the count falls as the size grows
+    lower = math.sqrt(max(width_m * height_m, 0.0) / (1.5 * math.sqrt(3.0) * HEX_CELLS_MAX))
+    smallest = max(math.floor(lower / 10.0) * 10.0, 10.0)
+    while hex_cells_estimate(width_m, height_m, smallest) > HEX_CELLS_MAX:
+        smallest += 10.0
+    smallest = max(smallest, HEX_SIZE_MIN_M)
+    problem = (f"hex_size_m: {_fmt(float(size_m))} m hexagons over the data's "
+               f"{width_m / 1000:.1f} km × {height_m / 1000:.1f} km extent would be "
+               f"{cells:,} cells (at most {HEX_CELLS_MAX:,}); give a size of at least "
+               f"{_fmt(float(smallest))} m, or give governance units (--units)")
+    raise ConfigError(source, [problem])

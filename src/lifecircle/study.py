@@ -24,34 +24,69 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from .config import clip, config_error, did_you_mean, list_standards, read_yaml, shown
 from .datasets import resource_dir
-from .errors import ConfigError, InputFileError
+from .errors import InputFileError
+from .settings import option_problem
 
 #: Keys a study may set, with their kind. Paths are resolved against the file.
 STUDY_KEYS: dict[str, str] = {
-    "name": "text", "description": "text",
+    "name": "text", "name_zh": "text", "area": "text", "description": "longtext",
     "network": "path", "facilities": "facilities", "units": "path", "population": "path",
     "standard": "standard", "profile": "text", "categories": "list",
-    "facilities_crs": "text", "unit_levels": "list", "unit_codes": "text",
+    "facilities_crs": "crs", "unit_levels": "list", "unit_codes": "text",
     "osm_pois": "bool", "min_component_nodes": "int", "max_snap_m": "number",
     "hex_size_m": "number", "place": "text",
     "out": "outpath", "lang": "lang", "no_map": "bool", "basemap": "basemap",
 }
 
+#: Keys that describe the study (titles, summary.json) and are not audit options.
+DESCRIPTIVE_KEYS = ("name", "name_zh", "area", "description")
+
+#: Keys for the outputs and the download, not arguments of :func:`lifecircle.audit`.
+OUTPUT_KEYS = ("out", "lang", "no_map", "basemap", "place")
+
+#: Longest accepted text value (``description``: ``LONGTEXT_MAX_CHARS``).
+TEXT_MAX_CHARS = 200
+LONGTEXT_MAX_CHARS = 5000
+
+_CHOICES = {"lang": ("en", "zh"), "basemap": ("osm", "amap", "none")}
+
 
 @dataclass(frozen=True)
 class Study:
-    """A validated study: audit keyword arguments plus output options."""
+    """A validated study: audit keyword arguments plus output options.
+
+    ``name`` is the study's display name (the ``name`` key, else the file's
+    stem); ``values`` holds every key given, paths resolved, and ``name``.
+    """
 
     path: Path
     name: str
     values: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def name_zh(self) -> str:
+        """The Chinese display name (``name_zh``), else :attr:`name`."""
+        return str(self.values.get("name_zh") or self.name)
+
+    @property
+    def area(self) -> str:
+        """The area studied (``area``), or ``""``."""
+        return str(self.values.get("area") or "")
+
+    @property
+    def description(self) -> str:
+        """The study's description (``description``), or ``""``."""
+        return str(self.values.get("description") or "")
+
+    def title(self, lang: str = "en") -> str:
+        """The display name in ``lang`` (``en`` or ``zh``)."""
+        return self.name_zh if lang == "zh" else self.name
+
     def audit_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for :func:`lifecircle.audit`."""
-        skip = {"name", "description", "out", "lang", "no_map", "basemap", "place"}
+        skip = {*DESCRIPTIVE_KEYS, *OUTPUT_KEYS}
         return {k: v for k, v in self.values.items() if k not in skip}
 
 
@@ -66,102 +101,205 @@ def load_study(path: str | Path) -> Study:
     Parameters
     ----------
     path
-        The YAML file.
+        The YAML file (UTF-8, at most 250 kB, no aliases or tags).
 
     Returns
     -------
     Study
-        With paths resolved against the file's folder.
+        With paths resolved against the file's folder and ``name`` set (the
+        file's stem when the study has none).
 
     Raises
     ------
+    InputFileError
+        The file does not exist or cannot be read.
     ConfigError
-        Listing every mistake in the file.
+        Listing every mistake in the file (at most 20 lines).
+
+    Examples
+    --------
+    >>> study = load_study(bundled_study())
+    >>> study.name
+    'Central Shanghai sample'
     """
     path = Path(path)
     if not path.is_file():
-        msg = f"study file {str(path)!r} does not exist; check the path"
+        what = "is a folder, not a file" if path.is_dir() else "does not exist"
+        msg = f"study file {clip(str(path), 300)!r} {what}; check the path"
         raise InputFileError(msg)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ConfigError(str(path), [f"not valid YAML: {exc}"]) from None
+    raw = read_yaml(path, what="study")
+    source = str(path)
+    if raw is None:
+        raise config_error(source, [
+            "the file is empty; write one `option: value` per line, at least "
+            "`network: PATH` (see configs/studies/central-shanghai.yaml)"])
     if not isinstance(raw, Mapping):
-        raise ConfigError(str(path), ["a study file must be a mapping of option: value"])
+        kind = "a list" if isinstance(raw, list) else f"a single value ({shown(raw, 40)})"
+        raise config_error(source, [
+            f"a study file must be a mapping of option: value, not {kind}; write one "
+            "`option: value` per line, e.g. `network: streets.osm.pbf`"])
     base = path.parent
     problems: list[str] = []
     values: dict[str, Any] = {}
     for key, value in raw.items():
-        kind = STUDY_KEYS.get(str(key))
+        kind = STUDY_KEYS.get(key) if isinstance(key, str) else None
         if kind is None:
-            problems.append(f"{key}: unknown option (allowed: {', '.join(STUDY_KEYS)})")
+            problems.append(f"{clip(str(key), 40)}: unknown option{did_you_mean(key, STUDY_KEYS)} "
+                            f"(allowed: {', '.join(STUDY_KEYS)})")
             continue
-        checked = _check(kind, str(key), value, base, problems)
+        checked = _check(kind, key, value, base, problems)
         if checked is not None:
-            values[str(key)] = checked
+            values[key] = checked
     if "network" not in values and "place" not in values and not problems:
         problems.append("network: missing; give the street network (or `place` to download it)")
     if problems:
-        raise ConfigError(str(path), problems)
-    return Study(path=path, name=str(values.get("name", path.stem)), values=values)
+        raise config_error(source, problems)
+    values["name"] = str(values.get("name") or path.stem)
+    return Study(path=path, name=values["name"], values=values)
+
+
+def _resolve(key: str, value: Any, base: Path, problems: list[str], *,
+             must_exist: bool = True) -> Path | None:
+    """``value`` as an absolute path (relative to ``base``), or ``None`` with a problem."""
+    if not isinstance(value, str) or not value.strip():
+        problems.append(f"{key}: must be a path (text), got {shown(value)}")
+        return None
+    if "\x00" in value or len(value) > 4096:
+        problems.append(f"{key}: {shown(value)} is not a usable path; give the file's path")
+        return None
+    given = Path(value).expanduser()
+    resolved = given if given.is_absolute() else (base / given).resolve()
+    if must_exist and not resolved.exists():
+        problems.append(f"{key}: file {shown(value)} does not exist (looked at "
+                        f"{clip(str(resolved), 300)}); paths are relative to the study file")
+        return None
+    if must_exist and resolved.is_dir():
+        problems.append(f"{key}: {shown(value)} is a folder (looked at "
+                        f"{clip(str(resolved), 300)}); give a file")
+        return None
+    return resolved
+
+
+def _crs_problem(value: Any) -> str | None:
+    """Why ``value`` is not a datum name or a CRS, or ``None``."""
+    from .io.providers import DATUMS
+
+    if not isinstance(value, str) or not value.strip():
+        return f"must be wgs84, gcj02, bd09 or a CRS such as EPSG:4326, got {shown(value)}"
+    if value.strip().lower().replace("-", "") in DATUMS:
+        return None
+    import pyproj
+
+    try:
+        pyproj.CRS.from_user_input(value[:200])
+    except pyproj.exceptions.CRSError:
+        return (f"{shown(value)} is not understood; use wgs84, gcj02 (Amap, Tencent), bd09 "
+                "(Baidu) or a CRS such as EPSG:4326")
+    return None
 
 
 def _check(kind: str, key: str, value: Any, base: Path, problems: list[str]) -> Any:
     def fail(expected: str) -> None:
-        problems.append(f"{key}: must be {expected}, got {value!r}")
+        problems.append(f"{key}: must be {expected}, got {shown(value)}")
 
-    if kind in ("path", "outpath"):
-        if not isinstance(value, str) or not value.strip():
-            return fail("a path (text)")
-        resolved = (base / value).resolve() if not Path(value).is_absolute() else Path(value)
-        if kind == "path" and not resolved.exists():
-            problems.append(f"{key}: file {value!r} does not exist (looked at {resolved})")
+    if kind == "path":
+        return _resolve(key, value, base, problems)
+    if kind == "outpath":
+        resolved = _resolve(key, value, base, problems, must_exist=False)
+        if resolved is not None and resolved.is_file():
+            problems.append(f"{key}: {shown(value)} is a file (looked at "
+                            f"{clip(str(resolved), 300)}); give a folder for the outputs")
             return None
         return resolved
     if kind == "facilities":
-        items = value if isinstance(value, list) else [value]
-        out = []
-        for i, item in enumerate(items):
-            crs = None
-            if isinstance(item, Mapping) and isinstance(item.get("path"), str):
-                crs, item = item.get("crs"), item["path"]
-                if crs is not None and not isinstance(crs, str):
-                    problems.append(f"{key}[{i}].crs: must be wgs84, gcj02, bd09 or EPSG:..., "
-                                    f"got {crs!r}")
-            if not isinstance(item, str):
-                problems.append(f"{key}[{i}]: must be a path or {{path: ..., crs: ...}}, "
-                                f"got {item!r}")
-                continue
-            resolved = (base / item).resolve()
-            if not resolved.exists():
-                problems.append(f"{key}[{i}]: file {item!r} does not exist (looked at "
-                                f"{resolved})")
-            out.append((resolved, crs) if crs else resolved)
-        return out
+        return _check_facilities(key, value, base, problems)
     if kind == "standard":
-        if not isinstance(value, str):
-            return fail("a bundled standard name or a YAML path")
-        local = base / value
-        return local.resolve() if value.endswith((".yaml", ".yml")) else value
-    if kind == "text":
-        return value if isinstance(value, str) and value.strip() else fail("a text")
+        return _check_standard(key, value, base, problems)
+    if kind in ("text", "longtext"):
+        limit = LONGTEXT_MAX_CHARS if kind == "longtext" else TEXT_MAX_CHARS
+        if not isinstance(value, str) or not value.strip():
+            return fail("a text (quote it if YAML reads it as a number, date or true/false)")
+        if len(value) > limit:
+            problems.append(f"{key}: {len(value):,} characters is too long; shorten it to at "
+                            f"most {limit:,}")
+            return None
+        return value.strip()
+    if kind == "crs":
+        problem = _crs_problem(value)
+        if problem is not None:
+            problems.append(f"{key}: {problem}")
+            return None
+        return value.strip()
     if kind == "list":
-        if isinstance(value, str):
-            return [v.strip() for v in value.split(",") if v.strip()]
-        if isinstance(value, list) and all(isinstance(v, str) for v in value):
-            return value
-        return fail("a list of texts")
+        items = [v.strip() for v in value.split(",")] if isinstance(value, str) else value
+        if not isinstance(items, list) or not all(isinstance(v, str) for v in items):
+            return fail("a list of texts, e.g. [kindergarten, park]")
+        items = [v.strip() for v in items if v.strip()]
+        if not items:
+            problems.append(f"{key}: the list is empty; list at least one, e.g. "
+                            f"[kindergarten, park], or remove `{key}` to use all")
+            return None
+        twice = sorted({v for v in items if items.count(v) > 1})
+        if twice:
+            problems.append(f"{key}: {shown(twice[0])} is listed twice; list each once")
+            return None
+        return items
     if kind == "bool":
         return value if isinstance(value, bool) else fail("true or false")
-    if kind == "int":
-        ok = isinstance(value, int) and not isinstance(value, bool) and value > 0
-        return value if ok else fail("a positive whole number")
-    if kind == "number":
-        ok = isinstance(value, int | float) and not isinstance(value, bool) and value > 0
-        return float(value) if ok else fail("a positive number")
-    if kind == "lang":
-        return value if value in ("en", "zh") else fail("en or zh")
-    if kind == "basemap":
-        return value if value in ("osm", "amap", "none") else fail("osm, amap or none")
+    if kind in ("int", "number"):
+        problem = option_problem(key, value)
+        if problem is not None:
+            problems.append(problem)
+            return None
+        return int(value) if kind == "int" else float(value)
+    if kind in _CHOICES:
+        choices = _CHOICES[kind]
+        if isinstance(value, str) and value in choices:
+            return value
+        return fail(" or ".join([", ".join(choices[:-1]), choices[-1]]))
     msg = f"unknown option kind {kind}"
     raise AssertionError(msg)
+
+
+def _check_facilities(key: str, value: Any, base: Path, problems: list[str]) -> list[Any]:
+    items = value if isinstance(value, list) else [value]
+    out: list[Any] = []
+    for i, item in enumerate(items):
+        here = f"{key}[{i}]"
+        crs = None
+        if isinstance(item, Mapping):
+            extra = [k for k in item if k not in ("path", "crs")]
+            if extra:
+                problems.append(f"{here}: unknown field {shown(extra[0], 40)}; a facility "
+                                "file is {path: ..., crs: ...}")
+                continue
+            crs, item = item.get("crs"), item.get("path")
+            if crs is not None:
+                problem = _crs_problem(crs)
+                if problem is not None:
+                    problems.append(f"{here}.crs: {problem}")
+                    continue
+        if not isinstance(item, str):
+            problems.append(f"{here}: must be a path or {{path: ..., crs: ...}}, "
+                            f"got {shown(item)}")
+            continue
+        resolved = _resolve(here, item, base, problems)
+        if resolved is not None:
+            out.append((resolved, crs) if crs else resolved)
+    return out
+
+
+def _check_standard(key: str, value: Any, base: Path, problems: list[str]) -> Any:
+    if not isinstance(value, str) or not value.strip():
+        problems.append(f"{key}: must be a bundled standard name or a YAML path, "
+                        f"got {shown(value)}")
+        return None
+    if value.endswith((".yaml", ".yml")):
+        return _resolve(key, value, base, problems)
+    bundled = list_standards()
+    if value not in bundled:
+        problems.append(f"{key}: {shown(value)} is not a bundled standard"
+                        f"{did_you_mean(value, bundled)} (bundled: {', '.join(bundled)}; "
+                        "or give the path of a .yaml file, relative to the study file)")
+        return None
+    return value
