@@ -613,7 +613,7 @@ def test_many_mistakes_give_a_short_message():
     assert len(lines) == 21
     assert lines[1] == "  - categories[0] (c0).threshold_min: must be a positive number, got -1"
     assert lines[-1] == "  - ... and 41 more; fix these and run again to see the rest"
-    assert len(err.value.problems) == 20
+    assert len(err.value.problems) == 60  # all kept for callers; the message lists 20
 
 
 def test_huge_values_are_shown_truncated():
@@ -680,3 +680,11 @@ def test_a_standard_that_is_a_folder_or_unreadable(tmp_path):
     folder.mkdir()
     with pytest.raises(lifecircle.InputFileError, match="does not exist"):
         lifecircle.load_standard(folder)
+
+
+def test_every_config_error_is_short_whoever_raises_it():
+    err = lifecircle.ConfigError("x" * 1000, [f"problem {i} " + "y" * 5000 for i in range(500)])
+    msg = str(err)
+    assert len(msg.splitlines()) == 21
+    assert len(msg) < 20 * 410 + 400
+    assert len(err.problems) == 500

@@ -22,7 +22,7 @@ import pandas as pd
 import yaml
 
 from .datasets import resource_dir
-from .errors import ConfigError, InputFileError
+from .errors import ConfigError, InputFileError, clip
 from .settings import (
     CONFIG_FILE_MAX_BYTES,
     LEVEL_MINUTES_MAX,
@@ -48,11 +48,9 @@ REFERENCE_DISTANCE_MAX_M = 10_000.0
 #: Longest id of a level, profile or category (they become column names).
 ID_MAX_CHARS = 40
 
-#: One message lists at most this many problems, shows values truncated to
-#: ``VALUE_MAX_CHARS`` characters and each problem cut to ``LINE_MAX_CHARS``.
-MESSAGE_MAX_PROBLEMS = 20
+#: Values shown in messages are truncated to this many characters (see also
+#: :data:`lifecircle.errors.MESSAGE_MAX_PROBLEMS` and ``LINE_MAX_CHARS``).
 VALUE_MAX_CHARS = 80
-LINE_MAX_CHARS = 400
 
 #: Deepest nesting of lists and mappings accepted in a standard or study.
 YAML_MAX_DEPTH = 40
@@ -73,12 +71,6 @@ def shown(value: Any, limit: int = VALUE_MAX_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def clip(text: str, limit: int = LINE_MAX_CHARS) -> str:
-    """``text`` cut to ``limit`` characters (ending in ``…`` when cut)."""
-    text = str(text)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def did_you_mean(word: Any, choices: Iterable[str]) -> str:
     """``"; did you mean 'x'?"`` for the closest of ``choices``, or ``""``."""
     if not isinstance(word, str):
@@ -88,22 +80,8 @@ def did_you_mean(word: Any, choices: Iterable[str]) -> str:
 
 
 def config_error(source: str, problems: list[str]) -> ConfigError:
-    """A :class:`ConfigError` whose message stays short however many problems there are.
-
-    At most :data:`MESSAGE_MAX_PROBLEMS` problems are listed (the last line says
-    how many more there are), each cut to :data:`LINE_MAX_CHARS` characters.
-    """
-    lines = [clip(p) for p in problems]
-    if len(lines) > MESSAGE_MAX_PROBLEMS:
-        more = len(lines) - (MESSAGE_MAX_PROBLEMS - 1)
-        lines = [*lines[: MESSAGE_MAX_PROBLEMS - 1],
-                 f"... and {more} more; fix these and run again to see the rest"]
-    err = ConfigError(clip(source, 300), lines)
-    if len(problems) != len(lines):
-        body = "\n".join(f"  - {p}" for p in lines)
-        err.args = (f"{err.source}: {len(problems)} problems found; fix them and run "
-                    f"again:\n{body}",)
-    return err
+    """A :class:`ConfigError` (whose message stays short however many problems there are)."""
+    return ConfigError(source, problems)
 
 
 # --------------------------------------------------------------------------- YAML
@@ -534,7 +512,7 @@ def parse_standard(raw: Any, *, source: str = "<standard>") -> Standard:
     Raises
     ------
     ConfigError
-        Listing every mistake (at most :data:`MESSAGE_MAX_PROBLEMS` lines).
+        Listing every mistake (at most :data:`~lifecircle.errors.MESSAGE_MAX_PROBLEMS` lines).
     """
     problems: list[str] = []
     if raw is None:
