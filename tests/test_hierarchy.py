@@ -9,13 +9,23 @@ import pytest
 import shapely
 
 import lifecircle
+from lifecircle.config import parse_standard
 from lifecircle.io.units import hex_units, read_units, units_from_boundaries
 
 from .byod_helpers import assert_user_error, invoke
-from .conftest import UTM, X0, Y0, utm_box
+from .conftest import UTM, X0, Y0, minimal_standard_dict, utm_box
 
 NAN = np.nan
 CATS = ["kindergarten", "park", "shop"]  # small_standard: kg 5 min, park 10, shop 5 (optional)
+
+
+@pytest.fixture(scope="module")
+def small_standard():
+    """The test standard without ``clinic``, so that CATS holds every mandatory category
+    and the completeness figures are computed (as in tests/test_coverage.py)."""
+    raw = minimal_standard_dict()
+    raw["categories"] = [c for c in raw["categories"] if c["id"] != "clinic"]
+    return parse_standard(raw, source="test-std-no-clinic")
 
 # Committee-level polygons (100 m squares) and their 12-digit codes:
 #   310104001001 310104001002 310104002001      district 310104: streets 001, 002

@@ -131,7 +131,8 @@ def test_read_population_reads_and_defaults_the_method(tmp_path):
                      geometry=[utm_box(0, 0, 100, 100), utm_box(100, 0, 200, 100)],
                      crs=UTM).to_file(path)
     pop = lifecircle.read_population(path)
-    assert list(pop.columns) == ["population", "population_method", "geometry"]
+    assert list(pop.columns) == ["population", "population_method", "polygon_id", "geometry"]
+    assert list(pop["polygon_id"]) == ["row 1", "row 2"]  # no unit_id column: file order
     assert list(pop["population"]) == [10.0, 20.0]
     assert (pop["population_method"] == "given").all()
 

@@ -51,7 +51,8 @@ class WalkGraph:
     edge_class
         Street class of each edge (OSM ``highway`` value), as an object array.
     dropped
-        What was removed while building: ``components``, ``nodes``, ``edges``.
+        What was removed while building: ``components``, ``nodes``, ``edges``,
+        ``invalid_locations`` (nodes without a valid coordinate, skipped).
     """
 
     node_ids: np.ndarray
@@ -184,6 +185,7 @@ class WalkGraph:
                 self.dropped.get("largest_dropped_component_nodes", 0)
             ),
             "kept_components": int(self.dropped.get("kept_components", 1)),
+            "invalid_locations": int(self.dropped.get("invalid_locations", 0)),
         }
 
 
@@ -252,7 +254,9 @@ def graph_from_edges(
     Returns
     -------
     WalkGraph
-        Self-loops removed, parallel edges merged keeping the shortest.
+        Self-loops removed, parallel edges merged keeping the shortest. Nodes
+        with a NaN or infinite coordinate (also after projection) are dropped
+        with their edges and counted in ``dropped["invalid_locations"]``.
     """
     crs = pyproj.CRS.from_user_input(crs)
     x = np.asarray(x, float)
@@ -265,17 +269,46 @@ def graph_from_edges(
             "streets (OSM ways with a `highway` tag) inside your study area"
         )
         raise DataError(msg)
+    if not (len(x) == len(y) == len(node_ids)):
+        msg = f"{source}: node_ids, x and y must have the same length"
+        raise DataError(msg)
+    finite = np.isfinite(x) & np.isfinite(y)
+    if crs.is_geographic:
+        with np.errstate(invalid="ignore"):
+            finite &= (np.abs(y) <= 90.0) & (np.abs(x) <= 360.0)
+    if not finite.any():
+        msg = (f"{source}: no network node has a valid location (finite coordinates inside "
+               f"the range of {crs.name}); check the file's coordinates and CRS")
+        raise DataError(msg)
     if to_crs is not None:
         target = pyproj.CRS.from_user_input(to_crs)
     elif crs.is_projected:
         target = crs
     else:
-        target = utm_crs_for(x, y) if crs.is_geographic else crs
+        target = utm_crs_for(x[finite], y[finite]) if crs.is_geographic else crs
     if not target.is_projected:
         msg = f"{source}: target CRS {target.name} is not projected; give a metric CRS"
         raise CRSError(msg)
     if target != crs:
         x, y = pyproj.Transformer.from_crs(crs, target, always_xy=True).transform(x, y)
+        x, y = np.asarray(x, float), np.asarray(y, float)
+        finite &= np.isfinite(x) & np.isfinite(y)
+    n_invalid = int((~finite).sum())
+    if n_invalid:
+        # nodes without a usable location: drop them and every edge that touches them
+        touching = ~(finite[edge_u] & finite[edge_v])
+        edge_u, edge_v = edge_u[~touching], edge_v[~touching]
+        if edge_length is not None:
+            edge_length = np.asarray(edge_length, float)[~touching]
+        if edge_class is not None:
+            edge_class = np.asarray(edge_class, dtype=object)[~touching]
+        x, y = np.where(finite, x, 0.0), np.where(finite, y, 0.0)
+        log.info("dropped %d nodes without a valid location and %d edges touching them",
+                 n_invalid, int(touching.sum()))
+        if len(edge_u) == 0:
+            msg = (f"{source}: every walkable edge touches a node without a valid location "
+                   f"({n_invalid} such nodes); check the file's coordinates and CRS")
+            raise DataError(msg)
     classes = (
         np.full(len(edge_u), "residential", dtype=object)
         if edge_class is None else np.asarray(edge_class, dtype=object)
@@ -306,7 +339,8 @@ def graph_from_edges(
     used[lo] = True
     used[hi] = True
     n_isolated = int((~used).sum())
-    dropped = {"components": 0, "nodes": 0, "edges": 0, "isolated_nodes": n_isolated}
+    dropped = {"components": 0, "nodes": 0, "edges": 0, "isolated_nodes": n_isolated,
+               "invalid_locations": n_invalid}
     if keep_largest:
         n = len(x)
         adj = sp.csr_matrix((np.ones(len(lo)), (lo, hi)), shape=(n, n))
@@ -364,11 +398,14 @@ def graph_from_osm(
     from .io.osm import read_walk_ways
 
     ways = read_walk_ways(path)
-    return graph_from_edges(
+    graph = graph_from_edges(
         ways.node_ids, ways.lon, ways.lat, ways.edge_u, ways.edge_v,
         crs="EPSG:4326", edge_class=ways.edge_class, to_crs=to_crs,
         keep_largest=keep_largest, min_component_nodes=min_component_nodes, source=str(path),
     )
+    graph.dropped["invalid_locations"] = (int(graph.dropped.get("invalid_locations", 0))
+                                          + ways.invalid_locations)
+    return graph
 
 
 def graph_from_graphml(

@@ -24,7 +24,7 @@ from .providers import (
     parse_facilities_crs,
     points_to_wgs84,
 )
-from .vector import read_vector
+from .vector import examples, missing_geometry, read_vector, refuse_bad_coordinates, row_labels
 
 FACILITY_COLUMNS = ["category", "name", "source", "osm_id"]
 
@@ -72,11 +72,19 @@ def facilities_from_tags(features: gpd.GeoDataFrame, standard: Standard, *, sour
 
 
 def facilities_from_osm(path: str | Path, standard: Standard) -> gpd.GeoDataFrame:
-    """Read and classify the POIs (nodes and areas) of an OSM file."""
+    """Read and classify the POIs (nodes and areas) of an OSM file.
+
+    ``.attrs["invalid_locations"]`` and ``.attrs["broken_areas"]`` count the
+    tagged nodes without a valid location and the areas that could not be
+    built; both are skipped (see :func:`lifecircle.io.osm.read_osm_pois`).
+    """
     from .osm import read_osm_pois
 
     pois = read_osm_pois(path, standard.tag_keys())
-    return facilities_from_tags(pois, standard, source=Path(path).name)
+    out = facilities_from_tags(pois, standard, source=Path(path).name)
+    out.attrs["invalid_locations"] = int(pois.attrs.get("invalid_locations", 0))
+    out.attrs["broken_areas"] = int(pois.attrs.get("broken_areas", 0))
+    return out
 
 
 def _check_categories(values: pd.Series, standard: Standard, path: Path) -> None:
@@ -124,15 +132,36 @@ def read_facilities(path: str | Path, standard: Standard, *, crs: str | None = N
     -------
     geopandas.GeoDataFrame
         The normalised facility table (EPSG:4326). ``.attrs["unknown_typecodes"]``
-        counts type codes that map to no category (those rows are dropped).
+        counts type codes that map to no category (those rows are dropped);
+        ``.attrs["empty_geometries"]`` counts features of a vector file without a
+        geometry (dropped: they have no location).
+
+    Raises
+    ------
+    InputFormatError
+        Missing, non-numeric, NaN or infinite coordinates, or latitudes beyond
+        +-90 degrees (the message names the rows).
     """
     path = Path(path)
     crs = parse_facilities_crs(crs)
     if path.suffix.lower() in TABLE_SUFFIXES:
         return _read_table(path, standard, crs)
-    features = read_vector(path, what="facilities", flag="--facilities")
+    features = read_vector(path, what="facilities", flag="--facilities", keep_empty=True)
+    features = features.reset_index(drop=True)
+    labels = row_labels(features)
+    empty = missing_geometry(features.geometry.to_numpy())
+    features, labels = features[~empty], labels[~empty]
+    if features.empty:
+        msg = (f"{path}: none of its {len(empty)} facilities has a geometry; give points or "
+               "polygons (--facilities)")
+        raise InputFormatError(msg)
+    refuse_bad_coordinates(features, path=path, what="facilities", labels=labels)
     features = geometries_to_wgs84(features, crs)
-    return _classify(features, standard, path)
+    refuse_bad_coordinates(features, path=path, what="facilities", labels=labels,
+                           stage=f"after conversion from {crs or features.crs.name} to WGS-84")
+    out = _classify(features, standard, path)
+    out.attrs["empty_geometries"] = int(empty.sum())
+    return out
 
 
 def _classify(features: gpd.GeoDataFrame, standard: Standard, path: Path) -> gpd.GeoDataFrame:
@@ -201,16 +230,36 @@ def _read_table(path: Path, standard: Standard, crs: str | None) -> gpd.GeoDataF
         msg = (f"{path}: facilities tables need a 'category' column (one of "
                f"{', '.join(standard.category_ids)}) or an Amap 'typecode' column")
         raise InputFormatError(msg)
+    if pair is not None:
+        fields = f"columns {pair[0]!r} and {pair[1]!r}"
+        raw = frame[pair[0]].astype("string").fillna("") + "," + frame[pair[1]].astype(
+            "string").fillna("")
+    else:
+        fields = f"column {lower['location']!r}"
+        raw = frame[lower["location"]].astype("string").fillna("")
     geographic = crs in (None, "wgs84", "gcj02", "bd09") or pyproj.CRS(crs).is_geographic
-    bad = lon.isna() | lat.isna()
+    lon_a = lon.to_numpy(dtype=float, na_value=np.nan)
+    lat_a = lat.to_numpy(dtype=float, na_value=np.nan)
+    bad = ~(np.isfinite(lon_a) & np.isfinite(lat_a))
     if geographic:
-        bad |= ~lon.between(-180, 180) | ~lat.between(-90, 90)
+        with np.errstate(invalid="ignore"):
+            bad |= (np.abs(lon_a) > 180) | (np.abs(lat_a) > 90)
     if bad.any():
-        rows = ", ".join(str(i + 2) for i in np.flatnonzero(bad.to_numpy())[:5])
-        msg = (f"{path}: coordinates are missing or out of range on line(s) {rows}; fix or "
-               "remove those rows (lon/lat in degrees, or give --facilities-crs)")
+        shown = [f"{i + 2} ({v[:40]!r})" for i, v
+                 in zip(np.flatnonzero(bad), raw.to_numpy(dtype=object)[bad], strict=True)]
+        msg = (f"{path}: {fields} must hold numeric coordinates (longitude -180..180, "
+               f"latitude -90..90 in degrees); {int(bad.sum())} row(s) do not, on line(s) "
+               f"{examples(shown)}. Fix or remove those rows, or give --facilities-crs if "
+               "they are projected coordinates")
         raise InputFormatError(msg)
-    x, y = points_to_wgs84(lon.to_numpy(), lat.to_numpy(), crs)
+    x, y = points_to_wgs84(lon_a, lat_a, crs)
+    bad = ~(np.isfinite(x) & np.isfinite(y))
+    if bad.any():
+        lines = [str(i + 2) for i in np.flatnonzero(bad)]
+        msg = (f"{path}: {fields} hold coordinates that cannot be converted from {crs} to "
+               f"longitude/latitude on line(s) {examples(lines)}; check --facilities-crs or "
+               "fix those rows")
+        raise InputFormatError(msg)
     frame = frame.rename(columns={lower[c]: c for c in ("category", "name", *TYPECODE_COLUMNS)
                                   if c in lower})
     features = gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(x, y), crs="EPSG:4326")

@@ -29,7 +29,12 @@ _OSM_SUFFIXES = {
 
 @dataclass(frozen=True)
 class OsmWays:
-    """Walkable ways as flat arrays: nodes (id, lon, lat) and edges between node indices."""
+    """Walkable ways as flat arrays: nodes (id, lon, lat) and edges between node indices.
+
+    ``invalid_locations`` counts the nodes of walkable ways that had no valid
+    location in the file (a missing or impossible lat/lon, or a node missing
+    from an extract); they are skipped and the way joins their neighbours.
+    """
 
     node_ids: np.ndarray
     lon: np.ndarray
@@ -37,6 +42,7 @@ class OsmWays:
     edge_u: np.ndarray
     edge_v: np.ndarray
     edge_class: np.ndarray
+    invalid_locations: int = 0
 
 
 def _osm_file(path: str | Path):
@@ -71,7 +77,8 @@ def read_walk_ways(path: str | Path) -> OsmWays:
     Returns
     -------
     OsmWays
-        Nodes referenced by walkable ways and one edge per consecutive node pair.
+        Nodes referenced by walkable ways and one edge per consecutive node pair;
+        ``invalid_locations`` counts the skipped nodes without a valid location.
     """
     import osmium
 
@@ -80,6 +87,7 @@ def read_walk_ways(path: str | Path) -> OsmWays:
     lons: list[np.ndarray] = []
     lats: list[np.ndarray] = []
     classes: list[str] = []
+    invalid: set[int] = set()
     try:
         processor = (
             osmium.FileProcessor(source, osmium.osm.NODE | osmium.osm.WAY)
@@ -90,6 +98,8 @@ def read_walk_ways(path: str | Path) -> OsmWays:
             if not obj.is_way() or not _is_walkable(obj.tags):
                 continue
             nodes = [n for n in obj.nodes if n.location.valid()]
+            if len(nodes) < len(obj.nodes):
+                invalid.update(n.ref for n in obj.nodes if not n.location.valid())
             if len(nodes) < 2:
                 continue
             refs.append(np.fromiter((n.ref for n in nodes), np.int64, len(nodes)))
@@ -101,7 +111,7 @@ def read_walk_ways(path: str | Path) -> OsmWays:
         raise InputFormatError(msg) from None
     if not refs:
         return OsmWays(*(np.empty(0, t) for t in (np.int64, float, float, np.int64, np.int64,
-                                                    object)))
+                                                    object)), invalid_locations=len(invalid))
     all_refs = np.concatenate(refs)
     all_lon = np.concatenate(lons)
     all_lat = np.concatenate(lats)
@@ -113,6 +123,7 @@ def read_walk_ways(path: str | Path) -> OsmWays:
         node_ids=node_ids, lon=all_lon[first], lat=all_lat[first],
         edge_u=inverse[:-1][same_way], edge_v=inverse[1:][same_way],
         edge_class=np.asarray(classes, dtype=object)[way_of[:-1][same_way]],
+        invalid_locations=len(invalid),
     )
 
 
@@ -131,6 +142,9 @@ def read_osm_pois(path: str | Path, keys: Iterable[str]) -> gpd.GeoDataFrame:
     geopandas.GeoDataFrame
         ``osm_type``, ``osm_id``, ``name``, ``name:zh``, ``name:en`` and one column
         per key; EPSG:4326; points for nodes, polygons for areas.
+        ``.attrs["invalid_locations"]`` counts tagged nodes without a valid
+        location and ``.attrs["broken_areas"]`` areas whose polygon could not be
+        built (both skipped).
     """
     import osmium
 
@@ -140,6 +154,7 @@ def read_osm_pois(path: str | Path, keys: Iterable[str]) -> gpd.GeoDataFrame:
     columns = ["name", "name:zh", "name:en", *keys]
     rows: list[dict[str, str | None]] = []
     geoms: list[bytes] = []
+    n_invalid = n_broken = 0
     try:
         processor = (
             osmium.FileProcessor(source)
@@ -148,11 +163,15 @@ def read_osm_pois(path: str | Path, keys: Iterable[str]) -> gpd.GeoDataFrame:
         )
         for obj in processor:
             if obj.is_node():
+                if not obj.location.valid():  # e.g. a hand-written node without lat
+                    n_invalid += 1
+                    continue
                 geom, osm_type, osm_id = wkb.create_point(obj), "node", obj.id
             elif obj.is_area():
                 try:
                     geom = wkb.create_multipolygon(obj)
-                except RuntimeError:  # broken area geometry in the source data
+                except (RuntimeError, osmium.InvalidLocationError):  # broken area geometry
+                    n_broken += 1
                     continue
                 osm_type = "way" if obj.from_way() else "relation"
                 osm_id = obj.orig_id()
@@ -166,4 +185,7 @@ def read_osm_pois(path: str | Path, keys: Iterable[str]) -> gpd.GeoDataFrame:
         msg = f"{path}: could not be read as OSM data ({exc}); is the file complete?"
         raise InputFormatError(msg) from None
     frame = pd.DataFrame(rows, columns=["osm_type", "osm_id", *columns])
-    return gpd.GeoDataFrame(frame, geometry=shapely.from_wkb(geoms), crs="EPSG:4326")
+    out = gpd.GeoDataFrame(frame, geometry=shapely.from_wkb(geoms), crs="EPSG:4326")
+    out.attrs["invalid_locations"] = n_invalid
+    out.attrs["broken_areas"] = n_broken
+    return out

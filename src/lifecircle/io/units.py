@@ -19,15 +19,24 @@ hexagon grid (not governance units; the audit says so).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 
 from ..errors import InputFormatError
-from .vector import read_vector, require_columns
+from .vector import (
+    clean_polygons,
+    examples,
+    nonfinite_coordinates,
+    read_vector,
+    refuse_bad_coordinates,
+    require_columns,
+    row_labels,
+)
 
 UNIT_COLUMNS = ["unit_id", "name", "parent_id"]
 
@@ -44,11 +53,18 @@ class UnitHierarchy:
         Per level: ``unit_id``, ``name``, ``parent_id`` and polygons (EPSG:4326).
     source
         The file the units came from.
+    report
+        What reading changed, by unit id: ``repaired`` (invalid polygons fixed
+        with :func:`shapely.make_valid`), ``rebuilt_from_children`` (units
+        without a polygon, given the union of their children's),
+        ``dropped_without_geometry`` (units without a polygon and with a
+        ``population`` of 0).
     """
 
     levels: list[str]
     units: dict[str, gpd.GeoDataFrame]
     source: str = ""
+    report: dict[str, Any] = field(default_factory=dict)
 
     def to_frame(self) -> gpd.GeoDataFrame:
         """All units in one layer with a ``level`` column (the parent-id layout)."""
@@ -88,6 +104,13 @@ def _clean_ids(series: pd.Series) -> pd.Series:
     return out.mask(out.isin(["", "nan", "None", "<NA>"]))
 
 
+def _with_geometry(gdf: gpd.GeoDataFrame, geoms: np.ndarray) -> gpd.GeoDataFrame:
+    """A copy of ``gdf`` whose (active) geometry column holds ``geoms``."""
+    out = gdf.copy()
+    out[gdf.geometry.name] = gpd.GeoSeries(geoms, index=gdf.index, crs=gdf.crs)
+    return out
+
+
 CODE_LEVELS = (("district", 6), ("street", 9), ("committee", 12))
 
 
@@ -116,26 +139,89 @@ def read_units(
     Returns
     -------
     UnitHierarchy
-        Units of every level in EPSG:4326.
+        Units of every level in EPSG:4326. Invalid polygons are repaired with
+        :func:`shapely.make_valid` (polygonal part kept) and listed in
+        ``report["repaired"]``; a parent unit without a polygon gets the union
+        of its children's (``report["rebuilt_from_children"]``); a unit without
+        a polygon whose ``population`` column is 0 is dropped
+        (``report["dropped_without_geometry"]``).
+
+    Raises
+    ------
+    InputFormatError
+        NaN or infinite coordinates, degrees out of range, or a unit without a
+        usable polygon that may hold residents (the message names the ids).
     """
-    gdf = read_vector(path, what="governance units", flag="--units", layer=layer)
-    gdf = gdf[gdf.geom_type.isin(["Polygon", "MultiPolygon"])]
-    if gdf.empty:
+    what = "governance units"
+    gdf = read_vector(path, what=what, flag="--units", layer=layer, keep_empty=True)
+    gdf = gdf.reset_index(drop=True)
+    if code_field is None and not level_columns and "unit_id" not in gdf.columns:
+        code_field = _find_code_column(gdf)
+    id_column = (level_columns[-1] if level_columns
+                 else code_field if code_field is not None else "unit_id")
+    labels = row_labels(gdf, id_column)
+    refuse_bad_coordinates(gdf, path=path, what=what, labels=labels)
+    geoms, repaired, no_area = clean_polygons(gdf.geometry.to_numpy())
+    gdf = _with_geometry(gdf, geoms)
+    if no_area.all():
         msg = f"{path}: has no polygons; governance units (--units) must be polygons"
         raise InputFormatError(msg)
+    parent_layout = not level_columns and code_field is None
+    report: dict[str, Any] = {}
+    if no_area.any():
+        drop = _units_without_polygons(gdf, no_area, labels, path, parent_layout=parent_layout)
+        report["dropped_without_geometry"] = [str(v) for v in labels[drop]]
+        gdf, labels, repaired = gdf[~drop], labels[~drop], repaired[~drop]
     gdf = gdf.to_crs("EPSG:4326")
+    bad = nonfinite_coordinates(gdf.geometry.to_numpy())
+    if bad.any():
+        msg = (f"{path}: {int(bad.sum())} {what} have coordinates that do not fit the file's "
+               f"CRS ({gdf.crs.name}) and cannot be converted to longitude/latitude: "
+               f"{examples(labels[bad])}; set the file's real CRS or fix these units")
+        raise InputFormatError(msg)
+    geoms, repaired_again, _ = clean_polygons(gdf.geometry.to_numpy())
+    gdf = _with_geometry(gdf, geoms)
+    report["repaired"] = [str(v) for v in labels[repaired | repaired_again]]
     if level_columns:
-        return _from_level_columns(gdf, level_columns, path)
-    if code_field is None and "unit_id" not in gdf.columns:
-        code_field = _find_code_column(gdf)
-    if code_field is not None:
-        return _from_codes(gdf, code_field, path)
-    require_columns(
-        gdf, ["unit_id"], path=path, what="governance units",
-        fix=("add a unique `unit_id` column (and `parent_id` for a hierarchy), or pass "
-             "--unit-levels COL1,COL2 naming one id column per level, coarsest first"),
-    )
-    return _from_parent_ids(gdf, path)
+        hierarchy = _from_level_columns(gdf, level_columns, path)
+    elif code_field is not None:
+        hierarchy = _from_codes(gdf, code_field, path)
+    else:
+        require_columns(
+            gdf, ["unit_id"], path=path, what=what,
+            fix=("add a unique `unit_id` column (and `parent_id` for a hierarchy), or pass "
+                 "--unit-levels COL1,COL2 naming one id column per level, coarsest first"),
+        )
+        hierarchy = _from_parent_ids(gdf, path)
+    hierarchy.report.update(report)
+    return hierarchy
+
+
+def _units_without_polygons(gdf: gpd.GeoDataFrame, no_area: np.ndarray, labels: np.ndarray,
+                            path: str | Path, *, parent_layout: bool) -> np.ndarray:
+    """Rows to drop among the units without a polygon; refuse those that may hold residents.
+
+    A unit without a polygon is dropped (and reported) when its ``population``
+    column says 0; in the parent-id layout a unit with children keeps its row and
+    gets the union of its children's polygons later. Any other unit without a
+    polygon is refused: its residents could not be placed in it.
+    """
+    zero = np.zeros(len(gdf), dtype=bool)
+    if "population" in gdf.columns:
+        zero = (pd.to_numeric(gdf["population"], errors="coerce") == 0).to_numpy()
+    has_children = np.zeros(len(gdf), dtype=bool)
+    if parent_layout and "parent_id" in gdf.columns:
+        has_children = _clean_ids(gdf["unit_id"]).isin(
+            set(_clean_ids(gdf["parent_id"]).dropna())).to_numpy()
+    refuse = no_area & ~zero & ~has_children
+    if refuse.any():
+        msg = (f"{path}: {int(refuse.sum())} governance units have no usable polygon (missing "
+               f"or empty geometry, a point or line, or zero area): {examples(labels[refuse])}. "
+               "Residents there could not be placed in any unit; give each of these units its "
+               "polygon, or remove the rows (a unit whose `population` column is 0 is dropped "
+               "and reported instead)")
+        raise InputFormatError(msg)
+    return no_area & zero & ~has_children
 
 
 def _from_parent_ids(gdf: gpd.GeoDataFrame, path: str | Path) -> UnitHierarchy:
@@ -172,6 +258,7 @@ def _from_parent_ids(gdf: gpd.GeoDataFrame, path: str | Path) -> UnitHierarchy:
             cur, d = parent_of[cur], d + 1
         depth[uid] = d
     frame["depth"] = frame["unit_id"].map(depth).astype(int)
+    rebuilt = _rebuild_from_children(frame)
     has_child = frame["unit_id"].isin(set(parents.dropna()))
     leaf_depths = sorted(int(d) for d in frame.loc[~has_child, "depth"].unique())
     if len(leaf_depths) > 1:
@@ -191,7 +278,23 @@ def _from_parent_ids(gdf: gpd.GeoDataFrame, path: str | Path) -> UnitHierarchy:
         name: frame[frame["depth"] == d].drop(columns="depth").reset_index(drop=True)
         for d, name in enumerate(level_names)
     }
-    return UnitHierarchy(levels=level_names, units=units, source=str(path))
+    return UnitHierarchy(levels=level_names, units=units, source=str(path),
+                         report={"rebuilt_from_children": rebuilt} if rebuilt else {})
+
+
+def _rebuild_from_children(frame: gpd.GeoDataFrame) -> list[str]:
+    """Give units without a polygon the union of their children's (deepest first), in place."""
+    missing = frame.geometry.isna().to_numpy()
+    if not missing.any():
+        return []
+    for d in sorted(frame.loc[missing, "depth"].unique(), reverse=True):
+        todo = (frame.geometry.isna() & (frame["depth"] == d)).to_numpy()
+        kids = frame[frame["parent_id"].isin(set(frame.loc[todo, "unit_id"]))
+                     & frame.geometry.notna()]
+        union = kids.dissolve(by="parent_id").geometry
+        frame.loc[todo, frame.geometry.name] = (
+            frame.loc[todo, "unit_id"].map(union).to_numpy())
+    return [str(v) for v in frame.loc[missing, "unit_id"]]
 
 
 def _from_level_columns(gdf: gpd.GeoDataFrame, level_columns: list[str], path: str | Path
@@ -278,8 +381,11 @@ def units_from_osm(path: str | Path, levels: tuple[int, ...] = (6, 8, 10)
     """
     from .osm import read_osm_pois
 
-    return units_from_boundaries(read_osm_pois(path, ["boundary", "admin_level"]),
-                                 levels=levels, source=str(path))
+    areas = read_osm_pois(path, ["boundary", "admin_level"])
+    hierarchy = units_from_boundaries(areas, levels=levels, source=str(path))
+    if hierarchy is not None:
+        hierarchy.report["broken_areas"] = int(areas.attrs.get("broken_areas", 0))
+    return hierarchy
 
 
 def units_from_boundaries(areas: gpd.GeoDataFrame, *, levels: tuple[int, ...] = (6, 8, 10),
@@ -296,6 +402,11 @@ def units_from_boundaries(areas: gpd.GeoDataFrame, *, levels: tuple[int, ...] = 
         return None
     areas = areas.assign(level=pd.to_numeric(areas["admin_level"]).astype(int),
                          unit_id=areas["osm_type"].str[0] + areas["osm_id"].astype(str))
+    geoms, repaired, no_area = clean_polygons(areas.geometry.to_numpy())
+    repaired_ids = [str(v) for v in areas["unit_id"].to_numpy()[repaired & ~no_area]]
+    areas = _with_geometry(areas, geoms)[~no_area]
+    if areas.empty:
+        return None
     present = sorted(areas["level"].unique())
     leaves = areas[areas["level"] == present[-1]].reset_index(drop=True)
     columns: dict[str, pd.Series] = {}
@@ -311,7 +422,9 @@ def units_from_boundaries(areas: gpd.GeoDataFrame, *, levels: tuple[int, ...] = 
     columns[f"admin{present[-1]}"] = leaves["unit_id"].astype("string")
     columns[f"admin{present[-1]}_name"] = leaves["name"].fillna(leaves["unit_id"]).astype("string")
     frame = gpd.GeoDataFrame(columns, geometry=leaves.geometry, crs=leaves.crs)
-    return _from_level_columns(frame, [f"admin{lv}" for lv in present], source)
+    hierarchy = _from_level_columns(frame, [f"admin{lv}" for lv in present], source)
+    hierarchy.report["repaired"] = repaired_ids
+    return hierarchy
 
 
 def hex_units(extent: object, crs: object, *, size_m: float = 500.0) -> UnitHierarchy:
