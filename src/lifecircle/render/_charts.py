@@ -4,6 +4,12 @@ Text stays text (``svg.fonttype: none``) so the browser draws it with the page's
 CJK font stack: Chinese labels render wherever the reader has a CJK font, even
 if matplotlib itself has none (its "glyph missing" warnings are then moot and
 silenced). No pyplot: each chart is its own :class:`matplotlib.figure.Figure`.
+
+Labels are data (category and unit names from the planner's files): matplotlib
+draws them as literal text (no mathtext, so ``$`` is a dollar sign) and writes
+them XML-escaped; :func:`check_svg` then refuses any chart that could run script
+(a ``<script>`` or ``<foreignObject>`` element, an ``on…`` attribute, a link
+that leaves the document) before the report inlines it.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import io
 import re
 import warnings
+import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -25,6 +32,7 @@ FONT_STACK = ("Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsof
               "WenQuanYi Zen Hei", "DejaVu Sans")
 _RC = {
     "svg.fonttype": "none",
+    "text.parse_math": False,
     "svg.hashsalt": "lifecircle",
     "font.family": "sans-serif",
     "font.sans-serif": list(FONT_STACK),
@@ -36,6 +44,10 @@ _RC = {
     "axes.titlelocation": "left",
 }
 _XML_PROLOGUE = re.compile(r"^.*?(?=<svg)", re.DOTALL)
+#: Elements and attributes that could run script or fetch something.
+_UNSAFE_TAGS = frozenset({"script", "foreignObject", "iframe", "object", "embed", "image",
+                          "animate", "set", "handler", "listener"})
+_HREF_ATTRS = frozenset({"href", "{http://www.w3.org/1999/xlink}href"})
 
 
 @dataclass(frozen=True)
@@ -65,7 +77,60 @@ def _svg(fig: Figure) -> str:
         warnings.filterwarnings("ignore", message="Glyph .* missing from font")
         fig.savefig(buffer, format="svg", metadata={"Date": None}, bbox_inches="tight")
     svg = _XML_PROLOGUE.sub("", buffer.getvalue(), count=1)
-    return svg.replace("<svg ", '<svg class="chart" ', 1)
+    return check_svg(svg.replace("<svg ", '<svg class="chart" ', 1))
+
+
+def check_svg(svg: str) -> str:
+    """Return ``svg`` if it is a well-formed SVG element that runs no script; else raise.
+
+    The report inlines charts as markup, so this is the one place where text that
+    passed through matplotlib reaches the page without Jinja2's escaping. The check
+    parses the XML (text that escaped its element would not parse, or would appear as
+    an element) and refuses script-capable elements, event-handler attributes and
+    links other than to fragments of the document itself.
+
+    Parameters
+    ----------
+    svg
+        One ``<svg>`` element.
+
+    Returns
+    -------
+    str
+        ``svg``, unchanged.
+
+    Raises
+    ------
+    ValueError
+        If the chart is not well-formed or could run script or fetch something.
+    """
+    try:
+        root = ET.fromstring(svg)  # our own matplotlib output: no DTD, no entities
+    except ET.ParseError as exc:
+        msg = f"chart SVG is not well-formed XML: {exc}"
+        raise ValueError(msg) from exc
+    if root.tag != "{http://www.w3.org/2000/svg}svg":
+        msg = f"chart is not an <svg> element: {root.tag}"
+        raise ValueError(msg)
+    for element in root.iter():
+        tag = element.tag.rsplit("}", 1)[-1] if isinstance(element.tag, str) else ""
+        if tag in _UNSAFE_TAGS:
+            msg = f"chart SVG holds a <{tag}> element"
+            raise ValueError(msg)
+        for name, value in element.attrib.items():
+            local = name.rsplit("}", 1)[-1].lower()
+            if local.startswith("on"):
+                msg = f"chart SVG holds an event-handler attribute {local}"
+                raise ValueError(msg)
+            if name in _HREF_ATTRS and not value.startswith("#"):
+                msg = f"chart SVG links outside the document: {value[:60]!r}"
+                raise ValueError(msg)
+    return svg
+
+
+def _literal(label: str) -> str:
+    """A label matplotlib shows as given (one starting with ``_`` would be left out)."""
+    return "\u200b" + label if label.startswith("_") else label
 
 
 def coverage_bars(labels: Sequence[str], shares: Sequence[float], *, title: str,
@@ -95,7 +160,7 @@ def coverage_bars(labels: Sequence[str], shares: Sequence[float], *, title: str,
                 linewidth=0.5)
         for yi, v in zip(y, values, strict=True):
             ax.text(min(v, 100.0) + 1.0, yi, f"{v:.1f}%", va="center", fontsize=8.5)
-        ax.set_yticks(y, labels)
+        ax.set_yticks(y, list(labels))
         ax.invert_yaxis()
         ax.set_xlim(0, 110)
         ax.set_xticks(range(0, 101, 20))
@@ -133,7 +198,7 @@ def cumulative_curves(curves: Sequence[Curve], *, max_minutes: float, title: str
             t_sorted = c.times[order]
             cum = np.concatenate([[0.0], np.cumsum(c.weights[order])]) / c.weights.sum()
             share = cum[np.searchsorted(t_sorted, grid, side="right")]
-            ax.plot(grid, 100.0 * share, color=c.colour, linewidth=1.6, label=c.label)
+            ax.plot(grid, 100.0 * share, color=c.colour, linewidth=1.6, label=_literal(c.label))
             at = cum[np.searchsorted(t_sorted, c.threshold, side="right")]
             ax.plot([c.threshold], [100.0 * at], "o", color=c.colour, markersize=5,
                     markeredgecolor="white", markeredgewidth=0.8)
@@ -172,8 +237,8 @@ def nested_bars(labels: Sequence[str], series: Sequence[Series], *, title: str,
         y = np.arange(len(labels))
         for i, s in enumerate(series):
             ax.barh(y, 100.0 * np.nan_to_num(s.values), height=0.8 - 0.2 * i, color=s.colour,
-                    label=s.label)
-        ax.set_yticks(y, labels)
+                    label=_literal(s.label))
+        ax.set_yticks(y, list(labels))
         ax.invert_yaxis()
         ax.set_xlim(0, 100)
         ax.set_xlabel(xlabel)
