@@ -401,3 +401,12 @@ def test_data_quality_on_the_sample(sample_result, sample_out):
     assert not no_people & sample_result.analysed
     assert not no_people & set(sample_result.access["unit_id"])
     assert len(no_people) == len(quality["units_without_population"])
+
+
+@pytest.mark.parametrize("value", ["mars2000", "IAU_2015:49900", "no such crs"])
+def test_facilities_crs_must_be_a_crs_of_the_earth(value):
+    from lifecircle.errors import CRSError
+    from lifecircle.io.providers import parse_facilities_crs
+
+    with pytest.raises(CRSError, match="coordinate system of the Earth"):
+        parse_facilities_crs(value)

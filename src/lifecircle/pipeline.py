@@ -46,12 +46,19 @@ from .io.population import (
     is_raster,
     origins_from_polygons,
     origins_from_raster,
+    population_inside,
     read_population,
 )
 from .io.providers import deduplicate
 from .io.units import UnitHierarchy, hex_units, read_units, units_from_osm
 from .network import WalkGraph, read_network
-from .settings import CATCHMENT_INSIDE_SHARE, FAR_SNAP_WARNING_M, HEX_SIZE_M, MAX_SNAP_M
+from .settings import (
+    CATCHMENT_INSIDE_SHARE,
+    FAR_SNAP_WARNING_M,
+    HEX_SIZE_M,
+    MAX_SNAP_M,
+    check_hex_cells,
+)
 from .summary import build_summary
 
 log = logging.getLogger(__name__)
@@ -382,6 +389,8 @@ def audit(
             "category; add their facilities with --facilities (or audit all categories)")
     access = _access_output(in_scope, pts, hierarchy, audited)
     check_population(in_scope, access, unit_tables, hierarchy, city)
+    ledger = population_inside(origins, origins.points["unit_id"], analysed)
+    _check_ledger(ledger, population, float(in_scope["population"].sum()))
     no_people = sorted(set(hierarchy.units[hierarchy.finest]["unit_id"].astype(str))
                        - set(pts["unit_id"].astype(str)))
     quality = {
@@ -415,10 +424,15 @@ def audit(
 
 
 def _network_warnings(graph: WalkGraph) -> list[str]:
+    out = []
+    if graph.dropped.get("invalid_locations"):
+        out.append(f"network: {graph.dropped['invalid_locations']} nodes without a valid "
+                   "location (missing or non-finite coordinates) were skipped with their edges")
     if not graph.dropped.get("components"):
-        return []
+        return out
     pct = 100.0 * graph.dropped["nodes"] / (graph.dropped["nodes"] + graph.n_nodes)
     return [
+        *out,
         f"network: kept the largest connected component; dropped "
         f"{graph.dropped['components']} smaller ones ({graph.dropped['nodes']} nodes, "
         f"{pct:.1f}%; the largest dropped has "
@@ -437,9 +451,18 @@ def _load_facilities(network: Path, items: list[tuple[Path, str | None]], std: S
         frames.append(facilities_from_osm(network, std))
     frames.extend(read_facilities(p, std, crs=crs) for p, crs in items)
     unknown_codes: dict[str, int] = {}
+    skipped = {"empty_geometries": 0, "invalid_locations": 0, "broken_areas": 0}
     for frame in frames:
         for code, n in frame.attrs.get("unknown_typecodes", {}).items():
             unknown_codes[code] = unknown_codes.get(code, 0) + n
+        for key in skipped:
+            skipped[key] += int(frame.attrs.get(key, 0))
+    said = {"empty_geometries": "features without a geometry",
+            "invalid_locations": "OSM nodes without a valid location",
+            "broken_areas": "OSM areas whose polygon could not be built"}
+    for key, n in skipped.items():
+        if n:
+            warnings.append(f"facilities: skipped {n} {said[key]}")
     fac, merged = deduplicate(merge_facilities(frames))
     fac = fac.reset_index(drop=True)
     fac["facility_id"] = np.arange(len(fac), dtype=np.int64)
@@ -509,8 +532,10 @@ def _hierarchy(units: str | Path | None, network: Path, graph: WalkGraph,
                warnings: list[str]) -> UnitHierarchy:
     """Units from the file; else OSM administrative boundaries; else hexagons."""
     if units is not None:
-        return read_units(units, level_columns=list(unit_levels) if unit_levels else None,
-                          code_field=unit_codes)
+        hierarchy = read_units(units, level_columns=list(unit_levels) if unit_levels else None,
+                               code_field=unit_codes)
+        _unit_warnings(units, hierarchy.report, warnings)
+        return hierarchy
     if _is_osm(network):
         found = units_from_osm(network)
         if found is not None:
@@ -521,13 +546,33 @@ def _hierarchy(units: str | Path | None, network: Path, graph: WalkGraph,
         f"no --units given and no administrative boundaries in {network.name}: using a grid "
         f"of hexagons ({hex_size_m:g} m from centre to corner, {2.598 * hex_size_m**2 / 1e6:.2f} "
         "km2 each). Hexagons are not governance units; give --units for real ones")
+    west, south, east, north = graph.extent().bounds
+    check_hex_cells(east - west, north - south, hex_size_m, source="--hex-size-m")
     return hex_units(graph.extent(), graph.crs, size_m=hex_size_m)
+
+
+def _unit_warnings(units: str | Path, rep: dict, warnings: list[str]) -> None:
+    """Say what reading the governance units changed (repairs, rebuilt or dropped units)."""
+    said = {
+        "repaired": "invalid (e.g. self-intersecting) unit polygons repaired with make_valid",
+        "rebuilt_from_children": "units without a polygon given the union of their children's",
+        "dropped_without_geometry": "units without a polygon and with 0 population dropped",
+    }
+    for key, what in said.items():
+        ids = rep.get(key) or []
+        if ids:
+            warnings.append(f"{units}: {len(ids)} {what}: {_examples(ids, len(ids))}")
+    if rep.get("broken_areas"):
+        warnings.append(f"{units}: {rep['broken_areas']} administrative boundaries could not "
+                        "be assembled into polygons and were left out")
 
 
 def _origins(graph: WalkGraph, population: str | Path | None, hierarchy: UnitHierarchy,
              warnings: list[str]) -> Origins:
     if population is not None and is_raster(population):
-        return origins_from_raster(graph, population)
+        origins = origins_from_raster(graph, population)
+        _raster_warnings(population, origins.report, warnings)
+        return origins
     if population is not None:
         polys = read_population(population)
     else:
@@ -538,6 +583,21 @@ def _origins(graph: WalkGraph, population: str | Path | None, hierarchy: UnitHie
                         "length, not of people; give --population")
     origins = origins_from_polygons(graph, polys)
     rep = origins.report
+    resolved = rep.get("hierarchy_resolved")
+    if resolved:
+        warnings.append(
+            f"{population}: the population polygons hold several nested levels; used the "
+            f"finest ({resolved['level_used']}, {resolved['polygons_used']} polygons) and "
+            f"ignored {resolved['polygons_ignored']} coarser ones, so nobody is counted twice")
+    if rep.get("polygons_repaired"):
+        warnings.append(
+            f"{population}: repaired {rep['polygons_repaired']} invalid (e.g. "
+            "self-intersecting) population polygons with make_valid: "
+            + _examples(rep.get("repaired_ids", []), rep["polygons_repaired"]))
+    if rep.get("polygons_without_geometry_dropped"):
+        warnings.append(
+            f"{population}: {rep['polygons_without_geometry_dropped']} population polygons "
+            "without a usable polygon and without residents were dropped")
     if rep["polygons_partly_outside_network"]:
         warnings.append(
             f"{rep['polygons_partly_outside_network']} population polygons extend beyond the "
@@ -545,9 +605,27 @@ def _origins(graph: WalkGraph, population: str | Path | None, hierarchy: UnitHie
             "their area inside it")
     if rep["polygons_without_nodes"]:
         warnings.append(
-            f"{rep['polygons_without_nodes']} population polygons contain no network node; "
+            f"{rep['polygons_without_nodes']} population polygons contain no node of the "
+            f"kept walk network (no streets inside, or only streets of a dropped component); "
             f"their {rep['population_without_nodes']:.0f} residents are not allocated")
     return origins
+
+
+def _raster_warnings(population: str | Path, rep: dict, warnings: list[str]) -> None:
+    dropped = rep.get("cells_not_finite", 0) + rep.get("cells_negative", 0)
+    if dropped:
+        warnings.append(
+            f"{population}: {dropped} raster cells hold no valid population "
+            f"({rep.get('cells_not_finite', 0)} NaN or infinite, "
+            f"{rep.get('cells_negative', 0)} negative, "
+            f"{rep.get('dropped_cell_share', 0.0):.2%} of the populated cells); they count as "
+            "0 residents. Check the raster's nodata value")
+
+
+def _examples(ids: Sequence[object], total: int, limit: int = 5) -> str:
+    """``a, b, c and 7 more`` (ids shown are data: they stay plain text in warnings)."""
+    shown = ", ".join(str(i) for i in list(ids)[:limit])
+    return shown + (f" and {total - min(len(ids), limit)} more" if total > limit else "")
 
 
 def _add_population_method(units: dict[str, gpd.GeoDataFrame], table: pd.DataFrame,
@@ -613,6 +691,19 @@ def check_population(in_scope: pd.DataFrame, access: pd.DataFrame,
         msg = ("population is not conserved (a bug or inconsistent inputs; nothing was "
                "written): " + "; ".join(problems) + ". Check for duplicate unit ids and "
                "overlapping units, and report this with the inputs if it persists")
+        raise DataError(msg)
+
+
+def _check_ledger(ledger: dict, population: str | Path | None, in_scope: float) -> None:
+    """Input residents = allocated + itemised losses; analysed = what the outputs hold."""
+    if not ledger["balanced"] or not np.isclose(
+            ledger["population_in_analysed_units"], in_scope, rtol=_POP_RTOL, atol=_POP_ATOL):
+        msg = (f"{population}: population is not conserved (a bug; nothing was written): "
+               f"{ledger['population_input']:.1f} residents given, "
+               f"{ledger['population_allocated']:.1f} allocated, losses "
+               f"{ledger['population_not_allocated']}, residual {ledger['residual']:.3g}, "
+               f"{ledger['population_in_analysed_units']:.1f} in analysed units against "
+               f"{in_scope:.1f} in the outputs. Please report this with the inputs")
         raise DataError(msg)
 
 

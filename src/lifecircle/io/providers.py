@@ -38,10 +38,13 @@ def parse_facilities_crs(value: str | None) -> str | None:
     if key in DATUMS:
         return key
     try:
-        pyproj.CRS.from_user_input(value)
-    except pyproj.exceptions.CRSError:
-        msg = (f"--facilities-crs {value!r} is not understood; use wgs84, gcj02 (Amap, "
-               "Tencent), bd09 (Baidu) or a CRS such as EPSG:4326")
+        # a CRS of the Earth that converts to WGS-84 (not e.g. a Mars CRS, "mars2000")
+        pyproj.Transformer.from_crs(pyproj.CRS.from_user_input(value), "EPSG:4326",
+                                    always_xy=True)
+    except pyproj.exceptions.ProjError:  # CRSError is a ProjError
+        msg = (f"--facilities-crs {value[:80]!r} is not understood as a coordinate system "
+               "of the Earth; use wgs84, gcj02 (Amap, Tencent), bd09 (Baidu) or a CRS such "
+               "as EPSG:4326")
         raise CRSError(msg) from None
     return value
 
