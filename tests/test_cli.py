@@ -159,7 +159,8 @@ def test_facilities_gpkg_contract(cli_run, summary):
 def test_gaps_csv_contract(cli_run, summary):
     gaps = pd.read_csv(cli_run[1] / "gaps.csv", encoding="utf-8-sig", dtype={"unit_id": str})
     assert list(gaps.columns) == ["unit_id", "name", "level", "category",
-                                  "uncovered_population", "uncovered_share"]
+                                  "uncovered_population", "uncovered_share",
+                                  "partly_analysed", "units_analysed", "units_total"]
     assert len(gaps) > 0
     assert gaps["uncovered_population"].is_monotonic_decreasing
     assert (gaps["uncovered_population"] > 0).all()
@@ -309,3 +310,14 @@ def test_the_cli_leaves_the_root_logger_alone(tiny_osm, tiny_facilities_csv, tmp
                   "--keep-edge-units", "--no-map", "--out", tmp_path / "out"])
     assert res.exit_code == 0, res.output
     assert (list(root.handlers), root.level) == before
+
+
+def test_gaps_csv_flags_partly_analysed_parents(cli_run):
+    gaps = pd.read_csv(cli_run[1] / "gaps.csv", encoding="utf-8-sig", dtype={"unit_id": str})
+    districts = gaps[gaps["level"] == "district"]
+    assert districts["partly_analysed"].any()  # e.g. Huangpu: some streets are not analysed
+    part = districts[districts["partly_analysed"]]
+    assert (part["units_analysed"] < part["units_total"]).all()
+    streets = gaps[gaps["level"] == "street"]
+    assert not streets["partly_analysed"].any()
+    assert (streets["units_total"] == 1).all()

@@ -191,7 +191,8 @@ def test_units_not_analysed_get_nan_and_counts(small_standard):
 def test_gaps_are_ranked_largest_first_with_exact_figures(tables):
     gaps = lifecircle.find_gaps(tables, CATS)
     assert list(gaps.columns) == ["unit_id", "name", "level", "category",
-                                  "uncovered_population", "uncovered_share"]
+                                  "uncovered_population", "uncovered_share",
+                                  "partly_analysed", "units_analysed", "units_total"]
     got = {(r.unit_id, r.category): (r.uncovered_population, r.uncovered_share)
            for r in gaps.itertuples()}
     expected = {
@@ -223,7 +224,8 @@ def test_gaps_without_shortfalls_is_empty_with_the_columns(small_standard):
     gaps = lifecircle.find_gaps(tables, CATS)
     assert len(gaps) == 0
     assert list(gaps.columns) == ["unit_id", "name", "level", "category",
-                                  "uncovered_population", "uncovered_share"]
+                                  "uncovered_population", "uncovered_share",
+                                  "partly_analysed", "units_analysed", "units_total"]
 
 
 def test_citywide_figures(small_standard):

@@ -201,19 +201,25 @@ def find_gaps(units: dict[str, gpd.GeoDataFrame], categories: list[str]) -> pd.D
     -------
     pandas.DataFrame
         ``unit_id``, ``name``, ``level``, ``category``, ``uncovered_population``,
-        ``uncovered_share``.
+        ``uncovered_share``, and ``partly_analysed`` (a coarser unit only some of
+        whose finest units were analysed: its figures are those of the analysed part)
+        with ``units_analysed`` / ``units_total``.
     """
     rows = []
     for table in units.values():
+        analysed = table.get("units_analysed", pd.Series(1, index=table.index))
+        total = table.get("units_total", pd.Series(1, index=table.index))
         for cat in categories:
             share = 1.0 - table[f"cov_{cat}"]
             frame = pd.DataFrame({
                 "unit_id": table["unit_id"], "name": table["name"], "level": table["level"],
                 "category": cat, "uncovered_population": table["population"] * share,
-                "uncovered_share": share,
+                "uncovered_share": share, "partly_analysed": analysed < total,
+                "units_analysed": analysed, "units_total": total,
             })
             rows.append(frame[frame["uncovered_population"] > 1e-9])
-    columns = ["unit_id", "name", "level", "category", "uncovered_population", "uncovered_share"]
+    columns = ["unit_id", "name", "level", "category", "uncovered_population", "uncovered_share",
+               "partly_analysed", "units_analysed", "units_total"]
     if not rows:
         return pd.DataFrame(columns=columns)
     gaps = pd.concat(rows, ignore_index=True)
