@@ -376,3 +376,87 @@ def test_graphml_without_crs_is_a_crs_error(tmp_path):
     with pytest.raises(lifecircle.CRSError, match="crs") as err:
         lifecircle.graph_from_graphml(path)
     assert str(path) in str(err.value)
+
+
+def _xml_with_other_ways(path):
+    """A 6 x 6 grid of streets and footways plus a landuse outline, a stream, a motorway."""
+    nodes = {1 + r * 6 + c: (LON0 + c * 0.001, LAT0 + r * 0.001)
+             for r in range(6) for c in range(6)}
+    ways = [(1000 + r, [1 + r * 6 + c for c in range(6)], {"highway": "residential"})
+            for r in range(6)]
+    ways += [(1100 + c, [1 + r * 6 + c for r in range(6)], {"highway": "footway"})
+             for c in range(6)]
+    nodes |= {500: (LON0 - 0.001, LAT0 - 0.001), 501: (LON0 + 0.006, LAT0 - 0.001),
+              502: (LON0 + 0.006, LAT0 + 0.006)}
+    ways += [(2000, [500, 501, 502, 500], {"landuse": "residential"}),
+             (2001, [1, 500], {"waterway": "stream"}),
+             (2002, [2, 501], {"highway": "motorway"}),
+             (2003, [3, 502], {"highway": "footway", "access": "private"})]
+    path.write_text(osm_xml(nodes, ways), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def xml_graphs(tmp_path_factory):
+    import warnings
+
+    import osmnx as ox
+
+    folder = tmp_path_factory.mktemp("graphml")
+    xml = _xml_with_other_ways(folder / "g.osm")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        simplified = ox.graph_from_xml(xml, simplify=True, retain_all=True)
+        full = ox.graph_from_xml(xml, simplify=False, retain_all=True)
+        consolidated = ox.consolidate_intersections(ox.project_graph(simplified), tolerance=30,
+                                                    rebuild_graph=True)
+    paths = {}
+    for name, G in [("simplified", simplified), ("full", full),
+                    ("consolidated", consolidated)]:
+        paths[name] = folder / f"{name}.graphml"
+        ox.save_graphml(G, paths[name])
+    paths["osm"] = xml
+    return paths
+
+
+def test_graphml_drops_ways_that_are_not_walkable(xml_graphs):
+    g = lifecircle.graph_from_graphml(xml_graphs["full"])
+    assert set(g.edge_class) == {"residential", "footway"}
+    assert g.dropped["not_walkable_edges"] > 0
+    assert set(g.dropped["not_walkable_by_class"]) == {"(no highway)", "motorway", "footway"}
+    # the same streets as the OSM reader: same total length
+    ref = lifecircle.graph_from_osm(xml_graphs["osm"])
+    # osmnx's lengths are great-circle on a sphere, ours straight lines in UTM (< 0.5%)
+    assert g.adjacency.sum() == pytest.approx(ref.adjacency.sum(), rel=5e-3)
+
+
+def test_simplified_graphml_edges_are_split_at_their_geometry(xml_graphs):
+    simple = lifecircle.graph_from_graphml(xml_graphs["simplified"])
+    ref = lifecircle.graph_from_osm(xml_graphs["osm"])
+    # every OSM vertex is back as a node, every edge straight: distances as on the OSM graph
+    assert simple.n_nodes == ref.n_nodes
+    assert simple.adjacency.sum() == pytest.approx(ref.adjacency.sum(), rel=5e-3)
+    straight = np.hypot(simple.x[simple.edge_u] - simple.x[simple.edge_v],
+                        simple.y[simple.edge_u] - simple.y[simple.edge_v])
+    # osmnx's `length` (kept) is great-circle on a sphere: within 0.5% of UTM straight lines
+    assert_allclose(simple.edge_length, straight, rtol=5e-3)
+
+
+def test_consolidated_graphml_is_accepted(xml_graphs):
+    g = lifecircle.graph_from_graphml(xml_graphs["consolidated"])
+    assert g.n_edges > 0
+    assert set(g.edge_class) <= {"residential", "footway"}
+
+
+def test_graphml_without_highway_tags_is_refused(tmp_path):
+    import osmnx as ox
+
+    G = nx.MultiDiGraph(crs="EPSG:4326")
+    G.add_node(1, x=LON0, y=LAT0)
+    G.add_node(2, x=LON0 + 0.001, y=LAT0)
+    G.add_edge(1, 2, length=95.0)
+    path = tmp_path / "untagged.graphml"
+    ox.save_graphml(G, path)
+    with pytest.raises(lifecircle.InputFormatError, match="highway") as err:
+        lifecircle.graph_from_graphml(path)
+    assert str(path) in str(err.value)

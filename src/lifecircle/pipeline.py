@@ -425,6 +425,11 @@ def audit(
 
 def _network_warnings(graph: WalkGraph) -> list[str]:
     out = []
+    if graph.dropped.get("not_walkable_edges"):
+        by_class = graph.dropped.get("not_walkable_by_class", {})
+        out.append(f"network: dropped {graph.dropped['not_walkable_edges']} GraphML edges that "
+                   "are not walkable ("
+                   + ", ".join(f"{k}: {n}" for k, n in list(by_class.items())[:8]) + ")")
     if graph.dropped.get("invalid_locations"):
         out.append(f"network: {graph.dropped['invalid_locations']} nodes without a valid "
                    "location (missing or non-finite coordinates) were skipped with their edges")
