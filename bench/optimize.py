@@ -1,21 +1,28 @@
-"""Benchmark of the site optimizer: MCLP for kindergartens on the bundled sample.
+"""Benchmark of the site optimizer on the bundled sample: MCLP speed, time-limit honesty.
 
 Run from the repository root::
 
-    python bench/optimize.py                 # N = 10, all 300 auto candidates
+    python bench/optimize.py                 # MCLP, N = 10, all 300 auto candidates
     python bench/optimize.py --sites 5 --n-candidates 100
+    python bench/optimize.py --objective distance --time-limit 10   # p-median, overruns
 
 Steps, each timed: the audit of the bundled central-Shanghai sample; the siting problem
 (auto candidates by k-means of uncovered residents, then the sparse candidate x resident
-coverage matrix by bounded Dijkstra); MCLP solved by HiGHS (``scipy.optimize.milp``),
-warm-bounded by lazy greedy. Target (issue 4): proven optimal within 30 s.
+coverage matrix by bounded Dijkstra); the model (MCLP, or p-median with ``--objective
+distance``) solved by HiGHS (``scipy.optimize.milp``, in a child process killed at the
+deadline), warm-bounded by lazy greedy.
+
+Targets: MCLP proven optimal within 30 s (issue 4); every solve, whatever its status,
+ends within ``--time-limit`` plus :data:`OVERHEAD_S` (the wall clock of ``solve()`` is
+measured here, not the solver's own report). The p-median with 300 candidates does not
+finish in 10 s, so ``--objective distance --time-limit 10`` checks the deadline.
 
 If spopt is importable (it is not a lifecircle dependency: ``pip install spopt``), the
-same coverage matrix is also solved with ``spopt.locate.MCLP.from_cost_matrix`` (a dense
-matrix restricted to the uncovered residents and the candidates, service radius = the
-threshold, weights = population; CBC through PuLP, or HiGHS if PuLP has it) in the same
-run, and both objectives and the time ratio are printed. Exit code 1 if the objectives
-disagree beyond the MIP gap, or if the target is missed.
+same MCLP coverage matrix is also solved with ``spopt.locate.MCLP.from_cost_matrix`` (a
+dense matrix restricted to the uncovered residents and the candidates, service radius =
+the threshold, weights = population; CBC through PuLP, or HiGHS if PuLP has it) in the
+same run, and both objectives and the time ratio are printed. Exit code 1 if the
+objectives disagree beyond the MIP gap, or if a target is missed.
 """
 
 from __future__ import annotations
@@ -31,6 +38,8 @@ import time
 import numpy as np
 
 TARGET_S = 30.0
+#: What a solve may take beyond its time limit (greedy bookkeeping, killing HiGHS).
+OVERHEAD_S = 1.0
 
 
 def log(msg: str) -> None:
@@ -84,6 +93,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--category", default="kindergarten")
     ap.add_argument("--sites", type=int, default=10)
+    ap.add_argument("--objective", choices=["coverage", "distance"], default="coverage",
+                    help="coverage = MCLP (default), distance = p-median")
     ap.add_argument("--n-candidates", type=int, default=300)
     ap.add_argument("--time-limit", type=float, default=60.0)
     ap.add_argument("--no-spopt", action="store_true", help="skip the spopt comparison")
@@ -105,7 +116,8 @@ def main() -> int:
 
     log(f"siting problem: {args.category}, auto candidates (k = {args.n_candidates}) ...")
     t0 = time.perf_counter()
-    siting = Siting.from_audit(result, args.category, n_candidates=args.n_candidates)
+    siting = Siting.from_audit(result, args.category, n_candidates=args.n_candidates,
+                               objective=args.objective)
     out["from_audit_s"] = time.perf_counter() - t0
     # the coverage matrix alone, rebuilt from the same candidates (checked identical)
     points = snap_facilities(result.graph, siting.candidates)
@@ -118,27 +130,37 @@ def main() -> int:
     uncovered = int((~siting.demand["covered"]).sum())
     out["problem"] = {
         "category": args.category, "sites": args.sites, "threshold_m": siting.threshold_m,
+        "radius_m": siting.radius_m,
         "residents": len(siting.demand), "uncovered_residents": uncovered,
         "candidates": len(siting.candidates), "matrix_nnz": int(siting.distance.nnz),
         "population": siting.population, "covered_before": siting.covered_before,
     }
 
-    log(f"MCLP with N = {args.sites} (HiGHS via scipy.optimize.milp) ...")
+    model = "MCLP" if args.objective == "coverage" else "p-median"
+    log(f"{model} with N = {args.sites}, time limit {args.time_limit:g} s (HiGHS via "
+        "scipy.optimize.milp) ...")
     t0 = time.perf_counter()
     siting.solve(sites=args.sites, time_limit_s=args.time_limit)
     wall = time.perf_counter() - t0
     summary = siting.summary()
     out["lifecircle"] = {
-        "status": siting.status, "mip_gap": siting.mip_gap, "objective": siting.objective,
-        "bound": siting.bound, "greedy_objective": siting.greedy_objective,
-        "solve_s": wall, "runtime_s": siting.runtime_s,
+        "model": siting.model, "status": siting.status, "mip_gap": siting.mip_gap,
+        "objective": siting.objective, "bound": siting.bound,
+        "bound_source": siting.bound_source, "greedy_objective": siting.greedy_objective,
+        "solve_s": wall, "runtime_s": siting.runtime_s, "time_limit_s": args.time_limit,
+        "past_time_limit_s": max(0.0, wall - args.time_limit),
+        "timings_s": siting.timings_s, "solver_run": siting.solver_info,
         "coverage_before": summary["coverage_before"],
         "coverage_after": summary["coverage_after"],
     }
-    ok = siting.status == "optimal" and wall <= TARGET_S
+    in_time = wall <= args.time_limit + OVERHEAD_S
+    optimal_fast = args.objective != "coverage" or (siting.status == "optimal"
+                                                    and wall <= TARGET_S)
+    ok = in_time and optimal_fast
     out["target_met"] = ok
 
-    sp_res = None if args.no_spopt else run_spopt(siting, args.sites)
+    sp_res = (None if args.no_spopt or args.objective != "coverage"
+              else run_spopt(siting, args.sites))
     out["spopt"] = sp_res
     if sp_res is not None:
         gap = max(siting.mip_gap or 0.0, 1e-4)
@@ -160,12 +182,20 @@ def main() -> int:
               f"residents uncovered)")
         print(f"  of which coverage matrix:     {out['coverage_matrix_s']:7.2f} s  "
               f"({p['residents']} x {p['candidates']}, {p['matrix_nnz']} pairs within "
-              f"{p['threshold_m']:.0f} m)")
-        print(f"MCLP N={p['sites']} solve (HiGHS):      {lc['solve_s']:7.2f} s  status "
+              f"{p['radius_m']:.0f} m)")
+        run = lc["solver_run"]
+        print(f"{model} N={p['sites']} solve (wall):   {lc['solve_s']:7.2f} s  status "
               f"{lc['status']}, mip gap {lc['mip_gap']}, objective {lc['objective']:,.1f}, "
-              f"bound {lc['bound']}, greedy {lc['greedy_objective']:,.1f}")
+              f"bound {lc['bound']} ({lc['bound_source']}), greedy "
+              f"{lc['greedy_objective']:,.1f}")
+        print(f"  HiGHS {run.get('seconds')} s in {run.get('where')} (stopped at the "
+              f"deadline: {run.get('stopped_at_deadline')}); time limit "
+              f"{lc['time_limit_s']:g} s, past it by {lc['past_time_limit_s']:.2f} s")
+        goal = (f"optimal within {TARGET_S:.0f} s and " if args.objective == "coverage"
+                else "")
         print(f"  coverage {lc['coverage_before']:.1%} -> {lc['coverage_after']:.1%}; target "
-              f"(optimal within {TARGET_S:.0f} s): {'met' if out['target_met'] else 'MISSED'}")
+              f"({goal}within the time limit + {OVERHEAD_S:g} s): "
+              f"{'met' if out['target_met'] else 'MISSED'}")
         if sp_res is not None:
             print(f"spopt {sp_res['spopt']} MCLP ({sp_res['solver']}): build "
                   f"{sp_res['build_s']:.2f} s + solve {sp_res['solve_s']:.2f} s = "

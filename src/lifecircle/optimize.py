@@ -10,11 +10,15 @@ candidates):
 * **p-median** (``objective="distance"``): minimise total walking distance to the
   nearest facility, existing or new (distances capped at the search cut-off).
 
-Each is solved exactly by HiGHS through :func:`scipy.optimize.milp` with a time
-limit; a lazy-greedy solution is computed first, enters the MILP as a bound on
-the objective (when it is feasible for every constraint) and is the fallback,
-reported with its bound (LP relaxation, or the (1 - 1/e) greedy guarantee).
+Each is solved exactly by HiGHS through :func:`scipy.optimize.milp`. A lazy-greedy
+solution is computed first, enters the MILP as a bound on the objective (when it
+is feasible for every constraint) and is the fallback. The time limit holds for
+the whole :meth:`Siting.solve`, wall clock: the MILP is built and solved in a child
+process killed at the deadline (see :mod:`lifecircle._location_models`). Every
+reported gap is measured against a bound known to be valid, or is ``None``.
 Residents already covered by existing facilities are not counted again.
+Any category of the standard can be sited, also one the audit did not cover
+(e.g. no facility of it in the data: every resident starts uncovered).
 Options: a capacity per site and a fairness floor per finest governance unit.
 """
 
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,16 +36,30 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from ._location_models import Covering, PMedian, nearest_selected, rank_sites, served_per_site
-from .access import distances_within, snap_facilities
+from ._location_models import (
+    GREEDY_FACTOR,
+    Covering,
+    PMedian,
+    nearest_selected,
+    rank_sites,
+    relative_gap,
+    served_per_site,
+)
+from .access import distances_within, nearest_distance, snap_facilities
 from .candidates import AUTO_CANDIDATES, candidates_auto, candidates_from_file
 from .coverage import citywide, coverage_by_unit
 from .errors import DataError
+from .io.outputs import check_not_inputs, write_atomic, write_geopackage, write_json
 from .pipeline import AuditResult
+from .settings import MAX_SNAP_M
 
 log = logging.getLogger(__name__)
 
 MODELS = ("mclp", "lscp", "pmedian")
+#: The files :meth:`Siting.write` writes, in order (``optimize.json`` last).
+OUTPUT_FILES = ("proposals.geojson", "units_after.gpkg", "optimize.json")
+#: How ``mip_gap`` is defined (also written into ``optimize.json``).
+GAP_DEFINITION = "|bound - objective| / max(|bound|, |objective|)"
 
 
 @dataclass
@@ -64,8 +83,19 @@ class Siting:
     distance
         Sparse demand x candidate walking distances within ``radius_m``.
     radius_m
-        Search radius of ``distance``: the threshold, or the audit's cut-off
-        for the p-median.
+        Search radius of ``distance``: the threshold, or the search cut-off
+        (the audit's, or the category's threshold if longer) for the p-median.
+    problem_notes
+        What building the problem found out (kept across solves); the notes
+        of the last solve are in ``notes``.
+    candidates_path
+        The candidates file, if the candidates came from one (an input:
+        :meth:`write` never overwrites it).
+    status, objective, bound, mip_gap
+        After :meth:`solve`: ``optimal``, ``time_limit`` (HiGHS's solution, not
+        proven optimal) or ``greedy`` (the lazy-greedy fallback); the
+        objective; the best valid bound on the optimum (None if none is known)
+        and ``bound_source``; ``mip_gap`` = :data:`GAP_DEFINITION`.
     """
 
     result: AuditResult
@@ -90,6 +120,11 @@ class Siting:
     runtime_s: float = 0.0
     notes: list[str] = field(default_factory=list)
     options: dict[str, Any] = field(default_factory=dict)
+    problem_notes: list[str] = field(default_factory=list)
+    candidates_path: Path | None = None
+    bound_source: str | None = None
+    solver_info: dict[str, Any] = field(default_factory=dict)
+    timings_s: dict[str, float] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ build
 
@@ -112,7 +147,10 @@ class Siting:
         result
             A finished audit.
         category
-            The category to site.
+            The category to site: any category of the standard. One the audit did
+            not cover gets its distances here from the existing facilities of
+            the category in ``result.facilities`` (all NaN when there is none:
+            greenfield), with the audit's access rule, snap limit and profile.
         candidates
             ``"auto"``, a file of points/parcels, or a GeoDataFrame.
         n_candidates
@@ -125,30 +163,38 @@ class Siting:
             Seed of the candidate clustering.
         """
         std = result.standard
-        if category not in result.summary["categories_audited"]:
-            std.category(category)  # unknown ids raise with the valid list
-            msg = (f"category {category!r} was not audited (no facility of it in the data); "
-                   f"choose one of: {', '.join(result.summary['categories_audited'])}")
-            raise DataError(msg)
+        std.category(category)  # unknown ids raise with the valid list
         if objective not in ("coverage", "distance"):
             msg = f"objective must be 'coverage' or 'distance', got {objective!r}"
             raise DataError(msg)
         graph = result.graph
-        threshold_m = std.category(category).threshold_min * result.profile.speed_m_min
-        radius_m = (threshold_m if objective == "coverage"
-                    else result.summary["units"]["catchment_m"])
+        speed = result.profile.speed_m_min
+        threshold_m = std.category(category).threshold_min * speed
+        audited = list(result.summary["categories_audited"])
+        # the audit's search cut-off: the longest threshold of the audited categories
+        cutoff_m = max(std.category(c).threshold_min for c in audited) * speed
+        radius_m = threshold_m if objective == "coverage" else max(cutoff_m, threshold_m)
+        max_snap_m = float(result.summary.get("settings", {}).get("max_snap_m", MAX_SNAP_M))
         acc = result.access
+        existing = result.facilities[result.facilities["category"] == category]
+        notes: list[str] = []
+        if category in audited:
+            dist_m = acc[f"dist_{category}_m"].to_numpy(float)
+        else:
+            dist_m = _distance_to_existing(result, existing, max(cutoff_m, threshold_m),
+                                           max_snap_m)
+            notes += _not_audited_notes(result, category, existing, threshold_m)
         demand = pd.DataFrame({
             "origin_id": acc["origin_id"].to_numpy(),
             "population": acc["population"].to_numpy(float),
             "unit_id": acc["unit_id"].astype(str).to_numpy(),
             "node": acc["node"].to_numpy(np.int64),
             "snap_m": acc["snap_m"].to_numpy(float),
-            "dist_m": acc[f"dist_{category}_m"].to_numpy(float),
+            "dist_m": dist_m,
         })
         demand["covered"] = demand["dist_m"] <= threshold_m
-        existing = result.facilities[result.facilities["category"] == category]
 
+        candidates_path = None
         if isinstance(candidates, str) and candidates == "auto":
             uncovered = acc.loc[~demand["covered"].to_numpy()]
             cand = candidates_auto(graph, uncovered, existing, n_candidates=n_candidates,
@@ -156,6 +202,8 @@ class Siting:
             source = f"auto: {len(cand)} network nodes at centres of k-means clusters of " \
                      f"uncovered residents (k={n_candidates}, seed={seed})"
         else:
+            if not isinstance(candidates, gpd.GeoDataFrame):
+                candidates_path = Path(candidates)
             cand = (candidates.copy() if isinstance(candidates, gpd.GeoDataFrame)
                     else candidates_from_file(candidates))
             cand = cand.to_crs(graph.crs).reset_index(drop=True)
@@ -173,11 +221,17 @@ class Siting:
         if dist.shape[1] < len(cand):
             dist = sp.csr_matrix((dist.data, dist.indices, dist.indptr),
                                  shape=(len(demand), len(cand)))
+        # residents beyond max_snap_m reach nothing, new sites included (as in the audit)
+        far = demand["snap_m"].to_numpy() > max_snap_m
+        if far.any():
+            dist = (sp.diags((~far).astype(float)) @ dist).tocsr()
+            dist.eliminate_zeros()
         log.info("%s; coverage matrix %d residents x %d candidates, %d pairs within %.0f m",
                  source, dist.shape[0], dist.shape[1], dist.nnz, radius_m)
         return cls(result=result, category=category, threshold_m=threshold_m, demand=demand,
                    candidates=cand, distance=dist, radius_m=radius_m, candidate_source=source,
-                   objective_kind=objective)
+                   objective_kind=objective, problem_notes=notes,
+                   candidates_path=candidates_path)
 
     # ------------------------------------------------------------------ solve
 
@@ -211,15 +265,28 @@ class Siting:
             Every finest unit should reach this coverage share; units that
             cannot even with every candidate are reported and left out.
         time_limit_s
-            HiGHS time limit.
+            Wall-clock limit of the whole solve, from this call: model building,
+            greedy, HiGHS (presolve included) and the answer. The MILP runs in a
+            child process killed at the deadline; the greedy solution is then
+            used, with its bound. The greedy itself always runs to the end, and
+            the solution's bookkeeping after the deadline adds a little (see
+            ``timings_s``).
         mip_rel_gap
             Relative gap at which HiGHS stops and reports optimal.
+
+        Returns
+        -------
+        Siting
+            ``self``, solved.
         """
-        t0 = time.perf_counter()
+        t0 = time.monotonic()
+        deadline = t0 + time_limit_s
         objective = objective or self.objective_kind
-        self.notes, self.bound, self.mip_gap = [], None, None
+        self.notes, self.bound, self.mip_gap, self.bound_source = [], None, None, None
         self.objective, self.greedy_objective = None, None
-        self._check_request(sites, target_coverage, objective, capacity, min_unit_coverage)
+        self.solver_info, self.timings_s = {}, {}
+        self._check_request(sites, target_coverage, objective, capacity, min_unit_coverage,
+                            time_limit_s)
         self.options = {"sites": sites, "target_coverage": target_coverage,
                         "objective": objective, "capacity": capacity,
                         "min_unit_coverage": min_unit_coverage, "time_limit_s": time_limit_s}
@@ -230,9 +297,14 @@ class Siting:
             self.model = "mclp" if sites is not None else "lscp"
             problem = Covering(self, sites=sites, target_coverage=target_coverage,
                                 capacity=capacity, min_unit_coverage=min_unit_coverage)
-        problem.solve(time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap)
+        problem.solve(deadline=deadline, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap)
         self._drop_useless_sites(sites)
-        self.runtime_s = round(time.perf_counter() - t0, 3)
+        end = time.monotonic()
+        self.runtime_s = round(end - t0, 3)
+        solver_s = float(self.solver_info.get("seconds", 0.0))
+        self.timings_s = {"total": self.runtime_s, "solver": round(solver_s, 3),
+                          "other": round(end - t0 - solver_s, 3),
+                          "past_time_limit": round(max(0.0, end - deadline), 3)}
         return self
 
     def _drop_useless_sites(self, requested: int | None) -> None:
@@ -252,9 +324,13 @@ class Siting:
             self.site_served = self.site_served[keep]
         self.notes.append(f"{len(useless)} of the {requested or len(keep)} sites would add "
                           "nothing and are not proposed")
+        if self.model == "lscp":  # the objective is the number of sites
+            self.objective = float(len(self.selected))
+            self.mip_gap = relative_gap(self.objective, self.bound)
 
     def _check_request(self, sites: int | None, target: float | None, objective: str,
-                       capacity: float | None, floor: float | None) -> None:
+                       capacity: float | None, floor: float | None,
+                       time_limit_s: float) -> None:
         if objective == "distance" and (capacity is not None or floor is not None):
             msg = ("--capacity and --min-unit-coverage apply to the coverage models (MCLP, "
                    "set covering), not to --objective distance (p-median)")
@@ -277,6 +353,9 @@ class Siting:
         if capacity is not None and capacity <= 0:
             msg = f"--capacity must be positive, got {capacity}"
             raise DataError(msg)
+        if not time_limit_s > 0:
+            msg = f"--time-limit must be a positive number of seconds, got {time_limit_s}"
+            raise DataError(msg)
         if floor is not None and not 0 < floor <= 1:
             msg = f"--min-unit-coverage must be a share in (0, 1], got {floor}"
             raise DataError(msg)
@@ -293,24 +372,51 @@ class Siting:
         """Residents covered by existing facilities."""
         return float(self.demand.loc[self.demand["covered"], "population"].sum())
 
-    def access_after(self) -> pd.DataFrame:
-        """The audit's access table with the category's coverage after the new sites.
+    @property
+    def categories(self) -> list[str]:
+        """Categories compared before and after: the audit's, plus this one if new."""
+        audited = list(self.result.summary["categories_audited"])
+        return audited if self.category in audited else [*audited, self.category]
 
-        Residents newly covered get the walking time to their new site; a
-        resident only partly served (capacity) is split into a served and an
-        unserved row, population shared accordingly.
+    @property
+    def inputs(self) -> list[Path]:
+        """Input files of the audit and of the siting (candidates file): never outputs."""
+        extra = [self.candidates_path] if self.candidates_path is not None else []
+        return [*self.result.inputs, *extra]
+
+    def access_before(self) -> pd.DataFrame:
+        """The audit's access table (no geometry) with this category's columns.
+
+        For a category the audit did not cover, ``dist_<cat>_m`` and
+        ``time_<cat>_min`` are added (NaN for a greenfield category).
         """
         acc = pd.DataFrame(self.result.access.drop(columns="geometry"))
-        col = f"time_{self.category}_min"
+        if f"time_{self.category}_min" not in acc.columns:
+            dist = self.demand["dist_m"].to_numpy()
+            acc[f"dist_{self.category}_m"] = dist
+            acc[f"time_{self.category}_min"] = dist / self.result.profile.speed_m_min
+        return acc
+
+    def access_after(self) -> pd.DataFrame:
+        """The access table (:meth:`access_before`) after the new sites.
+
+        Residents newly covered get the walking distance and time to their new
+        site; a resident only partly served (capacity) is split into a served and
+        an unserved row, population shared accordingly.
+        """
+        acc = self.access_before()
+        dcol, tcol = f"dist_{self.category}_m", f"time_{self.category}_min"
         speed = self.result.profile.speed_m_min
         frac = self.newly
-        new_time = self._new_distance() / speed
+        new_dist = self._new_distance()
         full = acc.copy()
         take = frac > 1e-12
-        full.loc[take, col] = np.fmin(full.loc[take, col].to_numpy(), new_time[take])
+        full.loc[take, dcol] = np.fmin(full.loc[take, dcol].to_numpy(), new_dist[take])
+        full.loc[take, tcol] = full.loc[take, dcol].to_numpy() / speed
         full["population"] = acc["population"].to_numpy() * np.where(take, frac, 1.0)
-        rest = acc.loc[take & (frac < 1 - 1e-12)].copy()
-        rest["population"] = rest["population"].to_numpy() * (1 - frac[take & (frac < 1 - 1e-12)])
+        part = take & (frac < 1 - 1e-12)
+        rest = acc.loc[part].copy()
+        rest["population"] = rest["population"].to_numpy() * (1 - frac[part])
         return pd.concat([full, rest], ignore_index=True)
 
     def _new_distance(self) -> np.ndarray:
@@ -342,16 +448,24 @@ class Siting:
         return out.to_crs("EPSG:4326")
 
     def summary(self) -> dict[str, Any]:
-        """The content of ``optimize.json``."""
-        acc_after = self.access_after()
+        """The content of ``optimize.json``.
+
+        Before and after are computed on the same categories (:attr:`categories`)
+        from :meth:`access_before` and :meth:`access_after`. ``notes`` holds what
+        building and solving the problem found out; ``audit_warnings`` the
+        audit's warnings.
+        """
         std = self.result.standard
-        cats = self.result.summary["categories_audited"]
-        before = citywide(self.result.access, std, cats)
+        cats = self.categories
+        acc_before, acc_after = self.access_before(), self.access_after()
+        before = citywide(acc_before, std, cats)
         after = citywide(acc_after, std, cats)
         newly = float((self.demand["population"].to_numpy() * self.newly).sum())
+        units_before = self.units_before(acc_before)
         units_after = self.units_after(acc_after)
+        cov = f"cov_{self.category}"
         per_unit = []
-        for level, table in self.result.units.items():
+        for level, table in units_before.items():
             aft = units_after[level].set_index("unit_id")
             for row in table.itertuples():
                 if not row.units_analysed:
@@ -359,13 +473,14 @@ class Siting:
                 per_unit.append({
                     "level": level, "unit_id": row.unit_id, "name": row.name,
                     "population": round(float(row.population), 1),
-                    "coverage_before": _r(getattr(row, f"cov_{self.category}")),
-                    "coverage_after": _r(aft.loc[row.unit_id, f"cov_{self.category}"]),
+                    "coverage_before": _r(getattr(row, cov)),
+                    "coverage_after": _r(aft.loc[row.unit_id, cov]),
                     "complete_share_before": _r(row.complete_share),
                     "complete_share_after": _r(aft.loc[row.unit_id, "complete_share"]),
                 })
         out = {
             "category": self.category,
+            "category_audited": self.category in self.result.summary["categories_audited"],
             "model": self.model,
             "objective": self.options.get("objective"),
             "sites": len(self.selected),
@@ -383,14 +498,24 @@ class Siting:
             "coverage_after": _r(after["coverage"][self.category]),
             "complete_share_before": _r(before["complete_share"]),
             "complete_share_after": _r(after["complete_share"]),
+            "categories_compared": cats,
             "status": self.status,
             "mip_gap": self.mip_gap,
+            "gap_definition": GAP_DEFINITION,
             "objective_value": self.objective,
             "bound": self.bound,
+            "bound_source": self.bound_source,
             "greedy_objective": self.greedy_objective,
+            "greedy_guarantee": (round(GREEDY_FACTOR, 6) if self.model == "pmedian" or (
+                self.model == "mclp" and self.options.get("capacity") is None) else None),
+            "time_limit_s": self.options.get("time_limit_s"),
             "runtime_s": self.runtime_s,
+            "timings_s": dict(self.timings_s),
             "solver": "HiGHS via scipy.optimize.milp",
-            "notes": self.notes,
+            "solver_run": dict(self.solver_info),
+            "notes": [*self.problem_notes, *self.notes],
+            "audit_warnings": list(self.result.summary.get("warnings", [])),
+            "inputs": [str(p) for p in self.inputs],
             "units": per_unit,
         }
         if self.model == "pmedian":
@@ -402,26 +527,64 @@ class Siting:
             out["distance_cap_m"] = round(self.radius_m, 1)
         return out
 
+    def units_before(self, access_before: pd.DataFrame | None = None
+                     ) -> dict[str, gpd.GeoDataFrame]:
+        """Coverage per unit and level before the new sites, on :attr:`categories`."""
+        acc = self.access_before() if access_before is None else access_before
+        r = self.result
+        return coverage_by_unit(acc, r.hierarchy, r.standard, self.categories,
+                                analysed=r.analysed)
+
     def units_after(self, access_after: pd.DataFrame | None = None
                     ) -> dict[str, gpd.GeoDataFrame]:
-        """Coverage per unit and level after the new sites."""
+        """Coverage per unit and level after the new sites, on :attr:`categories`."""
         acc = self.access_after() if access_after is None else access_after
         r = self.result
-        return coverage_by_unit(acc, r.hierarchy, r.standard,
-                                r.summary["categories_audited"], analysed=r.analysed)
+        return coverage_by_unit(acc, r.hierarchy, r.standard, self.categories,
+                                analysed=r.analysed)
+
+    def outputs(self) -> dict[str, Callable[[Path], object]]:
+        """The files the siting writes: name -> function writing that file to a path.
+
+        ``proposals.geojson``, ``units_after.gpkg`` and ``optimize.json`` (see
+        :data:`OUTPUT_FILES`), each written atomically by the writers of
+        :mod:`lifecircle.io.outputs`; a publisher may stage them with the
+        audit's files. None of them may be one of :attr:`inputs`.
+        """
+        return {
+            "proposals.geojson": lambda path: write_atomic(
+                Path(path), lambda tmp: self.proposals().to_file(tmp, driver="GeoJSON")),
+            "units_after.gpkg": lambda path: write_geopackage(Path(path), self.units_after()),
+            "optimize.json": lambda path: write_json(Path(path), self.summary()),
+        }
 
     def write(self, out: str | Path) -> list[Path]:
-        """Write ``proposals.geojson``, ``optimize.json`` and ``units_after.gpkg``."""
-        from .io.outputs import write_atomic, write_geopackage, write_json
+        """Write ``proposals.geojson``, ``units_after.gpkg`` and ``optimize.json`` into ``out``.
 
+        Parameters
+        ----------
+        out
+            The output folder (created if missing).
+
+        Returns
+        -------
+        list of pathlib.Path
+            The files written.
+
+        Raises
+        ------
+        lifecircle.errors.InputFileError
+            Before anything is written, if a file to write is one of the
+            inputs (e.g. ``--candidates OUT/proposals.geojson --out OUT``).
+        """
         out = Path(out)
+        writers = self.outputs()
+        targets = [out / name for name in writers]
+        check_not_inputs(targets, self.inputs)
         out.mkdir(parents=True, exist_ok=True)
-        props = self.proposals()
-        write_atomic(out / "proposals.geojson",
-                     lambda tmp: props.to_file(tmp, driver="GeoJSON"))
-        write_geopackage(out / "units_after.gpkg", self.units_after())
-        write_json(out / "optimize.json", self.summary())
-        return [out / "proposals.geojson", out / "optimize.json", out / "units_after.gpkg"]
+        for target, write in zip(targets, writers.values(), strict=True):
+            write(target)
+        return targets
 
     def to_map(self, path: str | Path = "map.html", *, lang: str = "en",
                basemap: str = "osm") -> Path:
@@ -440,6 +603,49 @@ class Siting:
         from .render.report import render_report
 
         return render_report(self.result, Path(path), lang=lang, siting=self)
+
+
+def _distance_to_existing(result: AuditResult, existing: gpd.GeoDataFrame, cutoff_m: float,
+                          max_snap_m: float) -> np.ndarray:
+    """Per resident of the audit, walking distance to the nearest of ``existing``.
+
+    The audit's rule (:func:`lifecircle.access.compute_access`) for a category it
+    did not compute: NaN beyond ``cutoff_m``, for residents farther than
+    ``max_snap_m`` from the network, and everywhere when there is no facility.
+    """
+    acc = result.access
+    out = np.full(len(acc), np.nan)
+    if len(existing) == 0:
+        return out
+    graph = result.graph
+    points = snap_facilities(graph, existing.to_crs(graph.crs).reset_index(drop=True),
+                             max_snap_m=max_snap_m)
+    if len(points.node) == 0:
+        return out
+    node_dist = nearest_distance(graph, points.node, points.snap_m, cutoff_m=cutoff_m)
+    dist = node_dist[acc["node"].to_numpy(np.int64)] + acc["snap_m"].to_numpy(float)
+    dist[(dist > cutoff_m) | (acc["snap_m"].to_numpy(float) > max_snap_m)] = np.nan
+    return dist
+
+
+def _not_audited_notes(result: AuditResult, category: str, existing: gpd.GeoDataFrame,
+                       threshold_m: float) -> list[str]:
+    """What siting a category the audit did not cover means, in words."""
+    if len(existing) == 0:
+        notes = [f"greenfield: there is no existing {category} facility in the data, so "
+                 "every resident starts uncovered (distance unknown) and coverage before is 0"]
+    else:
+        notes = [f"{category} was not audited; walking distances to its {len(existing)} "
+                 "existing facilities were computed here with the audit's access rule"]
+    if result.standard.category(category).mandatory:
+        notes.append(f"{category} is a mandatory category: the completeness figures before "
+                     "and after count it, so they differ from the audit's")
+    reach = result.summary.get("units", {}).get("catchment_m")
+    if reach is not None and threshold_m > float(reach) + 1e-6:
+        notes.append(f"the analysed units were chosen for a {float(reach):.0f} m walk; the "
+                     f"{threshold_m:.0f} m threshold of {category} is longer, so near the edge "
+                     "of the street data facilities outside the data are missed")
+    return notes
 
 
 def _r(value: Any) -> float | None:
@@ -468,7 +674,8 @@ def optimize(
     result
         A finished audit (:func:`lifecircle.audit`).
     category
-        Category id, e.g. ``"kindergarten"``.
+        Category id, e.g. ``"kindergarten"``: any category of the standard, also
+        one the audit did not cover (greenfield when the data has none of it).
     sites
         Number of new sites (MCLP, or p-median with ``objective="distance"``).
     target_coverage
@@ -486,7 +693,8 @@ def optimize(
     min_unit_coverage
         Coverage floor for every finest governance unit.
     time_limit_s
-        Solver time limit.
+        Wall-clock limit of the whole solve (greedy, model building, HiGHS);
+        see :meth:`Siting.solve`.
     seed
         Seed for ``auto`` candidates.
 
