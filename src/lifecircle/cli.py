@@ -352,7 +352,9 @@ def _report_warnings(warnings: list[str]) -> None:
 @click.option("--min-unit-coverage", type=_Option("min_unit_coverage"), default=None,
               help="Coverage floor every finest governance unit should reach (0-1).")
 @click.option("--time-limit", type=_Option("time_limit"), default=60.0,
-              show_default=True, help="Solver time limit in seconds.")
+              show_default=True,
+              help="Wall-clock limit of the whole solve in seconds (model building and "
+                   "HiGHS included); past it, the best solution found with its bound.")
 @click.option("--seed", type=_Option("seed"), default=0, show_default=True,
               help="Seed of auto candidates.")
 @_map_options
