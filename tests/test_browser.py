@@ -58,6 +58,16 @@ def pages(sample_result, tmp_path_factory) -> dict[str, Path]:
     }
 
 
+#: The background colour of each element, as the browser computes it.
+BACKGROUNDS = "els => els.map(e => getComputedStyle(e).backgroundColor)"
+
+
+def rgb(colour: str) -> str:
+    """``#rrggbb`` as a browser reports a computed colour: ``rgb(r, g, b)``."""
+    r, g, b = (int(colour[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgb({r}, {g}, {b})"
+
+
 def open_page(browser, path: Path, *, tile_hosts: tuple[str, ...] = ()):
     """Open ``path`` with every non-file request aborted; return the page and its Visit."""
     visit = Visit()
@@ -91,8 +101,7 @@ def open_every_tooltip(page) -> None:
     Facilities hidden in a cluster are not on the map: each is put on it first.
     """
     page.evaluate("""() => {
-        const map = Object.keys(window).filter(k => k.startsWith("map_"))
-            .map(k => window[k]).find(v => v && v.eachLayer);
+        const map = window.lcMap;
         const groups = [];
         map.eachLayer(layer => { if (layer instanceof L.MarkerClusterGroup) groups.push(layer); });
         groups.forEach(group => group.eachLayer(m => { if (!m._map) { map.addLayer(m); } }));
@@ -115,6 +124,8 @@ def test_map_without_network(browser, pages):
     assert page.locator(".leaflet-control-layers-base input").count() >= 2
     assert page.locator(".leaflet-control-layers-overlays input").count() >= 3
     assert page.locator(".lc-legend").inner_text().startswith("15-minute")
+    assert page.locator(".lc-layers-head").all_inner_texts() == ["Colour units by", "Show"]
+    assert "15-minute community life circle audit" in page.locator(".lc-heading").inner_text()
     # switching theme keeps drawing
     page.locator(".leaflet-control-layers-base label").nth(1).click()
     assert page.locator("path.leaflet-interactive").count() > 100
@@ -142,14 +153,12 @@ def test_map_facility_clusters(browser, pages, sample_result):
     # each cluster drawn in its category's colour
     summary, std = sample_result.summary, sample_result.standard
     colours = category_colours(std.category_ids)
-    styles = icons.locator("div").evaluate_all("els => els.map(e => e.getAttribute('style'))")
-    drawn = {style.split(";")[0].removeprefix("background:") for style in styles}
-    assert drawn <= {colours[c] for c in summary["categories_audited"]}
+    drawn = set(icons.locator("div").evaluate_all(BACKGROUNDS))
+    assert drawn <= {rgb(colours[c]) for c in summary["categories_audited"]}
     assert len(drawn) > 3
     # every usable facility is in its category's group, clustered or on its own
     counts = page.evaluate("""() => {
-        const map = Object.keys(window).filter(k => k.startsWith("map_"))
-            .map(k => window[k]).find(v => v && v.eachLayer);
+        const map = window.lcMap;
         const out = [];
         map.eachLayer(l => {
             if (l instanceof L.MarkerClusterGroup) { out.push(l.getLayers().length); }
@@ -160,14 +169,13 @@ def test_map_facility_clusters(browser, pages, sample_result):
     assert counts == [int(((fac["category"] == c) & fac["reachable"]).sum())
                       for c in summary["categories_audited"]]
     # the layer control switches a category's clusters off
-    bus = colours["bus_stop"]
-    assert any(s.startswith(f"background:{bus}") for s in styles)
+    bus = rgb(colours["bus_stop"])
+    assert bus in drawn
     page.locator(".leaflet-control-layers-overlays label", has_text="bus stop").click()
-    styles = icons.locator("div").evaluate_all("els => els.map(e => e.getAttribute('style'))")
-    assert styles and not any(s.startswith(f"background:{bus}") for s in styles)
+    drawn = icons.locator("div").evaluate_all(BACKGROUNDS)
+    assert drawn and bus not in drawn
     # clicking a cluster zooms in on it
-    zoom = "() => Object.keys(window).filter(k => k.startsWith('map_')).map(k => window[k])" \
-           ".find(v => v && v.getZoom).getZoom()"
+    zoom = "() => window.lcMap.getZoom()"
     before = page.evaluate(zoom)
     centres = icons.evaluate_all("els => els.map(e => { const r = e.getBoundingClientRect();"
                                  " return Math.hypot(r.x - 700, r.y - 450); })")

@@ -1,8 +1,12 @@
 """The interactive map: layers, attribution, self-containment, GCJ-02 shift, escaping.
 
-``sample_result`` is the session fixture of ``conftest.py``, which also holds
-:func:`with_hostile_names` and the hostile strings shared with the report and browser
-tests.
+The page is a constant template, Leaflet, Leaflet.markercluster and ``map.js``
+(all constant files) plus one JSON data island (``#lc-data``) that ``map.js`` turns
+into layers; these tests read the island with :func:`island` and flatten its layers
+into GeoJSON-like features with :func:`features`. ``sample_result`` is the session
+fixture of ``conftest.py``, which also holds :func:`with_hostile_names` and the
+hostile strings shared with the report and browser tests. Injection payloads in
+every data field: ``test_map_injection.py``.
 """
 
 from __future__ import annotations
@@ -10,11 +14,11 @@ from __future__ import annotations
 import dataclasses
 import html
 import json
+import logging
 import math
 import re
 from pathlib import Path
 
-import folium
 import numpy as np
 import pandas as pd
 import pytest
@@ -22,13 +26,28 @@ import shapely
 import shapely.geometry
 
 import lifecircle
+from lifecircle.coverage import origin_indicators
 from lifecircle.io.coords import wgs84_to_gcj02
-from lifecircle.render._cluster import FacilityClusters
-from lifecircle.render._style import category_colours
-from lifecircle.render.map import build_map, render_map
+from lifecircle.render._assets import fill_template
+from lifecircle.render._cluster import CLUSTER_RADIUS_PX
+from lifecircle.render._context import MapContext
+from lifecircle.render._overlays import boundary_layer, unused_facility_layer
+from lifecircle.render._style import PARTLY_COLOUR, category_colours, share_colour
+from lifecircle.render._text import pct
+from lifecircle.render.map import (
+    MapPage,
+    _heading,
+    _page,
+    _title,
+    build_map,
+    render_map,
+    script_json,
+)
 from tests.conftest import HOSTILE_CATEGORY, HOSTILE_FACILITY, HOSTILE_UNIT, with_hostile_names
 
-MAX_MAP_BYTES = 15_000_000
+#: The sample's map was 3.7 MB when drawn by folium; it must not grow.
+MAX_MAP_BYTES = 3_700_000
+ISLAND = re.compile(r'<script type="application/json" id="lc-data">(.*?)</script>', re.DOTALL)
 
 
 @pytest.fixture(scope="module")
@@ -50,16 +69,73 @@ def map_files(sample_result, hostile_result, tmp_path_factory) -> dict[str, Path
     }
 
 
-def geojson_payloads(page: str) -> list[dict]:
-    """Every GeoJSON FeatureCollection embedded in a folium page."""
-    return [json.loads(m.group(1)) for m in
-            re.finditer(r"_add\((\{\"features\".*?\})\);\n", page)]
+@pytest.fixture(scope="module")
+def none_data(map_files) -> dict:
+    return island(map_files["none"].read_text(encoding="utf-8"))
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def island(page: str) -> dict:
+    """The page's data island, parsed (there is exactly one)."""
+    (text,) = ISLAND.findall(page)
+    return json.loads(text)
+
+
+def layers(data: dict) -> list[dict]:
+    """Every layer of the island: themes first, then overlays."""
+    return [*data["themes"], *data["overlays"]]
+
+
+def geojson(geometry: dict) -> dict:
+    """A geometry of the island as GeoJSON (lines and polygons come delta-encoded)."""
+    if "delta" not in geometry:
+        return geometry
+
+    def decode(steps, depth):
+        if depth:
+            return [decode(s, depth - 1) for s in steps]
+        xy = np.cumsum(np.asarray(steps, np.int64).reshape(-1, 2), axis=0) / 1e6
+        return xy.tolist()
+
+    depth = {"LineString": 0, "Polygon": 1, "MultiLineString": 1, "MultiPolygon": 2}
+    return {"type": geometry["type"],
+            "coordinates": decode(geometry["delta"], depth[geometry["type"]])}
+
+
+def part_features(data: dict, part: dict) -> list[dict]:
+    """The features of one part of a layer, as GeoJSON-like dicts."""
+    if part["kind"] == "shapes":
+        shared = part.get("shared", False)
+        geometry = [geojson(g) for g in
+                    (data["units"]["geometry"] if shared else part["geometry"])]
+        columns = {"tip": part.get("tip"), "fill": part.get("fill"),
+                   "popup": part.get("popup") or (data["units"]["popup"] if shared else None)}
+    else:
+        geometry = [{"type": "Point", "coordinates": xy} for xy in part["xy"]]
+        columns = {key: part.get(key) for key in ("tip", "popup", "rank", "radius")}
+        if isinstance(part.get("colour"), list):
+            columns["colour"] = part["colour"]
+    return [{"type": "Feature", "kind": part["kind"], "geometry": g,
+             "properties": {k: v[i] for k, v in columns.items() if v is not None}}
+            for i, g in enumerate(geometry)]
+
+
+def features(data: dict) -> list[dict]:
+    """Every feature of every layer of the island."""
+    return [f for layer in layers(data) for part in layer["parts"]
+            for f in part_features(data, part)]
 
 
 def features_with(page: str, needle: str) -> list[dict]:
     """Features whose tooltip contains ``needle`` (as it is stored: escaped)."""
-    return [f for data in geojson_payloads(page) for f in data["features"]
-            if needle in f["properties"].get("tip", "")]
+    return [f for f in features(island(page)) if needle in f["properties"].get("tip", "")]
+
+
+def layer_named(data: dict, needle: str) -> dict:
+    (layer,) = [lay for lay in layers(data) if needle in lay["name"]]
+    return layer
 
 
 def metres(lon1, lat1, lon2, lat2) -> float:
@@ -68,24 +144,58 @@ def metres(lon1, lat1, lon2, lat2) -> float:
                       math.radians(lat2 - lat1) * 6371008.8)
 
 
-def test_layers_and_legend(sample_result):
-    fmap = build_map(sample_result, basemap="none")
+# --------------------------------------------------------------------------- the page
+
+
+def test_layers_and_legend(sample_result, none_data):
+    data = none_data
     cats = sample_result.summary["categories_audited"]
-    layers = [c for c in fmap._children.values() if isinstance(c, folium.map.Layer)]
-    themes = [c for c in layers if not c.overlay]
-    overlays = [c.layer_name for c in layers if c.overlay and c.control]
+    themes = data["themes"]
+    overlays = [lay["name"] for lay in data["overlays"]]
     assert len(themes) == 1 + len(cats)
-    assert themes[0].layer_name.startswith("Complete life circle")
-    assert [t.show for t in themes] == [True] + [False] * len(cats)
+    assert themes[0]["name"].startswith("Complete life circle")
+    assert [t["show"] for t in themes] == [True] + [False] * len(cats)
     names = sample_result.standard
     for cat in cats:
         assert any(names.category(cat).name_en in o for o in overlays)  # facilities
     assert "district boundaries" in overlays
     assert "Units not analysed" in overlays
-    assert any(isinstance(c, folium.LayerControl) for c in fmap._children.values())
-    page = fmap.get_root().render()
-    assert "Share of residents covered" in page
-    assert "Residents not covered, per 250 m cell" in page
+    assert "Share of residents covered" in data["legend"]
+    assert "Residents not covered, per 250 m cell" in data["legend"]
+    assert data["control"] == {"base": "Colour units by", "overlays": "Show"}
+    # every theme colours the analysed finest units (their outlines are shared once)
+    analysed = sample_result.units["street"].query("analysed")
+    assert len(data["units"]["geometry"]) == len(data["units"]["popup"]) == len(analysed)
+    for theme in themes:
+        unit_part = theme["parts"][0]
+        assert unit_part["shared"] and unit_part["pane"] == "lc_units"
+        assert len(unit_part["fill"]) == len(unit_part["tip"]) == len(analysed)
+    # panes keep the drawing order
+    assert [p for p, _ in sorted(data["panes"], key=lambda p: p[1])] == [
+        "lc_units", "lc_catchments", "lc_uncovered", "lc_boundaries", "lc_facilities"]
+
+
+def test_theme_figures_are_the_units(sample_result, none_data):
+    """Each unit's fill and tooltip carry its own coverage (hand-checked per unit)."""
+    units = sample_result.units["street"].query("analysed").reset_index(drop=True)
+    cats = sample_result.summary["categories_audited"]
+    for theme, column in zip(none_data["themes"], ["complete_share",
+                                                   *[f"cov_{c}" for c in cats]], strict=True):
+        part = theme["parts"][0]
+        for i, row in units.iterrows():
+            assert part["fill"][i] == share_colour(row[column])
+            assert part["tip"][i].startswith(f"<b>{html.escape(row['name'])}</b>")
+            assert f"<b>{pct(row[column])}</b>" in part["tip"][i]
+    # the residents left uncovered by a theme add up to the audit's figures (within
+    # the residents of the analysed units)
+    access = sample_result.access
+    cov = origin_indicators(access, sample_result.standard, cats)
+    pop = access["population"].to_numpy(float)
+    theme = none_data["themes"][1]
+    (cells,) = [p for p in theme["parts"] if p["kind"] == "circles"]
+    counts = [float(re.sub(r"[^\d]", "", tip)) for tip in cells["tip"]]
+    expected = (pop * (1 - cov[f"cov_{cats[0]}"].to_numpy(float))).sum()
+    assert sum(counts) == pytest.approx(expected, abs=len(counts))  # each count is rounded
 
 
 def test_files_are_self_contained_and_small(map_files):
@@ -97,60 +207,75 @@ def test_files_are_self_contained_and_small(map_files):
             assert cdn not in page, (name, cdn)
         assert "sourceMappingURL" not in page
         assert 't.version="1.9.4"' in page  # Leaflet is inlined
-        assert path.stat().st_size < MAX_MAP_BYTES
+        assert "L.MarkerClusterGroup=L.FeatureGroup.extend" in page  # and markercluster
+        assert page.count("<script") == 4  # the island, Leaflet, markercluster, map.js
+        assert len(ISLAND.findall(page)) == 1
+        assert path.stat().st_size < MAX_MAP_BYTES, (name, path.stat().st_size)
         assert not list(path.parent.glob(".map.html*")), "temporary file left behind"
 
 
-def test_facilities_are_clustered_per_category(sample_result, map_files):
-    fmap = build_map(sample_result, basemap="none")
+def test_same_inputs_same_bytes(sample_result, map_files, tmp_path):
+    again = render_map(sample_result, tmp_path / "map.html", basemap="none")
+    assert again.read_bytes() == map_files["none"].read_bytes()
+    assert "urandom" not in again.read_text(encoding="utf-8")
+
+
+def test_facilities_are_clustered_per_category(sample_result, none_data, map_files):
     cats = sample_result.summary["categories_audited"]
-    clusters = [c for c in fmap._children.values() if isinstance(c, FacilityClusters)]
-    assert len(clusters) == len(cats)  # one group per category: the layer control toggles it
+    groups = [lay for lay in none_data["overlays"]
+              if any(p["kind"] == "clusters" for p in lay["parts"])]
+    assert len(groups) == len(cats)  # one group per category: the layer control toggles it
     colours = category_colours(sample_result.standard.category_ids)
     fac = sample_result.facilities
-    for cat, cluster in zip(cats, clusters, strict=True):
-        assert sample_result.standard.category(cat).name_en in cluster.layer_name
-        assert cluster.overlay and cluster.control and cluster.show
-        assert json.dumps(colours[cat]) in cluster.icon_create_function  # its colour
-        assert cluster.options["cluster_pane"] == "lc_facilities"
-        (points,) = [c for c in cluster._children.values() if isinstance(c, folium.GeoJson)]
-        assert not points.control
-        assert points.marker.options["fillColor"] == colours[cat]
+    for cat, group in zip(cats, groups, strict=True):
+        assert sample_result.standard.category(cat).name_en in group["name"]
+        assert group["show"]
+        (part,) = group["parts"]
+        assert part["colour"] == colours[cat] == part["style"]["fillColor"]
+        assert part["pane"] == "lc_facilities" and part["radiusPx"] == CLUSTER_RADIUS_PX
         usable = fac[(fac["category"] == cat) & fac["reachable"]]
-        assert len(points.data["features"]) == len(usable)
-    for name, path in map_files.items():
+        assert len(part["xy"]) == len(part["tip"]) == len(usable)
+    for path in map_files.values():
         page = path.read_text(encoding="utf-8")
-        assert page.count("L.markerClusterGroup(") == len(cats), name
         assert page.count("L.MarkerClusterGroup=L.FeatureGroup.extend") == 1  # inlined once
-        assert '"maxZoom": ' in page  # markercluster needs a finite deepest zoom
+        assert island(page)["maxZoom"] in (18, 19)  # markercluster needs a finite zoom
         assert "MarkerCluster.Default.css" not in page and "leaflet.markercluster/" not in page
 
 
-def test_unused_facilities_label_gives_the_snap_distance(sample_result, map_files):
-    names = [c.layer_name for c in build_map(sample_result, basemap="none")._children.values()
-             if isinstance(c, folium.map.Layer)]
+def test_unused_facilities_label_gives_the_snap_distance(sample_result, none_data, map_files):
+    names = [lay["name"] for lay in none_data["overlays"]]
     assert "Facilities not used: more than 500 m from the walk network" in names
-    amap = map_files["amap"].read_text(encoding="utf-8")
-    assert json.dumps("未使用设施：距步行网络超过500米")[1:-1] in amap
+    unused = layer_named(none_data, "Facilities not used")
+    assert not unused["show"]
+    fac = sample_result.facilities
+    (part,) = unused["parts"]
+    assert 0 < len(part["xy"]) <= int((~fac["reachable"]).sum())
+    amap = island(map_files["amap"].read_text(encoding="utf-8"))
+    assert any(lay["name"] == "未使用设施：距步行网络超过500米" for lay in amap["overlays"])
     summary = dict(sample_result.summary)
     summary["settings"] = {**summary["settings"], "max_snap_m": 1250.0}
-    fmap = build_map(dataclasses.replace(sample_result, summary=summary), basemap="none")
-    names = [c.layer_name for c in fmap._children.values() if isinstance(c, folium.map.Layer)]
-    assert "Facilities not used: more than 1,250 m from the walk network" in names
-    assert "not used: more than 1,250 m from the walk network" in fmap.get_root().render()
+    ctx = MapContext.of(dataclasses.replace(sample_result, summary=summary), lang="en",
+                        gcj02=False)
+    layer = unused_facility_layer(ctx, fac[~fac["reachable"]])
+    assert layer["name"] == "Facilities not used: more than 1,250 m from the walk network"
+    assert all("not used: more than 1,250 m from the walk network" in t
+               for t in layer["parts"][0]["tip"])
 
 
 def test_attribution_and_tiles(map_files):
-    data_attribution = "Map data \\u00a9 OpenStreetMap contributors"
+    data = {name: island(map_files[name].read_text(encoding="utf-8"))
+            for name in ("osm", "amap", "none")}
+    for d in data.values():
+        assert "Map data © OpenStreetMap contributors" in d["attribution"]
+    assert data["osm"]["tiles"]["url"].startswith("https://tile.openstreetmap.org/")
+    assert data["osm"]["tiles"]["maxZoom"] == data["osm"]["maxZoom"] == 19
+    assert "autonavi.com" in data["amap"]["tiles"]["url"]
+    assert "AutoNavi" in data["amap"]["tiles"]["attribution"]
+    assert data["amap"]["maxZoom"] == 18
+    assert data["none"]["tiles"] is None
     osm = map_files["osm"].read_text(encoding="utf-8")
-    amap = map_files["amap"].read_text(encoding="utf-8")
-    none = map_files["none"].read_text(encoding="utf-8")
-    for page in (osm, amap, none):
-        assert data_attribution in page
-    assert "tile.openstreetmap.org" in osm and "autonavi" not in osm
-    assert "autonavi.com" in amap and "tile.openstreetmap.org" not in amap
-    assert "AutoNavi" in amap
-    assert "L.tileLayer(" in osm and "L.tileLayer(" not in none
+    assert "autonavi" not in osm
+    assert "tile.openstreetmap.org" not in map_files["amap"].read_text(encoding="utf-8")
 
 
 def _point_facility(result) -> pd.Series:
@@ -180,28 +305,149 @@ def test_amap_overlays_are_shifted_to_gcj02(sample_result, map_files):
     amap_xy = shapely.get_coordinates(shapely.geometry.shape(amap["geometry"]))
     shifted = np.column_stack(wgs84_to_gcj02(osm_xy[:, 0], osm_xy[:, 1]))
     assert np.abs(shifted - amap_xy).max() < 2e-6  # rounding of the stored coordinates
+    # and the view fits the analysed units
+    data = island(map_files["osm"].read_text(encoding="utf-8"))
+    (south, west), (north, east) = data["bounds"]
+    bounds = sample_result.units["street"].query("analysed").total_bounds
+    assert np.allclose([west, south, east, north], bounds, atol=5e-4)
 
 
-def test_zh_labels(sample_result, map_files):
-    fmap = build_map(sample_result, lang="zh", basemap="none")
-    names = [c.layer_name for c in fmap._children.values() if isinstance(c, folium.map.Layer)]
+def test_zh_labels(map_files):
+    page = map_files["amap"].read_text(encoding="utf-8")
+    data = island(page)
+    names = [lay["name"] for lay in layers(data)]
     assert any("幼儿园" in n for n in names)
     assert any(n.startswith("完整生活圈") for n in names)
-    page = map_files["amap"].read_text(encoding="utf-8")
-    assert "\\u8986\\u76d6\\u5c45\\u6c11\\u6bd4\\u4f8b" in page  # 覆盖居民比例 in the legend
+    assert "覆盖居民比例" in data["legend"]
+    assert data["control"] == {"base": "单元着色", "overlays": "显示"}
+    assert '<html lang="zh">' in page
+    assert "15分钟社区生活圈评估" in page.split("</title>")[0]
+
+
+def test_partly_analysed_units_are_flagged(sample_result, none_data):
+    """A district with 7 of its 10 streets analysed says so, in its own style."""
+    districts = sample_result.units["district"]
+    shown = districts[districts["units_analysed"] > 0].reset_index(drop=True)
+    layer = layer_named(none_data, "district boundaries")
+    (part,) = layer["parts"]
+    assert part["styles"][1]["color"] == PARTLY_COLOUR != part["styles"][0]["color"]
+    checked = 0
+    for i, row in shown.iterrows():
+        done, total = int(row["units_analysed"]), int(row["units_total"])
+        message = f"{done} of {total} streets / towns analysed"
+        assert part["style_of"][i] == int(done < total)
+        assert (message in part["tip"][i]) == (done < total)
+        assert (message in part["popup"][i]) == (done < total)
+        checked += done < total
+    assert checked >= 1  # 黄浦区: 7 of 10 in the sample
+    assert "Partly analysed" in none_data["legend"]
+    # a district with every street analysed is drawn plainly
+    full = {level: frame.copy() for level, frame in sample_result.units.items()}
+    full["district"]["units_total"] = full["district"]["units_analysed"]
+    ctx = MapContext.of(dataclasses.replace(sample_result, units=full), lang="en", gcj02=False)
+    (part,) = boundary_layer(ctx, "district")["parts"]
+    assert set(part["style_of"]) == {0}
+    assert "streets / towns analysed" not in "".join(part["tip"] + part["popup"])
+
+
+def test_title_and_heading(sample_result):
+    def context(lang: str, **study) -> MapContext:
+        summary = dict(sample_result.summary)
+        summary["study"] = {k: v for k, v in summary["study"].items()
+                            if k not in ("name", "area_km2")} | study
+        return MapContext.of(dataclasses.replace(sample_result, summary=summary), lang=lang,
+                             gcj02=False)
+
+    ctx = context("en", name="Xuhui <b>pilot</b> & co", area_km2=12.345)
+    assert _heading(ctx) == {"title": "Xuhui <b>pilot</b> & co",  # drawn as text by map.js
+                             "sub": "12.3 km² · 15-minute community life circle audit"}
+    page = _page({}, _title(ctx), "en")
+    assert ("<title>Xuhui &lt;b&gt;pilot&lt;/b&gt; &amp; co · 12.3 km² · "
+            "15-minute community life circle audit</title>") in page
+    ctx = context("zh")
+    assert _heading(ctx) == {"title": "15分钟社区生活圈评估", "sub": None}
+    assert "<title>15分钟社区生活圈评估</title>" in _page({}, _title(ctx), "zh")
+    ctx = context("zh", area_km2="n/a", name="  ")
+    assert _heading(ctx) == {"title": "15分钟社区生活圈评估", "sub": None}
+    ctx = context("en", area_km2=3.04)
+    assert _heading(ctx) == {"title": "15-minute community life circle audit",
+                             "sub": "3.0 km²"}
+    assert _title(ctx) == "3.0 km² · 15-minute community life circle audit"
 
 
 def test_hostile_names_are_escaped(map_files):
     page = map_files["hostile"].read_text(encoding="utf-8")
-    tips = [f["properties"].get("tip", "") + f["properties"].get("popup", "")
-            for data in geojson_payloads(page) for f in data["features"]]
-    joined = "\n".join(tips)
+    data = island(page)
+    texts = [f["properties"].get("tip", "") + f["properties"].get("popup", "")
+             for f in features(data)] + [lay["name"] for lay in layers(data)]
+    joined = "\n".join(texts)
     for hostile in (HOSTILE_FACILITY, HOSTILE_UNIT, HOSTILE_CATEGORY):
         assert hostile not in joined
         assert html.escape(hostile) in joined
-        # nowhere in the page either (JSON escapes `<` as \u003c, so look for both)
+        # nowhere in the page either, raw or as JSON would write it unescaped
         assert hostile not in page
-        assert json.dumps(hostile)[1:-1].replace("<", "\\u003c") not in page
+        assert json.dumps(hostile)[1:-1] not in page
+
+
+def test_script_json_cannot_end_the_script():
+    value = {"a</script><!--": "</SCRIPT>\u2028\u2029&<>'\"", "n": [1.5, None, True]}
+    out = script_json(value)
+    for bad in ("<", ">", "&", "\u2028", "\u2029"):
+        assert bad not in out
+    assert json.loads(out) == value
+    with pytest.raises(ValueError):
+        script_json({"x": float("nan")})
+    # a lone surrogate cannot be written as UTF-8: everything is escaped instead
+    assert json.loads(script_json("\ud800 城")) == "\ud800 城"
+    script_json("\ud800").encode("utf-8")
+
+
+def test_geometries_are_delta_encoded():
+    """Integer steps of 1e-6 degree, checked by hand, and decoded back exactly."""
+    import geopandas as gpd
+
+    from lifecircle.render._features import geometries
+
+    square = shapely.Polygon([(121.473821, 31.2), (121.473921, 31.2),
+                              (121.473921, 31.200001), (121.473821, 31.2)])
+    line = shapely.LineString([(1.5, 2.0), (1.499999, 2.000002)])
+    point = shapely.Point(1.0, 2.0)
+    encoded = geometries(gpd.GeoSeries([square, line, point], crs="EPSG:4326"))
+    assert encoded[0] == {"type": "Polygon", "delta": [[121473821, 31200000, 100, 0,
+                                                        0, 1, -100, -1]]}
+    assert encoded[1] == {"type": "LineString", "delta": [1500000, 2000000, -1, 2]}
+    assert encoded[2] == {"type": "Point", "coordinates": [1.0, 2.0]}
+    for geometry, encoded_geometry in zip((square, line, point), encoded, strict=True):
+        decoded = shapely.geometry.shape(geojson(encoded_geometry))
+        assert shapely.equals_exact(decoded, geometry, tolerance=0)
+
+
+def test_template_slots_are_filled_once():
+    """A value holding a slot marker is not filled in again: values are never parsed."""
+    values = {slot: f"<!--lc:{slot}-->" for slot in (
+        "lang", "title", "leaflet_css", "markercluster_css", "map_css", "data",
+        "leaflet_js", "markercluster_js", "map_js")}
+    values["title"] = "<!--lc:data-->{{ 7*191 }}"
+    page = fill_template("map.html", values)
+    assert "<title><!--lc:data-->{{ 7*191 }}</title>" in page
+    assert "1337" not in page
+    with pytest.raises(KeyError):
+        fill_template("map.html", {"title": "x"})
+
+
+def test_build_map_returns_a_page(sample_result, tmp_path, caplog):
+    with caplog.at_level(logging.INFO, logger="lifecircle.render"):
+        page = build_map(sample_result, basemap="none")
+    assert isinstance(page, MapPage)
+    messages = [r.getMessage() for r in caplog.records]
+    n = 1 + len(sample_result.summary["categories_audited"])
+    assert f"map: theme 1 of {n} (complete life circle)" in messages
+    assert any(m.startswith(f"map: theme {n} of {n}") for m in messages)
+    frame = page._repr_html_()
+    assert frame.startswith("<iframe ") and "srcdoc=" in frame
+    assert "<script" not in frame  # the page is an escaped attribute value
+    assert html.unescape(frame.split('srcdoc="')[1].rsplit('"', 1)[0]) == page.html
+    assert page.save(tmp_path / "m.html").read_text(encoding="utf-8") == page.html
 
 
 def test_bad_options_are_refused(sample_result, tmp_path):

@@ -3,7 +3,7 @@
 The map gains a "Proposed sites" layer (numbered markers, each site's walking
 catchment) and a before / after pair of themes for the siting category; the
 report gains a "Proposed sites" section. ``sample_result`` is the session fixture
-of ``conftest.py``, as are the hostile strings; the GeoJSON helpers come from
+of ``conftest.py``, as are the hostile strings; the data-island helpers come from
 ``test_render_map`` and the headless-Chromium helpers from ``test_browser``.
 """
 
@@ -16,7 +16,6 @@ import json
 import re
 from pathlib import Path
 
-import folium
 import geopandas as gpd
 import pytest
 import shapely
@@ -27,7 +26,7 @@ from lifecircle.io.coords import wgs84_to_gcj02
 from lifecircle.optimize import Siting
 from lifecircle.render._style import share_colour
 from lifecircle.render._text import count, pct, text
-from lifecircle.render.map import build_map, render_map
+from lifecircle.render.map import MapPage, build_map, render_map
 from lifecircle.render.report import build_report, render_report
 from tests.conftest import (
     HOSTILE_CATEGORY,
@@ -38,7 +37,7 @@ from tests.conftest import (
 )
 from tests.test_browser import CHROMIUM, open_every_tooltip, open_page
 from tests.test_browser import browser as browser  # the shared fixture
-from tests.test_render_map import geojson_payloads, metres
+from tests.test_render_map import features, geojson, island, layer_named, metres
 
 CAT = "kindergarten"
 SITES = 10
@@ -72,14 +71,14 @@ def hostile_pmedian(sample_result, named_candidates) -> Siting:
 
 
 @pytest.fixture(scope="module")
-def fmap(sample_result, siting) -> folium.Map:
+def fmap(sample_result, siting) -> MapPage:
     return build_map(sample_result, basemap="none", siting=siting)
 
 
 @pytest.fixture(scope="module")
 def files(fmap, siting, hostile_pmedian, tmp_path_factory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("proposals")
-    (folder / "none.html").write_text(fmap.get_root().render(), encoding="utf-8")
+    fmap.save(folder / "none.html")
     return {
         "none": folder / "none.html",
         "amap": siting.to_map(folder / "amap.html", lang="zh", basemap="amap"),
@@ -87,19 +86,13 @@ def files(fmap, siting, hostile_pmedian, tmp_path_factory) -> dict[str, Path]:
     }
 
 
-def layers(fmap: folium.Map) -> list[folium.map.Layer]:
-    return [c for c in fmap._children.values() if isinstance(c, folium.map.Layer)]
-
-
-def proposals_group(fmap: folium.Map) -> folium.FeatureGroup:
-    (group,) = [c for c in layers(fmap) if c.overlay and "Proposed sites" in c.layer_name]
-    return group
+def proposals_group(data: dict) -> dict:
+    return layer_named(data, "Proposed sites")
 
 
 def site_features(page: str) -> list[dict]:
     """The proposed-site markers: the only features with a ``rank`` property."""
-    return [f for data in geojson_payloads(page) for f in data["features"]
-            if "rank" in f["properties"]]
+    return [f for f in features(island(page)) if "rank" in f["properties"]]
 
 
 # --------------------------------------------------------------------------- map
@@ -107,38 +100,38 @@ def site_features(page: str) -> list[dict]:
 
 def test_map_has_the_proposals_layer_and_the_before_after_toggle(sample_result, siting, fmap):
     cats = sample_result.summary["categories_audited"]
-    themes = [c for c in layers(fmap) if not c.overlay]
-    names = [t.layer_name for t in themes]
+    themes = fmap.data["themes"]
+    names = [t["name"] for t in themes]
     assert len(themes) == 2 + len(cats)  # the siting category's theme became a pair
     before = "kindergarten coverage before (≤ 5 min)"
     after = f"kindergarten coverage after {SITES} new sites (≤ 5 min)"
     assert names.index(after) == names.index(before) + 1
     assert not any(n.startswith("kindergarten within") for n in names)
-    assert [t.show for t in themes].count(True) == 1
-    assert themes[names.index(before)].show  # the map opens on the question it answers
-    group = proposals_group(fmap)
-    assert group.show and group.layer_name.endswith(
+    assert [t["show"] for t in themes].count(True) == 1
+    assert themes[names.index(before)]["show"]  # the map opens on the question it answers
+    group = proposals_group(fmap.data)
+    assert group["show"] and group["name"].endswith(
         f"Proposed sites: kindergarten ({SITES}) and their walking catchments")
-    # the after theme colours units by coverage with the new sites
+    # the after theme colours units by coverage with the new sites, and has its own popups
     after_units = siting.units_after()["street"].set_index("unit_id")
-    (geo, *_) = [c for c in themes[names.index(after)]._children.values()
-                 if isinstance(c, folium.GeoJson)]
+    units = themes[names.index(after)]["parts"][0]
+    assert units["shared"] and len(units["popup"]) == len(units["fill"])
+    assert units["popup"] != fmap.data["units"]["popup"]
     by_name = after_units.reset_index().drop_duplicates("name", keep=False).set_index("name")
     checked = 0
-    for feature in geo.data["features"]:
-        tip = feature["properties"]["tip"]
+    for fill, tip in zip(units["fill"], units["tip"], strict=True):
         name = html.unescape(re.match(r"<b>(.*?)</b>", tip).group(1))
         if name in by_name.index:
             value = by_name.loc[name, f"cov_{CAT}"]
-            assert feature["properties"]["fill"] == share_colour(value)
+            assert fill == share_colour(value)
             assert pct(value) in tip
             checked += 1
     assert checked >= 10
-    legend = fmap.get_root().render()
     summary = siting.summary()
     change = (f"kindergarten coverage {pct(summary['coverage_before'])} → "
               f"{pct(summary['coverage_after'])}")
-    assert json.dumps(change)[1:-1] in legend  # the legend is a JSON string in the page
+    assert change in fmap.data["legend"]
+    assert [p for p, _ in fmap.data["panes"]][-2:] == ["lc_site_catchments", "lc_sites"]
 
 
 def test_one_numbered_marker_per_proposal_over_its_catchment(siting, files):
@@ -154,14 +147,14 @@ def test_one_numbered_marker_per_proposal_over_its_catchment(siting, files):
         assert count(site["marginal_newly_covered"]) in tip
         assert count(site["residents_served"]) in tip
         assert site["site_id"] in feature["properties"]["popup"]
-    assert page.count('class=\\"lc-site\\"') >= 1  # rank numbers drawn by a div icon
-    assert '"lc_sites"' in page and '"lc_site_catchments"' in page
+    data = island(page)
+    assert 'class="lc-site"' in data["legend"]  # the legend's key; map.js draws the markers
     # one catchment per site, around it, within the threshold's reach
-    (catchments,) = [d for d in geojson_payloads(page)
-                     if len(d["features"]) == SITES and "rank" not in
-                     d["features"][0]["properties"]]
-    for feature, (_, site) in zip(catchments["features"], props.iterrows(), strict=True):
-        area = shapely.geometry.shape(feature["geometry"])
+    (catchments, sites) = proposals_group(data)["parts"]
+    assert catchments["pane"] == "lc_site_catchments" and sites["pane"] == "lc_sites"
+    assert catchments["interactive"] is False and len(catchments["geometry"]) == SITES
+    for geometry, (_, site) in zip(catchments["geometry"], props.iterrows(), strict=True):
+        area = shapely.geometry.shape(geojson(geometry))
         assert area.geom_type in ("Polygon", "MultiPolygon") and not area.is_empty
         assert area.distance(site.geometry) < 1e-3  # about 100 m: one cell of the outline
         xmin, ymin, xmax, ymax = area.bounds
@@ -182,9 +175,12 @@ def test_self_contained_and_unchanged_without_siting(files):
 
 def test_amap_shifts_the_sites_and_labels_are_chinese(siting, files):
     page = files["amap"].read_text(encoding="utf-8")
-    for name in ("幼儿园覆盖：新增设施前（≤5分钟）", f"幼儿园覆盖：新增{SITES}处设施后（≤5分钟）",
-                 "建议新址：幼儿园（10处）及其步行范围", "其步行范围（5分钟）"):
-        assert json.dumps(name)[1:-1] in page, name  # layer control and legend are JSON
+    data = island(page)
+    names = [lay["name"] for lay in [*data["themes"], *data["overlays"]]]
+    assert "幼儿园覆盖：新增设施前（≤5分钟）" in names
+    assert f"幼儿园覆盖：新增{SITES}处设施后（≤5分钟）" in names
+    assert any(n.endswith("建议新址：幼儿园（10处）及其步行范围") for n in names)
+    assert "其步行范围（5分钟）" in data["legend"]
     for feature, (_, site) in zip(site_features(page), siting.proposals().iterrows(),
                                   strict=True):
         expected = wgs84_to_gcj02(site.geometry.x, site.geometry.y)
@@ -200,11 +196,32 @@ def test_hostile_names_are_escaped_on_the_map(files, hostile_pmedian):
     assert html.escape(HOSTILE_CATEGORY) in texts
     assert "walking distance saved" in texts  # p-median: its own marginal measure
     tips = "\n".join(f["properties"].get("tip", "") + f["properties"].get("popup", "")
-                     for data in geojson_payloads(page) for f in data["features"])
+                     for f in features(island(page)))
     assert html.escape(HOSTILE_UNIT) in tips  # after-theme tooltips keep the audit's names
     for hostile in (HOSTILE_FACILITY, HOSTILE_UNIT, HOSTILE_CATEGORY):
         assert hostile not in page
-        assert hostile.replace("<", "\\u003c") not in page
+        assert json.dumps(hostile)[1:-1] not in page
+
+
+def test_map_of_a_category_the_audit_did_not_cover(sample_result):
+    """Sites for elderly care (no facility in the sample): before / after themes from the
+    siting's own figures (nobody covered before), the standard's threshold."""
+    s = Siting.from_audit(sample_result, "elderly_care").solve(sites=3)
+    assert "elderly_care" not in sample_result.summary["categories_audited"]
+    data = build_map(sample_result, basemap="none", siting=s).data
+    names = [t["name"] for t in data["themes"]]
+    minutes = sample_result.standard.category("elderly_care").threshold_min
+    before = f"elderly day-care centre coverage before (≤ {minutes:g} min)"
+    after = f"elderly day-care centre coverage after 3 new sites (≤ {minutes:g} min)"
+    assert names[-2:] == [before, after]
+    assert [t["show"] for t in data["themes"]][-2:] == [True, False]
+    before_units, after_units = (data["themes"][i]["parts"][0] for i in (-2, -1))
+    assert set(before_units["fill"]) == {share_colour(0.0)}
+    assert all(f"<b>{pct(0.0)}</b>" in tip for tip in before_units["tip"])
+    figures = s.units_after()["street"].set_index("unit_id")["cov_elderly_care"]
+    analysed = sample_result.units["street"].query("analysed")
+    assert after_units["fill"] == [share_colour(figures[u]) for u in analysed["unit_id"]]
+    assert len(proposals_group(data)["parts"][-1]["xy"]) == 3
 
 
 def test_hostile_candidate_name_is_escaped_in_the_popup(sample_result, named_candidates):
@@ -255,7 +272,6 @@ def test_report_proposals_section(siting, report_en):
     assert "Maximal covering (MCLP)" in part
     assert f"<code>{summary['status']}</code>" in part
     assert ("–" if summary["mip_gap"] is None else f"{100 * summary['mip_gap']:.2f}%") in part
-    assert f"{summary['runtime_s']:.2f} s" in part
     assert f"{count(summary['candidates'])} network locations" in part
     assert escape(summary["candidate_source"]) in part
     # the ranked table, in rank order
@@ -355,7 +371,7 @@ def test_cli_optimize_writes_map_and_report(tmp_path):
     out = tmp_path / "out"
     res = invoke(["optimize", "--category", CAT, "--sites", "3", "--out", out])
     assert res.exit_code == 0, (res.output, res.exception)
-    assert "map.html, report.html to" in res.stdout
+    assert "map.html" in res.stdout and "report.html" in res.stdout
     page = (out / "map.html").read_text(encoding="utf-8")
     assert "Proposed sites: kindergarten (3)" in page
     assert len(site_features(page)) == 3

@@ -6,6 +6,7 @@ proposals layer.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -15,7 +16,7 @@ import shapely
 from ..settings import MAX_SNAP_M
 from . import _mapdata
 from ._style import category_colours
-from ._text import category_name
+from ._text import _TEXT, category_name, level_name, text
 
 if TYPE_CHECKING:
     from ..pipeline import AuditResult
@@ -64,8 +65,44 @@ class MapContext:
         return float(settings.get("max_snap_m") or MAX_SNAP_M)
 
     def threshold(self, cat: str) -> dict[str, Any]:
-        """A category's walking threshold (``minutes``, ``metres``) from the summary."""
-        return self.result.summary["thresholds"][cat]
+        """A category's walking threshold (``minutes``, ``metres``).
+
+        From the summary for an audited category; from the standard and the walking
+        profile for another (a siting may propose sites of a category the audit did
+        not cover, e.g. one with no facility yet).
+        """
+        known = self.result.summary["thresholds"].get(cat)
+        if known is not None:
+            return known
+        minutes = self.result.standard.category(cat).threshold_min
+        return {"minutes": minutes,
+                "metres": round(minutes * self.result.profile.speed_m_min, 1)}
+
+    def finest_units_word(self) -> str:
+        """The finest units in the plural, e.g. "streets / towns" (plain text)."""
+        finest = self.levels[-1]
+        key = f"units_of_{finest}"
+        if key in _TEXT:
+            return text(key, self.lang)
+        return text("units_of_level", self.lang, level=level_name(finest, self.lang))
+
+    def partly_analysed(self, done: int, total: int) -> str:
+        """E.g. "7 of 10 streets / towns analysed" (plain text)."""
+        return text("partly_analysed_units", self.lang, done=done, total=total,
+                    units=self.finest_units_word())
+
+    def study(self) -> tuple[str | None, str | None]:
+        """The study's name and its area (formatted, e.g. "26.4 km²"), when known."""
+        study = self.result.summary.get("study") or {}
+        name = study.get("name")
+        name = str(name).strip() if name is not None else ""
+        try:
+            area_km2 = float(study.get("area_km2"))
+        except (TypeError, ValueError):
+            area_km2 = math.nan
+        area = (text("study_area_km2", self.lang, area=f"{area_km2:,.1f}")
+                if math.isfinite(area_km2) and area_km2 > 0 else None)
+        return name or None, area
 
     def study_area(self) -> shapely.Geometry:
         """The street data's extent, in EPSG:4326."""

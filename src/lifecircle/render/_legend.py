@@ -12,7 +12,14 @@ from typing import TYPE_CHECKING
 from ._cluster import cluster_icon_html
 from ._context import CELL_M
 from ._proposals import site_marker_html
-from ._style import CATCHMENT_COLOUR, MISSING_COLOUR, SITE_COLOUR, UNCOVERED_COLOUR, share_classes
+from ._style import (
+    CATCHMENT_COLOUR,
+    MISSING_COLOUR,
+    PARTLY_COLOUR,
+    SITE_COLOUR,
+    UNCOVERED_COLOUR,
+    share_classes,
+)
 from ._text import count, esc, pct, profile_name, text
 from ._themes import MAX_RADIUS_PX
 
@@ -22,9 +29,28 @@ if TYPE_CHECKING:
     from ._themes import RadiusScale
 
 
-def legend_html(ctx: MapContext, radius: RadiusScale, proposed: Proposed | None = None
-                ) -> str:
-    """The legend's HTML (every data string escaped)."""
+def legend_html(ctx: MapContext, radius: RadiusScale, proposed: Proposed | None = None,
+                *, boundaries: bool = False, partly: bool = False) -> str:
+    """The legend's HTML (every data string escaped).
+
+    Parameters
+    ----------
+    ctx
+        The map's context.
+    radius
+        The scale of the circles of residents not covered.
+    proposed
+        The proposed sites, if any.
+    boundaries
+        Whether the map has coarser unit boundaries.
+    partly
+        Whether some of those coarser units are only partly analysed.
+
+    Returns
+    -------
+    str
+        HTML.
+    """
     lang, summary = ctx.lang, ctx.result.summary
     std_title = summary["standard"]["title_zh" if lang == "zh" else "title"]
     prof = summary["profile"]
@@ -52,6 +78,13 @@ def legend_html(ctx: MapContext, radius: RadiusScale, proposed: Proposed | None 
                  f'{esc(text("legend_catchment", lang))}</div>')
     parts.append(f'<div class="lc-row">{cluster_icon_html(12)}'
                  f'{esc(text("legend_clusters", lang))}</div>')
+    if boundaries:
+        parts.append('<div class="lc-row"><span class="lc-line" style="border-top-color:'
+                     f'#222222"></span>{esc(text("legend_boundary", lang))}</div>')
+    if partly:
+        parts.append('<div class="lc-row"><span class="lc-line lc-line-partly" style="'
+                     f'border-top-color:{PARTLY_COLOUR}"></span>'
+                     f'{esc(text("legend_partly", lang, units=ctx.finest_units_word()))}</div>')
     if proposed is not None:
         cat, summary = proposed.category, proposed.summary
         name = ctx.cat_name(cat)

@@ -1,75 +1,84 @@
 """The map's reference overlays: the check boxes drawn over whichever theme is on.
 
-Coarser unit boundaries, units not analysed, facilities per category (clustered, one
-cluster group per category: see :mod:`lifecircle.render._cluster`) and facilities
-too far from the network to be used.
+Coarser unit boundaries (a unit only partly analysed drawn in its own style and
+saying how many of its units were analysed), units not analysed, facilities per
+category (clustered, one cluster group per category: see
+:mod:`lifecircle.render._cluster`) and facilities too far from the network to be used.
+Each function returns one layer of the data island (see :mod:`lifecircle.render._features`).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-import folium
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from . import _mapdata
-from ._cluster import FacilityClusters
-from ._features import constant, details, geojson, unit_popup
-from ._style import MISSING_COLOUR
+from ._cluster import facility_clusters
+from ._features import geometries, layer, lonlat, shapes, unit_popup
+from ._style import MISSING_COLOUR, PARTLY_COLOUR
 from ._text import count, esc, level_name, pct, text
 
 if TYPE_CHECKING:
     from ._context import MapContext
 
+#: Outline of a coarser unit, and of one whose units were not all analysed.
+BOUNDARY_STYLE = {"color": "#222222", "weight": 2.5, "fill": False, "dashArray": "6 4"}
+PARTLY_STYLE = {"color": PARTLY_COLOUR, "weight": 2.5, "fill": False, "dashArray": "2 5"}
 
-def boundary_layer(ctx: MapContext, level: str) -> folium.GeoJson:
+
+def boundary_layer(ctx: MapContext, level: str) -> dict[str, Any]:
     """The outlines of one coarser level's units (those with any unit analysed)."""
     units = ctx.display_units(level)
     shown = units[units["units_analysed"] > 0]
-    rows = [row for _, row in shown.iterrows()]
+    done = shown["units_analysed"].to_numpy(int)
+    total = shown["units_total"].to_numpy(int)
+    tips = []
+    for row, d, t in zip((row for _, row in shown.iterrows()), done, total, strict=True):
+        tip = (f"<b>{esc(row['name'])}</b><br>"
+               f"{esc(text('theme_complete', ctx.lang))}: {pct(row['complete_share'])}")
+        if d < t:
+            tip += f'<br><span class="lc-partly">{esc(ctx.partly_analysed(d, t))}</span>'
+        tips.append(tip)
     name = text("layer_boundaries", ctx.lang, level=level_name(level, ctx.lang))
-    data = geojson(shown, {
-        "tip": [f"<b>{esc(row['name'])}</b><br>"
-                f"{esc(text('theme_complete', ctx.lang))}: {pct(row['complete_share'])}"
-                for row in rows],
-        "popup": [unit_popup(ctx, row) for row in rows],
-    })
-    return folium.GeoJson(
-        data, name=esc(name), pane="lc_boundaries",
-        style_function=constant({"color": "#222222", "weight": 2.5, "fill": False,
-                                 "dashArray": "6 4"}),
-        highlight_function=constant({"weight": 4}), **details(),
-    )
+    part = shapes(geometries(shown), pane="lc_boundaries",
+                  styles=[BOUNDARY_STYLE, PARTLY_STYLE],
+                  style_of=(done < total).astype(int).tolist(), highlight={"weight": 4},
+                  tip=tips, popup=[unit_popup(ctx, row) for _, row in shown.iterrows()])
+    return layer(esc(name), [part], show=True)
 
 
-def not_analysed_layer(ctx: MapContext, units: gpd.GeoDataFrame) -> folium.GeoJson:
+def not_analysed_layer(ctx: MapContext, units: gpd.GeoDataFrame) -> dict[str, Any]:
     """The finest units left out of the analysis, each with the reason."""
     reasons = {str(e["unit_id"]): str(e["reason"])
                for e in ctx.result.summary["units"]["excluded"]}
-    tips = [f"<b>{esc(row['name'])}</b><br>{esc(text('legend_not_analysed', ctx.lang))}: "
-            f"{esc(reasons.get(str(row['unit_id']), ''))}" for _, row in units.iterrows()]
-    return folium.GeoJson(
-        geojson(units, {"tip": tips}), name=esc(text("layer_not_analysed", ctx.lang)),
-        pane="lc_units",
-        style_function=constant({"color": "#777777", "weight": 0.8, "dashArray": "3 3",
-                                 "fillColor": MISSING_COLOUR, "fillOpacity": 0.35}),
-        **details(popup=False),
-    )
+    label = esc(text("legend_not_analysed", ctx.lang))
+    tips = [f"<b>{esc(name)}</b><br>{label}: {esc(reasons.get(str(uid), ''))}"
+            for name, uid in zip(units["name"], units["unit_id"], strict=True)]
+    part = shapes(geometries(units), pane="lc_units", tip=tips,
+                  styles=[{"color": "#777777", "weight": 0.8, "dashArray": "3 3",
+                           "fillColor": MISSING_COLOUR, "fillOpacity": 0.35}])
+    return layer(esc(text("layer_not_analysed", ctx.lang)), [part], show=True)
 
 
-def _facility_tips(ctx: MapContext, facilities: gpd.GeoDataFrame) -> list[str]:
+def facility_tips(ctx: MapContext, facilities: gpd.GeoDataFrame) -> list[str]:
+    """The tooltip of each facility: its name, category and distance to the network."""
+    unnamed = text("unnamed", ctx.lang)
+    unused = esc(text("facility_unused", ctx.lang, metres=count(ctx.max_snap_m)))
+    cat_names = {cat: esc(ctx.cat_name(cat)) for cat in pd.unique(facilities["category"])}
+    snaps = facilities["snap_m"].to_numpy(float)
     out = []
-    for name, cat, snap in zip(facilities["name"], facilities["category"],
-                               facilities["snap_m"], strict=True):
-        label = name if pd.notna(name) and str(name).strip() else text("unnamed", ctx.lang)
-        note = (text("snap", ctx.lang, metres=f"{snap:.0f}") if pd.notna(snap)
-                else text("facility_unused", ctx.lang, metres=count(ctx.max_snap_m)))
-        out.append(f"<b>{esc(label)}</b><br>{esc(ctx.cat_name(cat))} · {esc(note)}")
+    for name, cat, snap in zip(facilities["name"], facilities["category"], snaps, strict=True):
+        label = name if pd.notna(name) and str(name).strip() else unnamed
+        note = (esc(text("snap", ctx.lang, metres=f"{snap:.0f}")) if np.isfinite(snap)
+                else unused)
+        out.append(f"<b>{esc(label)}</b><br>{cat_names[cat]} · {note}")
     return out
 
 
-def facility_layer(ctx: MapContext, cat: str, *, show: bool = True) -> FacilityClusters:
+def facility_layer(ctx: MapContext, cat: str, *, show: bool = True) -> dict[str, Any]:
     """One category's usable facilities, clustered."""
     fac = ctx.facilities
     usable = fac[(fac["category"] == cat) & fac["reachable"].astype(bool)]
@@ -77,19 +86,17 @@ def facility_layer(ctx: MapContext, cat: str, *, show: bool = True) -> FacilityC
     colour = ctx.colours[cat]
     name = (f'<span class="lc-swatch lc-dot" style="background:{colour}"></span>'
             + esc(text("layer_facilities", ctx.lang, name=ctx.cat_name(cat), n=len(usable))))
-    return FacilityClusters(geojson(points, {"tip": _facility_tips(ctx, usable)}), name=name,
-                            colour=colour, pane="lc_facilities", show=show)
+    part = facility_clusters(lonlat(points), facility_tips(ctx, usable), colour=colour,
+                             pane="lc_facilities")
+    return layer(name, [part], show=show)
 
 
-def unused_facility_layer(ctx: MapContext, unused: gpd.GeoDataFrame) -> folium.GeoJson:
+def unused_facility_layer(ctx: MapContext, unused: gpd.GeoDataFrame) -> dict[str, Any]:
     """Facilities too far from the walk network to be used (off at first)."""
     points = ctx.display(_mapdata.as_points(unused, ctx.result.graph.crs))
-    colours = [ctx.colours[c] for c in unused["category"]]
     name = text("layer_unused", ctx.lang, metres=count(ctx.max_snap_m))
-    return folium.GeoJson(
-        geojson(points, {"style": [{"color": c} for c in colours],
-                         "tip": _facility_tips(ctx, unused)}),
-        name=esc(name), show=False,
-        marker=folium.CircleMarker(radius=3, pane="lc_facilities", weight=1.5, fill=False),
-        **details(popup=False),
-    )
+    part = {"kind": "circles", "pane": "lc_facilities", "xy": lonlat(points),
+            "style": {"radius": 3, "weight": 1.5, "fill": False},
+            "colour": [ctx.colours[c] for c in unused["category"]],
+            "tip": facility_tips(ctx, unused)}
+    return layer(esc(name), [part], show=False)

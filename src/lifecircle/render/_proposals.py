@@ -11,13 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import folium
 import geopandas as gpd
 import pandas as pd
 
 from . import _mapdata
 from ._context import CATCHMENT_CELL_M, MapContext
-from ._features import constant, details, geojson
+from ._features import geometries, layer, lonlat, shapes
 from ._page import check_siting
 from ._style import SITE_COLOUR
 from ._text import count, esc, text
@@ -85,28 +84,26 @@ def site_rows(ctx: MapContext, proposed: Proposed, i: int) -> list[tuple[str, st
     return rows
 
 
-def proposals_layer(ctx: MapContext, proposed: Proposed) -> folium.FeatureGroup:
+def proposals_layer(ctx: MapContext, proposed: Proposed) -> dict[str, Any]:
     """The proposed sites, numbered by rank, over each site's walking catchment."""
     cat, lang, graph = proposed.category, ctx.lang, ctx.result.graph
     props, sites = proposed.proposals, proposed.sites
     name = (f'<span class="lc-swatch lc-dot" style="background:{SITE_COLOUR}"></span>'
             + esc(text("layer_proposals", lang, name=ctx.cat_name(cat), n=len(props))))
-    group = folium.FeatureGroup(name=name, overlay=True, show=True)
     if props.empty:
-        return group
+        return layer(name, [], show=True)
     reach = ctx.threshold(cat)["metres"]
     areas = pd.concat([_mapdata.catchment(graph, sites.iloc[[i]], reach,
                                           cell_m=CATCHMENT_CELL_M) for i in range(len(sites))],
                       ignore_index=True)
     areas = ctx.display(gpd.GeoDataFrame(geometry=areas))
     areas = areas[~areas.is_empty]
+    parts = []
     if len(areas):
-        folium.GeoJson(
-            geojson(areas, {}), pane="lc_site_catchments", interactive=False,
-            style_function=constant({"color": SITE_COLOUR, "weight": 1.6, "opacity": 0.9,
+        parts.append(shapes(geometries(areas), pane="lc_site_catchments", interactive=False,
+                            styles=[{"color": SITE_COLOUR, "weight": 1.6, "opacity": 0.9,
                                      "dashArray": "5 4", "fillColor": SITE_COLOUR,
-                                     "fillOpacity": 0.07}),
-        ).add_to(group)
+                                     "fillOpacity": 0.07}]))
     points = ctx.display(_mapdata.as_points(sites, graph.crs))
     tips, popups = [], []
     for i, rank in enumerate(props["rank"]):
@@ -116,13 +113,7 @@ def proposals_layer(ctx: MapContext, proposed: Proposed) -> folium.FeatureGroup:
                                                        for label, value in rows[1:]))
         body = "".join(f"<tr><th>{label}</th><td>{value}</td></tr>" for label, value in rows)
         popups.append(f'<div class="lc-popup"><h4>{title}</h4><table>{body}</table></div>')
-    data = geojson(points, {"rank": [int(r) for r in props["rank"]], "tip": tips,
-                            "popup": popups})
-    icon = folium.DivIcon(html="", icon_size=(24, 24), icon_anchor=(12, 12),
-                          class_name="lc-site-icon")
-    folium.GeoJson(
-        data, marker=folium.Marker(icon=icon, pane="lc_sites"),
-        style_function=lambda f: {"html": site_marker_html(f["properties"]["rank"])},
-        **details(),
-    ).add_to(group)
-    return group
+    parts.append({"kind": "sites", "pane": "lc_sites", "xy": lonlat(points),
+                  "rank": [int(r) for r in props["rank"]], "colour": SITE_COLOUR,
+                  "tip": tips, "popup": popups})
+    return layer(name, parts, show=True)

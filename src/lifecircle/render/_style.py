@@ -13,6 +13,8 @@ MISSING_COLOUR = "#bdbdbd"
 #: Residents not covered (proportional circles) and walking catchments.
 UNCOVERED_COLOUR = "#08306b"
 CATCHMENT_COLOUR = "#2166ac"
+#: Outline of a coarser unit only partly analysed (not all its finest units).
+PARTLY_COLOUR = "#b35806"
 #: Proposed new sites (lifecircle optimize): markers and their catchment outlines.
 SITE_COLOUR = "#3f007d"
 

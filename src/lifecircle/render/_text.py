@@ -67,6 +67,18 @@ _TEXT: dict[str, dict[str, str]] = {
                         "zh": "未使用：距步行网络超过{metres}米"},
     "snap": {"en": "{metres} m from the walk network", "zh": "距步行网络{metres}米"},
     "partly_analysed": {"en": "{done} of {total}", "zh": "{done}/{total}"},
+    "partly_analysed_units": {"en": "{done} of {total} {units} analysed",
+                              "zh": "{total}个{units}中已评估{done}个"},
+    "units_of_level": {"en": "{level} units", "zh": "{level}单元"},
+    "units_of_street": {"en": "streets / towns", "zh": "街道/镇"},
+    "units_of_district": {"en": "districts", "zh": "区"},
+    "units_of_committee": {"en": "residents' committees / villages", "zh": "居委会/村委会"},
+    "units_of_hex": {"en": "hexagons", "zh": "六边形"},
+    "legend_boundary": {"en": "Boundary of a coarser unit", "zh": "上级单元边界"},
+    "legend_partly": {"en": "Partly analysed: not all its {units} analysed",
+                      "zh": "部分评估：其{units}未全部评估"},
+    "study_area_km2": {"en": "{area} km²", "zh": "{area}平方公里"},
+    "map_heading_sub": {"en": "{area} · {title}", "zh": "{area} · {title}"},
     # report
     "report_subtitle": {"en": "{standard} · walking profile {profile} ({speed} m/s)",
                         "zh": "{standard} · 步行速度：{profile}（{speed}米/秒）"},
@@ -111,7 +123,6 @@ _TEXT: dict[str, dict[str, str]] = {
     "col_reason": {"en": "why not analysed", "zh": "未评估原因"},
     "col_file": {"en": "file", "zh": "文件"},
     "col_role": {"en": "role", "zh": "用途"},
-    "col_modified": {"en": "file modified", "zh": "文件修改日期"},
     "minutes_metres": {"en": "{minutes} min · {metres} m", "zh": "{minutes}分钟 · {metres}米"},
     "yes": {"en": "yes", "zh": "是"},
     "no": {"en": "no", "zh": "否"},
@@ -170,8 +181,13 @@ _TEXT: dict[str, dict[str, str]] = {
               "of {total} were analysed. Coarser units add up the analysed units inside them.",
         "zh": "仅当{level}单元的{catchment}米步行范围位于街道数据之内时才评估该单元，以免遗漏数据"
               "边界外的设施：{total}个单元中评估了{done}个。上级单元由其内已评估单元汇总。"},
-    "m_not_audited": {"en": "Categories not audited (no facilities in the data)",
-                      "zh": "未评估的设施类别（数据中无此类设施）"},
+    "m_not_requested": {"en": "Categories not requested (--categories)",
+                        "zh": "未要求评估的设施类别（--categories）"},
+    "m_no_facilities": {"en": "Categories without facilities in the data",
+                        "zh": "数据中无设施的类别"},
+    "m_complete": {"en": "Complete life circles", "zh": "完整生活圈"},
+    "m_speed_unverified": {"en": "— not checked against its source (verified: false)",
+                           "zh": "——尚未与来源核对（verified: false）"},
     "m_excluded": {"en": "Units not analysed", "zh": "未评估单元"},
     "no_warnings": {"en": "None.", "zh": "无。"},
     "sec_quality": {"en": "Data quality", "zh": "数据质量"},
@@ -252,6 +268,101 @@ _TEXT: dict[str, dict[str, str]] = {
     "role_facilities": {"en": "facilities", "zh": "设施"},
     "role_units": {"en": "governance units", "zh": "治理单元"},
     "role_population": {"en": "population", "zh": "人口"},
+    # report: what was audited, what rests on unverified numbers, partly analysed units
+    "list_sep": {"en": ", ", "zh": "、"},
+    "title_study": {"en": "{name}: 15-minute community life circle audit",
+                    "zh": "{name}：15分钟社区生活圈评估"},
+    "study_area": {"en": "Area analysed: {area} km²", "zh": "评估范围面积：{area}平方公里"},
+    "card_residents": {"en": "{n} residents", "zh": "{n}名居民"},
+    "not_computed": {"en": "not computed", "zh": "未计算"},
+    "missing": {"en": "missing: {missing}", "zh": "缺少：{missing}"},
+    "complete_missing": {"en": "not computed — missing: {missing}",
+                         "zh": "未计算——缺少：{missing}"},
+    "complete_not_computed": {
+        "en": "Complete life circle ({levels}): not computed — missing: {missing}. A complete "
+              "life circle needs every mandatory category of its level and below: audit them "
+              "(give their facilities with --facilities; do not leave them out with "
+              "--categories) to compute it.",
+        "zh": "完整生活圈（{levels}）：未计算——缺少：{missing}。完整生活圈须评估该层级及以下的"
+              "全部必配设施类别：请补充这些类别的设施（--facilities），且不要用 --categories "
+              "排除它们，再重新评估。"},
+    "complete_partial": {"en": "audited mandatory categories only; not audited: {missing}",
+                         "zh": "仅含已评估的必配类别；未评估：{missing}"},
+    "complete_partial_note": {
+        "en": "Complete life circle ({levels}): counts only the mandatory categories audited; "
+              "not audited: {missing}, so the figure overstates how many residents reach every "
+              "mandatory facility.",
+        "zh": "完整生活圈（{levels}）：仅计入已评估的必配类别；未评估：{missing}，因此该比例"
+              "高估了可达全部必配设施的居民。"},
+    "headline_partial": {
+        "en": "{share} of the {total} residents analysed reach every audited mandatory "
+              "facility of the {level} on foot ({missing} not audited); the largest shortfall "
+              "is {category}, which {uncovered} residents cannot reach within {minutes} "
+              "minutes.",
+        "zh": "在{total}名参与评估的居民中，{share}步行可达{level}中已评估的全部必配设施"
+              "（未评估：{missing}）；短缺最严重的是{category}：{uncovered}名居民无法在"
+              "{minutes}分钟内步行到达。"},
+    "headline_not_computed": {
+        "en": "The complete {level} was not computed: {missing} were not audited.",
+        "zh": "未计算完整{level}：{missing}未参与评估。"},
+    "headline_shortfall": {
+        "en": "Of the {n} categories audited, the largest shortfall is {category}: {uncovered} "
+              "of the {total} residents analysed cannot reach one within {minutes} minutes.",
+        "zh": "在已评估的{n}类设施中，短缺最严重的是{category}：{total}名参与评估的居民中有"
+              "{uncovered}名无法在{minutes}分钟内步行到达。"},
+    "scope_audited": {"en": "{n} of the standard's {total} facility categories audited.",
+                      "zh": "评估了标准所列{total}类设施中的{n}类。"},
+    "scope_not_requested": {"en": "Not requested (--categories), so not audited: {names}.",
+                            "zh": "未要求评估（--categories）：{names}。"},
+    "scope_no_facilities": {"en": "No facilities in the data, so not audited: {names}.",
+                            "zh": "数据中无此类设施，未评估：{names}。"},
+    "name_flag": {"en": "{name} ({flag})", "zh": "{name}（{flag}）"},
+    "scope_partly": {"en": "Only partly analysed ({n}): {units}.",
+                     "zh": "仅部分评估的单元（{n}个）：{units}。"},
+    "reason_not_requested": {"en": "not requested (--categories)",
+                             "zh": "未要求评估（--categories）"},
+    "reason_no_facilities": {"en": "no facilities in the data", "zh": "数据中无此类设施"},
+    "partly_flag": {"en": "{done} of {total} {units} analysed",
+                    "zh": "{total}个{units}中评估了{done}个"},
+    "partly_note": {
+        "en": "{mark} Partly analysed: a {level} unit is analysed only when its {catchment} m "
+              "walking catchment lies inside the street data, and a coarser unit adds up only "
+              "its analysed {level} units. Its figures describe the residents of those units, "
+              "not the whole unit; its population is that of the analysed units.",
+        "zh": "{mark} 部分评估：仅当{level}单元的{catchment}米步行范围位于街道数据之内时才评估"
+              "该单元，上级单元只汇总其已评估的{level}单元。其数据只代表这些单元的居民，"
+              "而非整个单元；其人口亦仅为已评估单元的人口。"},
+    "edge_flag": {"en": "walking catchment leaves the street data",
+                  "zh": "步行范围超出街道数据"},
+    "edge_note": {
+        "en": "{mark} Analysed although part of its walking catchment lies outside the street "
+              "data (edge effect): facilities beyond the data's edge are missed, so its "
+              "coverage may be underestimated.",
+        "zh": "{mark} 虽有部分步行范围位于街道数据之外仍参与评估（边缘效应）：数据边界外的设施"
+              "未被计入，其覆盖率可能被低估。"},
+    "unverified_note": {
+        "en": "{mark} {n} of the {total} thresholds audited have not been checked against the "
+              "text of the standard (verified: false in the standard file): {names}. Figures "
+              "marked {mark} rest on them; where your local guideline differs, use it instead "
+              "(--standard with an edited copy).",
+        "zh": "{mark} 已评估的{total}个阈值中有{n}个尚未与标准原文核对（标准文件中 verified: "
+              "false）：{names}。标有{mark}的数据依赖这些阈值；如与地方导则不同，请以地方导则"
+              "为准（用 --standard 指定修改后的标准文件）。"},
+    "unverified_profile": {
+        "en": "The walking speed of the {profile} profile ({speed} m/s) has not been checked "
+              "against its source (verified: false): every figure rests on it.",
+        "zh": "{profile}步行速度（{speed}米/秒）尚未与来源核对（verified: false）："
+              "所有数据均依赖该速度。"},
+    "col_complete_share": {"en": "complete {level}", "zh": "完整{level}"},
+    "score_note": {
+        "en": "Score: population-weighted mean share of the audited mandatory categories each "
+              "resident reaches within their thresholds.",
+        "zh": "得分：按人口加权，每位居民在阈值内可达的已评估必配设施类别比例的均值。"},
+    "chart_units_score": {"en": "Units ranked by score", "zh": "各单元得分排序"},
+    "chart_units_score_x": {"en": "score: % of audited mandatory categories reached (mean)",
+                            "zh": "得分：可达的已评估必配类别比例（均值，%）"},
+    "p_solver": {"en": "Solver", "zh": "求解器"},
+    "p_solver_limit": {"en": "{solver}, time limit {s} s", "zh": "{solver}，时间上限{s}秒"},
     # proposed sites (lifecircle optimize): map
     "theme_before": {"en": "{name} coverage before (≤ {minutes} min)",
                      "zh": "{name}覆盖：新增设施前（≤{minutes}分钟）"},

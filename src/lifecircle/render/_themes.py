@@ -10,10 +10,10 @@ splits into a before / after pair (existing facilities, then with the new sites)
 from __future__ import annotations
 
 import dataclasses
+import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -21,12 +21,14 @@ import pandas as pd
 from ..coverage import origin_indicators
 from . import _mapdata
 from ._context import CATCHMENT_CELL_M, CELL_M, MapContext
-from ._features import constant, details, geojson, unit_popup
+from ._features import geometries, layer, lonlat, shapes, unit_popup
 from ._style import CATCHMENT_COLOUR, UNCOVERED_COLOUR, share_colour
 from ._text import count, esc, pct, text
 
 if TYPE_CHECKING:
     from ._proposals import Proposed
+
+logger = logging.getLogger(__name__)
 
 #: Radius of the largest circle (px).
 MAX_RADIUS_PX = 13.0
@@ -58,11 +60,16 @@ def themes(ctx: MapContext, proposed: Proposed | None = None) -> list[Theme]:
         uncovered = population * (1.0 - covered)
         return ctx.display(_mapdata.aggregate_to_cells(access, uncovered, graph.crs, CELL_M))
 
+    new_category = proposed is not None and proposed.category not in ctx.categories
+    n_themes = 1 + len(ctx.categories) + (proposed is not None) + new_category
+    logger.info("map: theme 1 of %d (complete life circle)", n_themes)
     indicators = origin_indicators(access, result.standard, ctx.categories)
     out = [Theme(text("theme_complete", ctx.lang), "complete_share",
                  cells(indicators["complete_share"].to_numpy(float)), None)]
     fac = ctx.facilities
     for cat in ctx.categories:
+        logger.info("map: theme %d of %d (%s: catchment, residents not covered)",
+                    len(out) + 1, n_themes, cat)
         usable = fac[(fac["category"] == cat) & fac["reachable"].astype(bool)]
         area = _mapdata.catchment(graph, usable, ctx.threshold(cat)["metres"],
                                   cell_m=CATCHMENT_CELL_M)
@@ -74,13 +81,41 @@ def themes(ctx: MapContext, proposed: Proposed | None = None) -> list[Theme]:
             out += _before_after(ctx, proposed, theme, usable)
         else:
             out.append(theme)
+    if new_category:
+        out += _before_after(ctx, proposed, *_not_audited_theme(ctx, proposed))
     return out
+
+
+def _not_audited_theme(ctx: MapContext, proposed: Proposed
+                       ) -> tuple[Theme, gpd.GeoDataFrame]:
+    """The siting category's coverage before the new sites when the audit did not cover it.
+
+    Its figures come from the siting (:meth:`~lifecircle.optimize.Siting.access_before`,
+    e.g. nobody covered for a category with no facility yet); returns the theme and
+    the category's usable existing facilities.
+    """
+    cat, graph = proposed.category, ctx.result.graph
+    logger.info("map: theme %s before the proposed sites (not audited)", cat)
+    access = proposed.siting.access_before()
+    covered = origin_indicators(access, ctx.result.standard, [cat])[f"cov_{cat}"]
+    uncovered = access["population"].to_numpy(float) * (1.0 - covered.to_numpy(float))
+    cells = ctx.display(_mapdata.aggregate_to_cells(ctx.result.access, uncovered, graph.crs,
+                                                    CELL_M))
+    fac = ctx.result.facilities
+    usable = fac[(fac["category"] == cat) & fac["reachable"].astype(bool)]
+    area = _mapdata.catchment(graph, usable, ctx.threshold(cat)["metres"],
+                              cell_m=CATCHMENT_CELL_M)
+    units = _units_with(ctx, proposed.siting.units_after(access)[ctx.levels[-1]])
+    theme = Theme("", f"cov_{cat}", cells, ctx.display(gpd.GeoDataFrame(geometry=area)),
+                  units=units)
+    return theme, usable
 
 
 def _before_after(ctx: MapContext, proposed: Proposed, before: Theme,
                   usable: gpd.GeoDataFrame) -> list[Theme]:
     """The siting category's theme as a pair: existing facilities, then with the new sites."""
     cat, graph = proposed.category, ctx.result.graph
+    logger.info("map: theme %s after the proposed sites", cat)
     minutes = f"{ctx.threshold(cat)['minutes']:g}"
     # residents still uncovered, per origin (a resident partly served by a site of
     # limited capacity appears twice in access_after: served and unserved shares)
@@ -101,22 +136,22 @@ def _before_after(ctx: MapContext, proposed: Proposed, before: Theme,
         Theme(text("theme_after", ctx.lang, name=ctx.cat_name(cat), minutes=minutes,
                    n=len(proposed.proposals)),
               f"cov_{cat}", cells, ctx.display(gpd.GeoDataFrame(geometry=area)),
-              units=_units_after(ctx, proposed)),
+              units=_units_with(ctx, proposed.units_after[ctx.levels[-1]])),
     ]
 
 
-def _units_after(ctx: MapContext, proposed: Proposed) -> gpd.GeoDataFrame:
-    """The displayed finest units with every coverage figure taken from after the new sites.
+def _units_with(ctx: MapContext, figures: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The displayed finest units with every coverage figure taken from ``figures``.
 
-    Names, ids and outlines stay those of the audit's units.
+    ``figures`` holds the finest units' figures after (or before) the new sites;
+    names, ids and outlines stay those of the audit's units.
     """
     units = ctx.display_units()
-    after = proposed.units_after[ctx.levels[-1]]
-    table = pd.DataFrame(after.drop(columns=after.geometry.name)).set_index("unit_id")
+    table = pd.DataFrame(figures.drop(columns=figures.geometry.name)).set_index("unit_id")
     fixed = {"unit_id", "name", "parent_id", "level", "analysed", units.geometry.name}
     ids = units["unit_id"].to_numpy()
     for col in table.columns:
-        if col in units.columns and col not in fixed:
+        if col not in fixed:
             units[col] = table[col].reindex(ids).to_numpy()
     return units
 
@@ -128,7 +163,12 @@ class RadiusScale:
         self.max_value = max(float(max_value), 1.0)
 
     def __call__(self, value: float) -> float:
-        return round(max(1.5, MAX_RADIUS_PX * float(np.sqrt(value / self.max_value))), 1)
+        return float(self.many(np.array([value], float))[0])
+
+    def many(self, values: np.ndarray) -> np.ndarray:
+        """Radii (px, one decimal) of an array of values."""
+        radii = MAX_RADIUS_PX * np.sqrt(np.asarray(values, float) / self.max_value)
+        return np.round(np.maximum(1.5, radii), 1)
 
     def reference_values(self) -> list[float]:
         """Three round values spanning the scale, largest first."""
@@ -153,39 +193,41 @@ def _unit_tooltip(ctx: MapContext, row: pd.Series, column: str, theme_name: str)
     return "<br>".join(lines)
 
 
+def shown_units(units: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The units a theme colours: the analysed ones (their outlines are shared)."""
+    return units[units["analysed"].astype(bool)]
+
+
 def theme_layer(ctx: MapContext, theme: Theme, units: gpd.GeoDataFrame,
-                radius: RadiusScale, *, show: bool) -> folium.FeatureGroup:
-    """One theme as a base layer: coloured units, catchment, uncovered residents."""
-    group = folium.FeatureGroup(name=esc(theme.name), overlay=False, show=show)
-    units = theme.units if theme.units is not None else units
-    shown = units[units["analysed"].astype(bool)]
+                radius: RadiusScale, *, show: bool) -> dict[str, Any]:
+    """One theme as a base layer: coloured units, catchment, uncovered residents.
+
+    The units are drawn with the outlines of ``data.units`` (:func:`shown_units` of
+    ``units``, the audit's displayed finest units) and, unless the theme brings its
+    own figures (after the proposed sites), their shared popups.
+    """
+    own = theme.units is not None
+    shown = shown_units(theme.units if own else units)
     rows = [row for _, row in shown.iterrows()]
-    data = geojson(shown, {
-        "fill": [share_colour(row[theme.column]) for row in rows],
-        "tip": [_unit_tooltip(ctx, row, theme.column, theme.name) for row in rows],
-        "popup": [unit_popup(ctx, row) for row in rows],
-    })
-    folium.GeoJson(
-        data, pane="lc_units",
-        style_function=lambda f: {**_UNIT_STYLE, "fillColor": f["properties"]["fill"]},
-        highlight_function=constant(_HIGHLIGHT), **details(),
-    ).add_to(group)
-    if theme.catchment is not None and not theme.catchment.is_empty.all():
-        folium.GeoJson(
-            geojson(theme.catchment, {}), pane="lc_catchments", interactive=False,
-            style_function=constant({"stroke": False, "fillColor": CATCHMENT_COLOUR,
-                                     "fillOpacity": 0.22}),
-        ).add_to(group)
+    parts = [shapes(
+        None, pane="lc_units", styles=[_UNIT_STYLE], highlight=_HIGHLIGHT,
+        fill=[share_colour(row[theme.column]) for row in rows],
+        tip=[_unit_tooltip(ctx, row, theme.column, theme.name) for row in rows],
+        popup=[unit_popup(ctx, row) for row in rows] if own else None,
+    )]
+    if theme.catchment is not None:
+        area = theme.catchment[~theme.catchment.is_empty]
+        if len(area):
+            parts.append(shapes(geometries(area), pane="lc_catchments", interactive=False,
+                                styles=[{"stroke": False, "fillColor": CATCHMENT_COLOUR,
+                                         "fillOpacity": 0.22}]))
     if len(theme.cells):
-        weights = theme.cells["weight"].to_numpy()
-        data = geojson(theme.cells, {
-            "style": [{"radius": radius(w)} for w in weights],
+        weights = theme.cells["weight"].to_numpy(float)
+        parts.append({
+            "kind": "circles", "pane": "lc_uncovered", "xy": lonlat(theme.cells),
+            "style": {"color": "#ffffff", "weight": 0.6, "fill": True,
+                      "fillColor": UNCOVERED_COLOUR, "fillOpacity": 0.6},
+            "radius": radius.many(weights).tolist(),
             "tip": [esc(text("uncovered_here", ctx.lang, n=count(w))) for w in weights],
         })
-        folium.GeoJson(
-            data, marker=folium.CircleMarker(radius=3, pane="lc_uncovered", color="#ffffff",
-                                             weight=0.6, fill=True,
-                                             fill_color=UNCOVERED_COLOUR, fill_opacity=0.6),
-            **details(popup=False),
-        ).add_to(group)
-    return group
+    return layer(esc(theme.name), parts, show=show)

@@ -1,4 +1,4 @@
-"""The interactive map of an audit: one self-contained HTML file (folium / Leaflet).
+r"""The interactive map of an audit: one self-contained HTML file (Leaflet).
 
 Layers:
 
@@ -6,54 +6,67 @@ Layers:
   with a complete life circle, or by one category's coverage; each theme also
   shows, as proportional circles on a grid, the residents it leaves uncovered,
   and for a category the streets within its walking threshold of a facility;
-* **overlays** (check boxes): coarser unit boundaries, units not analysed,
-  facilities per category (clustered, one cluster group per category: see
-  :mod:`lifecircle.render._cluster`), facilities too far from the network to be used.
+* **overlays** (check boxes): coarser unit boundaries (those only partly analysed
+  drawn in their own style, saying how many of their units were analysed), units
+  not analysed, facilities per category (clustered, one cluster group per category:
+  see :mod:`lifecircle.render._cluster`), facilities too far from the network to be
+  used.
 
 With a solved :class:`~lifecircle.optimize.Siting` (``lifecircle optimize``) the
 map also shows the proposed sites, numbered by rank, with each site's walking
 catchment, and the siting category's theme splits into a before / after pair of
 radio buttons (coverage by the existing facilities, then with the new sites).
 
-The layers are built by private modules, one per part of the map:
+The layers are described by private modules, one per part of the map:
 :mod:`~lifecircle.render._themes` (the radio buttons),
 :mod:`~lifecircle.render._overlays` (the check boxes),
 :mod:`~lifecircle.render._proposals` (the proposed sites) and
 :mod:`~lifecircle.render._legend`; :mod:`~lifecircle.render._context` holds what they
-all need and :mod:`~lifecircle.render._features` their GeoJSON, tooltips and popups.
-This module assembles the page.
+all need and :mod:`~lifecircle.render._features` the parts they are made of.
 
-Leaflet and Leaflet.markercluster are inlined from the vendored copies in ``assets/``
-and folium's CDN links (jQuery, Bootstrap, Font Awesome, markercluster) are dropped:
-the map needs the network only for basemap tiles, and with ``basemap="none"`` not at
-all. Every string from the data is HTML-escaped before it reaches a tooltip, popup or
-label.
+How the page is made, so that no data string ever becomes template or script source:
+the page is a constant template (``assets/map.html``) whose slots receive Leaflet,
+Leaflet.markercluster and lifecircle's own script (``assets/map.js``) and stylesheet,
+all constant files, and the data as **one JSON data island**
+(``<script type="application/json" id="lc-data">``), serialised with ``<``, ``>``,
+``&``, U+2028 and U+2029 written as ``\u`` escapes so that nothing in it can end
+the element. ``map.js`` parses the island and builds the layers. The only other
+data in the page is the study's name in ``<title>``, HTML-escaped. Tooltips,
+popups, layer names and the legend are HTML built in Python with every data string
+escaped once (:func:`~lifecircle.render._text.esc`); the page inserts them as HTML
+and nothing else. No CDN is linked: the map needs the network only for basemap
+tiles, and with ``basemap="none"`` not at all. The same inputs give the same bytes.
 """
 
 from __future__ import annotations
 
+import html
 import json
+import logging
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import folium
-from jinja2 import Template
+import geopandas as gpd
 
-from ._assets import Raw, leaflet_css, leaflet_js, read_text
+from . import _assets
 from ._context import MapContext
+from ._features import geometries, unit_popup
 from ._legend import legend_html
 from ._overlays import boundary_layer, facility_layer, not_analysed_layer, unused_facility_layer
 from ._page import write_html
 from ._proposals import Proposed, proposals_layer, site_rows
 from ._text import check_lang, esc, text
-from ._themes import RadiusScale, theme_layer, themes
+from ._themes import RadiusScale, shown_units, theme_layer, themes
 
 if TYPE_CHECKING:
     from ..optimize import Siting
     from ..pipeline import AuditResult
 
-__all__ = ["BASEMAPS", "build_map", "render_map"]
+__all__ = ["BASEMAPS", "MapPage", "build_map", "render_map", "script_json"]
+
+logger = logging.getLogger(__name__)
 
 # private names kept importable from here (tests reach for them)
 _Context = MapContext
@@ -89,6 +102,43 @@ _PANES = {"lc_units": 410, "lc_catchments": 420, "lc_uncovered": 430, "lc_bounda
           "lc_facilities": 450}
 #: Panes added with proposed sites: their catchment outlines and their numbered markers.
 _SITE_PANES = {"lc_site_catchments": 425, "lc_sites": 460}
+#: Room left when fitting the map: the legend (left) and the layer control (right), px.
+_PADDING = {"topLeft": [280, 10], "bottomRight": [330, 10]}
+
+#: Characters written as ``\u`` escapes in the data island: none of them can then end
+#: the ``<script>`` element, open a comment, or break a line in older parsers.
+_SCRIPT_SAFE = (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
+                ("\u2028", "\\u2028"), ("\u2029", "\\u2029"))
+
+
+@dataclass(frozen=True)
+class MapPage:
+    """A rendered map page.
+
+    Attributes
+    ----------
+    html
+        The page: one self-contained HTML document (write it with :meth:`save`).
+    data
+        What the page's JSON data island holds (themes, overlays, legend...), as
+        plain Python objects.
+
+    Notes
+    -----
+    In a Jupyter notebook a ``MapPage`` shows itself (``_repr_html_``): the page
+    in a sandboxed ``<iframe srcdoc>``, escaped as an attribute value.
+    """
+
+    html: str
+    data: dict[str, Any]
+
+    def save(self, path: str | Path) -> Path:
+        """Write the page to ``path`` (UTF-8, atomically) and return the path."""
+        return write_html(path, self.html)
+
+    def _repr_html_(self) -> str:
+        return ('<iframe sandbox="allow-scripts" style="width:100%;height:600px;border:none" '
+                f'srcdoc="{html.escape(self.html, quote=True)}"></iframe>')
 
 
 def render_map(result: AuditResult, path: str | Path, *, lang: str = "en",
@@ -122,20 +172,28 @@ def render_map(result: AuditResult, path: str | Path, *, lang: str = "en",
     >>> from lifecircle.render.map import render_map
     >>> render_map(lifecircle.audit(), "map.html", lang="zh")  # doctest: +SKIP
     """
-    page = build_map(result, lang=lang, basemap=basemap, siting=siting).get_root().render()
-    return write_html(path, page)
+    page = build_map(result, lang=lang, basemap=basemap, siting=siting)
+    logger.info("map: writing %s (%s bytes)", path, f"{len(page.html.encode('utf-8')):,}")
+    return page.save(path)
 
 
 def build_map(result: AuditResult, *, lang: str = "en", basemap: str = "osm",
-              siting: Siting | None = None) -> folium.Map:
-    """The audit's map as a :class:`folium.Map` (e.g. to show in a notebook).
+              siting: Siting | None = None) -> MapPage:
+    """The audit's map page, e.g. to show in a notebook or to inspect its data.
 
     Parameters are those of :func:`render_map`.
 
     Returns
     -------
-    folium.Map
-        The map, with Leaflet inlined.
+    MapPage
+        ``.html`` is the page (what :func:`render_map` writes), ``.data`` the
+        content of its data island; a notebook displays it.
+
+    Raises
+    ------
+    ValueError
+        If ``lang`` or ``basemap`` is not one of the accepted values, or ``siting``
+        was built from another result or not solved.
     """
     check_lang(lang)
     if basemap not in BASEMAPS:
@@ -143,98 +201,133 @@ def build_map(result: AuditResult, *, lang: str = "en", basemap: str = "osm",
         raise ValueError(msg)
     ctx = MapContext.of(result, lang=lang, gcj02=basemap == "amap")
     proposed = None if siting is None else Proposed.of(ctx, siting)
-    tiles = BASEMAPS[basemap]
-    fmap = _InlineMap(location=None, tiles=None, control_scale=True, zoom_snap=0.25)
-    fmap.options["max_zoom"] = MAX_ZOOM if tiles is None else tiles.max_zoom
-    root = fmap.get_root()
-    root.title = esc(text("title", lang))
-    headings = {"base": text("layers_themes", lang), "overlays": text("layers_overlays", lang)}
-    root.header.add_child(Raw("<style>" + "".join(
-        f".leaflet-control-layers-{part}::before{{content:{json.dumps(label, ensure_ascii=False)}}}"
-        for part, label in headings.items()) + "</style>"), name="lc_headings")
-    if tiles is not None:
-        folium.TileLayer(tiles=tiles.url, attr=tiles.attribution, subdomains=tiles.subdomains,
-                         max_zoom=tiles.max_zoom, control=False).add_to(fmap)
-    _Script("attribution", text=_DATA_ATTRIBUTION).add_to(fmap)
-    for pane, z_index in {**_PANES, **(_SITE_PANES if proposed else {})}.items():
-        folium.map.CustomPane(pane, z_index=z_index, pointer_events=True).add_to(fmap)
+    data = _map_data(ctx, BASEMAPS[basemap], proposed)
+    logger.info("map: assembling the page")
+    return MapPage(html=_page(data, _title(ctx), lang), data=data)
 
+
+def _map_data(ctx: MapContext, tiles: _Tiles | None, proposed: Proposed | None
+             ) -> dict[str, Any]:
+    """Everything the page draws, as plain JSON-ready objects (the data island)."""
+    lang = ctx.lang
     units = ctx.display_units()
     layers = themes(ctx, proposed)
     radius = RadiusScale(max((t.cells["weight"].max() for t in layers if len(t.cells)),
                              default=1.0))
     shown = next((i for i, theme in enumerate(layers) if theme.primary), 0)
-    for i, theme in enumerate(layers):
-        theme_layer(ctx, theme, units, radius, show=i == shown).add_to(fmap)
+    logger.info("map: drawing %d themes", len(layers))
+    analysed = shown_units(units)
+    theme_layers = [theme_layer(ctx, theme, units, radius, show=i == shown)
+                    for i, theme in enumerate(layers)]
+
+    logger.info("map: overlays (boundaries, facilities)")
+    overlays = []
     if proposed is not None:
-        proposals_layer(ctx, proposed).add_to(fmap)
+        overlays.append(proposals_layer(ctx, proposed))
+    partly = False
     for level in ctx.levels[:-1]:
-        boundary_layer(ctx, level).add_to(fmap)
+        overlays.append(boundary_layer(ctx, level))
+        partly = partly or 1 in overlays[-1]["parts"][0]["style_of"]
     not_analysed = units[~units["analysed"].astype(bool)]
     if len(not_analysed):
-        not_analysed_layer(ctx, not_analysed).add_to(fmap)
+        overlays.append(not_analysed_layer(ctx, not_analysed))
     for cat in ctx.categories:
         # with proposed sites, only the siting category's facilities start switched on
-        facility_layer(ctx, cat, show=proposed is None or cat == proposed.category
-                       ).add_to(fmap)
+        overlays.append(facility_layer(ctx, cat,
+                                       show=proposed is None or cat == proposed.category))
     fac = ctx.facilities
     unused = fac[~fac["reachable"].astype(bool) & fac.intersects(ctx.study_area())]
     if len(unused):
-        unused_facility_layer(ctx, unused).add_to(fmap)
-    folium.LayerControl(collapsed=False, position="topright").add_to(fmap)
-    _Script("control", position="bottomleft", css_class="lc-legend",
-            html=legend_html(ctx, radius, proposed)).add_to(fmap)
-    analysed = units[units["analysed"].astype(bool)]
-    west, south, east, north = (analysed if len(analysed) else units).total_bounds
-    # leave room for the legend (left) and the layer control (right)
-    fmap.fit_bounds([[south, west], [north, east]], padding_top_left=(280, 10),
-                    padding_bottom_right=(330, 10))
-    return fmap
+        overlays.append(unused_facility_layer(ctx, unused))
 
-
-# --------------------------------------------------------------------------- page
-
-
-class _InlineMap(folium.Map):
-    """A folium map whose Leaflet JS and CSS are inlined instead of linked from CDNs."""
-
-    default_js: list[tuple[str, str]] = []
-    default_css: list[tuple[str, str]] = []
-
-    def render(self, **kwargs: Any) -> None:
-        header = self.get_root().header
-        header.add_child(Raw(f"<style>{leaflet_css()}</style>"), name="leaflet_css")
-        header.add_child(Raw(f"<style>{read_text('map.css')}</style>"), name="lifecircle_css")
-        header.add_child(Raw(f"<script>{leaflet_js()}</script>"), name="leaflet_js")
-        super().render(**kwargs)
-
-
-class _Script(folium.MacroElement):
-    """A small script attached to the map: a custom control, or an attribution."""
-
-    _templates = {
-        "attribution": """{% macro script(this, kwargs) %}
-            {{ this._parent.get_name() }}.attributionControl.addAttribution(
-                {{ this.values.text|tojson }});
-            {% endmacro %}""",
-        "control": """{% macro script(this, kwargs) %}
-            (function () {
-                var control = L.control({position: {{ this.values.position|tojson }}});
-                control.onAdd = function () {
-                    var div = L.DomUtil.create("div", {{ this.values.css_class|tojson }});
-                    div.innerHTML = {{ this.values.html|tojson }};
-                    L.DomEvent.disableClickPropagation(div);
-                    L.DomEvent.disableScrollPropagation(div);
-                    return div;
-                };
-                control.addTo({{ this._parent.get_name() }});
-            })();
-            {% endmacro %}""",
+    return {
+        "lang": lang,
+        "heading": _heading(ctx),
+        "tiles": None if tiles is None else {
+            "url": tiles.url, "attribution": tiles.attribution,
+            "subdomains": tiles.subdomains, "maxZoom": tiles.max_zoom},
+        "attribution": _DATA_ATTRIBUTION,
+        "maxZoom": MAX_ZOOM if tiles is None else tiles.max_zoom,
+        "panes": [[pane, z] for pane, z in
+                  {**_PANES, **(_SITE_PANES if proposed else {})}.items()],
+        "control": {"base": text("layers_themes", lang),
+                    "overlays": text("layers_overlays", lang)},
+        "bounds": _bounds(ctx, analysed if len(analysed) else units),
+        "padding": _PADDING,
+        "units": {"geometry": geometries(analysed),
+                  "popup": [unit_popup(ctx, row) for _, row in analysed.iterrows()]},
+        "themes": theme_layers,
+        "overlays": overlays,
+        "legend": legend_html(ctx, radius, proposed, boundaries=len(ctx.levels) > 1,
+                              partly=partly),
     }
 
-    def __init__(self, kind: str, **values: str) -> None:
-        super().__init__()
-        self._name = f"lc_{kind}"
-        self._template = Template(self._templates[kind])
-        self.values = values
 
+def _bounds(ctx: MapContext, frame: gpd.GeoDataFrame) -> list[list[float]]:
+    """``[[south, west], [north, east]]`` of ``frame``, else of the street data."""
+    west, south, east, north = (float(v) for v in frame.total_bounds)
+    if not all(map(math.isfinite, (west, south, east, north))):
+        area = ctx.display(gpd.GeoDataFrame(geometry=[ctx.study_area()], crs="EPSG:4326"))
+        west, south, east, north = (float(v) for v in area.total_bounds)
+    return [[south, west], [north, east]]
+
+
+def _heading(ctx: MapContext) -> dict[str, str | None]:
+    """The visible heading (plain text): the study's name, its area and what the map is."""
+    name, area = ctx.study()
+    title = text("title", ctx.lang)
+    if not name:
+        return {"title": title, "sub": area}
+    sub = text("map_heading_sub", ctx.lang, area=area, title=title) if area else title
+    return {"title": name, "sub": sub}
+
+
+def _title(ctx: MapContext) -> str:
+    """The page's title (plain text): the study's name and area when known."""
+    name, area = ctx.study()
+    parts = [p for p in (name, area) if p]
+    return " · ".join([*parts, text("title", ctx.lang)])
+
+
+def script_json(value: Any) -> str:
+    r"""``value`` as JSON safe to place inside a ``<script>`` element.
+
+    ``<``, ``>``, ``&``, U+2028 and U+2029 are written as ``\u`` escapes (they
+    can only occur inside JSON strings, where the escape means the same), so the
+    text can neither end the element nor open a comment. NaN and infinities are
+    refused (JSON has none).
+
+    Parameters
+    ----------
+    value
+        Plain data (dicts, lists, strings, finite numbers, booleans, None).
+
+    Returns
+    -------
+    str
+        Compact JSON (non-ASCII text kept as is, unless it cannot be encoded
+        as UTF-8, e.g. a lone surrogate, in which case everything is escaped).
+    """
+    out = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    try:
+        out.encode("utf-8")
+    except UnicodeEncodeError:
+        out = json.dumps(value, ensure_ascii=True, separators=(",", ":"), allow_nan=False)
+    for char, escape in _SCRIPT_SAFE:
+        out = out.replace(char, escape)
+    return out
+
+
+def _page(data: dict[str, Any], title: str, lang: str) -> str:
+    """The page: the constant template, its constant assets, escaped title, data island."""
+    return _assets.fill_template("map.html", {
+        "lang": esc(check_lang(lang)),
+        "title": esc(title),
+        "leaflet_css": _assets.leaflet_css(),
+        "markercluster_css": _assets.markercluster_css(),
+        "map_css": _assets.map_css(),
+        "data": script_json(data),
+        "leaflet_js": _assets.leaflet_js(),
+        "markercluster_js": _assets.markercluster_js(),
+        "map_js": _assets.map_js(),
+    })

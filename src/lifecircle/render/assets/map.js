@@ -1,0 +1,246 @@
+/* lifecircle map: builds the Leaflet map from the page's JSON data island (#lc-data).
+ *
+ * A constant file of the lifecircle package: no data is ever part of this script,
+ * and nothing from the data is ever run. The island is parsed with JSON.parse.
+ * Strings the island marks as HTML -- tooltips ("tip"), popups ("popup"), layer
+ * names ("name"), the legend and the attributions -- were built by lifecircle with
+ * every data string HTML-escaped, and are inserted as HTML; every other string
+ * (the heading, the layer-control headings, numbers) is inserted as text.
+ *
+ * Parts of a layer (see lifecircle/render/_features.py):
+ *   shapes   polygons: geometry (or shared: the finest units of data.units), styles,
+ *            style_of, fill, highlight, tip, popup, interactive
+ *   circles  circle markers: xy ([lon, lat]), style, radius, colour, tip, popup
+ *   clusters one category's facilities in a Leaflet.markercluster group
+ *   sites    proposed sites, numbered by rank
+ */
+(function () {
+  "use strict";
+
+  var data = JSON.parse(document.getElementById("lc-data").textContent);
+  var HEX_COLOUR = /^#[0-9a-fA-F]{6}$/;
+
+  function colour(value, fallback) {
+    return typeof value === "string" && HEX_COLOUR.test(value) ? value : fallback;
+  }
+
+  function extend(target) {
+    for (var i = 1; i < arguments.length; i++) {
+      var source = arguments[i];
+      if (!source) { continue; }
+      for (var key in source) {
+        if (Object.prototype.hasOwnProperty.call(source, key)) { target[key] = source[key]; }
+      }
+    }
+    return target;
+  }
+
+  function latLng(xy) {
+    return [xy[1], xy[0]];
+  }
+
+  function element(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) { node.className = className; }
+    if (text !== undefined && text !== null) { node.textContent = String(text); }
+    return node;
+  }
+
+  // lines and polygons come as {type, delta}: GeoJSON's nesting with each sequence of
+  // positions flattened to integer steps of 1e-6 degree (see _features.geometries)
+  var DELTA_DEPTH = {LineString: 0, Polygon: 1, MultiLineString: 1, MultiPolygon: 2};
+
+  function undelta(steps, depth) {
+    var out = [];
+    if (depth > 0) {
+      for (var i = 0; i < steps.length; i++) { out.push(undelta(steps[i], depth - 1)); }
+      return out;
+    }
+    var x = 0, y = 0;
+    for (var j = 0; j + 1 < steps.length; j += 2) {
+      x += steps[j];
+      y += steps[j + 1];
+      out.push([x / 1e6, y / 1e6]);
+    }
+    return out;
+  }
+
+  function geoJSONGeometry(geometry) {
+    if (!geometry || !geometry.delta
+        || !Object.prototype.hasOwnProperty.call(DELTA_DEPTH, geometry.type)) {
+      return geometry;
+    }
+    return {type: geometry.type,
+            coordinates: undelta(geometry.delta, DELTA_DEPTH[geometry.type])};
+  }
+
+  function bindDetails(layer, tips, popups, i) {
+    if (tips) { layer.bindTooltip(tips[i], {sticky: true}); }
+    if (popups) { layer.bindPopup(popups[i], {maxWidth: 360}); }
+  }
+
+  function shapesPart(part) {
+    var geometry = part.shared ? data.units.geometry : part.geometry;
+    var popups = part.popup || (part.shared ? data.units.popup : null);
+    var interactive = part.interactive !== false;
+    var features = [];
+    for (var i = 0; i < geometry.length; i++) {
+      features.push({type: "Feature", properties: {i: i},
+                     geometry: geoJSONGeometry(geometry[i])});
+    }
+    var group = L.geoJSON({type: "FeatureCollection", features: features}, {
+      pane: part.pane,
+      interactive: interactive,
+      style: function (feature) {
+        var j = feature.properties.i;
+        var style = extend({}, part.styles[part.style_of ? part.style_of[j] : 0]);
+        if (part.fill) { style.fillColor = part.fill[j]; }
+        return style;
+      },
+      onEachFeature: function (feature, layer) {
+        if (!interactive) { return; }
+        bindDetails(layer, part.tip, popups, feature.properties.i);
+        if (part.highlight) {
+          layer.on("mouseover", function () { layer.setStyle(part.highlight); });
+          layer.on("mouseout", function () { group.resetStyle(layer); });
+        }
+      }
+    });
+    return group;
+  }
+
+  function circlesPart(part) {
+    var group = L.featureGroup();
+    for (var i = 0; i < part.xy.length; i++) {
+      var options = extend({pane: part.pane}, part.style);
+      if (part.radius) { options.radius = part.radius[i]; }
+      if (part.colour) { options.color = colour(part.colour[i], "#666666"); }
+      var marker = L.circleMarker(latLng(part.xy[i]), options);
+      bindDetails(marker, part.tip, part.popup, i);
+      group.addLayer(marker);
+    }
+    return group;
+  }
+
+  function clustersPart(part) {
+    var fill = colour(part.colour, "#666666");
+    var group = L.markerClusterGroup({
+      clusterPane: part.pane,
+      maxClusterRadius: part.radiusPx,
+      showCoverageOnHover: false,
+      spiderfyOnMaxZoom: true,
+      iconCreateFunction: function (cluster) {
+        var n = cluster.getChildCount();
+        var size = n < 10 ? 20 : n < 100 ? 25 : 31;
+        var disc = element("div");
+        disc.style.background = fill;
+        disc.style.boxShadow = "0 0 0 3px " + fill + "59";
+        disc.appendChild(element("span", null, n));
+        return L.divIcon({html: disc, className: "marker-cluster lc-cluster",
+                          iconSize: L.point(size, size)});
+      }
+    });
+    var markers = [];
+    for (var i = 0; i < part.xy.length; i++) {
+      var marker = L.circleMarker(latLng(part.xy[i]),
+                                  extend({pane: part.pane}, part.style, {fillColor: fill}));
+      bindDetails(marker, part.tip, part.popup, i);
+      markers.push(marker);
+    }
+    group.addLayers(markers);
+    return group;
+  }
+
+  function sitesPart(part) {
+    var group = L.featureGroup();
+    var fill = colour(part.colour, "#3f007d");
+    for (var i = 0; i < part.xy.length; i++) {
+      var badge = element("div", "lc-site", Number(part.rank[i]));
+      badge.style.background = fill;
+      var marker = L.marker(latLng(part.xy[i]), {
+        pane: part.pane,
+        icon: L.divIcon({html: badge, iconSize: [24, 24], iconAnchor: [12, 12],
+                         className: "lc-site-icon"})
+      });
+      bindDetails(marker, part.tip, part.popup, i);
+      group.addLayer(marker);
+    }
+    return group;
+  }
+
+  var PARTS = {shapes: shapesPart, circles: circlesPart, clusters: clustersPart,
+               sites: sitesPart};
+
+  function buildLayer(spec) {
+    var parts = [];
+    for (var i = 0; i < spec.parts.length; i++) {
+      parts.push(PARTS[spec.parts[i].kind](spec.parts[i]));
+    }
+    return parts.length === 1 ? parts[0] : L.featureGroup(parts);
+  }
+
+  function control(position, className, fill) {
+    var Control = L.Control.extend({
+      options: {position: position},
+      onAdd: function () {
+        var div = element("div", className);
+        fill(div);
+        L.DomEvent.disableClickPropagation(div);
+        L.DomEvent.disableScrollPropagation(div);
+        return div;
+      }
+    });
+    return new Control();
+  }
+
+  // ------------------------------------------------------------------ the map
+
+  var map = L.map("lc-map", {zoomSnap: 0.25, maxZoom: data.maxZoom, zoomControl: false});
+  window.lcMap = map;
+
+  control("topleft", "lc-heading", function (div) {
+    div.appendChild(element("h1", null, data.heading.title));
+    if (data.heading.sub) { div.appendChild(element("div", "lc-heading-sub", data.heading.sub)); }
+  }).addTo(map);
+  L.control.zoom({position: "topleft"}).addTo(map);
+  L.control.scale().addTo(map);
+
+  for (var p = 0; p < data.panes.length; p++) {
+    map.createPane(data.panes[p][0]).style.zIndex = String(data.panes[p][1]);
+  }
+  map.fitBounds(data.bounds, {paddingTopLeft: data.padding.topLeft,
+                              paddingBottomRight: data.padding.bottomRight});
+
+  if (data.tiles) {
+    L.tileLayer(data.tiles.url, {attribution: data.tiles.attribution,
+                                 subdomains: data.tiles.subdomains,
+                                 maxZoom: data.tiles.maxZoom}).addTo(map);
+  }
+  map.attributionControl.addAttribution(data.attribution);
+
+  var layers = L.control.layers(null, null, {collapsed: false, position: "topright"});
+  var t, o, layer;
+  for (t = 0; t < data.themes.length; t++) {
+    layer = buildLayer(data.themes[t]);
+    layers.addBaseLayer(layer, data.themes[t].name);
+    if (data.themes[t].show) { layer.addTo(map); }
+  }
+  for (o = 0; o < data.overlays.length; o++) {
+    layer = buildLayer(data.overlays[o]);
+    layers.addOverlay(layer, data.overlays[o].name);
+    if (data.overlays[o].show) { layer.addTo(map); }
+  }
+  layers.addTo(map);
+  // headings above the radio buttons and the check boxes (as text)
+  var box = layers.getContainer();
+  var lists = [[".leaflet-control-layers-base", data.control.base],
+               [".leaflet-control-layers-overlays", data.control.overlays]];
+  for (var h = 0; h < lists.length; h++) {
+    var list = box.querySelector(lists[h][0]);
+    list.parentNode.insertBefore(element("div", "lc-layers-head", lists[h][1]), list);
+  }
+
+  control("bottomleft", "lc-legend", function (div) {
+    div.innerHTML = data.legend;
+  }).addTo(map);
+}());
