@@ -281,7 +281,7 @@ def _cases() -> list[tuple[str, Make]]:
 
     @case("study wrong type")
     def _(f, t):
-        return ["audit", study(f, t, categories="kindergarten")], ["categories"], {}
+        return ["audit", study(f, t, categories=5)], ["categories", "list"], {}
 
     # ---- standards
     @case("standard in GBK")

@@ -55,10 +55,14 @@ def test_bundled_study_loads_and_its_paths_resolve(sample_paths):
 
 
 def test_every_study_key_reaches_audit_or_the_outputs():
-    audit_params = set(inspect.signature(lifecircle.audit).parameters)
-    output_only = {"name", "name_zh", "area", "description", "out", "lang", "no_map",
-                   "basemap", "place"}
+    from lifecircle.options import AuditOptions, RunOptions, option_specs
+
+    audit_params = {s.name for s in option_specs(AuditOptions)}
+    output_only = {"area", "description"} | {s.name for s in option_specs(RunOptions)}
     assert set(STUDY_KEYS) - output_only <= audit_params
+    # and every declared option may be set in a study
+    assert audit_params <= set(STUDY_KEYS)
+    assert "keep_edge_units" in STUDY_KEYS and "snap" in STUDY_KEYS
 
 
 # --------------------------------------------------------------------------- mistakes

@@ -7,11 +7,13 @@ one-paragraph message on stderr and exit code 2, never a traceback.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,15 @@ import click
 
 from . import __version__
 from .errors import LifecircleError
-from .settings import DEFAULT_OUT_DIR, HEX_SIZE_M, MAX_SNAP_M
+from .options import (
+    AuditOptions,
+    OptionSpec,
+    RunOptions,
+    SitingOptions,
+    option_specs,
+    split_options,
+)
+from .settings import OPTION_RANGES
 
 log = logging.getLogger("lifecircle")
 
@@ -128,95 +138,71 @@ def cli() -> None:
     """
 
 
-_INPUT_OPTIONS = [
+def _click_option(spec: OptionSpec) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The command-line flag of a declared option (see :mod:`lifecircle.options`)."""
+    assert spec.flag is not None
+    kwargs: dict[str, Any] = {"help": spec.help}
+    if spec.kind == "bool":
+        if spec.default is True:  # --no-osm-pois sets osm_pois to False
+            return click.option(spec.flag, spec.name, flag_value=False, default=True, **kwargs)
+        return click.option(spec.flag, spec.name, is_flag=True, **kwargs)
+    if spec.kind in ("path", "outpath"):
+        kwargs["type"] = click.Path(path_type=Path)
+    elif spec.kind == "paths":
+        kwargs.update(type=click.Path(path_type=Path), multiple=True)
+    elif spec.kind in ("int", "number") and spec.name in OPTION_RANGES:
+        kwargs["type"] = _Option(spec.name)
+    elif spec.kind == "choice":
+        kwargs["type"] = click.Choice(list(spec.choices))
+    if spec.default not in (None, ()):
+        kwargs.update(default=spec.default, show_default=True)
+    return click.option(spec.flag, spec.name, **kwargs)
+
+
+def _options(*classes: type, skip: tuple[str, ...] = ()
+             ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorate a command with the flags of every option the classes declare."""
+    specs = [s for cls in classes for s in option_specs(cls) if s.flag and s.name not in skip]
+
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        for spec in reversed(specs):
+            func = _click_option(spec)(func)
+        return func
+
+    return decorate
+
+
+_COMMON = [
     click.argument("study", required=False, type=click.Path(path_type=Path)),
-    click.option("--network", type=click.Path(path_type=Path),
-                 help="Street network: .osm.pbf, .osm/.osm.xml(.bz2) or osmnx .graphml. "
-                      "Default: the bundled central-Shanghai study."),
-    click.option("--facilities", "facilities", multiple=True, type=click.Path(path_type=Path),
-                 help="Facility file (GeoJSON/GPKG with a `category` or Amap `typecode` "
-                      "column or OSM tags; CSV/Excel with lon,lat,name and category or "
-                      "typecode). Repeatable; merged with the network's POIs. PATH:gcj02 "
-                      "(or :bd09, :wgs84) gives one file's datum."),
-    click.option("--facilities-crs", default=None,
-                 help="Datum of facility tables (CSV/Excel, which carry no CRS): wgs84, "
-                      "gcj02 (Amap, Tencent), bd09 (Baidu) or a CRS such as EPSG:4526. "
-                      "Vector files keep their own CRS unless given as PATH:gcj02."),
-    click.option("--units", type=click.Path(path_type=Path),
-                 help="Governance-unit polygons: unit_id, name, parent_id; or see "
-                      "--unit-levels / --unit-codes."),
-    click.option("--unit-levels", default=None,
-                 help="Comma-separated id columns, one per level, coarsest first."),
-    click.option("--unit-codes", default=None,
-                 help="Column of 12-digit statistical codes (district 6, street 9, "
-                      "committee 12 digits)."),
-    click.option("--population", type=click.Path(path_type=Path),
-                 help="Polygons with a `population` column, or a population raster (GeoTIFF)."),
-    click.option("--standard", default="gb50180-2018", show_default=True,
-                 help="Bundled standard name or a YAML file (see `lifecircle standards`)."),
-    click.option("--profile", default=None,
-                 help="Walking-speed profile: adult, elderly, child (default: the standard's)."),
-    click.option("--categories", default=None,
-                 help="Comma-separated category ids to audit (default: all with facilities)."),
-    click.option("--no-osm-pois", is_flag=True,
-                 help="Do not read facilities from the network file's POIs."),
-    click.option("--min-component-nodes", type=_Option("min_component_nodes"), default=None,
-                 help="Also keep network components of at least this many nodes "
-                      "(default: only the largest)."),
-    click.option("--max-snap-m", type=_Option("max_snap_m"),
-                 default=MAX_SNAP_M, show_default=True,
-                 help="Points farther than this from the network reach nothing (m)."),
-    click.option("--hex-size-m", type=_Option("hex_size_m"),
-                 default=HEX_SIZE_M, show_default=True,
-                 help="Hexagon size (centre to corner, m) when there are no units."),
-    click.option("--keep-edge-units", is_flag=True,
-                 help="Also analyse units whose walking catchment leaves the street data "
-                      "(small areas, islands); flagged edge_effect, coverage may be "
-                      "underestimated."),
-    click.option("--place", default=None,
-                 help="Download streets, POIs and boundaries of a place with osmnx "
-                      "(needs internet), e.g. '青浦区, 上海市'."),
-    click.option("--out", type=click.Path(path_type=Path), default=DEFAULT_OUT_DIR,
-                 show_default=True, help="Output folder."),
     click.option("-v", "--verbose", "verbosity", flag_value=1, help="Show debug messages."),
     click.option("-q", "--quiet", "verbosity", flag_value=-1,
                  help="Only errors; no progress."),
 ]
 
-#: Options a study file can set too (same names as its keys).
-_STUDY_OPTIONS = (
-    "network", "facilities", "facilities_crs", "units", "unit_levels", "unit_codes",
-    "population", "standard", "profile", "categories", "min_component_nodes", "max_snap_m",
-    "hex_size_m", "place", "out", "lang", "basemap", "no_map", "keep_edge_units",
-)
 
-
-_MAP_OPTIONS = [
-    click.option("--lang", type=click.Choice(["en", "zh"]), default="en", show_default=True,
-                 help="Language of the map and report."),
-    click.option("--basemap", type=click.Choice(["osm", "amap", "none"]), default="osm",
-                 show_default=True, help="Map tiles; amap shifts every overlay to GCJ-02."),
-    click.option("--no-map", is_flag=True, help="Skip the map and report stage."),
-]
-
-
-def _map_options(func):
-    for option in reversed(_MAP_OPTIONS):
+def _common(func: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(_COMMON):
         func = option(func)
     return func
 
 
-def _input_options(func):
-    for option in reversed(_INPUT_OPTIONS):
-        func = option(func)
-    return func
+@dataclass(frozen=True)
+class _Settings:
+    """A command-line run: the study file merged with the flags, as declared options."""
+
+    audit: AuditOptions
+    run: RunOptions
+    verbosity: int
+    siting: SitingOptions | None = None
+
+    def input_paths(self) -> list[Path]:
+        paths = self.audit.input_paths()
+        if self.siting is not None and self.siting.candidates_path() is not None:
+            paths.append(self.siting.candidates_path())
+        return paths
 
 
-def _split(value: str | None) -> list[str] | None:
-    return [v.strip() for v in value.split(",") if v.strip()] if value else None
-
-
-def _settings(ctx: click.Context, opts: dict) -> dict:
+def _settings(ctx: click.Context, opts: dict[str, Any]) -> _Settings:
     """Merge the study file (or the bundled one) with the flags given on the command line."""
     from .io.providers import parse_facilities_crs
     from .study import bundled_study, load_study
@@ -229,20 +215,15 @@ def _settings(ctx: click.Context, opts: dict) -> dict:
     if study is None and not given("network") and not given("place"):
         study = bundled_study()
     values = dict(load_study(study).values) if study is not None else {}
-    for name in _STUDY_OPTIONS:
-        if name in opts and (given(name) or name not in values):
-            value = opts[name]
-            if name in ("categories", "unit_levels"):
-                value = _split(value)
-            if name == "facilities":
-                # --facilities adds to the study's files; PATH:DATUM sets one file's datum
-                added = [_facility_item(p) for p in value]
-                value = [*(values.get(name) or []), *added] or None
-            values[name] = value
-    if opts.get("no_osm_pois"):
-        values["osm_pois"] = False
-    values["verbosity"] = opts.get("verbosity") or 0
-    return values
+    for name, value in opts.items():
+        if name == "verbosity" or (name in values and not given(name)):
+            continue
+        if name == "facilities":
+            # --facilities adds to the study's files; PATH:DATUM sets one file's datum
+            value = (*(values.get(name) or ()), *(_facility_item(p) for p in value))
+        values[name] = value
+    audit, run, _ = split_options(values)
+    return _Settings(audit=audit, run=run, verbosity=opts.get("verbosity") or 0)
 
 
 def _facility_item(value: Path) -> Path | tuple[Path, str]:
@@ -256,38 +237,29 @@ def _facility_item(value: Path) -> Path | tuple[Path, str]:
     return Path(text)
 
 
-def _run_audit(settings: dict) -> object:
+def _run_audit(settings: _Settings) -> Any:
     """Configure logging, download a --place if asked, and run the audit."""
     from .pipeline import audit as run_audit
 
-    verbosity = settings["verbosity"]
-    configure_logging(verbosity)
-    kwargs = {k: settings.get(k) for k in (
-        "network", "facilities", "units", "population", "standard", "profile", "categories",
-        "unit_levels", "unit_codes", "min_component_nodes", "facilities_crs")}
-    kwargs["standard"] = kwargs["standard"] or "gb50180-2018"
-    kwargs["osm_pois"] = settings.get("osm_pois", True)
-    kwargs["max_snap_m"] = settings.get("max_snap_m") or MAX_SNAP_M
-    kwargs["hex_size_m"] = settings.get("hex_size_m") or HEX_SIZE_M
-    kwargs["keep_edge_units"] = bool(settings.get("keep_edge_units"))
-    kwargs["name"] = settings.get("name")
-    if settings.get("place") and kwargs["network"] is None:
+    configure_logging(settings.verbosity)
+    options = settings.audit
+    if settings.run.place and options.network is None:
         from .config import load_standard
         from .io.online import download_place
 
-        paths = download_place(settings["place"], Path(settings["out"]) / "osm-download",
-                               load_standard(kwargs["standard"]))
-        kwargs["network"] = paths["network"]
-        kwargs["facilities"] = [*(kwargs["facilities"] or []), paths["facilities"]]
-        kwargs["units"] = kwargs["units"] or paths.get("units")
-    return run_audit(**kwargs, progress=verbosity >= 0)
+        paths = download_place(settings.run.place, settings.run.out / "osm-download",
+                               load_standard(options.standard))
+        options = options.replace(
+            network=paths["network"], facilities=(*options.facilities, paths["facilities"]),
+            units=options.units or paths.get("units"))
+    return run_audit(options=options, progress=settings.verbosity >= 0)
 
 
 @cli.command()
-@_input_options
-@_map_options
+@_common
+@_options(AuditOptions, RunOptions)
 @click.pass_context
-def audit(ctx: click.Context, **opts: object) -> None:
+def audit(ctx: click.Context, **opts: Any) -> None:
     """Audit walking access to life-circle facilities and write the results to --out.
 
     STUDY is a study file (YAML) bundling inputs and options; flags override it.
@@ -297,35 +269,24 @@ def audit(ctx: click.Context, **opts: object) -> None:
     from .io.outputs import OutputFolder, write_outputs
 
     settings = _settings(ctx, opts)
-    out = Path(settings["out"])
-    with OutputFolder(out, inputs=_input_paths(settings)) as folder:
+    out = settings.run.out
+    with OutputFolder(out, inputs=settings.input_paths()) as folder:
         result = _run_audit(settings)
-        writers = {**result.outputs(), **_page_writers(result, settings)}
+        writers = {**result.outputs(), **_page_writers(result, settings.run)}
         write_outputs(folder, writers)
         written = folder.publish()
     _report_warnings(result.summary["warnings"])
-    if settings["verbosity"] >= 0:
+    if settings.verbosity >= 0:
         click.echo(_headline(result.summary))
         click.echo(f"wrote {', '.join(p.name for p in written)} to {out}")
 
 
-def _input_paths(settings: dict) -> list[Path]:
-    """Every input file named by the settings (outputs must never replace one)."""
-    paths = [settings.get(k) for k in ("network", "units", "population")]
-    paths += [f[0] if isinstance(f, tuple) else f for f in settings.get("facilities") or []]
-    candidates = settings.get("candidates")
-    if candidates not in (None, "auto"):
-        paths.append(candidates)
-    return [Path(p) for p in paths if p is not None]
-
-
-def _page_writers(shown: Any, settings: dict) -> dict[str, Any]:
+def _page_writers(shown: Any, run: RunOptions) -> dict[str, Any]:
     """map.html and report.html of an audit result or a siting (unless --no-map)."""
-    if settings.get("no_map"):
+    if run.no_map:
         return {}
-    lang, basemap = settings.get("lang") or "en", settings.get("basemap") or "osm"
-    return {"map.html": lambda p: shown.to_map(p, lang=lang, basemap=basemap),
-            "report.html": lambda p: shown.to_report(p, lang=lang)}
+    return {"map.html": lambda p: shown.to_map(p, lang=run.lang, basemap=run.basemap),
+            "report.html": lambda p: shown.to_report(p, lang=run.lang)}
 
 
 def _report_warnings(warnings: list[str]) -> None:
@@ -334,36 +295,12 @@ def _report_warnings(warnings: list[str]) -> None:
 
 
 @cli.command()
-@_input_options
-@click.option("--category", required=True, help="Category to site, e.g. kindergarten.")
-@click.option("--sites", type=_Option("sites"), default=None, help="Number of new sites (MCLP).")
-@click.option("--target-coverage", type=_Option("target_coverage"), default=None,
-              help="Share of residents to cover with the fewest sites (set covering).")
-@click.option("--objective", type=click.Choice(["coverage", "distance"]), default="coverage",
-              show_default=True, help="distance = p-median (minimise total walking distance).")
-@click.option("--candidates", default="auto", show_default=True,
-              help="'auto' (clusters of uncovered residents) or a file of points/parcels.")
-@click.option("--n-candidates", type=_Option("n_candidates"), default=300, show_default=True,
-              help="Number of auto candidates.")
-@click.option("--min-spacing-m", type=_Option("min_spacing_m"), default=0.0, show_default=True,
-              help="Auto candidates keep this distance from existing facilities.")
-@click.option("--capacity", type=_Option("capacity"), default=None,
-              help="Residents one new site can serve.")
-@click.option("--min-unit-coverage", type=_Option("min_unit_coverage"), default=None,
-              help="Coverage floor every finest governance unit should reach (0-1).")
-@click.option("--time-limit", type=_Option("time_limit"), default=60.0,
-              show_default=True,
-              help="Wall-clock limit of the whole solve in seconds (model building and "
-                   "HiGHS included); past it, the best solution found with its bound.")
-@click.option("--seed", type=_Option("seed"), default=0, show_default=True,
-              help="Seed of auto candidates.")
-@_map_options
+@_common
+@_options(AuditOptions)
+@_options(SitingOptions)
+@_options(RunOptions)
 @click.pass_context
-def optimize(ctx: click.Context, category: str, sites: int | None,
-             target_coverage: float | None, objective: str, candidates: str,
-             n_candidates: int, min_spacing_m: float,
-             capacity: float | None, min_unit_coverage: float | None, time_limit: float,
-             seed: int, **opts: object) -> None:
+def optimize(ctx: click.Context, **opts: Any) -> None:
     """Propose new facility sites for a category (MCLP, set covering or p-median).
 
     Runs the audit first; writes its outputs plus proposals.geojson, optimize.json,
@@ -372,25 +309,26 @@ def optimize(ctx: click.Context, category: str, sites: int | None,
     """
     from .io.outputs import OutputFolder, write_outputs
 
-    settings = _settings(ctx, opts)
-    settings["candidates"] = None if candidates == "auto" else Path(candidates)
-    out = Path(settings["out"])
-    with OutputFolder(out, inputs=_input_paths(settings)) as folder:
+    siting_names = {s.name for s in option_specs(SitingOptions)}
+    siting_opts = SitingOptions(**{k: opts.pop(k) for k in list(opts) if k in siting_names})
+    if siting_opts.category is None:
+        raise click.UsageError("Missing option '--category' (the category to site).")
+    settings = dataclasses.replace(_settings(ctx, opts), siting=siting_opts)
+    out = settings.run.out
+    with OutputFolder(out, inputs=settings.input_paths()) as folder:
         result = _run_audit(settings)
         _report_warnings(result.summary["warnings"])
-        siting = _site(result, category, sites=sites, target_coverage=target_coverage,
-                       objective=objective, candidates=candidates, n_candidates=n_candidates,
-                       min_spacing_m=min_spacing_m, capacity=capacity,
-                       min_unit_coverage=min_unit_coverage, time_limit=time_limit, seed=seed)
-        writers = {**result.outputs(), **siting.outputs(), **_page_writers(siting, settings)}
+        siting = _site(result, siting_opts)
+        writers = {**result.outputs(), **siting.outputs(),
+                   **_page_writers(siting, settings.run)}
         write_outputs(folder, writers)
         written = folder.publish()
     summary = siting.summary()
     for note in summary["notes"]:
         log.warning("note: %s", note)
-    if settings["verbosity"] >= 0:
+    if settings.verbosity >= 0:
         click.echo(
-            f"{summary['model'].upper()} for {category}: {summary['sites']} sites, "
+            f"{summary['model'].upper()} for {siting_opts.category}: {summary['sites']} sites, "
             f"{summary['newly_covered_population']:,.0f} residents newly covered; coverage "
             f"{summary['coverage_before']:.1%} -> {summary['coverage_after']:.1%} "
             f"({summary['status']}, gap {summary['mip_gap']}, {summary['runtime_s']} s; "
@@ -398,20 +336,18 @@ def optimize(ctx: click.Context, category: str, sites: int | None,
         click.echo(f"wrote {', '.join(p.name for p in written)} to {out}")
 
 
-def _site(result: Any, category: str, *, sites: int | None, target_coverage: float | None,
-          objective: str, candidates: str, n_candidates: int, min_spacing_m: float,
-          capacity: float | None, min_unit_coverage: float | None, time_limit: float,
-          seed: int) -> Any:
+def _site(result: Any, options: SitingOptions) -> Any:
     """Build and solve the siting problem of ``lifecircle optimize``."""
     from .optimize import Siting
 
-    siting = Siting.from_audit(result, category,
-                               candidates=candidates if candidates == "auto" else Path(candidates),
-                               n_candidates=n_candidates, min_spacing_m=min_spacing_m,
-                               objective=objective, seed=seed)
-    siting.solve(sites=sites, target_coverage=target_coverage, objective=objective,
-                 capacity=capacity, min_unit_coverage=min_unit_coverage,
-                 time_limit_s=time_limit)
+    candidates = options.candidates_path() or "auto"
+    siting = Siting.from_audit(result, options.category, candidates=candidates,
+                               n_candidates=options.n_candidates,
+                               min_spacing_m=options.min_spacing_m,
+                               objective=options.objective, seed=options.seed)
+    siting.solve(sites=options.sites, target_coverage=options.target_coverage,
+                 objective=options.objective, capacity=options.capacity,
+                 min_unit_coverage=options.min_unit_coverage, time_limit_s=options.time_limit)
     return siting
 
 

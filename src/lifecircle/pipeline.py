@@ -52,13 +52,8 @@ from .io.population import (
 from .io.providers import deduplicate
 from .io.units import UnitHierarchy, hex_units, read_units, units_from_osm
 from .network import WalkGraph, read_network
-from .settings import (
-    CATCHMENT_INSIDE_SHARE,
-    FAR_SNAP_WARNING_M,
-    HEX_SIZE_M,
-    MAX_SNAP_M,
-    check_hex_cells,
-)
+from .options import AuditOptions
+from .settings import CATCHMENT_INSIDE_SHARE, FAR_SNAP_WARNING_M, check_hex_cells
 from .summary import build_summary
 
 log = logging.getLogger(__name__)
@@ -198,19 +193,9 @@ def audit(
     units: str | Path | None = None,
     population: str | Path | None = None,
     *,
-    standard: str | Path | Standard = "gb50180-2018",
-    profile: str | None = None,
-    categories: Sequence[str] | None = None,
-    osm_pois: bool = True,
-    facilities_crs: str | None = None,
-    unit_levels: Sequence[str] | None = None,
-    unit_codes: str | None = None,
-    hex_size_m: float = HEX_SIZE_M,
-    min_component_nodes: int | None = None,
-    max_snap_m: float = MAX_SNAP_M,
-    keep_edge_units: bool = False,
-    name: str | None = None,
+    options: AuditOptions | None = None,
     progress: bool = False,
+    **option_values: Any,
 ) -> AuditResult:
     """Audit walking access to life-circle facilities per governance unit.
 
@@ -231,41 +216,18 @@ def audit(
     population
         Polygons with a ``population`` column, allocated to network nodes, or a
         population raster (GeoTIFF, persons per cell).
-    standard
-        Bundled standard name, YAML path or a :class:`~lifecircle.config.Standard`.
-    profile
-        Walking profile id (default: the standard's default, ``adult``).
-    categories
-        Categories to audit (default: every category that has facilities).
-        A requested category with no facility in the data is an error.
-    osm_pois
-        Also read facilities from the network file's POIs (OSM files only).
-    facilities_crs
-        Datum or CRS of the facility tables (CSV/Excel carry no CRS) given as
-        plain paths: ``wgs84``, ``gcj02`` (Amap, Tencent), ``bd09`` (Baidu) or
-        e.g. ``EPSG:4526``. Vector files keep their own CRS unless given as a
-        ``(path, datum)`` pair.
-    unit_levels
-        Id column per level, coarsest first, for the one-column-per-level layout.
-    unit_codes
-        Column of 12-digit statistical codes from which the hierarchy follows.
-    hex_size_m
-        Without units and without boundaries in the OSM file: circumradius of
-        the hexagon grid used instead.
-    min_component_nodes
-        Keep, besides the largest, every network component of at least this size.
-    max_snap_m
-        Facilities farther than this from the network are not used; residents
-        farther than this reach nothing (they stay in the totals, not covered).
-    keep_edge_units
-        Also analyse units whose walking catchment leaves the street data (small
-        study areas, islands); they are flagged ``edge_effect`` and their coverage
-        may be underestimated.
-    name
-        The study's name, shown in the outputs' titles (default: the network file's
-        name).
+    options
+        Every other option of the audit, declared once in
+        :class:`~lifecircle.options.AuditOptions` (standard, profile, categories,
+        osm_pois, facilities_crs, unit_levels, unit_codes, min_component_nodes,
+        max_snap_m, snap, hex_size_m, keep_edge_units, name); the same names are
+        the command-line flags and the study file's keys. ``standard`` may also be a
+        :class:`~lifecircle.config.Standard`.
     progress
         Show progress bars.
+    **option_values
+        Options given one by one (they override ``options``), e.g.
+        ``audit(categories=["park"], profile="elderly")``.
 
     Returns
     -------
@@ -276,8 +238,13 @@ def audit(
     --------
     >>> import lifecircle
     >>> result = lifecircle.audit()                      # doctest: +SKIP
-    >>> result.units["street"][["name", "complete_share"]].head()  # doctest: +SKIP
+    >>> result.units["street"][["name", "score"]].head()  # doctest: +SKIP
     """
+    given = {k: v for k, v in {"network": network, "facilities": facilities, "units": units,
+                               "population": population}.items() if v is not None}
+    opts = (options or AuditOptions()).replace(**given, **option_values)
+    network, units, population = opts.network, opts.units, opts.population
+    facilities = list(opts.facilities)
     timer = _Timer()
     warnings: list[str] = []
     if network is None:
@@ -289,36 +256,37 @@ def audit(
         units, population = sample["units"], sample["population"]
     network = Path(network)
     facility_items = [(Path(f[0]), f[1]) if isinstance(f, tuple)
-                      else (Path(f), facilities_crs if is_table(f) else None)
+                      else (Path(f), opts.facilities_crs if is_table(f) else None)
                       for f in (facilities or [])]
     facility_paths = [path for path, _ in facility_items]
-    std = standard if isinstance(standard, Standard) else load_standard(standard)
-    prof = std.profile(profile)
-    if categories is not None:
-        for cat in categories:
+    std = opts.standard if isinstance(opts.standard, Standard) else load_standard(opts.standard)
+    prof = std.profile(opts.profile)
+    if opts.categories is not None:
+        for cat in opts.categories:
             std.category(cat)  # unknown ids raise with the list of valid ones
 
     with timer.stage("read_network"):
-        graph = read_network(network, min_component_nodes=min_component_nodes)
+        graph = read_network(network, min_component_nodes=opts.min_component_nodes)
     warnings.extend(_network_warnings(graph))
     log.debug("walk graph: %d nodes, %d edges, CRS %s", graph.n_nodes, graph.n_edges, graph.crs)
 
     with timer.stage("read_facilities"):
-        fac, merged, unknown_codes = _load_facilities(network, facility_items, std, osm_pois,
+        fac, merged, unknown_codes = _load_facilities(network, facility_items, std, opts.osm_pois,
                                                       warnings)
     counts = fac["category"].value_counts()
     log.debug("facilities per category: %s",
               ", ".join(f"{c} {int(n)}" for c, n in counts.items()) or "none")
-    audited = _choose_categories(counts, std, categories, [network, *facility_paths], warnings)
+    audited = _choose_categories(counts, std, opts.categories, [network, *facility_paths],
+                                 warnings)
 
     with timer.stage("read_units"):
-        hierarchy = _hierarchy(units, network, graph, unit_levels, unit_codes, hex_size_m,
-                               warnings)
+        hierarchy = _hierarchy(units, network, graph, opts.unit_levels, opts.unit_codes,
+                               opts.hex_size_m, warnings)
         # the edge-effect rule depends on the network and the standard alone
         reach_m = edge_reach_m(std)
         analysed, unit_check = units_inside_network(
             hierarchy, graph.extent(), graph.crs, reach_m, min_inside=CATCHMENT_INSIDE_SHARE,
-            keep_edge_units=keep_edge_units)
+            keep_edge_units=opts.keep_edge_units)
     if not analysed:
         msg = (f"{units}: no governance unit has its {reach_m:.0f} m walking catchment inside "
                f"the street data of {network}; use a network that extends at least "
@@ -339,20 +307,20 @@ def audit(
     with timer.stage("access"):
         table, fac_snap = compute_access(
             graph, pts, fac, std, profile=prof, categories=audited,
-            max_snap_m=max_snap_m, progress=progress,
+            max_snap_m=opts.max_snap_m, snap=opts.snap, progress=progress,
         )
     fac["snap_m"] = fac_snap.round(2)
     fac["reachable"] = fac_snap.notna()
     in_scope = table[table["unit_id"].isin(analysed)]
-    far = in_scope["snap_m"] > max_snap_m
+    far = in_scope["snap_m"] > opts.max_snap_m
     if far.any():
         warnings.append(
             f"{int(far.sum())} resident locations ({in_scope.loc[far, 'population'].sum():.0f} "
-            f"residents) lie farther than {max_snap_m:.0f} m from the walk network; they count "
-            "as not covered for every category")
+            f"residents) lie farther than {opts.max_snap_m:.0f} m from the walk network; they "
+            "count as not covered for every category")
     n_far = int((~fac["reachable"]).sum())
     if n_far:
-        warnings.append(f"{n_far} facilities lie farther than {max_snap_m:.0f} m from the "
+        warnings.append(f"{n_far} facilities lie farther than {opts.max_snap_m:.0f} m from the "
                         "walk network and are not used")
 
     edge_kept = unit_check[unit_check["analysed"] & unit_check["edge_effect"]]
@@ -386,7 +354,7 @@ def audit(
             + ", ".join(lv for lv, st in completeness.items() if not st["computed"])
             + ": the mandatory categor" + ("ies " if len(missing) > 1 else "y ")
             + ", ".join(missing) + " were not audited. Completeness needs every mandatory "
-            "category; add their facilities with --facilities (or audit all categories)")
+            "category; add their facilities with --facilities (or audit all opts.categories)")
     access = _access_output(in_scope, pts, hierarchy, audited)
     check_population(in_scope, access, unit_tables, hierarchy, city)
     ledger = population_inside(origins, origins.points["unit_id"], analysed)
@@ -412,10 +380,11 @@ def audit(
         unit_check=unit_check, unit_tables=unit_tables, origins=origins, city=city, access=access,
         origins_total=len(pts) + outside_units, outside_units=outside_units,
         beyond_snap=int(far.sum()), reach_m=reach_m, warnings=warnings,
-        timings=timer.timings, quality=quality, max_snap_m=max_snap_m,
-        completeness=completeness, categories=categories, keep_edge_units=keep_edge_units,
-        name=name,
+        timings=timer.timings, quality=quality, max_snap_m=opts.max_snap_m,
+        completeness=completeness, categories=opts.categories, keep_edge_units=opts.keep_edge_units,
+        name=opts.name,
     )
+    summary["settings"]["snap"] = opts.snap
     inputs = [p for p in [network, *facility_paths, units, population] if p is not None]
     return AuditResult(access=access, units=unit_tables, gaps=gaps, summary=summary,
                        facilities=fac, graph=graph, standard=std, profile=prof,
@@ -722,6 +691,7 @@ def _access_output(table: pd.DataFrame, pts: gpd.GeoDataFrame, hierarchy: UnitHi
         "unit_id": table["unit_id"].astype(str).to_numpy(),
         "snap_m": table["snap_m"].to_numpy(),
         "node": table["node"].to_numpy(),
+        "edge": table["edge"].to_numpy(),
     })
     for level in hierarchy.levels[:-1]:
         out[f"unit_{level}"] = ancestors.loc[out["unit_id"], level].astype(str).to_numpy()

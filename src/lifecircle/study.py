@@ -27,30 +27,28 @@ from typing import Any
 from .config import clip, config_error, did_you_mean, list_standards, read_yaml, shown
 from .datasets import resource_dir
 from .errors import InputFileError
+from .options import RunOptions, option_specs, study_kinds
 from .settings import option_problem
-
-#: Keys a study may set, with their kind. Paths are resolved against the file.
-STUDY_KEYS: dict[str, str] = {
-    "name": "text", "name_zh": "text", "area": "text", "description": "longtext",
-    "network": "path", "facilities": "facilities", "units": "path", "population": "path",
-    "standard": "standard", "profile": "text", "categories": "list",
-    "facilities_crs": "crs", "unit_levels": "list", "unit_codes": "text",
-    "osm_pois": "bool", "min_component_nodes": "int", "max_snap_m": "number",
-    "hex_size_m": "number", "place": "text",
-    "out": "outpath", "lang": "lang", "no_map": "bool", "basemap": "basemap",
-}
 
 #: Keys that describe the study (titles, summary.json) and are not audit options.
 DESCRIPTIVE_KEYS = ("name", "name_zh", "area", "description")
 
+#: Keys a study may set, with their kind: the descriptive ones, then every option
+#: declared in :mod:`lifecircle.options` (the same names as the flags and as the
+#: keyword arguments of :func:`lifecircle.audit`). Paths are resolved against the file.
+STUDY_KEYS: dict[str, str] = {
+    "name": "text", "name_zh": "text", "area": "text", "description": "longtext",
+    **{name: spec.kind for name, spec in study_kinds().items() if name not in DESCRIPTIVE_KEYS},
+}
+
 #: Keys for the outputs and the download, not arguments of :func:`lifecircle.audit`.
-OUTPUT_KEYS = ("out", "lang", "no_map", "basemap", "place")
+OUTPUT_KEYS = tuple(spec.name for spec in option_specs(RunOptions))
 
 #: Longest accepted text value (``description``: ``LONGTEXT_MAX_CHARS``).
 TEXT_MAX_CHARS = 200
 LONGTEXT_MAX_CHARS = 5000
 
-_CHOICES = {"lang": ("en", "zh"), "basemap": ("osm", "amap", "none")}
+_CHOICES = {name: spec.choices for name, spec in study_kinds().items() if spec.choices}
 
 
 @dataclass(frozen=True)
@@ -211,7 +209,7 @@ def _check(kind: str, key: str, value: Any, base: Path, problems: list[str]) -> 
                             f"{clip(str(resolved), 300)}); give a folder for the outputs")
             return None
         return resolved
-    if kind == "facilities":
+    if kind == "paths":
         return _check_facilities(key, value, base, problems)
     if kind == "standard":
         return _check_standard(key, value, base, problems)
@@ -252,8 +250,8 @@ def _check(kind: str, key: str, value: Any, base: Path, problems: list[str]) -> 
             problems.append(problem)
             return None
         return int(value) if kind == "int" else float(value)
-    if kind in _CHOICES:
-        choices = _CHOICES[kind]
+    if kind == "choice":
+        choices = _CHOICES[key]
         if isinstance(value, str) and value in choices:
             return value
         return fail(" or ".join([", ".join(choices[:-1]), choices[-1]]))
