@@ -259,9 +259,11 @@ def _kill_points() -> list[float]:
 
 
 @pytest.mark.slow
-def test_kill_9_at_any_point_leaves_one_complete_set(tiny, tmp_path):
+def test_kill_9_at_any_point_leaves_one_complete_set(tiny, tmp_path, monkeypatch):
     """kill -9 during a run: --out is the previous set (or, after publishing, the new
     one), never a mix; the next run removes what the killed one left behind."""
+    # fixed time stamps: every complete new set is the same bytes
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
     out = tmp_path / "out"
     res = invoke(tiny_args(tiny, out, "--no-map"))
     assert res.exit_code == 0, res.output
