@@ -1238,10 +1238,6 @@ def test_cli_greenfield(cli_files, tmp_path):
         assert "cov_park" in table.columns
 
 
-@pytest.mark.xfail(reason="render (not the optimizer) looks up the siting category in the "
-                          "audit's summary['thresholds'] and categories_audited; it should "
-                          "use Siting.categories / summary()['threshold_m'] / access_before()",
-                   raises=KeyError, strict=False)
 def test_greenfield_map_and_report(inst0, tmp_path):
     s = Siting.from_audit(inst0.result, "park", candidates=random_candidates(0, 6))
     s.solve(sites=2)

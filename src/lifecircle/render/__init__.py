@@ -1,7 +1,8 @@
 """Outputs people look at: the interactive map and the planner's report.
 
-* :func:`~lifecircle.render.map.render_map` writes ``map.html`` (folium / Leaflet,
-  self-contained, basemap ``osm``, ``amap`` (GCJ-02) or ``none``);
+* :func:`~lifecircle.render.map.render_map` writes ``map.html`` (Leaflet; a
+  constant page of ours reading its data from one JSON block; self-contained, basemap
+  ``osm``, ``amap`` (GCJ-02) or ``none``);
 * :func:`~lifecircle.render.report.render_report` writes ``report.html`` (one
   printable file with inline charts).
 

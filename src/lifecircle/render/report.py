@@ -683,8 +683,9 @@ class _Proposals:
     def context(self) -> dict[str, Any]:
         summary, cat = self.summary, self.siting.category
         name = self.report.cat(cat)
-        th = self.report.summary["thresholds"][cat]
-        minutes, metres = f"{th['minutes']:g}", f"{th['metres']:.0f}"
+        # the siting's own threshold: its category need not be one the audit covered
+        minutes = f"{summary['threshold_min']:g}"
+        metres = f"{self.siting.threshold_m:.0f}"
         model = self.t(f"model_{summary['model']}")
         newly = count(summary["newly_covered_population"])
         if summary["model"] == "pmedian":
