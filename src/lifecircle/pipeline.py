@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .access import compute_access
+from .columns import OUTPUTS
 from .config import Profile, Standard, load_standard
 from .coverage import (
     citywide,
@@ -58,7 +59,10 @@ from .summary import build_summary
 
 log = logging.getLogger(__name__)
 
-OUTPUT_FILES = ("access.parquet", "units.gpkg", "facilities.gpkg", "gaps.csv", "summary.json")
+#: The audit's data outputs (see :data:`lifecircle.columns.OUTPUTS`; the map and
+#: report are written by the render stage).
+OUTPUT_FILES = tuple(name for name, out in OUTPUTS.items()
+                     if out.written_by == "audit" and not name.endswith(".html"))
 
 
 

@@ -38,16 +38,15 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
+from ..columns import OUTPUTS
 from ..errors import InputFileError, OutputError
 from ..reproducible import gdal_reproducible
 
-#: Every file lifecircle may write into ``--out``: files of an earlier run with these
-#: names are replaced by the new set (or dropped when the new run does not make them,
-#: e.g. ``map.html`` after ``--no-map``), so the folder never mixes two runs.
-KNOWN_OUTPUTS: frozenset[str] = frozenset({
-    "access.parquet", "units.gpkg", "facilities.gpkg", "gaps.csv", "summary.json",
-    "map.html", "report.html", "proposals.geojson", "optimize.json", "units_after.gpkg",
-})
+#: Every file lifecircle may write into ``--out`` (:data:`lifecircle.columns.OUTPUTS`):
+#: files of an earlier run with these names are replaced by the new set (or dropped
+#: when the new run does not make them, e.g. ``map.html`` after ``--no-map``), so the
+#: folder never mixes two runs.
+KNOWN_OUTPUTS: frozenset[str] = frozenset(OUTPUTS)
 
 log = logging.getLogger(__name__)
 
