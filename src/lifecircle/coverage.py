@@ -23,6 +23,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from . import columns
+from .columns import OUTPUTS
 from .config import Standard
 from .io.units import UnitHierarchy
 
@@ -31,7 +33,7 @@ def covered_matrix(access: pd.DataFrame, standard: Standard, categories: list[st
                    ) -> pd.DataFrame:
     """Boolean per origin and category: within the category's threshold (NaN = not)."""
     return pd.DataFrame(
-        {c: (access[f"time_{c}_min"] <= standard.category(c).threshold_min).to_numpy()
+        {c: (access[columns.time(c)] <= standard.category(c).threshold_min).to_numpy()
          for c in categories},
         index=access.index,
     )
@@ -73,7 +75,7 @@ def completeness_status(standard: Standard, categories: list[str]) -> dict[str, 
 
 def completeness_columns(standard: Standard, categories: list[str]) -> dict[str, list[str]]:
     """The ``complete_<level>`` columns that can be computed, with their categories."""
-    return {f"complete_{level}": status["categories"]
+    return {columns.complete(level): status["categories"]
             for level, status in completeness_status(standard, categories).items()
             if status["computed"]}
 
@@ -92,7 +94,7 @@ def origin_indicators(access: pd.DataFrame, standard: Standard, categories: list
     out["score"] = covered[mandatory].mean(axis=1) if mandatory else np.nan
     status = completeness_status(standard, categories)
     for level, st in status.items():
-        out[f"complete_{level}"] = (covered[st["categories"]].all(axis=1).astype(float)
+        out[columns.complete(level)] = (covered[st["categories"]].all(axis=1).astype(float)
                                     if st["computed"] else np.nan)
     every = [c.id for c in standard.categories if c.mandatory]
     done = bool(every) and set(every) <= set(categories)
@@ -175,7 +177,7 @@ def coverage_by_unit(
         stats["n_origins"] = sums["n_origins"].reindex(stats.index).fillna(0).astype(int)
         none = stats["units_analysed"] == 0
         stats.loc[none, ["population", *value_cols]] = np.nan
-        order = ["population", *[f"cov_{c}" for c in categories], "score",
+        order = ["population", *[columns.cov(c) for c in categories], "score",
                  *[c for c in value_cols if c.startswith("complete_")], "worst_category",
                  "units_analysed", "units_total", "analysed", "n_origins"]
         merged = units.join(stats[order], on="unit_id")
@@ -186,7 +188,7 @@ def coverage_by_unit(
 def _worst(stats: pd.DataFrame, mandatory: list[str]) -> pd.Series:
     if not mandatory:
         return pd.Series(pd.NA, index=stats.index, dtype="string")
-    cov = stats[[f"cov_{c}" for c in mandatory]]
+    cov = stats[[columns.cov(c) for c in mandatory]]
     valid = cov.notna().any(axis=1)
     worst = pd.Series(pd.NA, index=stats.index, dtype="string")
     # idxmin takes the first of ties, i.e. the standard's order
@@ -210,7 +212,7 @@ def find_gaps(units: dict[str, gpd.GeoDataFrame], categories: list[str]) -> pd.D
         analysed = table.get("units_analysed", pd.Series(1, index=table.index))
         total = table.get("units_total", pd.Series(1, index=table.index))
         for cat in categories:
-            share = 1.0 - table[f"cov_{cat}"]
+            share = 1.0 - table[columns.cov(cat)]
             frame = pd.DataFrame({
                 "unit_id": table["unit_id"], "name": table["name"], "level": table["level"],
                 "category": cat, "uncovered_population": table["population"] * share,
@@ -218,16 +220,15 @@ def find_gaps(units: dict[str, gpd.GeoDataFrame], categories: list[str]) -> pd.D
                 "units_analysed": analysed, "units_total": total,
             })
             rows.append(frame[frame["uncovered_population"] > 1e-9])
-    columns = ["unit_id", "name", "level", "category", "uncovered_population", "uncovered_share",
-               "partly_analysed", "units_analysed", "units_total"]
+    names = [name for name, _ in OUTPUTS["gaps.csv"].columns]
     if not rows:
-        return pd.DataFrame(columns=columns)
+        return pd.DataFrame(columns=names)
     gaps = pd.concat(rows, ignore_index=True)
     # round away float noise so equal shortfalls tie and the larger share wins
     gaps["_rank"] = gaps["uncovered_population"].round(6)
     return gaps.sort_values(["_rank", "uncovered_share", "unit_id", "category"],
                             ascending=[False, False, True, True],
-                            kind="stable").reset_index(drop=True)[columns]
+                            kind="stable").reset_index(drop=True)[names]
 
 
 def citywide(access: pd.DataFrame, standard: Standard, categories: list[str]) -> dict:
@@ -242,12 +243,12 @@ def citywide(access: pd.DataFrame, standard: Standard, categories: list[str]) ->
 
     out = {
         "population": total,
-        "coverage": {c: share(f"cov_{c}") for c in categories},
+        "coverage": {c: share(columns.cov(c)) for c in categories},
         "score": share("score") if "score" in ind else None,
         "complete_share": share("complete_share"),
     }
     for level in completeness_status(standard, categories):
-        col = f"complete_{level}"
+        col = columns.complete(level)
         out[col] = share(col) if ind[col].notna().all() else None
     if not ind["complete_share"].notna().all():
         out["complete_share"] = None

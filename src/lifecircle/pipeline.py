@@ -19,6 +19,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from . import columns
 from .access import compute_access
 from .columns import OUTPUTS
 from .config import Profile, Standard, load_standard
@@ -698,9 +699,9 @@ def _access_output(table: pd.DataFrame, pts: gpd.GeoDataFrame, hierarchy: UnitHi
         "edge": table["edge"].to_numpy(),
     })
     for level in hierarchy.levels[:-1]:
-        out[f"unit_{level}"] = ancestors.loc[out["unit_id"], level].astype(str).to_numpy()
+        out[columns.unit_level(level)] = ancestors.loc[out["unit_id"], level].astype(str).to_numpy()
     for cat in categories:
-        out[f"dist_{cat}_m"] = table[f"dist_{cat}_m"].to_numpy()
-        out[f"time_{cat}_min"] = table[f"time_{cat}_min"].to_numpy()
+        out[columns.dist(cat)] = table[columns.dist(cat)].to_numpy()
+        out[columns.time(cat)] = table[columns.time(cat)].to_numpy()
     geometry = pts.geometry.loc[table.index]
     return gpd.GeoDataFrame(out, geometry=geometry.to_numpy(), crs=pts.crs).to_crs("EPSG:4326")

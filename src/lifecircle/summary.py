@@ -10,7 +10,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from . import __version__
+from . import __version__, columns
 from .config import Profile, Standard
 from .io.population import Origins
 from .io.units import UnitHierarchy
@@ -122,7 +122,7 @@ def build_summary(*, network: Path, facility_paths: list[Path], units: Any, popu
         "coverage": city["coverage"],
         "score": city["score"],
         "complete_share": city["complete_share"],
-        "complete_by_level": {level: city[f"complete_{level}"] for level in completeness},
+        "complete_by_level": {level: city[columns.complete(level)] for level in completeness},
         "completeness": completeness,
         "settings": {"max_snap_m": max_snap_m, "keep_edge_units": keep_edge_units,
                      "polygon_access_spacing_m": POLYGON_ACCESS_SPACING_M,

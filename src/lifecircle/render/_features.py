@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from .. import columns
 from ._text import count, esc, level_name, pct, text
 
 if TYPE_CHECKING:
@@ -100,7 +101,7 @@ def unit_popup(ctx: MapContext, row: pd.Series) -> str:
     lang, std = ctx.lang, ctx.result.standard
     rows = [(esc(text("population", lang)), count(row["population"]))]
     for lv in std.levels:
-        col = f"complete_{lv.id}"
+        col = columns.complete(lv.id)
         if col in row.index:
             name = lv.name_zh if lang == "zh" else lv.name_en
             rows.append((esc(text("complete_level", lang, level=name)), pct(row[col])))
@@ -111,7 +112,7 @@ def unit_popup(ctx: MapContext, row: pd.Series) -> str:
         minutes = f"{ctx.threshold(cat)['minutes']:g}"
         label = (f"{swatch}{esc(ctx.cat_name(cat))} "
                  f"<small>{esc(text('at_most', lang, minutes=minutes))}</small>")
-        value = pct(row[f"cov_{cat}"])
+        value = pct(row[columns.cov(cat)])
         rows.append((label, f"<b>{value}</b>" if cat == worst else value))
     if pd.notna(worst):
         rows.append((esc(text("worst_category", lang)), esc(ctx.cat_name(str(worst)))))

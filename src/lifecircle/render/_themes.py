@@ -18,6 +18,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from .. import columns
 from ..coverage import origin_indicators
 from . import _mapdata
 from ._context import CATCHMENT_CELL_M, CELL_M, MapContext
@@ -75,7 +76,7 @@ def themes(ctx: MapContext, proposed: Proposed | None = None) -> list[Theme]:
                                   cell_m=CATCHMENT_CELL_M)
         name = text("theme_category", ctx.lang, name=ctx.cat_name(cat),
                     minutes=f"{ctx.threshold(cat)['minutes']:g}")
-        theme = Theme(name, f"cov_{cat}", cells(indicators[f"cov_{cat}"].to_numpy(float)),
+        theme = Theme(name, columns.cov(cat), cells(indicators[columns.cov(cat)].to_numpy(float)),
                       ctx.display(gpd.GeoDataFrame(geometry=area)))
         if proposed is not None and cat == proposed.category:
             out += _before_after(ctx, proposed, theme, usable)
@@ -97,7 +98,7 @@ def _not_audited_theme(ctx: MapContext, proposed: Proposed
     cat, graph = proposed.category, ctx.result.graph
     logger.info("map: theme %s before the proposed sites (not audited)", cat)
     access = proposed.siting.access_before()
-    covered = origin_indicators(access, ctx.result.standard, [cat])[f"cov_{cat}"]
+    covered = origin_indicators(access, ctx.result.standard, [cat])[columns.cov(cat)]
     uncovered = access["population"].to_numpy(float) * (1.0 - covered.to_numpy(float))
     cells = ctx.display(_mapdata.aggregate_to_cells(ctx.result.access, uncovered, graph.crs,
                                                     CELL_M))
@@ -106,7 +107,7 @@ def _not_audited_theme(ctx: MapContext, proposed: Proposed
     area = _mapdata.catchment(graph, usable, ctx.threshold(cat)["metres"],
                               cell_m=CATCHMENT_CELL_M)
     units = _units_with(ctx, proposed.siting.units_after(access)[ctx.levels[-1]])
-    theme = Theme("", f"cov_{cat}", cells, ctx.display(gpd.GeoDataFrame(geometry=area)),
+    theme = Theme("", columns.cov(cat), cells, ctx.display(gpd.GeoDataFrame(geometry=area)),
                   units=units)
     return theme, usable
 
@@ -120,7 +121,7 @@ def _before_after(ctx: MapContext, proposed: Proposed, before: Theme,
     # residents still uncovered, per origin (a resident partly served by a site of
     # limited capacity appears twice in access_after: served and unserved shares)
     after = proposed.access_after
-    covered = origin_indicators(after, ctx.result.standard, [cat])[f"cov_{cat}"].to_numpy()
+    covered = origin_indicators(after, ctx.result.standard, [cat])[columns.cov(cat)].to_numpy()
     uncovered = (pd.Series(after["population"].to_numpy(float) * (1.0 - covered))
                  .groupby(after["origin_id"].to_numpy()).sum()
                  .reindex(ctx.result.access["origin_id"].to_numpy(), fill_value=0.0))
@@ -135,7 +136,7 @@ def _before_after(ctx: MapContext, proposed: Proposed, before: Theme,
             "theme_before", ctx.lang, name=ctx.cat_name(cat), minutes=minutes)),
         Theme(text("theme_after", ctx.lang, name=ctx.cat_name(cat), minutes=minutes,
                    n=len(proposed.proposals)),
-              f"cov_{cat}", cells, ctx.display(gpd.GeoDataFrame(geometry=area)),
+              columns.cov(cat), cells, ctx.display(gpd.GeoDataFrame(geometry=area)),
               units=_units_with(ctx, proposed.units_after[ctx.levels[-1]])),
     ]
 

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 import pandas as pd
 
+from .. import columns
 from ..datasets import SAMPLES, get_path
 from . import _charts
 from ._assets import ASSETS, read_text
@@ -162,7 +163,7 @@ class _Completeness:
 
     @property
     def column(self) -> str:
-        return f"complete_{self.level}"
+        return columns.complete(self.level)
 
 
 class _Report:
@@ -549,7 +550,7 @@ class _Report:
                           _Cell.label(row["unit_id"]), _Cell.count(row["population"])]
                          + [_Cell.share(row[info.column]) for info, _ in complete]
                          + [_Cell.share(row["score"])]
-                         + [_Cell.share(row[f"cov_{c}"]) for c in self.categories]
+                         + [_Cell.share(row[columns.cov(c)]) for c in self.categories]
                          + [_Cell.label(self.cat(str(cat)) if pd.notna(cat) else "–")])
                 if partial:
                     cells.append(_Cell(self.t("partly_analysed", done=int(row["units_analysed"]),
@@ -641,7 +642,7 @@ class _Report:
         access = self.result.access
         weights = access["population"].to_numpy(float)
         curves = [_charts.Curve(self.cat(c) + self.mark(c),
-                                access[f"time_{c}_min"].to_numpy(float), weights,
+                                access[columns.time(c)].to_numpy(float), weights,
                                 self.colours.get(c, "#666666"), self.minutes(c))
                   for c in ranked]
         max_minutes = max(self.minutes(c) for c in self.categories)
