@@ -197,8 +197,9 @@ class _Settings:
 
     def input_paths(self) -> list[Path]:
         paths = self.audit.input_paths()
-        if self.siting is not None and self.siting.candidates_path() is not None:
-            paths.append(self.siting.candidates_path())
+        candidates = None if self.siting is None else self.siting.candidates_path()
+        if candidates is not None:
+            paths.append(candidates)
         return paths
 
 
@@ -244,11 +245,13 @@ def _run_audit(settings: _Settings) -> Any:
     configure_logging(settings.verbosity)
     options = settings.audit
     if settings.run.place and options.network is None:
-        from .config import load_standard
+        from .config import Standard, load_standard
         from .io.online import download_place
 
+        standard = options.standard
         paths = download_place(settings.run.place, settings.run.out / "osm-download",
-                               load_standard(options.standard))
+                               standard if isinstance(standard, Standard)
+                               else load_standard(standard))
         options = options.replace(
             network=paths["network"], facilities=(*options.facilities, paths["facilities"]),
             units=options.units or paths.get("units"))
@@ -340,6 +343,7 @@ def _site(result: Any, options: SitingOptions) -> Any:
     """Build and solve the siting problem of ``lifecircle optimize``."""
     from .optimize import Siting
 
+    assert options.category is not None  # checked by the command
     candidates = options.candidates_path() or "auto"
     siting = Siting.from_audit(result, options.category, candidates=candidates,
                                n_candidates=options.n_candidates,

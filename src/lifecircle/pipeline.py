@@ -18,6 +18,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from . import columns
 from .access import compute_access
@@ -398,9 +399,9 @@ def audit(
 
 
 def _network_warnings(graph: WalkGraph) -> list[str]:
-    out = []
+    out: list[str] = []
     if graph.dropped.get("not_walkable_edges"):
-        by_class = graph.dropped.get("not_walkable_by_class", {})
+        by_class: dict[str, int] = graph.dropped.get("not_walkable_by_class", {})
         out.append(f"network: dropped {graph.dropped['not_walkable_edges']} GraphML edges that "
                    "are not walkable ("
                    + ", ".join(f"{k}: {n}" for k, n in list(by_class.items())[:8]) + ")")
@@ -525,7 +526,7 @@ def _hierarchy(units: str | Path | None, network: Path, graph: WalkGraph,
         f"no --units given and no administrative boundaries in {network.name}: using a grid "
         f"of hexagons ({hex_size_m:g} m from centre to corner, {2.598 * hex_size_m**2 / 1e6:.2f} "
         "km2 each). Hexagons are not governance units; give --units for real ones")
-    west, south, east, north = graph.extent().bounds
+    west, south, east, north = shapely.bounds(graph.extent()).tolist()
     check_hex_cells(east - west, north - south, hex_size_m, source="--hex-size-m")
     return hex_units(graph.extent(), graph.crs, size_m=hex_size_m)
 
