@@ -492,6 +492,8 @@ class _Report:
 
     def worst_units(self) -> dict[str, Any]:
         computed = self._top_computed()
+        top = self.top
+        top_mark = self.level_mark(top) if computed and top is not None else ""
         tables = []
         notes: set[str] = set()
         for level in reversed(self.levels):
@@ -505,8 +507,7 @@ class _Report:
                     "name": _name(row["name"], self.lang),
                     "parent": parents.get(str(row["parent_id"]), ""),
                     "flag": flag, "population": count(row["population"]),
-                    "complete": pct(row["complete_share"]) + (self.level_mark(self.top)
-                                                              if computed else ""),
+                    "complete": pct(row["complete_share"]) + top_mark,
                     "colour": share_colour(row["complete_share"] if computed else row["score"]),
                     "score": pct(row["score"]),
                     "worst": (f"{self.cat(str(cat))} ({pct(row[f'cov_{cat}'])})"
@@ -514,8 +515,8 @@ class _Report:
                 })
             tables.append({"level": level_name(level, self.lang), "rows": rows})
         return {"tables": tables, "computed": computed,
-                "complete_head": (self.t("col_complete_share", level=self.top.name)
-                                  if computed and self.top is not None else ""),
+                "complete_head": (self.t("col_complete_share", level=top.name)
+                                  if computed and top is not None else ""),
                 "footnotes": self._footnotes(notes)}
 
     def _footnotes(self, marks: set[str]) -> list[str]:
@@ -686,7 +687,7 @@ class _Proposals:
         name = self.report.cat(cat)
         # the siting's own threshold: its category need not be one the audit covered
         minutes = f"{summary['threshold_min']:g}"
-        metres = f"{self.siting.threshold_m:.0f}"
+        metres = f"{summary['threshold_m']:.0f}"
         model = self.t(f"model_{summary['model']}")
         newly = count(summary["newly_covered_population"])
         if summary["model"] == "pmedian":
@@ -753,7 +754,7 @@ class _Proposals:
         limit = self.siting.options.get("time_limit_s")
         solver = str(self.summary.get("solver") or "")
         return (self.t("p_solver_limit", solver=solver, s=f"{float(limit):g}")
-                if _present(limit) else solver)
+                if limit is not None and _present(limit) else solver)
 
     def before_after(self, name: str, minutes: str) -> list[dict[str, str | None]]:
         summary = self.summary
