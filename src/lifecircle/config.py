@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import difflib
 import math
-import numbers
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from .settings import (
     LEVEL_MINUTES_MAX,
     WALKING_SPEED_MAX_M_S,
     WALKING_SPEED_MIN_M_S,
+    real_number,
 )
 
 #: Tag keys a selector may test (besides the ``name`` / ``not_name`` patterns).
@@ -716,21 +716,21 @@ class _Checker:
     def positive(self, item: Mapping[str, Any], key: str, where: str,
                  maximum: float | None = None) -> float:
         value = item.get(key)
-        if isinstance(value, numbers.Real) and not isinstance(value, bool) \
-                and not math.isfinite(value):
+        number = real_number(value)
+        if number is not None and not math.isfinite(number):
             self.problems.append(f"{where}.{key}: must be a finite positive number, got "
                                  f"{value!r} (.nan and .inf are not numbers of minutes, "
                                  "metres or m/s)")
             return 0.0
-        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
+        if number is None or not number > 0:
             self.problems.append(f"{where}.{key}: must be a positive number, got "
                                  f"{shown(value)}")
             return 0.0
-        if maximum is not None and value > maximum:
-            self.problems.append(f"{where}.{key}: {float(value):g} is more than the largest "
+        if maximum is not None and number > maximum:
+            self.problems.append(f"{where}.{key}: {float(number):g} is more than the largest "
                                  f"accepted value, {maximum:g}; check the unit")
             return 0.0
-        return float(value)
+        return float(number)
 
     def optional_positive(self, item: Mapping[str, Any], key: str, where: str,
                           maximum: float | None = None) -> float | None:

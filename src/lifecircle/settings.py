@@ -129,6 +129,33 @@ OPTION_RANGES: dict[str, OptionRange] = {
 }
 
 
+def real_number(value: object) -> int | float | None:
+    """``value`` as a plain ``int`` or ``float`` if it is a real number, else ``None``.
+
+    Any :class:`numbers.Real` (Python and NumPy ints and floats) counts; ``True``
+    and ``False`` do not. Integers stay exact ints, so comparisons with a range
+    give the same answer as with ``value`` itself.
+
+    Parameters
+    ----------
+    value
+        Anything, e.g. a value read from YAML or the command line.
+
+    Returns
+    -------
+    int, float or None
+        The number, or ``None`` for text, booleans, ``None`` and other objects.
+
+    Examples
+    --------
+    >>> real_number(3), real_number(2.5), real_number("3"), real_number(True)
+    (3, 2.5, None, None)
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return None
+    return int(value) if isinstance(value, numbers.Integral) else float(value)
+
+
 def _fmt(number: float) -> str:
     return f"{number:g}" if isinstance(number, float) else str(number)
 
@@ -190,19 +217,20 @@ def option_problem(name: str, value: object, *, minimum: float | None = None,
     wanted = _range_text(spec)
     if spec.default is not None:
         wanted += f" (default {_fmt(spec.default)})"
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+    number = real_number(value)
+    if number is None:
         why = "not a number" + (" (write it without quotes)" if isinstance(value, str) else "")
-    elif finite and not math.isfinite(value):
+    elif finite and not math.isfinite(number):
         why = "not a finite number"
-    elif spec.integer and not float(value).is_integer():
+    elif spec.integer and not float(number).is_integer():
         why = "not a whole number"
-    elif spec.minimum is not None and (value <= spec.minimum if spec.min_open
-                                       else value < spec.minimum):
+    elif spec.minimum is not None and (number <= spec.minimum if spec.min_open
+                                       else number < spec.minimum):
         unit = f" {spec.unit}" if spec.unit else ""
         why = (f"not greater than {_fmt(spec.minimum)}{unit}" if spec.min_open
                else f"below the minimum of {_fmt(spec.minimum)}{unit}")
-    elif spec.maximum is not None and (value >= spec.maximum if spec.max_open
-                                       else value > spec.maximum):
+    elif spec.maximum is not None and (number >= spec.maximum if spec.max_open
+                                       else number > spec.maximum):
         unit = f" {spec.unit}" if spec.unit else ""
         why = (f"not less than {_fmt(spec.maximum)}{unit}" if spec.max_open
                else f"above the maximum of {_fmt(spec.maximum)}{unit}")
@@ -248,9 +276,11 @@ def check_option(name: str, value: object, *, minimum: float | None = None,
                              finite=finite, min_open=min_open, max_open=max_open)
     if problem is not None:
         raise ConfigError(source, [problem])
+    number = real_number(value)
+    assert number is not None  # option_problem refuses anything but a real number
     spec = OPTION_RANGES.get(name.lstrip("-").replace("-", "_"), OptionRange())
     whole = spec.integer if integer is None else integer
-    return int(value) if whole else float(value)  # type: ignore[arg-type]
+    return int(number) if whole else float(number)
 
 
 def hex_cells_estimate(width_m: float, height_m: float, size_m: float) -> int:

@@ -132,9 +132,9 @@ def load_study(path: str | Path) -> Study:
             "the file is empty; write one `option: value` per line, at least "
             "`network: PATH` (see configs/studies/central-shanghai.yaml)"])
     if not isinstance(raw, Mapping):
-        kind = "a list" if isinstance(raw, list) else f"a single value ({shown(raw, 40)})"
+        shape = "a list" if isinstance(raw, list) else f"a single value ({shown(raw, 40)})"
         raise config_error(source, [
-            f"a study file must be a mapping of option: value, not {kind}; write one "
+            f"a study file must be a mapping of option: value, not {shape}; write one "
             "`option: value` per line, e.g. `network: streets.osm.pbf`"])
     base = path.parent
     problems: list[str] = []

@@ -39,14 +39,17 @@ def download_place(place: str, folder: str | Path, standard: Standard) -> dict[s
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    tags: dict[str, bool | list[str]] = {}
+    # osmnx's tag query: key -> True (any value) or a list of values
+    tags: dict[str, bool | str | list[str]] = {}
     for category in standard.categories:
         for selector in category.selectors:
             for key, values in selector.tags.items():
-                if values is None or tags.get(key) is True:
+                current = tags.get(key)
+                if values is None or current is True:
                     tags[key] = True
                 else:
-                    tags[key] = sorted(set(tags.get(key) or []) | set(values))
+                    known = current if isinstance(current, list) else []
+                    tags[key] = sorted(set(known) | set(values))
     try:
         log.info("downloading the walk network of %s with osmnx ...", place)
         graph = ox.graph_from_place(place, network_type="walk", simplify=False)

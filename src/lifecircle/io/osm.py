@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
@@ -19,6 +20,9 @@ import shapely
 
 from ..errors import InputFileError, InputFormatError
 from ..settings import NOT_WALKABLE_TAGS, WALKABLE_HIGHWAYS
+
+if TYPE_CHECKING:  # osmium is imported lazily at run time
+    import osmium
 
 _OSM_SUFFIXES = {
     ".osm.pbf": "pbf", ".pbf": "pbf", ".osm": "osm", ".osm.xml": "osm", ".xml": "osm",
@@ -45,7 +49,7 @@ class OsmWays:
     invalid_locations: int = 0
 
 
-def _osm_file(path: str | Path):
+def _osm_file(path: str | Path) -> osmium.io.File:
     import osmium
 
     path = Path(path)
@@ -60,7 +64,7 @@ def _osm_file(path: str | Path):
     raise InputFormatError(msg)
 
 
-def _is_walkable(tags) -> bool:
+def _is_walkable(tags: osmium.osm.TagList) -> bool:
     if tags.get("highway") not in WALKABLE_HIGHWAYS:
         return False
     return not any(tags.get(key) in bad for key, bad in NOT_WALKABLE_TAGS.items())
@@ -95,7 +99,7 @@ def read_walk_ways(path: str | Path) -> OsmWays:
             .with_filter(osmium.filter.KeyFilter("highway"))
         )
         for obj in processor:
-            if not obj.is_way() or not _is_walkable(obj.tags):
+            if not isinstance(obj, osmium.osm.Way) or not _is_walkable(obj.tags):
                 continue
             nodes = [n for n in obj.nodes if n.location.valid()]
             if len(nodes) < len(obj.nodes):
@@ -105,13 +109,16 @@ def read_walk_ways(path: str | Path) -> OsmWays:
             refs.append(np.fromiter((n.ref for n in nodes), np.int64, len(nodes)))
             lons.append(np.fromiter((n.lon for n in nodes), float, len(nodes)))
             lats.append(np.fromiter((n.lat for n in nodes), float, len(nodes)))
-            classes.append(obj.tags.get("highway"))
+            classes.append(obj.tags["highway"])  # present: _is_walkable checked it
     except RuntimeError as exc:
         msg = f"{path}: could not be read as OSM data ({exc}); is the file complete?"
         raise InputFormatError(msg) from None
     if not refs:
-        return OsmWays(*(np.empty(0, t) for t in (np.int64, float, float, np.int64, np.int64,
-                                                    object)), invalid_locations=len(invalid))
+        return OsmWays(
+            node_ids=np.empty(0, np.int64), lon=np.empty(0, float), lat=np.empty(0, float),
+            edge_u=np.empty(0, np.int64), edge_v=np.empty(0, np.int64),
+            edge_class=np.empty(0, object), invalid_locations=len(invalid),
+        )
     all_refs = np.concatenate(refs)
     all_lon = np.concatenate(lons)
     all_lat = np.concatenate(lats)
@@ -162,12 +169,12 @@ def read_osm_pois(path: str | Path, keys: Iterable[str]) -> gpd.GeoDataFrame:
             .with_filter(osmium.filter.KeyFilter(*keys))
         )
         for obj in processor:
-            if obj.is_node():
+            if isinstance(obj, osmium.osm.Node):
                 if not obj.location.valid():  # e.g. a hand-written node without lat
                     n_invalid += 1
                     continue
                 geom, osm_type, osm_id = wkb.create_point(obj), "node", obj.id
-            elif obj.is_area():
+            elif isinstance(obj, osmium.osm.Area):
                 try:
                     geom = wkb.create_multipolygon(obj)
                 except (RuntimeError, osmium.InvalidLocationError):  # broken area geometry

@@ -368,7 +368,7 @@ def origins_from_polygons(
     repaired_ids = list(carried.get("repaired_ids", []))
     repaired_ids += [str(v) for v in labels[repaired[keep] | repaired2]]
 
-    nodes = shapely.points(graph.x, graph.y)
+    nodes = np.asarray(shapely.points(graph.x, graph.y))  # arrays in, an array out
     poly_idx, node_idx = polys.sindex.query(nodes, predicate="intersects")[::-1]
     # a node on a shared border belongs to one polygon only
     _, first = np.unique(node_idx, return_index=True)
@@ -558,7 +558,7 @@ def origins_from_raster(
         if t.b != 0 or t.d != 0:
             msg = f"{path}: rotated rasters are not supported; warp it to a north-up grid first"
             raise InputFormatError(msg)
-        xmin, ymin, xmax, ymax = graph.extent().buffer(margin_m).bounds
+        xmin, ymin, xmax, ymax = shapely.bounds(shapely.buffer(graph.extent(), margin_m))
         left, bottom, right, top = transform_bounds(graph.crs, src.crs, xmin, ymin, xmax, ymax,
                                                     densify_pts=21)
         # every cell that touches the study area's bounding box, clipped to the raster

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -37,6 +37,9 @@ from .vector import (
     require_columns,
     row_labels,
 )
+
+if TYPE_CHECKING:
+    import shapely
 
 UNIT_COLUMNS = ["unit_id", "name", "parent_id"]
 
@@ -427,7 +430,7 @@ def units_from_boundaries(areas: gpd.GeoDataFrame, *, levels: tuple[int, ...] = 
     return hierarchy
 
 
-def hex_units(extent: object, crs: object, *, size_m: float = 500.0) -> UnitHierarchy:
+def hex_units(extent: shapely.Geometry, crs: object, *, size_m: float = 500.0) -> UnitHierarchy:
     """A regular hexagon grid over ``extent`` (graph CRS), one level ``hex``.
 
     ``size_m`` is the hexagons' circumradius (centre to corner); each covers
@@ -435,17 +438,17 @@ def hex_units(extent: object, crs: object, *, size_m: float = 500.0) -> UnitHier
     """
     import shapely
 
-    xmin, ymin, xmax, ymax = extent.bounds
+    xmin, ymin, xmax, ymax = shapely.bounds(extent)
     dx, dy = 1.5 * size_m, np.sqrt(3.0) * size_m
     cols = np.arange(xmin - size_m, xmax + dx, dx)
     rows = np.arange(ymin - dy, ymax + dy, dy)
-    cx, cy = np.meshgrid(cols, rows)
-    cy = cy + (np.arange(len(cols)) % 2)[None, :] * dy / 2.0
-    cx, cy = cx.ravel(), cy.ravel()
+    grid_x, grid_y = np.meshgrid(cols, rows)
+    odd_column_shift = (np.arange(len(cols)) % 2)[None, :] * dy / 2.0
+    cx, cy = grid_x.ravel(), (grid_y + odd_column_shift).ravel()
     angles = np.deg2rad(np.arange(0, 360, 60))
     ring = np.stack([cx[:, None] + size_m * np.cos(angles), cy[:, None] + size_m * np.sin(angles)],
                     axis=-1)
-    hexes = shapely.polygons(ring)
+    hexes = np.asarray(shapely.polygons(ring))  # an (n, 6, 2) ring array gives an array
     keep = shapely.intersects(hexes, extent)
     hexes = hexes[keep]
     ids = [f"hex-{i:05d}" for i in range(len(hexes))]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from shapely.geometry.base import BaseGeometry
 
 from ..errors import CRSError, InputFileError, InputFormatError
 
@@ -94,7 +96,7 @@ def require_columns(frame: pd.DataFrame, columns: list[str], *, path: str | Path
 MAX_EXAMPLES = 5
 
 
-def examples(labels: object, limit: int = MAX_EXAMPLES) -> str:
+def examples(labels: Iterable[object], limit: int = MAX_EXAMPLES) -> str:
     """``"a, b, c, d, e and 12 more"``: the first ``limit`` labels and how many others."""
     items = [str(v) for v in labels]
     head = ", ".join(items[:limit])
@@ -176,11 +178,11 @@ def refuse_bad_coordinates(gdf: gpd.GeoDataFrame, *, path: str | Path, what: str
 _POLYGONAL = ("Polygon", "MultiPolygon")
 
 
-def _polygonal_part(geom: shapely.Geometry) -> shapely.Geometry:
+def _polygonal_part(geom: BaseGeometry) -> BaseGeometry:
     """The polygons of ``geom`` as one (Multi)Polygon; an empty polygon if it has none."""
     if geom.geom_type in _POLYGONAL:
         return geom
-    polys: list[shapely.Geometry] = []
+    polys: list[BaseGeometry] = []
     stack = [geom]
     while stack:
         g = stack.pop()

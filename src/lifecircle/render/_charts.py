@@ -20,6 +20,7 @@ import warnings
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import matplotlib as mpl
 import numpy as np
@@ -27,10 +28,13 @@ from matplotlib.figure import Figure
 
 from ._style import share_colour
 
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
+
 #: The page's font stack (CSS); matplotlib gets the same list for measuring text.
 FONT_STACK = ("Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei",
               "WenQuanYi Zen Hei", "DejaVu Sans")
-_RC = {
+_RC: dict[RcKeyType, Any] = {
     "svg.fonttype": "none",
     "text.parse_math": False,
     "svg.hashsalt": "lifecircle",
@@ -158,7 +162,7 @@ def coverage_bars(labels: Sequence[str], shares: Sequence[float], *, title: str,
         values = 100.0 * np.asarray(shares, float)
         ax.barh(y, values, color=[share_colour(s) for s in shares], edgecolor="#555555",
                 linewidth=0.5)
-        for yi, v in zip(y, values, strict=True):
+        for yi, v in enumerate(values):  # bar yi is at y == yi
             ax.text(min(v, 100.0) + 1.0, yi, f"{v:.1f}%", va="center", fontsize=8.5)
         ax.set_yticks(y, list(labels))
         ax.invert_yaxis()

@@ -96,8 +96,9 @@ class MapContext:
         study = self.result.summary.get("study") or {}
         name = study.get("name")
         name = str(name).strip() if name is not None else ""
+        raw_area = study.get("area_km2")
         try:
-            area_km2 = float(study.get("area_km2"))
+            area_km2 = float(raw_area) if raw_area is not None else math.nan
         except (TypeError, ValueError):
             area_km2 = math.nan
         area = (text("study_area_km2", self.lang, area=f"{area_km2:,.1f}")

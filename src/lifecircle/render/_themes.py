@@ -82,7 +82,7 @@ def themes(ctx: MapContext, proposed: Proposed | None = None) -> list[Theme]:
             out += _before_after(ctx, proposed, theme, usable)
         else:
             out.append(theme)
-    if new_category:
+    if new_category and proposed is not None:  # new_category implies a proposal
         out += _before_after(ctx, proposed, *_not_audited_theme(ctx, proposed))
     return out
 
