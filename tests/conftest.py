@@ -255,3 +255,31 @@ def assert_user_error(res: Result, *needles: str) -> str:
     for needle in needles:
         assert needle in message, (needle, message)
     return message
+
+
+# --------------------------------------------------------------------------- test loop
+
+#: Fixtures that run or read the bundled sample: their tests are integration tests
+#: (marked slow; `python -m pytest -m slow` runs them, CI always does).
+SAMPLE_FIXTURES = frozenset({"sample_result", "sample_out", "sample_graph", "sample_paths",
+                             "cli_run", "raster_run"})
+
+#: Modules whose every test drives a browser or the CLI on the sample.
+SLOW_MODULES = frozenset({"test_browser", "test_catalogue", "test_columns", "test_trust",
+                          "test_map_injection", "test_report_injection"})
+
+
+#: Names whose use makes a test an integration test: the command line (in process or
+#: as a child process) or a whole audit.
+INTEGRATION_NAMES = frozenset({"invoke", "run_cli", "CliRunner", "audit"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark tests that use the sample, a browser or the command line as slow."""
+    for item in items:
+        module = item.module.__name__.rsplit(".", 1)[-1] if item.module else ""
+        function = getattr(item, "function", None)
+        names = set(getattr(getattr(function, "__code__", None), "co_names", ()))
+        if (SAMPLE_FIXTURES & set(getattr(item, "fixturenames", ()))
+                or module in SLOW_MODULES or "browser" in item.name or INTEGRATION_NAMES & names):
+            item.add_marker(pytest.mark.slow)

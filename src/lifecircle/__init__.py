@@ -8,13 +8,12 @@ Examples
 --------
 >>> import lifecircle
 >>> result = lifecircle.audit()            # the bundled central-Shanghai sample
->>> result.summary["complete_share"]       # doctest: +SKIP
+>>> result.summary["coverage"]["park"]     # doctest: +SKIP
 """
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
+from ._version import __version__
 from .access import compute_access, nearest_distance, snap_facilities
 from .config import Category, Profile, Standard, list_standards, load_standard
 from .coverage import citywide, coverage_by_unit, find_gaps, units_inside_network

@@ -19,7 +19,7 @@ from typing import Any
 
 import click
 
-from . import __version__
+from ._version import __version__
 from .errors import LifecircleError
 from .options import (
     AuditOptions,

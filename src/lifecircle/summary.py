@@ -10,7 +10,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from . import __version__, columns
+from . import columns
+from ._version import __version__
 from .config import Profile, Standard
 from .io.population import Origins
 from .io.units import UnitHierarchy
