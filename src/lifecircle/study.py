@@ -19,8 +19,9 @@ Example (``configs/studies/central-shanghai.yaml``)::
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -197,66 +198,83 @@ def _crs_problem(value: Any) -> str | None:
 
 
 def _check(kind: str, key: str, value: Any, base: Path, problems: list[str]) -> Any:
-    def fail(expected: str) -> None:
-        problems.append(f"{key}: must be {expected}, got {shown(value)}")
+    """``value`` checked as a ``kind`` (see :data:`STUDY_KEYS`), or ``None`` with a problem."""
+    return _CHECKERS[kind](key, value, base, problems)
 
-    if kind == "path":
-        return _resolve(key, value, base, problems)
-    if kind == "outpath":
-        resolved = _resolve(key, value, base, problems, must_exist=False)
-        if resolved is not None and resolved.is_file():
-            problems.append(f"{key}: {shown(value)} is a file (looked at "
-                            f"{clip(str(resolved), 300)}); give a folder for the outputs")
-            return None
-        return resolved
-    if kind == "paths":
-        return _check_facilities(key, value, base, problems)
-    if kind == "standard":
-        return _check_standard(key, value, base, problems)
-    if kind in ("text", "longtext"):
-        limit = LONGTEXT_MAX_CHARS if kind == "longtext" else TEXT_MAX_CHARS
-        if not isinstance(value, str) or not value.strip():
-            return fail("a text (quote it if YAML reads it as a number, date or true/false)")
-        if len(value) > limit:
-            problems.append(f"{key}: {len(value):,} characters is too long; shorten it to at "
-                            f"most {limit:,}")
-            return None
-        return value.strip()
-    if kind == "crs":
-        problem = _crs_problem(value)
-        if problem is not None:
-            problems.append(f"{key}: {problem}")
-            return None
-        return value.strip()
-    if kind == "list":
-        items = [v.strip() for v in value.split(",")] if isinstance(value, str) else value
-        if not isinstance(items, list) or not all(isinstance(v, str) for v in items):
-            return fail("a list of texts, e.g. [kindergarten, park]")
-        items = [v.strip() for v in items if v.strip()]
-        if not items:
-            problems.append(f"{key}: the list is empty; list at least one, e.g. "
-                            f"[kindergarten, park], or remove `{key}` to use all")
-            return None
-        twice = sorted({v for v in items if items.count(v) > 1})
-        if twice:
-            problems.append(f"{key}: {shown(twice[0])} is listed twice; list each once")
-            return None
-        return items
-    if kind == "bool":
-        return value if isinstance(value, bool) else fail("true or false")
-    if kind in ("int", "number"):
-        problem = option_problem(key, value)
-        if problem is not None:
-            problems.append(problem)
-            return None
-        return int(value) if kind == "int" else float(value)
-    if kind == "choice":
-        choices = _CHOICES[key]
-        if isinstance(value, str) and value in choices:
-            return value
-        return fail(" or ".join([", ".join(choices[:-1]), choices[-1]]))
-    msg = f"unknown option kind {kind}"
-    raise AssertionError(msg)
+
+def _fail(problems: list[str], key: str, value: Any, expected: str) -> None:
+    problems.append(f"{key}: must be {expected}, got {shown(value)}")
+
+
+def _check_outpath(key: str, value: Any, base: Path, problems: list[str]) -> Path | None:
+    resolved = _resolve(key, value, base, problems, must_exist=False)
+    if resolved is not None and resolved.is_file():
+        problems.append(f"{key}: {shown(value)} is a file (looked at "
+                        f"{clip(str(resolved), 300)}); give a folder for the outputs")
+        return None
+    return resolved
+
+
+def _check_text(key: str, value: Any, base: Path, problems: list[str], *,
+                limit: int = TEXT_MAX_CHARS) -> str | None:
+    if not isinstance(value, str) or not value.strip():
+        _fail(problems, key, value,
+              "a text (quote it if YAML reads it as a number, date or true/false)")
+        return None
+    if len(value) > limit:
+        problems.append(f"{key}: {len(value):,} characters is too long; shorten it to at "
+                        f"most {limit:,}")
+        return None
+    return value.strip()
+
+
+def _check_crs(key: str, value: Any, base: Path, problems: list[str]) -> str | None:
+    problem = _crs_problem(value)
+    if problem is not None:
+        problems.append(f"{key}: {problem}")
+        return None
+    return str(value).strip()
+
+
+def _check_list(key: str, value: Any, base: Path, problems: list[str]) -> list[str] | None:
+    items = [v.strip() for v in value.split(",")] if isinstance(value, str) else value
+    if not isinstance(items, list) or not all(isinstance(v, str) for v in items):
+        _fail(problems, key, value, "a list of texts, e.g. [kindergarten, park]")
+        return None
+    items = [v.strip() for v in items if v.strip()]
+    if not items:
+        problems.append(f"{key}: the list is empty; list at least one, e.g. "
+                        f"[kindergarten, park], or remove `{key}` to use all")
+        return None
+    twice = sorted({v for v in items if items.count(v) > 1})
+    if twice:
+        problems.append(f"{key}: {shown(twice[0])} is listed twice; list each once")
+        return None
+    return items
+
+
+def _check_bool(key: str, value: Any, base: Path, problems: list[str]) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    _fail(problems, key, value, "true or false")
+    return None
+
+
+def _check_number(key: str, value: Any, base: Path, problems: list[str], *,
+                  integer: bool = False) -> float | int | None:
+    problem = option_problem(key, value)
+    if problem is not None:
+        problems.append(problem)
+        return None
+    return int(value) if integer else float(value)
+
+
+def _check_choice(key: str, value: Any, base: Path, problems: list[str]) -> str | None:
+    choices = _CHOICES[key]
+    if isinstance(value, str) and value in choices:
+        return value
+    _fail(problems, key, value, " or ".join([", ".join(choices[:-1]), choices[-1]]))
+    return None
 
 
 def _check_facilities(key: str, value: Any, base: Path, problems: list[str]) -> list[Any]:
@@ -301,3 +319,20 @@ def _check_standard(key: str, value: Any, base: Path, problems: list[str]) -> An
                         "or give the path of a .yaml file, relative to the study file)")
         return None
     return value
+
+
+#: How each kind of study value is checked (see :data:`STUDY_KEYS`).
+_CHECKERS: dict[str, Callable[[str, Any, Path, list[str]], Any]] = {
+    "path": _resolve,
+    "outpath": _check_outpath,
+    "paths": _check_facilities,
+    "standard": _check_standard,
+    "text": _check_text,
+    "longtext": partial(_check_text, limit=LONGTEXT_MAX_CHARS),
+    "crs": _check_crs,
+    "list": _check_list,
+    "bool": _check_bool,
+    "int": partial(_check_number, integer=True),
+    "number": _check_number,
+    "choice": _check_choice,
+}
