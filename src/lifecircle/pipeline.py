@@ -57,7 +57,7 @@ from .io.units import UnitHierarchy, hex_units, read_units, units_from_osm
 from .network import WalkGraph, read_network
 from .options import AuditOptions
 from .settings import CATCHMENT_INSIDE_SHARE, FAR_SNAP_WARNING_M, check_hex_cells
-from .summary import build_summary
+from .summary import SummaryParts, build_summary
 
 log = logging.getLogger(__name__)
 
@@ -319,30 +319,8 @@ def audit(
     fac["reachable"] = fac_snap.notna()
     in_scope = table[table["unit_id"].isin(analysed)]
     far = in_scope["snap_m"] > opts.max_snap_m
-    if far.any():
-        warnings.append(
-            f"{int(far.sum())} resident locations ({in_scope.loc[far, 'population'].sum():.0f} "
-            f"residents) lie farther than {opts.max_snap_m:.0f} m from the walk network; they "
-            "count as not covered for every category")
-    n_far = int((~fac["reachable"]).sum())
-    if n_far:
-        warnings.append(f"{n_far} facilities lie farther than {opts.max_snap_m:.0f} m from the "
-                        "walk network and are not used")
-
-    edge_kept = unit_check[unit_check["analysed"] & unit_check["edge_effect"]]
-    if len(edge_kept):
-        warnings.append(
-            f"{len(edge_kept)} {hierarchy.finest} units are analysed although part of their "
-            f"{reach_m:.0f} m walking catchment lies outside the street data "
-            "(--keep-edge-units): facilities beyond the data's edge are missed, so coverage "
-            "there may be underestimated; they are flagged edge_effect=true in units.gpkg")
-    n_excluded = len(unit_check) - len(analysed)
-    if n_excluded:
-        warnings.append(
-            f"{n_excluded} of {len(unit_check)} {hierarchy.finest} units are not analysed: "
-            f"their {reach_m:.0f} m walking catchment is not inside the street data (edge "
-            "effect) or no resident lives on the kept network there; see units.excluded"
-        )
+    warnings += _reach_warnings(in_scope, far, fac, opts.max_snap_m)
+    warnings += _unit_check_warnings(unit_check, hierarchy.finest, reach_m)
 
     with timer.stage("coverage"):
         unit_tables = coverage_by_unit(in_scope, hierarchy, std, audited, analysed=analysed)
@@ -352,15 +330,7 @@ def audit(
         city = citywide(in_scope, std, audited)
 
     completeness = completeness_status(std, audited)
-    missing = sorted({c for st in completeness.values() for c in st["missing"]},
-                     key=std.category_ids.index)
-    if missing:
-        warnings.append(
-            "complete life circles are not computed for the level(s) "
-            + ", ".join(lv for lv, st in completeness.items() if not st["computed"])
-            + ": the mandatory categor" + ("ies " if len(missing) > 1 else "y ")
-            + ", ".join(missing) + " were not audited. Completeness needs every mandatory "
-            "category; add their facilities with --facilities (or audit all opts.categories)")
+    warnings += _completeness_warnings(completeness, std)
     access = _access_output(in_scope, pts, hierarchy, audited)
     check_population(in_scope, access, unit_tables, hierarchy, city)
     ledger = population_inside(origins, origins.points["unit_id"], analysed)
@@ -372,7 +342,7 @@ def audit(
         "network_nodes_dropped": int(graph.dropped.get("nodes", 0)),
         "facilities_snapped_over_100m": int(((fac["snap_m"] > FAR_SNAP_WARNING_M)
                                              & fac["reachable"]).sum()),
-        "facilities_unreachable": n_far,
+        "facilities_unreachable": int((~fac["reachable"]).sum()),
         "duplicates_merged": merged,
         "unknown_typecodes": unknown_codes,
         "categories_without_facilities": [c for c in std.category_ids if counts.get(c, 0) == 0],
@@ -380,22 +350,67 @@ def audit(
         "origins_beyond_max_snap": int(far.sum()),
         "population_beyond_max_snap": round(float(in_scope.loc[far, "population"].sum()), 1),
     }
-    summary = build_summary(
-        network=network, facility_paths=facility_paths, units=units, population=population,
-        std=std, prof=prof, audited=audited, graph=graph, fac=fac, hierarchy=hierarchy,
-        unit_check=unit_check, unit_tables=unit_tables, origins=origins, city=city, access=access,
-        origins_total=len(pts) + outside_units, outside_units=outside_units,
-        beyond_snap=int(far.sum()), reach_m=reach_m, warnings=warnings,
-        timings=timer.timings, quality=quality, max_snap_m=opts.max_snap_m,
-        completeness=completeness, categories=opts.categories, keep_edge_units=opts.keep_edge_units,
-        name=opts.name,
-    )
-    summary["settings"]["snap"] = opts.snap
+    summary = build_summary(SummaryParts(
+        options=opts, network=network, facility_paths=facility_paths, units=units,
+        population=population, std=std, prof=prof, audited=audited, graph=graph, fac=fac,
+        hierarchy=hierarchy, unit_check=unit_check, unit_tables=unit_tables, origins=origins,
+        city=city, access=access, origins_total=len(pts) + outside_units,
+        outside_units=outside_units, beyond_snap=int(far.sum()), reach_m=reach_m,
+        warnings=warnings, timings=timer.timings, quality=quality, completeness=completeness))
     inputs = [p for p in [network, *facility_paths, units, population] if p is not None]
     return AuditResult(access=access, units=unit_tables, gaps=gaps, summary=summary,
                        facilities=fac, graph=graph, standard=std, profile=prof,
                        hierarchy=hierarchy, analysed=analysed,
                        inputs=[Path(p) for p in inputs])
+
+
+def _reach_warnings(in_scope: pd.DataFrame, far: pd.Series, fac: gpd.GeoDataFrame,
+                    max_snap_m: float) -> list[str]:
+    """Residents and facilities too far from the walk network."""
+    out = []
+    if far.any():
+        out.append(
+            f"{int(far.sum())} resident locations ({in_scope.loc[far, 'population'].sum():.0f} "
+            f"residents) lie farther than {max_snap_m:.0f} m from the walk network; they "
+            "count as not covered for every category")
+    n_far = int((~fac["reachable"]).sum())
+    if n_far:
+        out.append(f"{n_far} facilities lie farther than {max_snap_m:.0f} m from the "
+                   "walk network and are not used")
+    return out
+
+
+def _unit_check_warnings(unit_check: pd.DataFrame, finest: str, reach_m: float) -> list[str]:
+    """Units analysed despite the edge effect, and units left out."""
+    out = []
+    edge_kept = unit_check[unit_check["analysed"] & unit_check["edge_effect"]]
+    if len(edge_kept):
+        out.append(
+            f"{len(edge_kept)} {finest} units are analysed although part of their "
+            f"{reach_m:.0f} m walking catchment lies outside the street data "
+            "(--keep-edge-units): facilities beyond the data's edge are missed, so coverage "
+            "there may be underestimated; they are flagged edge_effect=true in units.gpkg")
+    n_excluded = int((~unit_check["analysed"]).sum())
+    if n_excluded:
+        out.append(
+            f"{n_excluded} of {len(unit_check)} {finest} units are not analysed: "
+            f"their {reach_m:.0f} m walking catchment is not inside the street data (edge "
+            "effect) or no resident lives on the kept network there; see units.excluded")
+    return out
+
+
+def _completeness_warnings(completeness: dict[str, dict], std: Standard) -> list[str]:
+    """Which complete life circles could not be computed, and why."""
+    missing = sorted({c for st in completeness.values() for c in st["missing"]},
+                     key=std.category_ids.index)
+    if not missing:
+        return []
+    return [
+        "complete life circles are not computed for the level(s) "
+        + ", ".join(lv for lv, st in completeness.items() if not st["computed"])
+        + ": the mandatory categor" + ("ies " if len(missing) > 1 else "y ")
+        + ", ".join(missing) + " were not audited. Completeness needs every mandatory "
+        "category; add their facilities with --facilities (or audit all categories)"]
 
 
 def _network_warnings(graph: WalkGraph) -> list[str]:
