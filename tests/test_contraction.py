@@ -29,8 +29,14 @@ def graph(n: int, edges: list[tuple[int, int, float]]) -> lifecircle.WalkGraph:
     """A walk graph on nodes 0..n-1 with the given ``(u, v, length)`` edges, all kept."""
     u, v, length = (np.array(col) for col in zip(*edges, strict=True))
     return lifecircle.graph_from_edges(
-        np.arange(n), X0 + np.arange(n, dtype=float), np.full(n, Y0), u, v,
-        crs=UTM, edge_length=length.astype(float), keep_largest=False,
+        np.arange(n),
+        X0 + np.arange(n, dtype=float),
+        np.full(n, Y0),
+        u,
+        v,
+        crs=UTM,
+        edge_length=length.astype(float),
+        keep_largest=False,
     )
 
 
@@ -100,8 +106,9 @@ def test_several_sources_on_one_chain_take_the_best_on_each_side():
     got = assert_same(g, [1, 3, 4], [20.0, 0.0, 2.0])
     assert_allclose(got, [7, 6, 4, 0, 2, 18])
     assert got[3] == 0.0
-    assert_allclose(assert_same(g, [1, 3, 4], [20.0, 0.0, 2.0], cutoff_m=5.0),
-                    [NAN, NAN, 4, 0, 2, NAN])
+    assert_allclose(
+        assert_same(g, [1, 3, 4], [20.0, 0.0, 2.0], cutoff_m=5.0), [NAN, NAN, 4, 0, 2, NAN]
+    )
     # sources on the ends and inside
     assert_same(g, [0, 5, 2], [3.0, 0.0, 9.0])
     assert_same(g, [0, 5, 2], [3.0, 0.0, 9.0], cutoff_m=10.0)
@@ -126,8 +133,7 @@ def test_cycle_without_key_node_promotes_one_node():
 
 def test_lollipop_loop_hanging_off_a_node():
     # stick 0 - 1 - 2, loop 2 - 3 - 4 - 5 - 2; node 2 has degree 3
-    edges = [(0, 1, 10.0), (1, 2, 10.0),
-             (2, 3, 1.0), (3, 4, 2.0), (4, 5, 3.0), (5, 2, 4.0)]
+    edges = [(0, 1, 10.0), (1, 2, 10.0), (2, 3, 1.0), (3, 4, 2.0), (4, 5, 3.0), (5, 2, 4.0)]
     g = graph(6, edges)
     c = g.chains
     assert c is not None
@@ -183,8 +189,10 @@ def test_not_worth_contracting_falls_back_to_the_full_graph():
     rng = np.random.default_rng(1)
     nodes = rng.integers(0, g.n_nodes, 5)
     offsets = rng.uniform(0, 50, 5)
-    assert_array_equal(nearest_distance(g, nodes, offsets, cutoff_m=250.0),
-                       _nearest_distance_full(g, nodes, offsets, cutoff_m=250.0))
+    assert_array_equal(
+        nearest_distance(g, nodes, offsets, cutoff_m=250.0),
+        _nearest_distance_full(g, nodes, offsets, cutoff_m=250.0),
+    )
     # forced anyway, it still agrees
     force_contraction(g)
     assert g.chains is not None
@@ -235,8 +243,11 @@ def chain_graphs(draw: st.DrawFn) -> tuple[int, list[tuple[int, int, float]]]:
     return n, [(perm[p], perm[q], w) for p, q, w in edges]
 
 
-@settings(max_examples=300, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=300,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(data=st.data(), spec=chain_graphs(), forced=st.booleans())
 def test_random_chain_graphs_match_the_full_graph(data, spec, forced):
     n, edges = spec
@@ -247,10 +258,13 @@ def test_random_chain_graphs_match_the_full_graph(data, spec, forced):
     if forced:
         force_contraction(g)
     k = data.draw(st.integers(1, 6), label="n_sources")
-    nodes = data.draw(st.lists(st.integers(0, g.n_nodes - 1), min_size=k, max_size=k),
-                      label="sources")
-    offsets = data.draw(st.lists(st.sampled_from([0.0, 0.125, 1.0, 2.5, 7.0]) | eighths,
-                                 min_size=k, max_size=k), label="offsets")
+    nodes = data.draw(
+        st.lists(st.integers(0, g.n_nodes - 1), min_size=k, max_size=k), label="sources"
+    )
+    offsets = data.draw(
+        st.lists(st.sampled_from([0.0, 0.125, 1.0, 2.5, 7.0]) | eighths, min_size=k, max_size=k),
+        label="offsets",
+    )
     cutoff = data.draw(st.sampled_from([np.inf, 0.0]) | eighths, label="cutoff")
     assert_same(g, nodes, offsets, cutoff, tol=1e-12)
 
@@ -261,15 +275,16 @@ def test_random_graphs_with_float_lengths():
         # a random tree of key nodes plus extra edges, every edge subdivided 0-8 times
         n_key = int(rng.integers(2, 30))
         skeleton = [(int(rng.integers(0, i)), i) for i in range(1, n_key)]
-        skeleton += [tuple(int(x) for x in rng.integers(0, n_key, 2))
-                     for _ in range(int(rng.integers(0, n_key)))]
+        skeleton += [
+            tuple(int(x) for x in rng.integers(0, n_key, 2))
+            for _ in range(int(rng.integers(0, n_key)))
+        ]
         n, edges = n_key, []
         for a, b in skeleton:
             k = int(rng.integers(0, 9))
             path = [a, *range(n, n + k), b]
             n += k
-            edges += [(p, q, float(rng.uniform(0.5, 120.0)))
-                      for p, q in itertools.pairwise(path)]
+            edges += [(p, q, float(rng.uniform(0.5, 120.0))) for p, q in itertools.pairwise(path)]
         g = graph(n, edges)
         for forced in (False, True):
             if forced:

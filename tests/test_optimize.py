@@ -79,48 +79,76 @@ def grid_osm(cols: range = GRID_COLS, rows: range = GRID_ROWS) -> str:
     return osm_xml(nodes, ways)
 
 
-def write_instance(folder: Path, seed: int,
-                   kindergartens: tuple[tuple[float, float], ...] = ((10.2, 11.3),)
-                   ) -> dict[str, object]:
+def write_instance(
+    folder: Path, seed: int, kindergartens: tuple[tuple[float, float], ...] = ((10.2, 11.3),)
+) -> dict[str, object]:
     """Write the tiny district's input files; returns the arguments of `lifecircle.audit`."""
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     (folder / "grid.osm").write_text(grid_osm(), encoding="utf-8")
     (folder / "facilities.csv").write_text(
-        "lon,lat,category,name\n" + "".join(
+        "lon,lat,category,name\n"
+        + "".join(
             f"{LON0 + c * DLON},{LAT0 + r * DLAT},{CAT},k{i}\n"
-            for i, (c, r) in enumerate(kindergartens)), encoding="utf-8")
+            for i, (c, r) in enumerate(kindergartens)
+        ),
+        encoding="utf-8",
+    )
     gpd.GeoDataFrame(
-        {"unit_id": ["D", "A", "B", "C"], "name": ["district", "west", "south-east",
-                                                   "north-east"],
-         "parent_id": [None, "D", "D", "D"]},
-        geometry=[cell_box(LO, LO, HI, HI), cell_box(LO, LO, MID, HI),
-                  cell_box(MID, LO, HI, MID), cell_box(MID, MID, HI, HI)],
-        crs="EPSG:4326").to_file(folder / "units.geojson", driver="GeoJSON")
+        {
+            "unit_id": ["D", "A", "B", "C"],
+            "name": ["district", "west", "south-east", "north-east"],
+            "parent_id": [None, "D", "D", "D"],
+        },
+        geometry=[
+            cell_box(LO, LO, HI, HI),
+            cell_box(LO, LO, MID, HI),
+            cell_box(MID, LO, HI, MID),
+            cell_box(MID, MID, HI, HI),
+        ],
+        crs="EPSG:4326",
+    ).to_file(folder / "units.geojson", driver="GeoJSON")
     k, step = 5, (HI - LO) / 5
-    blocks = [cell_box(LO + i * step, LO + j * step, LO + (i + 1) * step, LO + (j + 1) * step)
-              for i in range(k) for j in range(k)]
-    gpd.GeoDataFrame({"population": rng.integers(50, 1000, len(blocks)).astype(float)},
-                     geometry=blocks, crs="EPSG:4326").to_file(folder / "population.geojson",
-                                                               driver="GeoJSON")
-    return {"network": folder / "grid.osm", "facilities": [folder / "facilities.csv"],
-            "units": folder / "units.geojson", "population": folder / "population.geojson"}
+    blocks = [
+        cell_box(LO + i * step, LO + j * step, LO + (i + 1) * step, LO + (j + 1) * step)
+        for i in range(k)
+        for j in range(k)
+    ]
+    gpd.GeoDataFrame(
+        {"population": rng.integers(50, 1000, len(blocks)).astype(float)},
+        geometry=blocks,
+        crs="EPSG:4326",
+    ).to_file(folder / "population.geojson", driver="GeoJSON")
+    return {
+        "network": folder / "grid.osm",
+        "facilities": [folder / "facilities.csv"],
+        "units": folder / "units.geojson",
+        "population": folder / "population.geojson",
+    }
 
 
-def tiny_audit(paths: dict[str, object], extra_facilities: list[Path] = ()
-               ) -> lifecircle.AuditResult:
-    return lifecircle.audit(paths["network"], [*paths["facilities"], *extra_facilities],
-                            paths["units"], paths["population"], categories=[CAT])
+def tiny_audit(
+    paths: dict[str, object], extra_facilities: list[Path] = (), **options: object
+) -> lifecircle.AuditResult:
+    return lifecircle.audit(
+        paths["network"],
+        [*paths["facilities"], *extra_facilities],
+        paths["units"],
+        paths["population"],
+        categories=[CAT],
+        **options,
+    )
 
 
-def random_candidates(seed: int, k: int, cols: tuple[float, float] = (LO, HI),
-                      rows: tuple[float, float] = (LO, HI)) -> gpd.GeoDataFrame:
+def random_candidates(
+    seed: int, k: int, cols: tuple[float, float] = (LO, HI), rows: tuple[float, float] = (LO, HI)
+) -> gpd.GeoDataFrame:
     """``k`` candidate points off the nodes (so they have a snap distance)."""
     rng = np.random.default_rng(seed + 100)
-    pts = [cell_point(c, r) for c, r in zip(rng.uniform(*cols, k), rng.uniform(*rows, k),
-                                            strict=True)]
-    return gpd.GeoDataFrame({"name": [f"c{i}" for i in range(k)]}, geometry=pts,
-                            crs="EPSG:4326")
+    pts = [
+        cell_point(c, r) for c, r in zip(rng.uniform(*cols, k), rng.uniform(*rows, k), strict=True)
+    ]
+    return gpd.GeoDataFrame({"name": [f"c{i}" for i in range(k)]}, geometry=pts, crs="EPSG:4326")
 
 
 @dataclasses.dataclass
@@ -145,6 +173,13 @@ def inst(request, tmp_path_factory) -> Instance:
 def inst0(tmp_path_factory) -> Instance:
     paths = write_instance(tmp_path_factory.mktemp("tiny-a"), 0, PLACEMENTS[0])
     return Instance(0, paths, tiny_audit(paths))
+
+
+@pytest.fixture(scope="module")
+def inst0_node(tmp_path_factory) -> Instance:
+    """The instance of ``inst0`` audited under the node rule (``snap="node"``)."""
+    paths = write_instance(tmp_path_factory.mktemp("tiny-node"), 0, PLACEMENTS[0])
+    return Instance(0, paths, tiny_audit(paths, snap="node"))
 
 
 def test_tiny_instance_is_what_the_tests_assume(inst):
@@ -249,8 +284,9 @@ def test_lscp_matches_brute_force(siting12, share):
 
 @pytest.mark.parametrize("n", [1, 2, 3])
 def test_pmedian_matches_brute_force(inst, n):
-    s0 = Siting.from_audit(inst.result, CAT, candidates=random_candidates(inst.seed, 10),
-                           objective="distance")
+    s0 = Siting.from_audit(
+        inst.result, CAT, candidates=random_candidates(inst.seed, 10), objective="distance"
+    )
     assert s0.radius_m == pytest.approx(360.0)  # the audit's cut-off: kindergarten only
     base = capped_total(s0, [])
     best = brute_pmedian(s0, n)
@@ -275,19 +311,31 @@ def synthetic_base(inst0) -> Siting:
     return Siting.from_audit(inst0.result, CAT, candidates=random_candidates(0, 3))
 
 
-def synthetic(base: Siting, seed: int, n_demand: int, n_cand: int, density: float,
-              radius_m: float) -> Siting:
+def synthetic(
+    base: Siting, seed: int, n_demand: int, n_cand: int, density: float, radius_m: float
+) -> Siting:
     rng = np.random.default_rng(seed)
     threshold = base.threshold_m
-    dist_m = np.where(rng.random(n_demand) < 0.3, rng.uniform(1, threshold, n_demand),
-                      np.where(rng.random(n_demand) < 0.5, np.nan,
-                               rng.uniform(threshold + 1, threshold + 200, n_demand)))
+    dist_m = np.where(
+        rng.random(n_demand) < 0.3,
+        rng.uniform(1, threshold, n_demand),
+        np.where(
+            rng.random(n_demand) < 0.5,
+            np.nan,
+            rng.uniform(threshold + 1, threshold + 200, n_demand),
+        ),
+    )
     dist_m[dist_m > radius_m] = np.nan  # the audit's cut-off
-    demand = pd.DataFrame({
-        "origin_id": np.arange(n_demand), "population": rng.integers(1, 100, n_demand) * 1.0,
-        "unit_id": rng.choice(["A", "B"], n_demand), "node": np.zeros(n_demand, np.int64),
-        "snap_m": np.zeros(n_demand), "dist_m": dist_m,
-    })
+    demand = pd.DataFrame(
+        {
+            "origin_id": np.arange(n_demand),
+            "population": rng.integers(1, 100, n_demand) * 1.0,
+            "unit_id": rng.choice(["A", "B"], n_demand),
+            "node": np.zeros(n_demand, np.int64),
+            "snap_m": np.zeros(n_demand),
+            "dist_m": dist_m,
+        }
+    )
     demand["covered"] = demand["dist_m"] <= threshold
     mask = rng.random((n_demand, n_cand)) < density
     rows, cols = np.nonzero(mask)
@@ -295,16 +343,33 @@ def synthetic(base: Siting, seed: int, n_demand: int, n_cand: int, density: floa
     distance = sp.csr_matrix((vals, (rows, cols)), shape=(n_demand, n_cand))
     cand = base.candidates.iloc[np.zeros(n_cand, int)].reset_index(drop=True)
     cand["candidate_id"] = np.arange(n_cand)
-    return dataclasses.replace(base, demand=demand, distance=distance, candidates=cand,
-                               radius_m=radius_m, notes=[], options={})
+    return dataclasses.replace(
+        base,
+        demand=demand,
+        distance=distance,
+        candidates=cand,
+        radius_m=radius_m,
+        notes=[],
+        options={},
+    )
 
 
-@settings(max_examples=40, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(seed=st.integers(0, 2**31), n_demand=st.integers(1, 30), n_cand=st.integers(1, 8),
-       density=st.floats(0.05, 0.6), n=st.integers(1, 4))
+@settings(
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    seed=st.integers(0, 2**31),
+    n_demand=st.integers(1, 30),
+    n_cand=st.integers(1, 8),
+    density=st.floats(0.05, 0.6),
+    n=st.integers(1, 4),
+)
 def test_greedy_never_beats_exact_and_exact_matches_brute_force(
-        synthetic_base, seed, n_demand, n_cand, density, n):
+    synthetic_base, seed, n_demand, n_cand, density, n
+):
     # MCLP: threshold-radius matrix
     s0 = synthetic(synthetic_base, seed, n_demand, n_cand, density, synthetic_base.threshold_m)
     s = fresh(s0).solve(sites=n, mip_rel_gap=0.0)
@@ -324,12 +389,14 @@ def test_greedy_never_beats_exact_and_exact_matches_brute_force(
         sl = fresh(s0).solve(target_coverage=target)
         assert sl.greedy_objective >= sl.objective == len(sl.selected) == brute_lscp(s0, target)
     # p-median with a cut-off beyond the threshold
-    sp0 = synthetic(synthetic_base, seed, n_demand, n_cand, density,
-                    synthetic_base.threshold_m + 150)
+    sp0 = synthetic(
+        synthetic_base, seed, n_demand, n_cand, density, synthetic_base.threshold_m + 150
+    )
     spm = fresh(sp0).solve(sites=n, objective="distance", mip_rel_gap=0.0)
     assert spm.greedy_objective <= spm.objective + OBJ_TOL
-    assert capped_total(sp0, []) - spm.objective == pytest.approx(brute_pmedian(sp0, n),
-                                                                   abs=OBJ_TOL)
+    assert capped_total(sp0, []) - spm.objective == pytest.approx(
+        brute_pmedian(sp0, n), abs=OBJ_TOL
+    )
 
 
 @pytest.mark.parametrize("n", [2, 3, 5])
@@ -351,9 +418,13 @@ def reaudit(paths: dict[str, object], s: Siting, folder: Path) -> lifecircle.Aud
     """Add the proposals to the facilities and audit again with the same inputs."""
     prop = folder / f"proposals-{s.model}.geojson"
     s.proposals().to_file(prop, driver="GeoJSON")
-    return lifecircle.audit(paths["network"], [*paths["facilities"], prop], paths["units"],
-                            paths["population"],
-                            categories=list(s.result.summary["categories_audited"]))
+    return lifecircle.audit(
+        paths["network"],
+        [*paths["facilities"], prop],
+        paths["units"],
+        paths["population"],
+        categories=list(s.result.summary["categories_audited"]),
+    )
 
 
 def covered_share(access: pd.DataFrame, threshold_min: float) -> float:
@@ -366,24 +437,32 @@ def assert_reproduced(s: Siting, after: lifecircle.AuditResult) -> None:
     summary = s.summary()
     assert summary["coverage_after"] == pytest.approx(after.summary["coverage"][CAT], abs=1e-9)
     assert covered_share(s.access_after(), thr) == pytest.approx(
-        covered_share(after.access, thr), abs=1e-9)
+        covered_share(after.access, thr), abs=1e-9
+    )
     mine = s.units_after()
     assert set(mine) == set(after.units)
     for level, table in after.units.items():
         got = mine[level].set_index("unit_id")[f"cov_{CAT}"]
         want = table.set_index("unit_id")[f"cov_{CAT}"]
         assert got.index.equals(want.index)
-        assert np.allclose(got.to_numpy(float), want.to_numpy(float), atol=1e-9, rtol=0,
-                           equal_nan=True), level
+        assert np.allclose(
+            got.to_numpy(float), want.to_numpy(float), atol=1e-9, rtol=0, equal_nan=True
+        ), level
         got_c = mine[level].set_index("unit_id")["complete_share"]
-        assert np.allclose(got_c.to_numpy(float), table["complete_share"].to_numpy(float),
-                           atol=1e-9, rtol=0, equal_nan=True)
+        assert np.allclose(
+            got_c.to_numpy(float),
+            table["complete_share"].to_numpy(float),
+            atol=1e-9,
+            rtol=0,
+            equal_nan=True,
+        )
     per_unit = {(u["level"], u["unit_id"]): u["coverage_after"] for u in summary["units"]}
     for level, table in after.units.items():
         for row in table.itertuples():
             if row.units_analysed:
                 assert per_unit[(level, row.unit_id)] == pytest.approx(
-                    getattr(row, f"cov_{CAT}"), abs=1e-6)
+                    getattr(row, f"cov_{CAT}"), abs=1e-6
+                )
     # 5. newly covered = previously uncovered residents now within the threshold
     before_t = s.result.access.set_index("origin_id")[f"time_{CAT}_min"]
     after_t = after.access.set_index("origin_id")[f"time_{CAT}_min"].reindex(before_t.index)
@@ -393,8 +472,9 @@ def assert_reproduced(s: Siting, after: lifecircle.AuditResult) -> None:
     if s.model in ("mclp", "lscp"):
         obj = s.objective if s.model == "mclp" else newly_of(s, s.selected)
         assert obj == pytest.approx(newly, abs=OBJ_TOL)
-    assert (summary["coverage_after"] - summary["coverage_before"]) * summary["population"] \
-        == pytest.approx(newly, abs=1.0)
+    assert (summary["coverage_after"] - summary["coverage_before"]) * summary[
+        "population"
+    ] == pytest.approx(newly, abs=1.0)
 
 
 def test_reaudit_reproduces_coverage_after_mclp_file_candidates(inst, tmp_path):
@@ -405,21 +485,24 @@ def test_reaudit_reproduces_coverage_after_mclp_file_candidates(inst, tmp_path):
 
 def test_reaudit_reproduces_coverage_after_lscp_and_pmedian(inst0, tmp_path):
     r = inst0.result
-    lscp = Siting.from_audit(r, CAT, candidates="auto", n_candidates=30).solve(
-        target_coverage=0.8)
+    lscp = Siting.from_audit(r, CAT, candidates="auto", n_candidates=30).solve(target_coverage=0.8)
     assert lscp.summary()["coverage_after"] >= 0.8
     assert_reproduced(lscp, reaudit(inst0.paths, lscp, tmp_path))
-    pmed = Siting.from_audit(r, CAT, candidates=random_candidates(5, 10),
-                             objective="distance").solve(sites=2, objective="distance")
+    pmed = Siting.from_audit(
+        r, CAT, candidates=random_candidates(5, 10), objective="distance"
+    ).solve(sites=2, objective="distance")
     assert_reproduced(pmed, reaudit(inst0.paths, pmed, tmp_path))
 
 
 def test_reaudit_reproduces_coverage_after_parcel_candidates(inst0, tmp_path):
     """Parcels are reached at their edge, in the optimizer as in the audit."""
     parcels = gpd.GeoDataFrame(
-        geometry=[cell_box(c, r, c + 1.6, r + 0.8) for c, r in
-                  [(9.3, 17.2), (17.1, 9.4), (18.3, 18.6), (12.5, 13.1), (19.7, 13.2)]],
-        crs="EPSG:4326")
+        geometry=[
+            cell_box(c, r, c + 1.6, r + 0.8)
+            for c, r in [(9.3, 17.2), (17.1, 9.4), (18.3, 18.6), (12.5, 13.1), (19.7, 13.2)]
+        ],
+        crs="EPSG:4326",
+    )
     s = Siting.from_audit(inst0.result, CAT, candidates=parcels).solve(sites=2)
     assert s.status == "optimal"
     assert (s.proposals().geom_type == "Polygon").all()
@@ -427,14 +510,17 @@ def test_reaudit_reproduces_coverage_after_parcel_candidates(inst0, tmp_path):
 
 
 @pytest.mark.slow
-def test_reaudit_reproduces_coverage_after_on_the_sample(sample_result, sample_paths,
-                                                         tmp_path):
+def test_reaudit_reproduces_coverage_after_on_the_sample(sample_result, sample_paths, tmp_path):
     s = Siting.from_audit(sample_result, CAT)  # auto, default 300 candidates
     s.solve(sites=5)
     assert s.status == "optimal" and len(s.selected) == 5
     assert s.greedy_objective <= s.objective + OBJ_TOL
-    paths = {"network": sample_paths["network"], "facilities": [sample_paths["facilities"]],
-             "units": sample_paths["units"], "population": sample_paths["population"]}
+    paths = {
+        "network": sample_paths["network"],
+        "facilities": [sample_paths["facilities"]],
+        "units": sample_paths["units"],
+        "population": sample_paths["population"],
+    }
     after = reaudit(paths, s, tmp_path)
     assert_reproduced(s, after)
     # the other categories are untouched
@@ -463,7 +549,8 @@ def test_capacity_holds(inst, capacity):
     if capacity >= _w_uncovered(s).sum():  # no site can be full: the uncapacitated optimum
         assert s.objective == pytest.approx(free.objective, abs=OBJ_TOL)
     assert float(s.site_served.sum()) == pytest.approx(
-        float((s.demand["population"] * s.newly).sum()), abs=1e-6)
+        float((s.demand["population"] * s.newly).sum()), abs=1e-6
+    )
     assert np.all((s.newly >= 0) & (s.newly <= 1 + 1e-9))
     assert np.all(s.newly[s.demand["covered"].to_numpy()] == 0)
     # split residents keep the population total
@@ -487,14 +574,18 @@ def test_capacity_with_site_count_target(inst0):
 def _best_possible(s: Siting) -> dict[str, float]:
     reach = np.diff(s.distance.indptr) > 0
     d = s.demand
-    return {u: float((g["population"] * (g["covered"] | reach[g.index])).sum()
-                     / g["population"].sum()) for u, g in d.groupby("unit_id")}
+    return {
+        u: float((g["population"] * (g["covered"] | reach[g.index])).sum() / g["population"].sum())
+        for u, g in d.groupby("unit_id")
+    }
 
 
-def test_fairness_floor_holds_and_impossible_units_are_named(inst0):
+def test_fairness_floor_holds_and_impossible_units_are_named(inst0_node):
     # candidates in the south-west: A and C cannot reach 80 %, B can but MCLP leaves it below
-    s0 = Siting.from_audit(inst0.result, CAT, candidates=random_candidates(0, 10, (8, 20),
-                                                                            (8, 17)))
+    # (a scenario built on the node rule's distances)
+    s0 = Siting.from_audit(
+        inst0_node.result, CAT, candidates=random_candidates(0, 10, (8, 20), (8, 17))
+    )
     floor, n = 0.8, 2
     best = _best_possible(s0)
     cannot = sorted(u for u, b in best.items() if b < floor)
@@ -519,8 +610,7 @@ def test_fairness_floor_holds_and_impossible_units_are_named(inst0):
 
 
 def test_fairness_floor_every_unit_reachable(inst0):
-    s0 = Siting.from_audit(inst0.result, CAT, candidates=random_candidates(1, 10, (8, 16),
-                                                                            (8, 22)))
+    s0 = Siting.from_audit(inst0.result, CAT, candidates=random_candidates(1, 10, (8, 16), (8, 22)))
     best = _best_possible(s0)
     floor = 0.75
     s = fresh(s0).solve(sites=3, min_unit_coverage=floor)
@@ -533,8 +623,7 @@ def test_fairness_floor_every_unit_reachable(inst0):
 
 
 def test_fairness_floor_infeasible_with_too_few_sites_is_a_clear_error(inst0):
-    s = Siting.from_audit(inst0.result, CAT, candidates=random_candidates(0, 10, (8, 12),
-                                                                           (8, 16)))
+    s = Siting.from_audit(inst0.result, CAT, candidates=random_candidates(0, 10, (8, 12), (8, 16)))
     with pytest.raises(DataError, match=r"fairness floor .* cannot be met with 1 sites"):
         s.solve(sites=1, min_unit_coverage=0.7)
 
@@ -561,7 +650,8 @@ def test_residents_already_covered_are_not_counted_again(inst0):
     uncovered = ~s.demand["covered"].to_numpy()
     assert within.sum() > (within & uncovered).sum() > 0  # some of its residents had one
     assert both.summary()["newly_covered_population"] == pytest.approx(
-        float(s.demand["population"].to_numpy()[within & uncovered].sum()), abs=POP_TOL)
+        float(s.demand["population"].to_numpy()[within & uncovered].sum()), abs=POP_TOL
+    )
 
 
 def test_marginals_add_up_to_the_objective(siting12):
@@ -622,21 +712,23 @@ def brute_mclp_greedy_free(s: Siting, n: int) -> float:
     return fresh(s).solve(sites=n, mip_rel_gap=0.0, time_limit_s=60).objective
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({}, "exactly one of --sites N or --target-coverage X"),
-    ({"sites": 2, "target_coverage": 0.5}, "exactly one of"),
-    ({"sites": 0}, "--sites must be a positive number"),
-    ({"sites": -1}, "--sites must be a positive number"),
-    ({"target_coverage": 0.0}, r"share in \(0, 1\]"),
-    ({"target_coverage": 1.5}, r"share in \(0, 1\]"),
-    ({"target_coverage": 1.0}, "out of reach"),
-    ({"sites": 2, "capacity": 0}, "--capacity must be positive"),
-    ({"sites": 2, "min_unit_coverage": 1.2}, "--min-unit-coverage"),
-    ({"target_coverage": 0.9, "objective": "distance"}, "needs --sites"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({}, "exactly one of --sites N or --target-coverage X"),
+        ({"sites": 2, "target_coverage": 0.5}, "exactly one of"),
+        ({"sites": 0}, "--sites must be a positive number"),
+        ({"sites": -1}, "--sites must be a positive number"),
+        ({"target_coverage": 0.0}, r"share in \(0, 1\]"),
+        ({"target_coverage": 1.5}, r"share in \(0, 1\]"),
+        ({"target_coverage": 1.0}, "out of reach"),
+        ({"sites": 2, "capacity": 0}, "--capacity must be positive"),
+        ({"sites": 2, "min_unit_coverage": 1.2}, "--min-unit-coverage"),
+        ({"target_coverage": 0.9, "objective": "distance"}, "needs --sites"),
+    ],
+)
 def test_bad_requests_raise_data_error(inst0, kwargs, match):
-    s = Siting.from_audit(inst0.result, CAT, candidates=random_candidates(0, 2, (8, 10),
-                                                                           (8, 10)))
+    s = Siting.from_audit(inst0.result, CAT, candidates=random_candidates(0, 2, (8, 10), (8, 10)))
     with pytest.raises(DataError, match=match):
         s.solve(**kwargs)
 
@@ -649,40 +741,64 @@ def test_unknown_category(inst0):
 # --------------------------------------------------------------------------- 6. CLI
 
 
-
-
 @pytest.fixture(scope="module")
 def cli_files(tmp_path_factory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("cli-tiny")
     paths = write_instance(folder, 0, PLACEMENTS[0])
     random_candidates(0, 6).to_file(folder / "candidates.geojson", driver="GeoJSON")
-    random_candidates(1, 2, (8, 10), (8, 10)).to_file(folder / "corner.geojson",
-                                                      driver="GeoJSON")
-    (folder / "empty.geojson").write_text('{"type": "FeatureCollection", "features": []}',
-                                          encoding="utf-8")
-    return {"network": paths["network"], "facilities": paths["facilities"][0],
-            "units": paths["units"], "population": paths["population"],
-            "candidates": folder / "candidates.geojson", "corner": folder / "corner.geojson",
-            "empty": folder / "empty.geojson", "folder": folder}
+    random_candidates(1, 2, (8, 10), (8, 10)).to_file(folder / "corner.geojson", driver="GeoJSON")
+    (folder / "empty.geojson").write_text(
+        '{"type": "FeatureCollection", "features": []}', encoding="utf-8"
+    )
+    return {
+        "network": paths["network"],
+        "facilities": paths["facilities"][0],
+        "units": paths["units"],
+        "population": paths["population"],
+        "candidates": folder / "candidates.geojson",
+        "corner": folder / "corner.geojson",
+        "empty": folder / "empty.geojson",
+        "folder": folder,
+    }
 
 
 def tiny_args(files: dict[str, Path], out: Path) -> list[object]:
-    return ["optimize", "--network", files["network"], "--facilities", files["facilities"],
-            "--units", files["units"], "--population", files["population"],
-            "--categories", CAT, "--out", out, "-q"]
+    return [
+        "optimize",
+        "--network",
+        files["network"],
+        "--facilities",
+        files["facilities"],
+        "--units",
+        files["units"],
+        "--population",
+        files["population"],
+        "--categories",
+        CAT,
+        "--out",
+        out,
+        "-q",
+    ]
 
 
-@pytest.mark.parametrize("extra, needles", [
-    (["--category", "nosuch", "--sites", "2"], ["nosuch", "kindergarten"]),
-    (["--category", CAT, "--sites", "0"], ["--sites", "got 0"]),
-    (["--category", CAT, "--sites", "-1"], ["--sites", "got -1"]),
-    (["--category", CAT, "--target-coverage", "1.0", "--candidates", "{corner}"],
-     ["--target-coverage 100.0% is out of reach", "at most"]),
-    (["--category", CAT, "--sites", "2", "--candidates", "{empty}"],
-     ["empty.geojson", "no features"]),
-    (["--category", CAT, "--sites", "2", "--target-coverage", "0.5"], ["exactly one of"]),
-    (["--category", CAT], ["exactly one of"]),
-])
+@pytest.mark.parametrize(
+    "extra, needles",
+    [
+        (["--category", "nosuch", "--sites", "2"], ["nosuch", "kindergarten"]),
+        (["--category", CAT, "--sites", "0"], ["--sites", "got 0"]),
+        (["--category", CAT, "--sites", "-1"], ["--sites", "got -1"]),
+        (
+            ["--category", CAT, "--target-coverage", "1.0", "--candidates", "{corner}"],
+            ["--target-coverage 100.0% is out of reach", "at most"],
+        ),
+        (
+            ["--category", CAT, "--sites", "2", "--candidates", "{empty}"],
+            ["empty.geojson", "no features"],
+        ),
+        (["--category", CAT, "--sites", "2", "--target-coverage", "0.5"], ["exactly one of"]),
+        (["--category", CAT], ["exactly one of"]),
+    ],
+)
 def test_cli_bad_requests_exit_2(cli_files, tmp_path, extra, needles):
     extra = [str(e).format(**cli_files) for e in extra]
     res = invoke([*tiny_args(cli_files, tmp_path / "out"), *extra])
@@ -697,15 +813,23 @@ def test_cli_bad_requests_exit_2(cli_files, tmp_path, extra, needles):
 
 # --------------------------------------------------------------------------- 7. outputs
 
-PROPOSAL_COLUMNS = {"site_id", "category", "rank", "marginal_newly_covered",
-                    "residents_served"}
-OPTIMIZE_KEYS = {"category", "model", "sites", "threshold_m", "newly_covered_population",
-                 "coverage_before", "coverage_after", "status", "mip_gap", "runtime_s",
-                 "units"}
+PROPOSAL_COLUMNS = {"site_id", "category", "rank", "marginal_newly_covered", "residents_served"}
+OPTIMIZE_KEYS = {
+    "category",
+    "model",
+    "sites",
+    "threshold_m",
+    "newly_covered_population",
+    "coverage_before",
+    "coverage_after",
+    "status",
+    "mip_gap",
+    "runtime_s",
+    "units",
+}
 
 
-def check_outputs(out: Path, s_result: lifecircle.AuditResult, model: str, sites: int
-                  ) -> dict:
+def check_outputs(out: Path, s_result: lifecircle.AuditResult, model: str, sites: int) -> dict:
     props = gpd.read_file(out / "proposals.geojson")
     assert PROPOSAL_COLUMNS <= set(props.columns)
     assert props.crs.to_epsg() == 4326
@@ -738,8 +862,11 @@ def check_outputs(out: Path, s_result: lifecircle.AuditResult, model: str, sites
 def test_siting_write_outputs(siting12, tmp_path):
     s = fresh(siting12).solve(sites=3)
     written = s.write(tmp_path)
-    assert sorted(p.name for p in written) == ["optimize.json", "proposals.geojson",
-                                               "units_after.gpkg"]
+    assert sorted(p.name for p in written) == [
+        "optimize.json",
+        "proposals.geojson",
+        "units_after.gpkg",
+    ]
     data = check_outputs(tmp_path, s.result, "mclp", 3)
     assert data["newly_covered_population"] == pytest.approx(s.objective, abs=POP_TOL)
     assert data["objective_value"] == s.objective
@@ -747,14 +874,29 @@ def test_siting_write_outputs(siting12, tmp_path):
 
 def test_cli_optimize_writes_the_outputs(cli_files, tmp_path):
     out = tmp_path / "out"
-    res = invoke([*tiny_args(cli_files, out)[:-1], "--category", CAT, "--sites", "2",
-                  "--candidates", cli_files["candidates"]])
+    res = invoke(
+        [
+            *tiny_args(cli_files, out)[:-1],
+            "--category",
+            CAT,
+            "--sites",
+            "2",
+            "--candidates",
+            cli_files["candidates"],
+        ]
+    )
     assert res.exit_code == 0, (res.output, res.exception)
     assert "MCLP for kindergarten: 2 sites" in res.stdout
     for name in ("access.parquet", "units.gpkg", "summary.json"):
         assert (out / name).is_file()
-    r = tiny_audit({"network": cli_files["network"], "facilities": [cli_files["facilities"]],
-                    "units": cli_files["units"], "population": cli_files["population"]})
+    r = tiny_audit(
+        {
+            "network": cli_files["network"],
+            "facilities": [cli_files["facilities"]],
+            "units": cli_files["units"],
+            "population": cli_files["population"],
+        }
+    )
     data = check_outputs(out, r, "mclp", 2)
     assert "file: 6 sites" in data["candidate_source"]
     assert data["candidates"] == 6
@@ -765,15 +907,35 @@ def test_cli_optimize_writes_the_outputs(cli_files, tmp_path):
 
 def test_cli_lscp_and_pmedian(cli_files, tmp_path):
     out = tmp_path / "lscp"
-    res = invoke([*tiny_args(cli_files, out), "--category", CAT, "--target-coverage", "0.6",
-                  "--n-candidates", "25"])
+    res = invoke(
+        [
+            *tiny_args(cli_files, out),
+            "--category",
+            CAT,
+            "--target-coverage",
+            "0.6",
+            "--n-candidates",
+            "25",
+        ]
+    )
     assert res.exit_code == 0, (res.output, res.exception)
     data = json.loads((out / "optimize.json").read_text(encoding="utf-8"))
     assert data["model"] == "lscp" and data["coverage_after"] >= 0.6
     assert data["target_coverage"] == 0.6
     out = tmp_path / "pmed"
-    res = invoke([*tiny_args(cli_files, out), "--category", CAT, "--sites", "2",
-                  "--objective", "distance", "--n-candidates", "25"])
+    res = invoke(
+        [
+            *tiny_args(cli_files, out),
+            "--category",
+            CAT,
+            "--sites",
+            "2",
+            "--objective",
+            "distance",
+            "--n-candidates",
+            "25",
+        ]
+    )
     assert res.exit_code == 0, (res.output, res.exception)
     data = json.loads((out / "optimize.json").read_text(encoding="utf-8"))
     assert data["model"] == "pmedian" and data["sites"] == 2
@@ -792,8 +954,9 @@ def test_candidate_source_of_a_geodataframe_is_one_short_line(inst0, columns):
 
 @pytest.mark.parametrize("option", [{"capacity": 100.0}, {"min_unit_coverage": 0.9}])
 def test_pmedian_refuses_or_enforces_capacity_and_floor(inst0, option):
-    s = Siting.from_audit(inst0.result, CAT, candidates=random_candidates(0, 8),
-                          objective="distance")
+    s = Siting.from_audit(
+        inst0.result, CAT, candidates=random_candidates(0, 8), objective="distance"
+    )
     try:
         s.solve(sites=2, objective="distance", **option)
     except DataError:
@@ -832,8 +995,15 @@ def hang(*args, **kwargs):
 
 def give_up(*args, **kwargs):
     """A HiGHS that stops without a solution or a bound (time limit during presolve)."""
-    return OptimizeResult(status=1, x=None, fun=None, mip_dual_bound=None, mip_gap=None,
-                          success=False, message="Time limit reached (test)")
+    return OptimizeResult(
+        status=1,
+        x=None,
+        fun=None,
+        mip_dual_bound=None,
+        mip_gap=None,
+        success=False,
+        message="Time limit reached (test)",
+    )
 
 
 @pytest.fixture
@@ -842,16 +1012,23 @@ def in_child(monkeypatch):
     monkeypatch.setattr(lm, "IN_PROCESS_MAX_SIZE", 0)
 
 
-@pytest.mark.parametrize("solve", [
-    {"sites": 3}, {"sites": 3, "capacity": 300.0}, {"target_coverage": 0.5},
-    {"sites": 2, "objective": "distance"},
-])
-def test_a_solver_that_never_returns_is_stopped_at_the_time_limit(inst0, in_child,
-                                                                   monkeypatch, solve):
+@pytest.mark.parametrize(
+    "solve",
+    [
+        {"sites": 3},
+        {"sites": 3, "capacity": 300.0},
+        {"target_coverage": 0.5},
+        {"sites": 2, "objective": "distance"},
+    ],
+)
+def test_a_solver_that_never_returns_is_stopped_at_the_time_limit(
+    inst0, in_child, monkeypatch, solve
+):
     monkeypatch.setattr(lm, "milp", hang)
     objective = solve.get("objective", "coverage")
-    s = Siting.from_audit(inst0.result, CAT, candidates=random_candidates(0, 12),
-                          objective=objective)
+    s = Siting.from_audit(
+        inst0.result, CAT, candidates=random_candidates(0, 12), objective=objective
+    )
     limit = 1.5
     t0 = time.monotonic()
     s.solve(time_limit_s=limit, **solve)
@@ -876,10 +1053,16 @@ def test_model_building_counts_against_the_time_limit(inst0, in_child, monkeypat
     assert s.status == "greedy"
 
 
-@pytest.mark.parametrize("solve", [
-    {"sites": 3}, {"sites": 3, "capacity": 250.0}, {"target_coverage": 0.55},
-    {"sites": 2, "objective": "distance"}, {"sites": 3, "min_unit_coverage": 0.6},
-])
+@pytest.mark.parametrize(
+    "solve",
+    [
+        {"sites": 3},
+        {"sites": 3, "capacity": 250.0},
+        {"target_coverage": 0.55},
+        {"sites": 2, "objective": "distance"},
+        {"sites": 3, "min_unit_coverage": 0.6},
+    ],
+)
 def test_child_process_solves_like_the_parent(siting12, monkeypatch, solve):
     here = fresh(siting12).solve(mip_rel_gap=0.0, **solve)
     assert here.solver_info["where"] == "in-process"
@@ -948,10 +1131,19 @@ def fell_back(s: Siting) -> bool:
     return s.status == "greedy" and s.objective == s.greedy_objective
 
 
-@settings(max_examples=30, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(seed=st.integers(0, 2**31), n_demand=st.integers(1, 30), n_cand=st.integers(1, 8),
-       density=st.floats(0.05, 0.6), n=st.integers(1, 4))
+@settings(
+    max_examples=30,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    seed=st.integers(0, 2**31),
+    n_demand=st.integers(1, 30),
+    n_cand=st.integers(1, 8),
+    density=st.floats(0.05, 0.6),
+    n=st.integers(1, 4),
+)
 def test_greedy_fallback_bounds_hold(synthetic_base, seed, n_demand, n_cand, density, n):
     s0 = synthetic(synthetic_base, seed, n_demand, n_cand, density, synthetic_base.threshold_m)
     best = brute_mclp(s0, n)
@@ -961,8 +1153,9 @@ def test_greedy_fallback_bounds_hold(synthetic_base, seed, n_demand, n_cand, den
     before = s0.covered_before / s0.population
     target = before + 0.9 * (reach - before)
     fewest = brute_lscp(s0, target) if reach > before + 1e-9 else None
-    sp0 = synthetic(synthetic_base, seed, n_demand, n_cand, density,
-                    synthetic_base.threshold_m + 150)
+    sp0 = synthetic(
+        synthetic_base, seed, n_demand, n_cand, density, synthetic_base.threshold_m + 150
+    )
     saving = capped_total(sp0, []) - brute_pmedian(sp0, n)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(lm, "milp", give_up)
@@ -1055,8 +1248,7 @@ def test_a_solution_at_the_time_limit_uses_the_tighter_valid_bound(siting12, mon
 
 def test_no_bound_known_is_null_with_a_note(siting12):
     s = fresh(siting12)
-    lm.apply_outcome(s, lm.SolverRun(), maximise=True, objective=5.0, bounds={},
-                     status="greedy")
+    lm.apply_outcome(s, lm.SolverRun(), maximise=True, objective=5.0, bounds={}, status="greedy")
     assert s.bound is None and s.mip_gap is None
     assert "no bound on the optimum is known" in " ".join(s.notes)
 
@@ -1079,8 +1271,13 @@ GREEN = "elderly_care"
 def reaudit_with(paths: dict[str, object], s: Siting, folder: Path) -> lifecircle.AuditResult:
     prop = folder / f"proposals-{s.category}.geojson"
     s.proposals().to_file(prop, driver="GeoJSON")
-    return lifecircle.audit(paths["network"], [*paths["facilities"], prop], paths["units"],
-                            paths["population"], categories=[CAT, s.category])
+    return lifecircle.audit(
+        paths["network"],
+        [*paths["facilities"], prop],
+        paths["units"],
+        paths["population"],
+        categories=[CAT, s.category],
+    )
 
 
 @pytest.mark.parametrize("category, n", [(GREEN, 2), ("park", 1)])
@@ -1111,14 +1308,14 @@ def test_greenfield_mclp_matches_brute_force_and_a_reaudit(inst0, tmp_path, cate
         assert f"cov_{category}" in table.columns
     # adding the proposals to the facilities and auditing again gives the same coverage
     after = reaudit_with(inst0.paths, s, tmp_path)
-    assert summary["coverage_after"] == pytest.approx(after.summary["coverage"][category],
-                                                      abs=1e-6)
+    assert summary["coverage_after"] == pytest.approx(after.summary["coverage"][category], abs=1e-6)
     mine = s.units_after()
     for level, table in after.units.items():
         got = mine[level].set_index("unit_id")[f"cov_{category}"]
         want = table.set_index("unit_id")[f"cov_{category}"]
-        assert np.allclose(got.to_numpy(float), want.reindex(got.index).to_numpy(float),
-                           atol=1e-9, equal_nan=True), level
+        assert np.allclose(
+            got.to_numpy(float), want.reindex(got.index).to_numpy(float), atol=1e-9, equal_nan=True
+        ), level
     # nothing changes for the audited category
     for level, table in r.units.items():
         got = mine[level].set_index("unit_id")[f"cov_{CAT}"]
@@ -1132,8 +1329,7 @@ def test_greenfield_lscp_and_pmedian_on_auto_candidates(inst0, tmp_path):
     assert s.status == "optimal"
     assert s.summary()["coverage_after"] >= 0.5 - 1e-6
     assert s.candidate_source.startswith("auto: ")
-    pm0 = Siting.from_audit(r, GREEN, candidates=random_candidates(4, 8),
-                            objective="distance")
+    pm0 = Siting.from_audit(r, GREEN, candidates=random_candidates(4, 8), objective="distance")
     assert pm0.radius_m == pytest.approx(360.0)
     pm = fresh(pm0).solve(sites=2, objective="distance", mip_rel_gap=0.0)
     base = capped_total(pm0, [])
@@ -1154,12 +1350,24 @@ def test_an_unaudited_category_with_facilities_gets_the_audits_distances(tmp_pat
     """Audited with --categories kindergarten, a health centre in the data still counts."""
     paths = write_instance(tmp_path / "two", 0, PLACEMENTS[0])
     extra = tmp_path / "two" / "clinic.csv"
-    extra.write_text(f"lon,lat,category,name\n{LON0 + 14.3 * DLON},{LAT0 + 13.6 * DLAT},"
-                     "health_center,c0\n", encoding="utf-8")
-    r = lifecircle.audit(paths["network"], [*paths["facilities"], extra], paths["units"],
-                         paths["population"], categories=[CAT])
-    both = lifecircle.audit(paths["network"], [*paths["facilities"], extra], paths["units"],
-                            paths["population"], categories=[CAT, "health_center"])
+    extra.write_text(
+        f"lon,lat,category,name\n{LON0 + 14.3 * DLON},{LAT0 + 13.6 * DLAT},health_center,c0\n",
+        encoding="utf-8",
+    )
+    r = lifecircle.audit(
+        paths["network"],
+        [*paths["facilities"], extra],
+        paths["units"],
+        paths["population"],
+        categories=[CAT],
+    )
+    both = lifecircle.audit(
+        paths["network"],
+        [*paths["facilities"], extra],
+        paths["units"],
+        paths["population"],
+        categories=[CAT, "health_center"],
+    )
     s = Siting.from_audit(r, "health_center", candidates=random_candidates(0, 5))
     want = both.access["dist_health_center_m"].to_numpy(float)
     assert np.isfinite(want).sum() > 0
@@ -1208,8 +1416,9 @@ def test_cli_refuses_candidates_in_the_output_folder(cli_files, tmp_path):
     out.mkdir()
     cand = out / "proposals.geojson"
     cand.write_bytes(cli_files["candidates"].read_bytes())
-    res = invoke([*tiny_args(cli_files, out), "--category", CAT, "--sites", "2",
-                  "--candidates", cand])
+    res = invoke(
+        [*tiny_args(cli_files, out), "--category", CAT, "--sites", "2", "--candidates", cand]
+    )
     assert_user_error(res, "proposals.geojson")
     assert cand.read_bytes() == cli_files["candidates"].read_bytes()
 
@@ -1227,8 +1436,18 @@ def test_outputs_lists_the_writers(siting12, tmp_path):
 
 def test_cli_greenfield(cli_files, tmp_path):
     out = tmp_path / "green"
-    res = invoke([*tiny_args(cli_files, out), "--category", "park", "--sites", "2",
-                  "--candidates", cli_files["candidates"], "--no-map"])
+    res = invoke(
+        [
+            *tiny_args(cli_files, out),
+            "--category",
+            "park",
+            "--sites",
+            "2",
+            "--candidates",
+            cli_files["candidates"],
+            "--no-map",
+        ]
+    )
     assert res.exit_code == 0, (res.output, res.exception)
     data = json.loads((out / "optimize.json").read_text(encoding="utf-8"))
     assert data["category"] == "park" and data["coverage_before"] == 0.0
@@ -1243,3 +1462,74 @@ def test_greenfield_map_and_report(inst0, tmp_path):
     s.solve(sites=2)
     s.to_map(tmp_path / "map.html")
     s.to_report(tmp_path / "report.html")
+
+
+# --------------------------------------------------------------------------- 9. one snap rule
+
+
+def write_raster(path: Path, seed: int = 0) -> Path:
+    """Population raster over the district: cells of a third of a block, so some cell
+    centres lie 26 m (edge rule) or 28-44 m (node rule) from the network."""
+    import rasterio
+    from affine import Affine
+
+    lo, hi = np.floor(LO), np.ceil(HI)  # cells aligned on the blocks
+    n = round(float(hi - lo) * 3)
+    data = np.random.default_rng(seed).integers(1, 40, (n, n)).astype("float32")
+    transform = Affine(DLON / 3, 0.0, LON0 + lo * DLON, 0.0, -DLAT / 3, LAT0 + hi * DLAT)
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        height=n,
+        width=n,
+        count=1,
+        dtype="float32",
+        crs="EPSG:4326",
+        transform=transform,
+    ) as dst:
+        dst.write(data, 1)
+    return path
+
+
+@pytest.mark.parametrize("rule", ["edge", "node"])
+def test_newly_covered_equals_a_reaudit_with_residents_beyond_max_snap(tmp_path, rule):
+    """Optimizer and audit share one snap rule and one max_snap_m: residents beyond it are
+    never covered, by old or new sites, and the re-audit with the proposals added as
+    facilities finds exactly the optimizer's newly covered residents."""
+    folder = tmp_path / "in"
+    paths = write_instance(folder, 0, PLACEMENTS[0])
+    paths["population"] = write_raster(folder / "population.tif")
+    options = {"snap": rule, "max_snap_m": 20.0}
+    result = tiny_audit(paths, **options)
+    assert result.summary["settings"]["snap"] == rule
+    acc = result.access
+    far = (acc["snap_m"] > 20.0).to_numpy()
+    assert 0 < far.sum() < len(far)
+    assert acc.loc[far, f"dist_{CAT}_m"].isna().all()
+    for k, candidates in enumerate(["auto", random_candidates(3, 12)]):
+        s = Siting.from_audit(result, CAT, candidates=candidates, n_candidates=40)
+        # the optimizer sees the audit's distances, and far residents reach no candidate
+        assert np.allclose(s.demand["dist_m"], acc[f"dist_{CAT}_m"], equal_nan=True)
+        assert s.distance[far].nnz == 0
+        s.solve(sites=3)
+        assert s.objective > 0
+        assert (s.newly[far] == 0).all()
+        prop = tmp_path / f"proposals-{rule}-{k}.geojson"
+        s.proposals().to_file(prop, driver="GeoJSON")
+        after = lifecircle.audit(
+            paths["network"],
+            [*paths["facilities"], prop],
+            paths["units"],
+            paths["population"],
+            categories=[CAT],
+            **options,
+        )
+        assert_reproduced(s, after)
+        # each resident's new distance is the re-audit's (within the threshold)
+        thr_m = s.threshold_m
+        new = np.fmin(acc[f"dist_{CAT}_m"].to_numpy(), s._new_distance())
+        again = after.access[f"dist_{CAT}_m"].to_numpy()
+        inside = np.nan_to_num(new, nan=np.inf) <= thr_m
+        assert np.array_equal(inside, np.nan_to_num(again, nan=np.inf) <= thr_m)
+        assert np.allclose(new[inside], again[inside], atol=1e-6)

@@ -2,20 +2,32 @@
 
 The access convention (DESIGN.md): for an origin ``o`` and a category ``c``,
 
-    distance(o, c) = min over facilities f in c of
-                     snap(o) + network_distance(node(o), node(f)) + snap(f)
+    distance(o, c) = min over access points a of the facilities of c of
+                     snap(o) + network_distance(p(o), p(a)) + snap(a)
 
-where ``node(p)`` is the network node nearest to ``p`` and ``snap(p)`` the
-straight-line distance to it, in metres in the graph's CRS. Polygon facilities
-(parks, campuses) are reached at their edge: access points are sampled along the
-boundary and each is snapped on its own. Distances beyond the cut-off are NaN.
+where ``p(x)`` is the point where ``x`` enters the network and ``snap(x)`` the
+straight-line distance to it, in metres in the graph's CRS. How points enter the
+network is the one snap rule of :mod:`lifecircle.snap`, used by every stage:
+
+* ``snap="edge"`` (default): ``p(x)`` is the nearest point of the nearest edge
+  ``(u, v)``; ``x`` reaches ``u`` in ``snap(x) + along(x)`` and ``v`` in
+  ``snap(x) + length - along(x)``, and two points on the same edge reach each
+  other directly, ``snap(o) + |along(o) - along(a)| + snap(a)``.
+* ``snap="node"``: ``p(x)`` is the nearest node (the first version's rule).
+
+Polygon facilities (parks, campuses) are reached at their edge: access points are
+sampled along the boundary and each is snapped on its own. Points farther than
+``max_snap_m`` from the network are not used (facilities) or reach nothing
+(origins). Distances beyond the cut-off are NaN.
 
 One compiled Dijkstra pass per category (``scipy.sparse.csgraph.dijkstra``) from
-a virtual source joined to every facility node by an edge of length
-``snap(f)``, bounded by the cut-off: O(E log V) per category, no dense arrays.
-On OSM graphs, where most nodes only continue a street (degree 2), the pass runs
-on the graph with those chains contracted (:attr:`WalkGraph.chains`) and the
-chain interiors are filled in afterwards; the result is the same.
+a virtual source joined to every entry node of the facility access points by an
+edge of the entry's offset, bounded by the cut-off: O(E log V) per category, no
+dense arrays. An origin then takes the best of its (one or two) entry nodes plus
+its offset, and of the access points on its own edge. On OSM graphs, where most
+nodes only continue a street (degree 2), the pass runs on the graph with those
+chains contracted (:attr:`WalkGraph.chains`) and the chain interiors are filled in
+afterwards; the result is the same.
 """
 
 from __future__ import annotations
@@ -35,6 +47,14 @@ from ._contraction import ChainContraction, segment_argmin_prefix
 from .config import Profile, Standard
 from .network import WalkGraph
 from .settings import MAX_SNAP_M, POLYGON_ACCESS_SPACING_M
+from .snap import (
+    DEFAULT_SNAP,
+    Snapped,
+    check_rule,
+    distance_from_nodes,
+    same_edge_pairs,
+    snap_points,
+)
 
 log = logging.getLogger(__name__)
 
@@ -45,14 +65,31 @@ _EPS_M = 1e-9
 
 @dataclass(frozen=True)
 class AccessPoints:
-    """Points at which facilities are reached, already snapped to the graph.
+    """Points at which facilities are reached, snapped to the graph (reachable ones only).
 
-    ``facility`` is the row position of the facility each point belongs to.
+    ``facility`` is the row position of the facility each point belongs to;
+    ``snapped`` says where each point enters the network (:class:`~lifecircle.snap.Snapped`).
     """
 
     facility: np.ndarray
-    node: np.ndarray
-    snap_m: np.ndarray
+    snapped: Snapped
+
+    @property
+    def node(self) -> np.ndarray:
+        """The nearest node (node rule) or the nearer end of the entry edge (edge rule)."""
+        return self.snapped.node
+
+    @property
+    def snap_m(self) -> np.ndarray:
+        """Straight-line distance of each point to where it enters the network."""
+        return self.snapped.snap_m
+
+    def __len__(self) -> int:
+        return len(self.facility)
+
+    def take(self, index: np.ndarray) -> AccessPoints:
+        """The access points selected by ``index`` (positions or a boolean mask)."""
+        return AccessPoints(facility=self.facility[index], snapped=self.snapped.take(index))
 
 
 def access_points(
@@ -89,20 +126,120 @@ def access_points(
 
 def snap_facilities(
     graph: WalkGraph,
-    facilities: gpd.GeoDataFrame,
+    facilities: gpd.GeoDataFrame | gpd.GeoSeries,
     *,
+    rule: str = DEFAULT_SNAP,
     max_snap_m: float = MAX_SNAP_M,
     spacing_m: float = POLYGON_ACCESS_SPACING_M,
 ) -> AccessPoints:
-    """Snap every access point of every facility to its nearest node.
+    """Snap every access point of every facility with the snap rule.
 
-    Access points farther than ``max_snap_m`` from the network are discarded.
-    Facilities must be in the graph's CRS.
+    Parameters
+    ----------
+    graph
+        The walk graph.
+    facilities
+        Geometries in the graph's CRS (points, polygons reached at their edge, lines).
+    rule
+        ``"edge"`` (nearest point of the nearest edge, default) or ``"node"``.
+    max_snap_m
+        Access points farther than this from the network are discarded.
+    spacing_m
+        Spacing of access points along polygon boundaries.
+
+    Returns
+    -------
+    AccessPoints
+        The reachable access points, with the facility of each.
     """
     position, xy = access_points(facilities, spacing_m=spacing_m)
-    node, snap = graph.nearest_nodes(xy[:, 0], xy[:, 1])
-    ok = snap <= max_snap_m
-    return AccessPoints(facility=position[ok], node=node[ok], snap_m=snap[ok])
+    snapped = snap_points(graph, xy[:, 0], xy[:, 1], rule=rule, max_snap_m=max_snap_m)
+    ok = snapped.reachable
+    return AccessPoints(facility=position[ok], snapped=snapped.take(ok))
+
+
+def access_distance(
+    graph: WalkGraph,
+    targets: Snapped,
+    sources: Snapped,
+    *,
+    cutoff_m: float = np.inf,
+) -> np.ndarray:
+    """Walking distance from every target point to the nearest source point.
+
+    The access convention with the snap of both sides: the best over the
+    target's entries of (network distance from the sources' entries + offset),
+    and, under the edge rule, of the direct walk along a shared edge. One
+    Dijkstra pass (:func:`nearest_distance`).
+
+    Parameters
+    ----------
+    graph
+        The walk graph.
+    targets
+        E.g. the residents, snapped.
+    sources
+        E.g. the access points of one category's facilities, snapped (unreachable
+        ones are ignored).
+    cutoff_m
+        Distances beyond this are NaN.
+
+    Returns
+    -------
+    numpy.ndarray
+        Per target, metres; NaN beyond ``cutoff_m``, for unreachable targets and
+        when there is no source.
+    """
+    _, nodes, offsets = sources.entries()
+    node_dist = nearest_distance(graph, nodes, offsets, cutoff_m=cutoff_m)
+    dist = distance_from_nodes(node_dist, targets)
+    ti, _, direct = same_edge_pairs(targets, sources)
+    if len(ti):
+        np.fmin.at(dist, ti, direct)
+    with np.errstate(invalid="ignore"):
+        dist[~(dist <= cutoff_m) | ~targets.reachable] = np.nan
+    return dist
+
+
+def node_distances_from(
+    graph: WalkGraph,
+    facilities: gpd.GeoDataFrame | gpd.GeoSeries,
+    *,
+    rule: str = DEFAULT_SNAP,
+    max_snap_m: float = MAX_SNAP_M,
+    cutoff_m: float = np.inf,
+    spacing_m: float = POLYGON_ACCESS_SPACING_M,
+) -> np.ndarray:
+    """Walking distance from every network node to the nearest of ``facilities``.
+
+    For maps (catchments): the same snap rule and ``max_snap_m`` as the audit.
+    A node's distance is the one of a resident standing on it (snap 0).
+
+    Parameters
+    ----------
+    graph
+        The walk graph.
+    facilities
+        Facility geometries, any CRS.
+    rule, max_snap_m, spacing_m
+        The audit's snap rule, snap limit and polygon access-point spacing.
+    cutoff_m
+        Nodes farther than this are NaN.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(n_nodes,)``, metres, NaN beyond ``cutoff_m`` or when no facility
+        is within reach of the network.
+    """
+    if len(facilities) == 0:
+        return np.full(graph.n_nodes, np.nan)
+    fac = facilities.to_crs(graph.crs) if facilities.crs != graph.crs else facilities
+    points = snap_facilities(
+        graph, fac, rule=check_rule(rule), max_snap_m=max_snap_m, spacing_m=spacing_m
+    )
+    _, nodes, offsets = points.snapped.entries()
+    return nearest_distance(graph, nodes, offsets, cutoff_m=cutoff_m)
 
 
 def nearest_distance(
@@ -163,12 +300,16 @@ def nearest_distance(
 
 
 def _distinct_sources(
-    source_nodes: np.ndarray, source_offset_m: np.ndarray | None,
+    source_nodes: np.ndarray,
+    source_offset_m: np.ndarray | None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """One entry per distinct source node, with its smallest offset (at least ``_EPS_M``)."""
     source_nodes = np.asarray(source_nodes, np.int64)
-    offsets = (np.zeros(len(source_nodes)) if source_offset_m is None
-               else np.asarray(source_offset_m, float))
+    offsets = (
+        np.zeros(len(source_nodes))
+        if source_offset_m is None
+        else np.asarray(source_offset_m, float)
+    )
     order = np.lexsort((offsets, source_nodes))
     nodes, offsets = source_nodes[order], offsets[order]
     first = np.ones(len(nodes), bool)
@@ -177,13 +318,15 @@ def _distinct_sources(
 
 
 def _with_virtual_source(
-    adjacency: sp.csr_matrix, targets: np.ndarray, weights: np.ndarray,
+    adjacency: sp.csr_matrix,
+    targets: np.ndarray,
+    weights: np.ndarray,
 ) -> sp.csr_matrix:
     """``adjacency`` plus a last row (the virtual source) with edges to ``targets``."""
     n = adjacency.shape[0]
     index_dtype = np.promote_types(adjacency.indices.dtype, adjacency.indptr.dtype)
     if n + 1 + len(targets) + adjacency.nnz >= np.iinfo(index_dtype).max:
-        index_dtype = np.int64
+        index_dtype = np.dtype(np.int64)
     # arrays of the matrix's own index dtype, so scipy need not scan them to pick one
     indptr = np.append(adjacency.indptr, adjacency.indptr[-1] + len(targets)).astype(index_dtype)
     indices = np.concatenate([adjacency.indices, targets]).astype(index_dtype, copy=False)
@@ -211,7 +354,10 @@ def _nearest_distance_full(
 
 
 def _contracted_distance(
-    chains: ChainContraction, nodes: np.ndarray, offsets: np.ndarray, cutoff_m: float,
+    chains: ChainContraction,
+    nodes: np.ndarray,
+    offsets: np.ndarray,
+    cutoff_m: float,
 ) -> np.ndarray:
     """Distances from distinct sources, by Dijkstra on the contracted graph.
 
@@ -222,11 +368,16 @@ def _contracted_distance(
     on_key = key_of_source >= 0
     inner_nodes, inner_offsets = nodes[~on_key], offsets[~on_key]
     # a source inside a chain reaches the chain's ends u and v along the chain
-    targets = np.concatenate([key_of_source[on_key], chains.node_u_key[inner_nodes],
-                              chains.node_v_key[inner_nodes]])
-    weights = np.concatenate([offsets[on_key],
-                              inner_offsets + chains.node_position_m[inner_nodes],
-                              inner_offsets + chains.node_to_v_m[inner_nodes]])
+    targets = np.concatenate(
+        [key_of_source[on_key], chains.node_u_key[inner_nodes], chains.node_v_key[inner_nodes]]
+    )
+    weights = np.concatenate(
+        [
+            offsets[on_key],
+            inner_offsets + chains.node_position_m[inner_nodes],
+            inner_offsets + chains.node_to_v_m[inner_nodes],
+        ]
+    )
     order = np.lexsort((weights, targets))
     targets, weights = targets[order], weights[order]
     first = np.ones(len(targets), bool)
@@ -247,7 +398,10 @@ def _contracted_distance(
 
 
 def _apply_same_chain_sources(
-    chains: ChainContraction, dist: np.ndarray, nodes: np.ndarray, offsets: np.ndarray,
+    chains: ChainContraction,
+    dist: np.ndarray,
+    nodes: np.ndarray,
+    offsets: np.ndarray,
 ) -> None:
     """Lower ``dist`` in place by the sources that lie inside a chain, along that chain.
 
@@ -304,6 +458,7 @@ def compute_access(
     cutoff_min: float | None = None,
     max_snap_m: float = MAX_SNAP_M,
     spacing_m: float = POLYGON_ACCESS_SPACING_M,
+    snap: str = DEFAULT_SNAP,
     progress: bool = False,
 ) -> tuple[pd.DataFrame, pd.Series]:
     """Walking distance and time from every origin to every facility category.
@@ -331,6 +486,10 @@ def compute_access(
         their population, so totals are conserved.
     spacing_m
         Spacing of access points along polygon facility edges.
+    snap
+        The snap rule (:mod:`lifecircle.snap`): ``"edge"`` (nearest point of the
+        nearest street, default) or ``"node"`` (nearest node, the first
+        version's rule), for origins and facilities alike.
     progress
         Show a progress bar over categories.
 
@@ -338,7 +497,10 @@ def compute_access(
     -------
     access : pandas.DataFrame
         One row per origin (index aligned with ``origins``): the origin
-        columns, ``snap_m``, ``node`` and per category ``dist_<cat>_m`` and
+        columns, ``snap_m`` (straight line to where the origin enters the
+        network), ``node`` (the nearest node under the node rule; the nearer end
+        of the origin's edge under the edge rule), ``edge`` (the origin's edge,
+        -1 under the node rule) and per category ``dist_<cat>_m`` and
         ``time_<cat>_min``.
     facility_snap_m : pandas.Series
         Per facility (index aligned with ``facilities``), the smallest snap
@@ -349,31 +511,39 @@ def compute_access(
     if cutoff_min is None:
         cutoff_min = max(standard.category(c).threshold_min for c in cats) if cats else 0.0
     cutoff_m = cutoff_min * prof.speed_m_min
-    log.info("walking at %.2f m/s (%s): %.0f min = %.0f m search cut-off",
-             prof.speed_m_s, prof.id, cutoff_min, cutoff_m)
+    log.info(
+        "walking at %.2f m/s (%s): %.0f min = %.0f m search cut-off",
+        prof.speed_m_s,
+        prof.id,
+        cutoff_min,
+        cutoff_m,
+    )
 
+    check_rule(snap)
     pts = origins.to_crs(graph.crs) if origins.crs != graph.crs else origins
-    node, snap = graph.nearest_nodes(pts.geometry.x.to_numpy(), pts.geometry.y.to_numpy())
-    too_far = snap > max_snap_m
+    here = snap_points(
+        graph,
+        pts.geometry.x.to_numpy(),
+        pts.geometry.y.to_numpy(),
+        rule=snap,
+        max_snap_m=max_snap_m,
+    )
     table = pd.DataFrame(origins.drop(columns=origins.geometry.name)).copy()
-    table["snap_m"] = snap
-    table["node"] = node
-    origin_node, origin_snap = node, snap
+    table["snap_m"] = here.snap_m
+    table["node"] = here.node
+    table["edge"] = here.edge
 
     fac = facilities.to_crs(graph.crs) if facilities.crs != graph.crs else facilities
     fac = fac.reset_index(drop=True)
-    points = snap_facilities(graph, fac, max_snap_m=max_snap_m, spacing_m=spacing_m)
+    points = snap_facilities(graph, fac, rule=snap, max_snap_m=max_snap_m, spacing_m=spacing_m)
     fac_snap = np.full(len(fac), np.nan)
     np.fmin.at(fac_snap, points.facility, points.snap_m)
     category_of_point = fac["category"].to_numpy()[points.facility]
 
     columns: dict[str, np.ndarray] = {}
     for cat in tqdm(cats, desc="access", unit="category", disable=not progress):
-        sel = category_of_point == cat
-        node_dist = nearest_distance(graph, points.node[sel], points.snap_m[sel],
-                                     cutoff_m=cutoff_m)
-        dist = node_dist[origin_node] + origin_snap
-        dist[(dist > cutoff_m) | too_far] = np.nan
+        sel = points.snapped.take(category_of_point == cat)
+        dist = access_distance(graph, here, sel, cutoff_m=cutoff_m)
         columns[f"dist_{cat}_m"] = dist
         columns[f"time_{cat}_min"] = dist / prof.speed_m_min
     table = pd.concat([table, pd.DataFrame(columns, index=table.index)], axis=1)
@@ -390,27 +560,38 @@ def distances_within(
     *,
     radius_m: float,
     chunk_size: int = 64,
+    target_row: np.ndarray | None = None,
+    n_targets: int | None = None,
+    n_groups: int | None = None,
 ) -> sp.csr_matrix:
     """Sparse target x group matrix of walking distances no longer than ``radius_m``.
 
     Same access convention as :func:`compute_access`: ``target_offset +
-    network_distance + source_offset``. A group (e.g. a candidate site) may have
-    several sources (access points along a parcel's edge); its distance is the
-    minimum over them. Dijkstra runs from a bounded chunk of sources at a time,
-    so no dense sources x nodes array is ever built beyond ``chunk_size`` rows.
+    network_distance + source_offset``, over node entries. A group (e.g. a
+    candidate site) may have several sources (access points along a parcel's
+    edge, both ends of a snapped point's edge), and a target several entries (its
+    ``target_row``); a pair's distance is the minimum over them. Dijkstra runs
+    once per distinct source node, a bounded chunk of them at a time, so no dense
+    sources x nodes array is ever built beyond ``chunk_size`` rows. For snapped
+    points (with the direct walk along a shared edge) use :func:`site_distances`.
 
     Parameters
     ----------
     graph
         The walk graph.
     source_nodes, source_offset_m, source_group
-        Per source: node, snap distance, and the group (column) it belongs to.
+        Per source entry: node, offset (snap and distance along the edge), and
+        the group (column) it belongs to.
     target_nodes, target_offset_m
-        Per target (row): node and snap distance.
+        Per target entry: node and offset.
     radius_m
         Largest distance kept.
     chunk_size
-        Sources searched per Dijkstra call.
+        Distinct source nodes searched per Dijkstra call.
+    target_row
+        Row of each target entry (default: one row per entry).
+    n_targets, n_groups
+        Shape of the result (default: from ``target_row`` and ``source_group``).
 
     Returns
     -------
@@ -418,34 +599,153 @@ def distances_within(
         Shape ``(n_targets, n_groups)``; stored entries are distances in metres
         (an entry of exactly 0 is stored as 1e-9 so it is not lost).
     """
+    r, c, v, shape = _within_entries(
+        graph,
+        source_nodes,
+        source_offset_m,
+        source_group,
+        target_nodes,
+        target_offset_m,
+        radius_m=radius_m,
+        chunk_size=chunk_size,
+        target_row=target_row,
+        n_targets=n_targets,
+        n_groups=n_groups,
+    )
+    return _min_matrix(r, c, v, shape)
+
+
+def _within_entries(
+    graph: WalkGraph,
+    source_nodes: np.ndarray,
+    source_offset_m: np.ndarray,
+    source_group: np.ndarray,
+    target_nodes: np.ndarray,
+    target_offset_m: np.ndarray,
+    *,
+    radius_m: float,
+    chunk_size: int,
+    target_row: np.ndarray | None,
+    n_targets: int | None,
+    n_groups: int | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[int, int]]:
+    """(row, group, distance) of every entry pair within ``radius_m``, and the shape."""
     source_nodes = np.asarray(source_nodes, np.int64)
     source_offset_m = np.asarray(source_offset_m, float)
     source_group = np.asarray(source_group, np.int64)
     target_nodes = np.asarray(target_nodes, np.int64)
     target_offset_m = np.asarray(target_offset_m, float)
-    n_groups = int(source_group.max()) + 1 if len(source_group) else 0
-    rows, cols, vals = [], [], []
-    # targets sharing a node are searched once
-    uniq_nodes, target_slot = np.unique(target_nodes, return_inverse=True)
-    for start in range(0, len(source_nodes), chunk_size):
-        stop = min(start + chunk_size, len(source_nodes))
-        limit = radius_m - source_offset_m[start:stop].min()
-        if limit < 0:
-            continue
-        block = dijkstra(graph.adjacency, directed=False,
-                         indices=source_nodes[start:stop], limit=limit)[:, uniq_nodes]
-        dist = block[:, target_slot] + target_offset_m[None, :]
-        dist += source_offset_m[start:stop, None]
-        src, tgt = np.nonzero(dist <= radius_m)
-        rows.append(tgt)
-        cols.append(source_group[start:stop][src])
-        vals.append(np.maximum(dist[src, tgt], _EPS_M))
-    if not rows:
-        return sp.csr_matrix((len(target_nodes), n_groups))
-    r, c, v = np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)
-    # keep the minimum per (target, group): sort by value, keep the first of each pair
+    target_row = (
+        np.arange(len(target_nodes)) if target_row is None else np.asarray(target_row, np.int64)
+    )
+    if n_targets is None:
+        n_targets = int(target_row.max()) + 1 if len(target_row) else 0
+    if n_groups is None:
+        n_groups = int(source_group.max()) + 1 if len(source_group) else 0
+    shape = (n_targets, n_groups)
+    rows, cols, vals = [np.empty(0, np.int64)], [np.empty(0, np.int64)], [np.empty(0)]
+    if len(source_nodes) and len(target_nodes):
+        # targets sharing a node are searched once; sources by distinct node, in order
+        uniq_tgt, target_slot = np.unique(target_nodes, return_inverse=True)
+        uniq_src, source_slot = np.unique(source_nodes, return_inverse=True)
+        order = np.argsort(source_slot, kind="stable")
+        slot_sorted = source_slot[order]
+        min_off = np.full(len(uniq_src), np.inf)
+        np.minimum.at(min_off, source_slot, source_offset_m)
+        for start in range(0, len(uniq_src), chunk_size):
+            stop = min(start + chunk_size, len(uniq_src))
+            limit = radius_m - min_off[start:stop].min()
+            if limit < 0:
+                continue
+            block = dijkstra(
+                graph.adjacency, directed=False, indices=uniq_src[start:stop], limit=limit
+            )[:, uniq_tgt]
+            lo, hi = np.searchsorted(slot_sorted, [start, stop])
+            entry = order[lo:hi]  # the source entries at these nodes
+            dist = block[source_slot[entry] - start][:, target_slot]
+            dist += target_offset_m[None, :]
+            dist += source_offset_m[entry, None]
+            src, tgt = np.nonzero(dist <= radius_m)
+            rows.append(target_row[tgt])
+            cols.append(source_group[entry[src]])
+            vals.append(np.maximum(dist[src, tgt], _EPS_M))
+    return np.concatenate(rows), np.concatenate(cols), np.concatenate(vals), shape
+
+
+def _min_matrix(
+    r: np.ndarray, c: np.ndarray, v: np.ndarray, shape: tuple[int, int]
+) -> sp.csr_matrix:
+    """CSR matrix keeping the smallest value per (row, column)."""
+    if len(r) == 0:
+        return sp.csr_matrix(shape)
     order = np.lexsort((v, c, r))
     r, c, v = r[order], c[order], v[order]
     first = np.ones(len(r), bool)
     first[1:] = (r[1:] != r[:-1]) | (c[1:] != c[:-1])
-    return sp.csr_matrix((v[first], (r[first], c[first])), shape=(len(target_nodes), n_groups))
+    return sp.csr_matrix((v[first], (r[first], c[first])), shape=shape)
+
+
+def site_distances(
+    graph: WalkGraph,
+    sources: Snapped,
+    source_group: np.ndarray,
+    targets: Snapped,
+    *,
+    radius_m: float,
+    n_groups: int | None = None,
+    chunk_size: int = 64,
+) -> sp.csr_matrix:
+    """Sparse target x group walking distances within ``radius_m``, between snapped points.
+
+    The access convention of :func:`compute_access` with the snap of both sides
+    (:mod:`lifecircle.snap`): per (target, group) the minimum over the group's
+    source points and the entries of both of ``target_offset + network + source_offset``
+    and, under the edge rule, of the direct walk along a shared edge. Unreachable
+    points (beyond ``max_snap_m``) have no entry: such a target reaches no group.
+
+    Parameters
+    ----------
+    graph
+        The walk graph.
+    sources
+        E.g. the access points of candidate sites, snapped.
+    source_group
+        Per source point, its group (column), e.g. the candidate.
+    targets
+        E.g. the residents, snapped (one row each).
+    radius_m
+        Largest distance kept.
+    n_groups
+        Number of columns (default: the largest group + 1).
+    chunk_size
+        Distinct source nodes per Dijkstra call.
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix
+        Shape ``(len(targets), n_groups)``; an exact 0 is stored as 1e-9.
+    """
+    source_group = np.asarray(source_group, np.int64)
+    if n_groups is None:
+        n_groups = int(source_group.max()) + 1 if len(source_group) else 0
+    s_point, s_node, s_off = sources.entries()
+    t_point, t_node, t_off = targets.entries()
+    r, c, v, shape = _within_entries(
+        graph,
+        s_node,
+        s_off,
+        source_group[s_point],
+        t_node,
+        t_off,
+        radius_m=radius_m,
+        chunk_size=chunk_size,
+        target_row=t_point,
+        n_targets=len(targets),
+        n_groups=n_groups,
+    )
+    ti, si, direct = same_edge_pairs(targets, sources)
+    near = direct <= radius_m
+    r = np.concatenate([r, ti[near]])
+    c = np.concatenate([c, source_group[si[near]]])
+    v = np.concatenate([v, np.maximum(direct[near], _EPS_M)])
+    return _min_matrix(r, c, v, shape)

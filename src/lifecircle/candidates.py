@@ -1,7 +1,9 @@
 """Candidate sites for new facilities: from a file, or generated where demand is uncovered.
 
-``auto`` candidates are network nodes at the centres of clusters of uncovered
-residents (population-weighted k-means, scikit-learn), optionally kept a minimum
+``auto`` candidates are the centres of clusters of uncovered residents
+(population-weighted k-means, scikit-learn) snapped onto the network with the
+audit's snap rule (:mod:`lifecircle.snap`): the nearest point of the nearest
+street (edge rule) or the nearest node (node rule); optionally kept a minimum
 distance away from existing facilities of the category. File candidates are
 points or parcels; parcels are reached at their edge like polygon facilities.
 """
@@ -18,6 +20,7 @@ import pandas as pd
 from .errors import DataError, InputFormatError
 from .io.vector import read_vector
 from .network import WalkGraph
+from .snap import DEFAULT_SNAP, snap_points
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +36,9 @@ def candidates_auto(
     n_candidates: int = AUTO_CANDIDATES,
     min_spacing_m: float = 0.0,
     seed: int = 0,
+    snap: str = DEFAULT_SNAP,
 ) -> gpd.GeoDataFrame:
-    """Network nodes at the centres of clusters of uncovered residents.
+    """Sites on the network at the centres of clusters of uncovered residents.
 
     Parameters
     ----------
@@ -46,16 +50,21 @@ def candidates_auto(
         Existing facilities of the category (any CRS), for ``min_spacing_m``.
     n_candidates
         Number of clusters (at most one candidate each; fewer when clusters
-        snap to the same node or there are fewer uncovered origins).
+        snap to the same point or there are fewer uncovered origins).
     min_spacing_m
         Drop candidates closer than this (straight line) to an existing facility.
     seed
         Random seed of k-means, for reproducible candidates.
+    snap
+        The snap rule: ``"edge"`` puts each site at the nearest point of the
+        nearest street to its cluster's centre, ``"node"`` at the nearest node.
 
     Returns
     -------
     geopandas.GeoDataFrame
-        ``candidate_id``, ``node``, ``source`` and the node's point (graph CRS).
+        ``candidate_id``, ``node`` (the nearest node, or the nearer end of the
+        site's edge), ``edge`` (-1 under the node rule), ``source`` and the site's
+        point on the network (graph CRS).
     """
     from sklearn.cluster import KMeans
 
@@ -71,22 +80,36 @@ def candidates_auto(
         centres = km.cluster_centers_
     else:
         centres = xy
-    node, _ = graph.nearest_nodes(centres[:, 0], centres[:, 1])
-    node = np.unique(node)
+    # the site is where the centre enters the network; clusters entering at one point
+    # give one candidate (ordered by node under the node rule, as in the first version;
+    # by position, x then y, under the edge rule)
+    site = snap_points(graph, centres[:, 0], centres[:, 1], rule=snap, max_snap_m=np.inf)
+    key = site.node_u if snap == "node" else np.round(np.column_stack([site.x, site.y]), 3)
+    _, first = np.unique(key, axis=0, return_index=True)
+    site = site.take(first)
     if min_spacing_m > 0 and existing is not None and len(existing):
         ex = existing.to_crs(graph.crs).geometry.representative_point()
         from scipy.spatial import cKDTree
 
         near, _ = cKDTree(np.column_stack([ex.x, ex.y])).query(
-            np.column_stack([graph.x[node], graph.y[node]]), k=1)
-        node = node[near >= min_spacing_m]
-    if len(node) == 0:
-        msg = (f"no auto candidate is left after keeping {min_spacing_m:.0f} m from existing "
-               "facilities; lower --min-spacing-m")
+            np.column_stack([site.x, site.y]), k=1
+        )
+        site = site.take(near >= min_spacing_m)
+    if len(site) == 0:
+        msg = (
+            f"no auto candidate is left after keeping {min_spacing_m:.0f} m from existing "
+            "facilities; lower --min-spacing-m"
+        )
         raise DataError(msg)
     return gpd.GeoDataFrame(
-        {"candidate_id": np.arange(len(node)), "node": node, "source": "auto"},
-        geometry=gpd.points_from_xy(graph.x[node], graph.y[node]), crs=graph.crs,
+        {
+            "candidate_id": np.arange(len(site)),
+            "node": site.node,
+            "edge": site.edge,
+            "source": "auto",
+        },
+        geometry=gpd.points_from_xy(site.x, site.y),
+        crs=graph.crs,
     )
 
 
@@ -97,10 +120,13 @@ def candidates_from_file(path: str | Path) -> gpd.GeoDataFrame:
     if gdf.empty:
         msg = f"{path}: holds no points or polygons; candidate sites must be points or parcels"
         raise InputFormatError(msg)
-    names = (gdf["name"].astype("string") if "name" in gdf.columns
-             else pd.Series(pd.NA, index=gdf.index, dtype="string"))
+    names = (
+        gdf["name"].astype("string")
+        if "name" in gdf.columns
+        else pd.Series(pd.NA, index=gdf.index, dtype="string")
+    )
     return gpd.GeoDataFrame(
-        {"candidate_id": np.arange(len(gdf)), "name": names.to_numpy(),
-         "source": Path(path).name},
-        geometry=gdf.geometry.to_numpy(), crs=gdf.crs,
+        {"candidate_id": np.arange(len(gdf)), "name": names.to_numpy(), "source": Path(path).name},
+        geometry=gdf.geometry.to_numpy(),
+        crs=gdf.crs,
     )

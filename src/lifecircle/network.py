@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pyproj
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     import shapely
 
     from ._contraction import ChainContraction
+    from .snap import EdgeIndex
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ class WalkGraph:
     edge_v: np.ndarray
     edge_length: np.ndarray
     edge_class: np.ndarray
-    dropped: dict[str, int] = field(default_factory=dict)
+    dropped: dict[str, Any] = field(default_factory=dict)
 
     @property
     def n_nodes(self) -> int:
@@ -95,6 +96,16 @@ class WalkGraph:
         from ._contraction import contract_chains
 
         return contract_chains(self.adjacency)
+
+    @cached_property
+    def edge_index(self) -> EdgeIndex:
+        """The edges cut into short pieces in a KD-tree, for the nearest-edge search.
+
+        Built on first use by :func:`lifecircle.snap.build_edge_index`.
+        """
+        from .snap import build_edge_index
+
+        return build_edge_index(self)
 
     @cached_property
     def _tree(self) -> cKDTree:
@@ -141,7 +152,8 @@ class WalkGraph:
     def _hull(self) -> shapely.Geometry:
         import shapely
 
-        return shapely.convex_hull(shapely.multipoints(np.column_stack([self.x, self.y])))
+        hull = shapely.convex_hull(shapely.multipoints(np.column_stack([self.x, self.y])))
+        return cast("shapely.Geometry", hull)
 
     def to_networkx(self) -> nx.Graph:
         """Export as an undirected :class:`networkx.Graph`.
@@ -198,8 +210,10 @@ def utm_crs_for(lon: np.ndarray, lat: np.ndarray) -> pyproj.CRS:
     from pyproj.database import query_utm_crs_info
 
     aoi = AreaOfInterest(
-        west_lon_degree=float(np.min(lon)), south_lat_degree=float(np.min(lat)),
-        east_lon_degree=float(np.max(lon)), north_lat_degree=float(np.max(lat)),
+        west_lon_degree=float(np.min(lon)),
+        south_lat_degree=float(np.min(lat)),
+        east_lon_degree=float(np.max(lon)),
+        north_lat_degree=float(np.max(lat)),
     )
     infos = query_utm_crs_info(datum_name="WGS 84", area_of_interest=aoi)
     if not infos:
@@ -277,8 +291,10 @@ def graph_from_edges(
         with np.errstate(invalid="ignore"):
             finite &= (np.abs(y) <= 90.0) & (np.abs(x) <= 360.0)
     if not finite.any():
-        msg = (f"{source}: no network node has a valid location (finite coordinates inside "
-               f"the range of {crs.name}); check the file's coordinates and CRS")
+        msg = (
+            f"{source}: no network node has a valid location (finite coordinates inside "
+            f"the range of {crs.name}); check the file's coordinates and CRS"
+        )
         raise DataError(msg)
     if to_crs is not None:
         target = pyproj.CRS.from_user_input(to_crs)
@@ -303,15 +319,21 @@ def graph_from_edges(
         if edge_class is not None:
             edge_class = np.asarray(edge_class, dtype=object)[~touching]
         x, y = np.where(finite, x, 0.0), np.where(finite, y, 0.0)
-        log.info("dropped %d nodes without a valid location and %d edges touching them",
-                 n_invalid, int(touching.sum()))
+        log.info(
+            "dropped %d nodes without a valid location and %d edges touching them",
+            n_invalid,
+            int(touching.sum()),
+        )
         if len(edge_u) == 0:
-            msg = (f"{source}: every walkable edge touches a node without a valid location "
-                   f"({n_invalid} such nodes); check the file's coordinates and CRS")
+            msg = (
+                f"{source}: every walkable edge touches a node without a valid location "
+                f"({n_invalid} such nodes); check the file's coordinates and CRS"
+            )
             raise DataError(msg)
     classes = (
         np.full(len(edge_u), "residential", dtype=object)
-        if edge_class is None else np.asarray(edge_class, dtype=object)
+        if edge_class is None
+        else np.asarray(edge_class, dtype=object)
     )
     if edge_length is None:
         length = np.hypot(x[edge_u] - x[edge_v], y[edge_u] - y[edge_v])
@@ -330,8 +352,10 @@ def graph_from_edges(
     # zero-length edges (duplicate coordinates) would vanish from a sparse matrix
     length = np.maximum(length, 1e-6)
     if len(lo) == 0:
-        msg = (f"{source}: the network has no edges between distinct nodes (only self-loops); "
-               "check that the file holds streets inside your study area")
+        msg = (
+            f"{source}: the network has no edges between distinct nodes (only self-loops); "
+            "check that the file holds streets inside your study area"
+        )
         raise DataError(msg)
 
     # keep nodes that carry an edge, then the largest component
@@ -339,8 +363,13 @@ def graph_from_edges(
     used[lo] = True
     used[hi] = True
     n_isolated = int((~used).sum())
-    dropped = {"components": 0, "nodes": 0, "edges": 0, "isolated_nodes": n_isolated,
-               "invalid_locations": n_invalid}
+    dropped = {
+        "components": 0,
+        "nodes": 0,
+        "edges": 0,
+        "isolated_nodes": n_isolated,
+        "invalid_locations": n_invalid,
+    }
     if keep_largest:
         n = len(x)
         adj = sp.csr_matrix((np.ones(len(lo)), (lo, hi)), shape=(n, n))
@@ -364,13 +393,20 @@ def graph_from_edges(
     if dropped["components"]:
         log.info(
             "kept the largest connected component; dropped %d smaller components "
-            "(%d nodes, %d edges)", dropped["components"], dropped["nodes"], dropped["edges"],
+            "(%d nodes, %d edges)",
+            dropped["components"],
+            dropped["nodes"],
+            dropped["edges"],
         )
     return WalkGraph(
         node_ids=np.asarray(node_ids)[keep_node],
-        x=x[keep_node], y=y[keep_node], crs=target,
-        edge_u=new_index[lo[keep_edge]], edge_v=new_index[hi[keep_edge]],
-        edge_length=length[keep_edge], edge_class=classes[keep_edge],
+        x=x[keep_node],
+        y=y[keep_node],
+        crs=target,
+        edge_u=new_index[lo[keep_edge]],
+        edge_v=new_index[hi[keep_edge]],
+        edge_length=length[keep_edge],
+        edge_class=classes[keep_edge],
         dropped=dropped,
     )
 
@@ -399,12 +435,21 @@ def graph_from_osm(
 
     ways = read_walk_ways(path)
     graph = graph_from_edges(
-        ways.node_ids, ways.lon, ways.lat, ways.edge_u, ways.edge_v,
-        crs="EPSG:4326", edge_class=ways.edge_class, to_crs=to_crs,
-        keep_largest=keep_largest, min_component_nodes=min_component_nodes, source=str(path),
+        ways.node_ids,
+        ways.lon,
+        ways.lat,
+        ways.edge_u,
+        ways.edge_v,
+        crs="EPSG:4326",
+        edge_class=ways.edge_class,
+        to_crs=to_crs,
+        keep_largest=keep_largest,
+        min_component_nodes=min_component_nodes,
+        source=str(path),
     )
-    graph.dropped["invalid_locations"] = (int(graph.dropped.get("invalid_locations", 0))
-                                          + ways.invalid_locations)
+    graph.dropped["invalid_locations"] = (
+        int(graph.dropped.get("invalid_locations", 0)) + ways.invalid_locations
+    )
     return graph
 
 
@@ -451,9 +496,11 @@ def graph_from_graphml(
     y = np.fromiter((G.nodes[n]["y"] for n in nodes), float, len(nodes))
     edges = list(G.edges(data=True))
     if edges and not any("highway" in d for _, _, d in edges):
-        msg = (f"{path}: no edge has a `highway` attribute, so streets cannot be told from "
-               "other ways (landuse outlines, rivers); build the graph with osmnx's "
-               "graph_from_xml/graph_from_place, which keep the tags, or give the OSM file")
+        msg = (
+            f"{path}: no edge has a `highway` attribute, so streets cannot be told from "
+            "other ways (landuse outlines, rivers); build the graph with osmnx's "
+            "graph_from_xml/graph_from_place, which keep the tags, or give the OSM file"
+        )
         raise InputFormatError(msg)
     walkable = np.fromiter((_graphml_walkable(d) for _, _, d in edges), bool, len(edges))
     dropped_classes: dict[str, int] = {}
@@ -464,17 +511,30 @@ def graph_from_graphml(
     edges = [e for e, ok in zip(edges, walkable, strict=True) if ok]
     ids = np.array([_int_id(n, i) for i, n in enumerate(nodes)], dtype=np.int64)
     x, y, ids, u, v, hw, lengths, crs = _split_graphml_edges(
-        edges, index, x, y, ids, pyproj.CRS.from_user_input(crs), to_crs)
+        edges, index, x, y, ids, pyproj.CRS.from_user_input(crs), to_crs
+    )
     graph = graph_from_edges(
-        ids, x, y, u, v, crs=crs, edge_class=hw, edge_length=lengths,
-        keep_largest=keep_largest, min_component_nodes=min_component_nodes, source=str(path),
+        ids,
+        x,
+        y,
+        u,
+        v,
+        crs=crs,
+        edge_class=hw,
+        edge_length=lengths,
+        keep_largest=keep_largest,
+        min_component_nodes=min_component_nodes,
+        source=str(path),
     )
     graph.dropped["not_walkable_edges"] = int(sum(dropped_classes.values()))
     graph.dropped["not_walkable_by_class"] = dict(sorted(dropped_classes.items()))
     if dropped_classes:
-        log.info("%s: dropped %d edges that are not walkable (%s)", path.name,
-                 sum(dropped_classes.values()),
-                 ", ".join(f"{k} {n}" for k, n in sorted(dropped_classes.items())))
+        log.info(
+            "%s: dropped %d edges that are not walkable (%s)",
+            path.name,
+            sum(dropped_classes.values()),
+            ", ".join(f"{k} {n}" for k, n in sorted(dropped_classes.items())),
+        )
     return graph
 
 
@@ -493,8 +553,7 @@ def _graphml_walkable(data: dict[str, Any]) -> bool:
 
     if not any(h in WALKABLE_HIGHWAYS for h in values("highway")):
         return False
-    return not any(val in bad for key, bad in NOT_WALKABLE_TAGS.items()
-                   for val in values(key))
+    return not any(val in bad for key, bad in NOT_WALKABLE_TAGS.items() for val in values(key))
 
 
 def _int_id(node: Any, position: int) -> int:
@@ -505,10 +564,23 @@ def _int_id(node: Any, position: int) -> int:
 
 
 def _split_graphml_edges(
-    edges: list[tuple[Any, Any, dict[str, Any]]], index: dict[Any, int], x: np.ndarray,
-    y: np.ndarray, ids: np.ndarray, crs: pyproj.CRS, to_crs: pyproj.CRS | str | None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray,
-           np.ndarray | None, pyproj.CRS]:
+    edges: list[tuple[Any, Any, dict[str, Any]]],
+    index: dict[Any, int],
+    x: np.ndarray,
+    y: np.ndarray,
+    ids: np.ndarray,
+    crs: pyproj.CRS,
+    to_crs: pyproj.CRS | str | None,
+) -> tuple[
+    np.ndarray,
+    np.ndarray,
+    np.ndarray,
+    np.ndarray,
+    np.ndarray,
+    np.ndarray,
+    np.ndarray | None,
+    pyproj.CRS,
+]:
     """Edges as straight pieces in a projected CRS: interior geometry vertices become nodes.
 
     Returns projected node coordinates, node ids (new nodes get ids after the
@@ -517,8 +589,13 @@ def _split_graphml_edges(
     """
     import shapely
 
-    target = (pyproj.CRS.from_user_input(to_crs) if to_crs is not None
-              else crs if crs.is_projected else utm_crs_for(x, y))
+    target = (
+        pyproj.CRS.from_user_input(to_crs)
+        if to_crs is not None
+        else crs
+        if crs.is_projected
+        else utm_crs_for(x, y)
+    )
     to_target = pyproj.Transformer.from_crs(crs, target, always_xy=True)
     px, py = (np.asarray(a, float) for a in to_target.transform(x, y))
     has_length = bool(edges) and all("length" in d for _, _, d in edges)
@@ -536,14 +613,18 @@ def _split_graphml_edges(
         seen.add(key)
         hw = str(_first(d.get("highway")) or "unclassified")
         geom = d.get("geometry")
-        coords = (np.asarray(shapely.get_coordinates(geom))[1:-1]
-                  if geom is not None and not isinstance(geom, str) else np.empty((0, 2)))
+        coords = (
+            np.asarray(shapely.get_coordinates(geom))[1:-1]
+            if geom is not None and not isinstance(geom, str)
+            else np.empty((0, 2))
+        )
         if len(coords) == 0:
-            u_out.append(iu), v_out.append(iv), cls.append(hw)
+            u_out.append(iu)
+            v_out.append(iv)
+            cls.append(hw)
             lengths.append(float(d["length"]) if has_length else np.nan)
             continue
-        gx, gy = (np.asarray(t, float) for t in to_target.transform(coords[:, 0],
-                                                                   coords[:, 1]))
+        gx, gy = (np.asarray(t, float) for t in to_target.transform(coords[:, 0], coords[:, 1]))
         chain = np.concatenate([[iu], np.arange(next_node, next_node + len(gx)), [iv]])
         next_node += len(gx)
         new_x.append(gx)
@@ -562,8 +643,16 @@ def _split_graphml_edges(
     all_y = np.concatenate([py, *new_y]) if n_new else py
     first_new = int(ids.max()) + 1 if len(ids) else 0
     all_ids = np.concatenate([ids, np.arange(first_new, first_new + n_new, dtype=np.int64)])
-    return (all_x, all_y, all_ids, np.asarray(u_out, np.int64), np.asarray(v_out, np.int64),
-            np.asarray(cls, dtype=object), np.asarray(lengths) if has_length else None, target)
+    return (
+        all_x,
+        all_y,
+        all_ids,
+        np.asarray(u_out, np.int64),
+        np.asarray(v_out, np.int64),
+        np.asarray(cls, dtype=object),
+        np.asarray(lengths) if has_length else None,
+        target,
+    )
 
 
 def read_network(path: str | Path, **kwargs: Any) -> WalkGraph:
@@ -585,7 +674,11 @@ def read_network(path: str | Path, **kwargs: Any) -> WalkGraph:
 
 
 def grid_graph(
-    n_rows: int, n_cols: int, *, spacing_m: float = 100.0, origin: tuple[float, float] = (0.0, 0.0),
+    n_rows: int,
+    n_cols: int,
+    *,
+    spacing_m: float = 100.0,
+    origin: tuple[float, float] = (0.0, 0.0),
     crs: str = "EPSG:32651",
 ) -> WalkGraph:
     """A regular street grid of ``n_rows x n_cols`` nodes, for tests and benchmarks.
@@ -599,7 +692,11 @@ def grid_graph(
     horiz_u, horiz_v = idx[:, :-1].ravel(), idx[:, 1:].ravel()
     vert_u, vert_v = idx[:-1, :].ravel(), idx[1:, :].ravel()
     return graph_from_edges(
-        np.arange(n_rows * n_cols), x, y,
-        np.concatenate([horiz_u, vert_u]), np.concatenate([horiz_v, vert_v]),
-        crs=crs, source="grid",
+        np.arange(n_rows * n_cols),
+        x,
+        y,
+        np.concatenate([horiz_u, vert_u]),
+        np.concatenate([horiz_v, vert_v]),
+        crs=crs,
+        source="grid",
     )

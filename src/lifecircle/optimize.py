@@ -24,12 +24,13 @@ Options: a capacity per site and a fairness floor per finest governance unit.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import geopandas as gpd
 import numpy as np
@@ -45,13 +46,14 @@ from ._location_models import (
     relative_gap,
     served_per_site,
 )
-from .access import distances_within, nearest_distance, snap_facilities
+from .access import access_distance, site_distances, snap_facilities
 from .candidates import AUTO_CANDIDATES, candidates_auto, candidates_from_file
 from .coverage import citywide, coverage_by_unit
 from .errors import DataError
 from .io.outputs import check_not_inputs, write_atomic, write_geopackage, write_json
 from .pipeline import AuditResult
 from .settings import MAX_SNAP_M
+from .snap import Snapped, check_rule, snap_points
 
 log = logging.getLogger(__name__)
 
@@ -151,6 +153,9 @@ class Siting:
             not cover gets its distances here from the existing facilities of
             the category in ``result.facilities`` (all NaN when there is none:
             greenfield), with the audit's access rule, snap limit and profile.
+            Candidates, existing facilities and residents are all snapped with the
+            audit's snap rule (``summary["settings"]["snap"]``) and ``max_snap_m``;
+            residents beyond ``max_snap_m`` are never covered by a new site.
         candidates
             ``"auto"``, a file of points/parcels, or a GeoDataFrame.
         n_candidates
@@ -174,64 +179,97 @@ class Siting:
         # the audit's search cut-off: the longest threshold of the audited categories
         cutoff_m = max(std.category(c).threshold_min for c in audited) * speed
         radius_m = threshold_m if objective == "coverage" else max(cutoff_m, threshold_m)
-        max_snap_m = float(result.summary.get("settings", {}).get("max_snap_m", MAX_SNAP_M))
+        settings = result.summary.get("settings", {})
+        max_snap_m = float(settings.get("max_snap_m", MAX_SNAP_M))
         acc = result.access
+        rule = check_rule(settings.get("snap") or ("edge" if "edge" in acc.columns else "node"))
+        residents = resident_snap(result, rule=rule, max_snap_m=max_snap_m)
         existing = result.facilities[result.facilities["category"] == category]
         notes: list[str] = []
         if category in audited:
             dist_m = acc[f"dist_{category}_m"].to_numpy(float)
         else:
-            dist_m = _distance_to_existing(result, existing, max(cutoff_m, threshold_m),
-                                           max_snap_m)
+            dist_m = _distance_to_existing(
+                result, existing, max(cutoff_m, threshold_m), max_snap_m, rule, residents
+            )
             notes += _not_audited_notes(result, category, existing, threshold_m)
-        demand = pd.DataFrame({
-            "origin_id": acc["origin_id"].to_numpy(),
-            "population": acc["population"].to_numpy(float),
-            "unit_id": acc["unit_id"].astype(str).to_numpy(),
-            "node": acc["node"].to_numpy(np.int64),
-            "snap_m": acc["snap_m"].to_numpy(float),
-            "dist_m": dist_m,
-        })
+        demand = pd.DataFrame(
+            {
+                "origin_id": acc["origin_id"].to_numpy(),
+                "population": acc["population"].to_numpy(float),
+                "unit_id": acc["unit_id"].astype(str).to_numpy(),
+                "node": acc["node"].to_numpy(np.int64),
+                "snap_m": acc["snap_m"].to_numpy(float),
+                "dist_m": dist_m,
+            }
+        )
         demand["covered"] = demand["dist_m"] <= threshold_m
 
         candidates_path = None
         if isinstance(candidates, str) and candidates == "auto":
             uncovered = acc.loc[~demand["covered"].to_numpy()]
-            cand = candidates_auto(graph, uncovered, existing, n_candidates=n_candidates,
-                                   min_spacing_m=min_spacing_m, seed=seed)
-            source = f"auto: {len(cand)} network nodes at centres of k-means clusters of " \
-                     f"uncovered residents (k={n_candidates}, seed={seed})"
+            cand = candidates_auto(
+                graph,
+                uncovered,
+                existing,
+                n_candidates=n_candidates,
+                min_spacing_m=min_spacing_m,
+                seed=seed,
+                snap=rule,
+            )
+            where = "street points" if rule == "edge" else "network nodes"
+            source = (
+                f"auto: {len(cand)} {where} nearest to centres of k-means clusters of "
+                f"uncovered residents (k={n_candidates}, seed={seed}, snap={rule})"
+            )
         else:
             if not isinstance(candidates, gpd.GeoDataFrame):
                 candidates_path = Path(candidates)
-            cand = (candidates.copy() if isinstance(candidates, gpd.GeoDataFrame)
-                    else candidates_from_file(candidates))
+            cand = (
+                candidates.copy()
+                if isinstance(candidates, gpd.GeoDataFrame)
+                else candidates_from_file(candidates)
+            )
             cand = cand.to_crs(graph.crs).reset_index(drop=True)
             cand["candidate_id"] = np.arange(len(cand))
-            origin = ("a GeoDataFrame" if isinstance(candidates, gpd.GeoDataFrame)
-                      else Path(candidates).name)
+            origin = (
+                "a GeoDataFrame"
+                if isinstance(candidates, gpd.GeoDataFrame)
+                else Path(candidates).name
+            )
             source = f"file: {len(cand)} sites from {origin}"
-        points = snap_facilities(graph, cand)
-        if len(points.node) == 0:
-            msg = "no candidate site lies within reach of the walk network"
+        points = snap_facilities(graph, cand, rule=rule, max_snap_m=max_snap_m)
+        if len(points) == 0:
+            msg = (
+                f"no candidate site lies within {max_snap_m:.0f} m (max_snap_m) of the walk "
+                "network; give candidates near the streets or raise --max-snap-m"
+            )
             raise DataError(msg)
-        dist = distances_within(graph, points.node, points.snap_m, points.facility,
-                                demand["node"].to_numpy(), demand["snap_m"].to_numpy(),
-                                radius_m=radius_m)
-        if dist.shape[1] < len(cand):
-            dist = sp.csr_matrix((dist.data, dist.indices, dist.indptr),
-                                 shape=(len(demand), len(cand)))
-        # residents beyond max_snap_m reach nothing, new sites included (as in the audit)
-        far = demand["snap_m"].to_numpy() > max_snap_m
-        if far.any():
-            dist = (sp.diags((~far).astype(float)) @ dist).tocsr()
-            dist.eliminate_zeros()
-        log.info("%s; coverage matrix %d residents x %d candidates, %d pairs within %.0f m",
-                 source, dist.shape[0], dist.shape[1], dist.nnz, radius_m)
-        return cls(result=result, category=category, threshold_m=threshold_m, demand=demand,
-                   candidates=cand, distance=dist, radius_m=radius_m, candidate_source=source,
-                   objective_kind=objective, problem_notes=notes,
-                   candidates_path=candidates_path)
+        # residents beyond max_snap_m have no entry: they reach nothing, new sites included
+        dist = site_distances(
+            graph, points.snapped, points.facility, residents, radius_m=radius_m, n_groups=len(cand)
+        )
+        log.info(
+            "%s; coverage matrix %d residents x %d candidates, %d pairs within %.0f m",
+            source,
+            dist.shape[0],
+            dist.shape[1],
+            dist.nnz,
+            radius_m,
+        )
+        return cls(
+            result=result,
+            category=category,
+            threshold_m=threshold_m,
+            demand=demand,
+            candidates=cand,
+            distance=dist,
+            radius_m=radius_m,
+            candidate_source=source,
+            objective_kind=objective,
+            problem_notes=notes,
+            candidates_path=candidates_path,
+        )
 
     # ------------------------------------------------------------------ solve
 
@@ -285,26 +323,41 @@ class Siting:
         self.notes, self.bound, self.mip_gap, self.bound_source = [], None, None, None
         self.objective, self.greedy_objective = None, None
         self.solver_info, self.timings_s = {}, {}
-        self._check_request(sites, target_coverage, objective, capacity, min_unit_coverage,
-                            time_limit_s)
-        self.options = {"sites": sites, "target_coverage": target_coverage,
-                        "objective": objective, "capacity": capacity,
-                        "min_unit_coverage": min_unit_coverage, "time_limit_s": time_limit_s}
+        self._check_request(
+            sites, target_coverage, objective, capacity, min_unit_coverage, time_limit_s
+        )
+        self.options = {
+            "sites": sites,
+            "target_coverage": target_coverage,
+            "objective": objective,
+            "capacity": capacity,
+            "min_unit_coverage": min_unit_coverage,
+            "time_limit_s": time_limit_s,
+        }
+        problem: PMedian | Covering
         if objective == "distance":
             self.model = "pmedian"
-            problem = PMedian(self, sites)
+            problem = PMedian(self, cast(int, sites))  # _check_request: sites given
         else:
             self.model = "mclp" if sites is not None else "lscp"
-            problem = Covering(self, sites=sites, target_coverage=target_coverage,
-                                capacity=capacity, min_unit_coverage=min_unit_coverage)
+            problem = Covering(
+                self,
+                sites=sites,
+                target_coverage=target_coverage,
+                capacity=capacity,
+                min_unit_coverage=min_unit_coverage,
+            )
         problem.solve(deadline=deadline, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap)
         self._drop_useless_sites(sites)
         end = time.monotonic()
         self.runtime_s = round(end - t0, 3)
         solver_s = float(self.solver_info.get("seconds", 0.0))
-        self.timings_s = {"total": self.runtime_s, "solver": round(solver_s, 3),
-                          "other": round(end - t0 - solver_s, 3),
-                          "past_time_limit": round(max(0.0, end - deadline), 3)}
+        self.timings_s = {
+            "total": self.runtime_s,
+            "solver": round(solver_s, 3),
+            "other": round(end - t0 - solver_s, 3),
+            "past_time_limit": round(max(0.0, end - deadline), 3),
+        }
         return self
 
     def _drop_useless_sites(self, requested: int | None) -> None:
@@ -322,18 +375,28 @@ class Siting:
             self.site_served = served_per_site(self, all_residents=self.model == "pmedian")
         else:
             self.site_served = self.site_served[keep]
-        self.notes.append(f"{len(useless)} of the {requested or len(keep)} sites would add "
-                          "nothing and are not proposed")
+        self.notes.append(
+            f"{len(useless)} of the {requested or len(keep)} sites would add "
+            "nothing and are not proposed"
+        )
         if self.model == "lscp":  # the objective is the number of sites
             self.objective = float(len(self.selected))
             self.mip_gap = relative_gap(self.objective, self.bound)
 
-    def _check_request(self, sites: int | None, target: float | None, objective: str,
-                       capacity: float | None, floor: float | None,
-                       time_limit_s: float) -> None:
+    def _check_request(
+        self,
+        sites: int | None,
+        target: float | None,
+        objective: str,
+        capacity: float | None,
+        floor: float | None,
+        time_limit_s: float,
+    ) -> None:
         if objective == "distance" and (capacity is not None or floor is not None):
-            msg = ("--capacity and --min-unit-coverage apply to the coverage models (MCLP, "
-                   "set covering), not to --objective distance (p-median)")
+            msg = (
+                "--capacity and --min-unit-coverage apply to the coverage models (MCLP, "
+                "set covering), not to --objective distance (p-median)"
+            )
             raise DataError(msg)
         if (sites is None) == (target is None):
             msg = "give exactly one of --sites N or --target-coverage X"
@@ -342,8 +405,10 @@ class Siting:
             msg = f"--sites must be a positive number of new sites, got {sites}"
             raise DataError(msg)
         if sites is not None and sites > len(self.candidates):
-            self.notes.append(f"asked for {sites} sites but only {len(self.candidates)} "
-                              "candidates exist; all may be used")
+            self.notes.append(
+                f"asked for {sites} sites but only {len(self.candidates)} "
+                "candidates exist; all may be used"
+            )
         if target is not None and not 0 < target <= 1:
             msg = f"--target-coverage must be a share in (0, 1], got {target}"
             raise DataError(msg)
@@ -435,16 +500,24 @@ class Siting:
         sel = self.selected[order]
         served = self.site_served[order]
         cand = self.candidates.iloc[sel]
-        out = gpd.GeoDataFrame({
-            "site_id": [f"{self.category}-{i + 1}" for i in range(len(sel))],
-            "category": self.category,
-            "rank": np.arange(1, len(sel) + 1),
-            "candidate_id": cand["candidate_id"].to_numpy(),
-            ("marginal_distance_saved_m" if self.model == "pmedian"
-             else "marginal_newly_covered"): np.round(marginal, 1),
-            "residents_served": np.minimum(np.round(served, 1),
-                                           self.options.get("capacity") or np.inf),
-        }, geometry=cand.geometry.to_numpy(), crs=self.candidates.crs)
+        out = gpd.GeoDataFrame(
+            {
+                "site_id": [f"{self.category}-{i + 1}" for i in range(len(sel))],
+                "category": self.category,
+                "rank": np.arange(1, len(sel) + 1),
+                "candidate_id": cand["candidate_id"].to_numpy(),
+                (
+                    "marginal_distance_saved_m"
+                    if self.model == "pmedian"
+                    else "marginal_newly_covered"
+                ): np.round(marginal, 1),
+                "residents_served": np.minimum(
+                    np.round(served, 1), self.options.get("capacity") or np.inf
+                ),
+            },
+            geometry=cand.geometry.to_numpy(),
+            crs=self.candidates.crs,
+        )
         return out.to_crs("EPSG:4326")
 
     def summary(self) -> dict[str, Any]:
@@ -470,14 +543,18 @@ class Siting:
             for row in table.itertuples():
                 if not row.units_analysed:
                     continue
-                per_unit.append({
-                    "level": level, "unit_id": row.unit_id, "name": row.name,
-                    "population": round(float(row.population), 1),
-                    "coverage_before": _r(getattr(row, cov)),
-                    "coverage_after": _r(aft.loc[row.unit_id, cov]),
-                    "complete_share_before": _r(row.complete_share),
-                    "complete_share_after": _r(aft.loc[row.unit_id, "complete_share"]),
-                })
+                per_unit.append(
+                    {
+                        "level": level,
+                        "unit_id": row.unit_id,
+                        "name": row.name,
+                        "population": round(float(row.population), 1),
+                        "coverage_before": _r(getattr(row, cov)),
+                        "coverage_after": _r(aft.loc[row.unit_id, cov]),
+                        "complete_share_before": _r(row.complete_share),
+                        "complete_share_after": _r(aft.loc[row.unit_id, "complete_share"]),
+                    }
+                )
         out = {
             "category": self.category,
             "category_audited": self.category in self.result.summary["categories_audited"],
@@ -506,8 +583,12 @@ class Siting:
             "bound": self.bound,
             "bound_source": self.bound_source,
             "greedy_objective": self.greedy_objective,
-            "greedy_guarantee": (round(GREEDY_FACTOR, 6) if self.model == "pmedian" or (
-                self.model == "mclp" and self.options.get("capacity") is None) else None),
+            "greedy_guarantee": (
+                round(GREEDY_FACTOR, 6)
+                if self.model == "pmedian"
+                or (self.model == "mclp" and self.options.get("capacity") is None)
+                else None
+            ),
             "time_limit_s": self.options.get("time_limit_s"),
             "runtime_s": self.runtime_s,
             "timings_s": dict(self.timings_s),
@@ -527,21 +608,19 @@ class Siting:
             out["distance_cap_m"] = round(self.radius_m, 1)
         return out
 
-    def units_before(self, access_before: pd.DataFrame | None = None
-                     ) -> dict[str, gpd.GeoDataFrame]:
+    def units_before(
+        self, access_before: pd.DataFrame | None = None
+    ) -> dict[str, gpd.GeoDataFrame]:
         """Coverage per unit and level before the new sites, on :attr:`categories`."""
         acc = self.access_before() if access_before is None else access_before
         r = self.result
-        return coverage_by_unit(acc, r.hierarchy, r.standard, self.categories,
-                                analysed=r.analysed)
+        return coverage_by_unit(acc, r.hierarchy, r.standard, self.categories, analysed=r.analysed)
 
-    def units_after(self, access_after: pd.DataFrame | None = None
-                    ) -> dict[str, gpd.GeoDataFrame]:
+    def units_after(self, access_after: pd.DataFrame | None = None) -> dict[str, gpd.GeoDataFrame]:
         """Coverage per unit and level after the new sites, on :attr:`categories`."""
         acc = self.access_after() if access_after is None else access_after
         r = self.result
-        return coverage_by_unit(acc, r.hierarchy, r.standard, self.categories,
-                                analysed=r.analysed)
+        return coverage_by_unit(acc, r.hierarchy, r.standard, self.categories, analysed=r.analysed)
 
     def outputs(self) -> dict[str, Callable[[Path], object]]:
         """The files the siting writes: name -> function writing that file to a path.
@@ -553,7 +632,8 @@ class Siting:
         """
         return {
             "proposals.geojson": lambda path: write_atomic(
-                Path(path), lambda tmp: self.proposals().to_file(tmp, driver="GeoJSON")),
+                Path(path), lambda tmp: self.proposals().to_file(tmp, driver="GeoJSON")
+            ),
             "units_after.gpkg": lambda path: write_geopackage(Path(path), self.units_after()),
             "optimize.json": lambda path: write_json(Path(path), self.summary()),
         }
@@ -586,8 +666,9 @@ class Siting:
             write(target)
         return targets
 
-    def to_map(self, path: str | Path = "map.html", *, lang: str = "en",
-               basemap: str = "osm") -> Path:
+    def to_map(
+        self, path: str | Path = "map.html", *, lang: str = "en", basemap: str = "osm"
+    ) -> Path:
         """Write the audit's map with the proposed sites (``map.html``).
 
         See :func:`lifecircle.render.map.render_map`: a "Proposed sites" layer
@@ -605,46 +686,113 @@ class Siting:
         return render_report(self.result, Path(path), lang=lang, siting=self)
 
 
-def _distance_to_existing(result: AuditResult, existing: gpd.GeoDataFrame, cutoff_m: float,
-                          max_snap_m: float) -> np.ndarray:
+def _distance_to_existing(
+    result: AuditResult,
+    existing: gpd.GeoDataFrame,
+    cutoff_m: float,
+    max_snap_m: float,
+    rule: str,
+    residents: Snapped,
+) -> np.ndarray:
     """Per resident of the audit, walking distance to the nearest of ``existing``.
 
     The audit's rule (:func:`lifecircle.access.compute_access`) for a category it
     did not compute: NaN beyond ``cutoff_m``, for residents farther than
     ``max_snap_m`` from the network, and everywhere when there is no facility.
     """
-    acc = result.access
-    out = np.full(len(acc), np.nan)
     if len(existing) == 0:
-        return out
+        return np.full(len(residents), np.nan)
     graph = result.graph
-    points = snap_facilities(graph, existing.to_crs(graph.crs).reset_index(drop=True),
-                             max_snap_m=max_snap_m)
-    if len(points.node) == 0:
-        return out
-    node_dist = nearest_distance(graph, points.node, points.snap_m, cutoff_m=cutoff_m)
-    dist = node_dist[acc["node"].to_numpy(np.int64)] + acc["snap_m"].to_numpy(float)
-    dist[(dist > cutoff_m) | (acc["snap_m"].to_numpy(float) > max_snap_m)] = np.nan
-    return dist
+    points = snap_facilities(
+        graph, existing.to_crs(graph.crs).reset_index(drop=True), rule=rule, max_snap_m=max_snap_m
+    )
+    return access_distance(graph, residents, points.snapped, cutoff_m=cutoff_m)
 
 
-def _not_audited_notes(result: AuditResult, category: str, existing: gpd.GeoDataFrame,
-                       threshold_m: float) -> list[str]:
+def resident_snap(result: AuditResult, *, rule: str, max_snap_m: float) -> Snapped:
+    """Where each resident of the audit's access table enters the network, as in the audit.
+
+    Under the node rule, the table's ``node`` and ``snap_m``; under the edge rule
+    the resident is projected onto the edge the audit recorded (``edge``; searched
+    again if the table has none) and keeps the audit's ``snap_m``, so the
+    optimizer sees exactly the audit's snap (the round trip of the coordinates
+    through EPSG:4326 moves them by nanometres only).
+
+    Parameters
+    ----------
+    result
+        A finished audit.
+    rule
+        The audit's snap rule.
+    max_snap_m
+        The audit's snap limit.
+
+    Returns
+    -------
+    Snapped
+        One entry per row of ``result.access``.
+    """
+    acc = result.access
+    graph = result.graph
+    snap_m = acc["snap_m"].to_numpy(float)
+    if rule == "node":
+        node = acc["node"].to_numpy(np.int64)
+        return Snapped(
+            "node",
+            snap_m,
+            np.full(len(acc), -1, np.int64),
+            node,
+            node,
+            snap_m,
+            snap_m.copy(),
+            np.zeros(len(acc)),
+            graph.x[node],
+            graph.y[node],
+            snap_m <= max_snap_m,
+        )
+    pts = acc.geometry.to_crs(graph.crs)
+    edge = acc["edge"].to_numpy(np.int64) if "edge" in acc.columns else None
+    s = snap_points(
+        graph, pts.x.to_numpy(), pts.y.to_numpy(), rule="edge", max_snap_m=max_snap_m, edge=edge
+    )
+    if edge is None:
+        return s
+    length = graph.edge_length[s.edge]
+    return dataclasses.replace(
+        s,
+        snap_m=snap_m,
+        offset_u_m=snap_m + s.along_m,
+        offset_v_m=snap_m + (length - s.along_m),
+        reachable=snap_m <= max_snap_m,
+    )
+
+
+def _not_audited_notes(
+    result: AuditResult, category: str, existing: gpd.GeoDataFrame, threshold_m: float
+) -> list[str]:
     """What siting a category the audit did not cover means, in words."""
     if len(existing) == 0:
-        notes = [f"greenfield: there is no existing {category} facility in the data, so "
-                 "every resident starts uncovered (distance unknown) and coverage before is 0"]
+        notes = [
+            f"greenfield: there is no existing {category} facility in the data, so "
+            "every resident starts uncovered (distance unknown) and coverage before is 0"
+        ]
     else:
-        notes = [f"{category} was not audited; walking distances to its {len(existing)} "
-                 "existing facilities were computed here with the audit's access rule"]
+        notes = [
+            f"{category} was not audited; walking distances to its {len(existing)} "
+            "existing facilities were computed here with the audit's access rule"
+        ]
     if result.standard.category(category).mandatory:
-        notes.append(f"{category} is a mandatory category: the completeness figures before "
-                     "and after count it, so they differ from the audit's")
+        notes.append(
+            f"{category} is a mandatory category: the completeness figures before "
+            "and after count it, so they differ from the audit's"
+        )
     reach = result.summary.get("units", {}).get("catchment_m")
     if reach is not None and threshold_m > float(reach) + 1e-6:
-        notes.append(f"the analysed units were chosen for a {float(reach):.0f} m walk; the "
-                     f"{threshold_m:.0f} m threshold of {category} is longer, so near the edge "
-                     "of the street data facilities outside the data are missed")
+        notes.append(
+            f"the analysed units were chosen for a {float(reach):.0f} m walk; the "
+            f"{threshold_m:.0f} m threshold of {category} is longer, so near the edge "
+            "of the street data facilities outside the data are missed"
+        )
     return notes
 
 
@@ -710,9 +858,20 @@ def optimize(
     >>> siting = lifecircle.optimize(result, "kindergarten", sites=10)  # doctest: +SKIP
     >>> siting.summary()["coverage_after"]                            # doctest: +SKIP
     """
-    siting = Siting.from_audit(result, category, candidates=candidates,
-                               n_candidates=n_candidates, min_spacing_m=min_spacing_m,
-                               objective=objective, seed=seed)
-    return siting.solve(sites=sites, target_coverage=target_coverage, objective=objective,
-                        capacity=capacity, min_unit_coverage=min_unit_coverage,
-                        time_limit_s=time_limit_s)
+    siting = Siting.from_audit(
+        result,
+        category,
+        candidates=candidates,
+        n_candidates=n_candidates,
+        min_spacing_m=min_spacing_m,
+        objective=objective,
+        seed=seed,
+    )
+    return siting.solve(
+        sites=sites,
+        target_coverage=target_coverage,
+        objective=objective,
+        capacity=capacity,
+        min_unit_coverage=min_unit_coverage,
+        time_limit_s=time_limit_s,
+    )
