@@ -14,6 +14,7 @@ import geopandas as gpd
 import shapely
 
 from ..settings import MAX_SNAP_M
+from ..snap import DEFAULT_SNAP
 from . import _mapdata
 from ._style import category_colours
 from ._text import _TEXT, category_name, level_name, text
@@ -63,6 +64,18 @@ class MapContext:
         """How far from the walk network a facility may lie and still be used (m)."""
         settings = self.result.summary.get("settings") or {}
         return float(settings.get("max_snap_m") or MAX_SNAP_M)
+
+    @property
+    def snap_rule(self) -> str:
+        """How the audit entered points into the network (``edge`` or ``node``)."""
+        settings = self.result.summary.get("settings") or {}
+        return str(settings.get("snap") or DEFAULT_SNAP)
+
+    def catchment(self, facilities: gpd.GeoDataFrame, reach_m: float) -> gpd.GeoSeries:
+        """The walking catchment of ``facilities`` under the audit's access rule."""
+        return _mapdata.catchment(self.result.graph, facilities, reach_m,
+                                  cell_m=CATCHMENT_CELL_M, rule=self.snap_rule,
+                                  max_snap_m=self.max_snap_m)
 
     def threshold(self, cat: str) -> dict[str, Any]:
         """A category's walking threshold (``minutes``, ``metres``).

@@ -13,7 +13,7 @@ import pandas as pd
 import pyproj
 import shapely
 
-from ..access import nearest_distance, snap_facilities
+from ..access import node_distances_from
 from ..io.coords import to_gcj02
 from ..network import WalkGraph
 
@@ -95,11 +95,12 @@ def aggregate_to_cells(points: gpd.GeoDataFrame, weights: np.ndarray, crs: pypro
 
 
 def catchment(graph: WalkGraph, facilities: gpd.GeoDataFrame, reach_m: float, *,
-              cell_m: float) -> gpd.GeoSeries:
+              cell_m: float, rule: str, max_snap_m: float) -> gpd.GeoSeries:
     """The area around the streets from which a facility is within ``reach_m`` metres' walk.
 
-    Uses the audit's access convention: facilities are snapped to their nearest
-    nodes (polygons at their edge) and distances run along the network. An edge
+    Uses the audit's access rule (:func:`lifecircle.access.node_distances_from`:
+    the same snap ``rule`` and ``max_snap_m``; polygons reached at their edge) and
+    distances run along the network. An edge
     belongs to the catchment when both its ends are within ``reach_m``. The
     area is the union of the ``cell_m`` grid cells those edges pass through,
     simplified by half a cell: a light, dissolved outline (buffering and
@@ -115,6 +116,8 @@ def catchment(graph: WalkGraph, facilities: gpd.GeoDataFrame, reach_m: float, *,
         Walking distance of the category's threshold.
     cell_m
         Resolution of the outline in metres.
+    rule, max_snap_m
+        The audit's snap rule and snap limit.
 
     Returns
     -------
@@ -124,8 +127,8 @@ def catchment(graph: WalkGraph, facilities: gpd.GeoDataFrame, reach_m: float, *,
     empty = gpd.GeoSeries([shapely.Polygon()], crs=graph.crs)
     if facilities.empty:
         return empty
-    points = snap_facilities(graph, facilities.to_crs(graph.crs))
-    dist = nearest_distance(graph, points.node, points.snap_m, cutoff_m=reach_m)
+    dist = node_distances_from(graph, facilities, rule=rule, max_snap_m=max_snap_m,
+                               cutoff_m=reach_m)
     inside = np.nan_to_num(dist, nan=np.inf) <= reach_m
     edges = inside[graph.edge_u] & inside[graph.edge_v]
     if not edges.any():

@@ -15,7 +15,7 @@ import geopandas as gpd
 import pandas as pd
 
 from . import _mapdata
-from ._context import CATCHMENT_CELL_M, MapContext
+from ._context import MapContext
 from ._features import geometries, layer, lonlat, shapes
 from ._page import check_siting
 from ._style import SITE_COLOUR
@@ -93,8 +93,7 @@ def proposals_layer(ctx: MapContext, proposed: Proposed) -> dict[str, Any]:
     if props.empty:
         return layer(name, [], show=True)
     reach = ctx.threshold(cat)["metres"]
-    areas = pd.concat([_mapdata.catchment(graph, sites.iloc[[i]], reach,
-                                          cell_m=CATCHMENT_CELL_M) for i in range(len(sites))],
+    areas = pd.concat([ctx.catchment(sites.iloc[[i]], reach) for i in range(len(sites))],
                       ignore_index=True)
     areas = ctx.display(gpd.GeoDataFrame(geometry=areas))
     areas = areas[~areas.is_empty]

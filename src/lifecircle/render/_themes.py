@@ -21,7 +21,7 @@ import pandas as pd
 from .. import columns
 from ..coverage import origin_indicators
 from . import _mapdata
-from ._context import CATCHMENT_CELL_M, CELL_M, MapContext
+from ._context import CELL_M, MapContext
 from ._features import geometries, layer, lonlat, shapes, unit_popup
 from ._style import CATCHMENT_COLOUR, UNCOVERED_COLOUR, share_colour
 from ._text import count, esc, pct, text
@@ -72,8 +72,7 @@ def themes(ctx: MapContext, proposed: Proposed | None = None) -> list[Theme]:
         logger.info("map: theme %d of %d (%s: catchment, residents not covered)",
                     len(out) + 1, n_themes, cat)
         usable = fac[(fac["category"] == cat) & fac["reachable"].astype(bool)]
-        area = _mapdata.catchment(graph, usable, ctx.threshold(cat)["metres"],
-                                  cell_m=CATCHMENT_CELL_M)
+        area = ctx.catchment(usable, ctx.threshold(cat)["metres"])
         name = text("theme_category", ctx.lang, name=ctx.cat_name(cat),
                     minutes=f"{ctx.threshold(cat)['minutes']:g}")
         theme = Theme(name, columns.cov(cat), cells(indicators[columns.cov(cat)].to_numpy(float)),
@@ -104,8 +103,7 @@ def _not_audited_theme(ctx: MapContext, proposed: Proposed
                                                     CELL_M))
     fac = ctx.result.facilities
     usable = fac[(fac["category"] == cat) & fac["reachable"].astype(bool)]
-    area = _mapdata.catchment(graph, usable, ctx.threshold(cat)["metres"],
-                              cell_m=CATCHMENT_CELL_M)
+    area = ctx.catchment(usable, ctx.threshold(cat)["metres"])
     units = _units_with(ctx, proposed.siting.units_after(access)[ctx.levels[-1]])
     theme = Theme("", columns.cov(cat), cells, ctx.display(gpd.GeoDataFrame(geometry=area)),
                   units=units)
@@ -129,8 +127,8 @@ def _before_after(ctx: MapContext, proposed: Proposed, before: Theme,
                                                     graph.crs, CELL_M))
     sites = pd.concat([usable.geometry.to_crs(graph.crs), proposed.sites.geometry],
                       ignore_index=True)
-    area = _mapdata.catchment(graph, gpd.GeoDataFrame(geometry=sites, crs=graph.crs),
-                              ctx.threshold(cat)["metres"], cell_m=CATCHMENT_CELL_M)
+    area = ctx.catchment(gpd.GeoDataFrame(geometry=sites, crs=graph.crs),
+                         ctx.threshold(cat)["metres"])
     return [
         dataclasses.replace(before, primary=True, name=text(
             "theme_before", ctx.lang, name=ctx.cat_name(cat), minutes=minutes)),
