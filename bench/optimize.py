@@ -102,8 +102,8 @@ def main() -> int:
     args = ap.parse_args()
 
     import lifecircle
-    from lifecircle.access import distances_within, snap_facilities
-    from lifecircle.optimize import Siting
+    from lifecircle.access import site_distances, snap_facilities
+    from lifecircle.optimize import Siting, resident_snap
 
     out: dict = {"machine": {"python": platform.python_version(), "cores": os.cpu_count(),
                              "platform": platform.platform()},
@@ -120,11 +120,13 @@ def main() -> int:
                                objective=args.objective)
     out["from_audit_s"] = time.perf_counter() - t0
     # the coverage matrix alone, rebuilt from the same candidates (checked identical)
-    points = snap_facilities(result.graph, siting.candidates)
+    settings = result.summary["settings"]
+    rule, max_snap_m = settings["snap"], settings["max_snap_m"]
+    points = snap_facilities(result.graph, siting.candidates, rule=rule, max_snap_m=max_snap_m)
     t0 = time.perf_counter()
-    again = distances_within(result.graph, points.node, points.snap_m, points.facility,
-                             siting.demand["node"].to_numpy(),
-                             siting.demand["snap_m"].to_numpy(), radius_m=siting.radius_m)
+    again = site_distances(result.graph, points.snapped, points.facility,
+                           resident_snap(result, rule=rule, max_snap_m=max_snap_m),
+                           radius_m=siting.radius_m, n_groups=len(siting.candidates))
     out["coverage_matrix_s"] = time.perf_counter() - t0
     assert (abs(again - siting.distance) > 1e-9).nnz == 0
     uncovered = int((~siting.demand["covered"]).sum())

@@ -294,7 +294,7 @@ def best_upper(bounds: dict[str, float]) -> tuple[float | None, str | None]:
     """The smallest of several valid upper bounds, and its name."""
     if not bounds:
         return None, None
-    name = min(bounds, key=bounds.get)
+    name = min(bounds, key=lambda k: bounds[k])
     return bounds[name], name
 
 
@@ -320,10 +320,12 @@ def apply_outcome(s: Siting, run: SolverRun, *, maximise: bool, objective: float
     bounds = dict(bounds)
     if run.dual_bound is not None:
         bounds["highs"] = -run.dual_bound if maximise else run.dual_bound
+    bound: float | None
+    source: str | None
     if maximise:
         bound, source = best_upper(bounds)
     elif bounds:
-        source = max(bounds, key=bounds.get)
+        source = max(bounds, key=lambda k: bounds[k])
         bound = bounds[source]
     else:
         bound, source = None, None
@@ -334,7 +336,7 @@ def apply_outcome(s: Siting, run: SolverRun, *, maximise: bool, objective: float
     s.mip_gap = relative_gap(float(objective), bound)
     if bound is None:
         s.notes.append("no bound on the optimum is known, so mip_gap is null")
-    elif status != "optimal":
+    elif status != "optimal" and source is not None:
         s.notes.append(f"bound {s.bound:,.3f} from {BOUND_TEXT[source]}; mip_gap "
                        f"{s.mip_gap} = |bound - objective| / max(|bound|, |objective|)")
 
@@ -487,6 +489,7 @@ class Covering:
         if self.capacity is not None:
             single = np.minimum(single, self.capacity)
         if self.sites is None:
+            assert self.need is not None  # set covering: a share to reach
             return {"fewest_by_gains": float(fewest_for(single, self.need))}
         k = min(self.sites, self.n_cand)
         out = {"top_gains": top_k_sum(single, k), "reachable": float(self.w.sum())}
@@ -580,13 +583,14 @@ class Covering:
                    "--time-limit, or relax the request")
             raise DataError(msg)
         solution_objective = None
-        if run.solution:
+        if run.solution and run.fun is not None:
             solution_objective = -run.fun if maximise else run.fun
         used = apply_greedy_or_solution(
             s, run, maximise=maximise, solution_objective=solution_objective,
             greedy_objective=g_value if maximise else float(len(g_sel)), bounds=bounds,
             time_limit_s=time_limit_s, integral=not maximise)
         if used:
+            assert run.x is not None  # a solution was used
             sel = np.flatnonzero(run.x[:self.n_cand] > 0.5)
             frac, loads = self._fractions(sel, run.x)
         else:
@@ -699,7 +703,7 @@ class PMedian:
         used = apply_greedy_or_solution(
             s, run, maximise=True, solution_objective=None if run.fun is None else -run.fun,
             greedy_objective=g_value, bounds=bounds, time_limit_s=time_limit_s)
-        sel = np.flatnonzero(run.x[:m] > 0.5) if used else g_sel
+        sel = np.flatnonzero(run.x[:m] > 0.5) if used and run.x is not None else g_sel
         s.selected = np.sort(sel)
         new = s._new_distance()
         s.newly = ((new <= s.threshold_m) & ~s.demand["covered"].to_numpy()).astype(float)
@@ -749,9 +753,11 @@ def rank_sites(s: Siting) -> tuple[np.ndarray, np.ndarray]:
     else:
         current = None
         open_w = w * s.newly
-    order, gains, left = [], [], list(range(len(sel)))
+    ranked: list[int] = []
+    gains: list[float] = []
+    left = list(range(len(sel)))
     while left:
-        best, best_gain = None, -1.0
+        best, best_gain = left[0], -1.0
         for j in left:
             idx = sub.indices[sub.indptr[j]:sub.indptr[j + 1]]
             if current is not None:
@@ -767,9 +773,9 @@ def rank_sites(s: Siting) -> tuple[np.ndarray, np.ndarray]:
             np.fmin.at(current, idx, sub.data[sub.indptr[best]:sub.indptr[best + 1]])
         else:
             open_w[idx] = 0.0
-        order.append(best)
+        ranked.append(best)
         gains.append(best_gain)
         left.remove(best)
-    return np.array(order), np.array(gains)
+    return np.array(ranked), np.array(gains)
 
 
