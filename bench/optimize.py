@@ -103,7 +103,7 @@ def main() -> int:
 
     import lifecircle
     from lifecircle.access import site_distances, snap_facilities
-    from lifecircle.optimize import Siting, resident_snap
+    from lifecircle.siting import Siting, resident_snap
 
     out: dict = {"machine": {"python": platform.python_version(), "cores": os.cpu_count(),
                              "platform": platform.platform()},

@@ -18,7 +18,7 @@ from scipy.sparse.csgraph import dijkstra
 from lifecircle.access import access_distance, distances_within, snap_facilities
 from lifecircle.candidates import candidates_auto, candidates_from_file
 from lifecircle.errors import DataError, InputFormatError
-from lifecircle.optimize import Siting, resident_snap
+from lifecircle.siting import Siting, resident_snap
 
 from .conftest import UTM, X0, Y0, grid, utm_box, utm_points
 

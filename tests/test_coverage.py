@@ -9,9 +9,8 @@ import pytest
 from numpy.testing import assert_allclose
 
 import lifecircle
-from lifecircle.io.units import UnitHierarchy
-
 from lifecircle.config import parse_standard
+from lifecircle.io.units import UnitHierarchy
 
 from .conftest import UTM, grid, minimal_standard_dict, utm_box
 

@@ -38,7 +38,7 @@ from scipy.optimize import OptimizeResult
 import lifecircle
 from lifecircle import _location_models as lm
 from lifecircle.errors import DataError, InputFileError
-from lifecircle.optimize import OUTPUT_FILES, Siting
+from lifecircle.siting import OUTPUT_FILES, Siting
 
 from .conftest import LAT0, LON0, assert_user_error, invoke, osm_xml
 

@@ -23,11 +23,11 @@ import shapely.geometry
 from markupsafe import escape
 
 from lifecircle.io.coords import wgs84_to_gcj02
-from lifecircle.optimize import Siting
 from lifecircle.render._style import share_colour
 from lifecircle.render._text import count, pct, text
 from lifecircle.render.map import MapPage, build_map, render_map
 from lifecircle.render.report import build_report, render_report
+from lifecircle.siting import Siting
 from tests.conftest import (
     HOSTILE_CATEGORY,
     HOSTILE_FACILITY,

@@ -526,7 +526,7 @@ def test_unverified_numbers_are_marked(sample_result, report_en):
 
 @pytest.fixture(scope="module")
 def siting(sample_result):
-    from lifecircle.optimize import Siting
+    from lifecircle.siting import Siting
 
     return Siting.from_audit(sample_result, "kindergarten").solve(sites=2)
 

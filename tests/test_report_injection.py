@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 
 import lifecircle
-from lifecircle.optimize import Siting
 from lifecircle.render.report import build_report, render_report
+from lifecircle.siting import Siting
 from tests.test_browser import CHROMIUM, open_page
 from tests.test_browser import browser as browser  # the shared fixture
 

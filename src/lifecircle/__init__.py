@@ -36,8 +36,8 @@ from .network import (
                      grid_graph,
                      read_network,
 )
-from .optimize import Siting, optimize
 from .pipeline import AuditResult, audit
+from .siting import Siting, optimize
 from .study import Study, load_study
 
 __all__ = [

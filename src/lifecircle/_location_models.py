@@ -1,4 +1,4 @@
-"""Location models behind :class:`lifecircle.optimize.Siting`: MCLP, LSCP, p-median.
+"""Location models behind :class:`lifecircle.siting.Siting`: MCLP, LSCP, p-median.
 
 Each model reads the siting problem (demand, sparse distances, options), runs a
 lazy greedy (CELF), solves the MILP with HiGHS through
@@ -46,7 +46,7 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 from .errors import DataError
 
 if TYPE_CHECKING:
-    from .optimize import Siting
+    from .siting import Siting
 
 log = logging.getLogger(__name__)
 

@@ -341,7 +341,7 @@ def optimize(ctx: click.Context, **opts: Any) -> None:
 
 def _site(result: Any, options: SitingOptions) -> Any:
     """Build and solve the siting problem of ``lifecircle optimize``."""
-    from .optimize import Siting
+    from .siting import Siting
 
     assert options.category is not None  # checked by the command
     candidates = options.candidates_path() or "auto"

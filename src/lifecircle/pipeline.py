@@ -249,27 +249,11 @@ def audit(
     given = {k: v for k, v in {"network": network, "facilities": facilities, "units": units,
                                "population": population}.items() if v is not None}
     opts = (options or AuditOptions()).replace(**given, **option_values)
-    network, units, population = opts.network, opts.units, opts.population
-    facilities = list(opts.facilities)
+    network, facility_items, units, population = _inputs(opts)
+    facility_paths = [path for path, _ in facility_items]
+    std, prof = _standard_and_profile(opts)
     timer = _Timer()
     warnings: list[str] = []
-    if network is None:
-        if facilities or units or population:
-            msg = "give --network (a street network) along with the other inputs"
-            raise DataError(msg)
-        sample = get_path("central-shanghai")
-        network, facilities = sample["network"], [sample["facilities"]]
-        units, population = sample["units"], sample["population"]
-    network = Path(network)
-    facility_items = [(Path(f[0]), f[1]) if isinstance(f, tuple)
-                      else (Path(f), opts.facilities_crs if is_table(f) else None)
-                      for f in (facilities or [])]
-    facility_paths = [path for path, _ in facility_items]
-    std = opts.standard if isinstance(opts.standard, Standard) else load_standard(opts.standard)
-    prof = std.profile(opts.profile)
-    if opts.categories is not None:
-        for cat in opts.categories:
-            std.category(cat)  # unknown ids raise with the list of valid ones
 
     with timer.stage("read_network"):
         graph = read_network(network, min_component_nodes=opts.min_component_nodes)
@@ -362,6 +346,36 @@ def audit(
                        facilities=fac, graph=graph, standard=std, profile=prof,
                        hierarchy=hierarchy, analysed=analysed,
                        inputs=[Path(p) for p in inputs])
+
+
+def _inputs(opts: AuditOptions) -> tuple[Path, list[tuple[Path, str | None]], Path | None,
+                                         Path | None]:
+    """The input files (the bundled sample when no network is given).
+
+    Each facility file comes with its datum.
+    """
+    network, facilities = opts.network, list(opts.facilities)
+    units, population = opts.units, opts.population
+    if network is None:
+        if facilities or units or population:
+            msg = "give --network (a street network) along with the other inputs"
+            raise DataError(msg)
+        sample = get_path("central-shanghai")
+        network, facilities = sample["network"], [sample["facilities"]]
+        units, population = sample["units"], sample["population"]
+    items = [(Path(f[0]), f[1]) if isinstance(f, tuple)
+             else (Path(f), opts.facilities_crs if is_table(f) else None)
+             for f in facilities]
+    return (Path(network), items, None if units is None else Path(units),
+            None if population is None else Path(population))
+
+
+def _standard_and_profile(opts: AuditOptions) -> tuple[Standard, Profile]:
+    """The standard and walking profile; unknown category ids are refused here."""
+    std = opts.standard if isinstance(opts.standard, Standard) else load_standard(opts.standard)
+    for cat in opts.categories or ():
+        std.category(cat)  # unknown ids raise with the list of valid ones
+    return std, std.profile(opts.profile)
 
 
 def _reach_warnings(in_scope: pd.DataFrame, far: pd.Series, fac: gpd.GeoDataFrame,

@@ -1,6 +1,6 @@
 """What the map and the report do alike: accept a siting, write the page.
 
-Both outputs take an optional solved :class:`~lifecircle.optimize.Siting` and refuse
+Both outputs take an optional solved :class:`~lifecircle.siting.Siting` and refuse
 one built from another audit or not yet solved (:func:`check_siting`), and both end
 as one self-contained HTML file written atomically (:func:`write_html`).
 """
@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 from ..io.outputs import write_atomic
 
 if TYPE_CHECKING:
-    from ..optimize import Siting
     from ..pipeline import AuditResult
+    from ..siting import Siting
 
 
 def check_siting(result: AuditResult, siting: Siting) -> None:

@@ -1,6 +1,6 @@
 """The proposed sites on the map: a solved siting, its layer and its popups.
 
-With a solved :class:`~lifecircle.optimize.Siting` the map shows the proposed sites,
+With a solved :class:`~lifecircle.siting.Siting` the map shows the proposed sites,
 numbered by rank, over each site's walking catchment (one overlay). What the map
 draws of the siting (:class:`Proposed`) is computed once, and also feeds the
 before / after themes (:mod:`lifecircle.render._themes`) and the legend.
@@ -22,7 +22,7 @@ from ._style import SITE_COLOUR
 from ._text import count, esc, text
 
 if TYPE_CHECKING:
-    from ..optimize import Siting
+    from ..siting import Siting
 
 
 @dataclass(frozen=True)

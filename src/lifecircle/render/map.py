@@ -12,7 +12,7 @@ Layers:
   see :mod:`lifecircle.render._cluster`), facilities too far from the network to be
   used.
 
-With a solved :class:`~lifecircle.optimize.Siting` (``lifecircle optimize``) the
+With a solved :class:`~lifecircle.siting.Siting` (``lifecircle optimize``) the
 map also shows the proposed sites, numbered by rank, with each site's walking
 catchment, and the siting category's theme splits into a before / after pair of
 radio buttons (coverage by the existing facilities, then with the new sites).
@@ -61,8 +61,8 @@ from ._text import check_lang, esc, text
 from ._themes import RadiusScale, shown_units, theme_layer, themes
 
 if TYPE_CHECKING:
-    from ..optimize import Siting
     from ..pipeline import AuditResult
+    from ..siting import Siting
 
 __all__ = ["BASEMAPS", "MapPage", "build_map", "render_map", "script_json"]
 
@@ -157,9 +157,9 @@ def render_map(result: AuditResult, path: str | Path, *, lang: str = "en",
         ``"osm"`` (OpenStreetMap tiles), ``"amap"`` (Gaode tiles; every overlay is
         shifted to GCJ-02 to line up with them) or ``"none"`` (no tiles, no network).
     siting
-        A solved :class:`~lifecircle.optimize.Siting` built from ``result``: adds the
+        A solved :class:`~lifecircle.siting.Siting` built from ``result``: adds the
         proposed sites with their catchments and a before / after pair of themes
-        for its category (see :meth:`lifecircle.optimize.Siting.to_map`).
+        for its category (see :meth:`lifecircle.siting.Siting.to_map`).
 
     Returns
     -------

@@ -4,7 +4,7 @@ Headline figures, categories ranked by shortfall, the worst-served units,
 charts (inline SVG from matplotlib), sortable per-level unit tables, the
 largest gaps, the method, data quality (when ``summary.json`` has it),
 warnings and data sources with their licences.
-With a solved :class:`~lifecircle.optimize.Siting`, a "Proposed sites" section
+With a solved :class:`~lifecircle.siting.Siting`, a "Proposed sites" section
 follows the headline: model, solver status, candidates, coverage before and
 after, the ranked sites, per-unit before / after and the optimizer's notes.
 The page makes no request: CSS, charts and the few lines of sorting script
@@ -52,8 +52,8 @@ from ._text import (
 )
 
 if TYPE_CHECKING:
-    from ..optimize import Siting
     from ..pipeline import AuditResult
+    from ..siting import Siting
 
 __all__ = ["build_report", "render_report"]
 
@@ -81,8 +81,8 @@ def render_report(result: AuditResult, path: str | Path, *, lang: str = "en",
     lang
         ``"en"`` or ``"zh"``.
     siting
-        A solved :class:`~lifecircle.optimize.Siting` built from ``result``: adds the
-        "Proposed sites" section (see :meth:`lifecircle.optimize.Siting.to_report`).
+        A solved :class:`~lifecircle.siting.Siting` built from ``result``: adds the
+        "Proposed sites" section (see :meth:`lifecircle.siting.Siting.to_report`).
 
     Returns
     -------
