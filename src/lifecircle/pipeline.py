@@ -270,8 +270,7 @@ def audit(
                                  warnings)
 
     with timer.stage("read_units"):
-        hierarchy = _hierarchy(units, network, graph, opts.unit_levels, opts.unit_codes,
-                               opts.hex_size_m, warnings)
+        hierarchy = _hierarchy(units, network, graph, opts, warnings)
         # the edge-effect rule depends on the network and the standard alone
         reach_m = edge_reach_m(std)
         analysed, unit_check = units_inside_network(
@@ -536,10 +535,10 @@ def _place_residents(origins: Origins, hierarchy: UnitHierarchy, analysed: set[s
     return pts, outside_units
 
 
-def _hierarchy(units: str | Path | None, network: Path, graph: WalkGraph,
-               unit_levels: Sequence[str] | None, unit_codes: str | None, hex_size_m: float,
+def _hierarchy(units: str | Path | None, network: Path, graph: WalkGraph, opts: AuditOptions,
                warnings: list[str]) -> UnitHierarchy:
     """Units from the file; else OSM administrative boundaries; else hexagons."""
+    unit_levels, unit_codes, hex_size_m = opts.unit_levels, opts.unit_codes, opts.hex_size_m
     if units is not None:
         hierarchy = read_units(units, level_columns=list(unit_levels) if unit_levels else None,
                                code_field=unit_codes)
