@@ -286,6 +286,48 @@ def test_three_mistakes_are_reported_together():
     assert len(msg.splitlines()) == 4
 
 
+def test_one_mistake_per_section_is_reported_in_file_order():
+    # every section adds to one list, in the order of the file: title, levels,
+    # profiles, default_profile, then each category (its selectors in their order);
+    # the levels' cut-off (5 min once both levels say 5) reaches the categories
+    raw = minimal_standard_dict()
+    raw["title"] = "t"
+    raw["levels"][1]["minutes"] = 5
+    raw["profiles"]["slow"]["speed_m_s"] = 0.1
+    raw["default_profile"] = "fast"
+    raw["categories"][0]["level"] = "15min"
+    raw["categories"][1]["selectors"] = [
+        "park", {"name": "("}, {"not_name": 3}, {"leisure": ["park", True]}, {"name": "Park"},
+        {"leisure": "*", "name": "公园"},
+    ]
+    raw["categories"][2]["id"] = "Shop"
+    raw["categories"].append("clinic")
+    park, cut_off = "categories[1] (park)", ("min is longer than the longest level (5min, 5 min), "
+                                             "where walking distances are cut off; shorten it or "
+                                             "add a longer level")
+    assert _problems(raw) == [
+        "title: must be a mapping with `en` and `zh`",
+        "levels[1].minutes: 5 is not longer than levels[0] (5min, 5 min); list the levels "
+        "from the shortest to the longest",
+        "profiles.slow.speed_m_s: 0.1 m/s is not a walking speed (expected 0.3-2.5 m/s)",
+        "default_profile: 'fast' is not one of the profiles (adult, slow)",
+        "categories[0] (kindergarten).level: '15min' is not a defined level (5min, 10min)",
+        f"{park}.threshold_min: 10 {cut_off}",
+        f"{park}.selectors[0]: must be a mapping of OSM tag -> value(s)",
+        f"{park}.selectors[1].name: invalid regular expression '(' (missing ), unterminated "
+        "subpattern at position 0)",
+        f"{park}.selectors[2].not_name: must be a regular expression (text), got 3",
+        f"{park}.selectors[3].leisure: must be a value, a list of values or '*', got "
+        "['park', True] (quote yes/no: 'yes')",
+        f"{park}.selectors[4]: needs at least one OSM tag (a name pattern alone would match "
+        "anything named so)",
+        "categories[2] (Shop).id: use lower-case letters, digits and `_` only (it becomes a "
+        "column name)",
+        f"categories[3] (clinic).threshold_min: 10 {cut_off}",
+        "categories[4]: must be a mapping",
+    ]
+
+
 def test_one_mistake_message_is_singular():
     with pytest.raises(lifecircle.ConfigError) as err:
         parse_standard(_std(level="x"), source="s.yaml")
@@ -688,3 +730,10 @@ def test_every_config_error_is_short_whoever_raises_it():
     assert len(msg.splitlines()) == 21
     assert len(msg) < 20 * 410 + 400
     assert len(err.problems) == 500
+
+
+def test_a_standard_whose_notes_are_not_text_is_refused():
+    raw = minimal_standard_dict()
+    raw["notes"] = ["a", "list"]
+    with pytest.raises(lifecircle.ConfigError, match="notes"):
+        parse_standard(raw, source="notes.yaml")

@@ -23,6 +23,7 @@ nodes, edges or chains.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
@@ -164,10 +165,7 @@ def contract_chains(
     """
     n = adjacency.shape[0]
     adjacency = sp.csr_matrix(adjacency)
-    # cheap early exit (street grids): a degree-2 node has 2 stored entries, 3 with a self-loop
-    row_length = np.diff(adjacency.indptr)
-    maybe_interior = np.count_nonzero((row_length == 2) | (row_length == 3))
-    if n == 0 or maybe_interior < (1.0 - max_key_fraction) * n:
+    if not _worth_trying(adjacency, max_key_fraction):
         return None
     rows, cols, weight = _directed_edges(adjacency)
     degree = np.bincount(rows, minlength=n)
@@ -176,18 +174,8 @@ def contract_chains(
         return None
 
     # cycles made only of degree-2 nodes: promote their smallest node to key
-    n_comp, label, inner = _interior_components(n, rows, cols, interior)
+    label, inner = _promote_cycles(n, rows, cols, interior)
     interior_idx = np.flatnonzero(interior)
-    n_members = np.bincount(label[interior_idx], minlength=n_comp)
-    n_inner_edges = np.bincount(label[rows[inner]], minlength=n_comp) // 2
-    is_cycle = (n_members > 0) & (n_inner_edges == n_members)
-    if is_cycle.any():
-        # interior_idx is ascending, so the first node seen per label is the smallest
-        labels_seen, first = np.unique(label[interior_idx], return_index=True)
-        promoted = interior_idx[first[is_cycle[labels_seen]]]
-        interior[promoted] = False
-        n_comp, label, inner = _interior_components(n, rows, cols, interior)
-        interior_idx = np.flatnonzero(interior)
     is_key = ~interior
     key_nodes = np.flatnonzero(is_key)
     if len(key_nodes) > max_key_fraction * n:
@@ -201,54 +189,18 @@ def contract_chains(
     node_chain = np.full(n, -1, np.int64)
     node_chain[interior_idx] = chain_of_interior
 
-    # each chain (a path of interior nodes) has exactly two entries interior -> key:
-    # the first (by node, then key node) is its u end, the second its v end
-    exits = interior[rows] & is_key[cols]
-    exit_node, exit_key, exit_w = rows[exits], cols[exits], weight[exits]
-    exit_chain = node_chain[exit_node]
-    order = np.lexsort((exit_key, exit_node, exit_chain))
-    exit_node, exit_key, exit_w = exit_node[order], exit_key[order], exit_w[order]
-    if len(exit_node) != 2 * n_chains:  # pragma: no cover - a symmetric matrix guarantees it
-        msg = "adjacency is not symmetric: a chain of degree-2 nodes does not have two ends"
-        raise ValueError(msg)
-    start_node, end_node = exit_node[0::2], exit_node[1::2]
-    chain_u, chain_v = exit_key[0::2], exit_key[1::2]
-
-    # positions: one Dijkstra on the chain forest from a virtual node joined to each
-    # chain's first interior node by its edge to u (each chain is a path, so the
-    # distance is the running sum along it)
-    sub_rows = np.concatenate([rows[inner], np.full(n_chains, n)])
-    sub_cols = np.concatenate([cols[inner], start_node])
-    sub_w = np.concatenate([weight[inner], exit_w[0::2]])
-    forest = sp.csr_matrix((sub_w, (sub_rows, sub_cols)), shape=(n + 1, n + 1))
-    position = dijkstra(forest, directed=True, indices=n)[:n]
-    node_position = np.zeros(n)
-    node_position[interior_idx] = position[interior_idx]
-    chain_length = node_position[end_node] + exit_w[1::2]
-
-    # interior nodes sorted by chain, then position
-    interior_nodes = interior_idx[np.lexsort((node_position[interior_idx],
-                                              node_chain[interior_idx]))]
-    node_slot = np.full(n, -1, np.int64)
-    node_slot[interior_nodes] = np.arange(len(interior_nodes))
-    chain_start = np.zeros(n_chains + 1, np.int64)
-    np.cumsum(np.bincount(chain_of_interior, minlength=n_chains), out=chain_start[1:])
+    ends = _chain_ends(rows, cols, weight, is_key, node_chain, n_chains)
+    node_position, chain_length = _chain_positions(
+        n, (rows[inner], cols[inner], weight[inner]), interior_idx, ends)
+    interior_nodes, node_slot, chain_start = _interior_order(
+        n, interior_idx, node_chain, node_position, chain_of_interior, n_chains)
     node_to_v = np.zeros(n)
     node_to_v[interior_idx] = chain_length[chain_of_interior] - node_position[interior_idx]
     node_u_key = key_index.copy()
-    node_u_key[interior_idx] = key_index[chain_u[chain_of_interior]]
+    node_u_key[interior_idx] = key_index[ends.chain_u[chain_of_interior]]
     node_v_key = key_index.copy()
-    node_v_key[interior_idx] = key_index[chain_v[chain_of_interior]]
-
-    # contracted graph: key-key edges plus one edge per non-loop chain, both ways
-    direct = is_key[rows] & is_key[cols]
-    open_chain = chain_u != chain_v
-    cu, cv = key_index[chain_u[open_chain]], key_index[chain_v[open_chain]]
-    cl = chain_length[open_chain]
-    c_rows = np.concatenate([key_index[rows[direct]], cu, cv])
-    c_cols = np.concatenate([key_index[cols[direct]], cv, cu])
-    c_w = np.concatenate([weight[direct], cl, cl])
-    contracted = _csr_keep_min(c_rows, c_cols, c_w, len(key_nodes))
+    node_v_key[interior_idx] = key_index[ends.chain_v[chain_of_interior]]
+    contracted = _contracted_adjacency(rows, cols, weight, is_key, key_index, ends, chain_length)
 
     return ChainContraction(
         key_nodes=key_nodes,
@@ -259,14 +211,129 @@ def contract_chains(
         node_u_key=node_u_key,
         node_v_key=node_v_key,
         node_slot=node_slot,
-        chain_u=chain_u,
-        chain_v=chain_v,
+        chain_u=ends.chain_u,
+        chain_v=ends.chain_v,
         chain_length_m=chain_length,
         chain_start=chain_start,
         interior_nodes=interior_nodes,
         interior_position_m=node_position[interior_nodes],
         adjacency=contracted,
     )
+
+
+class _ChainEnds(NamedTuple):
+    """Both ends of every chain, by chain id."""
+
+    start_node: np.ndarray  # first interior node (next to u)
+    end_node: np.ndarray  # last interior node (next to v)
+    chain_u: np.ndarray  # key node u
+    chain_v: np.ndarray  # key node v
+    u_weight: np.ndarray  # length of the edge start_node - u
+    v_weight: np.ndarray  # length of the edge end_node - v
+
+
+def _worth_trying(adjacency: sp.csr_matrix, max_key_fraction: float) -> bool:
+    """Cheap early exit (street grids): whether enough rows could be degree-2 nodes."""
+    n = adjacency.shape[0]
+    # a degree-2 node has 2 stored entries, 3 with a self-loop
+    row_length = np.diff(adjacency.indptr)
+    maybe_interior = np.count_nonzero((row_length == 2) | (row_length == 3))
+    return not (n == 0 or maybe_interior < (1.0 - max_key_fraction) * n)
+
+
+def _promote_cycles(
+    n: int, rows: np.ndarray, cols: np.ndarray, interior: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Make the smallest node of every cycle of degree-2 nodes a key node.
+
+    Updates ``interior`` in place; returns the component label of every node
+    and the mask of interior-interior entries, both for the updated ``interior``.
+    """
+    n_comp, label, inner = _interior_components(n, rows, cols, interior)
+    interior_idx = np.flatnonzero(interior)
+    n_members = np.bincount(label[interior_idx], minlength=n_comp)
+    n_inner_edges = np.bincount(label[rows[inner]], minlength=n_comp) // 2
+    is_cycle = (n_members > 0) & (n_inner_edges == n_members)
+    if is_cycle.any():
+        # interior_idx is ascending, so the first node seen per label is the smallest
+        labels_seen, first = np.unique(label[interior_idx], return_index=True)
+        promoted = interior_idx[first[is_cycle[labels_seen]]]
+        interior[promoted] = False
+        _, label, inner = _interior_components(n, rows, cols, interior)
+    return label, inner
+
+
+def _chain_ends(
+    rows: np.ndarray, cols: np.ndarray, weight: np.ndarray, is_key: np.ndarray,
+    node_chain: np.ndarray, n_chains: int,
+) -> _ChainEnds:
+    """The two interior -> key entries of every chain: the first is its u end."""
+    # each chain (a path of interior nodes) has exactly two entries interior -> key:
+    # the first (by node, then key node) is its u end, the second its v end
+    exits = ~is_key[rows] & is_key[cols]
+    exit_node, exit_key, exit_w = rows[exits], cols[exits], weight[exits]
+    exit_chain = node_chain[exit_node]
+    order = np.lexsort((exit_key, exit_node, exit_chain))
+    exit_node, exit_key, exit_w = exit_node[order], exit_key[order], exit_w[order]
+    if len(exit_node) != 2 * n_chains:  # pragma: no cover - a symmetric matrix guarantees it
+        msg = "adjacency is not symmetric: a chain of degree-2 nodes does not have two ends"
+        raise ValueError(msg)
+    return _ChainEnds(
+        start_node=exit_node[0::2], end_node=exit_node[1::2],
+        chain_u=exit_key[0::2], chain_v=exit_key[1::2],
+        u_weight=exit_w[0::2], v_weight=exit_w[1::2],
+    )
+
+
+def _chain_positions(
+    n: int, inner_edges: tuple[np.ndarray, np.ndarray, np.ndarray],
+    interior_idx: np.ndarray, ends: _ChainEnds,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Position ``a`` of every node (0 for key nodes) and length ``L`` of every chain.
+
+    One Dijkstra on the chain forest from a virtual node joined to each chain's
+    first interior node by its edge to u (each chain is a path, so the distance
+    is the running sum along it).
+    """
+    inner_rows, inner_cols, inner_w = inner_edges
+    sub_rows = np.concatenate([inner_rows, np.full(len(ends.start_node), n)])
+    sub_cols = np.concatenate([inner_cols, ends.start_node])
+    sub_w = np.concatenate([inner_w, ends.u_weight])
+    forest = sp.csr_matrix((sub_w, (sub_rows, sub_cols)), shape=(n + 1, n + 1))
+    position = dijkstra(forest, directed=True, indices=n)[:n]
+    node_position = np.zeros(n)
+    node_position[interior_idx] = position[interior_idx]
+    chain_length = node_position[ends.end_node] + ends.v_weight
+    return node_position, chain_length
+
+
+def _interior_order(
+    n: int, interior_idx: np.ndarray, node_chain: np.ndarray, node_position: np.ndarray,
+    chain_of_interior: np.ndarray, n_chains: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Interior nodes sorted by chain then position, each node's slot, each chain's start."""
+    interior_nodes = interior_idx[np.lexsort((node_position[interior_idx],
+                                              node_chain[interior_idx]))]
+    node_slot = np.full(n, -1, np.int64)
+    node_slot[interior_nodes] = np.arange(len(interior_nodes))
+    chain_start = np.zeros(n_chains + 1, np.int64)
+    np.cumsum(np.bincount(chain_of_interior, minlength=n_chains), out=chain_start[1:])
+    return interior_nodes, node_slot, chain_start
+
+
+def _contracted_adjacency(
+    rows: np.ndarray, cols: np.ndarray, weight: np.ndarray, is_key: np.ndarray,
+    key_index: np.ndarray, ends: _ChainEnds, chain_length: np.ndarray,
+) -> sp.csr_matrix:
+    """Key-key edges plus one edge per non-loop chain, both ways, on the key nodes."""
+    direct = is_key[rows] & is_key[cols]
+    open_chain = ends.chain_u != ends.chain_v
+    cu, cv = key_index[ends.chain_u[open_chain]], key_index[ends.chain_v[open_chain]]
+    cl = chain_length[open_chain]
+    c_rows = np.concatenate([key_index[rows[direct]], cu, cv])
+    c_cols = np.concatenate([key_index[cols[direct]], cv, cu])
+    c_w = np.concatenate([weight[direct], cl, cl])
+    return _csr_keep_min(c_rows, c_cols, c_w, int(np.count_nonzero(is_key)))
 
 
 def _csr_keep_min(rows: np.ndarray, cols: np.ndarray, weight: np.ndarray, n: int) -> sp.csr_matrix:

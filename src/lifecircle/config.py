@@ -532,19 +532,31 @@ def parse_standard(raw: Any, *, source: str = "<standard>") -> Standard:
     src = check.text(raw, "source", "")
 
     levels = _parse_levels(raw.get("levels"), check)
-    level_ids = [lv.id for lv in levels]
-    check.unique(level_ids, "levels", "level id")
-    # the cut-off, unless a level's minutes are themselves wrong
-    valid = bool(levels) and all(lv.minutes > 0 for lv in levels)
-    longest = max(levels, key=lambda lv: lv.minutes) if valid else None
+    check.unique([lv.id for lv in levels], "levels", "level id")
+    profiles = _parse_profiles(raw.get("profiles"), check)
+    default_profile = _parse_default_profile(raw.get("default_profile", "adult"), profiles,
+                                             check)
+    categories = _parse_categories(raw.get("categories"), levels, check)
+    notes = check.optional_text(raw, "notes", "")  # checked before the problems are raised
 
-    profiles: dict[str, Profile] = {}
-    raw_profiles = raw.get("profiles")
+    if problems:
+        raise config_error(source, problems)
+    return Standard(
+        id=std_id, title_en=str(title.get("en", std_id)), title_zh=str(title.get("zh", std_id)),
+        source=src, levels=tuple(levels), profiles=profiles, default_profile=default_profile,
+        categories=tuple(categories), path=source, notes=notes,
+    )
+
+
+def _parse_profiles(raw_profiles: Any, check: _Checker) -> dict[str, Profile]:
+    """The walking profiles, by profile id."""
+    problems = check.problems
     if not isinstance(raw_profiles, Mapping) or not raw_profiles:
         problems.append("profiles: must be a mapping of profile id -> {speed_m_s, source, "
                         "verified}")
         raw_profiles = {}
     check.unique([str(pid) for pid in raw_profiles], "profiles", "profile id")
+    profiles: dict[str, Profile] = {}
     for pid, item in raw_profiles.items():
         where = f"profiles.{clip(str(pid), ID_MAX_CHARS)}"
         if not isinstance(pid, str) or not re.fullmatch(r"\w[\w-]*", pid) \
@@ -565,64 +577,73 @@ def parse_standard(raw: Any, *, source: str = "<standard>") -> Standard:
             id=str(pid), speed_m_s=speed, source=check.text(item, "source", where),
             verified=check.boolean(item, "verified", where),
         )
-    default_profile = raw.get("default_profile", "adult")
+    return profiles
+
+
+def _parse_default_profile(default_profile: Any, profiles: Mapping[str, Profile],
+                           check: _Checker) -> str:
+    """The default profile's id, which must be one of ``profiles`` (when there are any)."""
     if profiles and (not isinstance(default_profile, str) or default_profile not in profiles):
-        problems.append(f"default_profile: {shown(default_profile)} is not one of the "
-                        f"profiles ({', '.join(profiles)})")
-    default_profile = str(default_profile)
+        check.problems.append(f"default_profile: {shown(default_profile)} is not one of the "
+                              f"profiles ({', '.join(profiles)})")
+    return str(default_profile)
 
-    categories: list[Category] = []
-    raw_categories = raw.get("categories")
+
+def _parse_categories(raw_categories: Any, levels: list[Level],
+                      check: _Checker) -> list[Category]:
+    """The facility categories, each at one of ``levels`` and within the longest one."""
     if not isinstance(raw_categories, list) or not raw_categories:
-        problems.append("categories: must be a non-empty list of facility categories")
+        check.problems.append("categories: must be a non-empty list of facility categories")
         raw_categories = []
+    level_ids = [lv.id for lv in levels]
+    # the cut-off, unless a level's minutes are themselves wrong
+    valid = bool(levels) and all(lv.minutes > 0 for lv in levels)
+    longest = max(levels, key=lambda lv: lv.minutes) if valid else None
+    categories: list[Category] = []
     for i, item in enumerate(raw_categories):
-        where = f"categories[{i}]"
         if not isinstance(item, Mapping):
-            problems.append(f"{where}: must be a mapping")
+            check.problems.append(f"categories[{i}]: must be a mapping")
             continue
-        cid = check.text(item, "id", where)
-        if cid:
-            where = f"categories[{i}] ({clip(cid, ID_MAX_CHARS)})"
-            if not re.fullmatch(r"[a-z][a-z0-9_]*", cid):
-                problems.append(f"{where}.id: use lower-case letters, digits and `_` only "
-                                "(it becomes a column name)")
-            elif len(cid) > ID_MAX_CHARS:
-                problems.append(f"{where}.id: at most {ID_MAX_CHARS} characters (it becomes "
-                                "a column name)")
-        names = check.names(item, where)
-        level = check.text(item, "level", where)
-        if level and level_ids and level not in level_ids:
-            problems.append(f"{where}.level: {shown(level)} is not a defined level "
-                            f"({', '.join(level_ids)})")
-        check.known_keys(item, where, CATEGORY_KEYS, "field")
-        threshold = check.positive(item, "threshold_min", where)
-        if threshold and longest is not None and threshold > longest.minutes:
-            problems.append(f"{where}.threshold_min: {threshold:g} min is longer than the "
-                            f"longest level ({longest.id}, {longest.minutes:g} min), where "
-                            "walking distances are cut off; shorten it or add a longer level")
-        categories.append(
-            Category(
-                id=cid, name_en=names[0], name_zh=names[1], level=level,
-                threshold_min=threshold,
-                mandatory=check.boolean(item, "mandatory", where),
-                source=check.text(item, "source", where),
-                verified=check.boolean(item, "verified", where),
-                selectors=check.selectors(item, where),
-                reference_distance_m=check.optional_positive(
-                    item, "reference_distance_m", where, maximum=REFERENCE_DISTANCE_MAX_M),
-                notes=check.optional_text(item, "notes", where),
-            )
-        )
+        categories.append(_parse_category(item, i, level_ids, longest, check))
     check.unique([c.id for c in categories], "categories", "category id")
+    return categories
 
-    if problems:
-        raise config_error(source, problems)
-    return Standard(
-        id=std_id, title_en=str(title.get("en", std_id)), title_zh=str(title.get("zh", std_id)),
-        source=src, levels=tuple(levels), profiles=profiles, default_profile=default_profile,
-        categories=tuple(categories), path=source,
-        notes=check.optional_text(raw, "notes", ""),
+
+def _parse_category(item: Mapping[str, Any], i: int, level_ids: list[str],
+                    longest: Level | None, check: _Checker) -> Category:
+    """Category ``i`` of the list (``longest``: the level whose minutes cut distances off)."""
+    problems = check.problems
+    where = f"categories[{i}]"
+    cid = check.text(item, "id", where)
+    if cid:
+        where = f"categories[{i}] ({clip(cid, ID_MAX_CHARS)})"
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", cid):
+            problems.append(f"{where}.id: use lower-case letters, digits and `_` only "
+                            "(it becomes a column name)")
+        elif len(cid) > ID_MAX_CHARS:
+            problems.append(f"{where}.id: at most {ID_MAX_CHARS} characters (it becomes "
+                            "a column name)")
+    names = check.names(item, where)
+    level = check.text(item, "level", where)
+    if level and level_ids and level not in level_ids:
+        problems.append(f"{where}.level: {shown(level)} is not a defined level "
+                        f"({', '.join(level_ids)})")
+    check.known_keys(item, where, CATEGORY_KEYS, "field")
+    threshold = check.positive(item, "threshold_min", where)
+    if threshold and longest is not None and threshold > longest.minutes:
+        problems.append(f"{where}.threshold_min: {threshold:g} min is longer than the "
+                        f"longest level ({longest.id}, {longest.minutes:g} min), where "
+                        "walking distances are cut off; shorten it or add a longer level")
+    return Category(
+        id=cid, name_en=names[0], name_zh=names[1], level=level,
+        threshold_min=threshold,
+        mandatory=check.boolean(item, "mandatory", where),
+        source=check.text(item, "source", where),
+        verified=check.boolean(item, "verified", where),
+        selectors=check.selectors(item, where),
+        reference_distance_m=check.optional_positive(
+            item, "reference_distance_m", where, maximum=REFERENCE_DISTANCE_MAX_M),
+        notes=check.optional_text(item, "notes", where),
     )
 
 
@@ -754,6 +775,7 @@ class _Checker:
             seen.add(value)
 
     def selectors(self, item: Mapping[str, Any], where: str) -> tuple[Selector, ...]:
+        """The category's non-empty list of OSM tag selectors."""
         raw = item.get("selectors")
         if not isinstance(raw, list) or not raw:
             self.problems.append(
@@ -763,42 +785,58 @@ class _Checker:
             return ()
         out = []
         for j, sel in enumerate(raw):
-            here = f"{where}.selectors[{j}]"
-            if not isinstance(sel, Mapping) or not sel:
-                self.problems.append(f"{here}: must be a mapping of OSM tag -> value(s)")
-                continue
-            tags: dict[str, tuple[str, ...] | None] = {}
-            before = len(self.problems)
-            patterns: dict[str, re.Pattern[str] | None] = {"name": None, "not_name": None}
-            for key, value in sel.items():
-                if key in SELECTOR_SPECIAL_KEYS:
-                    if not isinstance(value, str) or not value:
-                        self.problems.append(f"{here}.{key}: must be a regular expression "
-                                             f"(text), got {shown(value)}")
-                        continue
-                    try:
-                        patterns[key] = re.compile(value)
-                    except re.error as exc:
-                        self.problems.append(f"{here}.{key}: invalid regular expression "
-                                             f"{shown(value)} ({exc})")
-                elif not isinstance(key, str) or not key:
-                    self.problems.append(f"{here}: an OSM tag key must be a text, got "
-                                         f"{shown(key)}")
-                elif value == "*":
-                    tags[key] = None
-                elif isinstance(value, str | int | float) and not isinstance(value, bool):
-                    tags[key] = (str(value),)
-                elif isinstance(value, list) and value and all(
-                    isinstance(v, str | int | float) and not isinstance(v, bool) for v in value
-                ):
-                    tags[key] = tuple(str(v) for v in value)
-                else:
-                    self.problems.append(f"{here}.{clip(key, 40)}: must be a value, a "
-                                         f"list of values or '*', got {shown(value)} "
-                                         "(quote yes/no: 'yes')")
-            if not tags and len(self.problems) == before:
-                self.problems.append(f"{here}: needs at least one OSM tag (a name pattern "
-                                     "alone would match anything named so)")
-                continue
-            out.append(Selector(tags=tags, name=patterns["name"], not_name=patterns["not_name"]))
+            selector = self._selector(sel, f"{where}.selectors[{j}]")
+            if selector is not None:
+                out.append(selector)
         return tuple(out)
+
+    def _selector(self, sel: Any, here: str) -> Selector | None:
+        """One selector (a mapping of OSM tag -> value(s)), or ``None`` if it is wrong."""
+        if not isinstance(sel, Mapping) or not sel:
+            self.problems.append(f"{here}: must be a mapping of OSM tag -> value(s)")
+            return None
+        tags: dict[str, tuple[str, ...] | None] = {}
+        before = len(self.problems)
+        patterns: dict[str, re.Pattern[str] | None] = {"name": None, "not_name": None}
+        for key, value in sel.items():
+            if key in SELECTOR_SPECIAL_KEYS:
+                patterns[key] = self._name_pattern(key, value, here)
+            else:
+                self._tag_values(key, value, here, tags)
+        if not tags and len(self.problems) == before:
+            self.problems.append(f"{here}: needs at least one OSM tag (a name pattern "
+                                 "alone would match anything named so)")
+            return None
+        return Selector(tags=tags, name=patterns["name"], not_name=patterns["not_name"])
+
+    def _name_pattern(self, key: str, value: Any, here: str) -> re.Pattern[str] | None:
+        """The compiled regular expression of a ``name``/``not_name`` key, or ``None``."""
+        if not isinstance(value, str) or not value:
+            self.problems.append(f"{here}.{key}: must be a regular expression "
+                                 f"(text), got {shown(value)}")
+            return None
+        try:
+            return re.compile(value)
+        except re.error as exc:
+            self.problems.append(f"{here}.{key}: invalid regular expression "
+                                 f"{shown(value)} ({exc})")
+            return None
+
+    def _tag_values(self, key: Any, value: Any, here: str,
+                    tags: dict[str, tuple[str, ...] | None]) -> None:
+        """Add the accepted values of OSM tag ``key`` to ``tags`` (``None``: any value)."""
+        if not isinstance(key, str) or not key:
+            self.problems.append(f"{here}: an OSM tag key must be a text, got "
+                                 f"{shown(key)}")
+        elif value == "*":
+            tags[key] = None
+        elif isinstance(value, str | int | float) and not isinstance(value, bool):
+            tags[key] = (str(value),)
+        elif isinstance(value, list) and value and all(
+            isinstance(v, str | int | float) and not isinstance(v, bool) for v in value
+        ):
+            tags[key] = tuple(str(v) for v in value)
+        else:
+            self.problems.append(f"{here}.{clip(key, 40)}: must be a value, a "
+                                 f"list of values or '*', got {shown(value)} "
+                                 "(quote yes/no: 'yes')")

@@ -6,11 +6,16 @@ the defaults used when nothing else is given.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import numbers
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from .errors import ConfigError
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 #: Points farther than this from the walk network are excluded (metres).
 MAX_SNAP_M: float = 500.0
@@ -106,6 +111,19 @@ class OptionRange:
     why: str = ""
 
 
+class RangeOverrides(TypedDict, total=False):
+    """Keyword overrides of an option's declared :class:`OptionRange` (``None`` = as declared)."""
+
+    minimum: float | None
+    maximum: float | None
+    integer: bool | None
+    min_open: bool | None
+    max_open: bool | None
+
+
+_OVERRIDE_KEYS = frozenset(RangeOverrides.__annotations__)
+
+
 #: The numeric options of studies and of the command line, declared once. Keys
 #: are study keys; a CLI flag ``--max-snap-m`` is looked up as ``max_snap_m``.
 OPTION_RANGES: dict[str, OptionRange] = {
@@ -180,10 +198,20 @@ def _shown(value: object, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def option_problem(name: str, value: object, *, minimum: float | None = None,
-                   maximum: float | None = None, integer: bool | None = None,
-                   finite: bool = True, min_open: bool | None = None,
-                   max_open: bool | None = None) -> str | None:
+def _option_spec(name: str, overrides: RangeOverrides) -> OptionRange:
+    """The declared range of option ``name`` (flag dashes read as underscores), overridden."""
+    unknown = set(overrides) - _OVERRIDE_KEYS
+    if unknown:
+        msg = f"unexpected range override(s) {', '.join(sorted(unknown))} for option {name!r}"
+        raise TypeError(msg)
+    declared = OPTION_RANGES.get(name.lstrip("-").replace("-", "_"), OptionRange())
+    given: dict[str, Any] = {key: value for key, value in overrides.items()
+                             if value is not None}
+    return dataclasses.replace(declared, **given)
+
+
+def option_problem(name: str, value: object, *, finite: bool = True,
+                   **overrides: Unpack[RangeOverrides]) -> str | None:
     """The problem with a numeric option's value, as one line, or ``None`` if it is fine.
 
     Parameters
@@ -194,26 +222,19 @@ def option_problem(name: str, value: object, *, minimum: float | None = None,
         (flag dashes read as underscores) unless given here.
     value
         The value to check. Text, ``True``/``False`` and ``None`` are refused.
-    minimum, maximum, integer, min_open, max_open
-        Override the declared range (``None`` = as declared; an undeclared
-        option is any number).
     finite
         Refuse NaN and infinities (the default).
+    **overrides
+        ``minimum``, ``maximum``, ``integer``, ``min_open``, ``max_open``:
+        override the declared range (``None`` = as declared; an undeclared
+        option is any number); see :class:`RangeOverrides`.
 
     Returns
     -------
     str or None
         ``"NAME: got VALUE, which is WHY; give RANGE (default D)"``, or ``None``.
     """
-    declared = OPTION_RANGES.get(name.lstrip("-").replace("-", "_"), OptionRange())
-    spec = OptionRange(
-        minimum=declared.minimum if minimum is None else minimum,
-        maximum=declared.maximum if maximum is None else maximum,
-        min_open=declared.min_open if min_open is None else min_open,
-        max_open=declared.max_open if max_open is None else max_open,
-        integer=declared.integer if integer is None else integer,
-        unit=declared.unit, default=declared.default, why=declared.why,
-    )
+    spec = _option_spec(name, overrides)
     wanted = _range_text(spec)
     if spec.default is not None:
         wanted += f" (default {_fmt(spec.default)})"
@@ -241,19 +262,20 @@ def option_problem(name: str, value: object, *, minimum: float | None = None,
     return f"{name}: got {_shown(value)}, which is {why}; give {wanted}"
 
 
-def check_option(name: str, value: object, *, minimum: float | None = None,
-                 maximum: float | None = None, integer: bool | None = None,
-                 finite: bool = True, min_open: bool | None = None,
-                 max_open: bool | None = None, source: str = "options") -> float | int:
+def check_option(name: str, value: object, *, finite: bool = True, source: str = "options",
+                 **overrides: Unpack[RangeOverrides]) -> float | int:
     """Validate a numeric option (study key or CLI flag) against its declared range.
 
     Parameters
     ----------
-    name, value, minimum, maximum, integer, finite, min_open, max_open
+    name, value, finite
         See :func:`option_problem`.
     source
         Where the value came from (a study file's path, ``"command line"``);
         it starts the error message.
+    **overrides
+        ``minimum``, ``maximum``, ``integer``, ``min_open``, ``max_open``:
+        see :func:`option_problem`.
 
     Returns
     -------
@@ -272,15 +294,12 @@ def check_option(name: str, value: object, *, minimum: float | None = None,
     >>> check_option("--min-component-nodes", 1000)
     1000
     """
-    problem = option_problem(name, value, minimum=minimum, maximum=maximum, integer=integer,
-                             finite=finite, min_open=min_open, max_open=max_open)
+    problem = option_problem(name, value, finite=finite, **overrides)
     if problem is not None:
         raise ConfigError(source, [problem])
     number = real_number(value)
     assert number is not None  # option_problem refuses anything but a real number
-    spec = OPTION_RANGES.get(name.lstrip("-").replace("-", "_"), OptionRange())
-    whole = spec.integer if integer is None else integer
-    return int(number) if whole else float(number)
+    return int(number) if _option_spec(name, overrides).integer else float(number)
 
 
 def hex_cells_estimate(width_m: float, height_m: float, size_m: float) -> int:
