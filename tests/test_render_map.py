@@ -152,9 +152,12 @@ def test_layers_and_legend(sample_result, none_data):
     cats = sample_result.summary["categories_audited"]
     themes = data["themes"]
     overlays = [lay["name"] for lay in data["overlays"]]
-    assert len(themes) == 1 + len(cats)
-    assert themes[0]["name"].startswith("Complete life circle")
-    assert [t["show"] for t in themes] == [True] + [False] * len(cats)
+    # the sample has no elderly care nor community service: complete life circles are
+    # not computed, so the map has no theme claiming them (one theme per category)
+    assert len(themes) == len(cats)
+    assert not any(t["name"].startswith("Complete life circle") for t in themes)
+    assert themes[0]["name"].startswith("kindergarten within")
+    assert [t["show"] for t in themes] == [True] + [False] * (len(cats) - 1)
     names = sample_result.standard
     for cat in cats:
         assert any(names.category(cat).name_en in o for o in overlays)  # facilities
@@ -179,8 +182,7 @@ def test_theme_figures_are_the_units(sample_result, none_data):
     """Each unit's fill and tooltip carry its own coverage (hand-checked per unit)."""
     units = sample_result.units["street"].query("analysed").reset_index(drop=True)
     cats = sample_result.summary["categories_audited"]
-    for theme, column in zip(none_data["themes"], ["complete_share",
-                                                   *[f"cov_{c}" for c in cats]], strict=True):
+    for theme, column in zip(none_data["themes"], [f"cov_{c}" for c in cats], strict=True):
         part = theme["parts"][0]
         for i, row in units.iterrows():
             assert part["fill"][i] == share_colour(row[column])
@@ -191,7 +193,7 @@ def test_theme_figures_are_the_units(sample_result, none_data):
     access = sample_result.access
     cov = origin_indicators(access, sample_result.standard, cats)
     pop = access["population"].to_numpy(float)
-    theme = none_data["themes"][1]
+    theme = none_data["themes"][0]  # the first category (no complete theme on the sample)
     (cells,) = [p for p in theme["parts"] if p["kind"] == "circles"]
     counts = [float(re.sub(r"[^\d]", "", tip)) for tip in cells["tip"]]
     expected = (pop * (1 - cov[f"cov_{cats[0]}"].to_numpy(float))).sum()
@@ -317,7 +319,8 @@ def test_zh_labels(map_files):
     data = island(page)
     names = [lay["name"] for lay in layers(data)]
     assert any("幼儿园" in n for n in names)
-    assert any(n.startswith("完整生活圈") for n in names)
+    assert not any(n.startswith("完整生活圈") for n in names)  # not computed on the sample
+    assert any(n.endswith("分钟内可达幼儿园") for n in names)
     assert "覆盖居民比例" in data["legend"]
     assert data["control"] == {"base": "单元着色", "overlays": "显示"}
     assert '<html lang="zh">' in page
@@ -440,8 +443,8 @@ def test_build_map_returns_a_page(sample_result, tmp_path, caplog):
         page = build_map(sample_result, basemap="none")
     assert isinstance(page, MapPage)
     messages = [r.getMessage() for r in caplog.records]
-    n = 1 + len(sample_result.summary["categories_audited"])
-    assert f"map: theme 1 of {n} (complete life circle)" in messages
+    n = len(sample_result.summary["categories_audited"])  # no complete theme on the sample
+    assert f"map: theme 1 of {n} (kindergarten: catchment, residents not covered)" in messages
     assert any(m.startswith(f"map: theme {n} of {n}") for m in messages)
     frame = page._repr_html_()
     assert frame.startswith("<iframe ") and "srcdoc=" in frame

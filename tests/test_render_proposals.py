@@ -102,7 +102,8 @@ def test_map_has_the_proposals_layer_and_the_before_after_toggle(sample_result, 
     cats = sample_result.summary["categories_audited"]
     themes = fmap.data["themes"]
     names = [t["name"] for t in themes]
-    assert len(themes) == 2 + len(cats)  # the siting category's theme became a pair
+    # no complete-life-circle theme on the sample; the siting category's theme is a pair
+    assert len(themes) == 1 + len(cats)
     before = "kindergarten coverage before (≤ 5 min)"
     after = f"kindergarten coverage after {SITES} new sites (≤ 5 min)"
     assert names.index(after) == names.index(before) + 1

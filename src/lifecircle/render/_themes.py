@@ -61,12 +61,17 @@ def themes(ctx: MapContext, proposed: Proposed | None = None) -> list[Theme]:
         uncovered = population * (1.0 - covered)
         return ctx.display(_mapdata.aggregate_to_cells(access, uncovered, graph.crs, CELL_M))
 
-    new_category = proposed is not None and proposed.category not in ctx.categories
-    n_themes = 1 + len(ctx.categories) + (proposed is not None) + new_category
-    logger.info("map: theme 1 of %d (complete life circle)", n_themes)
     indicators = origin_indicators(access, result.standard, ctx.categories)
-    out = [Theme(text("theme_complete", ctx.lang), "complete_share",
-                 cells(indicators["complete_share"].to_numpy(float)), None)]
+    # no complete-life-circle theme when a mandatory category was not audited: it would
+    # claim "every mandatory facility" without looking at some (the report names them)
+    complete = bool(indicators["complete_share"].notna().any())
+    new_category = proposed is not None and proposed.category not in ctx.categories
+    n_themes = complete + len(ctx.categories) + (proposed is not None) + new_category
+    out = []
+    if complete:
+        logger.info("map: theme 1 of %d (complete life circle)", n_themes)
+        out.append(Theme(text("theme_complete", ctx.lang), "complete_share",
+                         cells(indicators["complete_share"].to_numpy(float)), None))
     fac = ctx.facilities
     for cat in ctx.categories:
         logger.info("map: theme %d of %d (%s: catchment, residents not covered)",
