@@ -47,7 +47,14 @@ def test_distances_within_matches_dense_dijkstra(chunk_size):
     tgt_off = rng.uniform(0, 40, 40)
     radius = 260.0
     got = distances_within(
-        g, src_node, src_off, src_group, tgt_node, tgt_off, radius_m=radius, chunk_size=chunk_size
+        g,
+        src_node,
+        src_off,
+        src_group,
+        target_nodes=tgt_node,
+        target_offset_m=tgt_off,
+        radius_m=radius,
+        chunk_size=chunk_size,
     )
     assert sp.issparse(got) and got.shape == (40, 5)
     want = brute_within(g, src_node, src_off, src_group, tgt_node, tgt_off, radius)
@@ -64,8 +71,8 @@ def test_distances_within_keeps_the_radius_and_a_zero_distance():
         np.array([0]),
         np.array([0.0]),
         np.array([0]),
-        np.array([0, 1, 2, 3]),
-        np.zeros(4),
+        target_nodes=np.array([0, 1, 2, 3]),
+        target_offset_m=np.zeros(4),
         radius_m=200.0,
     ).toarray()
     # exactly the radius is within; exactly 0 is stored (as 1e-9) so it is not lost

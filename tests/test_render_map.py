@@ -459,3 +459,24 @@ def test_bad_options_are_refused(sample_result, tmp_path):
     with pytest.raises(ValueError, match="basemap"):
         render_map(sample_result, tmp_path / "m.html", basemap="google")
     assert not (tmp_path / "m.html").exists()
+
+
+def test_the_complete_life_circle_theme_comes_first_when_computed(tmp_path):
+    """With every mandatory category audited, the map opens on complete life circles."""
+    import dataclasses
+
+    from .test_map_injection import tiny_study
+
+    result = tiny_study(tmp_path / "study", "plain")
+    std = result.standard
+    kept = tuple(c for c in std.categories if c.id in ("kindergarten", "park"))
+    result = lifecircle.audit(tmp_path / "study" / "grid.osm",
+                              [tmp_path / "study" / "facilities.csv"],
+                              tmp_path / "study" / "units.geojson",
+                              tmp_path / "study" / "population.geojson",
+                              standard=dataclasses.replace(std, categories=kept),
+                              keep_edge_units=True)
+    assert result.summary["complete_share"] is not None
+    themes = build_map(result, basemap="none").data["themes"]
+    assert themes[0]["name"].startswith("Complete life circle") and themes[0]["show"]
+    assert len(themes) == 1 + len(result.summary["categories_audited"])

@@ -175,7 +175,7 @@ def _detach_signals(parent_pid: int) -> None:  # pragma: no cover - in the child
         os._exit(1)
 
 
-def _child(conn: Any, build: Callable[[], Model], deadline: float, reserve: float,
+def _child(conn: Any, build: Callable[[], Model], *, deadline: float, reserve: float,
            mip_rel_gap: float, options: dict[str, Any],
            parent_pid: int) -> None:  # pragma: no cover - in the child
     _detach_signals(parent_pid)
@@ -230,8 +230,10 @@ def run_milp(build: Callable[[], Model], *, deadline: float, time_limit_s: float
         return run
     ctx = mp.get_context("fork")
     recv, send = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(send, build, deadline, reserve, mip_rel_gap,
-                                            options, os.getpid()),
+    proc = ctx.Process(target=_child, args=(send, build),
+                       kwargs={"deadline": deadline, "reserve": reserve,
+                               "mip_rel_gap": mip_rel_gap, "options": options,
+                               "parent_pid": os.getpid()},
                        daemon=True, name="lifecircle-highs")
     proc.start()
     send.close()

@@ -555,9 +555,9 @@ def distances_within(
     source_nodes: np.ndarray,
     source_offset_m: np.ndarray,
     source_group: np.ndarray,
+    *,
     target_nodes: np.ndarray,
     target_offset_m: np.ndarray,
-    *,
     radius_m: float,
     chunk_size: int = 64,
     target_row: np.ndarray | None = None,
@@ -583,7 +583,7 @@ def distances_within(
         Per source entry: node, offset (snap and distance along the edge), and
         the group (column) it belongs to.
     target_nodes, target_offset_m
-        Per target entry: node and offset.
+        Per target entry: node and offset (keyword-only).
     radius_m
         Largest distance kept.
     chunk_size
@@ -604,8 +604,8 @@ def distances_within(
         source_nodes,
         source_offset_m,
         source_group,
-        target_nodes,
-        target_offset_m,
+        target_nodes=target_nodes,
+        target_offset_m=target_offset_m,
         radius_m=radius_m,
         chunk_size=chunk_size,
         target_row=target_row,
@@ -620,9 +620,9 @@ def _within_entries(
     source_nodes: np.ndarray,
     source_offset_m: np.ndarray,
     source_group: np.ndarray,
+    *,
     target_nodes: np.ndarray,
     target_offset_m: np.ndarray,
-    *,
     radius_m: float,
     chunk_size: int,
     target_row: np.ndarray | None,
@@ -735,8 +735,8 @@ def site_distances(
         s_node,
         s_off,
         source_group[s_point],
-        t_node,
-        t_off,
+        target_nodes=t_node,
+        target_offset_m=t_off,
         radius_m=radius_m,
         chunk_size=chunk_size,
         target_row=t_point,

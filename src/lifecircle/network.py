@@ -273,6 +273,70 @@ def graph_from_edges(
         with their edges and counted in ``dropped["invalid_locations"]``.
     """
     crs = pyproj.CRS.from_user_input(crs)
+    x, y, edge_u, edge_v, finite = _checked_arrays(
+        node_ids, x, y, edge_u, edge_v, crs=crs, source=source
+    )
+    x, y, finite, target = _projected(x, y, finite, crs=crs, to_crs=to_crs, source=source)
+    n_invalid = int((~finite).sum())
+    if n_invalid:
+        x, y, edge_u, edge_v, edge_length, edge_class = _drop_invalid_locations(
+            finite,
+            x,
+            y,
+            edge_u,
+            edge_v,
+            edge_length=edge_length,
+            edge_class=edge_class,
+            source=source,
+        )
+    classes = (
+        np.full(len(edge_u), "residential", dtype=object)
+        if edge_class is None
+        else np.asarray(edge_class, dtype=object)
+    )
+    if edge_length is None:
+        length = np.hypot(x[edge_u] - x[edge_v], y[edge_u] - y[edge_v])
+    else:
+        length = np.asarray(edge_length, float)
+    lo, hi, length, classes = _merged_edges(edge_u, edge_v, length, classes, source=source)
+    keep_node, keep_edge, dropped = _kept_components(
+        lo,
+        hi,
+        n_nodes=len(x),
+        keep_largest=keep_largest,
+        min_component_nodes=min_component_nodes,
+        n_invalid=n_invalid,
+    )
+    new_index = np.full(len(x), -1, np.int64)
+    new_index[keep_node] = np.arange(int(keep_node.sum()))
+    return WalkGraph(
+        node_ids=np.asarray(node_ids)[keep_node],
+        x=x[keep_node],
+        y=y[keep_node],
+        crs=target,
+        edge_u=new_index[lo[keep_edge]],
+        edge_v=new_index[hi[keep_edge]],
+        edge_length=length[keep_edge],
+        edge_class=classes[keep_edge],
+        dropped=dropped,
+    )
+
+
+def _checked_arrays(
+    node_ids: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    edge_u: np.ndarray,
+    edge_v: np.ndarray,
+    *,
+    crs: pyproj.CRS,
+    source: str,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The input as numpy arrays, and which nodes have a valid location in ``crs``.
+
+    Raises :class:`DataError` for no edges, node arrays of different lengths, or
+    no node with finite coordinates (inside the lon/lat range for a geographic CRS).
+    """
     x = np.asarray(x, float)
     y = np.asarray(y, float)
     edge_u = np.asarray(edge_u, np.int64)
@@ -296,6 +360,23 @@ def graph_from_edges(
             f"the range of {crs.name}); check the file's coordinates and CRS"
         )
         raise DataError(msg)
+    return x, y, edge_u, edge_v, finite
+
+
+def _projected(
+    x: np.ndarray,
+    y: np.ndarray,
+    finite: np.ndarray,
+    *,
+    crs: pyproj.CRS,
+    to_crs: pyproj.CRS | str | None,
+    source: str,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, pyproj.CRS]:
+    """Node coordinates in the target projected CRS, the updated validity mask, and the CRS.
+
+    The target is ``to_crs``, else a projected ``crs``, else the UTM zone of the
+    valid nodes. Nodes whose projection is not finite become invalid.
+    """
     if to_crs is not None:
         target = pyproj.CRS.from_user_input(to_crs)
     elif crs.is_projected:
@@ -308,39 +389,62 @@ def graph_from_edges(
     if target != crs:
         x, y = pyproj.Transformer.from_crs(crs, target, always_xy=True).transform(x, y)
         x, y = np.asarray(x, float), np.asarray(y, float)
-        finite &= np.isfinite(x) & np.isfinite(y)
-    n_invalid = int((~finite).sum())
-    if n_invalid:
-        # nodes without a usable location: drop them and every edge that touches them
-        touching = ~(finite[edge_u] & finite[edge_v])
-        edge_u, edge_v = edge_u[~touching], edge_v[~touching]
-        if edge_length is not None:
-            edge_length = np.asarray(edge_length, float)[~touching]
-        if edge_class is not None:
-            edge_class = np.asarray(edge_class, dtype=object)[~touching]
-        x, y = np.where(finite, x, 0.0), np.where(finite, y, 0.0)
-        log.info(
-            "dropped %d nodes without a valid location and %d edges touching them",
-            n_invalid,
-            int(touching.sum()),
-        )
-        if len(edge_u) == 0:
-            msg = (
-                f"{source}: every walkable edge touches a node without a valid location "
-                f"({n_invalid} such nodes); check the file's coordinates and CRS"
-            )
-            raise DataError(msg)
-    classes = (
-        np.full(len(edge_u), "residential", dtype=object)
-        if edge_class is None
-        else np.asarray(edge_class, dtype=object)
-    )
-    if edge_length is None:
-        length = np.hypot(x[edge_u] - x[edge_v], y[edge_u] - y[edge_v])
-    else:
-        length = np.asarray(edge_length, float)
+        finite = finite & np.isfinite(x) & np.isfinite(y)
+    return x, y, finite, target
 
-    # canonical undirected edges, no self-loops, shortest of parallel edges
+
+def _drop_invalid_locations(
+    finite: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    edge_u: np.ndarray,
+    edge_v: np.ndarray,
+    *,
+    edge_length: np.ndarray | None,
+    edge_class: np.ndarray | None,
+    source: str,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """Drop every edge touching a node without a valid location; zero those nodes' coordinates.
+
+    The nodes themselves stay (as isolated nodes, removed later). Returns ``x, y,
+    edge_u, edge_v, edge_length, edge_class``; raises :class:`DataError` when no
+    edge is left.
+    """
+    n_invalid = int((~finite).sum())
+    touching = ~(finite[edge_u] & finite[edge_v])
+    edge_u, edge_v = edge_u[~touching], edge_v[~touching]
+    if edge_length is not None:
+        edge_length = np.asarray(edge_length, float)[~touching]
+    if edge_class is not None:
+        edge_class = np.asarray(edge_class, dtype=object)[~touching]
+    x, y = np.where(finite, x, 0.0), np.where(finite, y, 0.0)
+    log.info(
+        "dropped %d nodes without a valid location and %d edges touching them",
+        n_invalid,
+        int(touching.sum()),
+    )
+    if len(edge_u) == 0:
+        msg = (
+            f"{source}: every walkable edge touches a node without a valid location "
+            f"({n_invalid} such nodes); check the file's coordinates and CRS"
+        )
+        raise DataError(msg)
+    return x, y, edge_u, edge_v, edge_length, edge_class
+
+
+def _merged_edges(
+    edge_u: np.ndarray,
+    edge_v: np.ndarray,
+    length: np.ndarray,
+    classes: np.ndarray,
+    *,
+    source: str,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Canonical undirected edges ``lo < hi``: no self-loops, the shortest of parallel edges.
+
+    Returns ``lo, hi, length, classes`` sorted by ``(lo, hi)``; lengths are at
+    least 1e-6 m. Raises :class:`DataError` when only self-loops were given.
+    """
     lo, hi = np.minimum(edge_u, edge_v), np.maximum(edge_u, edge_v)
     ok = lo != hi
     lo, hi, length, classes = lo[ok], hi[ok], length[ok], classes[ok]
@@ -357,22 +461,36 @@ def graph_from_edges(
             "check that the file holds streets inside your study area"
         )
         raise DataError(msg)
+    return lo, hi, length, classes
 
-    # keep nodes that carry an edge, then the largest component
-    used = np.zeros(len(x), bool)
+
+def _kept_components(
+    lo: np.ndarray,
+    hi: np.ndarray,
+    *,
+    n_nodes: int,
+    keep_largest: bool,
+    min_component_nodes: int | None,
+    n_invalid: int,
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """Which nodes and edges to keep, and the ``dropped`` report.
+
+    Nodes that carry an edge are kept; with ``keep_largest`` only those of the
+    largest connected component and of components of at least
+    ``min_component_nodes`` nodes. Returns ``(keep_node, keep_edge, dropped)``.
+    """
+    used = np.zeros(n_nodes, bool)
     used[lo] = True
     used[hi] = True
-    n_isolated = int((~used).sum())
-    dropped = {
+    dropped: dict[str, Any] = {
         "components": 0,
         "nodes": 0,
         "edges": 0,
-        "isolated_nodes": n_isolated,
+        "isolated_nodes": int((~used).sum()),
         "invalid_locations": n_invalid,
     }
     if keep_largest:
-        n = len(x)
-        adj = sp.csr_matrix((np.ones(len(lo)), (lo, hi)), shape=(n, n))
+        adj = sp.csr_matrix((np.ones(len(lo)), (lo, hi)), shape=(n_nodes, n_nodes))
         n_comp, labels = connected_components(adj, directed=False)
         sizes = np.bincount(labels[used], minlength=n_comp)
         keep_comp = np.arange(n_comp) == np.argmax(sizes)
@@ -388,8 +506,6 @@ def graph_from_edges(
         keep_node = used
     keep_edge = keep_node[lo] & keep_node[hi]
     dropped["edges"] = int((~keep_edge).sum())
-    new_index = np.full(len(x), -1, np.int64)
-    new_index[keep_node] = np.arange(int(keep_node.sum()))
     if dropped["components"]:
         log.info(
             "kept the largest connected component; dropped %d smaller components "
@@ -398,17 +514,7 @@ def graph_from_edges(
             dropped["nodes"],
             dropped["edges"],
         )
-    return WalkGraph(
-        node_ids=np.asarray(node_ids)[keep_node],
-        x=x[keep_node],
-        y=y[keep_node],
-        crs=target,
-        edge_u=new_index[lo[keep_edge]],
-        edge_v=new_index[hi[keep_edge]],
-        edge_length=length[keep_edge],
-        edge_class=classes[keep_edge],
-        dropped=dropped,
-    )
+    return keep_node, keep_edge, dropped
 
 
 def graph_from_osm(
@@ -511,7 +617,7 @@ def graph_from_graphml(
     edges = [e for e, ok in zip(edges, walkable, strict=True) if ok]
     ids = np.array([_int_id(n, i) for i, n in enumerate(nodes)], dtype=np.int64)
     x, y, ids, u, v, hw, lengths, crs = _split_graphml_edges(
-        edges, index, x, y, ids, pyproj.CRS.from_user_input(crs), to_crs
+        edges, index, x, y, ids, crs=pyproj.CRS.from_user_input(crs), to_crs=to_crs
     )
     graph = graph_from_edges(
         ids,
@@ -569,6 +675,7 @@ def _split_graphml_edges(
     x: np.ndarray,
     y: np.ndarray,
     ids: np.ndarray,
+    *,
     crs: pyproj.CRS,
     to_crs: pyproj.CRS | str | None,
 ) -> tuple[

@@ -190,7 +190,12 @@ class Siting:
             dist_m = acc[f"dist_{category}_m"].to_numpy(float)
         else:
             dist_m = _distance_to_existing(
-                result, existing, max(cutoff_m, threshold_m), max_snap_m, rule, residents
+                result,
+                existing,
+                cutoff_m=max(cutoff_m, threshold_m),
+                max_snap_m=max_snap_m,
+                rule=rule,
+                residents=residents,
             )
             notes += _not_audited_notes(result, category, existing, threshold_m)
         demand = pd.DataFrame(
@@ -324,7 +329,12 @@ class Siting:
         self.objective, self.greedy_objective = None, None
         self.solver_info, self.timings_s = {}, {}
         self._check_request(
-            sites, target_coverage, objective, capacity, min_unit_coverage, time_limit_s
+            sites=sites,
+            target=target_coverage,
+            objective=objective,
+            capacity=capacity,
+            floor=min_unit_coverage,
+            time_limit_s=time_limit_s,
         )
         self.options = {
             "sites": sites,
@@ -385,6 +395,7 @@ class Siting:
 
     def _check_request(
         self,
+        *,
         sites: int | None,
         target: float | None,
         objective: str,
@@ -689,6 +700,7 @@ class Siting:
 def _distance_to_existing(
     result: AuditResult,
     existing: gpd.GeoDataFrame,
+    *,
     cutoff_m: float,
     max_snap_m: float,
     rule: str,
