@@ -18,7 +18,6 @@ from pathlib import Path
 
 import geopandas as gpd
 import pytest
-import shapely
 import shapely.geometry
 from markupsafe import escape
 

@@ -189,18 +189,20 @@ def contract_chains(
     node_chain = np.full(n, -1, np.int64)
     node_chain[interior_idx] = chain_of_interior
 
-    ends = _chain_ends(rows, cols, weight, is_key, node_chain, n_chains)
+    ends = _chain_ends(rows, cols, weight, is_key, node_chain=node_chain, n_chains=n_chains)
     node_position, chain_length = _chain_positions(
         n, (rows[inner], cols[inner], weight[inner]), interior_idx, ends)
     interior_nodes, node_slot, chain_start = _interior_order(
-        n, interior_idx, node_chain, node_position, chain_of_interior, n_chains)
+        n, interior_idx, node_chain=node_chain, node_position=node_position,
+        chain_of_interior=chain_of_interior, n_chains=n_chains)
     node_to_v = np.zeros(n)
     node_to_v[interior_idx] = chain_length[chain_of_interior] - node_position[interior_idx]
     node_u_key = key_index.copy()
     node_u_key[interior_idx] = key_index[ends.chain_u[chain_of_interior]]
     node_v_key = key_index.copy()
     node_v_key[interior_idx] = key_index[ends.chain_v[chain_of_interior]]
-    contracted = _contracted_adjacency(rows, cols, weight, is_key, key_index, ends, chain_length)
+    contracted = _contracted_adjacency(rows, cols, weight, is_key, key_index=key_index,
+                                       ends=ends, chain_length=chain_length)
 
     return ChainContraction(
         key_nodes=key_nodes,
@@ -264,7 +266,7 @@ def _promote_cycles(
 
 
 def _chain_ends(
-    rows: np.ndarray, cols: np.ndarray, weight: np.ndarray, is_key: np.ndarray,
+    rows: np.ndarray, cols: np.ndarray, weight: np.ndarray, is_key: np.ndarray, *,
     node_chain: np.ndarray, n_chains: int,
 ) -> _ChainEnds:
     """The two interior -> key entries of every chain: the first is its u end."""
@@ -308,7 +310,7 @@ def _chain_positions(
 
 
 def _interior_order(
-    n: int, interior_idx: np.ndarray, node_chain: np.ndarray, node_position: np.ndarray,
+    n: int, interior_idx: np.ndarray, *, node_chain: np.ndarray, node_position: np.ndarray,
     chain_of_interior: np.ndarray, n_chains: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Interior nodes sorted by chain then position, each node's slot, each chain's start."""
@@ -322,7 +324,7 @@ def _interior_order(
 
 
 def _contracted_adjacency(
-    rows: np.ndarray, cols: np.ndarray, weight: np.ndarray, is_key: np.ndarray,
+    rows: np.ndarray, cols: np.ndarray, weight: np.ndarray, is_key: np.ndarray, *,
     key_index: np.ndarray, ends: _ChainEnds, chain_length: np.ndarray,
 ) -> sp.csr_matrix:
     """Key-key edges plus one edge per non-loop chain, both ways, on the key nodes."""
