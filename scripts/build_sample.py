@@ -73,9 +73,24 @@ SIMPLIFY_TOLERANCE_M = 5.0
 GRID = 1e-7  # coordinate rounding, degrees (~1 cm)
 
 POI_COLUMNS = [
-    "osm_type", "osm_id", "name", "name:zh", "name:en", "amenity", "shop", "leisure",
-    "healthcare", "public_transport", "highway", "railway", "bus", "subway",
-    "isced:level", "school", "building", "landuse",
+    "osm_type",
+    "osm_id",
+    "name",
+    "name:zh",
+    "name:en",
+    "amenity",
+    "shop",
+    "leisure",
+    "healthcare",
+    "public_transport",
+    "highway",
+    "railway",
+    "bus",
+    "subway",
+    "isced:level",
+    "school",
+    "building",
+    "landuse",
 ]
 UNIT_COLUMNS = ["unit_id", "name", "name_en", "parent_id", "level"]
 POPULATION_COLUMNS = ["unit_id", "name", "population", "population_method", "population_source"]
@@ -203,15 +218,19 @@ def build_streets(source: Path, out: Path) -> tuple[float, float, float, float]:
     finally:
         tmp.unlink(missing_ok=True)
     bbox = network_extent(final)
-    print(f"streets.osm.pbf: {final.stat().st_size:,} bytes; network extent "
-          f"lon {bbox[0]:.7f}..{bbox[2]:.7f}, lat {bbox[1]:.7f}..{bbox[3]:.7f}")
+    print(
+        f"streets.osm.pbf: {final.stat().st_size:,} bytes; network extent "
+        f"lon {bbox[0]:.7f}..{bbox[2]:.7f}, lat {bbox[1]:.7f}..{bbox[3]:.7f}"
+    )
     return bbox
 
 
 # --------------------------------------------------------------------------- POIs
 
 
-def build_pois(source: Path, out: Path, bbox: tuple[float, float, float, float]) -> gpd.GeoDataFrame:
+def build_pois(
+    source: Path, out: Path, bbox: tuple[float, float, float, float]
+) -> gpd.GeoDataFrame:
     """Clip the OSM POIs to ``bbox`` and write ``pois.gpkg``."""
     src = source / SRC_POIS
     info = pyogrio.read_info(src, layer="pois")
@@ -231,7 +250,9 @@ def build_pois(source: Path, out: Path, bbox: tuple[float, float, float, float])
     gdf = gpd.GeoDataFrame(gdf[POI_COLUMNS], geometry=gdf.geometry.values, crs=WGS84)
     _write_gpkg(gdf, out / "pois.gpkg", "pois")
     counts = gdf.geom_type.value_counts().to_dict()
-    print(f"pois.gpkg: {len(gdf):,} features ({', '.join(f'{k} {v:,}' for k, v in sorted(counts.items()))})")
+    print(
+        f"pois.gpkg: {len(gdf):,} features ({', '.join(f'{k} {v:,}' for k, v in sorted(counts.items()))})"
+    )
     return gdf
 
 
@@ -255,7 +276,9 @@ def _read_subdistricts(source: Path) -> gpd.GeoDataFrame:
     if missing:
         raise BuildError(f"{SRC_SUBDISTRICTS}: missing columns {missing}")
     gdf["official_control_code_2023"] = gdf["official_control_code_2023"].astype(str)
-    bad = gdf.loc[~gdf["official_control_code_2023"].str.fullmatch(r"\d{12}"), "official_control_code_2023"]
+    bad = gdf.loc[
+        ~gdf["official_control_code_2023"].str.fullmatch(r"\d{12}"), "official_control_code_2023"
+    ]
     if len(bad):
         raise BuildError(f"{SRC_SUBDISTRICTS}: codes that are not 12 digits: {list(bad)}")
     if gdf["official_control_code_2023"].duplicated().any():
@@ -316,8 +339,15 @@ def build_units(source: Path, out: Path) -> tuple[gpd.GeoDataFrame, gpd.GeoDataF
             raise BuildError(f"district {dname} not found in {SRC_DISTRICTS_EN}")
         geom = _clean_polygons([shapely.union_all(grp.geometry.values)])[0]
         rows.append(
-            {"unit_id": code, "name": dname, "name_en": en_names[dname],
-             "parent_id": None, "level": "district", "district": dname, "geometry": geom}
+            {
+                "unit_id": code,
+                "name": dname,
+                "name_en": en_names[dname],
+                "parent_id": None,
+                "level": "district",
+                "district": dname,
+                "geometry": geom,
+            }
         )
     districts = gpd.GeoDataFrame(rows, geometry="geometry", crs=WGS84)
 
@@ -378,8 +408,13 @@ def _match_street(name: str, cands: gpd.GeoDataFrame) -> str | None:
     return hit.iloc[0] if len(hit) == 1 else None
 
 
-def build_population(source: Path, out: Path, units: gpd.GeoDataFrame, metric: gpd.GeoDataFrame,
-                     bbox: tuple[float, float, float, float]) -> gpd.GeoDataFrame:
+def build_population(
+    source: Path,
+    out: Path,
+    units: gpd.GeoDataFrame,
+    metric: gpd.GeoDataFrame,
+    bbox: tuple[float, float, float, float],
+) -> gpd.GeoDataFrame:
     """Write ``population.gpkg`` (one row per street unit) and print a district table."""
     census = _read_census_districts(source)
     by_district = _street_census(source)
@@ -425,8 +460,17 @@ def build_population(source: Path, out: Path, units: gpd.GeoDataFrame, metric: g
                 src[uid] = SOURCE_AREAL
         allocated = int(pop[grp["unit_id"]].sum())
         methods = "+".join(sorted(set(method[grp["unit_id"]])))
-        table.append((code, dname, len(grp), methods, allocated, total,
-                      grp["area_in_bbox"].sum() / grp["area"].sum()))
+        table.append(
+            (
+                code,
+                dname,
+                len(grp),
+                methods,
+                allocated,
+                total,
+                grp["area_in_bbox"].sum() / grp["area"].sum(),
+            )
+        )
 
     metric = metric.sort_values("unit_id")
     streets = units[units["level"] == "street"].set_index("unit_id").loc[metric["unit_id"]]
@@ -445,17 +489,23 @@ def build_population(source: Path, out: Path, units: gpd.GeoDataFrame, metric: g
     print(f"population.gpkg: {len(gdf)} street units, {int(gdf['population'].sum()):,} persons")
 
     print()
-    print(f"{'code':<7}{'district':<7}{'n':>4}  {'method':<26}{'allocated':>11}{'census':>11}"
-          f"{'diff':>7}{'in bbox':>9}")
+    print(
+        f"{'code':<7}{'district':<7}{'n':>4}  {'method':<26}{'allocated':>11}{'census':>11}"
+        f"{'diff':>7}{'in bbox':>9}"
+    )
     for code, dname, n, methods, allocated, total, frac in sorted(table):
-        print(f"{code:<7}{dname:<7}{n:>4}  {methods:<26}{allocated:>11,}{total:>11,}"
-              f"{allocated - total:>7}{frac:>8.1%}")
+        print(
+            f"{code:<7}{dname:<7}{n:>4}  {methods:<26}{allocated:>11,}{total:>11,}"
+            f"{allocated - total:>7}{frac:>8.1%}"
+        )
     for dname, info in by_district.items():
         if dname not in set(metric["district"]):
             print(f"(street-level census for {dname} not used: district not in the sample)")
         elif info["total"] is not None:
-            print(f"({dname}: bulletin street sum {sum(p for _, p in info['rows']):,}, bulletin total "
-                  f"{info['total']:,}, census district total {int(census.at[dname, '人口数_合计']):,})")
+            print(
+                f"({dname}: bulletin street sum {sum(p for _, p in info['rows']):,}, bulletin total "
+                f"{info['total']:,}, census district total {int(census.at[dname, '人口数_合计']):,})"
+            )
     return gdf
 
 
@@ -464,11 +514,17 @@ def build_population(source: Path, out: Path, units: gpd.GeoDataFrame, metric: g
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        description="Build the bundled central-Shanghai sample (data/central-shanghai/).")
-    parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE,
-                        help="folder with the real Shanghai data (default: %(default)s)")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
-                        help="output folder (default: %(default)s)")
+        description="Build the bundled central-Shanghai sample (data/central-shanghai/)."
+    )
+    parser.add_argument(
+        "--source",
+        type=Path,
+        default=DEFAULT_SOURCE,
+        help="folder with the real Shanghai data (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT, help="output folder (default: %(default)s)"
+    )
     args = parser.parse_args(argv)
 
     source = args.source.resolve()

@@ -23,8 +23,9 @@ _GEOD = pyproj.Geod(ellps="WGS84")
 
 def geod_m(lon1, lat1, lon2, lat2) -> np.ndarray:
     """Geodesic distance in metres between (arrays of) lon/lat points on WGS-84."""
-    lon1, lat1, lon2, lat2 = np.broadcast_arrays(*(np.asarray(v, float)
-                                                   for v in (lon1, lat1, lon2, lat2)))
+    lon1, lat1, lon2, lat2 = np.broadcast_arrays(
+        *(np.asarray(v, float) for v in (lon1, lat1, lon2, lat2))
+    )
     return np.asarray(_GEOD.inv(lon1, lat1, lon2, lat2)[2])
 
 
@@ -34,13 +35,8 @@ def shanghai_grid(n: int = 60) -> tuple[np.ndarray, np.ndarray]:
     return lon.ravel(), lat.ravel()
 
 
-
-
-
 def assert_ok(res: Result) -> None:
     assert res.exit_code == 0, (res.exit_code, res.output, res.exception)
-
-
 
 
 # --------------------------------------------------------------------------- Amap-style tables
@@ -66,10 +62,13 @@ def write_amap_csv(path: Path, rows=AMAP_ROWS, datum: str = "gcj02") -> pd.DataF
     truth = pd.DataFrame(rows, columns=["name", "typecode", "lon", "lat"])
     shift = coords.wgs84_to_gcj02 if datum == "gcj02" else coords.wgs84_to_bd09
     x, y = shift(truth["lon"].to_numpy(), truth["lat"].to_numpy())
-    table = pd.DataFrame({
-        "name": truth["name"], "typecode": truth["typecode"],
-        "location": [f"{a:.8f},{b:.8f}" for a, b in zip(x, y, strict=True)],
-    })
+    table = pd.DataFrame(
+        {
+            "name": truth["name"],
+            "typecode": truth["typecode"],
+            "location": [f"{a:.8f},{b:.8f}" for a, b in zip(x, y, strict=True)],
+        }
+    )
     table.to_csv(path, index=False, encoding="utf-8")
     return truth
 
@@ -79,9 +78,15 @@ def write_amap_csv(path: Path, rows=AMAP_ROWS, datum: str = "gcj02") -> pd.DataF
 NODATA = -9999.0
 
 
-def write_raster(path: Path, bounds: tuple[float, float, float, float], crs: str | None,
-                 cell: float, *, nodata: float | None = NODATA, seed: int = 0
-                 ) -> tuple[np.ndarray, object]:
+def write_raster(
+    path: Path,
+    bounds: tuple[float, float, float, float],
+    crs: str | None,
+    cell: float,
+    *,
+    nodata: float | None = NODATA,
+    seed: int = 0,
+) -> tuple[np.ndarray, object]:
     """A float32 GeoTIFF of persons per cell over ``bounds`` (in ``crs`` units).
 
     About 15 % of the cells are zero and about 10 % nodata (scattered, plus a
@@ -97,12 +102,18 @@ def write_raster(path: Path, bounds: tuple[float, float, float, float], crs: str
     values = rng.integers(1, 60, size=(height, width)).astype("float32")
     values[rng.random((height, width)) < 0.15] = 0.0
     missing = rng.random((height, width)) < 0.10
-    missing[height // 2 - 2: height // 2 + 3, width // 2 - 2: width // 2 + 3] = True
+    missing[height // 2 - 2 : height // 2 + 3, width // 2 - 2 : width // 2 + 3] = True
     if nodata is not None:
         values[missing] = nodata
     transform = Affine(cell, 0.0, xmin, 0.0, -cell, ymax)  # north-up, no `*` (deprecated)
-    profile = {"driver": "GTiff", "width": width, "height": height, "count": 1,
-               "dtype": "float32", "transform": transform}
+    profile = {
+        "driver": "GTiff",
+        "width": width,
+        "height": height,
+        "count": 1,
+        "dtype": "float32",
+        "transform": transform,
+    }
     if crs is not None:
         profile["crs"] = crs
     if nodata is not None:

@@ -46,10 +46,20 @@ def minimal_standard_dict() -> dict[str, Any]:
         "title": {"en": "test standard", "zh": "测试标准"},
         "source": "tests",
         "levels": [
-            {"id": "5min", "minutes": 5, "name": {"en": "5-minute", "zh": "五分钟"},
-             "source": "t", "verified": True},
-            {"id": "10min", "minutes": 10, "name": {"en": "10-minute", "zh": "十分钟"},
-             "source": "t", "verified": True},
+            {
+                "id": "5min",
+                "minutes": 5,
+                "name": {"en": "5-minute", "zh": "五分钟"},
+                "source": "t",
+                "verified": True,
+            },
+            {
+                "id": "10min",
+                "minutes": 10,
+                "name": {"en": "10-minute", "zh": "十分钟"},
+                "source": "t",
+                "verified": True,
+            },
         ],
         "profiles": {
             "adult": {"speed_m_s": 1.0, "source": "t", "verified": True},
@@ -57,18 +67,46 @@ def minimal_standard_dict() -> dict[str, Any]:
         },
         "default_profile": "adult",
         "categories": [
-            {"id": "kindergarten", "name": {"en": "kindergarten", "zh": "幼儿园"},
-             "level": "5min", "threshold_min": 5, "mandatory": True, "source": "t",
-             "verified": True, "selectors": [{"amenity": "kindergarten"}]},
-            {"id": "park", "name": {"en": "park", "zh": "公园"}, "level": "10min",
-             "threshold_min": 10, "mandatory": True, "source": "t", "verified": True,
-             "selectors": [{"leisure": "park"}]},
-            {"id": "shop", "name": {"en": "shop", "zh": "商店"}, "level": "5min",
-             "threshold_min": 5, "mandatory": False, "source": "t", "verified": False,
-             "selectors": copy.deepcopy(sel)},
-            {"id": "clinic", "name": {"en": "clinic", "zh": "诊所"}, "level": "10min",
-             "threshold_min": 10, "mandatory": True, "source": "t", "verified": False,
-             "selectors": [{"amenity": "clinic"}]},
+            {
+                "id": "kindergarten",
+                "name": {"en": "kindergarten", "zh": "幼儿园"},
+                "level": "5min",
+                "threshold_min": 5,
+                "mandatory": True,
+                "source": "t",
+                "verified": True,
+                "selectors": [{"amenity": "kindergarten"}],
+            },
+            {
+                "id": "park",
+                "name": {"en": "park", "zh": "公园"},
+                "level": "10min",
+                "threshold_min": 10,
+                "mandatory": True,
+                "source": "t",
+                "verified": True,
+                "selectors": [{"leisure": "park"}],
+            },
+            {
+                "id": "shop",
+                "name": {"en": "shop", "zh": "商店"},
+                "level": "5min",
+                "threshold_min": 5,
+                "mandatory": False,
+                "source": "t",
+                "verified": False,
+                "selectors": copy.deepcopy(sel),
+            },
+            {
+                "id": "clinic",
+                "name": {"en": "clinic", "zh": "诊所"},
+                "level": "10min",
+                "threshold_min": 10,
+                "mandatory": True,
+                "source": "t",
+                "verified": False,
+                "selectors": [{"amenity": "clinic"}],
+            },
         ],
     }
 
@@ -114,8 +152,7 @@ def as_nan_inf(a: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------- OSM XML
 
 
-def osm_xml(nodes: dict[int, tuple[float, float]], ways: list[tuple[int, list[int], dict]]
-            ) -> str:
+def osm_xml(nodes: dict[int, tuple[float, float]], ways: list[tuple[int, list[int], dict]]) -> str:
     """A minimal OSM XML document. ``nodes``: id -> (lon, lat); ``ways``: (id, refs, tags)."""
     lines = ['<?xml version="1.0" encoding="UTF-8"?>', '<osm version="0.6" generator="tests">']
     for nid, (lon, lat) in nodes.items():
@@ -163,8 +200,7 @@ def tiny_facilities_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A valid facility CSV with one kindergarten in the middle of `tiny_osm`."""
     path = tmp_path_factory.mktemp("tiny-fac") / "facilities.csv"
     path.write_text(
-        "lon,lat,category,name\n"
-        f"{LON0 + 0.0025},{LAT0 + 0.0025},kindergarten,测试幼儿园\n",
+        f"lon,lat,category,name\n{LON0 + 0.0025},{LAT0 + 0.0025},kindergarten,测试幼儿园\n",
         encoding="utf-8",
     )
     return path
@@ -186,8 +222,9 @@ def sample_result() -> lifecircle.AuditResult:
 
 
 @pytest.fixture(scope="session")
-def sample_out(sample_result: lifecircle.AuditResult,
-               tmp_path_factory: pytest.TempPathFactory) -> Path:
+def sample_out(
+    sample_result: lifecircle.AuditResult, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
     """The sample audit written once with `AuditResult.write`."""
     out = tmp_path_factory.mktemp("sample-out")
     sample_result.write(out)
@@ -206,14 +243,15 @@ def sample_graph(sample_paths: dict[str, Path]) -> lifecircle.WalkGraph:
 #: run script (``window.__xss`` is what the browser tests look for).
 HOSTILE_FACILITY = '<img src=x onerror="window.__xss=1">'
 HOSTILE_UNIT = "<script>window.__xss=2</script>'\"&"
-HOSTILE_CATEGORY = "<b onmouseover=\"window.__xss=3\">kindergarten</b>"
+HOSTILE_CATEGORY = '<b onmouseover="window.__xss=3">kindergarten</b>'
 
 
 def with_hostile_names(result: lifecircle.AuditResult) -> lifecircle.AuditResult:
     """A copy of ``result`` with hostile facility, unit and category names."""
     fac = result.facilities.copy()
-    first = fac.index[fac["reachable"] & (fac["category"] == "kindergarten")
-                      & (fac.geom_type == "Point")][0]
+    first = fac.index[
+        fac["reachable"] & (fac["category"] == "kindergarten") & (fac.geom_type == "Point")
+    ][0]
     fac.loc[first, "name"] = HOSTILE_FACILITY
     units = {level: frame.copy() for level, frame in result.units.items()}
     renamed = []
@@ -224,10 +262,17 @@ def with_hostile_names(result: lifecircle.AuditResult) -> lifecircle.AuditResult
     gaps = result.gaps.copy()
     gaps.loc[gaps["unit_id"].isin(renamed), "name"] = HOSTILE_UNIT
     std = result.standard
-    categories = tuple(dataclasses.replace(c, name_en=HOSTILE_CATEGORY)
-                       if c.id == "kindergarten" else c for c in std.categories)
-    return dataclasses.replace(result, facilities=fac, units=units, gaps=gaps,
-                               standard=dataclasses.replace(std, categories=categories))
+    categories = tuple(
+        dataclasses.replace(c, name_en=HOSTILE_CATEGORY) if c.id == "kindergarten" else c
+        for c in std.categories
+    )
+    return dataclasses.replace(
+        result,
+        facilities=fac,
+        units=units,
+        gaps=gaps,
+        standard=dataclasses.replace(std, categories=categories),
+    )
 
 
 def invoke(args: list[object]) -> Result:
@@ -251,7 +296,7 @@ def assert_user_error(res: Result, *needles: str) -> str:
     # another type, so this is the check that no traceback would have been printed
     assert type(res.exception) is SystemExit, res.exc_info
     assert res.exception.code == 2
-    message = res.stderr[res.stderr.index("lifecircle: error: "):]
+    message = res.stderr[res.stderr.index("lifecircle: error: ") :]
     for needle in needles:
         assert needle in message, (needle, message)
     return message
@@ -261,12 +306,21 @@ def assert_user_error(res: Result, *needles: str) -> str:
 
 #: Fixtures that run or read the bundled sample: their tests are integration tests
 #: (marked slow; `python -m pytest -m slow` runs them, CI always does).
-SAMPLE_FIXTURES = frozenset({"sample_result", "sample_out", "sample_graph", "sample_paths",
-                             "cli_run", "raster_run"})
+SAMPLE_FIXTURES = frozenset(
+    {"sample_result", "sample_out", "sample_graph", "sample_paths", "cli_run", "raster_run"}
+)
 
 #: Modules whose every test drives a browser or the CLI on the sample.
-SLOW_MODULES = frozenset({"test_browser", "test_catalogue", "test_columns", "test_trust",
-                          "test_map_injection", "test_report_injection"})
+SLOW_MODULES = frozenset(
+    {
+        "test_browser",
+        "test_catalogue",
+        "test_columns",
+        "test_trust",
+        "test_map_injection",
+        "test_report_injection",
+    }
+)
 
 
 #: Names whose use makes a test an integration test: the command line (in process or
@@ -280,6 +334,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         module = item.module.__name__.rsplit(".", 1)[-1] if item.module else ""
         function = getattr(item, "function", None)
         names = set(getattr(getattr(function, "__code__", None), "co_names", ()))
-        if (SAMPLE_FIXTURES & set(getattr(item, "fixturenames", ()))
-                or module in SLOW_MODULES or "browser" in item.name or INTEGRATION_NAMES & names):
+        if (
+            SAMPLE_FIXTURES & set(getattr(item, "fixturenames", ()))
+            or module in SLOW_MODULES
+            or "browser" in item.name
+            or INTEGRATION_NAMES & names
+        ):
             item.add_marker(pytest.mark.slow)

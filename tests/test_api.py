@@ -18,8 +18,12 @@ def test_public_names_exist():
     assert lifecircle.__version__ == "0.1.0"
     # every user error is a LifecircleError and the matching built-in
     assert issubclass(lifecircle.InputFileError, FileNotFoundError)
-    for cls in (lifecircle.InputFormatError, lifecircle.CRSError, lifecircle.ConfigError,
-                lifecircle.DataError):
+    for cls in (
+        lifecircle.InputFormatError,
+        lifecircle.CRSError,
+        lifecircle.ConfigError,
+        lifecircle.DataError,
+    ):
         assert issubclass(cls, ValueError)
     for name in ["InputFileError", "InputFormatError", "CRSError", "ConfigError", "DataError"]:
         assert issubclass(getattr(lifecircle, name), lifecircle.LifecircleError)
@@ -94,24 +98,26 @@ def test_street_coverage_recomputed_from_the_access_table(sample_result):
     street = r.units["street"].set_index("unit_id")
     cats = r.summary["categories_audited"]
     mandatory = [c for c in cats if std.category(c).mandatory]
-    covered = pd.DataFrame({c: r.access[f"time_{c}_min"] <= std.category(c).threshold_min
-                            for c in cats})
+    covered = pd.DataFrame(
+        {c: r.access[f"time_{c}_min"] <= std.category(c).threshold_min for c in cats}
+    )
     pop = r.access["population"]
     for uid, idx in r.access.groupby("unit_id").groups.items():
         p = pop.loc[idx]
         for c in cats:
             assert street.loc[uid, f"cov_{c}"] == pytest.approx(
-                (covered.loc[idx, c] * p).sum() / p.sum(), abs=1e-12)
+                (covered.loc[idx, c] * p).sum() / p.sum(), abs=1e-12
+            )
         score = covered.loc[idx, mandatory].mean(axis=1)
-        assert street.loc[uid, "score"] == pytest.approx((score * p).sum() / p.sum(),
-                                                          abs=1e-12)
+        assert street.loc[uid, "score"] == pytest.approx((score * p).sum() / p.sum(), abs=1e-12)
         # the sample has no elderly care nor community service station: completeness
         # needs every mandatory category, so it is not computed
         assert np.isnan(street.loc[uid, "complete_share"])
     # city-wide figures in the summary
     for c in cats:
-        assert r.summary["coverage"][c] == pytest.approx((covered[c] * pop).sum() / pop.sum(),
-                                                         abs=1e-6)
+        assert r.summary["coverage"][c] == pytest.approx(
+            (covered[c] * pop).sum() / pop.sum(), abs=1e-6
+        )
     score = covered[mandatory].mean(axis=1)
     assert r.summary["score"] == pytest.approx((score * pop).sum() / pop.sum(), abs=1e-6)
     assert r.summary["complete_share"] is None

@@ -18,12 +18,20 @@ from lifecircle.render.report import render_report
 from tests.conftest import HOSTILE_FACILITY, HOSTILE_UNIT, with_hostile_names
 
 CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run", "--disable-sync"]
+ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
 
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(),
-                                reason="needs Debian's chromium at /usr/bin/chromium "
-                                       "(apt-get install chromium)")
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason="needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)",
+)
 
 
 @dataclass
@@ -39,8 +47,12 @@ def browser(tmp_path_factory) -> Iterator[object]:
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as pw:
         context = pw.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")), executable_path=str(CHROMIUM),
-            args=ARGS, headless=True, viewport={"width": 1400, "height": 900})
+            str(tmp_path_factory.mktemp("chromium-profile")),
+            executable_path=str(CHROMIUM),
+            args=ARGS,
+            headless=True,
+            viewport={"width": 1400, "height": 900},
+        )
         yield context
         context.close()
 
@@ -64,7 +76,7 @@ BACKGROUNDS = "els => els.map(e => getComputedStyle(e).backgroundColor)"
 
 def rgb(colour: str) -> str:
     """``#rrggbb`` as a browser reports a computed colour: ``rgb(r, g, b)``."""
-    r, g, b = (int(colour[i:i + 2], 16) for i in (1, 3, 5))
+    r, g, b = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
     return f"rgb({r}, {g}, {b})"
 
 
@@ -83,8 +95,9 @@ def open_page(browser, path: Path, *, tile_hosts: tuple[str, ...] = ()):
 
     def console(message) -> None:
         # aborted tile requests log "Failed to load resource"; nothing else may fail
-        if message.type == "error" and not any(h in message.location.get("url", "")
-                                               for h in tile_hosts if h):
+        if message.type == "error" and not any(
+            h in message.location.get("url", "") for h in tile_hosts if h
+        ):
             visit.errors.append(message.text)
 
     page.route("**/*", route)
@@ -166,8 +179,10 @@ def test_map_facility_clusters(browser, pages, sample_result):
         return out;
     }""")
     fac = sample_result.facilities
-    assert counts == [int(((fac["category"] == c) & fac["reachable"]).sum())
-                      for c in summary["categories_audited"]]
+    assert counts == [
+        int(((fac["category"] == c) & fac["reachable"]).sum())
+        for c in summary["categories_audited"]
+    ]
     # the layer control switches a category's clusters off
     bus = rgb(colours["bus_stop"])
     assert bus in drawn
@@ -177,8 +192,10 @@ def test_map_facility_clusters(browser, pages, sample_result):
     # clicking a cluster zooms in on it
     zoom = "() => window.lcMap.getZoom()"
     before = page.evaluate(zoom)
-    centres = icons.evaluate_all("els => els.map(e => { const r = e.getBoundingClientRect();"
-                                 " return Math.hypot(r.x - 700, r.y - 450); })")
+    centres = icons.evaluate_all(
+        "els => els.map(e => { const r = e.getBoundingClientRect();"
+        " return Math.hypot(r.x - 700, r.y - 450); })"
+    )
     icons.nth(centres.index(min(centres))).click()  # the one nearest the middle of the map
     page.wait_for_timeout(800)
     assert page.evaluate(zoom) > before
@@ -186,8 +203,9 @@ def test_map_facility_clusters(browser, pages, sample_result):
     page.close()
 
 
-@pytest.mark.parametrize(("name", "host"), [("map_osm", "tile.openstreetmap.org"),
-                                             ("map_amap", "autonavi.com")])
+@pytest.mark.parametrize(
+    ("name", "host"), [("map_osm", "tile.openstreetmap.org"), ("map_amap", "autonavi.com")]
+)
 def test_map_requests_only_tiles(browser, pages, name, host):
     page, visit = open_page(browser, pages[name], tile_hosts=(host,))
     assert visit.blocked, "the basemap should request tiles"
@@ -211,8 +229,12 @@ def test_report(browser, pages, tmp_path):
     header = table.locator("th").nth(2)
     header.click()
     header.click()
-    values = [float(v) for v in table.locator("tbody tr td:nth-child(3)").evaluate_all(
-        "cells => cells.map(c => c.dataset.v)")]
+    values = [
+        float(v)
+        for v in table.locator("tbody tr td:nth-child(3)").evaluate_all(
+            "cells => cells.map(c => c.dataset.v)"
+        )
+    ]
     assert values == sorted(values, reverse=True)
     pdf = tmp_path / "report.pdf"
     page.pdf(path=str(pdf), format="A4")

@@ -44,24 +44,35 @@ def tiny(tmp_path_factory) -> dict[str, Path]:
     (folder / "fac.csv").write_text(
         "lon,lat,category,name\n"
         f"{LON0 + 0.0025},{LAT0 + 0.0025},kindergarten,k1\n"
-        f"{LON0 + 0.005},{LAT0 + 0.001},park,p1\n", encoding="utf-8")
+        f"{LON0 + 0.005},{LAT0 + 0.001},park,p1\n",
+        encoding="utf-8",
+    )
     units_frame(folder / "units.geojson")
     population_frame(folder / "pop.geojson")
-    return {"network": folder / "grid.osm", "facilities": folder / "fac.csv",
-            "units": folder / "units.geojson", "population": folder / "pop.geojson",
-            "folder": folder}
+    return {
+        "network": folder / "grid.osm",
+        "facilities": folder / "fac.csv",
+        "units": folder / "units.geojson",
+        "population": folder / "pop.geojson",
+        "folder": folder,
+    }
 
 
 def boxes() -> list[shapely.Polygon]:
-    return [shapely.box(LON0 + i * STEP, LAT0 + j * STEP, LON0 + (i + 1) * STEP,
-                        LAT0 + (j + 1) * STEP) for j in range(2) for i in range(2)]
+    return [
+        shapely.box(LON0 + i * STEP, LAT0 + j * STEP, LON0 + (i + 1) * STEP, LAT0 + (j + 1) * STEP)
+        for j in range(2)
+        for i in range(2)
+    ]
 
 
 def units_frame(path: Path | None = None, **changes: Any) -> gpd.GeoDataFrame:
-    data: dict[str, Any] = {"unit_id": ["S1", "S2", "S3", "S4", "D1"],
-                            "name": ["s1", "s2", "s3", "s4", "d1"],
-                            "parent_id": ["D1", "D1", "D1", "D1", None],
-                            "geometry": [*boxes(), shapely.union_all(boxes())]}
+    data: dict[str, Any] = {
+        "unit_id": ["S1", "S2", "S3", "S4", "D1"],
+        "name": ["s1", "s2", "s3", "s4", "d1"],
+        "parent_id": ["D1", "D1", "D1", "D1", None],
+        "geometry": [*boxes(), shapely.union_all(boxes())],
+    }
     data.update(changes)
     frame = gpd.GeoDataFrame(data, crs=changes.pop("crs", "EPSG:4326"))
     if path is not None:
@@ -70,8 +81,7 @@ def units_frame(path: Path | None = None, **changes: Any) -> gpd.GeoDataFrame:
 
 
 def population_frame(path: Path | None = None, **changes: Any) -> gpd.GeoDataFrame:
-    data: dict[str, Any] = {"population": [1000.0, 2000.0, 1500.0, 500.0],
-                            "geometry": boxes()}
+    data: dict[str, Any] = {"population": [1000.0, 2000.0, 1500.0, 500.0], "geometry": boxes()}
     data.update(changes)
     frame = gpd.GeoDataFrame(data, crs="EPSG:4326")
     if path is not None:
@@ -81,8 +91,13 @@ def population_frame(path: Path | None = None, **changes: Any) -> gpd.GeoDataFra
 
 def base(tiny: dict[str, Path], **replace: object) -> list[object]:
     """The good audit's arguments with some inputs replaced."""
-    inputs = {"network": tiny["network"], "facilities": tiny["facilities"],
-              "units": tiny["units"], "population": tiny["population"], **replace}
+    inputs = {
+        "network": tiny["network"],
+        "facilities": tiny["facilities"],
+        "units": tiny["units"],
+        "population": tiny["population"],
+        **replace,
+    }
     args: list[object] = ["audit", "--no-map", "--keep-edge-units"]
     for key, value in inputs.items():
         if value is not None:
@@ -106,20 +121,28 @@ def write(folder: Path, name: str, text: str | bytes) -> Path:
     return path
 
 
-def study(folder: Path, tiny: dict[str, Path], text: str | bytes | None = None,
-          **values: Any) -> Path:
+def study(
+    folder: Path, tiny: dict[str, Path], text: str | bytes | None = None, **values: Any
+) -> Path:
     """A study file: the good inputs plus ``values`` (or raw ``text``)."""
     if text is None:
-        raw = {"name": "t", "network": str(tiny["network"]),
-               "facilities": [str(tiny["facilities"])], "units": str(tiny["units"]),
-               "population": str(tiny["population"]), "keep_edge_units": True,
-               "no_map": True, **values}
+        raw = {
+            "name": "t",
+            "network": str(tiny["network"]),
+            "facilities": [str(tiny["facilities"])],
+            "units": str(tiny["units"]),
+            "population": str(tiny["population"]),
+            "keep_edge_units": True,
+            "no_map": True,
+            **values,
+        }
         text = yaml.safe_dump(raw, allow_unicode=True)
     return write(folder, "study.yaml", text)
 
 
-def standard(folder: Path, text: str | bytes | None = None,
-             mutate: Callable[[dict], None] | None = None) -> Path:
+def standard(
+    folder: Path, text: str | bytes | None = None, mutate: Callable[[dict], None] | None = None
+) -> Path:
     raw = minimal_standard_dict()
     if mutate is not None:
         mutate(raw)
@@ -128,9 +151,14 @@ def standard(folder: Path, text: str | bytes | None = None,
     return write(folder, "std.yaml", text)
 
 
-ALIAS_BOMB = "a: &a [x,x,x,x,x,x,x,x,x]\n" + "".join(
-    f"{c}: &{c} [{','.join(['*' + p] * 9)}]\n"
-    for p, c in zip("abcdefgh", "bcdefghi", strict=True)) + "network: *i\n"
+ALIAS_BOMB = (
+    "a: &a [x,x,x,x,x,x,x,x,x]\n"
+    + "".join(
+        f"{c}: &{c} [{','.join(['*' + p] * 9)}]\n"
+        for p, c in zip("abcdefgh", "bcdefghi", strict=True)
+    )
+    + "network: *i\n"
+)
 
 
 def _cases() -> list[tuple[str, Make]]:
@@ -140,33 +168,58 @@ def _cases() -> list[tuple[str, Make]]:
         def register(make: Make) -> Make:
             c.append((name, make))
             return make
+
         return register
 
     # ---- numeric options
     for flag, value, needle in [
-        ("--max-snap-m", "nan", "finite"), ("--max-snap-m", "inf", "finite"),
-        ("--max-snap-m", "-inf", "finite"), ("--max-snap-m", "-5", "greater than 0"),
-        ("--max-snap-m", "0", "greater than 0"), ("--max-snap-m", "abc", "not a number"),
-        ("--max-snap-m", "1e9", "5000"), ("--hex-size-m", "nan", "finite"),
-        ("--hex-size-m", "inf", "finite"), ("--hex-size-m", "1", "minimum of 50"),
-        ("--hex-size-m", "0", "minimum of 50"), ("--hex-size-m", "1e12", "20000"),
+        ("--max-snap-m", "nan", "finite"),
+        ("--max-snap-m", "inf", "finite"),
+        ("--max-snap-m", "-inf", "finite"),
+        ("--max-snap-m", "-5", "greater than 0"),
+        ("--max-snap-m", "0", "greater than 0"),
+        ("--max-snap-m", "abc", "not a number"),
+        ("--max-snap-m", "1e9", "5000"),
+        ("--hex-size-m", "nan", "finite"),
+        ("--hex-size-m", "inf", "finite"),
+        ("--hex-size-m", "1", "minimum of 50"),
+        ("--hex-size-m", "0", "minimum of 50"),
+        ("--hex-size-m", "1e12", "20000"),
         ("--min-component-nodes", "0", "minimum of 1"),
         ("--min-component-nodes", "2.5", "whole number"),
     ]:
-        c.append((f"flag {flag} {value}",
-                  lambda f, t, flag=flag, value=value, needle=needle:
-                  ([*base(t), flag, value], [flag, needle], {})))
+        c.append(
+            (
+                f"flag {flag} {value}",
+                lambda f, t, flag=flag, value=value, needle=needle: (
+                    [*base(t), flag, value],
+                    [flag, needle],
+                    {},
+                ),
+            )
+        )
     for flag, value, needle in [
-        ("--sites", "0", "minimum of 1"), ("--sites", "nan", "finite"),
+        ("--sites", "0", "minimum of 1"),
+        ("--sites", "nan", "finite"),
         ("--target-coverage", "1.5", "share of the population"),
-        ("--target-coverage", "0", "greater than 0"), ("--time-limit", "0", "greater than 0"),
-        ("--time-limit", "inf", "finite"), ("--capacity", "-1", "greater than 0"),
-        ("--min-unit-coverage", "2", "above the maximum"), ("--n-candidates", "0", "minimum"),
+        ("--target-coverage", "0", "greater than 0"),
+        ("--time-limit", "0", "greater than 0"),
+        ("--time-limit", "inf", "finite"),
+        ("--capacity", "-1", "greater than 0"),
+        ("--min-unit-coverage", "2", "above the maximum"),
+        ("--n-candidates", "0", "minimum"),
         ("--seed", "-1", "minimum"),
     ]:
-        c.append((f"optimize {flag} {value}",
-                  lambda f, t, flag=flag, value=value, needle=needle:
-                  (optimize_args(t, flag, value), [flag, needle], {})))
+        c.append(
+            (
+                f"optimize {flag} {value}",
+                lambda f, t, flag=flag, value=value, needle=needle: (
+                    optimize_args(t, flag, value),
+                    [flag, needle],
+                    {},
+                ),
+            )
+        )
 
     # ---- names that do not exist
     @case("unknown profile")
@@ -187,21 +240,35 @@ def _cases() -> list[tuple[str, Make]]:
 
     @case("optimize unknown category")
     def _(f, t):
-        return ["optimize", *base(t)[1:], "--category", "spaceport", "--sites", "1"], \
-            ["spaceport"], {}
+        return (
+            ["optimize", *base(t)[1:], "--category", "spaceport", "--sites", "1"],
+            ["spaceport"],
+            {},
+        )
 
     @case("bad datum")
     def _(f, t):
         return [*base(t), "--facilities-crs", "mars2000"], ["mars2000"], {}
 
     for key in ("network", "units", "population", "facilities"):
-        c.append((f"missing {key}", lambda f, t, key=key:
-                  (base(t, **{key: f / f"missing-{key}.geojson"}), [f"missing-{key}"], {})))
+        c.append(
+            (
+                f"missing {key}",
+                lambda f, t, key=key: (
+                    base(t, **{key: f / f"missing-{key}.geojson"}),
+                    [f"missing-{key}"],
+                    {},
+                ),
+            )
+        )
 
     @case("optimize missing candidates")
     def _(f, t):
-        return optimize_args(t, "--sites", "1", "--candidates", f / "none.geojson"), \
-            ["none.geojson"], {}
+        return (
+            optimize_args(t, "--sites", "1", "--candidates", f / "none.geojson"),
+            ["none.geojson"],
+            {},
+        )
 
     @case("SOURCE_DATE_EPOCH not a number")
     def _(f, t):
@@ -218,8 +285,9 @@ def _cases() -> list[tuple[str, Make]]:
 
     @case("network with no walkable way")
     def _(f, t):
-        xml = osm_xml({1: (LON0, LAT0), 2: (LON0 + 0.001, LAT0)},
-                      [(10, [1, 2], {"waterway": "river"})])
+        xml = osm_xml(
+            {1: (LON0, LAT0), 2: (LON0 + 0.001, LAT0)}, [(10, [1, 2], {"waterway": "river"})]
+        )
         return base(t, network=write(f, "river.osm", xml)), ["river.osm"], {}
 
     @case("graphml that is not a graph")
@@ -233,8 +301,9 @@ def _cases() -> list[tuple[str, Make]]:
 
     @case("study in GBK")
     def _(f, t):
-        text = yaml.safe_dump({"name": "青浦区", "network": str(t["network"])},
-                              allow_unicode=True).encode("gbk")
+        text = yaml.safe_dump(
+            {"name": "青浦区", "network": str(t["network"])}, allow_unicode=True
+        ).encode("gbk")
         return ["audit", study(f, t, text)], ["study.yaml", "UTF-8"], {}
 
     @case("study alias bomb")
@@ -297,32 +366,35 @@ def _cases() -> list[tuple[str, Make]]:
     def _(f, t):
         def dup(raw):
             raw["levels"][1]["id"] = "5min"
+
         return [*base(t), "--standard", standard(f, mutate=dup)], ["std.yaml", "5min"], {}
 
     @case("standard duplicate category ids")
     def _(f, t):
         def dup(raw):
             raw["categories"][1]["id"] = "kindergarten"
-        return [*base(t), "--standard", standard(f, mutate=dup)], \
-            ["std.yaml", "kindergarten"], {}
+
+        return [*base(t), "--standard", standard(f, mutate=dup)], ["std.yaml", "kindergarten"], {}
 
     @case("standard threshold nan")
     def _(f, t):
         def nan(raw):
             raw["categories"][0]["threshold_min"] = float("nan")
-        return [*base(t), "--standard", standard(f, mutate=nan)], ["std.yaml",
-                                                                    "threshold_min"], {}
+
+        return [*base(t), "--standard", standard(f, mutate=nan)], ["std.yaml", "threshold_min"], {}
 
     @case("standard negative speed")
     def _(f, t):
         def neg(raw):
             raw["profiles"]["adult"]["speed_m_s"] = -1.2
+
         return [*base(t), "--standard", standard(f, mutate=neg)], ["std.yaml", "speed_m_s"], {}
 
     @case("standard unknown level")
     def _(f, t):
         def lvl(raw):
             raw["categories"][0]["level"] = "20min"
+
         return [*base(t), "--standard", standard(f, mutate=lvl)], ["std.yaml", "20min"], {}
 
     @case("standard python tag")
@@ -391,8 +463,7 @@ def _cases() -> list[tuple[str, Make]]:
     @case("units empty geometry")
     def _(f, t):
         path = f / "u.geojson"
-        units_frame(path, geometry=[*boxes()[:3], shapely.Polygon(),
-                                    shapely.union_all(boxes())])
+        units_frame(path, geometry=[*boxes()[:3], shapely.Polygon(), shapely.union_all(boxes())])
         return base(t, units=path), ["u.geojson", "S4"], {}
 
     @case("units nan coordinates")
@@ -412,29 +483,49 @@ def _cases() -> list[tuple[str, Make]]:
         return [*base(t), "--unit-levels", "district,nosuchcol"], ["nosuchcol"], {}
 
     # ---- population
-    for label, values in [("nan", [np.nan, 1.0, 1.0, 1.0]), ("inf", [np.inf, 1.0, 1.0, 1.0]),
-                          ("negative", [-5.0, 1.0, 1.0, 1.0])]:
-        c.append((f"population {label}", lambda f, t, values=values: (
-            base(t, population=write(f, "p.geojson", raw_geojson(
-                population_frame(population=values)))), ["p.geojson", "population"], {})))
+    for label, values in [
+        ("nan", [np.nan, 1.0, 1.0, 1.0]),
+        ("inf", [np.inf, 1.0, 1.0, 1.0]),
+        ("negative", [-5.0, 1.0, 1.0, 1.0]),
+    ]:
+        c.append(
+            (
+                f"population {label}",
+                lambda f, t, values=values: (
+                    base(
+                        t,
+                        population=write(
+                            f, "p.geojson", raw_geojson(population_frame(population=values))
+                        ),
+                    ),
+                    ["p.geojson", "population"],
+                    {},
+                ),
+            )
+        )
 
     @case("population text")
     def _(f, t):
-        return base(t, population=_pop(f, population=["many", "1", "2", "3"])), \
-            ["p.geojson", "population"], {}
+        return (
+            base(t, population=_pop(f, population=["many", "1", "2", "3"])),
+            ["p.geojson", "population"],
+            {},
+        )
 
     @case("population column missing")
     def _(f, t):
         path = f / "p.geojson"
-        population_frame().rename(columns={"population": "pop"}).to_file(path,
-                                                                         driver="GeoJSON")
+        population_frame().rename(columns={"population": "pop"}).to_file(path, driver="GeoJSON")
         return base(t, population=path), ["p.geojson", "population"], {}
 
     @case("population overlapping polygons")
     def _(f, t):
         path = f / "p.geojson"
-        population_frame(path, population=[1000.0, 2000.0, 1500.0, 500.0, 5000.0],
-                         geometry=[*boxes(), shapely.union_all(boxes())])
+        population_frame(
+            path,
+            population=[1000.0, 2000.0, 1500.0, 500.0, 5000.0],
+            geometry=[*boxes(), shapely.union_all(boxes())],
+        )
         return base(t, population=path), ["p.geojson", "overlap"], {}
 
     @case("population empty geometry")
@@ -461,14 +552,19 @@ def _cases() -> list[tuple[str, Make]]:
 
 def raw_geojson(frame: gpd.GeoDataFrame, *, crs: bool = True) -> str:
     """GeoJSON text as a careless exporter writes it: NaN and Infinity tokens kept."""
-    features = [{"type": "Feature", "geometry": shapely.geometry.mapping(geom),
-                 "properties": {k: v for k, v in row.items() if not _missing_text(k, v)}}
-                for geom, (_, row) in zip(frame.geometry, frame.drop(
-                    columns=frame.geometry.name).iterrows(), strict=True)]
+    features = [
+        {
+            "type": "Feature",
+            "geometry": shapely.geometry.mapping(geom),
+            "properties": {k: v for k, v in row.items() if not _missing_text(k, v)},
+        }
+        for geom, (_, row) in zip(
+            frame.geometry, frame.drop(columns=frame.geometry.name).iterrows(), strict=True
+        )
+    ]
     doc: dict[str, Any] = {"type": "FeatureCollection", "features": features}
     if crs:
-        doc["crs"] = {"type": "name",
-                      "properties": {"name": "urn:ogc:def:crs:OGC:1.3:CRS84"}}
+        doc["crs"] = {"type": "name", "properties": {"name": "urn:ogc:def:crs:OGC:1.3:CRS84"}}
     return json.dumps(doc, default=float)
 
 
@@ -500,16 +596,18 @@ def good_out(tiny, tmp_path_factory) -> Path:
 
 
 @pytest.mark.parametrize(("name", "make"), CASES, ids=[name for name, _ in CASES])
-def test_bad_input_exits_2_and_leaves_the_previous_out(name, make, tiny, good_out, tmp_path,
-                                                       monkeypatch):
+def test_bad_input_exits_2_and_leaves_the_previous_out(
+    name, make, tiny, good_out, tmp_path, monkeypatch
+):
     before = snapshot(good_out)
     args, needles, env = make(tmp_path, tiny)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     if args == ["special:candidates-in-out"]:
         cand = good_out / "proposals.geojson"
-        gpd.GeoDataFrame(geometry=[shapely.Point(LON0 + 0.004, LAT0 + 0.004)],
-                         crs="EPSG:4326").to_file(cand, driver="GeoJSON")
+        gpd.GeoDataFrame(
+            geometry=[shapely.Point(LON0 + 0.004, LAT0 + 0.004)], crs="EPSG:4326"
+        ).to_file(cand, driver="GeoJSON")
         before = snapshot(good_out)
         args = optimize_args(tiny, "--sites", "1", "--candidates", cand)
     if "--out" not in args:

@@ -21,8 +21,6 @@ from .conftest import assert_user_error as _assert_user_error
 OUTPUTS = {"access.parquet", "units.gpkg", "facilities.gpkg", "gaps.csv", "summary.json"}
 
 
-
-
 def assert_user_error(res: Result, *needles: str) -> str:
     """The shared check, plus: nothing on stdout."""
     message = _assert_user_error(res, *needles)
@@ -46,8 +44,9 @@ def test_audit_on_the_sample_writes_exactly_the_contract_files(cli_run):
     assert {p.name for p in out.iterdir()} == OUTPUTS  # no temp files left behind
     assert "residents analysed:" in res.stdout
     assert "coverage by category:" in res.stdout
-    assert ("wrote access.parquet, facilities.gpkg, gaps.csv, summary.json, units.gpkg to "
-            f"{out}") in res.stdout
+    assert (
+        f"wrote access.parquet, facilities.gpkg, gaps.csv, summary.json, units.gpkg to {out}"
+    ) in res.stdout
     assert res.exception is None
 
 
@@ -57,16 +56,36 @@ def summary(cli_run):
 
 
 def test_summary_json(summary):
-    for key in ["study", "standard", "profile", "population", "origins", "network", "coverage",
-                "complete_share", "warnings", "timings_s", "versions", "units", "facilities",
-                "thresholds", "categories_audited"]:
+    for key in [
+        "study",
+        "standard",
+        "profile",
+        "population",
+        "origins",
+        "network",
+        "coverage",
+        "complete_share",
+        "warnings",
+        "timings_s",
+        "versions",
+        "units",
+        "facilities",
+        "thresholds",
+        "categories_audited",
+    ]:
         assert key in summary, key
     assert summary["standard"]["id"] == "gb50180-2018"
     assert summary["profile"] == {**summary["profile"], "id": "adult", "speed_m_s": 1.2}
     assert "dasymetric" in summary["population"]["method"]
     assert summary["population"]["total"] > 0
-    assert set(summary["timings_s"]) >= {"read_network", "read_facilities", "read_units",
-                                         "population", "access", "coverage"}
+    assert set(summary["timings_s"]) >= {
+        "read_network",
+        "read_facilities",
+        "read_units",
+        "population",
+        "access",
+        "coverage",
+    }
     assert all(v >= 0 for v in summary["timings_s"].values())
     assert summary["versions"]["lifecircle"] == "0.1.0"
     assert isinstance(summary["warnings"], list)
@@ -84,7 +103,9 @@ def test_summary_json(summary):
         assert status["computed"] is False
         assert status["missing"] == ["elderly_care", "community_service"]
     assert summary["categories_not_audited_reason"] == {
-        "elderly_care": "no_facilities", "community_service": "no_facilities"}
+        "elderly_care": "no_facilities",
+        "community_service": "no_facilities",
+    }
     assert {"kindergarten", "park", "bus_stop"} <= set(audited)
     assert summary["network"]["crs"] == "EPSG:32651"
 
@@ -124,8 +145,17 @@ def test_units_gpkg_contract(cli_run, summary):
     for level in ["district", "street"]:
         units = gpd.read_file(path, layer=level)
         assert units.crs.to_epsg() == 4326
-        required = ["unit_id", "name", "parent_id", "population", "population_method",
-                    *[f"cov_{c}" for c in cats], "score", "complete_share", "worst_category"]
+        required = [
+            "unit_id",
+            "name",
+            "parent_id",
+            "population",
+            "population_method",
+            *[f"cov_{c}" for c in cats],
+            "score",
+            "complete_share",
+            "worst_category",
+        ]
         missing = [c for c in required if c not in units.columns]
         assert not missing, (level, missing)
         assert units["unit_id"].is_unique
@@ -158,9 +188,17 @@ def test_facilities_gpkg_contract(cli_run, summary):
 
 def test_gaps_csv_contract(cli_run, summary):
     gaps = pd.read_csv(cli_run[1] / "gaps.csv", encoding="utf-8-sig", dtype={"unit_id": str})
-    assert list(gaps.columns) == ["unit_id", "name", "level", "category",
-                                  "uncovered_population", "uncovered_share",
-                                  "partly_analysed", "units_analysed", "units_total"]
+    assert list(gaps.columns) == [
+        "unit_id",
+        "name",
+        "level",
+        "category",
+        "uncovered_population",
+        "uncovered_share",
+        "partly_analysed",
+        "units_analysed",
+        "units_total",
+    ]
     assert len(gaps) > 0
     assert gaps["uncovered_population"].is_monotonic_decreasing
     assert (gaps["uncovered_population"] > 0).all()
@@ -220,39 +258,70 @@ def test_wrong_network_format(tmp_path):
 
 def test_facilities_without_crs(tmp_path, tiny_osm):
     path = tmp_path / "facilities.parquet"
-    gpd.GeoDataFrame({"category": ["kindergarten"], "name": ["幼儿园"]},
-                     geometry=[shapely.Point(LON0 + 0.002, LAT0 + 0.002)]).to_parquet(path)
+    gpd.GeoDataFrame(
+        {"category": ["kindergarten"], "name": ["幼儿园"]},
+        geometry=[shapely.Point(LON0 + 0.002, LAT0 + 0.002)],
+    ).to_parquet(path)
     assert gpd.read_parquet(path).crs is None
-    res = invoke(["audit", "--network", tiny_osm, "--facilities", path, "--out",
-                  tmp_path / "o", "--no-map"])
-    assert_user_error(res, str(path), "no coordinate reference system", "--facilities",
-                      "set_crs")
+    res = invoke(
+        ["audit", "--network", tiny_osm, "--facilities", path, "--out", tmp_path / "o", "--no-map"]
+    )
+    assert_user_error(res, str(path), "no coordinate reference system", "--facilities", "set_crs")
 
 
 def test_units_without_unit_id(tmp_path, tiny_osm, tiny_facilities_csv):
     path = tmp_path / "units.gpkg"
-    gpd.GeoDataFrame({"code": ["A"], "name": ["a"]},
-                     geometry=[shapely.box(LON0, LAT0, LON0 + 0.005, LAT0 + 0.005)],
-                     crs="EPSG:4326").to_file(path)
-    res = invoke(["audit", "--network", tiny_osm, "--facilities", tiny_facilities_csv,
-                  "--units", path, "--out", tmp_path / "o", "--no-map"])
+    gpd.GeoDataFrame(
+        {"code": ["A"], "name": ["a"]},
+        geometry=[shapely.box(LON0, LAT0, LON0 + 0.005, LAT0 + 0.005)],
+        crs="EPSG:4326",
+    ).to_file(path)
+    res = invoke(
+        [
+            "audit",
+            "--network",
+            tiny_osm,
+            "--facilities",
+            tiny_facilities_csv,
+            "--units",
+            path,
+            "--out",
+            tmp_path / "o",
+            "--no-map",
+        ]
+    )
     assert_user_error(res, str(path), "'unit_id'", "--unit-levels")
 
 
 def test_facilities_csv_with_unknown_category(tmp_path, tiny_osm):
     path = tmp_path / "facilities.csv"
-    path.write_text(f"lon,lat,category,name\n{LON0 + 0.002},{LAT0 + 0.002},kindergarden,x\n",
-                    encoding="utf-8")
-    res = invoke(["audit", "--network", tiny_osm, "--facilities", path, "--out",
-                  tmp_path / "o", "--no-map"])
+    path.write_text(
+        f"lon,lat,category,name\n{LON0 + 0.002},{LAT0 + 0.002},kindergarden,x\n", encoding="utf-8"
+    )
+    res = invoke(
+        ["audit", "--network", tiny_osm, "--facilities", path, "--out", tmp_path / "o", "--no-map"]
+    )
     assert_user_error(res, str(path), "'category'", "'kindergarden'", "kindergarten")
 
 
 def test_category_without_facilities(tmp_path, tiny_osm, tiny_facilities_csv):
-    res = invoke(["audit", "--network", tiny_osm, "--facilities", tiny_facilities_csv,
-                  "--categories", "elderly_care", "--out", tmp_path / "o", "--no-map"])
-    assert_user_error(res, "elderly_care", str(tiny_osm), str(tiny_facilities_csv),
-                      "--facilities", "--categories")
+    res = invoke(
+        [
+            "audit",
+            "--network",
+            tiny_osm,
+            "--facilities",
+            tiny_facilities_csv,
+            "--categories",
+            "elderly_care",
+            "--out",
+            tmp_path / "o",
+            "--no-map",
+        ]
+    )
+    assert_user_error(
+        res, "elderly_care", str(tiny_osm), str(tiny_facilities_csv), "--facilities", "--categories"
+    )
 
 
 def test_network_without_edges(tmp_path):
@@ -269,8 +338,9 @@ def test_unknown_standard(tmp_path):
 
 def test_unknown_profile(tmp_path):
     res = invoke(["audit", "--profile", "runner", "--out", tmp_path / "o", "--no-map"])
-    assert_user_error(res, "gb50180-2018.yaml", "unknown walking profile 'runner'", "adult",
-                      "elderly", "child")
+    assert_user_error(
+        res, "gb50180-2018.yaml", "unknown walking profile 'runner'", "adult", "elderly", "child"
+    )
     assert not (tmp_path / "o").exists()
 
 
@@ -290,8 +360,17 @@ def test_failed_run_leaves_previous_outputs_untouched(cli_run, tmp_path, bad):
 def test_verbose_shows_more_and_quiet_less(tiny_osm, tiny_facilities_csv, tmp_path):
     runs = {}
     for flag in ("-q", None, "-v"):
-        args = ["audit", "--network", tiny_osm, "--facilities", tiny_facilities_csv,
-                "--keep-edge-units", "--no-map", "--out", tmp_path / "out"]
+        args = [
+            "audit",
+            "--network",
+            tiny_osm,
+            "--facilities",
+            tiny_facilities_csv,
+            "--keep-edge-units",
+            "--no-map",
+            "--out",
+            tmp_path / "out",
+        ]
         res = invoke(args + ([flag] if flag else []))
         assert res.exit_code == 0, res.output
         runs[flag] = res.stderr
@@ -306,8 +385,19 @@ def test_the_cli_leaves_the_root_logger_alone(tiny_osm, tiny_facilities_csv, tmp
 
     root = logging.getLogger()
     before = (list(root.handlers), root.level)
-    res = invoke(["audit", "--network", tiny_osm, "--facilities", tiny_facilities_csv,
-                  "--keep-edge-units", "--no-map", "--out", tmp_path / "out"])
+    res = invoke(
+        [
+            "audit",
+            "--network",
+            tiny_osm,
+            "--facilities",
+            tiny_facilities_csv,
+            "--keep-edge-units",
+            "--no-map",
+            "--out",
+            tmp_path / "out",
+        ]
+    )
     assert res.exit_code == 0, res.output
     assert (list(root.handlers), root.level) == before
 

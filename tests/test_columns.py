@@ -16,8 +16,11 @@ pytestmark = pytest.mark.slow
 
 
 def _pattern(declared: str) -> re.Pattern[str]:
-    return re.compile("^" + re.escape(declared).replace("<cat>", r"[a-z_]+")
-                      .replace("<level>", r"[0-9a-z_]+") + "$")
+    return re.compile(
+        "^"
+        + re.escape(declared).replace("<cat>", r"[a-z_]+").replace("<level>", r"[0-9a-z_]+")
+        + "$"
+    )
 
 
 def _matches(actual: list[str], declared: tuple[tuple[str, str], ...]) -> None:
@@ -48,9 +51,14 @@ def test_units_gpkg_columns(sample_out):
     for layer, _ in pyogrio.list_layers(sample_out / "units.gpkg"):
         frame = gpd.read_file(sample_out / "units.gpkg", layer=layer)
         declared = OUTPUTS["units.gpkg"].columns
-        _matches(list(frame.columns),
-                 tuple(d for d in declared if layer == "street"
-                       or d[0] not in ("catchment_inside_share", "edge_effect")))
+        _matches(
+            list(frame.columns),
+            tuple(
+                d
+                for d in declared
+                if layer == "street" or d[0] not in ("catchment_inside_share", "edge_effect")
+            ),
+        )
         assert cov("park") in frame.columns and complete("15min") in frame.columns
 
 

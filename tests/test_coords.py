@@ -28,14 +28,28 @@ def published_gcj02(lon: float, lat: float) -> tuple[float, float]:
     """The published GCJ-02 forward formula, scalar, written out independently."""
     a, ee = 6378245.0, 0.00669342162296594323
     x, y = lon - 105.0, lat - 35.0
-    dlat = (-100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * math.sqrt(abs(x))
-            + (20.0 * math.sin(6.0 * x * math.pi) + 20.0 * math.sin(2.0 * x * math.pi)) * 2 / 3
-            + (20.0 * math.sin(y * math.pi) + 40.0 * math.sin(y / 3.0 * math.pi)) * 2 / 3
-            + (160.0 * math.sin(y / 12.0 * math.pi) + 320 * math.sin(y * math.pi / 30.0)) * 2 / 3)
-    dlon = (300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * math.sqrt(abs(x))
-            + (20.0 * math.sin(6.0 * x * math.pi) + 20.0 * math.sin(2.0 * x * math.pi)) * 2 / 3
-            + (20.0 * math.sin(x * math.pi) + 40.0 * math.sin(x / 3.0 * math.pi)) * 2 / 3
-            + (150.0 * math.sin(x / 12.0 * math.pi) + 300.0 * math.sin(x / 30.0 * math.pi)) * 2 / 3)
+    dlat = (
+        -100.0
+        + 2.0 * x
+        + 3.0 * y
+        + 0.2 * y * y
+        + 0.1 * x * y
+        + 0.2 * math.sqrt(abs(x))
+        + (20.0 * math.sin(6.0 * x * math.pi) + 20.0 * math.sin(2.0 * x * math.pi)) * 2 / 3
+        + (20.0 * math.sin(y * math.pi) + 40.0 * math.sin(y / 3.0 * math.pi)) * 2 / 3
+        + (160.0 * math.sin(y / 12.0 * math.pi) + 320 * math.sin(y * math.pi / 30.0)) * 2 / 3
+    )
+    dlon = (
+        300.0
+        + x
+        + 2.0 * y
+        + 0.1 * x * x
+        + 0.1 * x * y
+        + 0.1 * math.sqrt(abs(x))
+        + (20.0 * math.sin(6.0 * x * math.pi) + 20.0 * math.sin(2.0 * x * math.pi)) * 2 / 3
+        + (20.0 * math.sin(x * math.pi) + 40.0 * math.sin(x / 3.0 * math.pi)) * 2 / 3
+        + (150.0 * math.sin(x / 12.0 * math.pi) + 300.0 * math.sin(x / 30.0 * math.pi)) * 2 / 3
+    )
     rad = lat / 180.0 * math.pi
     magic = 1 - ee * math.sin(rad) ** 2
     dlat = (dlat * 180.0) / ((a * (1 - ee)) / (magic * math.sqrt(magic)) * math.pi)
@@ -60,11 +74,13 @@ def shanghai_grid(n: int = 40) -> tuple[np.ndarray, np.ndarray]:
 def test_published_reference_values():
     # values published with the widely used coordtransform library's test script
     lon, lat = wgs84_to_gcj02(116.404, 39.915)
-    assert (float(lon), float(lat)) == pytest.approx((116.41024449916938, 39.91640428150164),
-                                                     abs=1e-9)
+    assert (float(lon), float(lat)) == pytest.approx(
+        (116.41024449916938, 39.91640428150164), abs=1e-9
+    )
     lon, lat = gcj02_to_bd09(116.404, 39.915)
-    assert (float(lon), float(lat)) == pytest.approx((116.41036949371029, 39.92133699351021),
-                                                     abs=1e-9)
+    assert (float(lon), float(lat)) == pytest.approx(
+        (116.41036949371029, 39.92133699351021), abs=1e-9
+    )
 
 
 def test_forward_matches_formula_across_shanghai():
@@ -114,8 +130,7 @@ def test_to_gcj02_shifts_every_vertex_of_a_frame():
     got = shifted.geometry.iloc[0]
     assert metres(got.x, got.y, *expected) < 0.01
     xy = shapely.get_coordinates(shifted.geometry.iloc[1])
-    exp = np.array([published_gcj02(x, y)
-                    for x, y in shapely.get_coordinates(square)])
+    exp = np.array([published_gcj02(x, y) for x, y in shapely.get_coordinates(square)])
     assert metres(xy[:, 0], xy[:, 1], exp[:, 0], exp[:, 1]).max() < 0.01
     assert frame.geometry.iloc[0].equals(point)  # the input is not modified
     series = to_gcj02(frame.geometry)

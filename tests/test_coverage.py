@@ -37,8 +37,11 @@ def test_completeness_is_not_computed_without_every_mandatory_category(with_clin
     status = lifecircle.coverage.completeness_status(with_clinic, CATS)
     assert status == {
         "5min": {"computed": True, "categories": ["kindergarten"], "missing": []},
-        "10min": {"computed": False, "categories": ["kindergarten", "park", "clinic"],
-                  "missing": ["clinic"]},
+        "10min": {
+            "computed": False,
+            "categories": ["kindergarten", "park", "clinic"],
+            "missing": ["clinic"],
+        },
     }
     tables = lifecircle.coverage_by_unit(ACCESS, hierarchy(), with_clinic, CATS)
     for table in tables.values():
@@ -53,6 +56,7 @@ def test_completeness_is_not_computed_without_every_mandatory_category(with_clin
     assert city["complete_10min"] is None and city["complete_share"] is None
     assert city["complete_5min"] == round(850 / 1200, 6)
 
+
 # Two districts, four streets (100 m squares):   S3 S4   (D2)
 #                                                S1 S2   (D1)
 STREETS = {"S1": (0, 0), "S2": (100, 0), "S3": (0, 100), "S4": (100, 100)}
@@ -61,17 +65,26 @@ PARENT = {"S1": "D1", "S2": "D1", "S3": "D2", "S4": "D2"}
 
 def hierarchy() -> UnitHierarchy:
     streets = gpd.GeoDataFrame(
-        {"unit_id": list(STREETS), "name": [f"street {s}" for s in STREETS],
-         "parent_id": [PARENT[s] for s in STREETS]},
-        geometry=[utm_box(x, y, x + 100, y + 100) for x, y in STREETS.values()], crs=UTM,
+        {
+            "unit_id": list(STREETS),
+            "name": [f"street {s}" for s in STREETS],
+            "parent_id": [PARENT[s] for s in STREETS],
+        },
+        geometry=[utm_box(x, y, x + 100, y + 100) for x, y in STREETS.values()],
+        crs=UTM,
     ).to_crs("EPSG:4326")
     districts = gpd.GeoDataFrame(
-        {"unit_id": ["D1", "D2"], "name": ["district 1", "district 2"],
-         "parent_id": pd.array([pd.NA, pd.NA], dtype="string")},
-        geometry=[utm_box(0, 0, 200, 100), utm_box(0, 100, 200, 200)], crs=UTM,
+        {
+            "unit_id": ["D1", "D2"],
+            "name": ["district 1", "district 2"],
+            "parent_id": pd.array([pd.NA, pd.NA], dtype="string"),
+        },
+        geometry=[utm_box(0, 0, 200, 100), utm_box(0, 100, 200, 200)],
+        crs=UTM,
     ).to_crs("EPSG:4326")
-    return UnitHierarchy(levels=["district", "street"],
-                         units={"district": districts, "street": streets})
+    return UnitHierarchy(
+        levels=["district", "street"], units={"district": districts, "street": streets}
+    )
 
 
 # Residents (minutes to each category; thresholds kindergarten 5, park 10, shop 5):
@@ -81,14 +94,16 @@ def hierarchy() -> UnitHierarchy:
 #   o4 S3 pop  50: kg NaN no,  park 5 yes,    shop 2 yes
 #   o5 S3 pop 150: kg 5.0 yes (at the threshold), park 10.0 yes, shop 2 yes
 #   o6 S4 pop 400: kg 1 yes,   park 11 no,    shop 2 yes
-ACCESS = pd.DataFrame({
-    "origin_id": [1, 2, 3, 4, 5, 6],
-    "population": [100.0, 300.0, 200.0, 50.0, 150.0, 400.0],
-    "unit_id": ["S1", "S1", "S2", "S3", "S3", "S4"],
-    "time_kindergarten_min": [3.0, 6.0, 4.0, NAN, 5.0, 1.0],
-    "time_park_min": [12.0, 8.0, 9.0, 5.0, 10.0, 11.0],
-    "time_shop_min": [2.0, 2.0, NAN, 2.0, 2.0, 2.0],
-})
+ACCESS = pd.DataFrame(
+    {
+        "origin_id": [1, 2, 3, 4, 5, 6],
+        "population": [100.0, 300.0, 200.0, 50.0, 150.0, 400.0],
+        "unit_id": ["S1", "S1", "S2", "S3", "S3", "S4"],
+        "time_kindergarten_min": [3.0, 6.0, 4.0, NAN, 5.0, 1.0],
+        "time_park_min": [12.0, 8.0, 9.0, 5.0, 10.0, 11.0],
+        "time_shop_min": [2.0, 2.0, NAN, 2.0, 2.0, 2.0],
+    }
+)
 
 # by hand, per street:  population, cov_kg, cov_park, cov_shop, score, complete_5min,
 #                       complete_10min, complete_share, worst_category, n_origins
@@ -107,8 +122,18 @@ DISTRICT_EXPECTED = {
     "D1": (600, 0.5, 5 / 6, 2 / 3, 2 / 3, 0.5, 1 / 3, 1 / 3, "kindergarten", 3),
     "D2": (600, 11 / 12, 1 / 3, 1.0, 0.625, 11 / 12, 0.25, 0.25, "park", 3),
 }
-COLS = ["population", "cov_kindergarten", "cov_park", "cov_shop", "score", "complete_5min",
-        "complete_10min", "complete_share", "worst_category", "n_origins"]
+COLS = [
+    "population",
+    "cov_kindergarten",
+    "cov_park",
+    "cov_shop",
+    "score",
+    "complete_5min",
+    "complete_10min",
+    "complete_share",
+    "worst_category",
+    "n_origins",
+]
 
 
 def _check(table: gpd.GeoDataFrame, expected: dict) -> None:
@@ -163,8 +188,9 @@ def test_district_level_is_an_exact_population_weighted_rollup(tables):
 
 
 def test_units_not_analysed_get_nan_and_counts(small_standard):
-    tables = lifecircle.coverage_by_unit(ACCESS, hierarchy(), small_standard, CATS,
-                                         analysed={"S1", "S2", "S3", "not-a-unit"})
+    tables = lifecircle.coverage_by_unit(
+        ACCESS, hierarchy(), small_standard, CATS, analysed={"S1", "S2", "S3", "not-a-unit"}
+    )
     street = tables["street"].set_index("unit_id")
     s4 = street.loc["S4"]
     for col in ["population", "cov_kindergarten", "cov_park", "score", "complete_share"]:
@@ -189,17 +215,32 @@ def test_units_not_analysed_get_nan_and_counts(small_standard):
 
 def test_gaps_are_ranked_largest_first_with_exact_figures(tables):
     gaps = lifecircle.find_gaps(tables, CATS)
-    assert list(gaps.columns) == ["unit_id", "name", "level", "category",
-                                  "uncovered_population", "uncovered_share",
-                                  "partly_analysed", "units_analysed", "units_total"]
-    got = {(r.unit_id, r.category): (r.uncovered_population, r.uncovered_share)
-           for r in gaps.itertuples()}
+    assert list(gaps.columns) == [
+        "unit_id",
+        "name",
+        "level",
+        "category",
+        "uncovered_population",
+        "uncovered_share",
+        "partly_analysed",
+        "units_analysed",
+        "units_total",
+    ]
+    got = {
+        (r.unit_id, r.category): (r.uncovered_population, r.uncovered_share)
+        for r in gaps.itertuples()
+    }
     expected = {
-        ("S4", "park"): (400, 1.0), ("D2", "park"): (400, 2 / 3),
-        ("S1", "kindergarten"): (300, 0.75), ("D1", "kindergarten"): (300, 0.5),
-        ("S2", "shop"): (200, 1.0), ("D1", "shop"): (200, 1 / 3),
-        ("S1", "park"): (100, 0.25), ("D1", "park"): (100, 1 / 6),
-        ("S3", "kindergarten"): (50, 0.25), ("D2", "kindergarten"): (50, 1 / 12),
+        ("S4", "park"): (400, 1.0),
+        ("D2", "park"): (400, 2 / 3),
+        ("S1", "kindergarten"): (300, 0.75),
+        ("D1", "kindergarten"): (300, 0.5),
+        ("S2", "shop"): (200, 1.0),
+        ("D1", "shop"): (200, 1 / 3),
+        ("S1", "park"): (100, 0.25),
+        ("D1", "park"): (100, 1 / 6),
+        ("S3", "kindergarten"): (50, 0.25),
+        ("D2", "kindergarten"): (50, 1 / 12),
     }
     assert set(got) == set(expected)
     for key, (pop, share) in expected.items():
@@ -222,9 +263,17 @@ def test_gaps_without_shortfalls_is_empty_with_the_columns(small_standard):
     tables = lifecircle.coverage_by_unit(access, hierarchy(), small_standard, CATS)
     gaps = lifecircle.find_gaps(tables, CATS)
     assert len(gaps) == 0
-    assert list(gaps.columns) == ["unit_id", "name", "level", "category",
-                                  "uncovered_population", "uncovered_share",
-                                  "partly_analysed", "units_analysed", "units_total"]
+    assert list(gaps.columns) == [
+        "unit_id",
+        "name",
+        "level",
+        "category",
+        "uncovered_population",
+        "uncovered_share",
+        "partly_analysed",
+        "units_analysed",
+        "units_total",
+    ]
 
 
 def test_citywide_figures(small_standard):
@@ -244,10 +293,17 @@ def test_citywide_figures(small_standard):
 def test_units_inside_network_excludes_edge_units_with_a_reason():
     g = grid(11, 11)  # street data covers the square 0..1000 m
     units = gpd.GeoDataFrame(
-        {"unit_id": ["A", "B", "C"], "name": ["inner", "edge", "outside"],
-         "parent_id": pd.array([pd.NA] * 3, dtype="string")},
-        geometry=[utm_box(400, 400, 600, 600), utm_box(850, 400, 950, 600),
-                  utm_box(2000, 2000, 2100, 2100)], crs=UTM,
+        {
+            "unit_id": ["A", "B", "C"],
+            "name": ["inner", "edge", "outside"],
+            "parent_id": pd.array([pd.NA] * 3, dtype="string"),
+        },
+        geometry=[
+            utm_box(400, 400, 600, 600),
+            utm_box(850, 400, 950, 600),
+            utm_box(2000, 2000, 2100, 2100),
+        ],
+        crs=UTM,
     ).to_crs("EPSG:4326")
     h = UnitHierarchy(levels=["street"], units={"street": units})
     analysed, table = lifecircle.units_inside_network(h, g.extent(), g.crs, reach_m=100.0)
@@ -260,13 +316,15 @@ def test_units_inside_network_excludes_edge_units_with_a_reason():
     # 20000 + 60000 + pi * 100^2 = 111416 m2 -> 85.5 % inside
     assert table.loc["B", "catchment_inside_share"] == pytest.approx(0.855, abs=0.003)
     assert not table.loc["B", "analysed"]
-    assert table.loc["B", "reason"] == ("only 86% of its 100 m walking catchment lies inside "
-                                        "the street data (edge effect)")
+    assert table.loc["B", "reason"] == (
+        "only 86% of its 100 m walking catchment lies inside the street data (edge effect)"
+    )
     assert table.loc["C", "catchment_inside_share"] == 0.0
     assert table.loc["C", "reason"] == "outside the street data"
     # a lower bar lets the edge unit in
-    analysed, _ = lifecircle.units_inside_network(h, g.extent(), g.crs, reach_m=100.0,
-                                                  min_inside=0.8)
+    analysed, _ = lifecircle.units_inside_network(
+        h, g.extent(), g.crs, reach_m=100.0, min_inside=0.8
+    )
     assert analysed == {"A", "B"}
 
 
@@ -274,22 +332,32 @@ def test_units_inside_network_excludes_edge_units_with_a_reason():
 
 
 def _parent_layout(ids=None) -> gpd.GeoDataFrame:
-    rows = [("D1", "district 1", None, "district", utm_box(0, 0, 200, 100)),
-            ("D2", "district 2", None, "district", utm_box(0, 100, 200, 200))]
-    rows += [(s, f"street {s}", PARENT[s], "street", utm_box(x, y, x + 100, y + 100))
-             for s, (x, y) in STREETS.items()]
+    rows = [
+        ("D1", "district 1", None, "district", utm_box(0, 0, 200, 100)),
+        ("D2", "district 2", None, "district", utm_box(0, 100, 200, 200)),
+    ]
+    rows += [
+        (s, f"street {s}", PARENT[s], "street", utm_box(x, y, x + 100, y + 100))
+        for s, (x, y) in STREETS.items()
+    ]
     uid, name, parent, level, geom = zip(*rows, strict=True)
-    return gpd.GeoDataFrame({"unit_id": list(uid), "name": list(name),
-                             "parent_id": list(parent), "level": list(level)},
-                            geometry=list(geom), crs=UTM)
+    return gpd.GeoDataFrame(
+        {"unit_id": list(uid), "name": list(name), "parent_id": list(parent), "level": list(level)},
+        geometry=list(geom),
+        crs=UTM,
+    )
 
 
 def _column_layout() -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(
-        {"district": [PARENT[s] for s in STREETS],
-         "district_name": [f"district {PARENT[s][1]}" for s in STREETS],
-         "street": list(STREETS), "street_name": [f"street {s}" for s in STREETS]},
-        geometry=[utm_box(x, y, x + 100, y + 100) for x, y in STREETS.values()], crs=UTM,
+        {
+            "district": [PARENT[s] for s in STREETS],
+            "district_name": [f"district {PARENT[s][1]}" for s in STREETS],
+            "street": list(STREETS),
+            "street_name": [f"street {s}" for s in STREETS],
+        },
+        geometry=[utm_box(x, y, x + 100, y + 100) for x, y in STREETS.values()],
+        crs=UTM,
     )
 
 
@@ -327,16 +395,26 @@ def test_read_units_both_layouts_give_the_same_hierarchy(tmp_path):
 
 def test_read_units_numeric_codes_are_cleaned(tmp_path):
     gdf = _parent_layout()
-    code = {"D1": 310101, "D2": 310104, "S1": 310101002000, "S2": 310101013000,
-            "S3": 310104003000, "S4": 310104004000}
+    code = {
+        "D1": 310101,
+        "D2": 310104,
+        "S1": 310101002000,
+        "S2": 310101013000,
+        "S3": 310104003000,
+        "S4": 310104004000,
+    }
     gdf["unit_id"] = gdf["unit_id"].map(code).astype("int64")
     gdf["parent_id"] = gdf["parent_id"].map(code).astype("float64")  # NaN for districts
     path = tmp_path / "codes.gpkg"
     gdf.to_file(path)
     h = lifecircle.read_units(path)
     streets = h.units["street"].sort_values("unit_id")
-    assert list(streets["unit_id"]) == ["310101002000", "310101013000", "310104003000",
-                                        "310104004000"]
+    assert list(streets["unit_id"]) == [
+        "310101002000",
+        "310101013000",
+        "310104003000",
+        "310104004000",
+    ]
     assert list(streets["parent_id"]) == ["310101", "310101", "310104", "310104"]
 
 
@@ -350,8 +428,9 @@ def _expect_units_error(tmp_path, gdf, match, name="bad.gpkg", **kwargs):
 
 
 def test_read_units_without_unit_id_names_the_file_and_field(tmp_path):
-    msg = _expect_units_error(tmp_path, _parent_layout().rename(columns={"unit_id": "code"}),
-                              "'unit_id'")
+    msg = _expect_units_error(
+        tmp_path, _parent_layout().rename(columns={"unit_id": "code"}), "'unit_id'"
+    )
     assert "--unit-levels" in msg  # says how to fix it
 
 
@@ -371,33 +450,43 @@ def test_read_units_orphan_parent(tmp_path):
 
 def test_read_units_leaves_at_different_depths(tmp_path):
     gdf = _parent_layout()
-    extra = gpd.GeoDataFrame({"unit_id": ["D3"], "name": ["district 3"], "parent_id": [None],
-                              "level": ["district"]}, geometry=[utm_box(200, 0, 300, 200)],
-                             crs=UTM)
-    _expect_units_error(tmp_path, pd.concat([gdf, extra], ignore_index=True),
-                        "different depths")
+    extra = gpd.GeoDataFrame(
+        {"unit_id": ["D3"], "name": ["district 3"], "parent_id": [None], "level": ["district"]},
+        geometry=[utm_box(200, 0, 300, 200)],
+        crs=UTM,
+    )
+    _expect_units_error(tmp_path, pd.concat([gdf, extra], ignore_index=True), "different depths")
 
 
 def test_read_units_leaves_at_different_depths_names_field_and_unit(tmp_path):
     gdf = _parent_layout()
-    extra = gpd.GeoDataFrame({"unit_id": ["D3"], "name": ["district 3"], "parent_id": [None],
-                              "level": ["district"]}, geometry=[utm_box(200, 0, 300, 200)],
-                             crs=UTM)
-    msg = _expect_units_error(tmp_path, pd.concat([gdf, extra], ignore_index=True),
-                              "different depths")
+    extra = gpd.GeoDataFrame(
+        {"unit_id": ["D3"], "name": ["district 3"], "parent_id": [None], "level": ["district"]},
+        geometry=[utm_box(200, 0, 300, 200)],
+        crs=UTM,
+    )
+    msg = _expect_units_error(
+        tmp_path, pd.concat([gdf, extra], ignore_index=True), "different depths"
+    )
     assert "parent_id" in msg
     assert "D3" in msg
     assert "np.int64" not in msg
 
 
 def test_read_units_level_columns_errors(tmp_path):
-    msg = _expect_units_error(tmp_path, _column_layout(), "'ward'", name="cols.gpkg",
-                              level_columns=["district", "ward"])
+    msg = _expect_units_error(
+        tmp_path, _column_layout(), "'ward'", name="cols.gpkg", level_columns=["district", "ward"]
+    )
     assert "--unit-levels" in msg
     gdf = _column_layout()
     gdf.loc[3, "street"] = "S3"
-    _expect_units_error(tmp_path, gdf, "'street' has duplicate ids", name="dups.gpkg",
-                        level_columns=["district", "street"])
+    _expect_units_error(
+        tmp_path,
+        gdf,
+        "'street' has duplicate ids",
+        name="dups.gpkg",
+        level_columns=["district", "street"],
+    )
 
 
 def test_assign_puts_a_point_on_a_shared_border_into_one_unit():
@@ -427,8 +516,7 @@ def test_assign_points_inside_and_outside():
 def test_coverage_by_unit_accepts_hierarchy_from_file(tmp_path, small_standard):
     path = tmp_path / "units.gpkg"
     _parent_layout().to_file(path)
-    tables = lifecircle.coverage_by_unit(ACCESS, lifecircle.read_units(path), small_standard,
-                                         CATS)
+    tables = lifecircle.coverage_by_unit(ACCESS, lifecircle.read_units(path), small_standard, CATS)
     _check(tables["street"], STREET_EXPECTED)
     _check(tables["district"], DISTRICT_EXPECTED)
     assert_allclose(tables["district"]["population"], [600, 600])

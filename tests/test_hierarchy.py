@@ -27,12 +27,17 @@ def small_standard():
     raw["categories"] = [c for c in raw["categories"] if c["id"] != "clinic"]
     return parse_standard(raw, source="test-std-no-clinic")
 
+
 # Committee-level polygons (100 m squares) and their 12-digit codes:
 #   310104001001 310104001002 310104002001      district 310104: streets 001, 002
 #   310101002001 310101002002 310101003001      district 310101: streets 002, 003
 COMMITTEES = {
-    "310101002001": (0, 0), "310101002002": (100, 0), "310101003001": (200, 0),
-    "310104001001": (0, 100), "310104001002": (100, 100), "310104002001": (200, 100),
+    "310101002001": (0, 0),
+    "310101002002": (100, 0),
+    "310101003001": (200, 0),
+    "310104001001": (0, 100),
+    "310104001002": (100, 100),
+    "310104002001": (200, 100),
 }
 D1, D2 = "310101000000", "310104000000"
 STREET_OF = {c: c[:9] + "000" for c in COMMITTEES}
@@ -42,8 +47,9 @@ def committees(codes=COMMITTEES, column="code", names=True) -> gpd.GeoDataFrame:
     data = {column: list(codes)}
     if names:
         data["name"] = [f"居委会{c[-3:]}-{c[6:9]}" for c in codes]
-    return gpd.GeoDataFrame(data, geometry=[utm_box(x, y, x + 100, y + 100)
-                                            for x, y in codes.values()], crs=UTM)
+    return gpd.GeoDataFrame(
+        data, geometry=[utm_box(x, y, x + 100, y + 100) for x, y in codes.values()], crs=UTM
+    )
 
 
 def _write(gdf: gpd.GeoDataFrame, path) -> object:
@@ -52,15 +58,23 @@ def _write(gdf: gpd.GeoDataFrame, path) -> object:
 
 
 # Residents (minutes), the same figures as test_coverage's hand-computed example:
-ACCESS = pd.DataFrame({
-    "origin_id": [1, 2, 3, 4, 5, 6],
-    "population": [100.0, 300.0, 200.0, 50.0, 150.0, 400.0],
-    "unit_id": ["310101002001", "310101002002", "310101003001", "310104001001",
-                "310104001002", "310104002001"],
-    "time_kindergarten_min": [3.0, 6.0, 4.0, NAN, 5.0, 1.0],
-    "time_park_min": [12.0, 8.0, 9.0, 5.0, 10.0, 11.0],
-    "time_shop_min": [2.0, 2.0, NAN, 2.0, 2.0, 2.0],
-})
+ACCESS = pd.DataFrame(
+    {
+        "origin_id": [1, 2, 3, 4, 5, 6],
+        "population": [100.0, 300.0, 200.0, 50.0, 150.0, 400.0],
+        "unit_id": [
+            "310101002001",
+            "310101002002",
+            "310101003001",
+            "310104001001",
+            "310104001002",
+            "310104002001",
+        ],
+        "time_kindergarten_min": [3.0, 6.0, 4.0, NAN, 5.0, 1.0],
+        "time_park_min": [12.0, 8.0, 9.0, 5.0, 10.0, 11.0],
+        "time_shop_min": [2.0, 2.0, NAN, 2.0, 2.0, 2.0],
+    }
+)
 # by hand: population, cov_kg, cov_park, cov_shop, score (mandatory kg+park), complete_share
 DISTRICT_EXPECTED = {
     D1: (600, 300 / 600, 500 / 600, 400 / 600, (50 + 150 + 200) / 600, 200 / 600),
@@ -91,8 +105,12 @@ def test_codes_give_three_levels_with_parents(tmp_path):
     assert sorted(com.index) == sorted(COMMITTEES)
     assert com["parent_id"].to_dict() == STREET_OF
     street = h.units["street"].set_index("unit_id")
-    assert street["parent_id"].to_dict() == {"310101002000": D1, "310101003000": D1,
-                                             "310104001000": D2, "310104002000": D2}
+    assert street["parent_id"].to_dict() == {
+        "310101002000": D1,
+        "310101003000": D1,
+        "310104001000": D2,
+        "310104002000": D2,
+    }
     district = h.units["district"].set_index("unit_id")
     assert sorted(district.index) == [D1, D2]
     assert district["parent_id"].isna().all()
@@ -143,7 +161,9 @@ def test_coarser_rows_only_name_their_units(tmp_path):
     gdf = committees()
     extra = gpd.GeoDataFrame(
         {"code": [D1, "310101002000"], "name": ["黄浦区", "南京东路街道"]},
-        geometry=[utm_box(0, 0, 300, 100), utm_box(0, 0, 200, 100)], crs=UTM)
+        geometry=[utm_box(0, 0, 300, 100), utm_box(0, 0, 200, 100)],
+        crs=UTM,
+    )
     path = _write(pd.concat([gdf, extra], ignore_index=True), tmp_path / "named.gpkg")
     h = read_units(path, code_field="code")
     assert len(h.units["committee"]) == 6
@@ -155,8 +175,11 @@ def test_coarser_rows_only_name_their_units(tmp_path):
 
 def test_a_street_without_committees_is_not_silently_dropped(tmp_path):
     gdf = committees({c: xy for c, xy in COMMITTEES.items() if c.startswith("310101")})
-    lone = gpd.GeoDataFrame({"code": ["310104001000"], "name": ["无居委街道"]},
-                            geometry=[utm_box(0, 100, 300, 200)], crs=UTM)
+    lone = gpd.GeoDataFrame(
+        {"code": ["310104001000"], "name": ["无居委街道"]},
+        geometry=[utm_box(0, 100, 300, 200)],
+        crs=UTM,
+    )
     path = _write(pd.concat([gdf, lone], ignore_index=True), tmp_path / "mixed.gpkg")
     try:
         h = read_units(path, code_field="code")
@@ -167,13 +190,21 @@ def test_a_street_without_committees_is_not_silently_dropped(tmp_path):
 
 
 def test_street_level_codes_give_two_levels(tmp_path):
-    codes = {"310101002000": (0, 0), "310101013000": (100, 0), "310104003000": (0, 100),
-             "310104004000": (100, 100)}
+    codes = {
+        "310101002000": (0, 0),
+        "310101013000": (100, 0),
+        "310104003000": (0, 100),
+        "310104004000": (100, 100),
+    }
     h = read_units(_write(committees(codes), tmp_path / "streets.gpkg"))
     assert h.levels == ["district", "street"]
     street = h.units["street"].set_index("unit_id")
-    assert street["parent_id"].to_dict() == {"310101002000": D1, "310101013000": D1,
-                                             "310104003000": D2, "310104004000": D2}
+    assert street["parent_id"].to_dict() == {
+        "310101002000": D1,
+        "310101013000": D1,
+        "310104003000": D2,
+        "310104004000": D2,
+    }
 
 
 def test_a_bad_code_names_the_column_and_value(tmp_path):
@@ -196,9 +227,22 @@ def test_cli_bad_unit_codes_exits_2_naming_the_column(tmp_path, tiny_osm, tiny_f
     gdf = committees()
     gdf.loc[0, "code"] = "3101"
     units = _write(gdf, tmp_path / "units.gpkg")
-    res = invoke(["audit", "--network", tiny_osm, "--facilities", tiny_facilities_csv,
-                  "--units", units, "--unit-codes", "code", "--out", tmp_path / "out",
-                  "--no-map"])
+    res = invoke(
+        [
+            "audit",
+            "--network",
+            tiny_osm,
+            "--facilities",
+            tiny_facilities_csv,
+            "--units",
+            units,
+            "--unit-codes",
+            "code",
+            "--out",
+            tmp_path / "out",
+            "--no-map",
+        ]
+    )
     assert_user_error(res, "'code'", "12-digit", "units.gpkg")
 
 
@@ -213,8 +257,9 @@ def test_to_frame_round_trips_through_the_parent_id_layout(tmp_path):
         a = h.units[level].sort_values("unit_id")
         b = again.units[level].sort_values("unit_id")
         assert list(a["unit_id"]) == list(b["unit_id"])
-        assert [None if pd.isna(p) else p for p in a["parent_id"]] == \
-               [None if pd.isna(p) else p for p in b["parent_id"]]
+        assert [None if pd.isna(p) else p for p in a["parent_id"]] == [
+            None if pd.isna(p) else p for p in b["parent_id"]
+        ]
 
 
 # --------------------------------------------------------------------------- OSM boundaries
@@ -234,18 +279,30 @@ def _boundaries() -> gpd.GeoDataFrame:
         ("node", 7, "街道办", "administrative", "8", shapely.Point(X0 + 50, Y0 + 50)),
     ]
     osm_type, osm_id, name, boundary, level, geom = zip(*rows, strict=True)
-    return gpd.GeoDataFrame({"osm_type": list(osm_type), "osm_id": list(osm_id),
-                             "name": list(name), "boundary": list(boundary),
-                             "admin_level": list(level)},
-                            geometry=list(geom), crs=UTM).to_crs("EPSG:4326")
+    return gpd.GeoDataFrame(
+        {
+            "osm_type": list(osm_type),
+            "osm_id": list(osm_id),
+            "name": list(name),
+            "boundary": list(boundary),
+            "admin_level": list(level),
+        },
+        geometry=list(geom),
+        crs=UTM,
+    ).to_crs("EPSG:4326")
 
 
 def test_units_from_boundaries_nest_by_containment():
     h = units_from_boundaries(_boundaries(), source="test")
     assert h.levels == ["admin6", "admin8"]
     streets = h.units["admin8"].set_index("unit_id")
-    assert streets["parent_id"].to_dict() == {"r11": "r1", "r12": "r1", "w21": "r2",
-                                              "r22": "r2", "r99": "outside-admin6"}
+    assert streets["parent_id"].to_dict() == {
+        "r11": "r1",
+        "r12": "r1",
+        "w21": "r2",
+        "r22": "r2",
+        "r99": "outside-admin6",
+    }
     assert streets.loc["r22", "name"] == "r22"  # unnamed: the id
     assert streets.loc["w21", "name"] == "街道丙"
     districts = h.units["admin6"].set_index("unit_id")
@@ -285,8 +342,12 @@ def test_hex_units_cover_the_extent_with_regular_hexagons(size_m):
 
 
 def test_audit_without_units_uses_hexagons_and_says_so(sample_paths):
-    result = lifecircle.audit(sample_paths["network"], [sample_paths["facilities"]],
-                              population=sample_paths["population"], hex_size_m=600.0)
+    result = lifecircle.audit(
+        sample_paths["network"],
+        [sample_paths["facilities"]],
+        population=sample_paths["population"],
+        hex_size_m=600.0,
+    )
     summary = result.summary
     assert summary["units"]["levels"] == ["hex"]
     assert summary["study"]["units"] is None
@@ -297,5 +358,6 @@ def test_audit_without_units_uses_hexagons_and_says_so(sample_paths):
     assert "not governance units" in warning[0] and "600 m" in warning[0]
     assert "--units" in warning[0]
     assert summary["units"]["analysed"]["hex"] > 0
-    assert summary["population"]["total"] == pytest.approx(result.access["population"].sum(),
-                                                           abs=0.1)
+    assert summary["population"]["total"] == pytest.approx(
+        result.access["population"].sum(), abs=0.1
+    )

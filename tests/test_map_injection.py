@@ -49,8 +49,9 @@ HARMLESS = "plain name"
 CAT = "kindergarten"
 STEP = 0.001  # grid spacing in degrees (about 95 m x 111 m)
 
-needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(),
-                                    reason="needs Debian's chromium at /usr/bin/chromium")
+needs_chromium = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium"
+)
 
 
 def box(c0: float, r0: float, c1: float, r1: float) -> shapely.Polygon:
@@ -69,21 +70,33 @@ def tiny_study(folder: Path, payload: str) -> lifecircle.AuditResult:
     rows.writerow([LON0 + 60 * STEP, LAT0 + 60 * STEP, "park", payload])  # too far: unused
     (folder / "facilities.csv").write_text(buf.getvalue(), encoding="utf-8")
     gpd.GeoDataFrame(
-        {"unit_id": [f"{payload}-D", f"{payload}-A", f"{payload}-B"],
-         "name": [f"{payload} D", f"{payload} A", f"{payload} B"],
-         "parent_id": [None, f"{payload}-D", f"{payload}-D"]},
-        geometry=[box(0, 0, 8, 8), box(0, 0, 4, 8), box(4, 0, 8, 8)], crs="EPSG:4326",
+        {
+            "unit_id": [f"{payload}-D", f"{payload}-A", f"{payload}-B"],
+            "name": [f"{payload} D", f"{payload} A", f"{payload} B"],
+            "parent_id": [None, f"{payload}-D", f"{payload}-D"],
+        },
+        geometry=[box(0, 0, 8, 8), box(0, 0, 4, 8), box(4, 0, 8, 8)],
+        crs="EPSG:4326",
     ).to_file(folder / "units.geojson", driver="GeoJSON")
-    gpd.GeoDataFrame({"population": [1000.0, 2000.0], "population_method": [payload] * 2},
-                     geometry=[box(0, 0, 4, 8), box(4, 0, 8, 8)], crs="EPSG:4326",
-                     ).to_file(folder / "population.geojson", driver="GeoJSON")
+    gpd.GeoDataFrame(
+        {"population": [1000.0, 2000.0], "population_method": [payload] * 2},
+        geometry=[box(0, 0, 4, 8), box(4, 0, 8, 8)],
+        crs="EPSG:4326",
+    ).to_file(folder / "population.geojson", driver="GeoJSON")
     std = lifecircle.load_standard("gb50180-2018")
-    categories = tuple(dataclasses.replace(c, name_en=payload, name_zh=payload)
-                       if c.id == CAT else c for c in std.categories)
-    return lifecircle.audit(folder / "grid.osm", [folder / "facilities.csv"],
-                            folder / "units.geojson", folder / "population.geojson",
-                            standard=dataclasses.replace(std, categories=categories),
-                            keep_edge_units=True, name=payload)
+    categories = tuple(
+        dataclasses.replace(c, name_en=payload, name_zh=payload) if c.id == CAT else c
+        for c in std.categories
+    )
+    return lifecircle.audit(
+        folder / "grid.osm",
+        [folder / "facilities.csv"],
+        folder / "units.geojson",
+        folder / "population.geojson",
+        standard=dataclasses.replace(std, categories=categories),
+        keep_edge_units=True,
+        name=payload,
+    )
 
 
 def skeleton(page: str) -> str:
@@ -133,8 +146,11 @@ def test_payloads_stay_data(hostile, harmless, lang):
     page = build_map(result, lang=lang, basemap="none")
     # data reaches the page only through the island and the (escaped) title
     assert skeleton(page.html) == skeleton(harmless[lang])
-    assert re.search(r"<title>(.*?)</title>", page.html).group(1).startswith(
-        html.escape(payload, quote=True) + " · ")
+    assert (
+        re.search(r"<title>(.*?)</title>", page.html)
+        .group(1)
+        .startswith(html.escape(payload, quote=True) + " · ")
+    )
     # nothing was evaluated: numbers in the page are those of the harmless page
     for evaluated in ("1337", "xxx"):
         assert page.html.count(evaluated) == harmless[lang].count(evaluated)
@@ -143,15 +159,18 @@ def test_payloads_stay_data(hostile, harmless, lang):
     data = island(page.html)
     assert data == json.loads(json.dumps(page.data))
     assert data["heading"]["title"] == payload  # shown as text by map.js
-    tips = "\n".join(f["properties"].get("tip", "") + f["properties"].get("popup", "")
-                     for f in features(data))
+    tips = "\n".join(
+        f["properties"].get("tip", "") + f["properties"].get("popup", "") for f in features(data)
+    )
     names = "\n".join(lay["name"] for lay in [*data["themes"], *data["overlays"]])
     escaped = html.escape(payload, quote=True)
-    for needle in (f"<b>{escaped}</b>",  # facility
-                   f"<b>{escaped} A</b>",  # unit
-                   f"<b>{escaped} D</b>",  # parent unit
-                   f"{escaped}-A</div>",  # unit id
-                   f"<td>{escaped}</td>"):  # population method
+    for needle in (
+        f"<b>{escaped}</b>",  # facility
+        f"<b>{escaped} A</b>",  # unit
+        f"<b>{escaped} D</b>",  # parent unit
+        f"{escaped}-A</div>",  # unit id
+        f"<td>{escaped}</td>",
+    ):  # population method
         assert needle in tips, needle
     assert escaped in names  # category
     if escaped != payload:
@@ -187,12 +206,14 @@ def test_payloads_show_as_text_and_never_run(browser, hostile, tmp_path):
     assert page.locator(".lc-heading h1").inner_text() == payload
     tooltips = page.locator(".leaflet-tooltip-pane").inner_text()
     control = page.locator(".leaflet-control-layers").inner_text()
-    for needle, where in ((payload, tooltips),  # facility
-                          (f"{payload} A", tooltips),  # unit
-                          (f"{payload} D", tooltips),  # parent unit
-                          (f"{payload}-A", popups),  # unit id
-                          (f"{payload} D", popups),
-                          (payload, control)):  # category
+    for needle, where in (
+        (payload, tooltips),  # facility
+        (f"{payload} A", tooltips),  # unit
+        (f"{payload} D", tooltips),  # parent unit
+        (f"{payload}-A", popups),  # unit id
+        (f"{payload} D", popups),
+        (payload, control),
+    ):  # category
         assert needle in where, (needle, where[:300])
     for pane in (".leaflet-tooltip-pane", ".leaflet-popup-pane", ".leaflet-control-container"):
         assert page.locator(f"{pane} img").count() == 0

@@ -26,14 +26,25 @@ from .conftest import LAT0, LON0, UTM, X0, Y0, osm_xml
 # Pythagorean lengths: 0-1, 0-2, 1-3, 2-3 = 50; 1-2 = 80; 3-4 = hypot(120, 50) = 130.
 DIAMOND_XY = np.array([(0, 0), (30, 40), (30, -40), (60, 0), (180, 50)], float)
 DIAMOND_EDGES = [(0, 1), (0, 2), (1, 3), (2, 3), (1, 2), (3, 4)]
-DIAMOND_LENGTHS = {(0, 1): 50.0, (0, 2): 50.0, (1, 3): 50.0, (2, 3): 50.0, (1, 2): 80.0,
-                   (3, 4): 130.0}
+DIAMOND_LENGTHS = {
+    (0, 1): 50.0,
+    (0, 2): 50.0,
+    (1, 3): 50.0,
+    (2, 3): 50.0,
+    (1, 2): 80.0,
+    (3, 4): 130.0,
+}
 
 
 def diamond(**kwargs):
     u, v = np.array(DIAMOND_EDGES).T
     return lifecircle.graph_from_edges(
-        np.arange(100, 105), X0 + DIAMOND_XY[:, 0], Y0 + DIAMOND_XY[:, 1], u, v, crs=UTM,
+        np.arange(100, 105),
+        X0 + DIAMOND_XY[:, 0],
+        Y0 + DIAMOND_XY[:, 1],
+        u,
+        v,
+        crs=UTM,
         **kwargs,
     )
 
@@ -56,8 +67,9 @@ def test_edge_lengths_are_euclidean_in_projected_crs():
     assert g.n_nodes == 5
     assert g.n_edges == 6
     got = edge_map(g)
-    assert got == pytest.approx({(100 + a, 100 + b): d for (a, b), d in DIAMOND_LENGTHS.items()},
-                                abs=1e-9)
+    assert got == pytest.approx(
+        {(100 + a, 100 + b): d for (a, b), d in DIAMOND_LENGTHS.items()}, abs=1e-9
+    )
     # a projected input keeps its coordinates
     assert_allclose(g.x, X0 + DIAMOND_XY[:, 0])
     assert_allclose(g.y, Y0 + DIAMOND_XY[:, 1])
@@ -68,22 +80,42 @@ def test_edge_lengths_are_euclidean_in_projected_crs():
 
 def test_parallel_edges_keep_shortest_and_self_loops_are_removed():
     #          (u, v, length, class)
-    edges = [(0, 1, 50.0, "residential"), (1, 0, 70.0, "primary"),   # parallel, reversed
-             (0, 2, 50.0, "residential"), (1, 3, 50.0, "residential"),
-             (2, 3, 50.0, "residential"), (1, 2, 80.0, "residential"),
-             (3, 4, 130.0, "primary"), (4, 3, 100.0, "footway"),      # shorter one wins
-             (2, 2, 10.0, "residential"), (4, 4, 0.0, "service")]     # self-loops
+    edges = [
+        (0, 1, 50.0, "residential"),
+        (1, 0, 70.0, "primary"),  # parallel, reversed
+        (0, 2, 50.0, "residential"),
+        (1, 3, 50.0, "residential"),
+        (2, 3, 50.0, "residential"),
+        (1, 2, 80.0, "residential"),
+        (3, 4, 130.0, "primary"),
+        (4, 3, 100.0, "footway"),  # shorter one wins
+        (2, 2, 10.0, "residential"),
+        (4, 4, 0.0, "service"),
+    ]  # self-loops
     u, v, length, cls = zip(*edges, strict=True)
     g = lifecircle.graph_from_edges(
-        np.arange(5), X0 + DIAMOND_XY[:, 0], Y0 + DIAMOND_XY[:, 1], u, v, crs=UTM,
-        edge_length=length, edge_class=cls,
+        np.arange(5),
+        X0 + DIAMOND_XY[:, 0],
+        Y0 + DIAMOND_XY[:, 1],
+        u,
+        v,
+        crs=UTM,
+        edge_length=length,
+        edge_class=cls,
     )
     assert g.n_edges == 6
     got = edge_map(g)
-    assert got == {(0, 1): 50.0, (0, 2): 50.0, (1, 3): 50.0, (2, 3): 50.0, (1, 2): 80.0,
-                   (3, 4): 100.0}
-    classes = {(int(a), int(b)): c for a, b, c in zip(g.edge_u, g.edge_v, g.edge_class,
-                                                       strict=True)}
+    assert got == {
+        (0, 1): 50.0,
+        (0, 2): 50.0,
+        (1, 3): 50.0,
+        (2, 3): 50.0,
+        (1, 2): 80.0,
+        (3, 4): 100.0,
+    }
+    classes = {
+        (int(a), int(b)): c for a, b, c in zip(g.edge_u, g.edge_v, g.edge_class, strict=True)
+    }
     assert classes[(0, 1)] == "residential"
     assert classes[(3, 4)] == "footway"
     assert not (g.edge_u == g.edge_v).any()
@@ -92,8 +124,9 @@ def test_parallel_edges_keep_shortest_and_self_loops_are_removed():
 def _components_input():
     # diamond (5 nodes, 6 edges) + triangle 5-6-7 (3 nodes, 3 edges) far east
     # + a pair 8-9 (2 nodes, 1 edge) + isolated node 10 (no edge)
-    xy = np.vstack([DIAMOND_XY, [(1000, 0), (1100, 0), (1050, 80)], [(2000, 0), (2100, 0)],
-                    [(3000, 0)]])
+    xy = np.vstack(
+        [DIAMOND_XY, [(1000, 0), (1100, 0), (1050, 80)], [(2000, 0), (2100, 0)], [(3000, 0)]]
+    )
     edges = [*DIAMOND_EDGES, (5, 6), (6, 7), (5, 7), (8, 9)]
     u, v = np.array(edges).T
     return np.arange(100, 111), X0 + xy[:, 0], Y0 + xy[:, 1], u, v
@@ -131,8 +164,9 @@ def test_min_component_nodes_keeps_a_second_big_component():
     assert g.dropped["kept_components"] == 2
     # the triangle keeps its own lengths: 100, hypot(50, 80) twice
     tri = {k: d for k, d in edge_map(g).items() if k[0] >= 105}
-    assert tri == pytest.approx({(105, 106): 100.0, (105, 107): np.hypot(50, 80),
-                                 (106, 107): np.hypot(50, 80)})
+    assert tri == pytest.approx(
+        {(105, 106): 100.0, (105, 107): np.hypot(50, 80), (106, 107): np.hypot(50, 80)}
+    )
 
 
 def test_keep_largest_false_keeps_every_component_but_not_isolated_nodes():
@@ -145,8 +179,9 @@ def test_keep_largest_false_keeps_every_component_but_not_isolated_nodes():
 
 def test_network_without_edges_raises_data_error():
     with pytest.raises(lifecircle.DataError, match="no walkable edges"):
-        lifecircle.graph_from_edges(np.arange(3), [0.0, 1.0, 2.0], [0.0, 0.0, 0.0],
-                                    [], [], crs=UTM, source="empty.osm")
+        lifecircle.graph_from_edges(
+            np.arange(3), [0.0, 1.0, 2.0], [0.0, 0.0, 0.0], [], [], crs=UTM, source="empty.osm"
+        )
     # DataError is also a ValueError and a LifecircleError
     assert issubclass(lifecircle.DataError, ValueError)
     assert issubclass(lifecircle.DataError, lifecircle.LifecircleError)
@@ -154,19 +189,20 @@ def test_network_without_edges_raises_data_error():
 
 def test_network_of_only_self_loops_raises_data_error():
     with pytest.raises(lifecircle.DataError):
-        lifecircle.graph_from_edges(np.arange(3), [0.0, 1.0, 2.0], [0.0, 0.0, 0.0],
-                                    [0, 1], [0, 1], crs=UTM)
+        lifecircle.graph_from_edges(
+            np.arange(3), [0.0, 1.0, 2.0], [0.0, 0.0, 0.0], [0, 1], [0, 1], crs=UTM
+        )
 
 
 def test_geographic_input_is_projected_to_utm_51n_near_shanghai():
     lon = np.array([121.47, 121.48, 121.48, 121.47])
     lat = np.array([31.23, 31.23, 31.24, 31.24])
-    g = lifecircle.graph_from_edges(np.arange(4), lon, lat, [0, 1, 2], [1, 2, 3],
-                                    crs="EPSG:4326")
+    g = lifecircle.graph_from_edges(np.arange(4), lon, lat, [0, 1, 2], [1, 2, 3], crs="EPSG:4326")
     assert g.crs.to_epsg() == 32651
     assert g.crs.is_projected
     ex, ey = pyproj.Transformer.from_crs("EPSG:4326", "EPSG:32651", always_xy=True).transform(
-        lon, lat)
+        lon, lat
+    )
     assert_allclose(g.x, ex)
     assert_allclose(g.y, ey)
     # lengths are metres: close to the geodesic (UTM scale error < 0.05 % here)
@@ -174,12 +210,14 @@ def test_geographic_input_is_projected_to_utm_51n_near_shanghai():
     _, _, expected = geod.inv(lon[[0, 1, 2]], lat[[0, 1, 2]], lon[[1, 2, 3]], lat[[1, 2, 3]])
     assert_allclose(g.edge_length, expected, rtol=5e-4)
     # explicit target CRS
-    g50 = lifecircle.graph_from_edges(np.arange(4), lon, lat, [0, 1, 2], [1, 2, 3],
-                                      crs="EPSG:4326", to_crs="EPSG:32650")
+    g50 = lifecircle.graph_from_edges(
+        np.arange(4), lon, lat, [0, 1, 2], [1, 2, 3], crs="EPSG:4326", to_crs="EPSG:32650"
+    )
     assert g50.crs.to_epsg() == 32650
     with pytest.raises(lifecircle.CRSError, match="not projected"):
-        lifecircle.graph_from_edges(np.arange(4), lon, lat, [0, 1, 2], [1, 2, 3],
-                                    crs="EPSG:4326", to_crs="EPSG:4326")
+        lifecircle.graph_from_edges(
+            np.arange(4), lon, lat, [0, 1, 2], [1, 2, 3], crs="EPSG:4326", to_crs="EPSG:4326"
+        )
 
 
 def test_to_networkx_has_same_nodes_edges_and_lengths():
@@ -236,32 +274,39 @@ def test_graph_from_osm_on_the_bundled_pbf(sample_graph):
     assert (g.edge_length > 0).all()
     assert set(g.edge_class) <= WALKABLE_HIGHWAYS
     # edge lengths are straight lines between consecutive OSM vertices in UTM
-    assert_allclose(g.edge_length, np.hypot(g.x[g.edge_u] - g.x[g.edge_v],
-                                            g.y[g.edge_u] - g.y[g.edge_v]), atol=1e-6)
+    assert_allclose(
+        g.edge_length,
+        np.hypot(g.x[g.edge_u] - g.x[g.edge_v], g.y[g.edge_u] - g.y[g.edge_v]),
+        atol=1e-6,
+    )
     # the sample has smaller components (across the Huangpu river) that are reported
     assert g.dropped["components"] >= 1
     assert g.dropped["nodes"] >= 1
     # one connected component is left
     from scipy.sparse.csgraph import connected_components
+
     assert connected_components(g.adjacency, directed=False)[0] == 1
     # the nodes lie in central Shanghai
-    lon, lat = pyproj.Transformer.from_crs(g.crs, "EPSG:4326", always_xy=True).transform(
-        g.x, g.y)
+    lon, lat = pyproj.Transformer.from_crs(g.crs, "EPSG:4326", always_xy=True).transform(g.x, g.y)
     assert 121.40 < lon.min() < lon.max() < 121.56
     assert 31.17 < lat.min() < lat.max() < 31.28
 
 
 TINY_NODES = {
-    1: (121.4700, 31.2300), 2: (121.4710, 31.2300), 3: (121.4710, 31.2310),
-    4: (121.4720, 31.2310), 5: (121.4720, 31.2320), 6: (121.4720, 31.2330),
+    1: (121.4700, 31.2300),
+    2: (121.4710, 31.2300),
+    3: (121.4710, 31.2310),
+    4: (121.4720, 31.2310),
+    5: (121.4720, 31.2320),
+    6: (121.4720, 31.2330),
     7: (121.4730, 31.2330),
 }
 TINY_WAYS = [
     (10, [1, 2, 3], {"highway": "residential", "name": "测试路"}),
     (11, [3, 4], {"highway": "primary"}),
-    (12, [4, 5], {"highway": "footway", "foot": "no"}),       # not walkable
-    (13, [5, 6], {"highway": "motorway"}),                     # not walkable
-    (14, [6, 7], {"building": "yes"}),                         # not a street
+    (12, [4, 5], {"highway": "footway", "foot": "no"}),  # not walkable
+    (13, [5, 6], {"highway": "motorway"}),  # not walkable
+    (14, [6, 7], {"building": "yes"}),  # not a street
 ]
 
 
@@ -288,8 +333,10 @@ def test_graph_from_osm_xml_keeps_only_walkable_ways(tiny_osm_file):
     # 0.001 deg of longitude at 31.23 N is about 95.2 m; 0.001 deg of latitude about 110.9 m
     assert edges[(1, 2)] == pytest.approx(95.2, abs=0.2)
     assert edges[(2, 3)] == pytest.approx(110.9, abs=0.2)
-    classes = {(int(g.node_ids[a]), int(g.node_ids[b])): c
-               for a, b, c in zip(g.edge_u, g.edge_v, g.edge_class, strict=True)}
+    classes = {
+        (int(g.node_ids[a]), int(g.node_ids[b])): c
+        for a, b, c in zip(g.edge_u, g.edge_v, g.edge_class, strict=True)
+    }
     assert classes == {(1, 2): "residential", (2, 3): "residential", (3, 4): "primary"}
     assert g.dropped["components"] == 0
 
@@ -343,9 +390,12 @@ def test_graphml_round_trip_uses_osmnx_lengths(tmp_path):
     # both directions, a longer parallel edge, a list-valued highway (osmnx merges ways);
     # the lengths are deliberately not the straight-line ones, so we see they are used
     for u, v, length, hw in [
-        (101, 102, 120.0, "residential"), (102, 101, 120.0, "residential"),
-        (102, 103, 150.0, "primary"), (102, 103, 200.0, "primary"),
-        (103, 102, 150.0, "primary"), (103, 104, 99.5, "footway"),
+        (101, 102, 120.0, "residential"),
+        (102, 101, 120.0, "residential"),
+        (102, 103, 150.0, "primary"),
+        (102, 103, 200.0, "primary"),
+        (103, 102, 150.0, "primary"),
+        (103, 104, 99.5, "footway"),
     ]:
         G.add_edge(u, v, length=length, highway=hw)
     path = tmp_path / "walk.graphml"
@@ -358,7 +408,8 @@ def test_graphml_round_trip_uses_osmnx_lengths(tmp_path):
     classes = sorted(g.edge_class)
     assert classes == ["footway", "primary", "residential"]
     ex, ey = pyproj.Transformer.from_crs("EPSG:4326", "EPSG:32651", always_xy=True).transform(
-        LON0, LAT0)
+        LON0, LAT0
+    )
     assert (g.x[0], g.y[0]) == pytest.approx((ex, ey))
     # read_network dispatches .graphml here too
     assert edge_map(lifecircle.read_network(path)) == edge_map(g)
@@ -380,18 +431,26 @@ def test_graphml_without_crs_is_a_crs_error(tmp_path):
 
 def _xml_with_other_ways(path):
     """A 6 x 6 grid of streets and footways plus a landuse outline, a stream, a motorway."""
-    nodes = {1 + r * 6 + c: (LON0 + c * 0.001, LAT0 + r * 0.001)
-             for r in range(6) for c in range(6)}
-    ways = [(1000 + r, [1 + r * 6 + c for c in range(6)], {"highway": "residential"})
-            for r in range(6)]
-    ways += [(1100 + c, [1 + r * 6 + c for r in range(6)], {"highway": "footway"})
-             for c in range(6)]
-    nodes |= {500: (LON0 - 0.001, LAT0 - 0.001), 501: (LON0 + 0.006, LAT0 - 0.001),
-              502: (LON0 + 0.006, LAT0 + 0.006)}
-    ways += [(2000, [500, 501, 502, 500], {"landuse": "residential"}),
-             (2001, [1, 500], {"waterway": "stream"}),
-             (2002, [2, 501], {"highway": "motorway"}),
-             (2003, [3, 502], {"highway": "footway", "access": "private"})]
+    nodes = {
+        1 + r * 6 + c: (LON0 + c * 0.001, LAT0 + r * 0.001) for r in range(6) for c in range(6)
+    }
+    ways = [
+        (1000 + r, [1 + r * 6 + c for c in range(6)], {"highway": "residential"}) for r in range(6)
+    ]
+    ways += [
+        (1100 + c, [1 + r * 6 + c for r in range(6)], {"highway": "footway"}) for c in range(6)
+    ]
+    nodes |= {
+        500: (LON0 - 0.001, LAT0 - 0.001),
+        501: (LON0 + 0.006, LAT0 - 0.001),
+        502: (LON0 + 0.006, LAT0 + 0.006),
+    }
+    ways += [
+        (2000, [500, 501, 502, 500], {"landuse": "residential"}),
+        (2001, [1, 500], {"waterway": "stream"}),
+        (2002, [2, 501], {"highway": "motorway"}),
+        (2003, [3, 502], {"highway": "footway", "access": "private"}),
+    ]
     path.write_text(osm_xml(nodes, ways), encoding="utf-8")
     return path
 
@@ -408,11 +467,11 @@ def xml_graphs(tmp_path_factory):
         warnings.simplefilter("ignore")
         simplified = ox.graph_from_xml(xml, simplify=True, retain_all=True)
         full = ox.graph_from_xml(xml, simplify=False, retain_all=True)
-        consolidated = ox.consolidate_intersections(ox.project_graph(simplified), tolerance=30,
-                                                    rebuild_graph=True)
+        consolidated = ox.consolidate_intersections(
+            ox.project_graph(simplified), tolerance=30, rebuild_graph=True
+        )
     paths = {}
-    for name, G in [("simplified", simplified), ("full", full),
-                    ("consolidated", consolidated)]:
+    for name, G in [("simplified", simplified), ("full", full), ("consolidated", consolidated)]:
         paths[name] = folder / f"{name}.graphml"
         ox.save_graphml(G, paths[name])
     paths["osm"] = xml
@@ -436,8 +495,10 @@ def test_simplified_graphml_edges_are_split_at_their_geometry(xml_graphs):
     # every OSM vertex is back as a node, every edge straight: distances as on the OSM graph
     assert simple.n_nodes == ref.n_nodes
     assert simple.adjacency.sum() == pytest.approx(ref.adjacency.sum(), rel=5e-3)
-    straight = np.hypot(simple.x[simple.edge_u] - simple.x[simple.edge_v],
-                        simple.y[simple.edge_u] - simple.y[simple.edge_v])
+    straight = np.hypot(
+        simple.x[simple.edge_u] - simple.x[simple.edge_v],
+        simple.y[simple.edge_u] - simple.y[simple.edge_v],
+    )
     # osmnx's `length` (kept) is great-circle on a sphere: within 0.5% of UTM straight lines
     assert_allclose(simple.edge_length, straight, rtol=5e-3)
 

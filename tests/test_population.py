@@ -17,8 +17,11 @@ from .conftest import UTM, X0, Y0, grid, utm_box
 
 
 def polys(boxes, populations, method="census"):
-    return gpd.GeoDataFrame({"population": populations, "population_method": method},
-                            geometry=[utm_box(*b) for b in boxes], crs=UTM)
+    return gpd.GeoDataFrame(
+        {"population": populations, "population_method": method},
+        geometry=[utm_box(*b) for b in boxes],
+        crs=UTM,
+    )
 
 
 def by_node(origins) -> dict[int, float]:
@@ -32,8 +35,9 @@ def test_population_is_conserved_inside_the_extent():
     pop = polys([(50, 50, 250, 250), (250, 50, 350, 350)], [1000.0, 600.0])
     origins = lifecircle.origins_from_polygons(g, pop)
     got = by_node(origins)
-    assert got == pytest.approx({6: 250.0, 7: 250.0, 11: 250.0, 12: 250.0,
-                                 8: 200.0, 13: 200.0, 18: 200.0})
+    assert got == pytest.approx(
+        {6: 250.0, 7: 250.0, 11: 250.0, 12: 250.0, 8: 200.0, 13: 200.0, 18: 200.0}
+    )
     assert origins.points["population"].sum() == pytest.approx(1600.0)
     rep = origins.report
     assert rep["population_input"] == 1600.0
@@ -54,11 +58,17 @@ def _classed_grid(residential_edges: set[tuple[int, int]]) -> lifecircle.WalkGra
     idx = np.arange(25).reshape(5, 5)
     u = np.concatenate([idx[:, :-1].ravel(), idx[:-1, :].ravel()])
     v = np.concatenate([idx[:, 1:].ravel(), idx[1:, :].ravel()])
-    cls = np.array(["residential" if (a, b) in residential_edges else "primary"
-                    for a, b in zip(u, v, strict=True)], dtype=object)
+    cls = np.array(
+        [
+            "residential" if (a, b) in residential_edges else "primary"
+            for a, b in zip(u, v, strict=True)
+        ],
+        dtype=object,
+    )
     r, c = np.divmod(np.arange(25), 5)
-    return lifecircle.graph_from_edges(np.arange(25), X0 + 100.0 * c, Y0 + 100.0 * r, u, v,
-                                       crs=UTM, edge_class=cls)
+    return lifecircle.graph_from_edges(
+        np.arange(25), X0 + 100.0 * c, Y0 + 100.0 * r, u, v, crs=UTM, edge_class=cls
+    )
 
 
 def test_residential_streets_weight_the_allocation():
@@ -74,9 +84,9 @@ def test_polygon_without_residential_street_falls_back_to_all_streets():
     g = _classed_grid({(5, 6), (6, 7)})
     # second polygon: nodes 16, 17, 18 on row 3, all primary -> weight 200 each
     origins = lifecircle.origins_from_polygons(
-        g, polys([(50, 50, 350, 250), (50, 250, 350, 350)], [900.0, 300.0]))
-    assert by_node(origins) == pytest.approx({6: 600.0, 7: 300.0,
-                                              16: 100.0, 17: 100.0, 18: 100.0})
+        g, polys([(50, 50, 350, 250), (50, 250, 350, 350)], [900.0, 300.0])
+    )
+    assert by_node(origins) == pytest.approx({6: 600.0, 7: 300.0, 16: 100.0, 17: 100.0, 18: 100.0})
     assert origins.report["polygons_without_residential_streets"] == 1
 
 
@@ -93,9 +103,13 @@ def test_polygon_half_outside_keeps_half_its_population():
 
 def test_polygons_outside_or_without_nodes_are_reported():
     g = grid(5, 5)
-    pop = polys([(1000, 1000, 1200, 1200),   # outside the street data
-                 (110, 110, 190, 190)],      # inside a block: no node
-                [70.0, 30.0])
+    pop = polys(
+        [
+            (1000, 1000, 1200, 1200),  # outside the street data
+            (110, 110, 190, 190),
+        ],  # inside a block: no node
+        [70.0, 30.0],
+    )
     origins = lifecircle.origins_from_polygons(g, pop)
     assert len(origins.points) == 0
     rep = origins.report
@@ -107,8 +121,7 @@ def test_polygons_outside_or_without_nodes_are_reported():
 
 def test_population_method_column_is_optional():
     g = grid(5, 5)
-    pop = gpd.GeoDataFrame({"population": [100.0]}, geometry=[utm_box(50, 50, 250, 250)],
-                           crs=UTM)
+    pop = gpd.GeoDataFrame({"population": [100.0]}, geometry=[utm_box(50, 50, 250, 250)], crs=UTM)
     origins = lifecircle.origins_from_polygons(g, pop)
     assert origins.points["population"].sum() == pytest.approx(100.0)
 
@@ -117,7 +130,8 @@ def test_node_on_a_shared_border_belongs_to_one_polygon():
     g = grid(5, 5)
     # the border x = 200 runs through nodes 7, 12, 17
     origins = lifecircle.origins_from_polygons(
-        g, polys([(50, 50, 200, 350), (200, 50, 350, 350)], [900.0, 900.0]))
+        g, polys([(50, 50, 200, 350), (200, 50, 350, 350)], [900.0, 900.0])
+    )
     assert origins.points["population"].sum() == pytest.approx(1800.0)
     assert {7, 12, 17} <= set(by_node(origins))
 
@@ -127,9 +141,11 @@ def test_node_on_a_shared_border_belongs_to_one_polygon():
 
 def test_read_population_reads_and_defaults_the_method(tmp_path):
     path = tmp_path / "pop.gpkg"
-    gpd.GeoDataFrame({"population": [10, 20]},
-                     geometry=[utm_box(0, 0, 100, 100), utm_box(100, 0, 200, 100)],
-                     crs=UTM).to_file(path)
+    gpd.GeoDataFrame(
+        {"population": [10, 20]},
+        geometry=[utm_box(0, 0, 100, 100), utm_box(100, 0, 200, 100)],
+        crs=UTM,
+    ).to_file(path)
     pop = lifecircle.read_population(path)
     assert list(pop.columns) == ["population", "population_method", "polygon_id", "geometry"]
     assert list(pop["polygon_id"]) == ["row 1", "row 2"]  # no unit_id column: file order
@@ -139,8 +155,9 @@ def test_read_population_reads_and_defaults_the_method(tmp_path):
 
 def test_read_population_missing_column_names_file_and_field(tmp_path):
     path = tmp_path / "pop.gpkg"
-    gpd.GeoDataFrame({"inhabitants": [10]}, geometry=[utm_box(0, 0, 100, 100)],
-                     crs=UTM).to_file(path)
+    gpd.GeoDataFrame({"inhabitants": [10]}, geometry=[utm_box(0, 0, 100, 100)], crs=UTM).to_file(
+        path
+    )
     with pytest.raises(lifecircle.InputFormatError, match="'population'") as err:
         lifecircle.read_population(path)
     msg = str(err.value)
@@ -151,9 +168,11 @@ def test_read_population_missing_column_names_file_and_field(tmp_path):
 
 def test_read_population_negative_values_name_file_and_field(tmp_path):
     path = tmp_path / "pop.gpkg"
-    gpd.GeoDataFrame({"population": [10.0, -5.0, 3.0]},
-                     geometry=[utm_box(0, 0, 100, 100), utm_box(100, 0, 200, 100),
-                               utm_box(200, 0, 300, 100)], crs=UTM).to_file(path)
+    gpd.GeoDataFrame(
+        {"population": [10.0, -5.0, 3.0]},
+        geometry=[utm_box(0, 0, 100, 100), utm_box(100, 0, 200, 100), utm_box(200, 0, 300, 100)],
+        crs=UTM,
+    ).to_file(path)
     with pytest.raises(lifecircle.InputFormatError, match="non-negative") as err:
         lifecircle.read_population(path)
     msg = str(err.value)

@@ -59,8 +59,9 @@ def test_bd09_round_trips_under_half_a_metre():
     assert geod_m(lon, lat, *coords.bd09_to_wgs84(blon, blat)).max() < TOL_M
     # BD-09 <-> GCJ-02 alone
     glon, glat = coords.wgs84_to_gcj02(lon, lat)
-    assert geod_m(glon, glat, *coords.bd09_to_gcj02(*coords.gcj02_to_bd09(glon, glat))
-                  ).max() < TOL_M
+    assert (
+        geod_m(glon, glat, *coords.bd09_to_gcj02(*coords.gcj02_to_bd09(glon, glat))).max() < TOL_M
+    )
 
 
 def test_one_step_inverse_is_off_by_more_than_half_a_metre_somewhere():
@@ -83,8 +84,7 @@ def test_scalars_and_points_outside_china():
 
 
 def test_to_gcj02_shifts_frames_and_needs_wgs84():
-    pts = gpd.GeoDataFrame({"a": [1]}, geometry=[shapely.Point(121.4737, 31.2304)],
-                           crs="EPSG:4326")
+    pts = gpd.GeoDataFrame({"a": [1]}, geometry=[shapely.Point(121.4737, 31.2304)], crs="EPSG:4326")
     shifted = coords.to_gcj02(pts)
     assert shifted.crs.to_epsg() == 4326 and list(shifted["a"]) == [1]
     assert shifted.geometry.x.iloc[0] == pytest.approx(121.478223, abs=1e-6)
@@ -92,10 +92,17 @@ def test_to_gcj02_shifts_frames_and_needs_wgs84():
         coords.to_gcj02(pts.to_crs(UTM))
 
 
-@pytest.mark.parametrize(("value", "expected"), [
-    (None, None), ("gcj02", "gcj02"), ("GCJ-02", "gcj02"), ("BD09", "bd09"),
-    ("wgs84", "wgs84"), ("EPSG:32651", "EPSG:32651"),
-])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (None, None),
+        ("gcj02", "gcj02"),
+        ("GCJ-02", "gcj02"),
+        ("BD09", "bd09"),
+        ("wgs84", "wgs84"),
+        ("EPSG:32651", "EPSG:32651"),
+    ],
+)
 def test_parse_facilities_crs(value, expected):
     assert parse_facilities_crs(value) == expected
 
@@ -112,12 +119,14 @@ def test_parse_facilities_crs_rejects_nonsense_with_the_choices():
 
 def _truth() -> pd.DataFrame:
     """Known WGS-84 points of three categories in central Shanghai."""
-    return pd.DataFrame({
-        "name": ["甲小学", "乙便利店", "丙菜场", "丁小学"],
-        "category": ["primary_school", "convenience_store", "fresh_market", "primary_school"],
-        "lon": [121.4605, 121.4712, 121.4820, 121.5010],
-        "lat": [31.2205, 31.2301, 31.2415, 31.2290],
-    })
+    return pd.DataFrame(
+        {
+            "name": ["甲小学", "乙便利店", "丙菜场", "丁小学"],
+            "category": ["primary_school", "convenience_store", "fresh_market", "primary_school"],
+            "lon": [121.4605, 121.4712, 121.4820, 121.5010],
+            "lat": [31.2205, 31.2301, 31.2415, 31.2290],
+        }
+    )
 
 
 def _assert_at_truth(fac: gpd.GeoDataFrame, truth: pd.DataFrame) -> None:
@@ -149,16 +158,28 @@ def test_amap_location_column_and_typecodes(tmp_path, gb_standard):
     fac = lifecircle.read_facilities(path, gb_standard, crs="gcj02")
     known = truth[truth["typecode"] != AMAP_UNKNOWN]
     _assert_at_truth(fac, known)
-    assert list(fac["category"]) == ["primary_school", "convenience_store", "fresh_market",
-                                     "health_center", "convenience_store"]
+    assert list(fac["category"]) == [
+        "primary_school",
+        "convenience_store",
+        "fresh_market",
+        "health_center",
+        "convenience_store",
+    ]
     assert fac.attrs["unknown_typecodes"] == {AMAP_UNKNOWN: 1}
 
 
 def test_lng_lat_excel_in_gcj02(tmp_path, gb_standard):
     truth = _truth()
     x, y = coords.wgs84_to_gcj02(truth["lon"].to_numpy(), truth["lat"].to_numpy())
-    table = pd.DataFrame({"名称": truth["name"], "name": truth["name"], "lng": x, "lat": y,
-                          "typecode": ["141203", "060200", "060703", "141203"]})
+    table = pd.DataFrame(
+        {
+            "名称": truth["name"],
+            "name": truth["name"],
+            "lng": x,
+            "lat": y,
+            "typecode": ["141203", "060200", "060703", "141203"],
+        }
+    )
     path = tmp_path / "pois.xlsx"
     table.to_excel(path, index=False)
     fac = lifecircle.read_facilities(path, gb_standard, crs="gcj02")
@@ -188,8 +209,9 @@ def test_projected_csv_with_an_epsg_code(tmp_path, gb_standard):
 def test_geojson_labelled_wgs84_but_in_gcj02(tmp_path, gb_standard):
     truth = _truth()
     x, y = coords.wgs84_to_gcj02(truth["lon"].to_numpy(), truth["lat"].to_numpy())
-    gdf = gpd.GeoDataFrame(truth.drop(columns=["lon", "lat"]),
-                           geometry=gpd.points_from_xy(x, y), crs="EPSG:4326")
+    gdf = gpd.GeoDataFrame(
+        truth.drop(columns=["lon", "lat"]), geometry=gpd.points_from_xy(x, y), crs="EPSG:4326"
+    )
     path = tmp_path / "amap.geojson"
     gdf.to_file(path, driver="GeoJSON")
     _assert_at_truth(lifecircle.read_facilities(path, gb_standard, crs="gcj02"), truth)
@@ -209,8 +231,9 @@ def test_table_errors_name_the_file(tmp_path, gb_standard):
     with pytest.raises(lifecircle.InputFormatError, match="typecode"):
         lifecircle.read_facilities(no_cat, gb_standard)
     bad = tmp_path / "bad-location.csv"
-    bad.write_text('name,typecode,location\na,141203,"121.4,31.2"\nb,141203,121.4\n',
-                   encoding="utf-8")
+    bad.write_text(
+        'name,typecode,location\na,141203,"121.4,31.2"\nb,141203,121.4\n', encoding="utf-8"
+    )
     with pytest.raises(lifecircle.InputFormatError, match=r"line\(s\) 3"):
         lifecircle.read_facilities(bad, gb_standard, crs="gcj02")
 
@@ -228,11 +251,27 @@ def test_typecode_table_maps_only_justified_codes():
 
 
 def test_categories_from_typecodes_and_unknown_counts():
-    codes = pd.Series(["141203", "060200", "060200|060100", "060100|060200", "050100",
-                       "050100", "050000|050100", None, "60200"], dtype="string")
+    codes = pd.Series(
+        [
+            "141203",
+            "060200",
+            "060200|060100",
+            "060100|060200",
+            "050100",
+            "050100",
+            "050000|050100",
+            None,
+            "60200",
+        ],
+        dtype="string",
+    )
     cats, unknown = categories_from_typecodes(codes)
-    assert list(cats.iloc[:4]) == ["primary_school", "convenience_store",
-                                   "convenience_store", "convenience_store"]
+    assert list(cats.iloc[:4]) == [
+        "primary_school",
+        "convenience_store",
+        "convenience_store",
+        "convenience_store",
+    ]
     assert cats.iloc[4:8].isna().all()  # never guessed
     assert cats.iloc[8] == "convenience_store"  # a code read as a number lost its leading 0
     assert unknown == {"050100": 3, "050000": 1}
@@ -241,12 +280,21 @@ def test_categories_from_typecodes_and_unknown_counts():
 # --------------------------------------------------------------------------- duplicates
 
 
-def _pair(dx_m: float, names=("和平小学", "上海市和平小学"), categories=("primary_school",) * 2,
-          sources=("osm", "amap.csv")) -> gpd.GeoDataFrame:
+def _pair(
+    dx_m: float,
+    names=("和平小学", "上海市和平小学"),
+    categories=("primary_school",) * 2,
+    sources=("osm", "amap.csv"),
+) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(
-        {"category": list(categories), "name": list(names), "source": list(sources),
-         "osm_id": [pd.NA, pd.NA]},
-        geometry=[shapely.Point(X0, Y0), shapely.Point(X0 + dx_m, Y0)], crs=UTM,
+        {
+            "category": list(categories),
+            "name": list(names),
+            "source": list(sources),
+            "osm_id": [pd.NA, pd.NA],
+        },
+        geometry=[shapely.Point(X0, Y0), shapely.Point(X0 + dx_m, Y0)],
+        crs=UTM,
     ).to_crs("EPSG:4326")
 
 
@@ -257,13 +305,17 @@ def test_duplicates_within_20_m_with_similar_names_are_merged():
     assert out["source"].iloc[0] == "osm"  # the first record is kept
 
 
-@pytest.mark.parametrize("kwargs", [
-    {"dx_m": 30.0},
-    {"dx_m": 10.0, "categories": ("primary_school", "kindergarten")},
-    {"dx_m": 10.0, "sources": ("amap.csv", "amap.csv")},
-    {"dx_m": 10.0, "names": ("和平小学", "复兴中学")},
-    {"dx_m": 10.0, "names": ("和平小学", None)},
-], ids=["30m-apart", "other-category", "same-source", "other-name", "one-unnamed"])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"dx_m": 30.0},
+        {"dx_m": 10.0, "categories": ("primary_school", "kindergarten")},
+        {"dx_m": 10.0, "sources": ("amap.csv", "amap.csv")},
+        {"dx_m": 10.0, "names": ("和平小学", "复兴中学")},
+        {"dx_m": 10.0, "names": ("和平小学", None)},
+    ],
+    ids=["30m-apart", "other-category", "same-source", "other-name", "one-unnamed"],
+)
 def test_not_duplicates(kwargs):
     pair = _pair(**kwargs)
     out, merged = deduplicate(pair)
@@ -291,8 +343,20 @@ def test_deduplicate_merges_groups_and_counts_per_category():
 
 
 def test_cli_rejects_a_nonsense_facilities_crs(tmp_path, tiny_osm, tiny_facilities_csv):
-    res = invoke(["audit", "--network", tiny_osm, "--facilities", tiny_facilities_csv,
-                  "--facilities-crs", "nonsense", "--out", tmp_path / "out", "--no-map"])
+    res = invoke(
+        [
+            "audit",
+            "--network",
+            tiny_osm,
+            "--facilities",
+            tiny_facilities_csv,
+            "--facilities-crs",
+            "nonsense",
+            "--out",
+            tmp_path / "out",
+            "--no-map",
+        ]
+    )
     assert_user_error(res, "--facilities-crs 'nonsense'", "gcj02", "bd09")
     assert not (tmp_path / "out").exists()
 
@@ -301,8 +365,9 @@ def _moved_m(written: gpd.GeoDataFrame, original: gpd.GeoDataFrame) -> pd.Series
     """How far each written facility moved from its original (matched on osm_id, category)."""
     written = written.set_index(["osm_id", "category"])
     original = original.set_index(["osm_id", "category"]).loc[written.index]
-    return (written.geometry.to_crs(UTM).centroid
-            .distance(original.geometry.to_crs(UTM).centroid, align=False))
+    return written.geometry.to_crs(UTM).centroid.distance(
+        original.geometry.to_crs(UTM).centroid, align=False
+    )
 
 
 @pytest.fixture(scope="module")
@@ -319,8 +384,20 @@ def amap_run(tmp_path_factory):
     name, code, lon, lat = AMAP_ROWS[0]
     write_amap_csv(folder / "tencent.csv", [(f"上海市{name}", code, lon + 0.00008, lat)])
     out = folder / "out"
-    res = invoke(["audit", "--facilities", csv, "--facilities", folder / "tencent.csv",
-                  "--facilities-crs", "gcj02", "--out", out, "--no-map"])
+    res = invoke(
+        [
+            "audit",
+            "--facilities",
+            csv,
+            "--facilities",
+            folder / "tencent.csv",
+            "--facilities-crs",
+            "gcj02",
+            "--out",
+            out,
+            "--no-map",
+        ]
+    )
     return res, out, truth
 
 
@@ -335,8 +412,13 @@ def test_cli_amap_csv_in_gcj02_on_the_sample(amap_run, sample_paths, gb_standard
     amap = amap.loc[known["name"]]
     err = geod_m(amap.geometry.x, amap.geometry.y, known["lon"], known["lat"])
     assert err.max() < TOL_M, err
-    assert list(amap["category"]) == ["primary_school", "convenience_store", "fresh_market",
-                                      "health_center", "convenience_store"]
+    assert list(amap["category"]) == [
+        "primary_school",
+        "convenience_store",
+        "fresh_market",
+        "health_center",
+        "convenience_store",
+    ]
     # the study's OSM POIs (WGS-84) are not shifted by --facilities-crs
     osm = fac[fac["source"] == "pois.gpkg"]
     original = lifecircle.read_facilities(sample_paths["facilities"], gb_standard)
@@ -349,17 +431,36 @@ def test_cli_amap_csv_in_gcj02_on_the_sample(amap_run, sample_paths, gb_standard
     assert summary["data_quality"]["duplicates_merged"] == {"primary_school": 1}
     assert any("merged 1 duplicate" in w for w in summary["warnings"])
     assert [Path(p).name for p in summary["study"]["facilities"]] == [
-        "pois.gpkg", "amap.csv", "tencent.csv"]
+        "pois.gpkg",
+        "amap.csv",
+        "tencent.csv",
+    ]
 
 
 def test_cli_facilities_crs_does_not_move_wgs84_files(tmp_path, sample_paths, gb_standard):
     csv = tmp_path / "amap.csv"
     write_amap_csv(csv)
     out = tmp_path / "out"
-    res = invoke(["audit", "--network", sample_paths["network"],
-                  "--facilities", sample_paths["facilities"], "--facilities", csv,
-                  "--facilities-crs", "gcj02", "--units", sample_paths["units"],
-                  "--population", sample_paths["population"], "--out", out, "--no-map"])
+    res = invoke(
+        [
+            "audit",
+            "--network",
+            sample_paths["network"],
+            "--facilities",
+            sample_paths["facilities"],
+            "--facilities",
+            csv,
+            "--facilities-crs",
+            "gcj02",
+            "--units",
+            sample_paths["units"],
+            "--population",
+            sample_paths["population"],
+            "--out",
+            out,
+            "--no-map",
+        ]
+    )
     if res.exit_code == 2:  # an acceptable fix: refuse the ambiguous mix, naming the flag
         assert_user_error(res, "--facilities-crs")
         return
@@ -374,9 +475,14 @@ def test_cli_facilities_crs_does_not_move_wgs84_files(tmp_path, sample_paths, gb
 
 def test_data_quality_on_the_sample(sample_result, sample_out):
     quality = sample_result.summary["data_quality"]
-    for key in ("network_components_dropped", "facilities_snapped_over_100m",
-                "duplicates_merged", "categories_without_facilities",
-                "units_without_population", "unknown_typecodes"):
+    for key in (
+        "network_components_dropped",
+        "facilities_snapped_over_100m",
+        "duplicates_merged",
+        "categories_without_facilities",
+        "units_without_population",
+        "unknown_typecodes",
+    ):
         assert key in quality, key
     on_disk = json.loads((sample_out / "summary.json").read_text(encoding="utf-8"))
     assert on_disk["data_quality"] == json.loads(json.dumps(quality))
@@ -391,7 +497,8 @@ def test_data_quality_on_the_sample(sample_result, sample_out):
     assert quality["unknown_typecodes"] == {}
     std = sample_result.standard
     assert quality["categories_without_facilities"] == [
-        c for c in std.category_ids if c not in set(fac["category"])]
+        c for c in std.category_ids if c not in set(fac["category"])
+    ]
     assert "elderly_care" in quality["categories_without_facilities"]
 
     finest = sample_result.hierarchy.finest

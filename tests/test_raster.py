@@ -47,8 +47,9 @@ def graph() -> lifecircle.WalkGraph:
 def _raster_around_graph(path, crs, nodata=NODATA, margin_m=3000.0, seed=0):
     """A raster in ``crs`` covering the test graph plus ``margin_m`` on every side."""
     xmin, ymin, xmax, ymax = GRAPH_BOX
-    bounds = transform_bounds(UTM, crs, xmin - margin_m, ymin - margin_m, xmax + margin_m,
-                              ymax + margin_m)
+    bounds = transform_bounds(
+        UTM, crs, xmin - margin_m, ymin - margin_m, xmax + margin_m, ymax + margin_m
+    )
     values, transform = write_raster(path, bounds, crs, CELL[crs], nodata=nodata, seed=seed)
     return values, transform
 
@@ -60,10 +61,15 @@ def _cells_of(points: gpd.GeoDataFrame, crs: str, transform) -> tuple[np.ndarray
     return np.floor(row).astype(int), np.floor(col).astype(int)
 
 
-@pytest.mark.parametrize(("crs", "nodata"), [
-    ("EPSG:3857", NODATA), ("EPSG:32651", NODATA), ("EPSG:4326", NODATA),
-    ("EPSG:3857", np.nan),
-])
+@pytest.mark.parametrize(
+    ("crs", "nodata"),
+    [
+        ("EPSG:3857", NODATA),
+        ("EPSG:32651", NODATA),
+        ("EPSG:4326", NODATA),
+        ("EPSG:3857", np.nan),
+    ],
+)
 def test_reads_only_the_window_and_honours_nodata(tmp_path, graph, crs, nodata):
     path = tmp_path / "pop.tif"
     values, transform = _raster_around_graph(path, crs, nodata=nodata)
@@ -104,8 +110,7 @@ def _window_bounds(win: dict, transform) -> tuple[float, float, float, float]:
 def test_window_covers_the_street_data_in_the_same_crs(tmp_path, graph):
     path = tmp_path / "pop.tif"
     _, transform = _raster_around_graph(path, "EPSG:32651")
-    x0, y0, x1, y1 = _window_bounds(origins_from_raster(graph, path).report["window"],
-                                    transform)
+    x0, y0, x1, y1 = _window_bounds(origins_from_raster(graph, path).report["window"], transform)
     gx0, gy0, gx1, gy1 = GRAPH_BOX
     assert x0 <= gx0 and y0 <= gy0 and x1 >= gx1 and y1 >= gy1
 
@@ -113,8 +118,7 @@ def test_window_covers_the_street_data_in_the_same_crs(tmp_path, graph):
 def test_window_covers_the_street_data_in_another_crs(tmp_path, graph):
     path = tmp_path / "pop.tif"
     _, transform = _raster_around_graph(path, "EPSG:3857")
-    x0, y0, x1, y1 = _window_bounds(origins_from_raster(graph, path).report["window"],
-                                    transform)
+    x0, y0, x1, y1 = _window_bounds(origins_from_raster(graph, path).report["window"], transform)
     gx0, gy0, gx1, gy1 = transform_bounds(UTM, "EPSG:3857", *GRAPH_BOX)
     assert x0 <= gx0 and y0 <= gy0 and x1 >= gx1 and y1 >= gy1
 
@@ -127,10 +131,12 @@ def test_tiny_max_origins_sums_cells_into_blocks(tmp_path, graph):
     factor = agg.report["aggregation_factor"]
     assert factor > 1 and factor & (factor - 1) == 0  # a power of two
     assert len(agg.points) <= 20 < len(full.points)
-    assert agg.points["population"].sum() == pytest.approx(full.points["population"].sum(),
-                                                            rel=1e-9)
+    assert agg.points["population"].sum() == pytest.approx(
+        full.points["population"].sum(), rel=1e-9
+    )
     assert agg.report["population_in_window"] == pytest.approx(
-        full.report["population_in_window"], rel=1e-9)
+        full.report["population_in_window"], rel=1e-9
+    )
     assert agg.report["window"] == full.report["window"]
     assert f"{factor}x{factor} blocks" in agg.method
     # block centres are spaced factor cells apart
@@ -234,8 +240,7 @@ def test_cli_population_raster_on_the_sample_conserves_population(raster_run):
     ok = valid_cells(values)
     rows, cols = np.nonzero(ok)
     x, y = cell_centres(transform, rows, cols)
-    lon, lat = pyproj.Transformer.from_crs("EPSG:3857", "EPSG:4326", always_xy=True
-                                           ).transform(x, y)
+    lon, lat = pyproj.Transformer.from_crs("EPSG:3857", "EPSG:4326", always_xy=True).transform(x, y)
     inside = shapely.contains_xy(shapely.union_all(analysed.geometry.to_numpy()), lon, lat)
     expected = float(values[rows[inside], cols[inside]].sum())
 
@@ -244,7 +249,8 @@ def test_cli_population_raster_on_the_sample_conserves_population(raster_run):
     assert summary["population"]["total"] == pytest.approx(expected, abs=0.051)
     per_unit = access.groupby("unit_id")["population"].sum()
     np.testing.assert_allclose(
-        analysed.set_index("unit_id").loc[per_unit.index, "population"], per_unit, rtol=1e-9)
+        analysed.set_index("unit_id").loc[per_unit.index, "population"], per_unit, rtol=1e-9
+    )
     # no origin on a nodata (or empty) cell
     pts = access.geometry.to_crs("EPSG:3857")
     c, r = ~transform * (pts.x.to_numpy(), pts.y.to_numpy())
@@ -255,8 +261,9 @@ def test_cli_population_raster_on_the_sample_conserves_population(raster_run):
 
 
 def test_cli_missing_population_raster_exits_2(tmp_path):
-    res = invoke(["audit", "--population", tmp_path / "missing.tif", "--out", tmp_path / "out",
-                  "--no-map"])
+    res = invoke(
+        ["audit", "--population", tmp_path / "missing.tif", "--out", tmp_path / "out", "--no-map"]
+    )
     assert_user_error(res, "missing.tif", "--population")
     assert not (tmp_path / "out").exists()
 

@@ -61,11 +61,9 @@ def map_files(sample_result, hostile_result, tmp_path_factory) -> dict[str, Path
     folder = tmp_path_factory.mktemp("maps")
     return {
         "osm": render_map(sample_result, folder / "osm" / "map.html"),
-        "amap": render_map(sample_result, folder / "amap" / "map.html", lang="zh",
-                           basemap="amap"),
+        "amap": render_map(sample_result, folder / "amap" / "map.html", lang="zh", basemap="amap"),
         "none": render_map(sample_result, folder / "none" / "map.html", basemap="none"),
-        "hostile": render_map(hostile_result, folder / "hostile" / "map.html",
-                              basemap="none"),
+        "hostile": render_map(hostile_result, folder / "hostile" / "map.html", basemap="none"),
     }
 
 
@@ -100,32 +98,43 @@ def geojson(geometry: dict) -> dict:
         return xy.tolist()
 
     depth = {"LineString": 0, "Polygon": 1, "MultiLineString": 1, "MultiPolygon": 2}
-    return {"type": geometry["type"],
-            "coordinates": decode(geometry["delta"], depth[geometry["type"]])}
+    return {
+        "type": geometry["type"],
+        "coordinates": decode(geometry["delta"], depth[geometry["type"]]),
+    }
 
 
 def part_features(data: dict, part: dict) -> list[dict]:
     """The features of one part of a layer, as GeoJSON-like dicts."""
     if part["kind"] == "shapes":
         shared = part.get("shared", False)
-        geometry = [geojson(g) for g in
-                    (data["units"]["geometry"] if shared else part["geometry"])]
-        columns = {"tip": part.get("tip"), "fill": part.get("fill"),
-                   "popup": part.get("popup") or (data["units"]["popup"] if shared else None)}
+        geometry = [geojson(g) for g in (data["units"]["geometry"] if shared else part["geometry"])]
+        columns = {
+            "tip": part.get("tip"),
+            "fill": part.get("fill"),
+            "popup": part.get("popup") or (data["units"]["popup"] if shared else None),
+        }
     else:
         geometry = [{"type": "Point", "coordinates": xy} for xy in part["xy"]]
         columns = {key: part.get(key) for key in ("tip", "popup", "rank", "radius")}
         if isinstance(part.get("colour"), list):
             columns["colour"] = part["colour"]
-    return [{"type": "Feature", "kind": part["kind"], "geometry": g,
-             "properties": {k: v[i] for k, v in columns.items() if v is not None}}
-            for i, g in enumerate(geometry)]
+    return [
+        {
+            "type": "Feature",
+            "kind": part["kind"],
+            "geometry": g,
+            "properties": {k: v[i] for k, v in columns.items() if v is not None},
+        }
+        for i, g in enumerate(geometry)
+    ]
 
 
 def features(data: dict) -> list[dict]:
     """Every feature of every layer of the island."""
-    return [f for layer in layers(data) for part in layer["parts"]
-            for f in part_features(data, part)]
+    return [
+        f for layer in layers(data) for part in layer["parts"] for f in part_features(data, part)
+    ]
 
 
 def features_with(page: str, needle: str) -> list[dict]:
@@ -140,8 +149,9 @@ def layer_named(data: dict, needle: str) -> dict:
 
 def metres(lon1, lat1, lon2, lat2) -> float:
     lat = math.radians((lat1 + lat2) / 2)
-    return math.hypot(math.radians(lon2 - lon1) * 6371008.8 * math.cos(lat),
-                      math.radians(lat2 - lat1) * 6371008.8)
+    return math.hypot(
+        math.radians(lon2 - lon1) * 6371008.8 * math.cos(lat), math.radians(lat2 - lat1) * 6371008.8
+    )
 
 
 # --------------------------------------------------------------------------- the page
@@ -175,7 +185,12 @@ def test_layers_and_legend(sample_result, none_data):
         assert len(unit_part["fill"]) == len(unit_part["tip"]) == len(analysed)
     # panes keep the drawing order
     assert [p for p, _ in sorted(data["panes"], key=lambda p: p[1])] == [
-        "lc_units", "lc_catchments", "lc_uncovered", "lc_boundaries", "lc_facilities"]
+        "lc_units",
+        "lc_catchments",
+        "lc_uncovered",
+        "lc_boundaries",
+        "lc_facilities",
+    ]
 
 
 def test_theme_figures_are_the_units(sample_result, none_data):
@@ -224,8 +239,9 @@ def test_same_inputs_same_bytes(sample_result, map_files, tmp_path):
 
 def test_facilities_are_clustered_per_category(sample_result, none_data, map_files):
     cats = sample_result.summary["categories_audited"]
-    groups = [lay for lay in none_data["overlays"]
-              if any(p["kind"] == "clusters" for p in lay["parts"])]
+    groups = [
+        lay for lay in none_data["overlays"] if any(p["kind"] == "clusters" for p in lay["parts"])
+    ]
     assert len(groups) == len(cats)  # one group per category: the layer control toggles it
     colours = category_colours(sample_result.standard.category_ids)
     fac = sample_result.facilities
@@ -256,17 +272,19 @@ def test_unused_facilities_label_gives_the_snap_distance(sample_result, none_dat
     assert any(lay["name"] == "未使用设施：距步行网络超过500米" for lay in amap["overlays"])
     summary = dict(sample_result.summary)
     summary["settings"] = {**summary["settings"], "max_snap_m": 1250.0}
-    ctx = MapContext.of(dataclasses.replace(sample_result, summary=summary), lang="en",
-                        gcj02=False)
+    ctx = MapContext.of(dataclasses.replace(sample_result, summary=summary), lang="en", gcj02=False)
     layer = unused_facility_layer(ctx, fac[~fac["reachable"]])
     assert layer["name"] == "Facilities not used: more than 1,250 m from the walk network"
-    assert all("not used: more than 1,250 m from the walk network" in t
-               for t in layer["parts"][0]["tip"])
+    assert all(
+        "not used: more than 1,250 m from the walk network" in t for t in layer["parts"][0]["tip"]
+    )
 
 
 def test_attribution_and_tiles(map_files):
-    data = {name: island(map_files[name].read_text(encoding="utf-8"))
-            for name in ("osm", "amap", "none")}
+    data = {
+        name: island(map_files[name].read_text(encoding="utf-8"))
+        for name in ("osm", "amap", "none")
+    }
     for d in data.values():
         assert "Map data © OpenStreetMap contributors" in d["attribution"]
     assert data["osm"]["tiles"]["url"].startswith("https://tile.openstreetmap.org/")
@@ -299,10 +317,16 @@ def test_amap_overlays_are_shifted_to_gcj02(sample_result, map_files):
     # polygons too: every vertex of a unit outline is shifted
     unit = sample_result.units["street"].query("analysed").iloc[0]
     needle = f"<b>{html.escape(unit['name'])}</b>"
-    (osm,) = [f for f in features_with(map_files["osm"].read_text(encoding="utf-8"), needle)
-              if f["geometry"]["type"] != "Point"][:1]
-    (amap,) = [f for f in features_with(map_files["amap"].read_text(encoding="utf-8"), needle)
-               if f["geometry"]["type"] != "Point"][:1]
+    (osm,) = [
+        f
+        for f in features_with(map_files["osm"].read_text(encoding="utf-8"), needle)
+        if f["geometry"]["type"] != "Point"
+    ][:1]
+    (amap,) = [
+        f
+        for f in features_with(map_files["amap"].read_text(encoding="utf-8"), needle)
+        if f["geometry"]["type"] != "Point"
+    ][:1]
     osm_xy = shapely.get_coordinates(shapely.geometry.shape(osm["geometry"]))
     amap_xy = shapely.get_coordinates(shapely.geometry.shape(amap["geometry"]))
     shifted = np.column_stack(wgs84_to_gcj02(osm_xy[:, 0], osm_xy[:, 1]))
@@ -356,33 +380,39 @@ def test_partly_analysed_units_are_flagged(sample_result, none_data):
 def test_title_and_heading(sample_result):
     def context(lang: str, **study) -> MapContext:
         summary = dict(sample_result.summary)
-        summary["study"] = {k: v for k, v in summary["study"].items()
-                            if k not in ("name", "area_km2")} | study
-        return MapContext.of(dataclasses.replace(sample_result, summary=summary), lang=lang,
-                             gcj02=False)
+        summary["study"] = {
+            k: v for k, v in summary["study"].items() if k not in ("name", "area_km2")
+        } | study
+        return MapContext.of(
+            dataclasses.replace(sample_result, summary=summary), lang=lang, gcj02=False
+        )
 
     ctx = context("en", name="Xuhui <b>pilot</b> & co", area_km2=12.345)
-    assert _heading(ctx) == {"title": "Xuhui <b>pilot</b> & co",  # drawn as text by map.js
-                             "sub": "12.3 km² · 15-minute community life circle audit"}
+    assert _heading(ctx) == {
+        "title": "Xuhui <b>pilot</b> & co",  # drawn as text by map.js
+        "sub": "12.3 km² · 15-minute community life circle audit",
+    }
     page = _page({}, _title(ctx), "en")
-    assert ("<title>Xuhui &lt;b&gt;pilot&lt;/b&gt; &amp; co · 12.3 km² · "
-            "15-minute community life circle audit</title>") in page
+    assert (
+        "<title>Xuhui &lt;b&gt;pilot&lt;/b&gt; &amp; co · 12.3 km² · "
+        "15-minute community life circle audit</title>"
+    ) in page
     ctx = context("zh")
     assert _heading(ctx) == {"title": "15分钟社区生活圈评估", "sub": None}
     assert "<title>15分钟社区生活圈评估</title>" in _page({}, _title(ctx), "zh")
     ctx = context("zh", area_km2="n/a", name="  ")
     assert _heading(ctx) == {"title": "15分钟社区生活圈评估", "sub": None}
     ctx = context("en", area_km2=3.04)
-    assert _heading(ctx) == {"title": "15-minute community life circle audit",
-                             "sub": "3.0 km²"}
+    assert _heading(ctx) == {"title": "15-minute community life circle audit", "sub": "3.0 km²"}
     assert _title(ctx) == "3.0 km² · 15-minute community life circle audit"
 
 
 def test_hostile_names_are_escaped(map_files):
     page = map_files["hostile"].read_text(encoding="utf-8")
     data = island(page)
-    texts = [f["properties"].get("tip", "") + f["properties"].get("popup", "")
-             for f in features(data)] + [lay["name"] for lay in layers(data)]
+    texts = [
+        f["properties"].get("tip", "") + f["properties"].get("popup", "") for f in features(data)
+    ] + [lay["name"] for lay in layers(data)]
     joined = "\n".join(texts)
     for hostile in (HOSTILE_FACILITY, HOSTILE_UNIT, HOSTILE_CATEGORY):
         assert hostile not in joined
@@ -411,13 +441,16 @@ def test_geometries_are_delta_encoded():
 
     from lifecircle.render._features import geometries
 
-    square = shapely.Polygon([(121.473821, 31.2), (121.473921, 31.2),
-                              (121.473921, 31.200001), (121.473821, 31.2)])
+    square = shapely.Polygon(
+        [(121.473821, 31.2), (121.473921, 31.2), (121.473921, 31.200001), (121.473821, 31.2)]
+    )
     line = shapely.LineString([(1.5, 2.0), (1.499999, 2.000002)])
     point = shapely.Point(1.0, 2.0)
     encoded = geometries(gpd.GeoSeries([square, line, point], crs="EPSG:4326"))
-    assert encoded[0] == {"type": "Polygon", "delta": [[121473821, 31200000, 100, 0,
-                                                        0, 1, -100, -1]]}
+    assert encoded[0] == {
+        "type": "Polygon",
+        "delta": [[121473821, 31200000, 100, 0, 0, 1, -100, -1]],
+    }
     assert encoded[1] == {"type": "LineString", "delta": [1500000, 2000000, -1, 2]}
     assert encoded[2] == {"type": "Point", "coordinates": [1.0, 2.0]}
     for geometry, encoded_geometry in zip((square, line, point), encoded, strict=True):
@@ -427,9 +460,20 @@ def test_geometries_are_delta_encoded():
 
 def test_template_slots_are_filled_once():
     """A value holding a slot marker is not filled in again: values are never parsed."""
-    values = {slot: f"<!--lc:{slot}-->" for slot in (
-        "lang", "title", "leaflet_css", "markercluster_css", "map_css", "data",
-        "leaflet_js", "markercluster_js", "map_js")}
+    values = {
+        slot: f"<!--lc:{slot}-->"
+        for slot in (
+            "lang",
+            "title",
+            "leaflet_css",
+            "markercluster_css",
+            "map_css",
+            "data",
+            "leaflet_js",
+            "markercluster_js",
+            "map_js",
+        )
+    }
     values["title"] = "<!--lc:data-->{{ 7*191 }}"
     page = fill_template("map.html", values)
     assert "<title><!--lc:data-->{{ 7*191 }}</title>" in page
@@ -470,12 +514,14 @@ def test_the_complete_life_circle_theme_comes_first_when_computed(tmp_path):
     result = tiny_study(tmp_path / "study", "plain")
     std = result.standard
     kept = tuple(c for c in std.categories if c.id in ("kindergarten", "park"))
-    result = lifecircle.audit(tmp_path / "study" / "grid.osm",
-                              [tmp_path / "study" / "facilities.csv"],
-                              tmp_path / "study" / "units.geojson",
-                              tmp_path / "study" / "population.geojson",
-                              standard=dataclasses.replace(std, categories=kept),
-                              keep_edge_units=True)
+    result = lifecircle.audit(
+        tmp_path / "study" / "grid.osm",
+        [tmp_path / "study" / "facilities.csv"],
+        tmp_path / "study" / "units.geojson",
+        tmp_path / "study" / "population.geojson",
+        standard=dataclasses.replace(std, categories=kept),
+        keep_edge_units=True,
+    )
     assert result.summary["complete_share"] is not None
     themes = build_map(result, basemap="none").data["themes"]
     assert themes[0]["name"].startswith("Complete life circle") and themes[0]["show"]

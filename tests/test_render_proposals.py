@@ -40,8 +40,9 @@ from tests.test_render_map import features, geojson, island, layer_named, metres
 
 CAT = "kindergarten"
 SITES = 10
-needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(),
-                                    reason="needs Debian's chromium at /usr/bin/chromium")
+needs_chromium = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium"
+)
 
 
 # --------------------------------------------------------------------------- fixtures
@@ -65,8 +66,9 @@ def named_candidates(siting) -> gpd.GeoDataFrame:
 def hostile_pmedian(sample_result, named_candidates) -> Siting:
     """A p-median siting on the sample with hostile unit, category and candidate names."""
     hostile = with_hostile_names(sample_result)
-    return Siting.from_audit(hostile, CAT, candidates=named_candidates,
-                             objective="distance").solve(sites=2)
+    return Siting.from_audit(hostile, CAT, candidates=named_candidates, objective="distance").solve(
+        sites=2
+    )
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +113,8 @@ def test_map_has_the_proposals_layer_and_the_before_after_toggle(sample_result, 
     assert themes[names.index(before)]["show"]  # the map opens on the question it answers
     group = proposals_group(fmap.data)
     assert group["show"] and group["name"].endswith(
-        f"Proposed sites: kindergarten ({SITES}) and their walking catchments")
+        f"Proposed sites: kindergarten ({SITES}) and their walking catchments"
+    )
     # the after theme colours units by coverage with the new sites, and has its own popups
     after_units = siting.units_after()["street"].set_index("unit_id")
     units = themes[names.index(after)]["parts"][0]
@@ -128,8 +131,10 @@ def test_map_has_the_proposals_layer_and_the_before_after_toggle(sample_result, 
             checked += 1
     assert checked >= 10
     summary = siting.summary()
-    change = (f"kindergarten coverage {pct(summary['coverage_before'])} → "
-              f"{pct(summary['coverage_after'])}")
+    change = (
+        f"kindergarten coverage {pct(summary['coverage_before'])} → "
+        f"{pct(summary['coverage_after'])}"
+    )
     assert change in fmap.data["legend"]
     assert [p for p, _ in fmap.data["panes"]][-2:] == ["lc_site_catchments", "lc_sites"]
 
@@ -181,8 +186,7 @@ def test_amap_shifts_the_sites_and_labels_are_chinese(siting, files):
     assert f"幼儿园覆盖：新增{SITES}处设施后（≤5分钟）" in names
     assert any(n.endswith("建议新址：幼儿园（10处）及其步行范围") for n in names)
     assert "其步行范围（5分钟）" in data["legend"]
-    for feature, (_, site) in zip(site_features(page), siting.proposals().iterrows(),
-                                  strict=True):
+    for feature, (_, site) in zip(site_features(page), siting.proposals().iterrows(), strict=True):
         expected = wgs84_to_gcj02(site.geometry.x, site.geometry.y)
         assert metres(*feature["geometry"]["coordinates"], *map(float, expected)) < 0.5
         assert f"建议新址 #{site['rank']}" in feature["properties"]["tip"]
@@ -195,8 +199,10 @@ def test_hostile_names_are_escaped_on_the_map(files, hostile_pmedian):
     texts = "\n".join(f["properties"]["tip"] + f["properties"]["popup"] for f in markers)
     assert html.escape(HOSTILE_CATEGORY) in texts
     assert "walking distance saved" in texts  # p-median: its own marginal measure
-    tips = "\n".join(f["properties"].get("tip", "") + f["properties"].get("popup", "")
-                     for f in features(island(page)))
+    tips = "\n".join(
+        f["properties"].get("tip", "") + f["properties"].get("popup", "")
+        for f in features(island(page))
+    )
     assert html.escape(HOSTILE_UNIT) in tips  # after-theme tooltips keep the audit's names
     for hostile in (HOSTILE_FACILITY, HOSTILE_UNIT, HOSTILE_CATEGORY):
         assert hostile not in page
@@ -230,8 +236,9 @@ def test_hostile_candidate_name_is_escaped_in_the_popup(sample_result, named_can
 
     ctx = _Context.of(sample_result, lang="en", gcj02=False)
     proposed = _Proposed.of(ctx, s)
-    values = [value for i in range(len(proposed.proposals))
-              for _, value in _site_rows(ctx, proposed, i)]
+    values = [
+        value for i in range(len(proposed.proposals)) for _, value in _site_rows(ctx, proposed, i)
+    ]
     assert html.escape(HOSTILE_FACILITY) in values
     assert HOSTILE_FACILITY not in values
 
@@ -264,8 +271,12 @@ def test_report_proposals_section(siting, report_en):
     summary = siting.summary()
     assert '<a href="#proposals">Proposed sites</a>' in report_en
     part = section(report_en, "proposals")
-    for key in ("coverage_before", "coverage_after", "complete_share_before",
-                "complete_share_after"):
+    for key in (
+        "coverage_before",
+        "coverage_after",
+        "complete_share_before",
+        "complete_share_after",
+    ):
         assert pct(summary[key]) in part, key
     assert f"{pct(summary['coverage_before'])} → {pct(summary['coverage_after'])}" in part
     assert count(summary["newly_covered_population"]) in part
@@ -276,8 +287,10 @@ def test_report_proposals_section(siting, report_en):
     assert escape(summary["candidate_source"]) in part
     # the ranked table, in rank order
     table = part.split('<table id="proposals-ranked">')[1].split("</table>")[0]
-    rows = [re.findall(r"<td[^>]*>(.*?)</td>", row)
-            for row in table.split("<tbody>")[1].split("</tr>")[:-1]]
+    rows = [
+        re.findall(r"<td[^>]*>(.*?)</td>", row)
+        for row in table.split("<tbody>")[1].split("</tr>")[:-1]
+    ]
     props = siting.proposals()
     assert [r[0] for r in rows] == [str(r) for r in range(1, SITES + 1)]
     assert [r[1] for r in rows] == list(props["site_id"])
@@ -382,8 +395,7 @@ def test_cli_optimize_writes_map_and_report(tmp_path):
 def test_cli_optimize_no_map_and_options(tmp_path, monkeypatch):
     out = tmp_path / "nomap"
     fast = ["--n-candidates", "40"]
-    res = invoke(["optimize", "--category", CAT, "--sites", "3", "--out", out, "--no-map",
-                  *fast])
+    res = invoke(["optimize", "--category", CAT, "--sites", "3", "--out", out, "--no-map", *fast])
     assert res.exit_code == 0, (res.output, res.exception)
     assert (out / "proposals.geojson").is_file()
     assert not (out / "map.html").exists() and not (out / "report.html").exists()
@@ -394,12 +406,30 @@ def test_cli_optimize_no_map_and_options(tmp_path, monkeypatch):
         def write(self, path, **kwargs):
             calls.append((kind, Path(path).name, kwargs))
             return Path(path)
+
         return write
 
     monkeypatch.setattr(Siting, "to_map", fake("map"))
     monkeypatch.setattr(Siting, "to_report", fake("report"))
-    res = invoke(["optimize", "--category", CAT, "--sites", "2", "--out", tmp_path / "zh",
-                  "--lang", "zh", "--basemap", "amap", *fast, "-q"])
+    res = invoke(
+        [
+            "optimize",
+            "--category",
+            CAT,
+            "--sites",
+            "2",
+            "--out",
+            tmp_path / "zh",
+            "--lang",
+            "zh",
+            "--basemap",
+            "amap",
+            *fast,
+            "-q",
+        ]
+    )
     assert res.exit_code == 0, (res.output, res.exception)
-    assert calls == [("map", "map.html", {"lang": "zh", "basemap": "amap"}),
-                     ("report", "report.html", {"lang": "zh"})]
+    assert calls == [
+        ("map", "map.html", {"lang": "zh", "basemap": "amap"}),
+        ("report", "report.html", {"lang": "zh"}),
+    ]

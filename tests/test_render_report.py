@@ -21,8 +21,18 @@ from lifecircle.render._text import count, pct
 from lifecircle.render.report import build_report, render_report
 from tests.conftest import HOSTILE_CATEGORY, HOSTILE_FACILITY, HOSTILE_UNIT, with_hostile_names
 
-SECTIONS = ("headline", "categories", "worst", "times", "tables", "gaps", "method", "quality",
-            "warnings", "sources")
+SECTIONS = (
+    "headline",
+    "categories",
+    "worst",
+    "times",
+    "tables",
+    "gaps",
+    "method",
+    "quality",
+    "warnings",
+    "sources",
+)
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +66,7 @@ def test_sections_and_headline(sample_result, report_en):
 def test_method_warnings_and_sources(sample_result, report_en):
     summary = sample_result.summary
     for cat, th in summary["thresholds"].items():
-        assert f"<td class=\"num\">{th['metres']:.0f}</td>" in report_en, cat
+        assert f'<td class="num">{th["metres"]:.0f}</td>' in report_en, cat
     assert f"{summary['profile']['speed_m_s']:g} m/s" in report_en
     assert escape(summary["population"]["method"]) in report_en
     for warning in summary["warnings"]:
@@ -110,13 +120,18 @@ def section(page: str, name: str) -> str:
 def quality_rows(page: str) -> dict[str, tuple[str, str, str]]:
     """The data-quality table: label -> (row class, count, explanation cell)."""
     body = section(page, "quality").split("<tbody>")[1].split("</tbody>")[0]
-    rows = re.findall(r"<tr( class=\"zero\")?><td>(.*?)</td><td class=\"num\">(.*?)</td>\s*"
-                      r"<td>(.*?)</td></tr>", body, flags=re.DOTALL)
+    rows = re.findall(
+        r"<tr( class=\"zero\")?><td>(.*?)</td><td class=\"num\">(.*?)</td>\s*"
+        r"<td>(.*?)</td></tr>",
+        body,
+        flags=re.DOTALL,
+    )
     return {label: (zero, value, cell) for zero, label, value, cell in rows}
 
 
-def with_quality(result: lifecircle.AuditResult, max_snap_m: float | None = None,
-                 **figures) -> lifecircle.AuditResult:
+def with_quality(
+    result: lifecircle.AuditResult, max_snap_m: float | None = None, **figures
+) -> lifecircle.AuditResult:
     """``result`` with some data-quality figures (and the snap distance) replaced."""
     summary = dict(result.summary)
     summary["data_quality"] = {**summary["data_quality"], **figures}
@@ -138,8 +153,9 @@ def test_data_quality_section(sample_result, report_en):
         "Facilities with an unmapped Amap type code": sum(quality["unknown_typecodes"].values()),
         "Categories without facilities": len(quality["categories_without_facilities"]),
         "Units without residents": len(quality["units_without_population"]),
-        "Resident locations more than 500 m from the walk network":
-            quality["origins_beyond_max_snap"],
+        "Resident locations more than 500 m from the walk network": quality[
+            "origins_beyond_max_snap"
+        ],
         "Residents at those locations": quality["population_beyond_max_snap"],
     }
     assert list(rows) == list(expected)
@@ -168,16 +184,21 @@ def test_data_quality_counts_per_key_snap_distance_and_escaping(sample_result):
     streets = hostile.units["street"]
     unit = str(streets.loc[streets["name"] == HOSTILE_UNIT, "unit_id"].iloc[0])
     result = with_quality(
-        hostile, max_snap_m=300.0, duplicates_merged={"kindergarten": 2, "park": 5},
+        hostile,
+        max_snap_m=300.0,
+        duplicates_merged={"kindergarten": 2, "park": 5},
         unknown_typecodes={"<b>090101</b>": 3, "050000": 7},
-        units_without_population=[unit, "no-such-unit"], origins_beyond_max_snap=4,
-        population_beyond_max_snap=1234.4)
+        units_without_population=[unit, "no-such-unit"],
+        origins_beyond_max_snap=4,
+        population_beyond_max_snap=1234.4,
+    )
     page = build_report(result)
     rows = quality_rows(page)
     zero, value, cell = rows["Duplicate facilities merged"]
     assert not zero and value == "7"
-    assert (f"<span>park or public green: 5</span> · <span>{escape(HOSTILE_CATEGORY)}: 2</span>"
-            in cell)  # names, most first
+    assert (
+        f"<span>park or public green: 5</span> · <span>{escape(HOSTILE_CATEGORY)}: 2</span>" in cell
+    )  # names, most first
     value, cell = rows["Facilities with an unmapped Amap type code"][1:]
     assert value == "10"
     assert "<span>050000: 7</span> · <span>&lt;b&gt;090101&lt;/b&gt;: 3</span>" in cell
@@ -293,8 +314,11 @@ def computed_result() -> lifecircle.AuditResult:
     every mandatory category is audited, so every complete life circle is computed."""
     std = lifecircle.load_standard("gb50180-2018")
     lacking = set(SAMPLE_LACKS)
-    return lifecircle.audit(standard=dataclasses.replace(
-        std, categories=tuple(c for c in std.categories if c.id not in lacking)))
+    return lifecircle.audit(
+        standard=dataclasses.replace(
+            std, categories=tuple(c for c in std.categories if c.id not in lacking)
+        )
+    )
 
 
 @pytest.fixture(scope="module")
@@ -323,8 +347,9 @@ def test_complete_life_circle_not_computed_says_what_is_missing(sample_result, r
         assert sorted(st["missing"]) == sorted(SAMPLE_LACKS)
         name = sample_result.standard.level(level).name_en
         assert f"not computed complete {name} missing: {missing}" in headline, level
-    assert (f"The complete 15-minute life circle was not computed: {missing} were not "
-            "audited.") in headline
+    assert (
+        f"The complete 15-minute life circle was not computed: {missing} were not audited."
+    ) in headline
     # never a share, never the claim of every mandatory facility
     assert "every mandatory facility" not in text
     assert "live in a complete" not in text
@@ -332,15 +357,18 @@ def test_complete_life_circle_not_computed_says_what_is_missing(sample_result, r
     for level in summary["units"]["levels"]:
         assert not any(h.startswith("complete") for h in page.table(f"units-{level}")[0])
     assert not any("complete" in h for h in page.table("worst")[0])
-    assert f"Complete life circle (5-minute life circle, 10-minute life circle, 15-minute " \
-           f"life circle): not computed — missing: {missing}." in text
+    assert (
+        f"Complete life circle (5-minute life circle, 10-minute life circle, 15-minute "
+        f"life circle): not computed — missing: {missing}." in text
+    )
     # the units chart ranks by score instead
     assert "Units ranked by score" in report_en
     # the categories without facilities are listed as such, not as "not requested"
     categories = parse(section(report_en, "categories")).tables[0][1]
     for cat in SAMPLE_LACKS:
-        row = next(r for r in categories if r and r[0] == sample_result.standard.category(
-            cat).name_en)
+        row = next(
+            r for r in categories if r and r[0] == sample_result.standard.category(cat).name_en
+        )
         assert row[3] == "no facilities in the data", row
     assert "not requested" not in text
     assert f"No facilities in the data, so not audited: {missing}." in text
@@ -351,13 +379,15 @@ def test_categories_not_requested_are_not_called_missing_facilities(requested_re
     assert summary["categories_audited"] == ["kindergarten", "park"]
     page = build_report(requested_result)
     text = parse(page).text()
-    requested_not = [c for c, r in summary["categories_not_audited_reason"].items()
-                     if r == "not_requested"]
+    requested_not = [
+        c for c, r in summary["categories_not_audited_reason"].items() if r == "not_requested"
+    ]
     assert "bus_stop" in requested_not
     listed = names(requested_result, requested_not)
     assert f"Not requested (--categories), so not audited: {listed}." in text
-    assert (f"No facilities in the data, so not audited: "
-            f"{names(requested_result, SAMPLE_LACKS)}.") in text
+    assert (
+        f"No facilities in the data, so not audited: {names(requested_result, SAMPLE_LACKS)}."
+    ) in text
     categories = parse(section(page, "categories")).tables[0][1]
     bus = next(r for r in categories if r and r[0] == "bus stop")
     assert bus[3] == "not requested (--categories)", bus
@@ -380,10 +410,13 @@ def test_complete_life_circle_computed(computed_result):
     total = summary["population"]["total"]
     for level, share in summary["complete_by_level"].items():
         name = computed_result.standard.level(level).name_en
-        assert f"{pct(share)}† live in a complete {name} {count(total * share)} residents" \
-            in headline, level
-    assert (f"{pct(summary['complete_share'])}† of the {count(total)} residents analysed reach "
-            "every mandatory facility of the 15-minute life circle on foot") in headline
+        assert (
+            f"{pct(share)}† live in a complete {name} {count(total * share)} residents" in headline
+        ), level
+    assert (
+        f"{pct(summary['complete_share'])}† of the {count(total)} residents analysed reach "
+        "every mandatory facility of the 15-minute life circle on foot"
+    ) in headline
     assert "not computed" not in parsed.text()
     # a unit's complete 15-minute share, by hand from the residents' walking times
     access, std = computed_result.access, computed_result.standard
@@ -392,8 +425,11 @@ def test_complete_life_circle_computed(computed_result):
     for cat in mandatory:
         covered &= (access[f"time_{cat}_min"] <= std.category(cat).threshold_min).to_numpy()
     pop = access["population"].to_numpy(float)
-    by_unit = pd.DataFrame({"unit": access["unit_id"].to_numpy(), "pop": pop,
-                            "ok": pop * covered}).groupby("unit").sum()
+    by_unit = (
+        pd.DataFrame({"unit": access["unit_id"].to_numpy(), "pop": pop, "ok": pop * covered})
+        .groupby("unit")
+        .sum()
+    )
     share = by_unit["ok"] / by_unit["pop"]
     table = parsed.table("units-street")
     head = table[0]
@@ -413,31 +449,39 @@ def test_complete_life_circle_computed(computed_result):
 
 def test_summary_from_before_completeness(computed_result, sample_result, requested_result):
     # no "completeness", no reasons: a level with a figure counts as computed
-    old = replace_summary(computed_result, completeness=None,
-                          categories_not_audited_reason=None)
+    old = replace_summary(computed_result, completeness=None, categories_not_audited_reason=None)
     assert build_report(old) == build_report(computed_result)
     # an old sample summary had figures over the audited categories only: say so
     figures = {"5min": 0.125, "10min": 0.1, "15min": 0.096}
-    old = replace_summary(sample_result, completeness=None, categories_not_audited_reason=None,
-                          complete_by_level=figures, complete_share=0.096)
+    old = replace_summary(
+        sample_result,
+        completeness=None,
+        categories_not_audited_reason=None,
+        complete_by_level=figures,
+        complete_share=0.096,
+    )
     text = parse(build_report(old)).text()
     missing = names(sample_result, SAMPLE_LACKS)
     for share in figures.values():
         assert f"{pct(share)}† live in a complete" in text
     assert f"audited mandatory categories only; not audited: {missing}" in text
-    assert (f"9.6%† of the 769,214 residents analysed reach every audited mandatory facility "
-            f"of the 15-minute life circle on foot ({missing} not audited)") in text
+    assert (
+        f"9.6%† of the 769,214 residents analysed reach every audited mandatory facility "
+        f"of the 15-minute life circle on foot ({missing} not audited)"
+    ) in text
     assert "no facilities in the data" in text and "not requested" not in text
     # reasons derived from the data-quality figures: requested, or without facilities
-    text = parse(build_report(replace_summary(
-        requested_result, categories_not_audited_reason=None))).text()
+    text = parse(
+        build_report(replace_summary(requested_result, categories_not_audited_reason=None))
+    ).text()
     assert "Not requested (--categories), so not audited: primary school" in text
 
 
 def test_partly_analysed_units_are_flagged(sample_result, report_en):
     districts = sample_result.units["district"]
-    partly = districts[(districts["units_analysed"] > 0)
-                       & (districts["units_analysed"] < districts["units_total"])]
+    partly = districts[
+        (districts["units_analysed"] > 0) & (districts["units_analysed"] < districts["units_total"])
+    ]
     huangpu = districts.set_index("name").loc["黄浦区"]
     assert (huangpu["units_analysed"], huangpu["units_total"]) == (7, 10)  # the data
     page = parse(report_en)
@@ -445,13 +489,14 @@ def test_partly_analysed_units_are_flagged(sample_result, report_en):
     worst = {r[0].split(" ‡")[0]: r for r in parse(section(report_en, "worst")).tables[1][1][1:]}
     assert len(partly) == 2
     for _, row in partly.iterrows():
-        flag = (f"‡ {row['units_analysed']} of {row['units_total']} streets / towns "
-                "analysed")
+        flag = f"‡ {row['units_analysed']} of {row['units_total']} streets / towns analysed"
         assert table[row["unit_id"]][0] == f"{row['name']} {flag}"
         assert worst[row["name"]][0] == f"{row['name']} {flag}"
     assert "黄浦区 (7 of 10 streets / towns analysed)" in page.text()
-    assert "‡ Partly analysed: a street / town unit is analysed only when its 1080 m walking " \
-           "catchment lies inside the street data" in page.text()
+    assert (
+        "‡ Partly analysed: a street / town unit is analysed only when its 1080 m walking "
+        "catchment lies inside the street data" in page.text()
+    )
     # streets are analysed whole: no flag, their district named
     for row in page.table("units-street")[1:]:
         assert "‡" not in row[0] and row[0].split()[-1] in ("黄浦区", "静安区")
@@ -483,15 +528,21 @@ def test_no_time_but_created(sample_result, report_en, tmp_path):
         path.write_bytes(b"x")
         os.utime(path, (stamp, stamp))
         files.append(str(path))
-    pages = {build_report(replace_summary(
-        sample_result, timings_s={"access": 98_765.4321 * (i + 1)},
-        study={**summary["study"], "network": f})) for i, f in enumerate(files)}
+    pages = {
+        build_report(
+            replace_summary(
+                sample_result,
+                timings_s={"access": 98_765.4321 * (i + 1)},
+                study={**summary["study"], "network": f},
+            )
+        )
+        for i, f in enumerate(files)
+    }
     assert len(pages) == 1
     assert "98765" not in pages.pop() and "98,765" not in report_en
     # "created" is the one time shown
     other = build_report(replace_summary(sample_result, created="2001-02-03T04:05:00+00:00"))
-    diff = [a for a, b in zip(report_en.splitlines(), other.splitlines(), strict=True)
-            if a != b]
+    diff = [a for a, b in zip(report_en.splitlines(), other.splitlines(), strict=True) if a != b]
     assert len(diff) == 1 and "Audit of " in diff[0]
     assert "Audit of 2001-02-03 04:05 UTC" in other
 
@@ -499,17 +550,20 @@ def test_no_time_but_created(sample_result, report_en, tmp_path):
 def test_unverified_numbers_are_marked(sample_result, report_en):
     summary = sample_result.summary
     std = sample_result.standard
-    unverified = [c for c in summary["categories_audited"] if not summary["thresholds"][c][
-        "verified"]]
+    unverified = [
+        c for c in summary["categories_audited"] if not summary["thresholds"][c]["verified"]
+    ]
     assert unverified and "park" not in unverified  # the sample's standard
     rows = {r[0]: r for r in parse(section(report_en, "categories")).tables[0][1][1:]}
     for cat in summary["categories_audited"]:
         row = rows[std.category(cat).name_en]
         assert row[2].endswith("†") == (cat in unverified), cat  # threshold
         assert row[3].endswith("†") == (cat in unverified), cat  # coverage
-    note = (f"† {len(unverified)} of the {len(summary['categories_audited'])} thresholds "
-            f"audited have not been checked against the text of the standard (verified: false "
-            f"in the standard file): {names(sample_result, unverified)}.")
+    note = (
+        f"† {len(unverified)} of the {len(summary['categories_audited'])} thresholds "
+        f"audited have not been checked against the text of the standard (verified: false "
+        f"in the standard file): {names(sample_result, unverified)}."
+    )
     assert note in parse(section(report_en, "headline")).text()
     head = parse(report_en).table("units-street")[0]
     for cat in summary["categories_audited"]:
@@ -519,8 +573,10 @@ def test_unverified_numbers_are_marked(sample_result, report_en):
     # an unverified walking speed: every figure rests on it
     profile = {**summary["profile"], "verified": False}
     page = build_report(replace_summary(sample_result, profile=profile))
-    assert ("The walking speed of the adult profile (1.2 m/s) has not been checked against "
-            "its source (verified: false): every figure rests on it.") in page
+    assert (
+        "The walking speed of the adult profile (1.2 m/s) has not been checked against "
+        "its source (verified: false): every figure rests on it."
+    ) in page
     assert "— not checked against its source (verified: false)" in section(page, "method")
 
 
@@ -536,8 +592,11 @@ def test_proposals_without_complete_life_circle_and_without_run_time(sample_resu
     part = section(page, "proposals")
     rows = {r[0]: r for r in parse(part).table("before-after")[1:]}
     missing = names(sample_result, SAMPLE_LACKS)
-    assert rows[f"complete 15-minute life circle: not computed — missing: {missing}"][1:] == \
-        ["–", "–", "–"]
+    assert rows[f"complete 15-minute life circle: not computed — missing: {missing}"][1:] == [
+        "–",
+        "–",
+        "–",
+    ]
     assert "kindergarten within 5 min†" in rows
     for level in sample_result.summary["units"]["levels"]:
         head = parse(part).table(f"proposal-units-{level}")[0]
@@ -562,15 +621,18 @@ def test_chart_labels_are_literal_text():
     assert "_hidden</text>" in svg  # kept in the legend
 
 
-@pytest.mark.parametrize("bad", [
-    '<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>',
-    '<svg xmlns="http://www.w3.org/2000/svg"><g onload="alert(1)"/></svg>',
-    '<svg xmlns="http://www.w3.org/2000/svg"><foreignObject><b>x</b></foreignObject></svg>',
-    '<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink">'
-    '<a xlink:href="javascript:alert(1)"><text>x</text></a></svg>',
-    '<svg xmlns="http://www.w3.org/2000/svg"><text>a</text></svg><script>alert(1)</script>',
-    '<div>not svg</div>',
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        '<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>',
+        '<svg xmlns="http://www.w3.org/2000/svg"><g onload="alert(1)"/></svg>',
+        '<svg xmlns="http://www.w3.org/2000/svg"><foreignObject><b>x</b></foreignObject></svg>',
+        '<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink">'
+        '<a xlink:href="javascript:alert(1)"><text>x</text></a></svg>',
+        '<svg xmlns="http://www.w3.org/2000/svg"><text>a</text></svg><script>alert(1)</script>',
+        "<div>not svg</div>",
+    ],
+)
 def test_check_svg_refuses_script(bad):
     with pytest.raises(ValueError, match="chart"):
         _charts.check_svg(bad)

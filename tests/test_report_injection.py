@@ -34,9 +34,10 @@ PAYLOADS = (
     '<img src=x onerror="window.__pwned=1">',
 )
 
-needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(),
-                                    reason="needs Debian's chromium at /usr/bin/chromium "
-                                           "(apt-get install chromium)")
+needs_chromium = pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason="needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)",
+)
 
 
 def tagged(field: str, payload: str) -> str:
@@ -70,16 +71,24 @@ class _Stub:
         return self._proposals
 
 
-def hostile(result: lifecircle.AuditResult, payload: str, *, path_safe: bool = True
-            ) -> tuple[lifecircle.AuditResult, list[str]]:
+def hostile(
+    result: lifecircle.AuditResult, payload: str, *, path_safe: bool = True
+) -> tuple[lifecircle.AuditResult, list[str]]:
     """``result`` with ``payload`` in every data-bearing field; the tagged strings shown."""
     t = lambda field: tagged(field, payload)  # noqa: E731 - short and local
     std = result.standard
     categories = tuple(
         dataclasses.replace(c, name_en=t("category-en"), name_zh=t("category-zh"))
-        if c.id == "kindergarten" else c for c in std.categories)
-    levels = tuple(dataclasses.replace(lv, name_en=t("level-en"), name_zh=t("level-zh"))
-                   if lv.id == "10min" else lv for lv in std.levels)
+        if c.id == "kindergarten"
+        else c
+        for c in std.categories
+    )
+    levels = tuple(
+        dataclasses.replace(lv, name_en=t("level-en"), name_zh=t("level-zh"))
+        if lv.id == "10min"
+        else lv
+        for lv in std.levels
+    )
     std = dataclasses.replace(std, categories=categories, levels=levels)
 
     units = {level: frame.copy() for level, frame in result.units.items()}
@@ -100,33 +109,58 @@ def hostile(result: lifecircle.AuditResult, payload: str, *, path_safe: bool = T
     summary["profile"]["source"] = t("profile-source")
     summary["thresholds"]["park"]["source"] = t("threshold-source")
     summary["population"]["method"] = t("population-method")
-    summary["population"]["sources"] = {t("population-source"): 1.0,
-                                        **summary["population"]["sources"]}
+    summary["population"]["sources"] = {
+        t("population-source"): 1.0,
+        **summary["population"]["sources"],
+    }
     summary["warnings"] = [*summary["warnings"], t("warning")]
     quality = summary["data_quality"]
     quality["unknown_typecodes"] = {t("typecode"): 3}
     quality["units_without_population"] = [t("unit-without-population")]
     quality["categories_without_facilities"] = [t("category-id-quality")]
-    summary["units"]["excluded"] = [{"unit_id": t("excluded-id"), "name": t("excluded-name"),
-                                     "reason": t("excluded-reason")}]
+    summary["units"]["excluded"] = [
+        {"unit_id": t("excluded-id"), "name": t("excluded-name"), "reason": t("excluded-reason")}
+    ]
     summary["categories_not_audited_reason"] = {
         **summary.get("categories_not_audited_reason", {}),
-        t("category-id-not-requested"): "not_requested"}
+        t("category-id-not-requested"): "not_requested",
+    }
     for level in summary["completeness"].values():
         level["missing"] = [*level["missing"], t("category-id-missing")]
         level["computed"] = False
     summary["attribution"] = t("attribution")
-    shown = [t(f) for f in (
-        "category-en", "level-en", "parent-name", "unit-name", "unit-id",
-        "gap-name", "study-name", "standard-title", "standard-source", "profile-source",
-        "threshold-source", "population-method", "population-source", "warning", "typecode",
-        "unit-without-population", "category-id-quality", "excluded-id", "excluded-name",
-        "excluded-reason", "category-id-not-requested", "category-id-missing", "attribution")]
+    shown = [
+        t(f)
+        for f in (
+            "category-en",
+            "level-en",
+            "parent-name",
+            "unit-name",
+            "unit-id",
+            "gap-name",
+            "study-name",
+            "standard-title",
+            "standard-source",
+            "profile-source",
+            "threshold-source",
+            "population-method",
+            "population-source",
+            "warning",
+            "typecode",
+            "unit-without-population",
+            "category-id-quality",
+            "excluded-id",
+            "excluded-name",
+            "excluded-reason",
+            "category-id-not-requested",
+            "category-id-missing",
+            "attribution",
+        )
+    ]
     if path_safe:  # file names: only the last part of a path is shown
         summary["study"]["facilities"] = [f"/data/{t('facility-file')}.csv"]
         shown.append(f"{t('facility-file')}.csv")
-    return dataclasses.replace(result, standard=std, units=units, gaps=gaps,
-                               summary=summary), shown
+    return dataclasses.replace(result, standard=std, units=units, gaps=gaps, summary=summary), shown
 
 
 class _Text(HTMLParser):
@@ -185,10 +219,21 @@ def test_payloads_show_as_text(sample_result, siting, clean_scripts, payload, la
     assert "xxx" not in joined and "xxx" not in page
     # every field shows its payload literally, as text
     if lang == "zh":
-        shown = [s.replace("[category-en]", "[category-zh]").replace("[level-en]", "[level-zh]")
-                 for s in shown]
-    shown += [tagged(f, payload) for f in ("site-note", "candidate-source", "solver",
-                                           "site-id-0", "site-id-1", "site-unit-id")]
+        shown = [
+            s.replace("[category-en]", "[category-zh]").replace("[level-en]", "[level-zh]")
+            for s in shown
+        ]
+    shown += [
+        tagged(f, payload)
+        for f in (
+            "site-note",
+            "candidate-source",
+            "solver",
+            "site-id-0",
+            "site-id-1",
+            "site-unit-id",
+        )
+    ]
     for text in shown:
         assert text in joined, text
     # the category name is drawn in the charts as SVG text, escaped
@@ -206,16 +251,19 @@ def test_payloads_show_as_text(sample_result, siting, clean_scripts, payload, la
 def test_payloads_never_run_in_a_browser(browser, sample_result, siting, tmp_path):
     payload = PAYLOADS[3] + PAYLOADS[4]
     result, _ = hostile(sample_result, payload, path_safe=False)
-    path = render_report(result, tmp_path / "report.html",
-                         siting=_Stub(siting, result, payload))  # type: ignore[arg-type]
+    path = render_report(result, tmp_path / "report.html", siting=_Stub(siting, result, payload))  # type: ignore[arg-type]
     page, visit = open_page(browser, Path(path))
     assert visit.errors == [] and visit.blocked == []
     assert page.evaluate("typeof window.__pwned") == "undefined"
     assert page.locator("img").count() == 0
     assert page.locator("script").count() == 1
     body = page.locator("body").inner_text()
-    for text in (tagged("unit-name", payload), tagged("warning", payload),
-                 tagged("study-name", payload), tagged("site-note", payload)):
+    for text in (
+        tagged("unit-name", payload),
+        tagged("warning", payload),
+        tagged("study-name", payload),
+        tagged("site-note", payload),
+    ):
         assert text in body, text
     assert page.title().startswith(tagged("study-name", payload))
     page.close()

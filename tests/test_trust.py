@@ -55,10 +55,12 @@ def test_keep_edge_units_analyses_and_flags_them(sample_result):
     street = kept.units["street"].set_index("unit_id")
     edge = street["edge_effect"].astype(bool)
     assert set(street.index[edge & street["analysed"].astype(bool)]) == (
-        set(kept.summary["units"]["edge_effect"]))
+        set(kept.summary["units"]["edge_effect"])
+    )
     assert (street.loc[edge, "catchment_inside_share"] < 0.99).all()
-    assert (street.loc[~edge & street["population"].notna(),
-                       "catchment_inside_share"] >= 0.99).all()
+    assert (
+        street.loc[~edge & street["population"].notna(), "catchment_inside_share"] >= 0.99
+    ).all()
     assert any("--keep-edge-units" in w for w in kept.summary["warnings"])
     default = sample_result.units["street"]
     analysed = default["analysed"].astype(bool)
@@ -78,10 +80,15 @@ def test_summary_names_the_study_and_its_area(sample_result):
 
 def _tables():
     access = pd.DataFrame({"unit_id": ["A", "A", "B"], "population": [1.0, 2.0, 4.0]})
-    units = {"street": gpd.GeoDataFrame({"unit_id": ["A", "B"], "population": [3.0, 4.0]},
-                                        geometry=gpd.points_from_xy([0, 1], [0, 1])),
-             "district": gpd.GeoDataFrame({"unit_id": ["D"], "population": [7.0]},
-                                          geometry=gpd.points_from_xy([0], [0]))}
+    units = {
+        "street": gpd.GeoDataFrame(
+            {"unit_id": ["A", "B"], "population": [3.0, 4.0]},
+            geometry=gpd.points_from_xy([0, 1], [0, 1]),
+        ),
+        "district": gpd.GeoDataFrame(
+            {"unit_id": ["D"], "population": [7.0]}, geometry=gpd.points_from_xy([0], [0])
+        ),
+    }
 
     class Hierarchy:
         finest = "street"
@@ -108,6 +115,10 @@ def test_population_check_names_what_lost_residents(broken):
         units["district"].loc[0, "population"] = np.nan
     with pytest.raises(DataError, match="population is not conserved") as err:
         check_population(access, out, units, hierarchy, city)
-    where = {"unit": "street B", "access": "access.parquet", "summary": "summary.json",
-             "rollup": "units.gpkg layer district"}[broken]
+    where = {
+        "unit": "street B",
+        "access": "access.parquet",
+        "summary": "summary.json",
+        "rollup": "units.gpkg layer district",
+    }[broken]
     assert where in str(err.value)

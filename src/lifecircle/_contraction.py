@@ -119,7 +119,10 @@ def _directed_edges(adjacency: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray, n
 
 
 def _interior_components(
-    n: int, rows: np.ndarray, cols: np.ndarray, interior: np.ndarray,
+    n: int,
+    rows: np.ndarray,
+    cols: np.ndarray,
+    interior: np.ndarray,
 ) -> tuple[int, np.ndarray, np.ndarray]:
     """Connected components of the subgraph induced by the interior nodes.
 
@@ -128,14 +131,17 @@ def _interior_components(
     """
     inner = interior[rows] & interior[cols]
     sub = sp.csr_matrix(
-        (np.ones(int(inner.sum()), np.int8), (rows[inner], cols[inner])), shape=(n, n),
+        (np.ones(int(inner.sum()), np.int8), (rows[inner], cols[inner])),
+        shape=(n, n),
     )
     n_comp, label = connected_components(sub, directed=False)
     return n_comp, label.astype(np.int64), inner
 
 
 def contract_chains(
-    adjacency: sp.csr_matrix, *, max_key_fraction: float = MAX_KEY_FRACTION,
+    adjacency: sp.csr_matrix,
+    *,
+    max_key_fraction: float = MAX_KEY_FRACTION,
 ) -> ChainContraction | None:
     """Contract the chains of degree-2 nodes of a symmetric adjacency matrix.
 
@@ -191,18 +197,25 @@ def contract_chains(
 
     ends = _chain_ends(rows, cols, weight, is_key, node_chain=node_chain, n_chains=n_chains)
     node_position, chain_length = _chain_positions(
-        n, (rows[inner], cols[inner], weight[inner]), interior_idx, ends)
+        n, (rows[inner], cols[inner], weight[inner]), interior_idx, ends
+    )
     interior_nodes, node_slot, chain_start = _interior_order(
-        n, interior_idx, node_chain=node_chain, node_position=node_position,
-        chain_of_interior=chain_of_interior, n_chains=n_chains)
+        n,
+        interior_idx,
+        node_chain=node_chain,
+        node_position=node_position,
+        chain_of_interior=chain_of_interior,
+        n_chains=n_chains,
+    )
     node_to_v = np.zeros(n)
     node_to_v[interior_idx] = chain_length[chain_of_interior] - node_position[interior_idx]
     node_u_key = key_index.copy()
     node_u_key[interior_idx] = key_index[ends.chain_u[chain_of_interior]]
     node_v_key = key_index.copy()
     node_v_key[interior_idx] = key_index[ends.chain_v[chain_of_interior]]
-    contracted = _contracted_adjacency(rows, cols, weight, is_key, key_index=key_index,
-                                       ends=ends, chain_length=chain_length)
+    contracted = _contracted_adjacency(
+        rows, cols, weight, is_key, key_index=key_index, ends=ends, chain_length=chain_length
+    )
 
     return ChainContraction(
         key_nodes=key_nodes,
@@ -244,7 +257,10 @@ def _worth_trying(adjacency: sp.csr_matrix, max_key_fraction: float) -> bool:
 
 
 def _promote_cycles(
-    n: int, rows: np.ndarray, cols: np.ndarray, interior: np.ndarray,
+    n: int,
+    rows: np.ndarray,
+    cols: np.ndarray,
+    interior: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Make the smallest node of every cycle of degree-2 nodes a key node.
 
@@ -266,8 +282,13 @@ def _promote_cycles(
 
 
 def _chain_ends(
-    rows: np.ndarray, cols: np.ndarray, weight: np.ndarray, is_key: np.ndarray, *,
-    node_chain: np.ndarray, n_chains: int,
+    rows: np.ndarray,
+    cols: np.ndarray,
+    weight: np.ndarray,
+    is_key: np.ndarray,
+    *,
+    node_chain: np.ndarray,
+    n_chains: int,
 ) -> _ChainEnds:
     """The two interior -> key entries of every chain: the first is its u end."""
     # each chain (a path of interior nodes) has exactly two entries interior -> key:
@@ -281,15 +302,20 @@ def _chain_ends(
         msg = "adjacency is not symmetric: a chain of degree-2 nodes does not have two ends"
         raise ValueError(msg)
     return _ChainEnds(
-        start_node=exit_node[0::2], end_node=exit_node[1::2],
-        chain_u=exit_key[0::2], chain_v=exit_key[1::2],
-        u_weight=exit_w[0::2], v_weight=exit_w[1::2],
+        start_node=exit_node[0::2],
+        end_node=exit_node[1::2],
+        chain_u=exit_key[0::2],
+        chain_v=exit_key[1::2],
+        u_weight=exit_w[0::2],
+        v_weight=exit_w[1::2],
     )
 
 
 def _chain_positions(
-    n: int, inner_edges: tuple[np.ndarray, np.ndarray, np.ndarray],
-    interior_idx: np.ndarray, ends: _ChainEnds,
+    n: int,
+    inner_edges: tuple[np.ndarray, np.ndarray, np.ndarray],
+    interior_idx: np.ndarray,
+    ends: _ChainEnds,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Position ``a`` of every node (0 for key nodes) and length ``L`` of every chain.
 
@@ -310,12 +336,18 @@ def _chain_positions(
 
 
 def _interior_order(
-    n: int, interior_idx: np.ndarray, *, node_chain: np.ndarray, node_position: np.ndarray,
-    chain_of_interior: np.ndarray, n_chains: int,
+    n: int,
+    interior_idx: np.ndarray,
+    *,
+    node_chain: np.ndarray,
+    node_position: np.ndarray,
+    chain_of_interior: np.ndarray,
+    n_chains: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Interior nodes sorted by chain then position, each node's slot, each chain's start."""
-    interior_nodes = interior_idx[np.lexsort((node_position[interior_idx],
-                                              node_chain[interior_idx]))]
+    interior_nodes = interior_idx[
+        np.lexsort((node_position[interior_idx], node_chain[interior_idx]))
+    ]
     node_slot = np.full(n, -1, np.int64)
     node_slot[interior_nodes] = np.arange(len(interior_nodes))
     chain_start = np.zeros(n_chains + 1, np.int64)
@@ -324,8 +356,14 @@ def _interior_order(
 
 
 def _contracted_adjacency(
-    rows: np.ndarray, cols: np.ndarray, weight: np.ndarray, is_key: np.ndarray, *,
-    key_index: np.ndarray, ends: _ChainEnds, chain_length: np.ndarray,
+    rows: np.ndarray,
+    cols: np.ndarray,
+    weight: np.ndarray,
+    is_key: np.ndarray,
+    *,
+    key_index: np.ndarray,
+    ends: _ChainEnds,
+    chain_length: np.ndarray,
 ) -> sp.csr_matrix:
     """Key-key edges plus one edge per non-loop chain, both ways, on the key nodes."""
     direct = is_key[rows] & is_key[cols]

@@ -65,8 +65,14 @@ GREEDY_FACTOR = 1.0 - 1.0 / np.e
 Model = tuple[np.ndarray, list[LinearConstraint], np.ndarray]
 
 
-def lazy_greedy(n_items: int, gain: Callable[[int], float], take: Callable[[int], None], *,
-                limit: int, done: Callable[[], bool] = lambda: False) -> list[int]:
+def lazy_greedy(
+    n_items: int,
+    gain: Callable[[int], float],
+    take: Callable[[int], None],
+    *,
+    limit: int,
+    done: Callable[[], bool] = lambda: False,
+) -> list[int]:
     """Lazy greedy (CELF): pick items by largest marginal gain, re-evaluating stale gains.
 
     Exact greedy for gains that never grow as items are taken (submodular
@@ -146,22 +152,34 @@ def _finite(value: Any) -> float | None:
     return value if np.isfinite(value) else None
 
 
-def _call_milp(build: Callable[[], Model], deadline: float, reserve: float,
-               mip_rel_gap: float, options: dict[str, Any]) -> SolverRun:
+def _call_milp(
+    build: Callable[[], Model],
+    deadline: float,
+    reserve: float,
+    mip_rel_gap: float,
+    options: dict[str, Any],
+) -> SolverRun:
     """Build the model and run HiGHS with the time left before ``deadline``."""
     c, constraints, integrality = build()
     left = deadline - time.monotonic() - reserve
     if left < MIN_SOLVER_S:
-        return SolverRun(stopped=True, message="no time was left for HiGHS after building "
-                                               "the model")
-    res = milp(c, constraints=constraints, integrality=integrality, bounds=Bounds(0, 1),
-               options={**options, "time_limit": left, "mip_rel_gap": mip_rel_gap,
-                        "disp": False})
-    return SolverRun(status=int(res.status),
-                     x=None if res.x is None else np.asarray(res.x, float),
-                     fun=_finite(res.fun), dual_bound=_finite(getattr(res, "mip_dual_bound",
-                                                                      None)),
-                     message=str(res.message))
+        return SolverRun(
+            stopped=True, message="no time was left for HiGHS after building the model"
+        )
+    res = milp(
+        c,
+        constraints=constraints,
+        integrality=integrality,
+        bounds=Bounds(0, 1),
+        options={**options, "time_limit": left, "mip_rel_gap": mip_rel_gap, "disp": False},
+    )
+    return SolverRun(
+        status=int(res.status),
+        x=None if res.x is None else np.asarray(res.x, float),
+        fun=_finite(res.fun),
+        dual_bound=_finite(getattr(res, "mip_dual_bound", None)),
+        message=str(res.message),
+    )
 
 
 def _detach_signals(parent_pid: int) -> None:  # pragma: no cover - in the child process
@@ -175,9 +193,16 @@ def _detach_signals(parent_pid: int) -> None:  # pragma: no cover - in the child
         os._exit(1)
 
 
-def _child(conn: Any, build: Callable[[], Model], *, deadline: float, reserve: float,
-           mip_rel_gap: float, options: dict[str, Any],
-           parent_pid: int) -> None:  # pragma: no cover - in the child
+def _child(
+    conn: Any,
+    build: Callable[[], Model],
+    *,
+    deadline: float,
+    reserve: float,
+    mip_rel_gap: float,
+    options: dict[str, Any],
+    parent_pid: int,
+) -> None:  # pragma: no cover - in the child
     _detach_signals(parent_pid)
     try:
         out: Any = _call_milp(build, deadline, reserve, mip_rel_gap, options)
@@ -191,9 +216,15 @@ def _can_fork() -> bool:
     return "fork" in mp.get_all_start_methods() and not mp.current_process().daemon
 
 
-def run_milp(build: Callable[[], Model], *, deadline: float, time_limit_s: float,
-             mip_rel_gap: float, size: int, options: dict[str, Any] | None = None
-             ) -> SolverRun:
+def run_milp(
+    build: Callable[[], Model],
+    *,
+    deadline: float,
+    time_limit_s: float,
+    mip_rel_gap: float,
+    size: int,
+    options: dict[str, Any] | None = None,
+) -> SolverRun:
     """Build and solve a MILP, giving up at ``deadline`` (``time.monotonic()`` seconds).
 
     Parameters
@@ -222,19 +253,28 @@ def run_milp(build: Callable[[], Model], *, deadline: float, time_limit_s: float
     options = dict(options or {})
     reserve = reserve_s(time_limit_s)
     if deadline - t0 - reserve < MIN_SOLVER_S:
-        return SolverRun(stopped=True, message="the time limit was used up before HiGHS "
-                                               "could start")
+        return SolverRun(
+            stopped=True, message="the time limit was used up before HiGHS could start"
+        )
     if size <= IN_PROCESS_MAX_SIZE or not _can_fork():
         run = _call_milp(build, deadline, reserve, mip_rel_gap, options)
         run.seconds = time.monotonic() - t0
         return run
     ctx = mp.get_context("fork")
     recv, send = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(send, build),
-                       kwargs={"deadline": deadline, "reserve": reserve,
-                               "mip_rel_gap": mip_rel_gap, "options": options,
-                               "parent_pid": os.getpid()},
-                       daemon=True, name="lifecircle-highs")
+    proc = ctx.Process(
+        target=_child,
+        args=(send, build),
+        kwargs={
+            "deadline": deadline,
+            "reserve": reserve,
+            "mip_rel_gap": mip_rel_gap,
+            "options": options,
+            "parent_pid": os.getpid(),
+        },
+        daemon=True,
+        name="lifecircle-highs",
+    )
     proc.start()
     send.close()
     out: Any
@@ -244,12 +284,17 @@ def run_milp(build: Callable[[], Model], *, deadline: float, time_limit_s: float
                 out = recv.recv()
             except EOFError:
                 proc.join(1.0)
-                out = SolverRun(message=f"the solver process ended without an answer (exit "
-                                        f"code {proc.exitcode}, e.g. out of memory)")
+                out = SolverRun(
+                    message=f"the solver process ended without an answer (exit "
+                    f"code {proc.exitcode}, e.g. out of memory)"
+                )
         else:
-            out = SolverRun(stopped=True, message="HiGHS had not finished at the deadline "
-                                                  "and was stopped (it does not check its "
-                                                  "time limit during presolve)")
+            out = SolverRun(
+                stopped=True,
+                message="HiGHS had not finished at the deadline "
+                "and was stopped (it does not check its "
+                "time limit during presolve)",
+            )
     finally:
         if proc.is_alive():
             proc.kill()
@@ -280,7 +325,7 @@ def top_k_sum(values: np.ndarray, k: int) -> float:
         return 0.0
     if k >= len(values):
         return float(values.sum())
-    return float(np.partition(values, len(values) - k)[len(values) - k:].sum())
+    return float(np.partition(values, len(values) - k)[len(values) - k :].sum())
 
 
 def fewest_for(values: np.ndarray, need: float) -> int:
@@ -311,8 +356,15 @@ BOUND_TEXT = {
 }
 
 
-def apply_outcome(s: Siting, run: SolverRun, *, maximise: bool, objective: float,
-                  bounds: dict[str, float], status: str) -> None:
+def apply_outcome(
+    s: Siting,
+    run: SolverRun,
+    *,
+    maximise: bool,
+    objective: float,
+    bounds: dict[str, float],
+    status: str,
+) -> None:
     """Set status, objective, bound and gap on ``s`` from the solution and valid bounds.
 
     ``bounds`` holds only bounds known to be valid (upper bounds when
@@ -339,39 +391,57 @@ def apply_outcome(s: Siting, run: SolverRun, *, maximise: bool, objective: float
     if bound is None:
         s.notes.append("no bound on the optimum is known, so mip_gap is null")
     elif status != "optimal" and source is not None:
-        s.notes.append(f"bound {s.bound:,.3f} from {BOUND_TEXT[source]}; mip_gap "
-                       f"{s.mip_gap} = |bound - objective| / max(|bound|, |objective|)")
+        s.notes.append(
+            f"bound {s.bound:,.3f} from {BOUND_TEXT[source]}; mip_gap "
+            f"{s.mip_gap} = |bound - objective| / max(|bound|, |objective|)"
+        )
 
 
 def fallback_note(run: SolverRun, time_limit_s: float) -> str:
     """Why the greedy solution is used."""
     if run.stopped:
-        return (f"{run.message} ({run.seconds:.1f} s in the solver, time limit "
-                f"{time_limit_s:g} s for the whole solve); the lazy-greedy solution is used")
+        return (
+            f"{run.message} ({run.seconds:.1f} s in the solver, time limit "
+            f"{time_limit_s:g} s for the whole solve); the lazy-greedy solution is used"
+        )
     return f"HiGHS returned no solution ({run.message}); the lazy-greedy solution is used"
 
 
-def apply_greedy_or_solution(s: Siting, run: SolverRun, *, maximise: bool,
-                             solution_objective: float | None, greedy_objective: float,
-                             bounds: dict[str, float], time_limit_s: float,
-                             integral: bool = False) -> bool:
+def apply_greedy_or_solution(
+    s: Siting,
+    run: SolverRun,
+    *,
+    maximise: bool,
+    solution_objective: float | None,
+    greedy_objective: float,
+    bounds: dict[str, float],
+    time_limit_s: float,
+    integral: bool = False,
+) -> bool:
     """Record HiGHS's solution or the greedy fallback on ``s``; True if HiGHS's is used."""
-    s.solver_info = {"where": run.where, "seconds": round(run.seconds, 3),
-                     "stopped_at_deadline": run.stopped, "highs_status": run.status,
-                     "message": run.message}
+    s.solver_info = {
+        "where": run.where,
+        "seconds": round(run.seconds, 3),
+        "stopped_at_deadline": run.stopped,
+        "highs_status": run.status,
+        "message": run.message,
+    }
     if run.dual_bound is not None and not maximise and integral:
         run.dual_bound = float(np.ceil(run.dual_bound - 1e-6))
     if run.solution and solution_objective is not None:
         status = "optimal" if run.status == 0 else "time_limit"
         if status == "time_limit":
-            s.notes.append("HiGHS stopped at the time limit with a solution it has not "
-                           "proven optimal")
-        apply_outcome(s, run, maximise=maximise, objective=solution_objective,
-                      bounds=bounds, status=status)
+            s.notes.append(
+                "HiGHS stopped at the time limit with a solution it has not proven optimal"
+            )
+        apply_outcome(
+            s, run, maximise=maximise, objective=solution_objective, bounds=bounds, status=status
+        )
         return True
     s.notes.append(fallback_note(run, time_limit_s))
-    apply_outcome(s, run, maximise=maximise, objective=greedy_objective, bounds=bounds,
-                  status="greedy")
+    apply_outcome(
+        s, run, maximise=maximise, objective=greedy_objective, bounds=bounds, status="greedy"
+    )
     return False
 
 
@@ -381,8 +451,15 @@ def apply_greedy_or_solution(s: Siting, run: SolverRun, *, maximise: bool,
 class Covering:
     """MCLP / LSCP, optionally capacitated and with a per-unit floor."""
 
-    def __init__(self, s: Siting, *, sites: int | None, target_coverage: float | None,
-                 capacity: float | None, min_unit_coverage: float | None) -> None:
+    def __init__(
+        self,
+        s: Siting,
+        *,
+        sites: int | None,
+        target_coverage: float | None,
+        capacity: float | None,
+        min_unit_coverage: float | None,
+    ) -> None:
         self.s = s
         self.sites = sites
         self.capacity = capacity
@@ -403,9 +480,11 @@ class Covering:
             reachable = float(self.w.sum())
             if need > reachable + 1e-6:
                 best = (s.covered_before + reachable) / s.population
-                msg = (f"--target-coverage {target_coverage:.1%} is out of reach: with every "
-                       f"candidate site at most {best:.1%} of residents are covered for "
-                       f"{s.category}; lower the target or give more --candidates")
+                msg = (
+                    f"--target-coverage {target_coverage:.1%} is out of reach: with every "
+                    f"candidate site at most {best:.1%} of residents are covered for "
+                    f"{s.category}; lower the target or give more --candidates"
+                )
                 raise DataError(msg)
             self.need = max(need, 0.0)
         self.floors = self._floors(min_unit_coverage) if min_unit_coverage else []
@@ -429,7 +508,8 @@ class Covering:
         if impossible:
             s.notes.append(
                 f"{len(impossible)} units cannot reach {floor:.0%} coverage even with every "
-                f"candidate; their floor is left out: {', '.join(impossible[:20])}")
+                f"candidate; their floor is left out: {', '.join(impossible[:20])}"
+            )
         return out
 
     # greedy -------------------------------------------------------------
@@ -440,7 +520,7 @@ class Covering:
         cap = np.inf if self.capacity is None else self.capacity
 
         def gain(j: int) -> float:
-            idx = cover_csc.indices[cover_csc.indptr[j]:cover_csc.indptr[j + 1]]
+            idx = cover_csc.indices[cover_csc.indptr[j] : cover_csc.indptr[j + 1]]
             return float(min(cap, (self.w[idx] * remaining[idx]).sum()))
 
         self.greedy_loads = np.zeros(self.n_cand)
@@ -448,15 +528,20 @@ class Covering:
 
         def take(j: int) -> None:
             nonlocal covered
-            idx = cover_csc.indices[cover_csc.indptr[j]:cover_csc.indptr[j + 1]]
+            idx = cover_csc.indices[cover_csc.indptr[j] : cover_csc.indptr[j + 1]]
             self.greedy_loads[j] = self._serve(idx, remaining, cap)
             covered += self.greedy_loads[j]
 
         def done() -> bool:
             return self.need is not None and covered >= self.need - 1e-9
 
-        chosen = lazy_greedy(self.n_cand, gain, take, done=done,
-                             limit=self.sites if self.sites is not None else self.n_cand)
+        chosen = lazy_greedy(
+            self.n_cand,
+            gain,
+            take,
+            done=done,
+            limit=self.sites if self.sites is not None else self.n_cand,
+        )
         return np.array(chosen, np.int64), 1.0 - remaining
 
     def _serve(self, idx: np.ndarray, remaining: np.ndarray, cap: float) -> float:
@@ -518,9 +603,12 @@ class Covering:
             n_var = m + k
             a_link = sp.hstack([-self.cover, sp.identity(k)]).tocsr()  # z - A x <= 0
             served = sp.hstack([sp.csr_matrix((1, m)), sp.csr_matrix(self.w[None, :])])
-            rows_for = lambda rows_u: sp.hstack([  # noqa: E731
-                sp.csr_matrix((1, m)),
-                sp.csr_matrix((self.w[rows_u], (np.zeros(len(rows_u)), rows_u)), shape=(1, k))])
+
+            def rows_for(rows_u: np.ndarray) -> sp.spmatrix:
+                """The residents of ``rows_u`` covered, as a constraint row."""
+                picked = (self.w[rows_u], (np.zeros(len(rows_u)), rows_u))
+                return sp.hstack([sp.csr_matrix((1, m)), sp.csr_matrix(picked, shape=(1, k))])
+
             cons = [LinearConstraint(a_link, -np.inf, 0.0)]
         else:
             # variables: x (m binary), y (one per reachable pair)
@@ -530,11 +618,13 @@ class Covering:
             load = sp.csr_matrix((self.w[cover.row], (cover.col, np.arange(p))), shape=(m, p))
             a_one = sp.hstack([sp.csr_matrix((k, m)), one_each])
             a_cap = sp.hstack([-self.capacity * sp.identity(m), load])
-            served = sp.hstack([sp.csr_matrix((1, m)),
-                                sp.csr_matrix(self.w[cover.row][None, :])])
-            rows_for = lambda rows_u: sp.hstack([  # noqa: E731
-                sp.csr_matrix((1, m)),
-                sp.csr_matrix(one_each[rows_u].multiply(self.w[rows_u][:, None]).sum(axis=0))])
+            served = sp.hstack([sp.csr_matrix((1, m)), sp.csr_matrix(self.w[cover.row][None, :])])
+
+            def rows_for(rows_u: np.ndarray) -> sp.spmatrix:
+                """The residents of ``rows_u`` served, as a constraint row."""
+                served_u = one_each[rows_u].multiply(self.w[rows_u][:, None]).sum(axis=0)
+                return sp.hstack([sp.csr_matrix((1, m)), sp.csr_matrix(served_u)])
+
             cons = [LinearConstraint(a_one, -np.inf, 1.0), LinearConstraint(a_cap, -np.inf, 0.0)]
         count = sp.hstack([sp.csr_matrix(np.ones((1, m))), sp.csr_matrix((1, n_var - m))])
         if self.sites is not None:
@@ -565,35 +655,53 @@ class Covering:
             return
         bounds = self.bounds(g_value, g_frac)
         maximise = self.sites is not None
-        run = run_milp(lambda: self._build(g_value if greedy_ok else None), deadline=deadline,
-                       time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap, size=self.size())
+        run = run_milp(
+            lambda: self._build(g_value if greedy_ok else None),
+            deadline=deadline,
+            time_limit_s=time_limit_s,
+            mip_rel_gap=mip_rel_gap,
+            size=self.size(),
+        )
         if run.status == 2 and (self.floors or not maximise):
             cap = f" of capacity {self.capacity:g}" if self.capacity is not None else ""
             if self.floors:
-                msg = ("the fairness floor (--min-unit-coverage) cannot be met with "
-                       f"{self.sites if maximise else 'the candidate'} sites{cap}; allow more "
-                       "sites, raise --capacity or lower the floor")
+                msg = (
+                    "the fairness floor (--min-unit-coverage) cannot be met with "
+                    f"{self.sites if maximise else 'the candidate'} sites{cap}; allow more "
+                    "sites, raise --capacity or lower the floor"
+                )
             else:
-                msg = (f"no choice of candidate sites{cap} reaches --target-coverage; lower "
-                       "the target, raise --capacity or give more --candidates")
+                msg = (
+                    f"no choice of candidate sites{cap} reaches --target-coverage; lower "
+                    "the target, raise --capacity or give more --candidates"
+                )
             raise DataError(msg)
         if not run.solution and not greedy_ok:
-            what = ("the fairness floor (--min-unit-coverage)" if self.floors
-                    else "--target-coverage")
-            msg = (f"HiGHS found no solution within --time-limit {time_limit_s:g} s "
-                   f"({run.message}), and the greedy solution does not meet {what}; raise "
-                   "--time-limit, or relax the request")
+            what = (
+                "the fairness floor (--min-unit-coverage)" if self.floors else "--target-coverage"
+            )
+            msg = (
+                f"HiGHS found no solution within --time-limit {time_limit_s:g} s "
+                f"({run.message}), and the greedy solution does not meet {what}; raise "
+                "--time-limit, or relax the request"
+            )
             raise DataError(msg)
         solution_objective = None
         if run.solution and run.fun is not None:
             solution_objective = -run.fun if maximise else run.fun
         used = apply_greedy_or_solution(
-            s, run, maximise=maximise, solution_objective=solution_objective,
-            greedy_objective=g_value if maximise else float(len(g_sel)), bounds=bounds,
-            time_limit_s=time_limit_s, integral=not maximise)
+            s,
+            run,
+            maximise=maximise,
+            solution_objective=solution_objective,
+            greedy_objective=g_value if maximise else float(len(g_sel)),
+            bounds=bounds,
+            time_limit_s=time_limit_s,
+            integral=not maximise,
+        )
         if used:
             assert run.x is not None  # a solution was used
-            sel = np.flatnonzero(run.x[:self.n_cand] > 0.5)
+            sel = np.flatnonzero(run.x[: self.n_cand] > 0.5)
             frac, loads = self._fractions(sel, run.x)
         else:
             sel, frac, loads = g_sel, g_frac, self.greedy_loads
@@ -604,21 +712,19 @@ class Covering:
             hit = np.asarray(self.cover[:, sel].sum(axis=1)).ravel() > 0
             return hit.astype(float), None
         pairs = self.cover.tocoo()
-        y = x[self.n_cand:]
+        y = x[self.n_cand :]
         frac = np.bincount(pairs.row, weights=y, minlength=len(self.rows))
-        loads = np.bincount(pairs.col, weights=self.w[pairs.row] * y,
-                            minlength=self.n_cand)
+        loads = np.bincount(pairs.col, weights=self.w[pairs.row] * y, minlength=self.n_cand)
         return np.clip(frac, 0.0, 1.0), loads
 
-    def _finish(self, sel: np.ndarray, frac_rows: np.ndarray, loads: np.ndarray | None
-                ) -> None:
+    def _finish(self, sel: np.ndarray, frac_rows: np.ndarray, loads: np.ndarray | None) -> None:
         s = self.s
         s.selected = np.sort(sel)
         newly = np.zeros(len(s.demand))
         newly[self.rows] = frac_rows
         s.newly = newly
         s.served_by = nearest_selected(s.distance, s.selected, newly > 1e-12)
-        s.site_served = (served_per_site(s) if loads is None else loads[s.selected])
+        s.site_served = served_per_site(s) if loads is None else loads[s.selected]
 
 
 class PMedian:
@@ -650,12 +756,12 @@ class PMedian:
         starts = np.searchsorted(self.col[by_col], np.arange(self.n_cand + 1))
 
         def gain(j: int) -> float:
-            idx = by_col[starts[j]:starts[j + 1]]
+            idx = by_col[starts[j] : starts[j + 1]]
             r = self.row[idx]
             return float((self.w[r] * np.maximum(current[r] - self.dist[idx], 0)).sum())
 
         def take(j: int) -> None:
-            idx = by_col[starts[j]:starts[j + 1]]
+            idx = by_col[starts[j] : starts[j + 1]]
             np.fmin.at(current, self.row[idx], self.dist[idx])
 
         chosen = lazy_greedy(self.n_cand, gain, take, limit=self.sites)
@@ -665,23 +771,29 @@ class PMedian:
         """Valid upper bounds on the distance saved (a monotone submodular function)."""
         k = min(self.sites, self.n_cand)
         wr = self.w[self.row]
-        single = np.bincount(self.col, weights=wr * (self.d0[self.row] - self.dist),
-                             minlength=self.n_cand)
+        single = np.bincount(
+            self.col, weights=wr * (self.d0[self.row] - self.dist), minlength=self.n_cand
+        )
         best = self._best(g_sel)
-        left = np.bincount(self.col, weights=wr * np.maximum(best[self.row] - self.dist, 0.0),
-                           minlength=self.n_cand)
-        return {"top_gains": top_k_sum(single, k),
-                "greedy_guarantee": g_value / GREEDY_FACTOR,
-                "greedy_plus_gains": g_value + top_k_sum(left, k)}
+        left = np.bincount(
+            self.col,
+            weights=wr * np.maximum(best[self.row] - self.dist, 0.0),
+            minlength=self.n_cand,
+        )
+        return {
+            "top_gains": top_k_sum(single, k),
+            "greedy_guarantee": g_value / GREEDY_FACTOR,
+            "greedy_plus_gains": g_value + top_k_sum(left, k),
+        }
 
     def _build(self, g_value: float) -> Model:
         m, p = self.n_cand, len(self.row)
         # maximise saving: sum w_i (d0_i - d_ij) y_ij
         c = np.r_[np.zeros(m), -(self.w[self.row] * (self.d0[self.row] - self.dist))]
-        one_each = sp.csr_matrix((np.ones(p), (self.row, np.arange(p))),
-                                 shape=(len(self.w), p))
-        link = sp.hstack([-sp.csr_matrix((np.ones(p), (np.arange(p), self.col)), shape=(p, m)),
-                          sp.identity(p)])
+        one_each = sp.csr_matrix((np.ones(p), (self.row, np.arange(p))), shape=(len(self.w), p))
+        link = sp.hstack(
+            [-sp.csr_matrix((np.ones(p), (np.arange(p), self.col)), shape=(p, m)), sp.identity(p)]
+        )
         cons = [
             LinearConstraint(sp.hstack([sp.csr_matrix((len(self.w), m)), one_each]), -np.inf, 1),
             LinearConstraint(link, -np.inf, 0),
@@ -699,20 +811,33 @@ class PMedian:
         bounds = self.bounds(g_sel, g_value)
         # HiGHS's presolve is what takes long on this model (on the sample, 300
         # candidates: 16.8 s to optimal without it, > 40 s in presolve with it)
-        run = run_milp(lambda: self._build(g_value), deadline=deadline,
-                       time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap,
-                       size=2 * m + 6 * p + len(self.w), options={"presolve": False})
+        run = run_milp(
+            lambda: self._build(g_value),
+            deadline=deadline,
+            time_limit_s=time_limit_s,
+            mip_rel_gap=mip_rel_gap,
+            size=2 * m + 6 * p + len(self.w),
+            options={"presolve": False},
+        )
         used = apply_greedy_or_solution(
-            s, run, maximise=True, solution_objective=None if run.fun is None else -run.fun,
-            greedy_objective=g_value, bounds=bounds, time_limit_s=time_limit_s)
+            s,
+            run,
+            maximise=True,
+            solution_objective=None if run.fun is None else -run.fun,
+            greedy_objective=g_value,
+            bounds=bounds,
+            time_limit_s=time_limit_s,
+        )
         sel = np.flatnonzero(run.x[:m] > 0.5) if used and run.x is not None else g_sel
         s.selected = np.sort(sel)
         new = s._new_distance()
         s.newly = ((new <= s.threshold_m) & ~s.demand["covered"].to_numpy()).astype(float)
         s.served_by = nearest_selected(s.distance, s.selected, new < self.d0)
         s.site_served = served_per_site(s, all_residents=True)
-        s.notes.append(f"distances capped at {s.radius_m:.0f} m (the search cut-off); "
-                       "objective = total person-metres saved")
+        s.notes.append(
+            f"distances capped at {s.radius_m:.0f} m (the search cut-off); "
+            "objective = total person-metres saved"
+        )
 
 
 def served_per_site(s: Siting, *, all_residents: bool = False) -> np.ndarray:
@@ -720,12 +845,12 @@ def served_per_site(s: Siting, *, all_residents: bool = False) -> np.ndarray:
     mask = s.served_by >= 0
     weight = s.demand["population"].to_numpy() * (1.0 if all_residents else s.newly)
     pos = np.searchsorted(s.selected, s.served_by[mask])
-    return np.bincount(pos, weights=np.broadcast_to(weight, mask.shape)[mask],
-                       minlength=len(s.selected))
+    return np.bincount(
+        pos, weights=np.broadcast_to(weight, mask.shape)[mask], minlength=len(s.selected)
+    )
 
 
-def nearest_selected(distance: sp.csr_matrix, selected: np.ndarray, mask: np.ndarray
-                      ) -> np.ndarray:
+def nearest_selected(distance: sp.csr_matrix, selected: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Per resident, the selected candidate nearest to it (-1 where ``mask`` is False)."""
     out = np.full(distance.shape[0], -1, np.int64)
     if len(selected) == 0:
@@ -761,23 +886,24 @@ def rank_sites(s: Siting) -> tuple[np.ndarray, np.ndarray]:
     while left:
         best, best_gain = left[0], -1.0
         for j in left:
-            idx = sub.indices[sub.indptr[j]:sub.indptr[j + 1]]
+            idx = sub.indices[sub.indptr[j] : sub.indptr[j + 1]]
             if current is not None:
-                g = float((w[idx] * np.maximum(current[idx] - sub.data[sub.indptr[j]:
-                                                                        sub.indptr[j + 1]], 0)
-                           ).sum())
+                g = float(
+                    (
+                        w[idx]
+                        * np.maximum(current[idx] - sub.data[sub.indptr[j] : sub.indptr[j + 1]], 0)
+                    ).sum()
+                )
             else:
                 g = float(open_w[idx].sum())
             if g > best_gain:
                 best, best_gain = j, g
-        idx = sub.indices[sub.indptr[best]:sub.indptr[best + 1]]
+        idx = sub.indices[sub.indptr[best] : sub.indptr[best + 1]]
         if current is not None:
-            np.fmin.at(current, idx, sub.data[sub.indptr[best]:sub.indptr[best + 1]])
+            np.fmin.at(current, idx, sub.data[sub.indptr[best] : sub.indptr[best + 1]])
         else:
             open_w[idx] = 0.0
         ranked.append(best)
         gains.append(best_gain)
         left.remove(best)
     return np.array(ranked), np.array(gains)
-
-

@@ -48,8 +48,9 @@ def configure_logging(verbosity: int) -> None:
         logger.removeHandler(handler)
     handler = logging.StreamHandler(sys.stderr)
     handler.set_name(_HANDLER_NAME)
-    handler.setFormatter(logging.Formatter(
-        "%(levelname)s %(name)s: %(message)s" if verbosity > 0 else "%(message)s"))
+    handler.setFormatter(
+        logging.Formatter("%(levelname)s %(name)s: %(message)s" if verbosity > 0 else "%(message)s")
+    )
     logger.addHandler(handler)
     logger.setLevel(level)
     logger.propagate = False
@@ -111,8 +112,9 @@ class _Option(click.ParamType):
     def __init__(self, option: str) -> None:
         self.option = option
 
-    def convert(self, value: Any, param: click.Parameter | None,
-                ctx: click.Context | None) -> float | int:
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float | int:
         from .settings import OPTION_RANGES, option_problem
 
         number: Any = value
@@ -159,8 +161,9 @@ def _click_option(spec: OptionSpec) -> Callable[[Callable[..., Any]], Callable[.
     return click.option(spec.flag, spec.name, **kwargs)
 
 
-def _options(*classes: type, skip: tuple[str, ...] = ()
-             ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def _options(
+    *classes: type, skip: tuple[str, ...] = ()
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Decorate a command with the flags of every option the classes declare."""
     specs = [s for cls in classes for s in option_specs(cls) if s.flag and s.name not in skip]
 
@@ -175,8 +178,7 @@ def _options(*classes: type, skip: tuple[str, ...] = ()
 _COMMON = [
     click.argument("study", required=False, type=click.Path(path_type=Path)),
     click.option("-v", "--verbose", "verbosity", flag_value=1, help="Show debug messages."),
-    click.option("-q", "--quiet", "verbosity", flag_value=-1,
-                 help="Only errors; no progress."),
+    click.option("-q", "--quiet", "verbosity", flag_value=-1, help="Only errors; no progress."),
 ]
 
 
@@ -249,12 +251,16 @@ def _run_audit(settings: _Settings) -> Any:
         from .io.online import download_place
 
         standard = options.standard
-        paths = download_place(settings.run.place, settings.run.out / "osm-download",
-                               standard if isinstance(standard, Standard)
-                               else load_standard(standard))
+        paths = download_place(
+            settings.run.place,
+            settings.run.out / "osm-download",
+            standard if isinstance(standard, Standard) else load_standard(standard),
+        )
         options = options.replace(
-            network=paths["network"], facilities=(*options.facilities, paths["facilities"]),
-            units=options.units or paths.get("units"))
+            network=paths["network"],
+            facilities=(*options.facilities, paths["facilities"]),
+            units=options.units or paths.get("units"),
+        )
     return run_audit(options=options, progress=settings.verbosity >= 0)
 
 
@@ -288,8 +294,10 @@ def _page_writers(shown: Any, run: RunOptions) -> dict[str, Any]:
     """map.html and report.html of an audit result or a siting (unless --no-map)."""
     if run.no_map:
         return {}
-    return {"map.html": lambda p: shown.to_map(p, lang=run.lang, basemap=run.basemap),
-            "report.html": lambda p: shown.to_report(p, lang=run.lang)}
+    return {
+        "map.html": lambda p: shown.to_map(p, lang=run.lang, basemap=run.basemap),
+        "report.html": lambda p: shown.to_report(p, lang=run.lang),
+    }
 
 
 def _report_warnings(warnings: list[str]) -> None:
@@ -322,8 +330,7 @@ def optimize(ctx: click.Context, **opts: Any) -> None:
         result = _run_audit(settings)
         _report_warnings(result.summary["warnings"])
         siting = _site(result, siting_opts)
-        writers = {**result.outputs(), **siting.outputs(),
-                   **_page_writers(siting, settings.run)}
+        writers = {**result.outputs(), **siting.outputs(), **_page_writers(siting, settings.run)}
         write_outputs(folder, writers)
         written = folder.publish()
     summary = siting.summary()
@@ -335,7 +342,8 @@ def optimize(ctx: click.Context, **opts: Any) -> None:
             f"{summary['newly_covered_population']:,.0f} residents newly covered; coverage "
             f"{summary['coverage_before']:.1%} -> {summary['coverage_after']:.1%} "
             f"({summary['status']}, gap {summary['mip_gap']}, {summary['runtime_s']} s; "
-            f"{summary['candidates']} candidates)")
+            f"{summary['candidates']} candidates)"
+        )
         click.echo(f"wrote {', '.join(p.name for p in written)} to {out}")
 
 
@@ -345,13 +353,23 @@ def _site(result: Any, options: SitingOptions) -> Any:
 
     assert options.category is not None  # checked by the command
     candidates = options.candidates_path() or "auto"
-    siting = Siting.from_audit(result, options.category, candidates=candidates,
-                               n_candidates=options.n_candidates,
-                               min_spacing_m=options.min_spacing_m,
-                               objective=options.objective, seed=options.seed)
-    siting.solve(sites=options.sites, target_coverage=options.target_coverage,
-                 objective=options.objective, capacity=options.capacity,
-                 min_unit_coverage=options.min_unit_coverage, time_limit_s=options.time_limit)
+    siting = Siting.from_audit(
+        result,
+        options.category,
+        candidates=candidates,
+        n_candidates=options.n_candidates,
+        min_spacing_m=options.min_spacing_m,
+        objective=options.objective,
+        seed=options.seed,
+    )
+    siting.solve(
+        sites=options.sites,
+        target_coverage=options.target_coverage,
+        objective=options.objective,
+        capacity=options.capacity,
+        min_unit_coverage=options.min_unit_coverage,
+        time_limit_s=options.time_limit,
+    )
     return siting
 
 
@@ -366,8 +384,7 @@ def _headline(summary: dict) -> str:
     for level, share in summary["complete_by_level"].items():
         if share is None:
             missing = ", ".join(summary["completeness"][level]["missing"])
-            lines.append(f"  complete {level} life circle: not computed (not audited: "
-                         f"{missing})")
+            lines.append(f"  complete {level} life circle: not computed (not audited: {missing})")
         else:
             lines.append(f"  complete {level} life circle: {share:.1%}")
     lines.append("  coverage by category:")
@@ -391,14 +408,20 @@ def standards(name: str | None) -> None:
     std = load_standard(name)
     click.echo(f"{std.id}: {std.title_en} / {std.title_zh}")
     click.echo(f"source: {std.source}")
-    click.echo("profiles: " + ", ".join(
-        f"{p.id} {p.speed_m_s} m/s{'' if p.verified else ' (unverified)'}"
-        for p in std.profiles.values()))
+    click.echo(
+        "profiles: "
+        + ", ".join(
+            f"{p.id} {p.speed_m_s} m/s{'' if p.verified else ' (unverified)'}"
+            for p in std.profiles.values()
+        )
+    )
     click.echo(f"{'category':<22} {'name':<28} {'level':<6} {'min':>4} {'req':<4} verified")
     for c in std.categories:
-        click.echo(f"{c.id:<22} {c.name_en + ' ' + c.name_zh:<28} {c.level:<6} "
-                   f"{c.threshold_min:>4g} {'yes' if c.mandatory else 'no':<4} "
-                   f"{'yes' if c.verified else 'no'}")
+        click.echo(
+            f"{c.id:<22} {c.name_en + ' ' + c.name_zh:<28} {c.level:<6} "
+            f"{c.threshold_min:>4g} {'yes' if c.mandatory else 'no':<4} "
+            f"{'yes' if c.verified else 'no'}"
+        )
 
 
 @cli.command()

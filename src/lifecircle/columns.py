@@ -56,70 +56,123 @@ class OutputFile:
     written_by: str = "audit"
 
 
-OUTPUTS: dict[str, OutputFile] = {o.name: o for o in (
-    OutputFile("access.parquet", "GeoParquet, EPSG:4326, one row per origin (resident location)", (
-        ("origin_id", "origin id"),
-        ("population", "residents at this origin"),
-        ("population_method", "how the population was estimated (e.g. census2020_street)"),
-        ("unit_id", "finest governance unit"),
-        ("snap_m", "straight-line distance from the origin to where it enters the network (m)"),
-        ("node", "the network node the origin enters at (the nearer end of its edge)"),
-        ("edge", "the walk-graph edge the origin enters at (-1: at a node, --snap node)"),
-        ("unit_<level>", "id of the unit of each coarser level"),
-        ("dist_<cat>_m", "walking distance to the nearest facility of the category (m)"),
-        ("time_<cat>_min", "walking time to it at the profile's speed (min)"),
-    )),
-    OutputFile("units.gpkg", "one layer per unit level, EPSG:4326", (
-        ("unit_id", "unit id"), ("name", "unit name"), ("parent_id", "id of the parent unit"),
-        ("level", "level name"),
-        ("population", "residents of the analysed part of the unit"),
-        ("population_method", "population methods of its residents"),
-        ("cov_<cat>", "share of residents within the category's threshold (0-1)"),
-        ("score", "mean share of the audited mandatory categories reached"),
-        ("complete_<level>", "share reaching every mandatory category of the level and below "
-                             "(NaN when one was not audited)"),
-        ("complete_share", "share reaching every mandatory category of the standard"),
-        ("worst_category", "the mandatory category with the lowest coverage"),
-        ("units_analysed", "finest units analysed inside this unit"),
-        ("units_total", "finest units inside this unit"),
-        ("analysed", "every finest unit inside was analysed"),
-        ("catchment_inside_share", "finest level: share of the walking catchment inside the "
-                                   "street data"),
-        ("edge_effect", "finest level: catchment partly outside the street data"),
-        ("n_origins", "origins analysed"),
-    )),
-    OutputFile("facilities.gpkg", "the normalised facilities, EPSG:4326", (
-        ("facility_id", "facility id"), ("category", "category id"), ("name", "name"),
-        ("source", "file it came from"),
-        ("snap_m", "distance from its nearest access point to the network (m)"),
-        ("reachable", "within max_snap_m of the network, so used"),
-    )),
-    OutputFile("gaps.csv", "every unit x category with a shortfall, largest first (UTF-8 with "
-                           "BOM, CRLF, formula-like cells neutralised)", (
-        ("unit_id", "unit id"), ("name", "unit name"), ("level", "level name"),
-        ("category", "category id"), ("uncovered_population", "residents not covered"),
-        ("uncovered_share", "their share of the unit's residents"),
-        ("partly_analysed", "a parent unit only some of whose finest units were analysed"),
-        ("units_analysed", "finest units analysed inside the unit"),
-        ("units_total", "finest units inside the unit"),
-    )),
-    OutputFile("summary.json", "study, standard, profile, thresholds, population and method, "
-                               "network, facilities, analysed and excluded units, city-wide "
-                               "coverage and completeness, data quality, warnings, timings, "
-                               "versions, attribution"),
-    OutputFile("map.html", "the interactive map (one self-contained page)"),
-    OutputFile("report.html", "the planner's report (one self-contained, printable page)"),
-    OutputFile("proposals.geojson", "proposed sites, EPSG:4326", (
-        ("site_id", "site id"), ("category", "category sited"), ("rank", "order chosen"),
-        ("marginal_newly_covered", "residents newly covered by this site, given the ones "
-                                   "before it"),
-        ("residents_served", "residents the site serves"),
-    ), written_by="optimize"),
-    OutputFile("optimize.json", "the siting: model, status, bound and gap, coverage before and "
-                                "after, per-unit before/after, notes", written_by="optimize"),
-    OutputFile("units_after.gpkg", "units.gpkg as it would be with the proposed sites",
-               written_by="optimize"),
-)}
+OUTPUTS: dict[str, OutputFile] = {
+    o.name: o
+    for o in (
+        OutputFile(
+            "access.parquet",
+            "GeoParquet, EPSG:4326, one row per origin (resident location)",
+            (
+                ("origin_id", "origin id"),
+                ("population", "residents at this origin"),
+                ("population_method", "how the population was estimated (e.g. census2020_street)"),
+                ("unit_id", "finest governance unit"),
+                (
+                    "snap_m",
+                    "straight-line distance from the origin to where it enters the network (m)",
+                ),
+                ("node", "the network node the origin enters at (the nearer end of its edge)"),
+                ("edge", "the walk-graph edge the origin enters at (-1: at a node, --snap node)"),
+                ("unit_<level>", "id of the unit of each coarser level"),
+                ("dist_<cat>_m", "walking distance to the nearest facility of the category (m)"),
+                ("time_<cat>_min", "walking time to it at the profile's speed (min)"),
+            ),
+        ),
+        OutputFile(
+            "units.gpkg",
+            "one layer per unit level, EPSG:4326",
+            (
+                ("unit_id", "unit id"),
+                ("name", "unit name"),
+                ("parent_id", "id of the parent unit"),
+                ("level", "level name"),
+                ("population", "residents of the analysed part of the unit"),
+                ("population_method", "population methods of its residents"),
+                ("cov_<cat>", "share of residents within the category's threshold (0-1)"),
+                ("score", "mean share of the audited mandatory categories reached"),
+                (
+                    "complete_<level>",
+                    "share reaching every mandatory category of the level and below "
+                    "(NaN when one was not audited)",
+                ),
+                ("complete_share", "share reaching every mandatory category of the standard"),
+                ("worst_category", "the mandatory category with the lowest coverage"),
+                ("units_analysed", "finest units analysed inside this unit"),
+                ("units_total", "finest units inside this unit"),
+                ("analysed", "every finest unit inside was analysed"),
+                (
+                    "catchment_inside_share",
+                    "finest level: share of the walking catchment inside the street data",
+                ),
+                ("edge_effect", "finest level: catchment partly outside the street data"),
+                ("n_origins", "origins analysed"),
+            ),
+        ),
+        OutputFile(
+            "facilities.gpkg",
+            "the normalised facilities, EPSG:4326",
+            (
+                ("facility_id", "facility id"),
+                ("category", "category id"),
+                ("name", "name"),
+                ("source", "file it came from"),
+                ("snap_m", "distance from its nearest access point to the network (m)"),
+                ("reachable", "within max_snap_m of the network, so used"),
+            ),
+        ),
+        OutputFile(
+            "gaps.csv",
+            "every unit x category with a shortfall, largest first (UTF-8 with "
+            "BOM, CRLF, formula-like cells neutralised)",
+            (
+                ("unit_id", "unit id"),
+                ("name", "unit name"),
+                ("level", "level name"),
+                ("category", "category id"),
+                ("uncovered_population", "residents not covered"),
+                ("uncovered_share", "their share of the unit's residents"),
+                ("partly_analysed", "a parent unit only some of whose finest units were analysed"),
+                ("units_analysed", "finest units analysed inside the unit"),
+                ("units_total", "finest units inside the unit"),
+            ),
+        ),
+        OutputFile(
+            "summary.json",
+            "study, standard, profile, thresholds, population and method, "
+            "network, facilities, analysed and excluded units, city-wide "
+            "coverage and completeness, data quality, warnings, timings, "
+            "versions, attribution",
+        ),
+        OutputFile("map.html", "the interactive map (one self-contained page)"),
+        OutputFile("report.html", "the planner's report (one self-contained, printable page)"),
+        OutputFile(
+            "proposals.geojson",
+            "proposed sites, EPSG:4326",
+            (
+                ("site_id", "site id"),
+                ("category", "category sited"),
+                ("rank", "order chosen"),
+                (
+                    "marginal_newly_covered",
+                    "residents newly covered by this site, given the ones before it",
+                ),
+                ("residents_served", "residents the site serves"),
+            ),
+            written_by="optimize",
+        ),
+        OutputFile(
+            "optimize.json",
+            "the siting: model, status, bound and gap, coverage before and "
+            "after, per-unit before/after, notes",
+            written_by="optimize",
+        ),
+        OutputFile(
+            "units_after.gpkg",
+            "units.gpkg as it would be with the proposed sites",
+            written_by="optimize",
+        ),
+    )
+}
 
 
 def describe(name: str) -> str:

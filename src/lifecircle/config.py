@@ -34,13 +34,27 @@ from .settings import (
 SELECTOR_SPECIAL_KEYS = ("name", "not_name")
 
 #: Fields each part of a standard may have.
-STANDARD_KEYS = frozenset({"id", "title", "source", "notes", "levels", "profiles",
-                           "default_profile", "categories"})
-LEVEL_KEYS = frozenset({"id", "minutes", "name", "reference_distance_m", "source", "verified",
-                        "notes"})
+STANDARD_KEYS = frozenset(
+    {"id", "title", "source", "notes", "levels", "profiles", "default_profile", "categories"}
+)
+LEVEL_KEYS = frozenset(
+    {"id", "minutes", "name", "reference_distance_m", "source", "verified", "notes"}
+)
 PROFILE_KEYS = frozenset({"speed_m_s", "source", "verified", "notes"})
-CATEGORY_KEYS = frozenset({"id", "name", "level", "threshold_min", "mandatory", "source",
-                           "verified", "selectors", "reference_distance_m", "notes"})
+CATEGORY_KEYS = frozenset(
+    {
+        "id",
+        "name",
+        "level",
+        "threshold_min",
+        "mandatory",
+        "source",
+        "verified",
+        "selectors",
+        "reference_distance_m",
+        "notes",
+    }
+)
 
 #: Longest accepted reference distance of a level or category (metres).
 REFERENCE_DISTANCE_MAX_M = 10_000.0
@@ -112,25 +126,31 @@ class _StrictLoader(yaml.SafeLoader):
     def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
-            msg = (f"line {event.start_mark.line + 1}: the alias *{clip(event.anchor, 40)} "
-                   f"is not allowed; a {self.what} file may not use YAML aliases (*name) "
-                   "or merge keys (<<: *name), because a few lines of them can expand "
-                   "to gigabytes; write the values out in full")
+            msg = (
+                f"line {event.start_mark.line + 1}: the alias *{clip(event.anchor, 40)} "
+                f"is not allowed; a {self.what} file may not use YAML aliases (*name) "
+                "or merge keys (<<: *name), because a few lines of them can expand "
+                "to gigabytes; write the values out in full"
+            )
             raise _Refused(msg)
         self._depth += 1
         self._nodes += 1
         try:
             if self._nodes > YAML_MAX_NODES:
                 mark = self.peek_event().start_mark
-                msg = (f"line {mark.line + 1}: the file has more than {YAML_MAX_NODES:,} "
-                       f"values; a {self.what} file has a few hundred: check that you gave "
-                       f"the {self.what} YAML and not a data file")
+                msg = (
+                    f"line {mark.line + 1}: the file has more than {YAML_MAX_NODES:,} "
+                    f"values; a {self.what} file has a few hundred: check that you gave "
+                    f"the {self.what} YAML and not a data file"
+                )
                 raise _Refused(msg)
             if self._depth > YAML_MAX_DEPTH:
                 mark = self.peek_event().start_mark
-                msg = (f"line {mark.line + 1}: lists and mappings are nested more than "
-                       f"{YAML_MAX_DEPTH} levels deep; a {self.what} file needs a few "
-                       "levels only: check the brackets and indentation")
+                msg = (
+                    f"line {mark.line + 1}: lists and mappings are nested more than "
+                    f"{YAML_MAX_DEPTH} levels deep; a {self.what} file needs a few "
+                    "levels only: check the brackets and indentation"
+                )
                 raise _Refused(msg)
             return super().compose_node(parent, index)
         finally:
@@ -152,21 +172,26 @@ class _StrictLoader(yaml.SafeLoader):
                     self.problems.append(
                         f"line {line}: duplicate key {shown(key)} (first at line "
                         f"{first[key]}); YAML would silently keep only the last one: "
-                        "remove or rename one of them")
+                        "remove or rename one of them"
+                    )
                 else:
                     first[key] = line
         return super().construct_mapping(node, deep=deep)
 
     def construct_refused_tag(self, node: Any) -> Any:
-        msg = (f"line {node.start_mark.line + 1}: the tag {shown(node.tag)} is not "
-               f"allowed; a {self.what} file holds plain values only (text, numbers, "
-               "true/false, lists and mappings): remove the tag")
+        msg = (
+            f"line {node.start_mark.line + 1}: the tag {shown(node.tag)} is not "
+            f"allowed; a {self.what} file holds plain values only (text, numbers, "
+            "true/false, lists and mappings): remove the tag"
+        )
         raise _Refused(msg)
 
     def construct_checked_int(self, node: Any) -> Any:
         if isinstance(node.value, str) and len(node.value) > 100:
-            msg = (f"line {node.start_mark.line + 1}: a number with {len(node.value)} "
-                   "digits; write a number of at most a few digits")
+            msg = (
+                f"line {node.start_mark.line + 1}: a number with {len(node.value)} "
+                "digits; write a number of at most a few digits"
+            )
             raise _Refused(msg)
         return self.construct_yaml_int(node)
 
@@ -183,18 +208,25 @@ def _decode(data: bytes, what: str) -> str:
         line = data.count(b"\n", 0, exc.start) + 1
         column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
         if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
-            saved, source_enc = "it is UTF-16 (Windows \"Unicode\")", "UTF-16"
+            saved, source_enc = 'it is UTF-16 (Windows "Unicode")', "UTF-16"
         else:
             try:
                 data.decode("gb18030")
-                saved, source_enc = ("it reads as GBK/GB18030, the legacy Chinese encoding of "
-                                     "many Windows editors"), "GB18030"
+                saved, source_enc = (
+                    (
+                        "it reads as GBK/GB18030, the legacy Chinese encoding of "
+                        "many Windows editors"
+                    ),
+                    "GB18030",
+                )
             except UnicodeDecodeError:
                 saved, source_enc = "it is in another encoding", "ITS-ENCODING"
-        msg = (f"the file is not UTF-8 text (byte 0x{data[exc.start]:02X} at line {line}, "
-               f"column {column}); {saved}. Re-save it as UTF-8 (in your editor: Save As, "
-               f"Encoding: UTF-8) or convert it with `iconv -f {source_enc} -t UTF-8 "
-               f"OLD.yaml > NEW.yaml`; a {what} file must be UTF-8")
+        msg = (
+            f"the file is not UTF-8 text (byte 0x{data[exc.start]:02X} at line {line}, "
+            f"column {column}); {saved}. Re-save it as UTF-8 (in your editor: Save As, "
+            f"Encoding: UTF-8) or convert it with `iconv -f {source_enc} -t UTF-8 "
+            f"OLD.yaml > NEW.yaml`; a {what} file must be UTF-8"
+        )
         raise _Refused(msg) from None
 
 
@@ -231,13 +263,19 @@ def read_yaml(path: str | Path, *, what: str = "standard") -> Any:
         with path.open("rb") as fh:
             data = fh.read(CONFIG_FILE_MAX_BYTES + 1)
     except OSError as exc:
-        msg = (f"{what} file {clip(source, 300)!r} cannot be read ({exc.strerror or exc}); "
-               "check the path and that you may read it")
+        msg = (
+            f"{what} file {clip(source, 300)!r} cannot be read ({exc.strerror or exc}); "
+            "check the path and that you may read it"
+        )
         raise InputFileError(msg) from None
     if len(data) > CONFIG_FILE_MAX_BYTES:
-        raise config_error(source, [
-            f"the file is larger than {CONFIG_FILE_MAX_BYTES // 1000} kB; a {what} file "
-            f"is a short text file: check that you gave the {what} YAML and not a data file"])
+        raise config_error(
+            source,
+            [
+                f"the file is larger than {CONFIG_FILE_MAX_BYTES // 1000} kB; a {what} file "
+                f"is a short text file: check that you gave the {what} YAML and not a data file"
+            ],
+        )
     loader = None
     try:
         text = _decode(data, what)
@@ -260,19 +298,27 @@ def _yaml_problem(exc: yaml.YAMLError, text: str) -> str:
     """One line for a YAML syntax error: where, what, and what to check."""
     if isinstance(exc, yaml.reader.ReaderError):
         line = text.count("\n", 0, exc.position) + 1
-        return (f"not valid YAML: line {line} contains the control character "
-                f"U+{exc.character:04X}; remove it (a YAML file holds printable text only)"
-                if isinstance(exc.character, int) else f"not valid YAML: {clip(exc, 200)}")
+        return (
+            f"not valid YAML: line {line} contains the control character "
+            f"U+{exc.character:04X}; remove it (a YAML file holds printable text only)"
+            if isinstance(exc.character, int)
+            else f"not valid YAML: {clip(exc, 200)}"
+        )
     if isinstance(exc, yaml.MarkedYAMLError):
-        where = (f" at line {exc.problem_mark.line + 1}, column {exc.problem_mark.column + 1}"
-                 if exc.problem_mark is not None else "")
+        where = (
+            f" at line {exc.problem_mark.line + 1}, column {exc.problem_mark.column + 1}"
+            if exc.problem_mark is not None
+            else ""
+        )
         context = ""
         if exc.context and exc.context_mark is not None:
             context = f" ({exc.context} at line {exc.context_mark.line + 1})"
         elif exc.context:
             context = f" ({exc.context})"
-        return clip(f"not valid YAML{where}: {exc.problem}{context}; check the quotes, "
-                    "brackets and indentation there")
+        return clip(
+            f"not valid YAML{where}: {exc.problem}{context}; check the quotes, "
+            "brackets and indentation there"
+        )
     return f"not valid YAML: {clip(str(exc).replace(chr(10), ' '), 200)}"
 
 
@@ -431,8 +477,10 @@ class Standard:
             if lv.id == level_id:
                 return lv
         ids = [lv.id for lv in self.levels]
-        msg = (f"standard {self.id!r} has no level {shown(level_id)}; its levels are: "
-               f"{', '.join(ids)}{did_you_mean(level_id, ids)}")
+        msg = (
+            f"standard {self.id!r} has no level {shown(level_id)}; its levels are: "
+            f"{', '.join(ids)}{did_you_mean(level_id, ids)}"
+        )
         raise config_error(self.path or self.id, [msg])
 
     def tag_keys(self) -> set[str]:
@@ -516,12 +564,18 @@ def parse_standard(raw: Any, *, source: str = "<standard>") -> Standard:
     """
     problems: list[str] = []
     if raw is None:
-        raise config_error(source, ["the file is empty; a standard is a mapping with `id`, "
-                                    "`levels`, `profiles` and `categories` (see "
-                                    "configs/standards/gb50180-2018.yaml)"])
+        raise config_error(
+            source,
+            [
+                "the file is empty; a standard is a mapping with `id`, "
+                "`levels`, `profiles` and `categories` (see "
+                "configs/standards/gb50180-2018.yaml)"
+            ],
+        )
     if not isinstance(raw, Mapping):
-        raise config_error(source, ["the file must be a mapping with `id`, `levels`, "
-                                    "`profiles` and `categories`"])
+        raise config_error(
+            source, ["the file must be a mapping with `id`, `levels`, `profiles` and `categories`"]
+        )
     check = _Checker(problems)
     check.known_keys(raw, "", STANDARD_KEYS, "field")
     std_id = check.text(raw, "id", "")
@@ -534,17 +588,23 @@ def parse_standard(raw: Any, *, source: str = "<standard>") -> Standard:
     levels = _parse_levels(raw.get("levels"), check)
     check.unique([lv.id for lv in levels], "levels", "level id")
     profiles = _parse_profiles(raw.get("profiles"), check)
-    default_profile = _parse_default_profile(raw.get("default_profile", "adult"), profiles,
-                                             check)
+    default_profile = _parse_default_profile(raw.get("default_profile", "adult"), profiles, check)
     categories = _parse_categories(raw.get("categories"), levels, check)
     notes = check.optional_text(raw, "notes", "")  # checked before the problems are raised
 
     if problems:
         raise config_error(source, problems)
     return Standard(
-        id=std_id, title_en=str(title.get("en", std_id)), title_zh=str(title.get("zh", std_id)),
-        source=src, levels=tuple(levels), profiles=profiles, default_profile=default_profile,
-        categories=tuple(categories), path=source, notes=notes,
+        id=std_id,
+        title_en=str(title.get("en", std_id)),
+        title_zh=str(title.get("zh", std_id)),
+        source=src,
+        levels=tuple(levels),
+        profiles=profiles,
+        default_profile=default_profile,
+        categories=tuple(categories),
+        path=source,
+        notes=notes,
     )
 
 
@@ -552,45 +612,57 @@ def _parse_profiles(raw_profiles: Any, check: _Checker) -> dict[str, Profile]:
     """The walking profiles, by profile id."""
     problems = check.problems
     if not isinstance(raw_profiles, Mapping) or not raw_profiles:
-        problems.append("profiles: must be a mapping of profile id -> {speed_m_s, source, "
-                        "verified}")
+        problems.append(
+            "profiles: must be a mapping of profile id -> {speed_m_s, source, verified}"
+        )
         raw_profiles = {}
     check.unique([str(pid) for pid in raw_profiles], "profiles", "profile id")
     profiles: dict[str, Profile] = {}
     for pid, item in raw_profiles.items():
         where = f"profiles.{clip(str(pid), ID_MAX_CHARS)}"
-        if not isinstance(pid, str) or not re.fullmatch(r"\w[\w-]*", pid) \
-                or len(pid) > ID_MAX_CHARS:
-            problems.append(f"{where}: a profile id must be a word (letters, digits, `_`, "
-                            f"`-`, at most {ID_MAX_CHARS} characters), got {shown(pid)}; "
-                            "quote it if YAML reads it as a number or true/false")
+        if (
+            not isinstance(pid, str)
+            or not re.fullmatch(r"\w[\w-]*", pid)
+            or len(pid) > ID_MAX_CHARS
+        ):
+            problems.append(
+                f"{where}: a profile id must be a word (letters, digits, `_`, "
+                f"`-`, at most {ID_MAX_CHARS} characters), got {shown(pid)}; "
+                "quote it if YAML reads it as a number or true/false"
+            )
         if not isinstance(item, Mapping):
             problems.append(f"{where}: must be a mapping")
             continue
         check.known_keys(item, where, PROFILE_KEYS, "field")
         speed = check.positive(item, "speed_m_s", where)
         if speed and not WALKING_SPEED_MIN_M_S <= speed <= WALKING_SPEED_MAX_M_S:
-            problems.append(f"{where}.speed_m_s: {speed} m/s is not a walking speed "
-                            f"(expected {WALKING_SPEED_MIN_M_S:g}-{WALKING_SPEED_MAX_M_S:g} "
-                            "m/s)")
+            problems.append(
+                f"{where}.speed_m_s: {speed} m/s is not a walking speed "
+                f"(expected {WALKING_SPEED_MIN_M_S:g}-{WALKING_SPEED_MAX_M_S:g} "
+                "m/s)"
+            )
         profiles[str(pid)] = Profile(
-            id=str(pid), speed_m_s=speed, source=check.text(item, "source", where),
+            id=str(pid),
+            speed_m_s=speed,
+            source=check.text(item, "source", where),
             verified=check.boolean(item, "verified", where),
         )
     return profiles
 
 
-def _parse_default_profile(default_profile: Any, profiles: Mapping[str, Profile],
-                           check: _Checker) -> str:
+def _parse_default_profile(
+    default_profile: Any, profiles: Mapping[str, Profile], check: _Checker
+) -> str:
     """The default profile's id, which must be one of ``profiles`` (when there are any)."""
     if profiles and (not isinstance(default_profile, str) or default_profile not in profiles):
-        check.problems.append(f"default_profile: {shown(default_profile)} is not one of the "
-                              f"profiles ({', '.join(profiles)})")
+        check.problems.append(
+            f"default_profile: {shown(default_profile)} is not one of the "
+            f"profiles ({', '.join(profiles)})"
+        )
     return str(default_profile)
 
 
-def _parse_categories(raw_categories: Any, levels: list[Level],
-                      check: _Checker) -> list[Category]:
+def _parse_categories(raw_categories: Any, levels: list[Level], check: _Checker) -> list[Category]:
     """The facility categories, each at one of ``levels`` and within the longest one."""
     if not isinstance(raw_categories, list) or not raw_categories:
         check.problems.append("categories: must be a non-empty list of facility categories")
@@ -609,8 +681,9 @@ def _parse_categories(raw_categories: Any, levels: list[Level],
     return categories
 
 
-def _parse_category(item: Mapping[str, Any], i: int, level_ids: list[str],
-                    longest: Level | None, check: _Checker) -> Category:
+def _parse_category(
+    item: Mapping[str, Any], i: int, level_ids: list[str], longest: Level | None, check: _Checker
+) -> Category:
     """Category ``i`` of the list (``longest``: the level whose minutes cut distances off)."""
     problems = check.problems
     where = f"categories[{i}]"
@@ -618,31 +691,41 @@ def _parse_category(item: Mapping[str, Any], i: int, level_ids: list[str],
     if cid:
         where = f"categories[{i}] ({clip(cid, ID_MAX_CHARS)})"
         if not re.fullmatch(r"[a-z][a-z0-9_]*", cid):
-            problems.append(f"{where}.id: use lower-case letters, digits and `_` only "
-                            "(it becomes a column name)")
+            problems.append(
+                f"{where}.id: use lower-case letters, digits and `_` only "
+                "(it becomes a column name)"
+            )
         elif len(cid) > ID_MAX_CHARS:
-            problems.append(f"{where}.id: at most {ID_MAX_CHARS} characters (it becomes "
-                            "a column name)")
+            problems.append(
+                f"{where}.id: at most {ID_MAX_CHARS} characters (it becomes a column name)"
+            )
     names = check.names(item, where)
     level = check.text(item, "level", where)
     if level and level_ids and level not in level_ids:
-        problems.append(f"{where}.level: {shown(level)} is not a defined level "
-                        f"({', '.join(level_ids)})")
+        problems.append(
+            f"{where}.level: {shown(level)} is not a defined level ({', '.join(level_ids)})"
+        )
     check.known_keys(item, where, CATEGORY_KEYS, "field")
     threshold = check.positive(item, "threshold_min", where)
     if threshold and longest is not None and threshold > longest.minutes:
-        problems.append(f"{where}.threshold_min: {threshold:g} min is longer than the "
-                        f"longest level ({longest.id}, {longest.minutes:g} min), where "
-                        "walking distances are cut off; shorten it or add a longer level")
+        problems.append(
+            f"{where}.threshold_min: {threshold:g} min is longer than the "
+            f"longest level ({longest.id}, {longest.minutes:g} min), where "
+            "walking distances are cut off; shorten it or add a longer level"
+        )
     return Category(
-        id=cid, name_en=names[0], name_zh=names[1], level=level,
+        id=cid,
+        name_en=names[0],
+        name_zh=names[1],
+        level=level,
         threshold_min=threshold,
         mandatory=check.boolean(item, "mandatory", where),
         source=check.text(item, "source", where),
         verified=check.boolean(item, "verified", where),
         selectors=check.selectors(item, where),
         reference_distance_m=check.optional_positive(
-            item, "reference_distance_m", where, maximum=REFERENCE_DISTANCE_MAX_M),
+            item, "reference_distance_m", where, maximum=REFERENCE_DISTANCE_MAX_M
+        ),
         notes=check.optional_text(item, "notes", where),
     )
 
@@ -668,20 +751,30 @@ def _parse_levels(raw_levels: Any, check: _Checker) -> list[Level]:
             name_en=names[0],
             name_zh=names[1],
             reference_distance_m=check.optional_positive(
-                item, "reference_distance_m", where, maximum=REFERENCE_DISTANCE_MAX_M),
+                item, "reference_distance_m", where, maximum=REFERENCE_DISTANCE_MAX_M
+            ),
             source=check.text(item, "source", where),
             verified=check.boolean(item, "verified", where),
         )
-        if level.id and (not re.fullmatch(r"[a-z0-9][a-z0-9_]*", level.id)
-                         or len(level.id) > ID_MAX_CHARS):
-            problems.append(f"{where}.id: use lower-case letters, digits and `_` only, at most "
-                            f"{ID_MAX_CHARS} characters, e.g. 5min (it becomes a column "
-                            f"name), got {shown(level.id)}")
-        if previous is not None and level.minutes and previous.minutes \
-                and level.minutes <= previous.minutes:
-            problems.append(f"{where}.minutes: {level.minutes:g} is not longer than "
-                            f"levels[{i - 1}] ({previous.id}, {previous.minutes:g} min); list "
-                            "the levels from the shortest to the longest")
+        if level.id and (
+            not re.fullmatch(r"[a-z0-9][a-z0-9_]*", level.id) or len(level.id) > ID_MAX_CHARS
+        ):
+            problems.append(
+                f"{where}.id: use lower-case letters, digits and `_` only, at most "
+                f"{ID_MAX_CHARS} characters, e.g. 5min (it becomes a column "
+                f"name), got {shown(level.id)}"
+            )
+        if (
+            previous is not None
+            and level.minutes
+            and previous.minutes
+            and level.minutes <= previous.minutes
+        ):
+            problems.append(
+                f"{where}.minutes: {level.minutes:g} is not longer than "
+                f"levels[{i - 1}] ({previous.id}, {previous.minutes:g} min); list "
+                "the levels from the shortest to the longest"
+            )
         if level.minutes:
             previous = level
         levels.append(level)
@@ -698,14 +791,16 @@ class _Checker:
         prefix = f"{where}." if where else ""
         self.problems.append(f"{prefix}{key}: missing; add {what}")
 
-    def known_keys(self, item: Mapping[Any, Any], where: str, known: frozenset[str],
-                   what: str) -> None:
+    def known_keys(
+        self, item: Mapping[Any, Any], where: str, known: frozenset[str], what: str
+    ) -> None:
         for key in item:
             if key not in known:
                 prefix = f"{where}: " if where else ""
                 self.problems.append(
                     f"{prefix}unknown {what} {shown(key, 40)} (allowed: "
-                    f"{', '.join(sorted(known))}){did_you_mean(key, known)}")
+                    f"{', '.join(sorted(known))}){did_you_mean(key, known)}"
+                )
 
     def text(self, item: Mapping[str, Any], key: str, where: str) -> str:
         value = item.get(key)
@@ -729,32 +824,38 @@ class _Checker:
             self.problems.append(f"{where}.name: must give both `en` and `zh` names")
             return ("", "")
         if not isinstance(name["en"], str) or not isinstance(name["zh"], str):
-            self.problems.append(f"{where}.name: `en` and `zh` must be texts, got "
-                                 f"{shown(dict(name))}")
+            self.problems.append(
+                f"{where}.name: `en` and `zh` must be texts, got {shown(dict(name))}"
+            )
             return ("", "")
         return (name["en"], name["zh"])
 
-    def positive(self, item: Mapping[str, Any], key: str, where: str,
-                 maximum: float | None = None) -> float:
+    def positive(
+        self, item: Mapping[str, Any], key: str, where: str, maximum: float | None = None
+    ) -> float:
         value = item.get(key)
         number = real_number(value)
         if number is not None and not math.isfinite(number):
-            self.problems.append(f"{where}.{key}: must be a finite positive number, got "
-                                 f"{value!r} (.nan and .inf are not numbers of minutes, "
-                                 "metres or m/s)")
+            self.problems.append(
+                f"{where}.{key}: must be a finite positive number, got "
+                f"{value!r} (.nan and .inf are not numbers of minutes, "
+                "metres or m/s)"
+            )
             return 0.0
         if number is None or not number > 0:
-            self.problems.append(f"{where}.{key}: must be a positive number, got "
-                                 f"{shown(value)}")
+            self.problems.append(f"{where}.{key}: must be a positive number, got {shown(value)}")
             return 0.0
         if maximum is not None and number > maximum:
-            self.problems.append(f"{where}.{key}: {float(number):g} is more than the largest "
-                                 f"accepted value, {maximum:g}; check the unit")
+            self.problems.append(
+                f"{where}.{key}: {float(number):g} is more than the largest "
+                f"accepted value, {maximum:g}; check the unit"
+            )
             return 0.0
         return float(number)
 
-    def optional_positive(self, item: Mapping[str, Any], key: str, where: str,
-                          maximum: float | None = None) -> float | None:
+    def optional_positive(
+        self, item: Mapping[str, Any], key: str, where: str, maximum: float | None = None
+    ) -> float | None:
         if item.get(key) is None:
             return None
         return self.positive(item, key, where, maximum) or None
@@ -770,8 +871,10 @@ class _Checker:
         seen: set[str] = set()
         for value in ids:
             if value and value in seen:
-                self.problems.append(f"{where}: duplicate {what} {shown(value)}; each "
-                                     f"{what} must be unique: rename or remove one")
+                self.problems.append(
+                    f"{where}: duplicate {what} {shown(value)}; each "
+                    f"{what} must be unique: rename or remove one"
+                )
             seen.add(value)
 
     def selectors(self, item: Mapping[str, Any], where: str) -> tuple[Selector, ...]:
@@ -779,8 +882,7 @@ class _Checker:
         raw = item.get("selectors")
         if not isinstance(raw, list) or not raw:
             self.problems.append(
-                f"{where}.selectors: must be a non-empty list, e.g. "
-                "[{amenity: kindergarten}]"
+                f"{where}.selectors: must be a non-empty list, e.g. [{{amenity: kindergarten}}]"
             )
             return ()
         out = []
@@ -804,39 +906,45 @@ class _Checker:
             else:
                 self._tag_values(key, value, here, tags)
         if not tags and len(self.problems) == before:
-            self.problems.append(f"{here}: needs at least one OSM tag (a name pattern "
-                                 "alone would match anything named so)")
+            self.problems.append(
+                f"{here}: needs at least one OSM tag (a name pattern "
+                "alone would match anything named so)"
+            )
             return None
         return Selector(tags=tags, name=patterns["name"], not_name=patterns["not_name"])
 
     def _name_pattern(self, key: str, value: Any, here: str) -> re.Pattern[str] | None:
         """The compiled regular expression of a ``name``/``not_name`` key, or ``None``."""
         if not isinstance(value, str) or not value:
-            self.problems.append(f"{here}.{key}: must be a regular expression "
-                                 f"(text), got {shown(value)}")
+            self.problems.append(
+                f"{here}.{key}: must be a regular expression (text), got {shown(value)}"
+            )
             return None
         try:
             return re.compile(value)
         except re.error as exc:
-            self.problems.append(f"{here}.{key}: invalid regular expression "
-                                 f"{shown(value)} ({exc})")
+            self.problems.append(f"{here}.{key}: invalid regular expression {shown(value)} ({exc})")
             return None
 
-    def _tag_values(self, key: Any, value: Any, here: str,
-                    tags: dict[str, tuple[str, ...] | None]) -> None:
+    def _tag_values(
+        self, key: Any, value: Any, here: str, tags: dict[str, tuple[str, ...] | None]
+    ) -> None:
         """Add the accepted values of OSM tag ``key`` to ``tags`` (``None``: any value)."""
         if not isinstance(key, str) or not key:
-            self.problems.append(f"{here}: an OSM tag key must be a text, got "
-                                 f"{shown(key)}")
+            self.problems.append(f"{here}: an OSM tag key must be a text, got {shown(key)}")
         elif value == "*":
             tags[key] = None
         elif isinstance(value, str | int | float) and not isinstance(value, bool):
             tags[key] = (str(value),)
-        elif isinstance(value, list) and value and all(
-            isinstance(v, str | int | float) and not isinstance(v, bool) for v in value
+        elif (
+            isinstance(value, list)
+            and value
+            and all(isinstance(v, str | int | float) and not isinstance(v, bool) for v in value)
         ):
             tags[key] = tuple(str(v) for v in value)
         else:
-            self.problems.append(f"{here}.{clip(key, 40)}: must be a value, a "
-                                 f"list of values or '*', got {shown(value)} "
-                                 "(quote yes/no: 'yes')")
+            self.problems.append(
+                f"{here}.{clip(key, 40)}: must be a value, a "
+                f"list of values or '*', got {shown(value)} "
+                "(quote yes/no: 'yes')"
+            )

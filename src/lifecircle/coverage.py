@@ -29,12 +29,13 @@ from .config import Standard
 from .io.units import UnitHierarchy
 
 
-def covered_matrix(access: pd.DataFrame, standard: Standard, categories: list[str]
-                   ) -> pd.DataFrame:
+def covered_matrix(access: pd.DataFrame, standard: Standard, categories: list[str]) -> pd.DataFrame:
     """Boolean per origin and category: within the category's threshold (NaN = not)."""
     return pd.DataFrame(
-        {c: (access[columns.time(c)] <= standard.category(c).threshold_min).to_numpy()
-         for c in categories},
+        {
+            c: (access[columns.time(c)] <= standard.category(c).threshold_min).to_numpy()
+            for c in categories
+        },
         index=access.index,
     )
 
@@ -64,8 +65,11 @@ def completeness_status(standard: Standard, categories: list[str]) -> dict[str, 
     mandatory = [c.id for c in standard.categories if c.mandatory]
     out: dict[str, dict] = {}
     for level in sorted(standard.levels, key=lambda lv: lv.minutes):
-        cats = [c for c in mandatory
-                if standard.level(standard.category(c).level).minutes <= level.minutes]
+        cats = [
+            c
+            for c in mandatory
+            if standard.level(standard.category(c).level).minutes <= level.minutes
+        ]
         if not cats:
             continue
         missing = [c for c in cats if c not in audited]
@@ -75,13 +79,16 @@ def completeness_status(standard: Standard, categories: list[str]) -> dict[str, 
 
 def completeness_columns(standard: Standard, categories: list[str]) -> dict[str, list[str]]:
     """The ``complete_<level>`` columns that can be computed, with their categories."""
-    return {columns.complete(level): status["categories"]
-            for level, status in completeness_status(standard, categories).items()
-            if status["computed"]}
+    return {
+        columns.complete(level): status["categories"]
+        for level, status in completeness_status(standard, categories).items()
+        if status["computed"]
+    }
 
 
-def origin_indicators(access: pd.DataFrame, standard: Standard, categories: list[str]
-                      ) -> pd.DataFrame:
+def origin_indicators(
+    access: pd.DataFrame, standard: Standard, categories: list[str]
+) -> pd.DataFrame:
     """Per origin: covered flags, share of mandatory categories reached, completeness.
 
     ``complete_<level>`` is NaN for the levels whose mandatory categories were not
@@ -94,8 +101,9 @@ def origin_indicators(access: pd.DataFrame, standard: Standard, categories: list
     out["score"] = covered[mandatory].mean(axis=1) if mandatory else np.nan
     status = completeness_status(standard, categories)
     for level, st in status.items():
-        out[columns.complete(level)] = (covered[st["categories"]].all(axis=1).astype(float)
-                                    if st["computed"] else np.nan)
+        out[columns.complete(level)] = (
+            covered[st["categories"]].all(axis=1).astype(float) if st["computed"] else np.nan
+        )
     every = [c.id for c in standard.categories if c.mandatory]
     done = bool(every) and set(every) <= set(categories)
     out["complete_share"] = covered[every].all(axis=1).astype(float) if done else np.nan
@@ -167,19 +175,29 @@ def coverage_by_unit(
         pop = sums["population"].reindex(stats.index)
         stats["population"] = pop
         for col in value_cols:
-            stats[col] = (sums[col].reindex(stats.index) / pop.where(pop > 0)
-                          if col in computed else np.nan)
+            stats[col] = (
+                sums[col].reindex(stats.index) / pop.where(pop > 0) if col in computed else np.nan
+            )
         stats["worst_category"] = _worst(stats, mandatory)
         stats["units_analysed"] = counts["sum"].reindex(stats.index).fillna(0).astype(int)
         stats["units_total"] = counts["count"].reindex(stats.index).fillna(0).astype(int)
         stats["analysed"] = (stats["units_analysed"] == stats["units_total"]) & (
-            stats["units_total"] > 0)
+            stats["units_total"] > 0
+        )
         stats["n_origins"] = sums["n_origins"].reindex(stats.index).fillna(0).astype(int)
         none = stats["units_analysed"] == 0
         stats.loc[none, ["population", *value_cols]] = np.nan
-        order = ["population", *[columns.cov(c) for c in categories], "score",
-                 *[c for c in value_cols if c.startswith("complete_")], "worst_category",
-                 "units_analysed", "units_total", "analysed", "n_origins"]
+        order = [
+            "population",
+            *[columns.cov(c) for c in categories],
+            "score",
+            *[c for c in value_cols if c.startswith("complete_")],
+            "worst_category",
+            "units_analysed",
+            "units_total",
+            "analysed",
+            "n_origins",
+        ]
         merged = units.join(stats[order], on="unit_id")
         tables[level] = gpd.GeoDataFrame(merged, geometry="geometry", crs=units.crs)
     return tables
@@ -213,12 +231,19 @@ def find_gaps(units: dict[str, gpd.GeoDataFrame], categories: list[str]) -> pd.D
         total = table.get("units_total", pd.Series(1, index=table.index))
         for cat in categories:
             share = 1.0 - table[columns.cov(cat)]
-            frame = pd.DataFrame({
-                "unit_id": table["unit_id"], "name": table["name"], "level": table["level"],
-                "category": cat, "uncovered_population": table["population"] * share,
-                "uncovered_share": share, "partly_analysed": analysed < total,
-                "units_analysed": analysed, "units_total": total,
-            })
+            frame = pd.DataFrame(
+                {
+                    "unit_id": table["unit_id"],
+                    "name": table["name"],
+                    "level": table["level"],
+                    "category": cat,
+                    "uncovered_population": table["population"] * share,
+                    "uncovered_share": share,
+                    "partly_analysed": analysed < total,
+                    "units_analysed": analysed,
+                    "units_total": total,
+                }
+            )
             rows.append(frame[frame["uncovered_population"] > 1e-9])
     names = [name for name, _ in OUTPUTS["gaps.csv"].columns]
     if not rows:
@@ -226,9 +251,11 @@ def find_gaps(units: dict[str, gpd.GeoDataFrame], categories: list[str]) -> pd.D
     gaps = pd.concat(rows, ignore_index=True)
     # round away float noise so equal shortfalls tie and the larger share wins
     gaps["_rank"] = gaps["uncovered_population"].round(6)
-    return gaps.sort_values(["_rank", "uncovered_share", "unit_id", "category"],
-                            ascending=[False, False, True, True],
-                            kind="stable").reset_index(drop=True)[names]
+    return gaps.sort_values(
+        ["_rank", "uncovered_share", "unit_id", "category"],
+        ascending=[False, False, True, True],
+        kind="stable",
+    ).reset_index(drop=True)[names]
 
 
 def citywide(access: pd.DataFrame, standard: Standard, categories: list[str]) -> dict:
@@ -239,7 +266,6 @@ def citywide(access: pd.DataFrame, standard: Standard, categories: list[str]) ->
 
     def share(col: str) -> float | None:
         return round(float((ind[col].to_numpy() * pop).sum() / total), 6) if total else None
-
 
     out = {
         "population": total,
@@ -269,8 +295,13 @@ def edge_reach_m(standard: Standard) -> float:
 
 
 def units_inside_network(
-    hierarchy: UnitHierarchy, extent: object, crs: object, reach_m: float, *,
-    min_inside: float = 0.99, keep_edge_units: bool = False,
+    hierarchy: UnitHierarchy,
+    extent: object,
+    crs: object,
+    reach_m: float,
+    *,
+    min_inside: float = 0.99,
+    keep_edge_units: bool = False,
 ) -> tuple[set[str], pd.DataFrame]:
     """Finest units whose walkable catchment lies inside the street data.
 
@@ -296,14 +327,26 @@ def units_inside_network(
     edge = inside < min_inside
     analysed = (inside > 0) if keep_edge_units else ~edge
     reason = np.where(
-        analysed, "",
-        np.where(inside <= 0, "outside the street data",
-                 [f"only {s:.0%} of its {reach_m:.0f} m walking catchment lies inside the "
-                  "street data (edge effect)" for s in inside]),
+        analysed,
+        "",
+        np.where(
+            inside <= 0,
+            "outside the street data",
+            [
+                f"only {s:.0%} of its {reach_m:.0f} m walking catchment lies inside the "
+                "street data (edge effect)"
+                for s in inside
+            ],
+        ),
     )
-    table = pd.DataFrame({"unit_id": finest["unit_id"].to_numpy(),
-                          "name": finest["name"].to_numpy(),
-                          "catchment_inside_share": inside.round(4).to_numpy(),
-                          "edge_effect": edge.to_numpy(),
-                          "analysed": analysed.to_numpy(), "reason": reason})
+    table = pd.DataFrame(
+        {
+            "unit_id": finest["unit_id"].to_numpy(),
+            "name": finest["name"].to_numpy(),
+            "catchment_inside_share": inside.round(4).to_numpy(),
+            "edge_effect": edge.to_numpy(),
+            "analysed": analysed.to_numpy(),
+            "reason": reason,
+        }
+    )
     return set(table.loc[table["analysed"], "unit_id"]), table

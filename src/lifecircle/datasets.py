@@ -82,8 +82,4 @@ def get_path(name: str = "central-shanghai") -> dict[str, Path]:
         msg = f"unknown sample {name!r}; bundled samples: {', '.join(list_samples())}"
         raise InputFileError(msg)
     folder = resource_dir(f"data/{name}")
-    return {
-        key: folder / value
-        for key, value in SAMPLES[name].items()
-        if key != "description"
-    }
+    return {key: folder / value for key, value in SAMPLES[name].items() if key != "description"}

@@ -57,8 +57,10 @@ class ConfigError(ValueError, LifecircleError):
         lines = [clip(p) for p in self.problems]
         if len(lines) > MESSAGE_MAX_PROBLEMS:
             more = len(lines) - (MESSAGE_MAX_PROBLEMS - 1)
-            lines = [*lines[: MESSAGE_MAX_PROBLEMS - 1],
-                     f"... and {more} more; fix these and run again to see the rest"]
+            lines = [
+                *lines[: MESSAGE_MAX_PROBLEMS - 1],
+                f"... and {more} more; fix these and run again to see the rest",
+            ]
         body = "\n".join(f"  - {p}" for p in lines)
         n = len(self.problems)
         msg = (

@@ -39,8 +39,19 @@ if TYPE_CHECKING:
 __all__ = ["AuditOptions", "OptionSpec", "RunOptions", "SitingOptions", "option_specs"]
 
 #: Kinds of option values (what a study file's value is checked as).
-KINDS = ("path", "paths", "outpath", "standard", "text", "list", "crs", "bool", "int", "number",
-         "choice")
+KINDS = (
+    "path",
+    "paths",
+    "outpath",
+    "standard",
+    "text",
+    "list",
+    "crs",
+    "bool",
+    "int",
+    "number",
+    "choice",
+)
 
 #: How each rule enters the network: see :mod:`lifecircle.snap` and README "Method".
 SNAP_RULES = ("edge", "node")
@@ -59,8 +70,15 @@ class OptionSpec:
     study: bool = True
 
 
-def _opt(default: Any, kind: str, help: str, *, flag: str | None = "",
-         choices: tuple[str, ...] = (), study: bool = True) -> Any:
+def _opt(
+    default: Any,
+    kind: str,
+    help: str,
+    *,
+    flag: str | None = "",
+    choices: tuple[str, ...] = (),
+    study: bool = True,
+) -> Any:
     """A dataclass field carrying its option declaration (flag "" = ``--name-with-dashes``)."""
     if kind not in KINDS:
         msg = f"unknown option kind {kind!r}"
@@ -82,9 +100,17 @@ def option_specs(cls: type) -> list[OptionSpec]:
         flag = meta["flag"]
         if flag == "":
             flag = "--" + f.name.replace("_", "-")
-        out.append(OptionSpec(name=f.name, kind=meta["kind"], default=f.default,
-                              help=meta["help"], flag=flag, choices=meta["choices"],
-                              study=meta["study"]))
+        out.append(
+            OptionSpec(
+                name=f.name,
+                kind=meta["kind"],
+                default=f.default,
+                help=meta["help"],
+                flag=flag,
+                choices=meta["choices"],
+                study=meta["study"],
+            )
+        )
     return out
 
 
@@ -104,11 +130,13 @@ def _check_values(obj: object, source: str) -> None:
             else:
                 object.__setattr__(obj, spec.name, int(value))
         elif spec.kind == "choice" and value not in spec.choices:
-            problems.append(f"{spec.name}: got {str(value)[:40]!r}; give one of "
-                            + ", ".join(spec.choices))
+            problems.append(
+                f"{spec.name}: got {str(value)[:40]!r}; give one of " + ", ".join(spec.choices)
+            )
         elif spec.kind == "list" and isinstance(value, str):
-            object.__setattr__(obj, spec.name, tuple(v.strip() for v in value.split(",")
-                                                     if v.strip()))
+            object.__setattr__(
+                obj, spec.name, tuple(v.strip() for v in value.split(",") if v.strip())
+            )
         elif spec.kind == "list":
             object.__setattr__(obj, spec.name, tuple(value))
     if problems:
@@ -125,55 +153,89 @@ class AuditOptions:
     """
 
     network: Path | None = _opt(
-        None, "path", "Street network: .osm.pbf, .osm/.osm.xml(.bz2) or osmnx .graphml. "
-        "Default: the bundled central-Shanghai study.")
+        None,
+        "path",
+        "Street network: .osm.pbf, .osm/.osm.xml(.bz2) or osmnx .graphml. "
+        "Default: the bundled central-Shanghai study.",
+    )
     facilities: tuple[Any, ...] = _opt(
-        (), "paths", "Facility file (GeoJSON/GPKG with a `category` or Amap `typecode` column "
+        (),
+        "paths",
+        "Facility file (GeoJSON/GPKG with a `category` or Amap `typecode` column "
         "or OSM tags; CSV/Excel with lon,lat,name and category or typecode). Repeatable; "
-        "merged with the network's POIs. PATH:gcj02 (or :bd09, :wgs84) gives one file's datum.")
+        "merged with the network's POIs. PATH:gcj02 (or :bd09, :wgs84) gives one file's datum.",
+    )
     units: Path | None = _opt(
-        None, "path", "Governance-unit polygons: unit_id, name, parent_id; or see "
-        "--unit-levels / --unit-codes.")
+        None,
+        "path",
+        "Governance-unit polygons: unit_id, name, parent_id; or see --unit-levels / --unit-codes.",
+    )
     population: Path | None = _opt(
-        None, "path", "Polygons with a `population` column, or a population raster (GeoTIFF).")
+        None, "path", "Polygons with a `population` column, or a population raster (GeoTIFF)."
+    )
     standard: str | Path | Standard = _opt(
-        DEFAULT_STANDARD, "standard",
-        "Bundled standard name or a YAML file (see `lifecircle standards`).")
+        DEFAULT_STANDARD,
+        "standard",
+        "Bundled standard name or a YAML file (see `lifecircle standards`).",
+    )
     profile: str | None = _opt(
-        None, "text", "Walking-speed profile: adult, elderly, child (default: the standard's).")
+        None, "text", "Walking-speed profile: adult, elderly, child (default: the standard's)."
+    )
     categories: tuple[str, ...] | None = _opt(
-        None, "list", "Comma-separated category ids to audit (default: all with facilities).")
+        None, "list", "Comma-separated category ids to audit (default: all with facilities)."
+    )
     osm_pois: bool = _opt(
-        True, "bool", "Do not read facilities from the network file's POIs.",
-        flag="--no-osm-pois")
+        True, "bool", "Do not read facilities from the network file's POIs.", flag="--no-osm-pois"
+    )
     facilities_crs: str | None = _opt(
-        None, "crs", "Datum of facility tables (CSV/Excel, which carry no CRS): wgs84, gcj02 "
+        None,
+        "crs",
+        "Datum of facility tables (CSV/Excel, which carry no CRS): wgs84, gcj02 "
         "(Amap, Tencent), bd09 (Baidu) or a CRS such as EPSG:4526. Vector files keep their own "
-        "CRS unless given as PATH:gcj02.")
+        "CRS unless given as PATH:gcj02.",
+    )
     unit_levels: tuple[str, ...] | None = _opt(
-        None, "list", "Comma-separated id columns, one per level, coarsest first.")
+        None, "list", "Comma-separated id columns, one per level, coarsest first."
+    )
     unit_codes: str | None = _opt(
-        None, "text", "Column of 12-digit statistical codes (district 6, street 9, committee "
-        "12 digits).")
+        None,
+        "text",
+        "Column of 12-digit statistical codes (district 6, street 9, committee 12 digits).",
+    )
     min_component_nodes: int | None = _opt(
-        None, "int", "Also keep network components of at least this many nodes (default: "
-        "only the largest).")
+        None,
+        "int",
+        "Also keep network components of at least this many nodes (default: only the largest).",
+    )
     max_snap_m: float = _opt(
-        MAX_SNAP_M, "number", "Points farther than this from the network reach nothing (m).")
+        MAX_SNAP_M, "number", "Points farther than this from the network reach nothing (m)."
+    )
     snap: str = _opt(
-        "edge", "choice", "How points enter the network: edge = at the nearest point of the "
+        "edge",
+        "choice",
+        "How points enter the network: edge = at the nearest point of the "
         "nearest street (default), node = at the nearest node (the first version's rule).",
-        choices=SNAP_RULES)
+        choices=SNAP_RULES,
+    )
     hex_size_m: float = _opt(
-        HEX_SIZE_M, "number", "Hexagon size (centre to corner, m) when there are no units.")
+        HEX_SIZE_M, "number", "Hexagon size (centre to corner, m) when there are no units."
+    )
     keep_edge_units: bool = _opt(
-        False, "bool", "Also analyse units whose walking catchment leaves the street data "
-        "(small areas, islands); flagged edge_effect, coverage may be underestimated.")
+        False,
+        "bool",
+        "Also analyse units whose walking catchment leaves the street data "
+        "(small areas, islands); flagged edge_effect, coverage may be underestimated.",
+    )
     name: str | None = _opt(
-        None, "text", "The study's name, shown in titles and summary.json (default: the study "
-        "file's name, else the network file's).", flag=None)
+        None,
+        "text",
+        "The study's name, shown in titles and summary.json (default: the study "
+        "file's name, else the network file's).",
+        flag=None,
+    )
     name_zh: str | None = _opt(
-        None, "text", "The study's name in Chinese, for --lang zh outputs.", flag=None)
+        None, "text", "The study's name in Chinese, for --lang zh outputs.", flag=None
+    )
 
     def __post_init__(self) -> None:
         _check_values(self, "audit options")
@@ -197,21 +259,31 @@ class SitingOptions:
     category: str | None = _opt(None, "text", "Category to site, e.g. kindergarten.")
     sites: int | None = _opt(None, "int", "Number of new sites (MCLP).")
     target_coverage: float | None = _opt(
-        None, "number", "Share of residents to cover with the fewest sites (set covering).")
+        None, "number", "Share of residents to cover with the fewest sites (set covering)."
+    )
     objective: str = _opt(
-        "coverage", "choice", "distance = p-median (minimise total walking distance).",
-        choices=("coverage", "distance"))
+        "coverage",
+        "choice",
+        "distance = p-median (minimise total walking distance).",
+        choices=("coverage", "distance"),
+    )
     candidates: str = _opt(
-        "auto", "text", "'auto' (clusters of uncovered residents) or a file of points/parcels.")
+        "auto", "text", "'auto' (clusters of uncovered residents) or a file of points/parcels."
+    )
     n_candidates: int = _opt(300, "int", "Number of auto candidates.")
     min_spacing_m: float = _opt(
-        0.0, "number", "Auto candidates keep this distance from existing facilities (m).")
+        0.0, "number", "Auto candidates keep this distance from existing facilities (m)."
+    )
     capacity: float | None = _opt(None, "number", "Residents one new site can serve.")
     min_unit_coverage: float | None = _opt(
-        None, "number", "Coverage floor every finest governance unit should reach (0-1).")
+        None, "number", "Coverage floor every finest governance unit should reach (0-1)."
+    )
     time_limit: float = _opt(
-        60.0, "number", "Wall-clock limit of the whole solve in seconds (model building and "
-        "HiGHS included); past it, the best solution found with its bound.")
+        60.0,
+        "number",
+        "Wall-clock limit of the whole solve in seconds (model building and "
+        "HiGHS included); past it, the best solution found with its bound.",
+    )
     seed: int = _opt(0, "int", "Seed of auto candidates.")
 
     def __post_init__(self) -> None:
@@ -229,12 +301,18 @@ class RunOptions:
     out: Path = _opt(Path(DEFAULT_OUT_DIR), "outpath", "Output folder.")
     lang: str = _opt("en", "choice", "Language of the map and report.", choices=("en", "zh"))
     basemap: str = _opt(
-        "osm", "choice", "Map tiles; amap shifts every overlay to GCJ-02.",
-        choices=("osm", "amap", "none"))
+        "osm",
+        "choice",
+        "Map tiles; amap shifts every overlay to GCJ-02.",
+        choices=("osm", "amap", "none"),
+    )
     no_map: bool = _opt(False, "bool", "Skip the map and report stage.")
     place: str | None = _opt(
-        None, "text", "Download streets, POIs and boundaries of a place with osmnx (needs "
-        "internet), e.g. '青浦区, 上海市'.")
+        None,
+        "text",
+        "Download streets, POIs and boundaries of a place with osmnx (needs "
+        "internet), e.g. '青浦区, 上海市'.",
+    )
 
     def __post_init__(self) -> None:
         _check_values(self, "run options")
@@ -256,5 +334,4 @@ def split_options(values: dict[str, Any]) -> tuple[AuditOptions, RunOptions, dic
 
 def study_kinds() -> dict[str, OptionSpec]:
     """The option keys a study file accepts, with their declarations."""
-    return {s.name: s for cls in (AuditOptions, RunOptions) for s in option_specs(cls)
-            if s.study}
+    return {s.name: s for cls in (AuditOptions, RunOptions) for s in option_specs(cls) if s.study}

@@ -31,17 +31,24 @@ def source_date_epoch() -> int | None:
     if not raw:
         return None
     if not raw.isdigit():
-        raise ConfigError("SOURCE_DATE_EPOCH", [
-            f"must be a whole number of seconds since 1970-01-01 UTC, got {raw[:40]!r}; "
-            "unset it or set e.g. SOURCE_DATE_EPOCH=1700000000"])
+        raise ConfigError(
+            "SOURCE_DATE_EPOCH",
+            [
+                f"must be a whole number of seconds since 1970-01-01 UTC, got {raw[:40]!r}; "
+                "unset it or set e.g. SOURCE_DATE_EPOCH=1700000000"
+            ],
+        )
     return int(raw)
 
 
 def created_timestamp() -> str:
     """The run's creation time (ISO 8601, UTC, seconds): ``SOURCE_DATE_EPOCH`` or now."""
     epoch = source_date_epoch()
-    moment = (dt.datetime.now(dt.timezone.utc) if epoch is None
-              else dt.datetime.fromtimestamp(epoch, dt.timezone.utc))
+    moment = (
+        dt.datetime.now(dt.timezone.utc)
+        if epoch is None
+        else dt.datetime.fromtimestamp(epoch, dt.timezone.utc)
+    )
     return moment.isoformat(timespec="seconds")
 
 

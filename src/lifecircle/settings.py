@@ -26,10 +26,26 @@ POLYGON_ACCESS_SPACING_M: float = 25.0
 #: OSM ``highway`` values that are walkable (footways included where mapped).
 WALKABLE_HIGHWAYS: frozenset[str] = frozenset(
     {
-        "primary", "primary_link", "secondary", "secondary_link", "tertiary",
-        "tertiary_link", "unclassified", "residential", "living_street", "service",
-        "pedestrian", "footway", "path", "steps", "track", "trunk", "trunk_link",
-        "road", "corridor", "bridleway",
+        "primary",
+        "primary_link",
+        "secondary",
+        "secondary_link",
+        "tertiary",
+        "tertiary_link",
+        "unclassified",
+        "residential",
+        "living_street",
+        "service",
+        "pedestrian",
+        "footway",
+        "path",
+        "steps",
+        "track",
+        "trunk",
+        "trunk_link",
+        "road",
+        "corridor",
+        "bridleway",
     }
 )
 
@@ -129,19 +145,25 @@ _OVERRIDE_KEYS = frozenset(RangeOverrides.__annotations__)
 OPTION_RANGES: dict[str, OptionRange] = {
     "max_snap_m": OptionRange(0.0, MAX_SNAP_M_MAX, min_open=True, unit="m", default=MAX_SNAP_M),
     "hex_size_m": OptionRange(
-        HEX_SIZE_MIN_M, HEX_SIZE_MAX_M, unit="m", default=HEX_SIZE_M,
+        HEX_SIZE_MIN_M,
+        HEX_SIZE_MAX_M,
+        unit="m",
+        default=HEX_SIZE_M,
         why=f"the size is centre to corner; below {HEX_SIZE_MIN_M:g} m the cells multiply "
-            "(1 m hexagons over the sample needed 10.9 GB)"),
+        "(1 m hexagons over the sample needed 10.9 GB)",
+    ),
     "min_component_nodes": OptionRange(1, None, integer=True),
     # optimize
     "sites": OptionRange(1, 100_000, integer=True),
-    "target_coverage": OptionRange(0.0, 1.0, min_open=True,
-                                   why="it is a share of the population, e.g. 0.8 for 80%"),
+    "target_coverage": OptionRange(
+        0.0, 1.0, min_open=True, why="it is a share of the population, e.g. 0.8 for 80%"
+    ),
     "n_candidates": OptionRange(1, 100_000, integer=True, default=300),
     "min_spacing_m": OptionRange(0.0, 20_000.0, unit="m", default=0.0),
     "capacity": OptionRange(0.0, None, min_open=True),
-    "min_unit_coverage": OptionRange(0.0, 1.0,
-                                     why="it is a share of each unit's population, e.g. 0.5"),
+    "min_unit_coverage": OptionRange(
+        0.0, 1.0, why="it is a share of each unit's population, e.g. 0.5"
+    ),
     "time_limit": OptionRange(0.0, 86_400.0, min_open=True, unit="s", default=60.0),
     "seed": OptionRange(0, 2**32 - 1, integer=True, default=0),
 }
@@ -205,13 +227,13 @@ def _option_spec(name: str, overrides: RangeOverrides) -> OptionRange:
         msg = f"unexpected range override(s) {', '.join(sorted(unknown))} for option {name!r}"
         raise TypeError(msg)
     declared = OPTION_RANGES.get(name.lstrip("-").replace("-", "_"), OptionRange())
-    given: dict[str, Any] = {key: value for key, value in overrides.items()
-                             if value is not None}
+    given: dict[str, Any] = {key: value for key, value in overrides.items() if value is not None}
     return dataclasses.replace(declared, **given)
 
 
-def option_problem(name: str, value: object, *, finite: bool = True,
-                   **overrides: Unpack[RangeOverrides]) -> str | None:
+def option_problem(
+    name: str, value: object, *, finite: bool = True, **overrides: Unpack[RangeOverrides]
+) -> str | None:
     """The problem with a numeric option's value, as one line, or ``None`` if it is fine.
 
     Parameters
@@ -245,16 +267,24 @@ def option_problem(name: str, value: object, *, finite: bool = True,
         why = "not a finite number"
     elif spec.integer and not float(number).is_integer():
         why = "not a whole number"
-    elif spec.minimum is not None and (number <= spec.minimum if spec.min_open
-                                       else number < spec.minimum):
+    elif spec.minimum is not None and (
+        number <= spec.minimum if spec.min_open else number < spec.minimum
+    ):
         unit = f" {spec.unit}" if spec.unit else ""
-        why = (f"not greater than {_fmt(spec.minimum)}{unit}" if spec.min_open
-               else f"below the minimum of {_fmt(spec.minimum)}{unit}")
-    elif spec.maximum is not None and (number >= spec.maximum if spec.max_open
-                                       else number > spec.maximum):
+        why = (
+            f"not greater than {_fmt(spec.minimum)}{unit}"
+            if spec.min_open
+            else f"below the minimum of {_fmt(spec.minimum)}{unit}"
+        )
+    elif spec.maximum is not None and (
+        number >= spec.maximum if spec.max_open else number > spec.maximum
+    ):
         unit = f" {spec.unit}" if spec.unit else ""
-        why = (f"not less than {_fmt(spec.maximum)}{unit}" if spec.max_open
-               else f"above the maximum of {_fmt(spec.maximum)}{unit}")
+        why = (
+            f"not less than {_fmt(spec.maximum)}{unit}"
+            if spec.max_open
+            else f"above the maximum of {_fmt(spec.maximum)}{unit}"
+        )
     else:
         return None
     if spec.why and why.startswith(("below", "above", "not greater", "not less")):
@@ -262,8 +292,14 @@ def option_problem(name: str, value: object, *, finite: bool = True,
     return f"{name}: got {_shown(value)}, which is {why}; give {wanted}"
 
 
-def check_option(name: str, value: object, *, finite: bool = True, source: str = "options",
-                 **overrides: Unpack[RangeOverrides]) -> float | int:
+def check_option(
+    name: str,
+    value: object,
+    *,
+    finite: bool = True,
+    source: str = "options",
+    **overrides: Unpack[RangeOverrides],
+) -> float | int:
     """Validate a numeric option (study key or CLI flag) against its declared range.
 
     Parameters
@@ -313,8 +349,9 @@ def hex_cells_estimate(width_m: float, height_m: float, size_m: float) -> int:
     return cols * rows
 
 
-def check_hex_cells(width_m: float, height_m: float, size_m: float, *,
-                    source: str = "hex_size_m") -> int:
+def check_hex_cells(
+    width_m: float, height_m: float, size_m: float, *, source: str = "hex_size_m"
+) -> int:
     """Refuse a hexagon grid over the data's extent with more than :data:`HEX_CELLS_MAX` cells.
 
     Parameters
@@ -346,8 +383,10 @@ def check_hex_cells(width_m: float, height_m: float, size_m: float, *,
     while hex_cells_estimate(width_m, height_m, smallest) > HEX_CELLS_MAX:
         smallest += 10.0
     smallest = max(smallest, HEX_SIZE_MIN_M)
-    problem = (f"hex_size_m: {_fmt(float(size_m))} m hexagons over the data's "
-               f"{width_m / 1000:.1f} km × {height_m / 1000:.1f} km extent would be "
-               f"{cells:,} cells (at most {HEX_CELLS_MAX:,}); give a size of at least "
-               f"{_fmt(float(smallest))} m, or give governance units (--units)")
+    problem = (
+        f"hex_size_m: {_fmt(float(size_m))} m hexagons over the data's "
+        f"{width_m / 1000:.1f} km × {height_m / 1000:.1f} km extent would be "
+        f"{cells:,} cells (at most {HEX_CELLS_MAX:,}); give a size of at least "
+        f"{_fmt(float(smallest))} m, or give governance units (--units)"
+    )
     raise ConfigError(source, [problem])

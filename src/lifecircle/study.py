@@ -38,7 +38,10 @@ DESCRIPTIVE_KEYS = ("name", "name_zh", "area", "description")
 #: declared in :mod:`lifecircle.options` (the same names as the flags and as the
 #: keyword arguments of :func:`lifecircle.audit`). Paths are resolved against the file.
 STUDY_KEYS: dict[str, str] = {
-    "name": "text", "name_zh": "text", "area": "text", "description": "longtext",
+    "name": "text",
+    "name_zh": "text",
+    "area": "text",
+    "description": "longtext",
     **{name: spec.kind for name, spec in study_kinds().items() if name not in DESCRIPTIVE_KEYS},
 }
 
@@ -129,22 +132,32 @@ def load_study(path: str | Path) -> Study:
     raw = read_yaml(path, what="study")
     source = str(path)
     if raw is None:
-        raise config_error(source, [
-            "the file is empty; write one `option: value` per line, at least "
-            "`network: PATH` (see configs/studies/central-shanghai.yaml)"])
+        raise config_error(
+            source,
+            [
+                "the file is empty; write one `option: value` per line, at least "
+                "`network: PATH` (see configs/studies/central-shanghai.yaml)"
+            ],
+        )
     if not isinstance(raw, Mapping):
         shape = "a list" if isinstance(raw, list) else f"a single value ({shown(raw, 40)})"
-        raise config_error(source, [
-            f"a study file must be a mapping of option: value, not {shape}; write one "
-            "`option: value` per line, e.g. `network: streets.osm.pbf`"])
+        raise config_error(
+            source,
+            [
+                f"a study file must be a mapping of option: value, not {shape}; write one "
+                "`option: value` per line, e.g. `network: streets.osm.pbf`"
+            ],
+        )
     base = path.parent
     problems: list[str] = []
     values: dict[str, Any] = {}
     for key, value in raw.items():
         kind = STUDY_KEYS.get(key) if isinstance(key, str) else None
         if kind is None:
-            problems.append(f"{clip(str(key), 40)}: unknown option{did_you_mean(key, STUDY_KEYS)} "
-                            f"(allowed: {', '.join(STUDY_KEYS)})")
+            problems.append(
+                f"{clip(str(key), 40)}: unknown option{did_you_mean(key, STUDY_KEYS)} "
+                f"(allowed: {', '.join(STUDY_KEYS)})"
+            )
             continue
         checked = _check(kind, key, value, base, problems)
         if checked is not None:
@@ -157,8 +170,9 @@ def load_study(path: str | Path) -> Study:
     return Study(path=path, name=values["name"], values=values)
 
 
-def _resolve(key: str, value: Any, base: Path, problems: list[str], *,
-             must_exist: bool = True) -> Path | None:
+def _resolve(
+    key: str, value: Any, base: Path, problems: list[str], *, must_exist: bool = True
+) -> Path | None:
     """``value`` as an absolute path (relative to ``base``), or ``None`` with a problem."""
     if not isinstance(value, str) or not value.strip():
         problems.append(f"{key}: must be a path (text), got {shown(value)}")
@@ -169,12 +183,15 @@ def _resolve(key: str, value: Any, base: Path, problems: list[str], *,
     given = Path(value).expanduser()
     resolved = given if given.is_absolute() else (base / given).resolve()
     if must_exist and not resolved.exists():
-        problems.append(f"{key}: file {shown(value)} does not exist (looked at "
-                        f"{clip(str(resolved), 300)}); paths are relative to the study file")
+        problems.append(
+            f"{key}: file {shown(value)} does not exist (looked at "
+            f"{clip(str(resolved), 300)}); paths are relative to the study file"
+        )
         return None
     if must_exist and resolved.is_dir():
-        problems.append(f"{key}: {shown(value)} is a folder (looked at "
-                        f"{clip(str(resolved), 300)}); give a file")
+        problems.append(
+            f"{key}: {shown(value)} is a folder (looked at {clip(str(resolved), 300)}); give a file"
+        )
         return None
     return resolved
 
@@ -192,8 +209,10 @@ def _crs_problem(value: Any) -> str | None:
     try:
         pyproj.CRS.from_user_input(value[:200])
     except pyproj.exceptions.CRSError:
-        return (f"{shown(value)} is not understood; use wgs84, gcj02 (Amap, Tencent), bd09 "
-                "(Baidu) or a CRS such as EPSG:4326")
+        return (
+            f"{shown(value)} is not understood; use wgs84, gcj02 (Amap, Tencent), bd09 "
+            "(Baidu) or a CRS such as EPSG:4326"
+        )
     return None
 
 
@@ -209,21 +228,29 @@ def _fail(problems: list[str], key: str, value: Any, expected: str) -> None:
 def _check_outpath(key: str, value: Any, base: Path, problems: list[str]) -> Path | None:
     resolved = _resolve(key, value, base, problems, must_exist=False)
     if resolved is not None and resolved.is_file():
-        problems.append(f"{key}: {shown(value)} is a file (looked at "
-                        f"{clip(str(resolved), 300)}); give a folder for the outputs")
+        problems.append(
+            f"{key}: {shown(value)} is a file (looked at "
+            f"{clip(str(resolved), 300)}); give a folder for the outputs"
+        )
         return None
     return resolved
 
 
-def _check_text(key: str, value: Any, base: Path, problems: list[str], *,
-                limit: int = TEXT_MAX_CHARS) -> str | None:
+def _check_text(
+    key: str, value: Any, base: Path, problems: list[str], *, limit: int = TEXT_MAX_CHARS
+) -> str | None:
     if not isinstance(value, str) or not value.strip():
-        _fail(problems, key, value,
-              "a text (quote it if YAML reads it as a number, date or true/false)")
+        _fail(
+            problems,
+            key,
+            value,
+            "a text (quote it if YAML reads it as a number, date or true/false)",
+        )
         return None
     if len(value) > limit:
-        problems.append(f"{key}: {len(value):,} characters is too long; shorten it to at "
-                        f"most {limit:,}")
+        problems.append(
+            f"{key}: {len(value):,} characters is too long; shorten it to at most {limit:,}"
+        )
         return None
     return value.strip()
 
@@ -243,8 +270,10 @@ def _check_list(key: str, value: Any, base: Path, problems: list[str]) -> list[s
         return None
     items = [v.strip() for v in items if v.strip()]
     if not items:
-        problems.append(f"{key}: the list is empty; list at least one, e.g. "
-                        f"[kindergarten, park], or remove `{key}` to use all")
+        problems.append(
+            f"{key}: the list is empty; list at least one, e.g. "
+            f"[kindergarten, park], or remove `{key}` to use all"
+        )
         return None
     twice = sorted({v for v in items if items.count(v) > 1})
     if twice:
@@ -260,8 +289,9 @@ def _check_bool(key: str, value: Any, base: Path, problems: list[str]) -> bool |
     return None
 
 
-def _check_number(key: str, value: Any, base: Path, problems: list[str], *,
-                  integer: bool = False) -> float | int | None:
+def _check_number(
+    key: str, value: Any, base: Path, problems: list[str], *, integer: bool = False
+) -> float | int | None:
     problem = option_problem(key, value)
     if problem is not None:
         problems.append(problem)
@@ -286,8 +316,10 @@ def _check_facilities(key: str, value: Any, base: Path, problems: list[str]) -> 
         if isinstance(item, Mapping):
             extra = [k for k in item if k not in ("path", "crs")]
             if extra:
-                problems.append(f"{here}: unknown field {shown(extra[0], 40)}; a facility "
-                                "file is {path: ..., crs: ...}")
+                problems.append(
+                    f"{here}: unknown field {shown(extra[0], 40)}; a facility "
+                    "file is {path: ..., crs: ...}"
+                )
                 continue
             crs, item = item.get("crs"), item.get("path")
             if crs is not None:
@@ -296,8 +328,7 @@ def _check_facilities(key: str, value: Any, base: Path, problems: list[str]) -> 
                     problems.append(f"{here}.crs: {problem}")
                     continue
         if not isinstance(item, str):
-            problems.append(f"{here}: must be a path or {{path: ..., crs: ...}}, "
-                            f"got {shown(item)}")
+            problems.append(f"{here}: must be a path or {{path: ..., crs: ...}}, got {shown(item)}")
             continue
         resolved = _resolve(here, item, base, problems)
         if resolved is not None:
@@ -307,16 +338,19 @@ def _check_facilities(key: str, value: Any, base: Path, problems: list[str]) -> 
 
 def _check_standard(key: str, value: Any, base: Path, problems: list[str]) -> Any:
     if not isinstance(value, str) or not value.strip():
-        problems.append(f"{key}: must be a bundled standard name or a YAML path, "
-                        f"got {shown(value)}")
+        problems.append(
+            f"{key}: must be a bundled standard name or a YAML path, got {shown(value)}"
+        )
         return None
     if value.endswith((".yaml", ".yml")):
         return _resolve(key, value, base, problems)
     bundled = list_standards()
     if value not in bundled:
-        problems.append(f"{key}: {shown(value)} is not a bundled standard"
-                        f"{did_you_mean(value, bundled)} (bundled: {', '.join(bundled)}; "
-                        "or give the path of a .yaml file, relative to the study file)")
+        problems.append(
+            f"{key}: {shown(value)} is not a bundled standard"
+            f"{did_you_mean(value, bundled)} (bundled: {', '.join(bundled)}; "
+            "or give the path of a .yaml file, relative to the study file)"
+        )
         return None
     return value
 

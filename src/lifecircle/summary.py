@@ -31,12 +31,19 @@ def versions() -> dict[str, str]:
     import scipy
     import shapely
 
-    out = {"lifecircle": __version__, "python": platform.python_version(),
-           "numpy": np.__version__, "scipy": scipy.__version__, "pandas": pd.__version__,
-           "geopandas": geopandas.__version__, "shapely": shapely.__version__,
-           "pyproj": pyproj.__version__}
+    out = {
+        "lifecircle": __version__,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "pandas": pd.__version__,
+        "geopandas": geopandas.__version__,
+        "shapely": shapely.__version__,
+        "pyproj": pyproj.__version__,
+    }
     try:
         from importlib.metadata import version
+
         out["osmium"] = version("osmium")
     except Exception:  # noqa: BLE001 - version lookup is best effort
         pass
@@ -98,51 +105,77 @@ def build_summary(p: SummaryParts) -> dict[str, Any]:
             "units": str(p.units) if p.units is not None else None,
             "population": str(p.population) if p.population is not None else None,
         },
-        "standard": {"id": p.std.id, "title": p.std.title_en, "title_zh": p.std.title_zh,
-                     "source": p.std.source, "path": p.std.path},
-        "profile": {"id": p.prof.id, "speed_m_s": p.prof.speed_m_s, "source": p.prof.source,
-                    "verified": p.prof.verified},
+        "standard": {
+            "id": p.std.id,
+            "title": p.std.title_en,
+            "title_zh": p.std.title_zh,
+            "source": p.std.source,
+            "path": p.std.path,
+        },
+        "profile": {
+            "id": p.prof.id,
+            "speed_m_s": p.prof.speed_m_s,
+            "source": p.prof.source,
+            "verified": p.prof.verified,
+        },
         "thresholds": {
-            c: {"level": p.std.category(c).level, "minutes": p.std.category(c).threshold_min,
+            c: {
+                "level": p.std.category(c).level,
+                "minutes": p.std.category(c).threshold_min,
                 "metres": round(p.std.category(c).threshold_min * p.prof.speed_m_min, 1),
                 "mandatory": p.std.category(c).mandatory,
-                "verified": p.std.category(c).verified, "source": p.std.category(c).source}
+                "verified": p.std.category(c).verified,
+                "source": p.std.category(c).source,
+            }
             for c in p.audited
         },
         "categories_audited": p.audited,
         "categories_not_audited": [c for c in p.std.category_ids if c not in p.audited],
         "categories_not_audited_reason": {
             c: ("no_facilities" if counts.get(c, 0) == 0 else "not_requested")
-            for c in p.std.category_ids if c not in p.audited},
-        "categories_requested": (None if p.options.categories is None
-                                 else list(p.options.categories)),
+            for c in p.std.category_ids
+            if c not in p.audited
+        },
+        "categories_requested": (
+            None if p.options.categories is None else list(p.options.categories)
+        ),
         "population": {
             "total": round(p.city["population"], 1),
             "method": p.origins.method,
             "sources": {k: round(float(v), 1) for k, v in methods.items()},
             "allocation": p.origins.report,
         },
-        "origins": {"total": p.origins_total, "analysed": len(p.access),
-                    "outside_units": p.outside_units, "beyond_max_snap": p.beyond_snap},
+        "origins": {
+            "total": p.origins_total,
+            "analysed": len(p.access),
+            "outside_units": p.outside_units,
+            "beyond_max_snap": p.beyond_snap,
+        },
         "network": p.graph.summary(),
         "facilities": {
-            "total": len(p.fac), "reachable": int(p.fac["reachable"].sum()),
+            "total": len(p.fac),
+            "reachable": int(p.fac["reachable"].sum()),
             "by_category": {c: int(n) for c, n in p.fac["category"].value_counts().items()},
         },
         "units": {
             "levels": p.hierarchy.levels,
             "catchment_m": round(p.reach_m, 1),
             "total": {lv: len(t) for lv, t in p.unit_tables.items()},
-            "analysed": {lv: int((t["units_analysed"] > 0).sum())
-                         for lv, t in p.unit_tables.items()},
+            "analysed": {
+                lv: int((t["units_analysed"] > 0).sum()) for lv, t in p.unit_tables.items()
+            },
             "fully_analysed": {lv: int(t["analysed"].sum()) for lv, t in p.unit_tables.items()},
             "partly_analysed": {
-                lv: t.loc[(t["units_analysed"] > 0) & ~t["analysed"].astype(bool),
-                          "unit_id"].astype(str).tolist()
-                for lv, t in p.unit_tables.items()},
+                lv: t.loc[(t["units_analysed"] > 0) & ~t["analysed"].astype(bool), "unit_id"]
+                .astype(str)
+                .tolist()
+                for lv, t in p.unit_tables.items()
+            },
             "edge_effect": p.unit_check.loc[
                 p.unit_check["analysed"] & p.unit_check["edge_effect"], "unit_id"
-            ].astype(str).tolist(),
+            ]
+            .astype(str)
+            .tolist(),
             "excluded": excluded[["unit_id", "name", "reason"]].to_dict("records"),
         },
         "coverage": p.city["coverage"],
@@ -150,10 +183,13 @@ def build_summary(p: SummaryParts) -> dict[str, Any]:
         "complete_share": p.city["complete_share"],
         "complete_by_level": {level: p.city[columns.complete(level)] for level in p.completeness},
         "completeness": p.completeness,
-        "settings": {"max_snap_m": p.options.max_snap_m,
-                     "keep_edge_units": p.options.keep_edge_units, "snap": p.options.snap,
-                     "polygon_access_spacing_m": POLYGON_ACCESS_SPACING_M,
-                     "catchment_inside_share": CATCHMENT_INSIDE_SHARE},
+        "settings": {
+            "max_snap_m": p.options.max_snap_m,
+            "keep_edge_units": p.options.keep_edge_units,
+            "snap": p.options.snap,
+            "polygon_access_spacing_m": POLYGON_ACCESS_SPACING_M,
+            "catchment_inside_share": CATCHMENT_INSIDE_SHARE,
+        },
         "data_quality": p.quality,
         "warnings": p.warnings,
         "timings_s": {k: (None if fixed_time else v) for k, v in p.timings.items()},

@@ -29,8 +29,14 @@ from numpy.typing import ArrayLike
 from ..errors import CRSError
 
 __all__ = [
-    "bd09_to_gcj02", "bd09_to_wgs84", "gcj02_to_bd09", "gcj02_to_wgs84", "in_china",
-    "to_gcj02", "wgs84_to_bd09", "wgs84_to_gcj02",
+    "bd09_to_gcj02",
+    "bd09_to_wgs84",
+    "gcj02_to_bd09",
+    "gcj02_to_wgs84",
+    "in_china",
+    "to_gcj02",
+    "wgs84_to_bd09",
+    "wgs84_to_gcj02",
 ]
 
 #: Semi-major axis (m) and first eccentricity squared of the Krasovsky 1940 ellipsoid.
@@ -50,8 +56,7 @@ Frame = TypeVar("Frame", gpd.GeoDataFrame, gpd.GeoSeries)
 
 
 def _as_arrays(lon: ArrayLike, lat: ArrayLike) -> Pair:
-    lon_a, lat_a = np.broadcast_arrays(np.asarray(lon, dtype=float),
-                                       np.asarray(lat, dtype=float))
+    lon_a, lat_a = np.broadcast_arrays(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
     return lon_a.copy(), lat_a.copy()
 
 
@@ -129,8 +134,9 @@ def wgs84_to_gcj02(lon: ArrayLike, lat: ArrayLike) -> Pair:
     return lon_a + dlon, lat_a + dlat
 
 
-def _invert(forward: Callable[[np.ndarray, np.ndarray], Pair], lon: ArrayLike,
-            lat: ArrayLike) -> Pair:
+def _invert(
+    forward: Callable[[np.ndarray, np.ndarray], Pair], lon: ArrayLike, lat: ArrayLike
+) -> Pair:
     """Solve ``forward(p) = (lon, lat)`` for ``p`` by fixed-point iteration.
 
     The datum shifts vary slowly with position, so ``p <- p - (forward(p) - target)``
@@ -249,8 +255,10 @@ def to_gcj02(data: Frame) -> Frame:
     121.478223
     """
     if data.crs is None or data.crs.to_epsg() != 4326:
-        msg = (f"to_gcj02 needs WGS-84 geometries (EPSG:4326), got {data.crs}; "
-               "reproject first with `.to_crs('EPSG:4326')`")
+        msg = (
+            f"to_gcj02 needs WGS-84 geometries (EPSG:4326), got {data.crs}; "
+            "reproject first with `.to_crs('EPSG:4326')`"
+        )
         raise CRSError(msg)
     out = data.copy()
     geoms = shapely.transform(np.asarray(data.geometry.array), _shift_xy)

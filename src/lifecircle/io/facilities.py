@@ -30,12 +30,16 @@ FACILITY_COLUMNS = ["category", "name", "source", "osm_id"]
 
 
 def _empty(crs: str = "EPSG:4326") -> gpd.GeoDataFrame:
-    return gpd.GeoDataFrame({c: pd.Series(dtype=object) for c in FACILITY_COLUMNS},
-                            geometry=gpd.GeoSeries([], crs=crs), crs=crs)
+    return gpd.GeoDataFrame(
+        {c: pd.Series(dtype=object) for c in FACILITY_COLUMNS},
+        geometry=gpd.GeoSeries([], crs=crs),
+        crs=crs,
+    )
 
 
-def facilities_from_tags(features: gpd.GeoDataFrame, standard: Standard, *, source: str
-                         ) -> gpd.GeoDataFrame:
+def facilities_from_tags(
+    features: gpd.GeoDataFrame, standard: Standard, *, source: str
+) -> gpd.GeoDataFrame:
     """Classify OSM-tagged features into the standard's categories.
 
     Parameters
@@ -54,18 +58,27 @@ def facilities_from_tags(features: gpd.GeoDataFrame, standard: Standard, *, sour
     """
     frames = []
     names = feature_names(features)
-    osm_id = (features["osm_type"].astype(str).str[0] + features["osm_id"].astype(str)
-              if {"osm_type", "osm_id"} <= set(features.columns)
-              else pd.Series(pd.NA, index=features.index, dtype="string"))
+    osm_id = (
+        features["osm_type"].astype(str).str[0] + features["osm_id"].astype(str)
+        if {"osm_type", "osm_id"} <= set(features.columns)
+        else pd.Series(pd.NA, index=features.index, dtype="string")
+    )
     for category in standard.categories:
         mask = category.match(features)
         if not mask.any():
             continue
-        frames.append(gpd.GeoDataFrame(
-            {"category": category.id, "name": names[mask].to_numpy(),
-             "source": source, "osm_id": osm_id[mask].to_numpy()},
-            geometry=features.geometry[mask].to_numpy(), crs=features.crs,
-        ))
+        frames.append(
+            gpd.GeoDataFrame(
+                {
+                    "category": category.id,
+                    "name": names[mask].to_numpy(),
+                    "source": source,
+                    "osm_id": osm_id[mask].to_numpy(),
+                },
+                geometry=features.geometry[mask].to_numpy(),
+                crs=features.crs,
+            )
+        )
     if not frames:
         return _empty(features.crs)
     return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=features.crs)
@@ -110,8 +123,9 @@ def is_table(path: str | Path) -> bool:
     return Path(path).suffix.lower() in TABLE_SUFFIXES
 
 
-def read_facilities(path: str | Path, standard: Standard, *, crs: str | None = None
-                    ) -> gpd.GeoDataFrame:
+def read_facilities(
+    path: str | Path, standard: Standard, *, crs: str | None = None
+) -> gpd.GeoDataFrame:
     """Read a facilities file.
 
     Parameters
@@ -152,13 +166,20 @@ def read_facilities(path: str | Path, standard: Standard, *, crs: str | None = N
     empty = missing_geometry(features.geometry.to_numpy())
     features, labels = features[~empty], labels[~empty]
     if features.empty:
-        msg = (f"{path}: none of its {len(empty)} facilities has a geometry; give points or "
-               "polygons (--facilities)")
+        msg = (
+            f"{path}: none of its {len(empty)} facilities has a geometry; give points or "
+            "polygons (--facilities)"
+        )
         raise InputFormatError(msg)
     refuse_bad_coordinates(features, path=path, what="facilities", labels=labels)
     features = geometries_to_wgs84(features, crs)
-    refuse_bad_coordinates(features, path=path, what="facilities", labels=labels,
-                           stage=f"after conversion from {crs or features.crs.name} to WGS-84")
+    refuse_bad_coordinates(
+        features,
+        path=path,
+        what="facilities",
+        labels=labels,
+        stage=f"after conversion from {crs or features.crs.name} to WGS-84",
+    )
     out = _classify(features, standard, path)
     out.attrs["empty_geometries"] = int(empty.sum())
     return out
@@ -187,11 +208,18 @@ def _classify(features: gpd.GeoDataFrame, standard: Standard, path: Path) -> gpd
         return facilities_from_tags(features, standard, source=path.name)
     keep = category.notna().to_numpy()
     out = gpd.GeoDataFrame(
-        {"category": category[keep].astype(str).to_numpy(),
-         "name": feature_names(features)[keep].to_numpy(), "source": path.name,
-         "osm_id": (features.loc[keep, "osm_id"].astype(str).to_numpy()
-                    if "osm_id" in features else pd.NA)},
-        geometry=features.geometry[keep].to_numpy(), crs=features.crs,
+        {
+            "category": category[keep].astype(str).to_numpy(),
+            "name": feature_names(features)[keep].to_numpy(),
+            "source": path.name,
+            "osm_id": (
+                features.loc[keep, "osm_id"].astype(str).to_numpy()
+                if "osm_id" in features
+                else pd.NA
+            ),
+        },
+        geometry=features.geometry[keep].to_numpy(),
+        crs=features.crs,
     )
     out.attrs["unknown_typecodes"] = unknown
     return out
@@ -211,29 +239,40 @@ def _read_table(path: Path, standard: Standard, crs: str | None) -> gpd.GeoDataF
         raise InputFormatError(msg) from None
     frame.columns = [str(c).strip() for c in frame.columns]
     lower = {c.lower(): c for c in frame.columns}
-    pair = next(((lower[a], lower[b]) for a, b in LON_LAT_COLUMNS
-                 if a in lower and b in lower), None)
+    pair = next(
+        ((lower[a], lower[b]) for a, b in LON_LAT_COLUMNS if a in lower and b in lower), None
+    )
     if pair is not None:
         lon = pd.to_numeric(frame[pair[0]], errors="coerce")
         lat = pd.to_numeric(frame[pair[1]], errors="coerce")
     elif "location" in lower:
         parts = frame[lower["location"]].astype("string").str.split(",", expand=True)
         lon = pd.to_numeric(parts[0], errors="coerce")
-        lat = (pd.to_numeric(parts[1], errors="coerce") if parts.shape[1] > 1
-               else pd.Series(np.nan, index=frame.index))
+        lat = (
+            pd.to_numeric(parts[1], errors="coerce")
+            if parts.shape[1] > 1
+            else pd.Series(np.nan, index=frame.index)
+        )
     else:
-        msg = (f"{path}: facilities tables need coordinates: columns lon and lat (or lng/lat, "
-               "longitude/latitude, or an Amap 'location' column 'lon,lat'); found "
-               f"{', '.join(frame.columns[:15])}")
+        msg = (
+            f"{path}: facilities tables need coordinates: columns lon and lat (or lng/lat, "
+            "longitude/latitude, or an Amap 'location' column 'lon,lat'); found "
+            f"{', '.join(frame.columns[:15])}"
+        )
         raise InputFormatError(msg)
     if "category" not in lower and not any(c in lower for c in TYPECODE_COLUMNS):
-        msg = (f"{path}: facilities tables need a 'category' column (one of "
-               f"{', '.join(standard.category_ids)}) or an Amap 'typecode' column")
+        msg = (
+            f"{path}: facilities tables need a 'category' column (one of "
+            f"{', '.join(standard.category_ids)}) or an Amap 'typecode' column"
+        )
         raise InputFormatError(msg)
     if pair is not None:
         fields = f"columns {pair[0]!r} and {pair[1]!r}"
-        raw = frame[pair[0]].astype("string").fillna("") + "," + frame[pair[1]].astype(
-            "string").fillna("")
+        raw = (
+            frame[pair[0]].astype("string").fillna("")
+            + ","
+            + frame[pair[1]].astype("string").fillna("")
+        )
     else:
         fields = f"column {lower['location']!r}"
         raw = frame[lower["location"]].astype("string").fillna("")
@@ -245,23 +284,30 @@ def _read_table(path: Path, standard: Standard, crs: str | None) -> gpd.GeoDataF
         with np.errstate(invalid="ignore"):
             bad |= (np.abs(lon_a) > 180) | (np.abs(lat_a) > 90)
     if bad.any():
-        shown = [f"{i + 2} ({v[:40]!r})" for i, v
-                 in zip(np.flatnonzero(bad), raw.to_numpy(dtype=object)[bad], strict=True)]
-        msg = (f"{path}: {fields} must hold numeric coordinates (longitude -180..180, "
-               f"latitude -90..90 in degrees); {int(bad.sum())} row(s) do not, on line(s) "
-               f"{examples(shown)}. Fix or remove those rows, or give --facilities-crs if "
-               "they are projected coordinates")
+        shown = [
+            f"{i + 2} ({v[:40]!r})"
+            for i, v in zip(np.flatnonzero(bad), raw.to_numpy(dtype=object)[bad], strict=True)
+        ]
+        msg = (
+            f"{path}: {fields} must hold numeric coordinates (longitude -180..180, "
+            f"latitude -90..90 in degrees); {int(bad.sum())} row(s) do not, on line(s) "
+            f"{examples(shown)}. Fix or remove those rows, or give --facilities-crs if "
+            "they are projected coordinates"
+        )
         raise InputFormatError(msg)
     x, y = points_to_wgs84(lon_a, lat_a, crs)
     bad = ~(np.isfinite(x) & np.isfinite(y))
     if bad.any():
         lines = [str(i + 2) for i in np.flatnonzero(bad)]
-        msg = (f"{path}: {fields} hold coordinates that cannot be converted from {crs} to "
-               f"longitude/latitude on line(s) {examples(lines)}; check --facilities-crs or "
-               "fix those rows")
+        msg = (
+            f"{path}: {fields} hold coordinates that cannot be converted from {crs} to "
+            f"longitude/latitude on line(s) {examples(lines)}; check --facilities-crs or "
+            "fix those rows"
+        )
         raise InputFormatError(msg)
-    frame = frame.rename(columns={lower[c]: c for c in ("category", "name", *TYPECODE_COLUMNS)
-                                  if c in lower})
+    frame = frame.rename(
+        columns={lower[c]: c for c in ("category", "name", *TYPECODE_COLUMNS) if c in lower}
+    )
     features = gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(x, y), crs="EPSG:4326")
     return _classify(features, standard, path)
 
@@ -269,8 +315,11 @@ def _read_table(path: Path, standard: Standard, crs: str | None) -> gpd.GeoDataF
 def merge_facilities(frames: Iterable[gpd.GeoDataFrame]) -> gpd.GeoDataFrame:
     """Stack facility tables (reprojected to EPSG:4326) and number them ``facility_id``."""
     parts = [f.to_crs("EPSG:4326") for f in frames if len(f)]
-    merged = (gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs="EPSG:4326")
-              if parts else _empty())
+    merged = (
+        gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs="EPSG:4326")
+        if parts
+        else _empty()
+    )
     merged.attrs = {}
     merged.insert(0, "facility_id", np.arange(len(merged), dtype=np.int64))
     return merged

@@ -57,9 +57,11 @@ def download_place(place: str, folder: str | Path, standard: Standard) -> dict[s
         pois = ox.features_from_place(place, tags)
         boundaries = ox.features_from_place(place, {"boundary": "administrative"})
     except Exception as exc:  # noqa: BLE001 - any network or lookup failure
-        msg = (f"could not download {place!r} from OpenStreetMap ({type(exc).__name__}: {exc}). "
-               "--place needs internet access to the OSM servers; offline, download an "
-               ".osm.pbf extract elsewhere and give it with --network")
+        msg = (
+            f"could not download {place!r} from OpenStreetMap ({type(exc).__name__}: {exc}). "
+            "--place needs internet access to the OSM servers; offline, download an "
+            ".osm.pbf extract elsewhere and give it with --network"
+        )
         raise DataError(msg) from None
     paths = {"network": folder / "network.graphml", "facilities": folder / "facilities.gpkg"}
     write_atomic(paths["network"], lambda tmp: ox.save_graphml(graph, tmp))

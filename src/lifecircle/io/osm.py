@@ -25,8 +25,14 @@ if TYPE_CHECKING:  # osmium is imported lazily at run time
     import osmium
 
 _OSM_SUFFIXES = {
-    ".osm.pbf": "pbf", ".pbf": "pbf", ".osm": "osm", ".osm.xml": "osm", ".xml": "osm",
-    ".osm.bz2": "osm.bz2", ".osm.xml.bz2": "osm.bz2", ".xml.bz2": "osm.bz2",
+    ".osm.pbf": "pbf",
+    ".pbf": "pbf",
+    ".osm": "osm",
+    ".osm.xml": "osm",
+    ".xml": "osm",
+    ".osm.bz2": "osm.bz2",
+    ".osm.xml.bz2": "osm.bz2",
+    ".xml.bz2": "osm.bz2",
     ".osm.gz": "osm.gz",
 }
 
@@ -115,9 +121,13 @@ def read_walk_ways(path: str | Path) -> OsmWays:
         raise InputFormatError(msg) from None
     if not refs:
         return OsmWays(
-            node_ids=np.empty(0, np.int64), lon=np.empty(0, float), lat=np.empty(0, float),
-            edge_u=np.empty(0, np.int64), edge_v=np.empty(0, np.int64),
-            edge_class=np.empty(0, object), invalid_locations=len(invalid),
+            node_ids=np.empty(0, np.int64),
+            lon=np.empty(0, float),
+            lat=np.empty(0, float),
+            edge_u=np.empty(0, np.int64),
+            edge_v=np.empty(0, np.int64),
+            edge_class=np.empty(0, object),
+            invalid_locations=len(invalid),
         )
     all_refs = np.concatenate(refs)
     all_lon = np.concatenate(lons)
@@ -127,8 +137,11 @@ def read_walk_ways(path: str | Path) -> OsmWays:
     node_ids, first, inverse = np.unique(all_refs, return_index=True, return_inverse=True)
     same_way = way_of[1:] == way_of[:-1]
     return OsmWays(
-        node_ids=node_ids, lon=all_lon[first], lat=all_lat[first],
-        edge_u=inverse[:-1][same_way], edge_v=inverse[1:][same_way],
+        node_ids=node_ids,
+        lon=all_lon[first],
+        lat=all_lat[first],
+        edge_u=inverse[:-1][same_way],
+        edge_v=inverse[1:][same_way],
         edge_class=np.asarray(classes, dtype=object)[way_of[:-1][same_way]],
         invalid_locations=len(invalid),
     )
@@ -164,9 +177,7 @@ def read_osm_pois(path: str | Path, keys: Iterable[str]) -> gpd.GeoDataFrame:
     n_invalid = n_broken = 0
     try:
         processor = (
-            osmium.FileProcessor(source)
-            .with_areas()
-            .with_filter(osmium.filter.KeyFilter(*keys))
+            osmium.FileProcessor(source).with_areas().with_filter(osmium.filter.KeyFilter(*keys))
         )
         for obj in processor:
             if isinstance(obj, osmium.osm.Node):

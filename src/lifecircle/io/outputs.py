@@ -122,8 +122,9 @@ def _fsync_dir(path: Path) -> None:
 def atomic_path(target: Path) -> Iterator[Path]:
     """Yield a temporary path next to ``target``; fsync and rename it onto ``target``."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=target.suffix or ".tmp",
-                               dir=target.parent)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{target.name}.", suffix=target.suffix or ".tmp", dir=target.parent
+    )
     os.close(fd)
     tmp_path = Path(tmp)
     tmp_path.unlink()  # writers such as GDAL want to create the file themselves
@@ -149,8 +150,10 @@ def check_not_inputs(paths: Sequence[Path], inputs: Sequence[Path | None]) -> No
     resolved = {Path(p).resolve() for p in inputs if p is not None}
     for path in paths:
         if Path(path).resolve() in resolved:
-            msg = (f"output {path} would overwrite an input file; choose another --out "
-                   "folder, or move the input out of it")
+            msg = (
+                f"output {path} would overwrite an input file; choose another --out "
+                "folder, or move the input out of it"
+            )
             raise InputFileError(msg)
 
 
@@ -180,9 +183,10 @@ def write_csv(target: Path, frame: pd.DataFrame) -> Path:
     """
     safe = neutralise_frame(frame)
     # CRLF line ends (RFC 4180, as Excel writes): a CR inside a cell is then quoted
-    return write_atomic(target, lambda tmp: safe.to_csv(tmp, index=False,
-                                                         encoding="utf-8-sig",
-                                                         lineterminator="\r\n"))
+    return write_atomic(
+        target,
+        lambda tmp: safe.to_csv(tmp, index=False, encoding="utf-8-sig", lineterminator="\r\n"),
+    )
 
 
 def write_geoparquet(target: Path, frame: gpd.GeoDataFrame) -> Path:
@@ -217,7 +221,6 @@ def write_outputs(folder: OutputFolder, writers: dict[str, Writer]) -> None:
             raise output_error(exc, folder.out) from exc
 
 
-
 def check_out(out: Path, inputs: Sequence[Path | None] = ()) -> None:
     """Refuse an unusable ``--out`` before any work is done.
 
@@ -237,8 +240,10 @@ def check_out(out: Path, inputs: Sequence[Path | None] = ()) -> None:
     """
     out = Path(out)
     if out.exists() and not out.is_dir():
-        msg = (f"--out {out} is an existing file, not a folder; give a folder name "
-               "(it is created if missing)")
+        msg = (
+            f"--out {out} is an existing file, not a folder; give a folder name "
+            "(it is created if missing)"
+        )
         raise OutputError(msg)
     parent = _existing_ancestor(out)
     if not parent.is_dir():
@@ -246,8 +251,10 @@ def check_out(out: Path, inputs: Sequence[Path | None] = ()) -> None:
         raise OutputError(msg)
     for folder in (out, out.parent) if out.exists() else (parent,):
         if folder.exists() and not os.access(folder, os.W_OK | os.X_OK):
-            msg = (f"--out {out}: cannot write into {folder} (permission denied); choose "
-                   "a folder you can write to")
+            msg = (
+                f"--out {out}: cannot write into {folder} (permission denied); choose "
+                "a folder you can write to"
+            )
             raise OutputError(msg)
     target = out.resolve()
     for item in inputs:
@@ -255,12 +262,16 @@ def check_out(out: Path, inputs: Sequence[Path | None] = ()) -> None:
             continue
         src = Path(item).resolve()
         if target == src or src in target.parents:
-            msg = (f"--out {out} is, or lies inside, the input {item}; choose an --out "
-                   "folder outside the inputs")
+            msg = (
+                f"--out {out} is, or lies inside, the input {item}; choose an --out "
+                "folder outside the inputs"
+            )
             raise OutputError(msg)
         if src.parent == target and src.name in KNOWN_OUTPUTS:
-            msg = (f"the input {item} lies in --out {out} under the name of an output that "
-                   "the run would replace; move the input elsewhere or choose another --out")
+            msg = (
+                f"the input {item} lies in --out {out} under the name of an output that "
+                "the run would replace; move the input elsewhere or choose another --out"
+            )
             raise OutputError(msg)
 
 
@@ -296,8 +307,9 @@ class OutputFolder:
     ...     folder.publish()
     """
 
-    def __init__(self, out: str | Path, *, inputs: Sequence[Path | None] = (),
-                 wait: bool = False) -> None:
+    def __init__(
+        self, out: str | Path, *, inputs: Sequence[Path | None] = (), wait: bool = False
+    ) -> None:
         self.out = Path(out)
         self.inputs = [Path(p) for p in inputs if p is not None]
         self.wait = wait
@@ -320,8 +332,9 @@ class OutputFolder:
         self._lock()
         try:
             self._remove_stale_staging()
-            self._staging = Path(tempfile.mkdtemp(
-                prefix=f".{self.out.name}{_STAGING_MARK}", dir=self.out.parent))
+            self._staging = Path(
+                tempfile.mkdtemp(prefix=f".{self.out.name}{_STAGING_MARK}", dir=self.out.parent)
+            )
             # the published folder keeps the permissions of the one it replaces
             os.chmod(self._staging, stat.S_IMODE(os.stat(self.out).st_mode))
         except BaseException:
@@ -395,8 +408,10 @@ class OutputFolder:
                 fcntl.flock(fd, fcntl.LOCK_EX | (0 if self.wait else fcntl.LOCK_NB))
             except BlockingIOError:
                 os.close(fd)
-                msg = (f"--out {self.out} is in use by another lifecircle run; wait for it to "
-                       "finish or choose another --out")
+                msg = (
+                    f"--out {self.out} is in use by another lifecircle run; wait for it to "
+                    "finish or choose another --out"
+                )
                 raise OutputError(msg) from None
             # the other run may have published a new folder while we waited: lock that
             if os.fstat(fd).st_ino == os.stat(self.out).st_ino:
@@ -441,8 +456,9 @@ def _exchange(staging: Path, out: Path) -> None:
         libc = ctypes.CDLL(None, use_errno=True)
         renameat2 = getattr(libc, "renameat2", None)
         if renameat2 is not None:
-            res = renameat2(_AT_FDCWD, os.fsencode(staging), _AT_FDCWD, os.fsencode(out),
-                            _RENAME_EXCHANGE)
+            res = renameat2(
+                _AT_FDCWD, os.fsencode(staging), _AT_FDCWD, os.fsencode(out), _RENAME_EXCHANGE
+            )
             if res == 0:
                 return
             err = ctypes.get_errno()
@@ -462,9 +478,10 @@ def _exchange(staging: Path, out: Path) -> None:
 def output_error(exc: OSError, out: Path) -> OutputError:
     """The user-facing error for an operating-system error while writing ``out``."""
     if exc.errno in (errno.ENOSPC, errno.EDQUOT) or "No space left" in str(exc):
-        msg = (f"no space left on the device of --out {out}; the previous outputs are "
-               "unchanged. Free some space or choose another --out")
+        msg = (
+            f"no space left on the device of --out {out}; the previous outputs are "
+            "unchanged. Free some space or choose another --out"
+        )
     else:
         msg = f"cannot write the outputs to --out {out}: {exc.strerror or exc}"
     return OutputError(msg)
-

@@ -53,18 +53,23 @@ LOSS_OUTSIDE_EXTENT = "outside_network_extent"
 LOSS_NO_NODE = "no_network_node_in_polygon"
 
 
-def _values_or_refuse(raw: pd.Series, labels: np.ndarray, *, source: str, field: str,
-                      error: type[Exception]) -> np.ndarray:
+def _values_or_refuse(
+    raw: pd.Series, labels: np.ndarray, *, source: str, field: str, error: type[Exception]
+) -> np.ndarray:
     """Population values as floats; refuse NaN, infinite, negative and non-numeric ones."""
     values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
     bad = ~np.isfinite(values) | (values < 0)
     if bad.any():
-        shown = [f"{label} ({_short(v)})" for label, v
-                 in zip(labels[bad], raw.to_numpy(dtype=object)[bad], strict=True)]
-        msg = (f"{source}: column {field!r} must hold a finite, non-negative number of "
-               f"residents in every row; {int(bad.sum())} row(s) do not: {examples(shown)}. "
-               "Fix these values (0 where nobody lives; no NaN, inf, negative numbers or text) "
-               "or remove the rows")
+        shown = [
+            f"{label} ({_short(v)})"
+            for label, v in zip(labels[bad], raw.to_numpy(dtype=object)[bad], strict=True)
+        ]
+        msg = (
+            f"{source}: column {field!r} must hold a finite, non-negative number of "
+            f"residents in every row; {int(bad.sum())} row(s) do not: {examples(shown)}. "
+            "Fix these values (0 where nobody lives; no NaN, inf, negative numbers or text) "
+            "or remove the rows"
+        )
         raise error(msg)
     return values
 
@@ -110,27 +115,37 @@ def read_population(path: str | Path, *, field: str = "population") -> gpd.GeoDa
     what = "population polygons"
     gdf = read_vector(path, what=what, flag="--population", keep_empty=True)
     gdf = gdf.reset_index(drop=True)
-    require_columns(gdf, [field], path=path, what=what,
-                    fix=f"add a numeric {field!r} column with the number of residents")
+    require_columns(
+        gdf,
+        [field],
+        path=path,
+        what=what,
+        fix=f"add a numeric {field!r} column with the number of residents",
+    )
     labels = row_labels(gdf, "unit_id")
-    values = _values_or_refuse(gdf[field], labels, source=str(path), field=field,
-                               error=InputFormatError)
+    values = _values_or_refuse(
+        gdf[field], labels, source=str(path), field=field, error=InputFormatError
+    )
     refuse_bad_coordinates(gdf, path=path, what=what, labels=labels)
     geoms, repaired, no_area = clean_polygons(gdf.geometry.to_numpy())
     lost = no_area & (values > 0)
     if lost.any():
-        msg = (f"{path}: {int(lost.sum())} {what} have residents in {field!r} but no usable "
-               f"polygon (missing or empty geometry, a point or line, or zero area): "
-               f"{examples(labels[lost])}. Their residents would be lost; give each of them "
-               "its polygon, or remove the rows if these residents are counted elsewhere")
+        msg = (
+            f"{path}: {int(lost.sum())} {what} have residents in {field!r} but no usable "
+            f"polygon (missing or empty geometry, a point or line, or zero area): "
+            f"{examples(labels[lost])}. Their residents would be lost; give each of them "
+            "its polygon, or remove the rows if these residents are counted elsewhere"
+        )
         raise InputFormatError(msg)
     keep = ~no_area
     if not keep.any():
         msg = f"{path}: has no polygons; population (--population) must be polygons"
         raise InputFormatError(msg)
-    methods = (gdf["population_method"].astype("string").fillna("given")
-               if "population_method" in gdf.columns
-               else pd.Series("given", index=gdf.index, dtype="string"))
+    methods = (
+        gdf["population_method"].astype("string").fillna("given")
+        if "population_method" in gdf.columns
+        else pd.Series("given", index=gdf.index, dtype="string")
+    )
     report: dict[str, Any] = {
         "polygons_repaired": int(repaired.sum()),
         "repaired_ids": [str(v) for v in labels[repaired]],
@@ -147,9 +162,13 @@ def read_population(path: str | Path, *, field: str = "population") -> gpd.GeoDa
         report["hierarchy_resolved"] = info
     report["overlaps_checked"] = True
     out = gpd.GeoDataFrame(
-        {"population": values[keep], "population_method": methods.to_numpy()[keep],
-         "polygon_id": labels[keep].astype(str)},
-        geometry=geoms[keep], crs=gdf.crs,
+        {
+            "population": values[keep],
+            "population_method": methods.to_numpy()[keep],
+            "polygon_id": labels[keep].astype(str),
+        },
+        geometry=geoms[keep],
+        crs=gdf.crs,
     )
     out.attrs[REPORT_ATTR] = report
     return out
@@ -195,13 +214,20 @@ def _describe_pairs(pairs: np.ndarray, geoms: np.ndarray, labels: np.ndarray) ->
     common = shapely.area(shapely.intersection(geoms[pairs[:, 0]], geoms[pairs[:, 1]]))
     smaller = np.minimum(area[pairs[:, 0]], area[pairs[:, 1]])
     share = np.divide(common, smaller, out=np.zeros_like(common), where=smaller > 0)
-    texts = [f"{labels[i]} and {labels[j]} ({100 * s:.0f}% of the smaller)"
-             for (i, j), s in zip(pairs, share, strict=True)]
+    texts = [
+        f"{labels[i]} and {labels[j]} ({100 * s:.0f}% of the smaller)"
+        for (i, j), s in zip(pairs, share, strict=True)
+    ]
     return examples(texts)
 
 
-def _finest_level(gdf: gpd.GeoDataFrame, geoms: np.ndarray, pairs: np.ndarray,
-                  labels: np.ndarray, path: str | Path) -> tuple[np.ndarray, dict[str, Any]]:
+def _finest_level(
+    gdf: gpd.GeoDataFrame,
+    geoms: np.ndarray,
+    pairs: np.ndarray,
+    labels: np.ndarray,
+    path: str | Path,
+) -> tuple[np.ndarray, dict[str, Any]]:
     """Rows of the finest level of a hierarchical population file, or refuse the overlaps.
 
     The finest level is used when it is given by ``unit_id``/``parent_id`` (units
@@ -230,8 +256,10 @@ def _finest_level(gdf: gpd.GeoDataFrame, geoms: np.ndarray, pairs: np.ndarray,
         inner = pairs[finest[pairs[:, 0]] & finest[pairs[:, 1]]]
         if len(inner):
             pairs, finest = inner, None
-            why = (f" The file is a hierarchy, but polygons of its {_named(level_name)} "
-                   "overlap each other.")
+            why = (
+                f" The file is a hierarchy, but polygons of its {_named(level_name)} "
+                "overlap each other."
+            )
     if finest is not None:
         coarse, leaves = np.flatnonzero(~finest), np.flatnonzero(finest)
         ci, li = shapely.STRtree(geoms[leaves]).query(geoms[coarse], predicate="intersects")
@@ -241,17 +269,23 @@ def _finest_level(gdf: gpd.GeoDataFrame, geoms: np.ndarray, pairs: np.ndarray,
         gap = share < 1.0 - OVERLAP_TOLERANCE
         if gap.any():
             finest = None
-            shown = [f"{lab} ({100 * s:.0f}% covered)"
-                     for lab, s in zip(labels[coarse[gap]], share[gap], strict=True)]
-            why = (f" The file is a hierarchy, but its {_named(level_name)} does not cover "
-                   f"the coarser polygons {examples(shown)}, so it cannot replace them.")
+            shown = [
+                f"{lab} ({100 * s:.0f}% covered)"
+                for lab, s in zip(labels[coarse[gap]], share[gap], strict=True)
+            ]
+            why = (
+                f" The file is a hierarchy, but its {_named(level_name)} does not cover "
+                f"the coarser polygons {examples(shown)}, so it cannot replace them."
+            )
     if finest is None:
-        msg = (f"{path}: population polygons overlap, so residents would be counted twice: "
-               f"{_describe_pairs(pairs, geoms, labels)} ({len(pairs)} overlapping pair(s) in "
-               f"all).{why} Population (--population) must be one layer of polygons that do "
-               "not overlap (e.g. streets only, not districts and their streets): keep one "
-               "level, or give `unit_id` and `parent_id` columns so that the finest level is "
-               "used")
+        msg = (
+            f"{path}: population polygons overlap, so residents would be counted twice: "
+            f"{_describe_pairs(pairs, geoms, labels)} ({len(pairs)} overlapping pair(s) in "
+            f"all).{why} Population (--population) must be one layer of polygons that do "
+            "not overlap (e.g. streets only, not districts and their streets): keep one "
+            "level, or give `unit_id` and `parent_id` columns so that the finest level is "
+            "used"
+        )
         raise InputFormatError(msg)
     info = {
         "level_used": level_name,
@@ -288,7 +322,9 @@ class Origins:
 
 
 def origins_from_polygons(
-    graph: WalkGraph, population: gpd.GeoDataFrame, *,
+    graph: WalkGraph,
+    population: gpd.GeoDataFrame,
+    *,
     residential: frozenset[str] = RESIDENTIAL_HIGHWAYS,
 ) -> Origins:
     """Allocate polygon population totals to network nodes (dasymetric).
@@ -324,44 +360,61 @@ def origins_from_polygons(
     """
     carried = dict(population.attrs.get(REPORT_ATTR, {}))
     if population.crs is None:
-        msg = ("population polygons have no coordinate reference system; set one with "
-               "`gdf.set_crs(...)`")
+        msg = (
+            "population polygons have no coordinate reference system; set one with "
+            "`gdf.set_crs(...)`"
+        )
         raise CRSError(msg)
     polys = population.reset_index(drop=True)
-    labels = (polys["polygon_id"].astype(str).to_numpy(dtype=object)
-              if "polygon_id" in polys.columns else row_labels(polys))
+    labels = (
+        polys["polygon_id"].astype(str).to_numpy(dtype=object)
+        if "polygon_id" in polys.columns
+        else row_labels(polys)
+    )
     source = "population polygons"
-    values = _values_or_refuse(polys["population"], labels, source=source,
-                               field="population", error=DataError)
+    values = _values_or_refuse(
+        polys["population"], labels, source=source, field="population", error=DataError
+    )
     geoms, repaired, no_area = clean_polygons(polys.geometry.to_numpy())
     lost = no_area & (values > 0)
     if lost.any():
-        msg = (f"{source}: {int(lost.sum())} polygons with residents have no usable polygon "
-               f"(missing or empty geometry, a point or line, or zero area): "
-               f"{examples(labels[lost])}; give each of them its polygon")
+        msg = (
+            f"{source}: {int(lost.sum())} polygons with residents have no usable polygon "
+            f"(missing or empty geometry, a point or line, or zero area): "
+            f"{examples(labels[lost])}; give each of them its polygon"
+        )
         raise DataError(msg)
     keep = ~no_area
     if not carried.get("overlaps_checked"):
         pairs = overlapping_pairs(geoms[keep])
         if len(pairs):
-            msg = (f"{source}: polygons overlap, so residents would be counted twice: "
-                   f"{_describe_pairs(pairs, geoms[keep], labels[keep])}; give one layer of "
-                   "polygons that do not overlap (e.g. streets only, not districts and their "
-                   "streets)")
+            msg = (
+                f"{source}: polygons overlap, so residents would be counted twice: "
+                f"{_describe_pairs(pairs, geoms[keep], labels[keep])}; give one layer of "
+                "polygons that do not overlap (e.g. streets only, not districts and their "
+                "streets)"
+            )
             raise DataError(msg)
     polys = gpd.GeoDataFrame(
-        {"population": values[keep],
-         "population_method": (polys["population_method"].astype("string").fillna("given")
-                               .to_numpy()[keep] if "population_method" in polys.columns
-                               else "given")},
-        geometry=geoms[keep], crs=polys.crs,
+        {
+            "population": values[keep],
+            "population_method": (
+                polys["population_method"].astype("string").fillna("given").to_numpy()[keep]
+                if "population_method" in polys.columns
+                else "given"
+            ),
+        },
+        geometry=geoms[keep],
+        crs=polys.crs,
     ).to_crs(graph.crs)
     labels = labels[keep]
     bad = nonfinite_coordinates(polys.geometry.to_numpy())
     if bad.any():
-        msg = (f"{source}: {int(bad.sum())} polygons have coordinates that do not fit the "
-               f"street network's CRS ({graph.crs.name}): {examples(labels[bad])}; check "
-               "the CRS of the population file")
+        msg = (
+            f"{source}: {int(bad.sum())} polygons have coordinates that do not fit the "
+            f"street network's CRS ({graph.crs.name}): {examples(labels[bad])}; check "
+            "the CRS of the population file"
+        )
         raise DataError(msg)
     geoms2, repaired2, _ = clean_polygons(polys.geometry.to_numpy())  # reprojection artefacts
     polys = polys.set_geometry(geoms2)
@@ -401,7 +454,8 @@ def origins_from_polygons(
             "node": node_idx[keep_node],
             "node_osmid": graph.node_ids[node_idx[keep_node]],
         },
-        geometry=nodes[node_idx[keep_node]], crs=graph.crs,
+        geometry=nodes[node_idx[keep_node]],
+        crs=graph.crs,
     )
     no_nodes = (all_sum == 0) & (total > 0)
     allocated = float(points["population"].sum())
@@ -421,16 +475,21 @@ def origins_from_polygons(
         "polygons_repaired": len(repaired_ids),
         "repaired_ids": repaired_ids[:50],
         "polygons_without_geometry_dropped": int(
-            carried.get("polygons_without_geometry_dropped", 0) + no_area.sum()),
+            carried.get("polygons_without_geometry_dropped", 0) + no_area.sum()
+        ),
     }
     if "hierarchy_resolved" in carried:
         report["hierarchy_resolved"] = carried["hierarchy_resolved"]
     return Origins(points=points, method=ALLOCATION_METHOD, report=report)
 
 
-def population_inside(origins: Origins, unit_id: object = None,
-                      analysed: Collection[str] | None = None, *,
-                      rtol: float = 1e-6) -> dict[str, Any]:
+def population_inside(
+    origins: Origins,
+    unit_id: object = None,
+    analysed: Collection[str] | None = None,
+    *,
+    rtol: float = 1e-6,
+) -> dict[str, Any]:
     """The population ledger: where every input resident went, and whether it balances.
 
     Checks ``population_input == sum(origins) + itemised losses`` (from
@@ -477,8 +536,11 @@ def population_inside(origins: Origins, unit_id: object = None,
             msg = f"unit_id has {len(ids)} values for {len(pop)} origins"
             raise ValueError(msg)
         outside = ids.isna().to_numpy()
-        in_analysed = (~outside if analysed is None
-                       else ids.isin({str(a) for a in analysed}).to_numpy() & ~outside)
+        in_analysed = (
+            ~outside
+            if analysed is None
+            else ids.isin({str(a) for a in analysed}).to_numpy() & ~outside
+        )
         ledger["population_in_analysed_units"] = float(pop[in_analysed].sum())
         ledger["population_in_units_not_analysed"] = float(pop[~outside & ~in_analysed].sum())
         ledger["population_outside_units"] = float(pop[outside].sum())
@@ -501,8 +563,12 @@ def is_raster(path: str | Path) -> bool:
 
 
 def origins_from_raster(
-    graph: WalkGraph, path: str | Path, *, band: int = 1,
-    max_origins: int = MAX_RASTER_ORIGINS, margin_m: float = 0.0,
+    graph: WalkGraph,
+    path: str | Path,
+    *,
+    band: int = 1,
+    max_origins: int = MAX_RASTER_ORIGINS,
+    margin_m: float = 0.0,
 ) -> Origins:
     """One origin per populated raster cell (WorldPop/GHSL/LandScan-style GeoTIFF).
 
@@ -541,8 +607,9 @@ def origins_from_raster(
 
     path = Path(path)
     if not path.is_file():
-        msg = (f"population raster {str(path)!r} does not exist; check the path given to "
-               "--population")
+        msg = (
+            f"population raster {str(path)!r} does not exist; check the path given to --population"
+        )
         raise InputFileError(msg)
     try:
         src = rasterio.open(path)
@@ -551,25 +618,30 @@ def origins_from_raster(
         raise InputFormatError(msg) from None
     with src:
         if src.crs is None:
-            msg = (f"{path}: the raster has no coordinate reference system; assign one, e.g. "
-                   "`gdal_edit.py -a_srs EPSG:4326 file.tif`")
+            msg = (
+                f"{path}: the raster has no coordinate reference system; assign one, e.g. "
+                "`gdal_edit.py -a_srs EPSG:4326 file.tif`"
+            )
             raise CRSError(msg)
         t = src.transform
         if t.b != 0 or t.d != 0:
             msg = f"{path}: rotated rasters are not supported; warp it to a north-up grid first"
             raise InputFormatError(msg)
         xmin, ymin, xmax, ymax = shapely.bounds(shapely.buffer(graph.extent(), margin_m))
-        left, bottom, right, top = transform_bounds(graph.crs, src.crs, xmin, ymin, xmax, ymax,
-                                                    densify_pts=21)
+        left, bottom, right, top = transform_bounds(
+            graph.crs, src.crs, xmin, ymin, xmax, ymax, densify_pts=21
+        )
         # every cell that touches the study area's bounding box, clipped to the raster
         cols = sorted(((left - t.c) / t.a, (right - t.c) / t.a))
         rows = sorted(((top - t.f) / t.e, (bottom - t.f) / t.e))
         col0, col1 = max(int(np.floor(cols[0])), 0), min(int(np.ceil(cols[1])), src.width)
         row0, row1 = max(int(np.floor(rows[0])), 0), min(int(np.ceil(rows[1])), src.height)
         if col1 <= col0 or row1 <= row0:
-            msg = (f"{path}: the raster does not overlap the street data (raster bounds "
-                   f"{tuple(round(v, 4) for v in src.bounds)} in {src.crs}); give a raster "
-                   "that covers the study area")
+            msg = (
+                f"{path}: the raster does not overlap the street data (raster bounds "
+                f"{tuple(round(v, 4) for v in src.bounds)} in {src.crs}); give a raster "
+                "that covers the study area"
+            )
             raise DataError(msg)
         window = Window(col0, row0, col1 - col0, row1 - row0)
         values = src.read(band, window=window, masked=True).astype("float64")
@@ -589,18 +661,30 @@ def origins_from_raster(
     xs = t.c + t.a * (col0 + (cols_i + 0.5) * factor)
     ys = t.f + t.e * (row0 + (rows_i + 0.5) * factor)
     pts = gpd.GeoSeries(gpd.points_from_xy(xs, ys), crs=raster_crs).to_crs(graph.crs)
-    method = (f"raster: one origin per populated cell of {path.name} at its centre"
-              + (f", cells summed into {factor}x{factor} blocks" if factor > 1 else ""))
+    method = f"raster: one origin per populated cell of {path.name} at its centre" + (
+        f", cells summed into {factor}x{factor} blocks" if factor > 1 else ""
+    )
     points = gpd.GeoDataFrame(
-        {"origin_id": np.arange(len(rows_i), dtype=np.int64),
-         "population": data[rows_i, cols_i], "population_method": f"raster:{path.name}"},
-        geometry=pts.to_numpy(), crs=graph.crs,
+        {
+            "origin_id": np.arange(len(rows_i), dtype=np.int64),
+            "population": data[rows_i, cols_i],
+            "population_method": f"raster:{path.name}",
+        },
+        geometry=pts.to_numpy(),
+        crs=graph.crs,
     )
     report = {
-        "raster": path.name, "raster_crs": str(raster_crs), "nodata": nodata,
-        "window": {"col_off": int(window.col_off), "row_off": int(window.row_off),
-                   "width": int(window.width), "height": int(window.height)},
-        "aggregation_factor": factor, "origins": len(points),
+        "raster": path.name,
+        "raster_crs": str(raster_crs),
+        "nodata": nodata,
+        "window": {
+            "col_off": int(window.col_off),
+            "row_off": int(window.row_off),
+            "width": int(window.width),
+            "height": int(window.height),
+        },
+        "aggregation_factor": factor,
+        "origins": len(points),
         "population_in_window": float(data.sum()),
         "population_input": float(data.sum()),
         "population_allocated": float(points["population"].sum()),

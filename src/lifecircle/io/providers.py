@@ -39,18 +39,18 @@ def parse_facilities_crs(value: str | None) -> str | None:
         return key
     try:
         # a CRS of the Earth that converts to WGS-84 (not e.g. a Mars CRS, "mars2000")
-        pyproj.Transformer.from_crs(pyproj.CRS.from_user_input(value), "EPSG:4326",
-                                    always_xy=True)
+        pyproj.Transformer.from_crs(pyproj.CRS.from_user_input(value), "EPSG:4326", always_xy=True)
     except pyproj.exceptions.ProjError:  # CRSError is a ProjError
-        msg = (f"--facilities-crs {value[:80]!r} is not understood as a coordinate system "
-               "of the Earth; use wgs84, gcj02 (Amap, Tencent), bd09 (Baidu) or a CRS such "
-               "as EPSG:4326")
+        msg = (
+            f"--facilities-crs {value[:80]!r} is not understood as a coordinate system "
+            "of the Earth; use wgs84, gcj02 (Amap, Tencent), bd09 (Baidu) or a CRS such "
+            "as EPSG:4326"
+        )
         raise CRSError(msg) from None
     return value
 
 
-def points_to_wgs84(x: np.ndarray, y: np.ndarray, crs: str | None) -> tuple[np.ndarray,
-                                                                           np.ndarray]:
+def points_to_wgs84(x: np.ndarray, y: np.ndarray, crs: str | None) -> tuple[np.ndarray, np.ndarray]:
     """Convert coordinates given in ``crs`` (datum name or CRS) to WGS-84 lon/lat."""
     if crs in (None, "wgs84"):
         return np.asarray(x, float), np.asarray(y, float)
@@ -87,8 +87,9 @@ def load_typecodes(provider: str = "amap") -> dict[str, dict[str, Any]]:
     return {str(code).zfill(6): dict(entry) for code, entry in raw["codes"].items()}
 
 
-def categories_from_typecodes(typecodes: pd.Series, provider: str = "amap"
-                              ) -> tuple[pd.Series, dict[str, int]]:
+def categories_from_typecodes(
+    typecodes: pd.Series, provider: str = "amap"
+) -> tuple[pd.Series, dict[str, int]]:
     """Map Amap type codes (``"141203"``, or several joined by ``|``) to categories.
 
     Returns
@@ -125,8 +126,9 @@ def _similar(a: object, b: object, threshold: float) -> bool:
     return difflib.SequenceMatcher(None, a, b).ratio() >= threshold
 
 
-def deduplicate(facilities: gpd.GeoDataFrame, *, radius_m: float = 20.0,
-                name_similarity: float = 0.6) -> tuple[gpd.GeoDataFrame, dict[str, int]]:
+def deduplicate(
+    facilities: gpd.GeoDataFrame, *, radius_m: float = 20.0, name_similarity: float = 0.6
+) -> tuple[gpd.GeoDataFrame, dict[str, int]]:
     """Merge facilities of the same category from different sources that are duplicates.
 
     Two records are duplicates when they come from different sources, share
@@ -158,8 +160,9 @@ def deduplicate(facilities: gpd.GeoDataFrame, *, radius_m: float = 20.0,
     names = facilities["name"].to_numpy()
     keep = (cat[pairs[:, 0]] == cat[pairs[:, 1]]) & (src[pairs[:, 0]] != src[pairs[:, 1]])
     pairs = pairs[keep]
-    similar = np.array([_similar(names[i], names[j], name_similarity) for i, j in pairs],
-                       dtype=bool)  # candidate pairs only: few
+    similar = np.array(
+        [_similar(names[i], names[j], name_similarity) for i, j in pairs], dtype=bool
+    )  # candidate pairs only: few
     pairs = pairs[similar] if len(pairs) else pairs
     n = len(facilities)
     graph = sp.csr_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(n, n))

@@ -160,8 +160,9 @@ def read_units(
     gdf = gdf.reset_index(drop=True)
     if code_field is None and not level_columns and "unit_id" not in gdf.columns:
         code_field = _find_code_column(gdf)
-    id_column = (level_columns[-1] if level_columns
-                 else code_field if code_field is not None else "unit_id")
+    id_column = (
+        level_columns[-1] if level_columns else code_field if code_field is not None else "unit_id"
+    )
     labels = row_labels(gdf, id_column)
     refuse_bad_coordinates(gdf, path=path, what=what, labels=labels)
     geoms, repaired, no_area = clean_polygons(gdf.geometry.to_numpy())
@@ -178,9 +179,11 @@ def read_units(
     gdf = gdf.to_crs("EPSG:4326")
     bad = nonfinite_coordinates(gdf.geometry.to_numpy())
     if bad.any():
-        msg = (f"{path}: {int(bad.sum())} {what} have coordinates that do not fit the file's "
-               f"CRS ({gdf.crs.name}) and cannot be converted to longitude/latitude: "
-               f"{examples(labels[bad])}; set the file's real CRS or fix these units")
+        msg = (
+            f"{path}: {int(bad.sum())} {what} have coordinates that do not fit the file's "
+            f"CRS ({gdf.crs.name}) and cannot be converted to longitude/latitude: "
+            f"{examples(labels[bad])}; set the file's real CRS or fix these units"
+        )
         raise InputFormatError(msg)
     geoms, repaired_again, _ = clean_polygons(gdf.geometry.to_numpy())
     gdf = _with_geometry(gdf, geoms)
@@ -191,17 +194,28 @@ def read_units(
         hierarchy = _from_codes(gdf, code_field, path)
     else:
         require_columns(
-            gdf, ["unit_id"], path=path, what=what,
-            fix=("add a unique `unit_id` column (and `parent_id` for a hierarchy), or pass "
-                 "--unit-levels COL1,COL2 naming one id column per level, coarsest first"),
+            gdf,
+            ["unit_id"],
+            path=path,
+            what=what,
+            fix=(
+                "add a unique `unit_id` column (and `parent_id` for a hierarchy), or pass "
+                "--unit-levels COL1,COL2 naming one id column per level, coarsest first"
+            ),
         )
         hierarchy = _from_parent_ids(gdf, path)
     hierarchy.report.update(report)
     return hierarchy
 
 
-def _units_without_polygons(gdf: gpd.GeoDataFrame, no_area: np.ndarray, labels: np.ndarray,
-                            path: str | Path, *, parent_layout: bool) -> np.ndarray:
+def _units_without_polygons(
+    gdf: gpd.GeoDataFrame,
+    no_area: np.ndarray,
+    labels: np.ndarray,
+    path: str | Path,
+    *,
+    parent_layout: bool,
+) -> np.ndarray:
     """Rows to drop among the units without a polygon; refuse those that may hold residents.
 
     A unit without a polygon is dropped (and reported) when its ``population``
@@ -214,15 +228,18 @@ def _units_without_polygons(gdf: gpd.GeoDataFrame, no_area: np.ndarray, labels: 
         zero = (pd.to_numeric(gdf["population"], errors="coerce") == 0).to_numpy()
     has_children = np.zeros(len(gdf), dtype=bool)
     if parent_layout and "parent_id" in gdf.columns:
-        has_children = _clean_ids(gdf["unit_id"]).isin(
-            set(_clean_ids(gdf["parent_id"]).dropna())).to_numpy()
+        has_children = (
+            _clean_ids(gdf["unit_id"]).isin(set(_clean_ids(gdf["parent_id"]).dropna())).to_numpy()
+        )
     refuse = no_area & ~zero & ~has_children
     if refuse.any():
-        msg = (f"{path}: {int(refuse.sum())} governance units have no usable polygon (missing "
-               f"or empty geometry, a point or line, or zero area): {examples(labels[refuse])}. "
-               "Residents there could not be placed in any unit; give each of these units its "
-               "polygon, or remove the rows (a unit whose `population` column is 0 is dropped "
-               "and reported instead)")
+        msg = (
+            f"{path}: {int(refuse.sum())} governance units have no usable polygon (missing "
+            f"or empty geometry, a point or line, or zero area): {examples(labels[refuse])}. "
+            "Residents there could not be placed in any unit; give each of these units its "
+            "polygon, or remove the rows (a unit whose `population` column is 0 is dropped "
+            "and reported instead)"
+        )
         raise InputFormatError(msg)
     return no_area & zero & ~has_children
 
@@ -235,19 +252,27 @@ def _from_parent_ids(gdf: gpd.GeoDataFrame, path: str | Path) -> UnitHierarchy:
         raise InputFormatError(msg)
     dup = ids[ids.duplicated()].unique()
     if len(dup):
-        msg = (f"{path}: column 'unit_id' has duplicates ({', '.join(dup[:5])}); ids must be "
-               "unique across all levels")
+        msg = (
+            f"{path}: column 'unit_id' has duplicates ({', '.join(dup[:5])}); ids must be "
+            "unique across all levels"
+        )
         raise InputFormatError(msg)
-    parents = (_clean_ids(gdf["parent_id"]) if "parent_id" in gdf.columns
-               else pd.Series(pd.NA, index=gdf.index, dtype="string"))
+    parents = (
+        _clean_ids(gdf["parent_id"])
+        if "parent_id" in gdf.columns
+        else pd.Series(pd.NA, index=gdf.index, dtype="string")
+    )
     orphan = parents.notna() & ~parents.isin(set(ids))
     if orphan.any():
-        msg = (f"{path}: column 'parent_id' names units that are not in the file "
-               f"({', '.join(parents[orphan].unique()[:5])}); add them or clear parent_id")
+        msg = (
+            f"{path}: column 'parent_id' names units that are not in the file "
+            f"({', '.join(parents[orphan].unique()[:5])}); add them or clear parent_id"
+        )
         raise InputFormatError(msg)
     names = (gdf["name"].astype("string") if "name" in gdf.columns else ids).fillna(ids)
-    frame = gpd.GeoDataFrame({"unit_id": ids, "name": names, "parent_id": parents},
-                             geometry=gdf.geometry, crs=gdf.crs)
+    frame = gpd.GeoDataFrame(
+        {"unit_id": ids, "name": names, "parent_id": parents}, geometry=gdf.geometry, crs=gdf.crs
+    )
     # depth of every unit by walking up the parent chain
     parent_of = dict(zip(ids, parents, strict=True))
     depth = {}
@@ -266,9 +291,11 @@ def _from_parent_ids(gdf: gpd.GeoDataFrame, path: str | Path) -> UnitHierarchy:
     leaf_depths = sorted(int(d) for d in frame.loc[~has_child, "depth"].unique())
     if len(leaf_depths) > 1:
         short = frame.loc[~has_child & (frame["depth"] < leaf_depths[-1]), "unit_id"]
-        msg = (f"{path}: column 'parent_id' leaves units without children at different depths "
-               f"{leaf_depths}: {', '.join(short.head(5))} stop above the finest level. Every "
-               "branch must reach the finest level: add their children or remove them")
+        msg = (
+            f"{path}: column 'parent_id' leaves units without children at different depths "
+            f"{leaf_depths}: {', '.join(short.head(5))} stop above the finest level. Every "
+            "branch must reach the finest level: add their children or remove them"
+        )
         raise InputFormatError(msg)
     n_levels = int(frame["depth"].max()) + 1
     level_names = [f"level{d}" for d in range(n_levels)]
@@ -281,8 +308,12 @@ def _from_parent_ids(gdf: gpd.GeoDataFrame, path: str | Path) -> UnitHierarchy:
         name: frame[frame["depth"] == d].drop(columns="depth").reset_index(drop=True)
         for d, name in enumerate(level_names)
     }
-    return UnitHierarchy(levels=level_names, units=units, source=str(path),
-                         report={"rebuilt_from_children": rebuilt} if rebuilt else {})
+    return UnitHierarchy(
+        levels=level_names,
+        units=units,
+        source=str(path),
+        report={"rebuilt_from_children": rebuilt} if rebuilt else {},
+    )
 
 
 def _rebuild_from_children(frame: gpd.GeoDataFrame) -> list[str]:
@@ -292,18 +323,24 @@ def _rebuild_from_children(frame: gpd.GeoDataFrame) -> list[str]:
         return []
     for d in sorted(frame.loc[missing, "depth"].unique(), reverse=True):
         todo = (frame.geometry.isna() & (frame["depth"] == d)).to_numpy()
-        kids = frame[frame["parent_id"].isin(set(frame.loc[todo, "unit_id"]))
-                     & frame.geometry.notna()]
+        kids = frame[
+            frame["parent_id"].isin(set(frame.loc[todo, "unit_id"])) & frame.geometry.notna()
+        ]
         union = kids.dissolve(by="parent_id").geometry
-        frame.loc[todo, frame.geometry.name] = (
-            frame.loc[todo, "unit_id"].map(union).to_numpy())
+        frame.loc[todo, frame.geometry.name] = frame.loc[todo, "unit_id"].map(union).to_numpy()
     return [str(v) for v in frame.loc[missing, "unit_id"]]
 
 
-def _from_level_columns(gdf: gpd.GeoDataFrame, level_columns: list[str], path: str | Path
-                        ) -> UnitHierarchy:
-    require_columns(gdf, level_columns, path=path, what="governance units",
-                    fix="--unit-levels must name existing id columns, coarsest first")
+def _from_level_columns(
+    gdf: gpd.GeoDataFrame, level_columns: list[str], path: str | Path
+) -> UnitHierarchy:
+    require_columns(
+        gdf,
+        level_columns,
+        path=path,
+        what="governance units",
+        fix="--unit-levels must name existing id columns, coarsest first",
+    )
     ids = {col: _clean_ids(gdf[col]) for col in level_columns}
     for col, values in ids.items():
         if values.isna().any():
@@ -315,12 +352,16 @@ def _from_level_columns(gdf: gpd.GeoDataFrame, level_columns: list[str], path: s
         raise InputFormatError(msg)
     units = {}
     for i, col in enumerate(level_columns):
-        parent = ids[level_columns[i - 1]] if i else pd.Series(pd.NA, index=gdf.index,
-                                                               dtype="string")
+        parent = (
+            ids[level_columns[i - 1]] if i else pd.Series(pd.NA, index=gdf.index, dtype="string")
+        )
         name_col = f"{col}_name"
         names = gdf[name_col].astype("string") if name_col in gdf.columns else ids[col]
-        frame = gpd.GeoDataFrame({"unit_id": ids[col], "name": names, "parent_id": parent},
-                                 geometry=gdf.geometry, crs=gdf.crs)
+        frame = gpd.GeoDataFrame(
+            {"unit_id": ids[col], "name": names, "parent_id": parent},
+            geometry=gdf.geometry,
+            crs=gdf.crs,
+        )
         if col != finest:
             frame = frame.dissolve(by="unit_id", aggfunc="first", as_index=False)
         units[col] = frame[["unit_id", "name", "parent_id", "geometry"]].reset_index(drop=True)
@@ -339,14 +380,21 @@ def _find_code_column(gdf: gpd.GeoDataFrame) -> str | None:
 
 def _from_codes(gdf: gpd.GeoDataFrame, code_field: str, path: str | Path) -> UnitHierarchy:
     """Hierarchy from 12-digit statistical codes (district 6, street 9, committee 12 digits)."""
-    require_columns(gdf, [code_field], path=path, what="governance units",
-                    fix="--unit-codes must name a column of 12-digit statistical codes")
+    require_columns(
+        gdf,
+        [code_field],
+        path=path,
+        what="governance units",
+        fix="--unit-codes must name a column of 12-digit statistical codes",
+    )
     codes = _clean_ids(gdf[code_field])
     bad = codes.isna() | ~codes.str.fullmatch(r"\d{12}").fillna(False)
     if bad.any():
         examples = ", ".join(map(str, gdf.loc[bad, code_field].head(3)))
-        msg = (f"{path}: column {code_field!r} must hold 12-digit statistical codes "
-               f"(e.g. 310101002000); found {examples}")
+        msg = (
+            f"{path}: column {code_field!r} must hold 12-digit statistical codes "
+            f"(e.g. 310101002000); found {examples}"
+        )
         raise InputFormatError(msg)
     # the level of each polygon: trailing zero groups mark coarser units
     depth = np.where(codes.str[6:] == "000000", 0, np.where(codes.str[9:] == "000", 1, 2))
@@ -354,14 +402,19 @@ def _from_codes(gdf: gpd.GeoDataFrame, code_field: str, path: str | Path) -> Uni
     names_all = gdf["name"].astype("string") if "name" in gdf.columns else codes
     keep = depth == finest
     digits_of = [d for _, d in CODE_LEVELS]
-    leaf_prefixes = {c[:digits_of[lvl]] for c in codes[keep] for lvl in range(finest)}
-    childless = [c for c, d in zip(codes, depth, strict=True)
-                 if d < finest and c[:digits_of[d]] not in leaf_prefixes]
+    leaf_prefixes = {c[: digits_of[lvl]] for c in codes[keep] for lvl in range(finest)}
+    childless = [
+        c
+        for c, d in zip(codes, depth, strict=True)
+        if d < finest and c[: digits_of[d]] not in leaf_prefixes
+    ]
     if childless:
-        msg = (f"{path}: column {code_field!r} has units above the finest level with no "
-               f"finer units under them: {', '.join(childless[:5])}. With statistical codes "
-               f"every branch must reach the finest level ({CODE_LEVELS[finest][0]}); add "
-               "their sub-units or remove them")
+        msg = (
+            f"{path}: column {code_field!r} has units above the finest level with no "
+            f"finer units under them: {', '.join(childless[:5])}. With statistical codes "
+            f"every branch must reach the finest level ({CODE_LEVELS[finest][0]}); add "
+            "their sub-units or remove them"
+        )
         raise InputFormatError(msg)
     leaves = gdf[keep]
     known = dict(zip(codes, names_all, strict=True))
@@ -374,8 +427,7 @@ def _from_codes(gdf: gpd.GeoDataFrame, code_field: str, path: str | Path) -> Uni
     return _from_level_columns(frame, [n for n, _ in CODE_LEVELS[: finest + 1]], path)
 
 
-def units_from_osm(path: str | Path, levels: tuple[int, ...] = (6, 8, 10)
-                   ) -> UnitHierarchy | None:
+def units_from_osm(path: str | Path, levels: tuple[int, ...] = (6, 8, 10)) -> UnitHierarchy | None:
     """Administrative boundaries (``admin_level`` 6/8/10) inside an OSM file, or ``None``.
 
     Each finest boundary gets as parents the coarser boundaries that contain
@@ -391,20 +443,24 @@ def units_from_osm(path: str | Path, levels: tuple[int, ...] = (6, 8, 10)
     return hierarchy
 
 
-def units_from_boundaries(areas: gpd.GeoDataFrame, *, levels: tuple[int, ...] = (6, 8, 10),
-                          source: str = "") -> UnitHierarchy | None:
+def units_from_boundaries(
+    areas: gpd.GeoDataFrame, *, levels: tuple[int, ...] = (6, 8, 10), source: str = ""
+) -> UnitHierarchy | None:
     """Hierarchy from OSM administrative boundaries, or ``None`` when there are none.
 
     ``areas`` has ``osm_type``, ``osm_id``, ``name``, ``boundary`` and
     ``admin_level`` columns and polygon geometries.
     """
-    areas = areas[(areas["boundary"] == "administrative")
-                  & areas.geom_type.isin(["Polygon", "MultiPolygon"])]
+    areas = areas[
+        (areas["boundary"] == "administrative") & areas.geom_type.isin(["Polygon", "MultiPolygon"])
+    ]
     areas = areas[pd.to_numeric(areas["admin_level"], errors="coerce").isin(levels)]
     if areas.empty:
         return None
-    areas = areas.assign(level=pd.to_numeric(areas["admin_level"]).astype(int),
-                         unit_id=areas["osm_type"].str[0] + areas["osm_id"].astype(str))
+    areas = areas.assign(
+        level=pd.to_numeric(areas["admin_level"]).astype(int),
+        unit_id=areas["osm_type"].str[0] + areas["osm_id"].astype(str),
+    )
     geoms, repaired, no_area = clean_polygons(areas.geometry.to_numpy())
     repaired_ids = [str(v) for v in areas["unit_id"].to_numpy()[repaired & ~no_area]]
     areas = _with_geometry(areas, geoms)[~no_area]
@@ -446,12 +502,14 @@ def hex_units(extent: shapely.Geometry, crs: object, *, size_m: float = 500.0) -
     odd_column_shift = (np.arange(len(cols)) % 2)[None, :] * dy / 2.0
     cx, cy = grid_x.ravel(), (grid_y + odd_column_shift).ravel()
     angles = np.deg2rad(np.arange(0, 360, 60))
-    ring = np.stack([cx[:, None] + size_m * np.cos(angles), cy[:, None] + size_m * np.sin(angles)],
-                    axis=-1)
+    ring = np.stack(
+        [cx[:, None] + size_m * np.cos(angles), cy[:, None] + size_m * np.sin(angles)], axis=-1
+    )
     hexes = np.asarray(shapely.polygons(ring))  # an (n, 6, 2) ring array gives an array
     keep = shapely.intersects(hexes, extent)
     hexes = hexes[keep]
     ids = [f"hex-{i:05d}" for i in range(len(hexes))]
-    frame = gpd.GeoDataFrame({"unit_id": ids, "name": ids, "parent_id": pd.NA},
-                             geometry=hexes, crs=crs).to_crs("EPSG:4326")
+    frame = gpd.GeoDataFrame(
+        {"unit_id": ids, "name": ids, "parent_id": pd.NA}, geometry=hexes, crs=crs
+    ).to_crs("EPSG:4326")
     return UnitHierarchy(levels=["hex"], units={"hex": frame}, source=f"hexagons {size_m:g} m")

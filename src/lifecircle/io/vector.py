@@ -16,8 +16,9 @@ from ..errors import CRSError, InputFileError, InputFormatError
 VECTOR_SUFFIXES = (".gpkg", ".geojson", ".json", ".shp", ".fgb", ".parquet", ".geoparquet")
 
 
-def read_vector(path: str | Path, *, what: str, flag: str, layer: str | None = None,
-                keep_empty: bool = False) -> gpd.GeoDataFrame:
+def read_vector(
+    path: str | Path, *, what: str, flag: str, layer: str | None = None, keep_empty: bool = False
+) -> gpd.GeoDataFrame:
     """Read a vector file, refusing missing files, unreadable formats and missing CRS.
 
     Parameters
@@ -77,8 +78,9 @@ def read_vector(path: str | Path, *, what: str, flag: str, layer: str | None = N
     return gdf
 
 
-def require_columns(frame: pd.DataFrame, columns: list[str], *, path: str | Path, what: str,
-                    fix: str) -> None:
+def require_columns(
+    frame: pd.DataFrame, columns: list[str], *, path: str | Path, what: str, fix: str
+) -> None:
     """Raise :class:`InputFormatError` naming every missing column and how to fix it."""
     missing = [c for c in columns if c not in frame.columns]
     if missing:
@@ -146,8 +148,9 @@ def out_of_range_degrees(geoms: object) -> np.ndarray:
     return bad
 
 
-def refuse_bad_coordinates(gdf: gpd.GeoDataFrame, *, path: str | Path, what: str,
-                           labels: np.ndarray, stage: str = "") -> None:
+def refuse_bad_coordinates(
+    gdf: gpd.GeoDataFrame, *, path: str | Path, what: str, labels: np.ndarray, stage: str = ""
+) -> None:
     """Raise :class:`InputFormatError` for NaN/infinite coordinates or impossible degrees.
 
     ``stage`` says when the check ran (e.g. ``"after reprojection to EPSG:4326"``),
@@ -157,21 +160,28 @@ def refuse_bad_coordinates(gdf: gpd.GeoDataFrame, *, path: str | Path, what: str
     bad = nonfinite_coordinates(geoms)
     if bad.any():
         when = f" {stage}" if stage else ""
-        cause = ("coordinates that do not fit its CRS "
-                 f"({gdf.crs.name if gdf.crs is not None else 'none'})" if stage
-                 else "NaN or infinite coordinates")
-        msg = (f"{path}: {int(bad.sum())} {what} have {cause}{when}: "
-               f"{examples(labels[bad])}. Fix or remove these features (or set the right "
-               "CRS), e.g. in QGIS with Vector > Geometry Tools > Check Validity")
+        cause = (
+            "coordinates that do not fit its CRS "
+            f"({gdf.crs.name if gdf.crs is not None else 'none'})"
+            if stage
+            else "NaN or infinite coordinates"
+        )
+        msg = (
+            f"{path}: {int(bad.sum())} {what} have {cause}{when}: "
+            f"{examples(labels[bad])}. Fix or remove these features (or set the right "
+            "CRS), e.g. in QGIS with Vector > Geometry Tools > Check Validity"
+        )
         raise InputFormatError(msg)
     if gdf.crs is not None and gdf.crs.is_geographic:
         bad = out_of_range_degrees(geoms)
         if bad.any():
-            msg = (f"{path}: {int(bad.sum())} {what} have latitudes beyond +-90 degrees or "
-                   f"longitudes beyond +-360 although the file's CRS ({gdf.crs.name}) is in "
-                   f"degrees: {examples(labels[bad])}. The coordinates are probably projected "
-                   "(metres) or swapped; set the file's real CRS, e.g. `ogr2ogr -a_srs "
-                   "EPSG:32651 out.gpkg in.gpkg`, or fix these features")
+            msg = (
+                f"{path}: {int(bad.sum())} {what} have latitudes beyond +-90 degrees or "
+                f"longitudes beyond +-360 although the file's CRS ({gdf.crs.name}) is in "
+                f"degrees: {examples(labels[bad])}. The coordinates are probably projected "
+                "(metres) or swapped; set the file's real CRS, e.g. `ogr2ogr -a_srs "
+                "EPSG:32651 out.gpkg in.gpkg`, or fix these features"
+            )
             raise InputFormatError(msg)
 
 

@@ -32,8 +32,14 @@ if TYPE_CHECKING:
     from matplotlib.typing import RcKeyType
 
 #: The page's font stack (CSS); matplotlib gets the same list for measuring text.
-FONT_STACK = ("Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei",
-              "WenQuanYi Zen Hei", "DejaVu Sans")
+FONT_STACK = (
+    "Noto Sans CJK SC",
+    "Source Han Sans SC",
+    "PingFang SC",
+    "Microsoft YaHei",
+    "WenQuanYi Zen Hei",
+    "DejaVu Sans",
+)
 _RC: dict[RcKeyType, Any] = {
     "svg.fonttype": "none",
     "text.parse_math": False,
@@ -49,8 +55,20 @@ _RC: dict[RcKeyType, Any] = {
 }
 _XML_PROLOGUE = re.compile(r"^.*?(?=<svg)", re.DOTALL)
 #: Elements and attributes that could run script or fetch something.
-_UNSAFE_TAGS = frozenset({"script", "foreignObject", "iframe", "object", "embed", "image",
-                          "animate", "set", "handler", "listener"})
+_UNSAFE_TAGS = frozenset(
+    {
+        "script",
+        "foreignObject",
+        "iframe",
+        "object",
+        "embed",
+        "image",
+        "animate",
+        "set",
+        "handler",
+        "listener",
+    }
+)
 _HREF_ATTRS = frozenset({"href", "{http://www.w3.org/1999/xlink}href"})
 
 
@@ -137,8 +155,9 @@ def _literal(label: str) -> str:
     return "\u200b" + label if label.startswith("_") else label
 
 
-def coverage_bars(labels: Sequence[str], shares: Sequence[float], *, title: str,
-                  xlabel: str) -> str:
+def coverage_bars(
+    labels: Sequence[str], shares: Sequence[float], *, title: str, xlabel: str
+) -> str:
     """Horizontal bars of coverage per category, coloured like the map's legend.
 
     Parameters
@@ -160,8 +179,9 @@ def coverage_bars(labels: Sequence[str], shares: Sequence[float], *, title: str,
         ax = fig.add_subplot()
         y = np.arange(len(labels))
         values = 100.0 * np.asarray(shares, float)
-        ax.barh(y, values, color=[share_colour(s) for s in shares], edgecolor="#555555",
-                linewidth=0.5)
+        ax.barh(
+            y, values, color=[share_colour(s) for s in shares], edgecolor="#555555", linewidth=0.5
+        )
         for yi, v in enumerate(values):  # bar yi is at y == yi
             ax.text(min(v, 100.0) + 1.0, yi, f"{v:.1f}%", va="center", fontsize=8.5)
         ax.set_yticks(y, list(labels))
@@ -175,8 +195,9 @@ def coverage_bars(labels: Sequence[str], shares: Sequence[float], *, title: str,
         return _svg(fig)
 
 
-def cumulative_curves(curves: Sequence[Curve], *, max_minutes: float, title: str,
-                      xlabel: str, ylabel: str) -> str:
+def cumulative_curves(
+    curves: Sequence[Curve], *, max_minutes: float, title: str, xlabel: str, ylabel: str
+) -> str:
     """Share of residents reaching each category within t minutes (population-weighted).
 
     Parameters
@@ -204,8 +225,15 @@ def cumulative_curves(curves: Sequence[Curve], *, max_minutes: float, title: str
             share = cum[np.searchsorted(t_sorted, grid, side="right")]
             ax.plot(grid, 100.0 * share, color=c.colour, linewidth=1.6, label=_literal(c.label))
             at = cum[np.searchsorted(t_sorted, c.threshold, side="right")]
-            ax.plot([c.threshold], [100.0 * at], "o", color=c.colour, markersize=5,
-                    markeredgecolor="white", markeredgewidth=0.8)
+            ax.plot(
+                [c.threshold],
+                [100.0 * at],
+                "o",
+                color=c.colour,
+                markersize=5,
+                markeredgecolor="white",
+                markeredgewidth=0.8,
+            )
         ax.set_xlim(0, max_minutes)
         ax.set_ylim(0, 101)
         ax.set_xlabel(xlabel)
@@ -216,8 +244,7 @@ def cumulative_curves(curves: Sequence[Curve], *, max_minutes: float, title: str
         return _svg(fig)
 
 
-def nested_bars(labels: Sequence[str], series: Sequence[Series], *, title: str,
-                xlabel: str) -> str:
+def nested_bars(labels: Sequence[str], series: Sequence[Series], *, title: str, xlabel: str) -> str:
     """Horizontal bars drawn on top of each other, widest first (nested shares).
 
     Parameters
@@ -240,8 +267,13 @@ def nested_bars(labels: Sequence[str], series: Sequence[Series], *, title: str,
         ax = fig.add_subplot()
         y = np.arange(len(labels))
         for i, s in enumerate(series):
-            ax.barh(y, 100.0 * np.nan_to_num(s.values), height=0.8 - 0.2 * i, color=s.colour,
-                    label=_literal(s.label))
+            ax.barh(
+                y,
+                100.0 * np.nan_to_num(s.values),
+                height=0.8 - 0.2 * i,
+                color=s.colour,
+                label=_literal(s.label),
+            )
         ax.set_yticks(y, list(labels))
         ax.invert_yaxis()
         ax.set_xlim(0, 100)
@@ -249,8 +281,13 @@ def nested_bars(labels: Sequence[str], series: Sequence[Series], *, title: str,
         ax.set_title(title)
         ax.grid(axis="x", color="#dddddd", linewidth=0.6)
         ax.set_axisbelow(True)
-        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=len(series),
-                  frameon=False, fontsize=8.5)
+        ax.legend(
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.1),
+            ncol=len(series),
+            frameon=False,
+            fontsize=8.5,
+        )
         return _svg(fig)
 
 

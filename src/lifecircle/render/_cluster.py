@@ -26,12 +26,15 @@ _KEY_COLOUR = "#666666"
 
 def cluster_icon_html(n: int, colour: str = _KEY_COLOUR) -> str:
     """A cluster icon as drawn on the map, for the legend (``n`` facilities, ``colour``)."""
-    return (f'<span class="lc-cluster lc-cluster-key"><span style="background:{colour};'
-            f'box-shadow:0 0 0 3px {colour}59">{int(n)}</span></span>')
+    return (
+        f'<span class="lc-cluster lc-cluster-key"><span style="background:{colour};'
+        f'box-shadow:0 0 0 3px {colour}59">{int(n)}</span></span>'
+    )
 
 
-def facility_clusters(xy: list[list[float]], tips: list[str], *, colour: str,
-                      pane: str) -> dict[str, Any]:
+def facility_clusters(
+    xy: list[list[float]], tips: list[str], *, colour: str, pane: str
+) -> dict[str, Any]:
     """A ``clusters`` part: one category's facilities, clustered, in its colour.
 
     Parameters
@@ -50,7 +53,19 @@ def facility_clusters(xy: list[list[float]], tips: list[str], *, colour: str,
     dict
         The part, as it goes into the map's data island.
     """
-    return {"kind": "clusters", "pane": pane, "xy": xy, "tip": tips, "colour": colour,
-            "radiusPx": CLUSTER_RADIUS_PX,
-            "style": {"radius": 3.5, "color": "#ffffff", "weight": 0.8, "fill": True,
-                      "fillColor": colour, "fillOpacity": 0.95}}
+    return {
+        "kind": "clusters",
+        "pane": pane,
+        "xy": xy,
+        "tip": tips,
+        "colour": colour,
+        "radiusPx": CLUSTER_RADIUS_PX,
+        "style": {
+            "radius": 3.5,
+            "color": "#ffffff",
+            "weight": 0.8,
+            "fill": True,
+            "fillColor": colour,
+            "fillOpacity": 0.95,
+        },
+    }

@@ -44,10 +44,14 @@ class MapContext:
     def of(cls, result: AuditResult, *, lang: str, gcj02: bool) -> MapContext:
         """The context of ``result`` drawn in ``lang`` (shifted to GCJ-02 if ``gcj02``)."""
         summary = result.summary
-        return cls(result=result, lang=lang, gcj02=gcj02,
-                   categories=list(summary["categories_audited"]),
-                   levels=list(summary["units"]["levels"]),
-                   colours=category_colours(result.standard.category_ids))
+        return cls(
+            result=result,
+            lang=lang,
+            gcj02=gcj02,
+            categories=list(summary["categories_audited"]),
+            levels=list(summary["units"]["levels"]),
+            colours=category_colours(result.standard.category_ids),
+        )
 
     @property
     def facilities(self) -> gpd.GeoDataFrame:
@@ -73,9 +77,14 @@ class MapContext:
 
     def catchment(self, facilities: gpd.GeoDataFrame, reach_m: float) -> gpd.GeoSeries:
         """The walking catchment of ``facilities`` under the audit's access rule."""
-        return _mapdata.catchment(self.result.graph, facilities, reach_m,
-                                  cell_m=CATCHMENT_CELL_M, rule=self.snap_rule,
-                                  max_snap_m=self.max_snap_m)
+        return _mapdata.catchment(
+            self.result.graph,
+            facilities,
+            reach_m,
+            cell_m=CATCHMENT_CELL_M,
+            rule=self.snap_rule,
+            max_snap_m=self.max_snap_m,
+        )
 
     def threshold(self, cat: str) -> dict[str, Any]:
         """A category's walking threshold (``minutes``, ``metres``).
@@ -88,8 +97,7 @@ class MapContext:
         if known is not None:
             return known
         minutes = self.result.standard.category(cat).threshold_min
-        return {"minutes": minutes,
-                "metres": round(minutes * self.result.profile.speed_m_min, 1)}
+        return {"minutes": minutes, "metres": round(minutes * self.result.profile.speed_m_min, 1)}
 
     def finest_units_word(self) -> str:
         """The finest units in the plural, e.g. "streets / towns" (plain text)."""
@@ -101,8 +109,13 @@ class MapContext:
 
     def partly_analysed(self, done: int, total: int) -> str:
         """E.g. "7 of 10 streets / towns analysed" (plain text)."""
-        return text("partly_analysed_units", self.lang, done=done, total=total,
-                    units=self.finest_units_word())
+        return text(
+            "partly_analysed_units",
+            self.lang,
+            done=done,
+            total=total,
+            units=self.finest_units_word(),
+        )
 
     def study(self) -> tuple[str | None, str | None]:
         """The study's name and its area (formatted, e.g. "26.4 km²"), when known."""
@@ -114,8 +127,11 @@ class MapContext:
             area_km2 = float(raw_area) if raw_area is not None else math.nan
         except (TypeError, ValueError):
             area_km2 = math.nan
-        area = (text("study_area_km2", self.lang, area=f"{area_km2:,.1f}")
-                if math.isfinite(area_km2) and area_km2 > 0 else None)
+        area = (
+            text("study_area_km2", self.lang, area=f"{area_km2:,.1f}")
+            if math.isfinite(area_km2) and area_km2 > 0
+            else None
+        )
         return name or None, area
 
     def study_area(self) -> shapely.Geometry:

@@ -67,8 +67,10 @@ def geometries(frame: gpd.GeoDataFrame | gpd.GeoSeries) -> list[dict[str, Any]]:
         geometry = json.loads(text_)
         depth = DELTA_DEPTH.get(geometry["type"])
         if depth is not None:
-            geometry = {"type": geometry["type"],
-                        "delta": _delta(geometry.pop("coordinates"), depth)}
+            geometry = {
+                "type": geometry["type"],
+                "delta": _delta(geometry.pop("coordinates"), depth),
+            }
         out.append(geometry)
     return out
 
@@ -79,8 +81,9 @@ def lonlat(frame: gpd.GeoDataFrame) -> list[list[float]]:
     return xy.tolist()
 
 
-def shapes(geometry: list[dict[str, Any]] | None, *, pane: str,
-           styles: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+def shapes(
+    geometry: list[dict[str, Any]] | None, *, pane: str, styles: list[dict[str, Any]], **extra: Any
+) -> dict[str, Any]:
     """A ``shapes`` part (``geometry=None``: the finest units' shared outlines)."""
     part: dict[str, Any] = {"kind": "shapes", "pane": pane, "styles": styles}
     if geometry is None:
@@ -110,8 +113,10 @@ def unit_popup(ctx: MapContext, row: pd.Series) -> str:
     for cat in ctx.categories:
         swatch = f'<span class="lc-swatch" style="background:{ctx.colours[cat]}"></span>'
         minutes = f"{ctx.threshold(cat)['minutes']:g}"
-        label = (f"{swatch}{esc(ctx.cat_name(cat))} "
-                 f"<small>{esc(text('at_most', lang, minutes=minutes))}</small>")
+        label = (
+            f"{swatch}{esc(ctx.cat_name(cat))} "
+            f"<small>{esc(text('at_most', lang, minutes=minutes))}</small>"
+        )
         value = pct(row[columns.cov(cat)])
         rows.append((label, f"<b>{value}</b>" if cat == worst else value))
     if pd.notna(worst):
@@ -119,13 +124,19 @@ def unit_popup(ctx: MapContext, row: pd.Series) -> str:
     partly = ""
     if row["units_total"] > 1:
         done, total = int(row["units_analysed"]), int(row["units_total"])
-        rows.append((esc(text("units_analysed", lang)),
-                     esc(text("partly_analysed", lang, done=done, total=total))))
+        rows.append(
+            (
+                esc(text("units_analysed", lang)),
+                esc(text("partly_analysed", lang, done=done, total=total)),
+            )
+        )
         if done < total:
             partly = f'<div class="lc-partly">{esc(ctx.partly_analysed(done, total))}</div>'
     if "population_method" in row.index and pd.notna(row["population_method"]):
         rows.append((esc(text("population_method", lang)), esc(row["population_method"])))
     body = "".join(f"<tr><th>{label}</th><td>{value}</td></tr>" for label, value in rows)
-    return (f'<div class="lc-popup"><h4>{esc(row["name"])}</h4>'
-            f'<div class="lc-sub">{esc(level_name(str(row["level"]), lang))} · '
-            f'{esc(row["unit_id"])}</div>{partly}<table>{body}</table></div>')
+    return (
+        f'<div class="lc-popup"><h4>{esc(row["name"])}</h4>'
+        f'<div class="lc-sub">{esc(level_name(str(row["level"]), lang))} · '
+        f"{esc(row['unit_id'])}</div>{partly}<table>{body}</table></div>"
+    )

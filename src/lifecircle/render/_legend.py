@@ -29,8 +29,14 @@ if TYPE_CHECKING:
     from ._themes import RadiusScale
 
 
-def legend_html(ctx: MapContext, radius: RadiusScale, proposed: Proposed | None = None,
-                *, boundaries: bool = False, partly: bool = False) -> str:
+def legend_html(
+    ctx: MapContext,
+    radius: RadiusScale,
+    proposed: Proposed | None = None,
+    *,
+    boundaries: bool = False,
+    partly: bool = False,
+) -> str:
     """The legend's HTML (every data string escaped).
 
     Parameters
@@ -54,37 +60,53 @@ def legend_html(ctx: MapContext, radius: RadiusScale, proposed: Proposed | None 
     lang, summary = ctx.lang, ctx.result.summary
     std_title = summary["standard"]["title_zh" if lang == "zh" else "title"]
     prof = summary["profile"]
-    parts = [f'<div class="lc-title">{esc(text("title", lang))}</div>',
-             f'<div class="lc-sub">{esc(std_title)} · {esc(profile_name(prof["id"], lang))} '
-             f'{prof["speed_m_s"]:g} m/s</div>',
-             f'<div class="lc-head">{esc(text("legend_share", lang))}</div>']
+    parts = [
+        f'<div class="lc-title">{esc(text("title", lang))}</div>',
+        f'<div class="lc-sub">{esc(std_title)} · {esc(profile_name(prof["id"], lang))} '
+        f"{prof['speed_m_s']:g} m/s</div>",
+        f'<div class="lc-head">{esc(text("legend_share", lang))}</div>',
+    ]
     for colour, label in reversed(share_classes()):
-        parts.append(f'<div class="lc-row"><span class="lc-swatch" '
-                     f'style="background:{colour}"></span>{esc(label)}</div>')
-    parts.append(f'<div class="lc-row"><span class="lc-swatch lc-hatch" style="background:'
-                 f'{MISSING_COLOUR}"></span>{esc(text("legend_not_analysed", lang))}</div>')
-    parts.append(f'<div class="lc-head">{esc(text("legend_uncovered", lang, cell=f"{CELL_M:.0f}"))}'
-                 "</div><div class=\"lc-circles\">")
+        parts.append(
+            f'<div class="lc-row"><span class="lc-swatch" '
+            f'style="background:{colour}"></span>{esc(label)}</div>'
+        )
+    parts.append(
+        f'<div class="lc-row"><span class="lc-swatch lc-hatch" style="background:'
+        f'{MISSING_COLOUR}"></span>{esc(text("legend_not_analysed", lang))}</div>'
+    )
+    parts.append(
+        f'<div class="lc-head">{esc(text("legend_uncovered", lang, cell=f"{CELL_M:.0f}"))}'
+        '</div><div class="lc-circles">'
+    )
     for value in radius.reference_values():
         r = radius(value)
         size = 2 * MAX_RADIUS_PX + 2
         parts.append(
             f'<span class="lc-circle"><svg width="{size}" height="{size}">'
             f'<circle cx="{size / 2}" cy="{size / 2}" r="{r}" fill="{UNCOVERED_COLOUR}" '
-            f'fill-opacity="0.6" stroke="#fff"/></svg>{count(value)}</span>')
+            f'fill-opacity="0.6" stroke="#fff"/></svg>{count(value)}</span>'
+        )
     parts.append("</div>")
-    parts.append(f'<div class="lc-row"><span class="lc-swatch" style="background:'
-                 f'{CATCHMENT_COLOUR};opacity:0.35"></span>'
-                 f'{esc(text("legend_catchment", lang))}</div>')
-    parts.append(f'<div class="lc-row">{cluster_icon_html(12)}'
-                 f'{esc(text("legend_clusters", lang))}</div>')
+    parts.append(
+        f'<div class="lc-row"><span class="lc-swatch" style="background:'
+        f'{CATCHMENT_COLOUR};opacity:0.35"></span>'
+        f"{esc(text('legend_catchment', lang))}</div>"
+    )
+    parts.append(
+        f'<div class="lc-row">{cluster_icon_html(12)}{esc(text("legend_clusters", lang))}</div>'
+    )
     if boundaries:
-        parts.append('<div class="lc-row"><span class="lc-line" style="border-top-color:'
-                     f'#222222"></span>{esc(text("legend_boundary", lang))}</div>')
+        parts.append(
+            '<div class="lc-row"><span class="lc-line" style="border-top-color:'
+            f'#222222"></span>{esc(text("legend_boundary", lang))}</div>'
+        )
     if partly:
-        parts.append('<div class="lc-row"><span class="lc-line lc-line-partly" style="'
-                     f'border-top-color:{PARTLY_COLOUR}"></span>'
-                     f'{esc(text("legend_partly", lang, units=ctx.finest_units_word()))}</div>')
+        parts.append(
+            '<div class="lc-row"><span class="lc-line lc-line-partly" style="'
+            f'border-top-color:{PARTLY_COLOUR}"></span>'
+            f"{esc(text('legend_partly', lang, units=ctx.finest_units_word()))}</div>"
+        )
     if proposed is not None:
         cat, summary = proposed.category, proposed.summary
         name = ctx.cat_name(cat)
@@ -92,12 +114,20 @@ def legend_html(ctx: MapContext, radius: RadiusScale, proposed: Proposed | None 
         parts += [
             f'<div class="lc-head">{esc(text("legend_proposals", lang))}</div>',
             f'<div class="lc-row"><span class="lc-site-key">{site_marker_html(1)}</span>'
-            f'{esc(text("legend_site", lang, name=name))}</div>',
+            f"{esc(text('legend_site', lang, name=name))}</div>",
             f'<div class="lc-row"><span class="lc-swatch lc-site-area" style="border-color:'
             f'{SITE_COLOUR}"></span>{esc(text("legend_site_catchment", lang, minutes=minutes))}'
             "</div>",
-            '<div class="lc-row lc-change">' + esc(text(
-                "legend_change", lang, name=name, before=pct(summary["coverage_before"]),
-                after=pct(summary["coverage_after"]))) + "</div>",
+            '<div class="lc-row lc-change">'
+            + esc(
+                text(
+                    "legend_change",
+                    lang,
+                    name=name,
+                    before=pct(summary["coverage_before"]),
+                    after=pct(summary["coverage_after"]),
+                )
+            )
+            + "</div>",
         ]
     return "".join(parts)

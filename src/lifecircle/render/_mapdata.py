@@ -39,18 +39,17 @@ def for_display(frame: gpd.GeoDataFrame, *, gcj02: bool) -> gpd.GeoDataFrame:
     out = frame.to_crs("EPSG:4326").reset_index(drop=True)
     if gcj02:
         out = to_gcj02(out)
-    rounded = shapely.transform(np.asarray(out.geometry.array),
-                                lambda xy: np.round(xy, COORD_DECIMALS))
+    rounded = shapely.transform(
+        np.asarray(out.geometry.array), lambda xy: np.round(xy, COORD_DECIMALS)
+    )
     out[out.geometry.name] = gpd.GeoSeries(rounded, index=out.index, crs=out.crs)
     return out
 
 
-def simplify(frame: gpd.GeoDataFrame, crs: pyproj.CRS, tolerance_m: float
-             ) -> gpd.GeoDataFrame:
+def simplify(frame: gpd.GeoDataFrame, crs: pyproj.CRS, tolerance_m: float) -> gpd.GeoDataFrame:
     """Simplify polygons by ``tolerance_m`` metres (in ``crs``), keeping them valid."""
     metric = frame.to_crs(crs)
-    metric[metric.geometry.name] = metric.geometry.simplify(tolerance_m,
-                                                            preserve_topology=True)
+    metric[metric.geometry.name] = metric.geometry.simplify(tolerance_m, preserve_topology=True)
     return metric
 
 
@@ -61,8 +60,9 @@ def as_points(frame: gpd.GeoDataFrame, crs: pyproj.CRS) -> gpd.GeoDataFrame:
     return metric
 
 
-def aggregate_to_cells(points: gpd.GeoDataFrame, weights: np.ndarray, crs: pyproj.CRS,
-                       cell_m: float) -> gpd.GeoDataFrame:
+def aggregate_to_cells(
+    points: gpd.GeoDataFrame, weights: np.ndarray, crs: pyproj.CRS, cell_m: float
+) -> gpd.GeoDataFrame:
     """Sum ``weights`` of points over square cells of ``cell_m`` metres.
 
     Parameters
@@ -85,8 +85,13 @@ def aggregate_to_cells(points: gpd.GeoDataFrame, weights: np.ndarray, crs: pypro
     metric = points.geometry.to_crs(crs)
     x, y = metric.x.to_numpy(), metric.y.to_numpy()
     keep = np.asarray(weights, float) > 0
-    frame = pd.DataFrame({"ix": np.floor(x[keep] / cell_m), "iy": np.floor(y[keep] / cell_m),
-                          "w": np.asarray(weights, float)[keep]})
+    frame = pd.DataFrame(
+        {
+            "ix": np.floor(x[keep] / cell_m),
+            "iy": np.floor(y[keep] / cell_m),
+            "w": np.asarray(weights, float)[keep],
+        }
+    )
     frame["wx"] = x[keep] * frame["w"]
     frame["wy"] = y[keep] * frame["w"]
     cells = frame.groupby(["ix", "iy"], sort=True)[["w", "wx", "wy"]].sum()
@@ -94,8 +99,15 @@ def aggregate_to_cells(points: gpd.GeoDataFrame, weights: np.ndarray, crs: pypro
     return gpd.GeoDataFrame({"weight": cells["w"].to_numpy()}, geometry=centres, crs=crs)
 
 
-def catchment(graph: WalkGraph, facilities: gpd.GeoDataFrame, reach_m: float, *,
-              cell_m: float, rule: str, max_snap_m: float) -> gpd.GeoSeries:
+def catchment(
+    graph: WalkGraph,
+    facilities: gpd.GeoDataFrame,
+    reach_m: float,
+    *,
+    cell_m: float,
+    rule: str,
+    max_snap_m: float,
+) -> gpd.GeoSeries:
     """The area around the streets from which a facility is within ``reach_m`` metres' walk.
 
     Uses the audit's access rule (:func:`lifecircle.access.node_distances_from`:
@@ -127,22 +139,28 @@ def catchment(graph: WalkGraph, facilities: gpd.GeoDataFrame, reach_m: float, *,
     empty = gpd.GeoSeries([shapely.Polygon()], crs=graph.crs)
     if facilities.empty:
         return empty
-    dist = node_distances_from(graph, facilities, rule=rule, max_snap_m=max_snap_m,
-                               cutoff_m=reach_m)
+    dist = node_distances_from(
+        graph, facilities, rule=rule, max_snap_m=max_snap_m, cutoff_m=reach_m
+    )
     inside = np.nan_to_num(dist, nan=np.inf) <= reach_m
     edges = inside[graph.edge_u] & inside[graph.edge_v]
     if not edges.any():
         return empty
     u, v = graph.edge_u[edges], graph.edge_v[edges]
-    lines = shapely.linestrings(np.stack([np.column_stack([graph.x[u], graph.y[u]]),
-                                          np.column_stack([graph.x[v], graph.y[v]])], axis=1))
+    lines = shapely.linestrings(
+        np.stack(
+            [np.column_stack([graph.x[u], graph.y[u]]), np.column_stack([graph.x[v], graph.y[v]])],
+            axis=1,
+        )
+    )
     xy = shapely.get_coordinates(shapely.segmentize(lines, cell_m / 2.0))
     ij = np.floor(xy / cell_m).astype(np.int64)
     ij -= ij.min(axis=0)
     key = np.unique(ij[:, 0] * (ij[:, 1].max() + 1) + ij[:, 1])  # 1-D keys sort fast
     i, j = np.divmod(key, ij[:, 1].max() + 1)
     x0, y0 = np.floor(xy.min(axis=0) / cell_m) * cell_m
-    cells = shapely.box(x0 + i * cell_m, y0 + j * cell_m,
-                        x0 + (i + 1) * cell_m, y0 + (j + 1) * cell_m)
+    cells = shapely.box(
+        x0 + i * cell_m, y0 + j * cell_m, x0 + (i + 1) * cell_m, y0 + (j + 1) * cell_m
+    )
     area = shapely.coverage_union_all(cells).simplify(cell_m / 2.0)
     return gpd.GeoSeries([area], crs=graph.crs)

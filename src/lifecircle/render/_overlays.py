@@ -37,29 +37,48 @@ def boundary_layer(ctx: MapContext, level: str) -> dict[str, Any]:
     total = shown["units_total"].to_numpy(int)
     tips = []
     for row, d, t in zip((row for _, row in shown.iterrows()), done, total, strict=True):
-        tip = (f"<b>{esc(row['name'])}</b><br>"
-               f"{esc(text('theme_complete', ctx.lang))}: {pct(row['complete_share'])}")
+        tip = (
+            f"<b>{esc(row['name'])}</b><br>"
+            f"{esc(text('theme_complete', ctx.lang))}: {pct(row['complete_share'])}"
+        )
         if d < t:
             tip += f'<br><span class="lc-partly">{esc(ctx.partly_analysed(d, t))}</span>'
         tips.append(tip)
     name = text("layer_boundaries", ctx.lang, level=level_name(level, ctx.lang))
-    part = shapes(geometries(shown), pane="lc_boundaries",
-                  styles=[BOUNDARY_STYLE, PARTLY_STYLE],
-                  style_of=(done < total).astype(int).tolist(), highlight={"weight": 4},
-                  tip=tips, popup=[unit_popup(ctx, row) for _, row in shown.iterrows()])
+    part = shapes(
+        geometries(shown),
+        pane="lc_boundaries",
+        styles=[BOUNDARY_STYLE, PARTLY_STYLE],
+        style_of=(done < total).astype(int).tolist(),
+        highlight={"weight": 4},
+        tip=tips,
+        popup=[unit_popup(ctx, row) for _, row in shown.iterrows()],
+    )
     return layer(esc(name), [part], show=True)
 
 
 def not_analysed_layer(ctx: MapContext, units: gpd.GeoDataFrame) -> dict[str, Any]:
     """The finest units left out of the analysis, each with the reason."""
-    reasons = {str(e["unit_id"]): str(e["reason"])
-               for e in ctx.result.summary["units"]["excluded"]}
+    reasons = {str(e["unit_id"]): str(e["reason"]) for e in ctx.result.summary["units"]["excluded"]}
     label = esc(text("legend_not_analysed", ctx.lang))
-    tips = [f"<b>{esc(name)}</b><br>{label}: {esc(reasons.get(str(uid), ''))}"
-            for name, uid in zip(units["name"], units["unit_id"], strict=True)]
-    part = shapes(geometries(units), pane="lc_units", tip=tips,
-                  styles=[{"color": "#777777", "weight": 0.8, "dashArray": "3 3",
-                           "fillColor": MISSING_COLOUR, "fillOpacity": 0.35}])
+    tips = [
+        f"<b>{esc(name)}</b><br>{label}: {esc(reasons.get(str(uid), ''))}"
+        for name, uid in zip(units["name"], units["unit_id"], strict=True)
+    ]
+    part = shapes(
+        geometries(units),
+        pane="lc_units",
+        tip=tips,
+        styles=[
+            {
+                "color": "#777777",
+                "weight": 0.8,
+                "dashArray": "3 3",
+                "fillColor": MISSING_COLOUR,
+                "fillOpacity": 0.35,
+            }
+        ],
+    )
     return layer(esc(text("layer_not_analysed", ctx.lang)), [part], show=True)
 
 
@@ -72,8 +91,7 @@ def facility_tips(ctx: MapContext, facilities: gpd.GeoDataFrame) -> list[str]:
     out = []
     for name, cat, snap in zip(facilities["name"], facilities["category"], snaps, strict=True):
         label = name if pd.notna(name) and str(name).strip() else unnamed
-        note = (esc(text("snap", ctx.lang, metres=f"{snap:.0f}")) if np.isfinite(snap)
-                else unused)
+        note = esc(text("snap", ctx.lang, metres=f"{snap:.0f}")) if np.isfinite(snap) else unused
         out.append(f"<b>{esc(label)}</b><br>{cat_names[cat]} · {note}")
     return out
 
@@ -84,10 +102,12 @@ def facility_layer(ctx: MapContext, cat: str, *, show: bool = True) -> dict[str,
     usable = fac[(fac["category"] == cat) & fac["reachable"].astype(bool)]
     points = ctx.display(_mapdata.as_points(usable, ctx.result.graph.crs))
     colour = ctx.colours[cat]
-    name = (f'<span class="lc-swatch lc-dot" style="background:{colour}"></span>'
-            + esc(text("layer_facilities", ctx.lang, name=ctx.cat_name(cat), n=len(usable))))
-    part = facility_clusters(lonlat(points), facility_tips(ctx, usable), colour=colour,
-                             pane="lc_facilities")
+    name = f'<span class="lc-swatch lc-dot" style="background:{colour}"></span>' + esc(
+        text("layer_facilities", ctx.lang, name=ctx.cat_name(cat), n=len(usable))
+    )
+    part = facility_clusters(
+        lonlat(points), facility_tips(ctx, usable), colour=colour, pane="lc_facilities"
+    )
     return layer(name, [part], show=show)
 
 
@@ -95,8 +115,12 @@ def unused_facility_layer(ctx: MapContext, unused: gpd.GeoDataFrame) -> dict[str
     """Facilities too far from the walk network to be used (off at first)."""
     points = ctx.display(_mapdata.as_points(unused, ctx.result.graph.crs))
     name = text("layer_unused", ctx.lang, metres=count(ctx.max_snap_m))
-    part = {"kind": "circles", "pane": "lc_facilities", "xy": lonlat(points),
-            "style": {"radius": 3, "weight": 1.5, "fill": False},
-            "colour": [ctx.colours[c] for c in unused["category"]],
-            "tip": facility_tips(ctx, unused)}
+    part = {
+        "kind": "circles",
+        "pane": "lc_facilities",
+        "xy": lonlat(points),
+        "style": {"radius": 3, "weight": 1.5, "fill": False},
+        "colour": [ctx.colours[c] for c in unused["category"]],
+        "tip": facility_tips(ctx, unused),
+    }
     return layer(esc(name), [part], show=False)

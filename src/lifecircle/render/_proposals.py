@@ -47,8 +47,14 @@ class Proposed:
         if "name" in cand.columns:
             sites["name"] = cand["name"].to_numpy()
         access_after = siting.access_after()
-        return cls(siting=siting, summary=siting.summary(), proposals=proposals, sites=sites,
-                   access_after=access_after, units_after=siting.units_after(access_after))
+        return cls(
+            siting=siting,
+            summary=siting.summary(),
+            proposals=proposals,
+            sites=sites,
+            access_after=access_after,
+            units_after=siting.units_after(access_after),
+        )
 
     @property
     def category(self) -> str:
@@ -65,22 +71,42 @@ def site_rows(ctx: MapContext, proposed: Proposed, i: int) -> list[tuple[str, st
     """(label, value) pairs of the i-th proposed site, escaped, for its popup."""
     lang, props = ctx.lang, proposed.proposals
     row = props.iloc[i]
-    rows = [(esc(text("site_id", lang)), esc(row["site_id"])),
-            (esc(text("col_category", lang)), esc(ctx.cat_name(proposed.category)))]
+    rows = [
+        (esc(text("site_id", lang)), esc(row["site_id"])),
+        (esc(text("col_category", lang)), esc(ctx.cat_name(proposed.category))),
+    ]
     name = proposed.sites["name"].iloc[i] if "name" in proposed.sites.columns else None
     if pd.notna(name) and str(name).strip():
         rows.append((esc(text("site_name", lang)), esc(name)))
     if "marginal_newly_covered" in props.columns:
-        rows.append((esc(text("col_marginal_newly", lang)),
-                     f"<b>{count(row['marginal_newly_covered'])}</b>"))
+        rows.append(
+            (
+                esc(text("col_marginal_newly", lang)),
+                f"<b>{count(row['marginal_newly_covered'])}</b>",
+            )
+        )
     else:
-        rows.append((esc(text("col_marginal_saved", lang)),
-                     f"<b>{count(row['marginal_distance_saved_m'])}</b>"))
+        rows.append(
+            (
+                esc(text("col_marginal_saved", lang)),
+                f"<b>{count(row['marginal_distance_saved_m'])}</b>",
+            )
+        )
     rows.append((esc(text("col_served", lang)), count(row["residents_served"])))
     th = ctx.threshold(proposed.category)
-    rows.append((esc(text("site_catchment", lang)),
-                 esc(text("minutes_metres", lang, minutes=f"{th['minutes']:g}",
-                          metres=f"{th['metres']:.0f}"))))
+    rows.append(
+        (
+            esc(text("site_catchment", lang)),
+            esc(
+                text(
+                    "minutes_metres",
+                    lang,
+                    minutes=f"{th['minutes']:g}",
+                    metres=f"{th['metres']:.0f}",
+                )
+            ),
+        )
+    )
     return rows
 
 
@@ -88,31 +114,55 @@ def proposals_layer(ctx: MapContext, proposed: Proposed) -> dict[str, Any]:
     """The proposed sites, numbered by rank, over each site's walking catchment."""
     cat, lang, graph = proposed.category, ctx.lang, ctx.result.graph
     props, sites = proposed.proposals, proposed.sites
-    name = (f'<span class="lc-swatch lc-dot" style="background:{SITE_COLOUR}"></span>'
-            + esc(text("layer_proposals", lang, name=ctx.cat_name(cat), n=len(props))))
+    name = f'<span class="lc-swatch lc-dot" style="background:{SITE_COLOUR}"></span>' + esc(
+        text("layer_proposals", lang, name=ctx.cat_name(cat), n=len(props))
+    )
     if props.empty:
         return layer(name, [], show=True)
     reach = ctx.threshold(cat)["metres"]
-    areas = pd.concat([ctx.catchment(sites.iloc[[i]], reach) for i in range(len(sites))],
-                      ignore_index=True)
+    areas = pd.concat(
+        [ctx.catchment(sites.iloc[[i]], reach) for i in range(len(sites))], ignore_index=True
+    )
     areas = ctx.display(gpd.GeoDataFrame(geometry=areas))
     areas = areas[~areas.is_empty]
     parts = []
     if len(areas):
-        parts.append(shapes(geometries(areas), pane="lc_site_catchments", interactive=False,
-                            styles=[{"color": SITE_COLOUR, "weight": 1.6, "opacity": 0.9,
-                                     "dashArray": "5 4", "fillColor": SITE_COLOUR,
-                                     "fillOpacity": 0.07}]))
+        parts.append(
+            shapes(
+                geometries(areas),
+                pane="lc_site_catchments",
+                interactive=False,
+                styles=[
+                    {
+                        "color": SITE_COLOUR,
+                        "weight": 1.6,
+                        "opacity": 0.9,
+                        "dashArray": "5 4",
+                        "fillColor": SITE_COLOUR,
+                        "fillOpacity": 0.07,
+                    }
+                ],
+            )
+        )
     points = ctx.display(_mapdata.as_points(sites, graph.crs))
     tips, popups = [], []
     for i, rank in enumerate(props["rank"]):
         rows = site_rows(ctx, proposed, i)
         title = esc(text("site_title", lang, rank=int(rank)))
-        tips.append(f"<b>{title}</b><br>" + "<br>".join(f"{label}: {value}"
-                                                       for label, value in rows[1:]))
+        tips.append(
+            f"<b>{title}</b><br>" + "<br>".join(f"{label}: {value}" for label, value in rows[1:])
+        )
         body = "".join(f"<tr><th>{label}</th><td>{value}</td></tr>" for label, value in rows)
         popups.append(f'<div class="lc-popup"><h4>{title}</h4><table>{body}</table></div>')
-    parts.append({"kind": "sites", "pane": "lc_sites", "xy": lonlat(points),
-                  "rank": [int(r) for r in props["rank"]], "colour": SITE_COLOUR,
-                  "tip": tips, "popup": popups})
+    parts.append(
+        {
+            "kind": "sites",
+            "pane": "lc_sites",
+            "xy": lonlat(points),
+            "rank": [int(r) for r in props["rank"]],
+            "colour": SITE_COLOUR,
+            "tip": tips,
+            "popup": popups,
+        }
+    )
     return layer(name, parts, show=True)

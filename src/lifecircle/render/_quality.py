@@ -24,10 +24,18 @@ __all__ = ["MAX_LISTED", "quality_rows"]
 MAX_LISTED = 8
 
 #: The figures of ``data_quality``, in the order shown.
-_FIGURES = ("network_components_dropped", "network_nodes_dropped",
-            "facilities_snapped_over_100m", "facilities_unreachable", "duplicates_merged",
-            "unknown_typecodes", "categories_without_facilities", "units_without_population",
-            "origins_beyond_max_snap", "population_beyond_max_snap")
+_FIGURES = (
+    "network_components_dropped",
+    "network_nodes_dropped",
+    "facilities_snapped_over_100m",
+    "facilities_unreachable",
+    "duplicates_merged",
+    "unknown_typecodes",
+    "categories_without_facilities",
+    "units_without_population",
+    "origins_beyond_max_snap",
+    "population_beyond_max_snap",
+)
 
 
 def quality_rows(result: AuditResult, lang: str) -> list[dict[str, Any]] | None:
@@ -62,8 +70,10 @@ def quality_rows(result: AuditResult, lang: str) -> list[dict[str, Any]] | None:
         value = quality[key]
         if isinstance(value, Mapping):  # {category or code: n}
             total = sum(float(n) for n in value.values())
-            shown = [f"{_label(result, key, k, lang)}: {count(n)}"
-                     for k, n in sorted(value.items(), key=lambda kv: (-float(kv[1]), kv[0]))]
+            shown = [
+                f"{_label(result, key, k, lang)}: {count(n)}"
+                for k, n in sorted(value.items(), key=lambda kv: (-float(kv[1]), kv[0]))
+            ]
         elif isinstance(value, list | tuple):
             total = float(len(value))
             shown = [_label(result, key, v, lang, names) for v in value]
@@ -71,14 +81,16 @@ def quality_rows(result: AuditResult, lang: str) -> list[dict[str, Any]] | None:
             total = float(value or 0)
             shown = []
         rest = len(shown) - MAX_LISTED
-        rows.append({
-            "label": text(f"q_{key}", lang, metres=metres),
-            "value": count(total),
-            "note": text(f"q_{key}_note", lang, metres=metres),
-            "entries": shown[:MAX_LISTED],
-            "more": text("q_more", lang, n=rest) if rest > 0 else "",
-            "flag": total > 0,
-        })
+        rows.append(
+            {
+                "label": text(f"q_{key}", lang, metres=metres),
+                "value": count(total),
+                "note": text(f"q_{key}_note", lang, metres=metres),
+                "entries": shown[:MAX_LISTED],
+                "more": text("q_more", lang, n=rest) if rest > 0 else "",
+                "flag": total > 0,
+            }
+        )
     return rows
 
 
@@ -88,12 +100,16 @@ def _unit_names(result: AuditResult) -> dict[str, str]:
     frame = result.units.get(levels[-1]) if levels else None
     if frame is None or "name" not in frame.columns:
         return {}
-    return {str(u): str(n) for u, n in zip(frame["unit_id"], frame["name"], strict=True)
-            if pd.notna(n) and str(n).strip()}
+    return {
+        str(u): str(n)
+        for u, n in zip(frame["unit_id"], frame["name"], strict=True)
+        if pd.notna(n) and str(n).strip()
+    }
 
 
-def _label(result: AuditResult, key: str, value: Any, lang: str,
-           names: Mapping[str, str] | None = None) -> str:
+def _label(
+    result: AuditResult, key: str, value: Any, lang: str, names: Mapping[str, str] | None = None
+) -> str:
     """How one entry of a list figure is shown: a category's name, a unit's name and id."""
     value = str(value)
     if key in ("duplicates_merged", "categories_without_facilities"):

@@ -21,8 +21,20 @@ SITE_COLOUR = "#3f007d"
 #: Qualitative palette for facility categories (ColorBrewer Set1 + Dark2), in the
 #: standard's category order; wide enough for every bundled standard.
 CATEGORY_PALETTE = (
-    "#e41a1c", "#377eb8", "#4daf4a", "#984ea3", "#ff7f00", "#a65628", "#f781bf",
-    "#1b9e77", "#666666", "#e6ab02", "#7570b3", "#66a61e", "#d95f02", "#e7298a",
+    "#e41a1c",
+    "#377eb8",
+    "#4daf4a",
+    "#984ea3",
+    "#ff7f00",
+    "#a65628",
+    "#f781bf",
+    "#1b9e77",
+    "#666666",
+    "#e6ab02",
+    "#7570b3",
+    "#66a61e",
+    "#d95f02",
+    "#e7298a",
 )
 
 
@@ -37,11 +49,12 @@ def share_colour(value: float | None) -> str:
 def share_classes() -> list[tuple[str, str]]:
     """``(colour, "a–b%")`` for each class of :data:`SHARE_BREAKS`, lowest first."""
     bounds = [round(100 * b) for b in SHARE_BREAKS]
-    return [(colour, f"{lo}–{hi}%")
-            for colour, lo, hi in zip(SHARE_COLOURS, bounds[:-1], bounds[1:], strict=True)]
+    return [
+        (colour, f"{lo}–{hi}%")
+        for colour, lo, hi in zip(SHARE_COLOURS, bounds[:-1], bounds[1:], strict=True)
+    ]
 
 
 def category_colours(category_ids: list[str]) -> dict[str, str]:
     """A distinct colour per category, cycling through :data:`CATEGORY_PALETTE`."""
-    return {cat: CATEGORY_PALETTE[i % len(CATEGORY_PALETTE)]
-            for i, cat in enumerate(category_ids)}
+    return {cat: CATEGORY_PALETTE[i % len(CATEGORY_PALETTE)] for i, cat in enumerate(category_ids)}

@@ -70,18 +70,36 @@ def themes(ctx: MapContext, proposed: Proposed | None = None) -> list[Theme]:
     out = []
     if complete:
         logger.info("map: theme 1 of %d (complete life circle)", n_themes)
-        out.append(Theme(text("theme_complete", ctx.lang), "complete_share",
-                         cells(indicators["complete_share"].to_numpy(float)), None))
+        out.append(
+            Theme(
+                text("theme_complete", ctx.lang),
+                "complete_share",
+                cells(indicators["complete_share"].to_numpy(float)),
+                None,
+            )
+        )
     fac = ctx.facilities
     for cat in ctx.categories:
-        logger.info("map: theme %d of %d (%s: catchment, residents not covered)",
-                    len(out) + 1, n_themes, cat)
+        logger.info(
+            "map: theme %d of %d (%s: catchment, residents not covered)",
+            len(out) + 1,
+            n_themes,
+            cat,
+        )
         usable = fac[(fac["category"] == cat) & fac["reachable"].astype(bool)]
         area = ctx.catchment(usable, ctx.threshold(cat)["metres"])
-        name = text("theme_category", ctx.lang, name=ctx.cat_name(cat),
-                    minutes=f"{ctx.threshold(cat)['minutes']:g}")
-        theme = Theme(name, columns.cov(cat), cells(indicators[columns.cov(cat)].to_numpy(float)),
-                      ctx.display(gpd.GeoDataFrame(geometry=area)))
+        name = text(
+            "theme_category",
+            ctx.lang,
+            name=ctx.cat_name(cat),
+            minutes=f"{ctx.threshold(cat)['minutes']:g}",
+        )
+        theme = Theme(
+            name,
+            columns.cov(cat),
+            cells(indicators[columns.cov(cat)].to_numpy(float)),
+            ctx.display(gpd.GeoDataFrame(geometry=area)),
+        )
         if proposed is not None and cat == proposed.category:
             out += _before_after(ctx, proposed, theme, usable)
         else:
@@ -91,8 +109,7 @@ def themes(ctx: MapContext, proposed: Proposed | None = None) -> list[Theme]:
     return out
 
 
-def _not_audited_theme(ctx: MapContext, proposed: Proposed
-                       ) -> tuple[Theme, gpd.GeoDataFrame]:
+def _not_audited_theme(ctx: MapContext, proposed: Proposed) -> tuple[Theme, gpd.GeoDataFrame]:
     """The siting category's coverage before the new sites when the audit did not cover it.
 
     Its figures come from the siting (:meth:`~lifecircle.siting.Siting.access_before`,
@@ -104,19 +121,22 @@ def _not_audited_theme(ctx: MapContext, proposed: Proposed
     access = proposed.siting.access_before()
     covered = origin_indicators(access, ctx.result.standard, [cat])[columns.cov(cat)]
     uncovered = access["population"].to_numpy(float) * (1.0 - covered.to_numpy(float))
-    cells = ctx.display(_mapdata.aggregate_to_cells(ctx.result.access, uncovered, graph.crs,
-                                                    CELL_M))
+    cells = ctx.display(
+        _mapdata.aggregate_to_cells(ctx.result.access, uncovered, graph.crs, CELL_M)
+    )
     fac = ctx.result.facilities
     usable = fac[(fac["category"] == cat) & fac["reachable"].astype(bool)]
     area = ctx.catchment(usable, ctx.threshold(cat)["metres"])
     units = _units_with(ctx, proposed.siting.units_after(access)[ctx.levels[-1]])
-    theme = Theme("", columns.cov(cat), cells, ctx.display(gpd.GeoDataFrame(geometry=area)),
-                  units=units)
+    theme = Theme(
+        "", columns.cov(cat), cells, ctx.display(gpd.GeoDataFrame(geometry=area)), units=units
+    )
     return theme, usable
 
 
-def _before_after(ctx: MapContext, proposed: Proposed, before: Theme,
-                  usable: gpd.GeoDataFrame) -> list[Theme]:
+def _before_after(
+    ctx: MapContext, proposed: Proposed, before: Theme, usable: gpd.GeoDataFrame
+) -> list[Theme]:
     """The siting category's theme as a pair: existing facilities, then with the new sites."""
     cat, graph = proposed.category, ctx.result.graph
     logger.info("map: theme %s after the proposed sites", cat)
@@ -125,22 +145,40 @@ def _before_after(ctx: MapContext, proposed: Proposed, before: Theme,
     # limited capacity appears twice in access_after: served and unserved shares)
     after = proposed.access_after
     covered = origin_indicators(after, ctx.result.standard, [cat])[columns.cov(cat)].to_numpy()
-    uncovered = (pd.Series(after["population"].to_numpy(float) * (1.0 - covered))
-                 .groupby(after["origin_id"].to_numpy()).sum()
-                 .reindex(ctx.result.access["origin_id"].to_numpy(), fill_value=0.0))
-    cells = ctx.display(_mapdata.aggregate_to_cells(ctx.result.access, uncovered.to_numpy(),
-                                                    graph.crs, CELL_M))
-    sites = pd.concat([usable.geometry.to_crs(graph.crs), proposed.sites.geometry],
-                      ignore_index=True)
-    area = ctx.catchment(gpd.GeoDataFrame(geometry=sites, crs=graph.crs),
-                         ctx.threshold(cat)["metres"])
+    uncovered = (
+        pd.Series(after["population"].to_numpy(float) * (1.0 - covered))
+        .groupby(after["origin_id"].to_numpy())
+        .sum()
+        .reindex(ctx.result.access["origin_id"].to_numpy(), fill_value=0.0)
+    )
+    cells = ctx.display(
+        _mapdata.aggregate_to_cells(ctx.result.access, uncovered.to_numpy(), graph.crs, CELL_M)
+    )
+    sites = pd.concat(
+        [usable.geometry.to_crs(graph.crs), proposed.sites.geometry], ignore_index=True
+    )
+    area = ctx.catchment(
+        gpd.GeoDataFrame(geometry=sites, crs=graph.crs), ctx.threshold(cat)["metres"]
+    )
     return [
-        dataclasses.replace(before, primary=True, name=text(
-            "theme_before", ctx.lang, name=ctx.cat_name(cat), minutes=minutes)),
-        Theme(text("theme_after", ctx.lang, name=ctx.cat_name(cat), minutes=minutes,
-                   n=len(proposed.proposals)),
-              columns.cov(cat), cells, ctx.display(gpd.GeoDataFrame(geometry=area)),
-              units=_units_with(ctx, proposed.units_after[ctx.levels[-1]])),
+        dataclasses.replace(
+            before,
+            primary=True,
+            name=text("theme_before", ctx.lang, name=ctx.cat_name(cat), minutes=minutes),
+        ),
+        Theme(
+            text(
+                "theme_after",
+                ctx.lang,
+                name=ctx.cat_name(cat),
+                minutes=minutes,
+                n=len(proposed.proposals),
+            ),
+            columns.cov(cat),
+            cells,
+            ctx.display(gpd.GeoDataFrame(geometry=area)),
+            units=_units_with(ctx, proposed.units_after[ctx.levels[-1]]),
+        ),
     ]
 
 
@@ -176,8 +214,7 @@ class RadiusScale:
 
     def reference_values(self) -> list[float]:
         """Three round values spanning the scale, largest first."""
-        return sorted({_round_down(self.max_value * f) for f in (1.0, 0.25, 0.04)},
-                      reverse=True)
+        return sorted({_round_down(self.max_value * f) for f in (1.0, 0.25, 0.04)}, reverse=True)
 
 
 def _round_down(value: float) -> float:
@@ -192,8 +229,10 @@ def _unit_tooltip(ctx: MapContext, row: pd.Series, column: str, theme_name: str)
     lines = [f"<b>{esc(row['name'])}</b>", f"{esc(theme_name)}: <b>{pct(row[column])}</b>"]
     if column == "complete_share" and pd.notna(row["worst_category"]):
         cat = str(row["worst_category"])
-        lines.append(f"{esc(text('worst_category', ctx.lang))}: {esc(ctx.cat_name(cat))} "
-                     f"({pct(row[f'cov_{cat}'])})")
+        lines.append(
+            f"{esc(text('worst_category', ctx.lang))}: {esc(ctx.cat_name(cat))} "
+            f"({pct(row[f'cov_{cat}'])})"
+        )
     return "<br>".join(lines)
 
 
@@ -202,8 +241,9 @@ def shown_units(units: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return units[units["analysed"].astype(bool)]
 
 
-def theme_layer(ctx: MapContext, theme: Theme, units: gpd.GeoDataFrame,
-                radius: RadiusScale, *, show: bool) -> dict[str, Any]:
+def theme_layer(
+    ctx: MapContext, theme: Theme, units: gpd.GeoDataFrame, radius: RadiusScale, *, show: bool
+) -> dict[str, Any]:
     """One theme as a base layer: coloured units, catchment, uncovered residents.
 
     The units are drawn with the outlines of ``data.units`` (:func:`shown_units` of
@@ -213,25 +253,44 @@ def theme_layer(ctx: MapContext, theme: Theme, units: gpd.GeoDataFrame,
     own = theme.units is not None
     shown = shown_units(theme.units if own else units)
     rows = [row for _, row in shown.iterrows()]
-    parts = [shapes(
-        None, pane="lc_units", styles=[_UNIT_STYLE], highlight=_HIGHLIGHT,
-        fill=[share_colour(row[theme.column]) for row in rows],
-        tip=[_unit_tooltip(ctx, row, theme.column, theme.name) for row in rows],
-        popup=[unit_popup(ctx, row) for row in rows] if own else None,
-    )]
+    parts = [
+        shapes(
+            None,
+            pane="lc_units",
+            styles=[_UNIT_STYLE],
+            highlight=_HIGHLIGHT,
+            fill=[share_colour(row[theme.column]) for row in rows],
+            tip=[_unit_tooltip(ctx, row, theme.column, theme.name) for row in rows],
+            popup=[unit_popup(ctx, row) for row in rows] if own else None,
+        )
+    ]
     if theme.catchment is not None:
         area = theme.catchment[~theme.catchment.is_empty]
         if len(area):
-            parts.append(shapes(geometries(area), pane="lc_catchments", interactive=False,
-                                styles=[{"stroke": False, "fillColor": CATCHMENT_COLOUR,
-                                         "fillOpacity": 0.22}]))
+            parts.append(
+                shapes(
+                    geometries(area),
+                    pane="lc_catchments",
+                    interactive=False,
+                    styles=[{"stroke": False, "fillColor": CATCHMENT_COLOUR, "fillOpacity": 0.22}],
+                )
+            )
     if len(theme.cells):
         weights = theme.cells["weight"].to_numpy(float)
-        parts.append({
-            "kind": "circles", "pane": "lc_uncovered", "xy": lonlat(theme.cells),
-            "style": {"color": "#ffffff", "weight": 0.6, "fill": True,
-                      "fillColor": UNCOVERED_COLOUR, "fillOpacity": 0.6},
-            "radius": radius.many(weights).tolist(),
-            "tip": [esc(text("uncovered_here", ctx.lang, n=count(w))) for w in weights],
-        })
+        parts.append(
+            {
+                "kind": "circles",
+                "pane": "lc_uncovered",
+                "xy": lonlat(theme.cells),
+                "style": {
+                    "color": "#ffffff",
+                    "weight": 0.6,
+                    "fill": True,
+                    "fillColor": UNCOVERED_COLOUR,
+                    "fillOpacity": 0.6,
+                },
+                "radius": radius.many(weights).tolist(),
+                "tip": [esc(text("uncovered_here", ctx.lang, n=count(w))) for w in weights],
+            }
+        )
     return layer(esc(theme.name), parts, show=show)

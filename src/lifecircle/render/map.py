@@ -84,22 +84,36 @@ class _Tiles:
 
 #: Basemaps: OSM's standard tiles (WGS-84), Amap / Gaode (GCJ-02), or none.
 BASEMAPS: dict[str, _Tiles | None] = {
-    "osm": _Tiles("https://tile.openstreetmap.org/{z}/{x}/{y}.png",
-                  'Tiles © <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a>',
-                  "abc", 19),
-    "amap": _Tiles("https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1"
-                   "&style=8&x={x}&y={y}&z={z}",
-                   "Tiles © AutoNavi 高德地图 (GCJ-02; overlays shifted to match)", "1234", 18),
+    "osm": _Tiles(
+        "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+        'Tiles © <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a>',
+        "abc",
+        19,
+    ),
+    "amap": _Tiles(
+        "https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1"
+        "&style=8&x={x}&y={y}&z={z}",
+        "Tiles © AutoNavi 高德地图 (GCJ-02; overlays shifted to match)",
+        "1234",
+        18,
+    ),
     "none": None,
 }
-_DATA_ATTRIBUTION = ('Map data © OpenStreetMap contributors '
-                     '(<a href="https://www.openstreetmap.org/copyright">ODbL</a>)')
+_DATA_ATTRIBUTION = (
+    "Map data © OpenStreetMap contributors "
+    '(<a href="https://www.openstreetmap.org/copyright">ODbL</a>)'
+)
 
 #: Deepest zoom without tiles (clusters need a finite one; tiles bring their own).
 MAX_ZOOM = 19
 #: Leaflet panes (z-index) keep the drawing order whichever theme is switched on.
-_PANES = {"lc_units": 410, "lc_catchments": 420, "lc_uncovered": 430, "lc_boundaries": 440,
-          "lc_facilities": 450}
+_PANES = {
+    "lc_units": 410,
+    "lc_catchments": 420,
+    "lc_uncovered": 430,
+    "lc_boundaries": 440,
+    "lc_facilities": 450,
+}
 #: Panes added with proposed sites: their catchment outlines and their numbered markers.
 _SITE_PANES = {"lc_site_catchments": 425, "lc_sites": 460}
 #: Room left when fitting the map: the legend (left) and the layer control (right), px.
@@ -107,8 +121,13 @@ _PADDING = {"topLeft": [280, 10], "bottomRight": [330, 10]}
 
 #: Characters written as ``\u`` escapes in the data island: none of them can then end
 #: the ``<script>`` element, open a comment, or break a line in older parsers.
-_SCRIPT_SAFE = (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
-                ("\u2028", "\\u2028"), ("\u2029", "\\u2029"))
+_SCRIPT_SAFE = (
+    ("<", "\\u003c"),
+    (">", "\\u003e"),
+    ("&", "\\u0026"),
+    ("\u2028", "\\u2028"),
+    ("\u2029", "\\u2029"),
+)
 
 
 @dataclass(frozen=True)
@@ -137,12 +156,20 @@ class MapPage:
         return write_html(path, self.html)
 
     def _repr_html_(self) -> str:
-        return ('<iframe sandbox="allow-scripts" style="width:100%;height:600px;border:none" '
-                f'srcdoc="{html.escape(self.html, quote=True)}"></iframe>')
+        return (
+            '<iframe sandbox="allow-scripts" style="width:100%;height:600px;border:none" '
+            f'srcdoc="{html.escape(self.html, quote=True)}"></iframe>'
+        )
 
 
-def render_map(result: AuditResult, path: str | Path, *, lang: str = "en",
-               basemap: str = "osm", siting: Siting | None = None) -> Path:
+def render_map(
+    result: AuditResult,
+    path: str | Path,
+    *,
+    lang: str = "en",
+    basemap: str = "osm",
+    siting: Siting | None = None,
+) -> Path:
     """Write the audit's interactive map as one self-contained HTML file.
 
     Parameters
@@ -177,8 +204,9 @@ def render_map(result: AuditResult, path: str | Path, *, lang: str = "en",
     return page.save(path)
 
 
-def build_map(result: AuditResult, *, lang: str = "en", basemap: str = "osm",
-              siting: Siting | None = None) -> MapPage:
+def build_map(
+    result: AuditResult, *, lang: str = "en", basemap: str = "osm", siting: Siting | None = None
+) -> MapPage:
     """The audit's map page, e.g. to show in a notebook or to inspect its data.
 
     Parameters are those of :func:`render_map`.
@@ -206,19 +234,20 @@ def build_map(result: AuditResult, *, lang: str = "en", basemap: str = "osm",
     return MapPage(html=_page(data, _title(ctx), lang), data=data)
 
 
-def _map_data(ctx: MapContext, tiles: _Tiles | None, proposed: Proposed | None
-             ) -> dict[str, Any]:
+def _map_data(ctx: MapContext, tiles: _Tiles | None, proposed: Proposed | None) -> dict[str, Any]:
     """Everything the page draws, as plain JSON-ready objects (the data island)."""
     lang = ctx.lang
     units = ctx.display_units()
     layers = themes(ctx, proposed)
-    radius = RadiusScale(max((t.cells["weight"].max() for t in layers if len(t.cells)),
-                             default=1.0))
+    radius = RadiusScale(
+        max((t.cells["weight"].max() for t in layers if len(t.cells)), default=1.0)
+    )
     shown = next((i for i, theme in enumerate(layers) if theme.primary), 0)
     logger.info("map: drawing %d themes", len(layers))
     analysed = shown_units(units)
-    theme_layers = [theme_layer(ctx, theme, units, radius, show=i == shown)
-                    for i, theme in enumerate(layers)]
+    theme_layers = [
+        theme_layer(ctx, theme, units, radius, show=i == shown) for i, theme in enumerate(layers)
+    ]
 
     logger.info("map: overlays (boundaries, facilities)")
     overlays = []
@@ -233,8 +262,7 @@ def _map_data(ctx: MapContext, tiles: _Tiles | None, proposed: Proposed | None
         overlays.append(not_analysed_layer(ctx, not_analysed))
     for cat in ctx.categories:
         # with proposed sites, only the siting category's facilities start switched on
-        overlays.append(facility_layer(ctx, cat,
-                                       show=proposed is None or cat == proposed.category))
+        overlays.append(facility_layer(ctx, cat, show=proposed is None or cat == proposed.category))
     fac = ctx.facilities
     unused = fac[~fac["reachable"].astype(bool) & fac.intersects(ctx.study_area())]
     if len(unused):
@@ -243,23 +271,27 @@ def _map_data(ctx: MapContext, tiles: _Tiles | None, proposed: Proposed | None
     return {
         "lang": lang,
         "heading": _heading(ctx),
-        "tiles": None if tiles is None else {
-            "url": tiles.url, "attribution": tiles.attribution,
-            "subdomains": tiles.subdomains, "maxZoom": tiles.max_zoom},
+        "tiles": None
+        if tiles is None
+        else {
+            "url": tiles.url,
+            "attribution": tiles.attribution,
+            "subdomains": tiles.subdomains,
+            "maxZoom": tiles.max_zoom,
+        },
         "attribution": _DATA_ATTRIBUTION,
         "maxZoom": MAX_ZOOM if tiles is None else tiles.max_zoom,
-        "panes": [[pane, z] for pane, z in
-                  {**_PANES, **(_SITE_PANES if proposed else {})}.items()],
-        "control": {"base": text("layers_themes", lang),
-                    "overlays": text("layers_overlays", lang)},
+        "panes": [[pane, z] for pane, z in {**_PANES, **(_SITE_PANES if proposed else {})}.items()],
+        "control": {"base": text("layers_themes", lang), "overlays": text("layers_overlays", lang)},
         "bounds": _bounds(ctx, analysed if len(analysed) else units),
         "padding": _PADDING,
-        "units": {"geometry": geometries(analysed),
-                  "popup": [unit_popup(ctx, row) for _, row in analysed.iterrows()]},
+        "units": {
+            "geometry": geometries(analysed),
+            "popup": [unit_popup(ctx, row) for _, row in analysed.iterrows()],
+        },
         "themes": theme_layers,
         "overlays": overlays,
-        "legend": legend_html(ctx, radius, proposed, boundaries=len(ctx.levels) > 1,
-                              partly=partly),
+        "legend": legend_html(ctx, radius, proposed, boundaries=len(ctx.levels) > 1, partly=partly),
     }
 
 
@@ -320,14 +352,17 @@ def script_json(value: Any) -> str:
 
 def _page(data: dict[str, Any], title: str, lang: str) -> str:
     """The page: the constant template, its constant assets, escaped title, data island."""
-    return _assets.fill_template("map.html", {
-        "lang": esc(check_lang(lang)),
-        "title": esc(title),
-        "leaflet_css": _assets.leaflet_css(),
-        "markercluster_css": _assets.markercluster_css(),
-        "map_css": _assets.map_css(),
-        "data": script_json(data),
-        "leaflet_js": _assets.leaflet_js(),
-        "markercluster_js": _assets.markercluster_js(),
-        "map_js": _assets.map_js(),
-    })
+    return _assets.fill_template(
+        "map.html",
+        {
+            "lang": esc(check_lang(lang)),
+            "title": esc(title),
+            "leaflet_css": _assets.leaflet_css(),
+            "markercluster_css": _assets.markercluster_css(),
+            "map_css": _assets.map_css(),
+            "data": script_json(data),
+            "leaflet_js": _assets.leaflet_js(),
+            "markercluster_js": _assets.markercluster_js(),
+            "map_js": _assets.map_js(),
+        },
+    )

@@ -68,8 +68,9 @@ PARTLY = "‡"
 EDGE = "§"
 
 
-def render_report(result: AuditResult, path: str | Path, *, lang: str = "en",
-                  siting: Siting | None = None) -> Path:
+def render_report(
+    result: AuditResult, path: str | Path, *, lang: str = "en", siting: Siting | None = None
+) -> Path:
     """Write the audit's report as one self-contained HTML file.
 
     Parameters
@@ -98,20 +99,23 @@ def render_report(result: AuditResult, path: str | Path, *, lang: str = "en",
     return write_html(path, build_report(result, lang=lang, siting=siting))
 
 
-def build_report(result: AuditResult, *, lang: str = "en", siting: Siting | None = None
-                 ) -> str:
+def build_report(result: AuditResult, *, lang: str = "en", siting: Siting | None = None) -> str:
     """The report's HTML, as a string (see :func:`render_report`)."""
     check_lang(lang)
     if siting is not None:
         check_siting(result, siting)
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(ASSETS), autoescape=True,
-                             undefined=jinja2.StrictUndefined, trim_blocks=True,
-                             lstrip_blocks=True)
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(ASSETS),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     report = _Report(result, lang)
     proposals = None if siting is None else _Proposals(report, siting).context()
     return env.get_template("report.html.j2").render(
-        lang=lang, t=report.t, css=read_text("report.css"), proposals=proposals,
-        **report.context())
+        lang=lang, t=report.t, css=read_text("report.css"), proposals=proposals, **report.context()
+    )
 
 
 @dataclass
@@ -220,8 +224,11 @@ class _Report:
         audited = set(self.categories)
         out = []
         for lv in sorted(self.std.levels, key=lambda level: level.minutes):
-            cats = [c.id for c in self.std.categories
-                    if c.mandatory and self.std.level(c.level).minutes <= lv.minutes]
+            cats = [
+                c.id
+                for c in self.std.categories
+                if c.mandatory and self.std.level(c.level).minutes <= lv.minutes
+            ]
             if isinstance(given, Mapping):
                 entry = given.get(lv.id)
                 if not isinstance(entry, Mapping):
@@ -235,9 +242,16 @@ class _Report:
                 missing = [c for c in cats if c not in audited]
                 computed = _present(by_level.get(lv.id))
             share = by_level.get(lv.id) if computed else None
-            out.append(_Completeness(lv.id, life_circle_name(self.std, lv.id, self.lang),
-                                     tuple(cats), tuple(missing),
-                                     computed and _present(share), share))
+            out.append(
+                _Completeness(
+                    lv.id,
+                    life_circle_name(self.std, lv.id, self.lang),
+                    tuple(cats),
+                    tuple(missing),
+                    computed and _present(share),
+                    share,
+                )
+            )
         return out
 
     def not_audited(self) -> dict[str, list[str]]:
@@ -251,11 +265,15 @@ class _Report:
         reasons = summary.get("categories_not_audited_reason")
         if not isinstance(reasons, Mapping):
             quality = summary.get("data_quality")
-            without = (quality.get("categories_without_facilities")
-                       if isinstance(quality, Mapping) else None)
-            reasons = {c: ("no_facilities" if without is None or c in without
-                           else "not_requested")
-                       for c in summary.get("categories_not_audited", [])}
+            without = (
+                quality.get("categories_without_facilities")
+                if isinstance(quality, Mapping)
+                else None
+            )
+            reasons = {
+                c: ("no_facilities" if without is None or c in without else "not_requested")
+                for c in summary.get("categories_not_audited", [])
+            }
         out: dict[str, list[str]] = {"not_requested": [], "no_facilities": []}
         for cat, reason in reasons.items():
             out["not_requested" if reason == "not_requested" else "no_facilities"].append(cat)
@@ -264,10 +282,15 @@ class _Report:
     def complete_columns(self) -> list[tuple[_Completeness, str]]:
         """The units' ``complete_<level>`` columns that were computed, with their headings."""
         frame = self.result.units[self.levels[-1]]
-        return [(info, self.t("col_complete", minutes=f"{self.std.level(info.level).minutes:g}")
-                 + self.level_mark(info))
-                for info in self.completeness
-                if info.computed and info.column in frame.columns]
+        return [
+            (
+                info,
+                self.t("col_complete", minutes=f"{self.std.level(info.level).minutes:g}")
+                + self.level_mark(info),
+            )
+            for info in self.completeness
+            if info.computed and info.column in frame.columns
+        ]
 
     def complete_notes(self) -> list[str]:
         """Which complete life circles were not computed (or leave categories out), and why.
@@ -279,13 +302,21 @@ class _Report:
             if not info.computed or info.missing:
                 groups.setdefault((info.computed, info.missing), []).append(info.name)
         sep = self.t("list_sep")
-        return [self.t("complete_partial_note" if computed else "complete_not_computed",
-                       levels=sep.join(names), missing=self.cats(missing))
-                for (computed, missing), names in groups.items()]
+        return [
+            self.t(
+                "complete_partial_note" if computed else "complete_not_computed",
+                levels=sep.join(names),
+                missing=self.cats(missing),
+            )
+            for (computed, missing), names in groups.items()
+        ]
 
     def _top_computed(self) -> bool:
-        return (self.top is not None and self.top.computed
-                and "complete_share" in self.result.units[self.levels[-1]].columns)
+        return (
+            self.top is not None
+            and self.top.computed
+            and "complete_share" in self.result.units[self.levels[-1]].columns
+        )
 
     def context(self) -> dict[str, Any]:
         summary = self.summary
@@ -300,13 +331,22 @@ class _Report:
         area = study.get("area_km2")
         return {
             "title": title,
-            "subtitle": self.t("report_subtitle", standard=std_title,
-                               profile=profile_name(prof["id"], self.lang),
-                               speed=f"{prof['speed_m_s']:g}"),
-            "area": (self.t("study_area", area=f"{float(area):,.2f}")
-                     if isinstance(area, int | float) and _present(area) else None),
-            "created": self.t("created", date=f"{created:%Y-%m-%d %H:%M} UTC",
-                              version=summary["lifecircle_version"]),
+            "subtitle": self.t(
+                "report_subtitle",
+                standard=std_title,
+                profile=profile_name(prof["id"], self.lang),
+                speed=f"{prof['speed_m_s']:g}",
+            ),
+            "area": (
+                self.t("study_area", area=f"{float(area):,.2f}")
+                if isinstance(area, int | float) and _present(area)
+                else None
+            ),
+            "created": self.t(
+                "created",
+                date=f"{created:%Y-%m-%d %H:%M} UTC",
+                version=summary["lifecircle_version"],
+            ),
             "headline": self.headline(),
             "categories": self.category_rows(),
             "not_audited_rows": self.not_audited_rows(),
@@ -331,36 +371,58 @@ class _Report:
         for info in self.completeness:
             label = self.t("card_complete", level=info.name)
             if info.computed:
-                complete.append({
-                    "label": label, "share": pct(info.share) + self.level_mark(info),
-                    "residents": self.t("card_residents", n=count(total * info.share)),
-                    "colour": share_colour(info.share), "computed": True,
-                    "note": (self.t("complete_partial", missing=self.cats(info.missing))
-                             if info.missing else "")})
+                complete.append(
+                    {
+                        "label": label,
+                        "share": pct(info.share) + self.level_mark(info),
+                        "residents": self.t("card_residents", n=count(total * info.share)),
+                        "colour": share_colour(info.share),
+                        "computed": True,
+                        "note": (
+                            self.t("complete_partial", missing=self.cats(info.missing))
+                            if info.missing
+                            else ""
+                        ),
+                    }
+                )
             else:
-                complete.append({
-                    "label": self.t("col_complete_share", level=info.name),
-                    "share": self.t("not_computed"), "residents": "",
-                    "colour": None, "computed": False,
-                    "note": self.t("missing", missing=self.cats(info.missing))})
+                complete.append(
+                    {
+                        "label": self.t("col_complete_share", level=info.name),
+                        "share": self.t("not_computed"),
+                        "residents": "",
+                        "colour": None,
+                        "computed": False,
+                        "note": self.t("missing", missing=self.cats(info.missing)),
+                    }
+                )
         finest = self.levels[-1]
         sentences = []
         top = self.top
         worst_cat = min(self.categories, key=lambda c: summary["coverage"][c])
-        shortfall = {"category": self.cat(worst_cat) + self.mark(worst_cat),
-                     "uncovered": count(total * (1 - summary["coverage"][worst_cat])),
-                     "minutes": f"{self.minutes(worst_cat):g}", "total": count(total)}
+        shortfall = {
+            "category": self.cat(worst_cat) + self.mark(worst_cat),
+            "uncovered": count(total * (1 - summary["coverage"][worst_cat])),
+            "minutes": f"{self.minutes(worst_cat):g}",
+            "total": count(total),
+        }
         if top is not None and top.computed:
             key = "headline_partial" if top.missing else "headline_sentence"
-            sentences.append(self.t(key, share=pct(top.share) + self.level_mark(top),
-                                    level=top.name, missing=self.cats(top.missing),
-                                    **shortfall))
+            sentences.append(
+                self.t(
+                    key,
+                    share=pct(top.share) + self.level_mark(top),
+                    level=top.name,
+                    missing=self.cats(top.missing),
+                    **shortfall,
+                )
+            )
         else:
             if top is not None:
-                sentences.append(self.t("headline_not_computed", level=top.name,
-                                        missing=self.cats(top.missing)))
-            sentences.append(self.t("headline_shortfall", n=len(self.categories),
-                                    **shortfall))
+                sentences.append(
+                    self.t("headline_not_computed", level=top.name, missing=self.cats(top.missing))
+                )
+            sentences.append(self.t("headline_shortfall", n=len(self.categories), **shortfall))
         reasons = self.not_audited()
         scope = [self.t("scope_audited", n=len(self.categories), total=len(self.std.categories))]
         if reasons["not_requested"]:
@@ -369,14 +431,17 @@ class _Report:
             scope.append(self.t("scope_no_facilities", names=self.cats(reasons["no_facilities"])))
         partly = self.partly_units()
         if partly:
-            scope.append(self.t("scope_partly", n=len(partly),
-                                units=self.t("list_sep").join(partly)))
+            scope.append(
+                self.t("scope_partly", n=len(partly), units=self.t("list_sep").join(partly))
+            )
         return {
             "residents": count(total),
             "complete": complete,
-            "units": {"done": summary["units"]["fully_analysed"][finest],
-                      "total": summary["units"]["total"][finest],
-                      "level": level_name(finest, self.lang)},
+            "units": {
+                "done": summary["units"]["fully_analysed"][finest],
+                "total": summary["units"]["total"][finest],
+                "level": level_name(finest, self.lang),
+            },
             "sentence": " ".join(sentences),
             "scope": scope,
         }
@@ -386,33 +451,56 @@ class _Report:
         out = []
         for level in self.levels[:-1]:
             frame = self._analysed(level)
-            for name, done, total in zip(frame["name"], frame["units_analysed"],
-                                         frame["units_total"], strict=True):
+            for name, done, total in zip(
+                frame["name"], frame["units_analysed"], frame["units_total"], strict=True
+            ):
                 if done < total:
-                    out.append(self.t("name_flag", name=_name(name, self.lang),
-                                      flag=self._partly_text(done, total)))
+                    out.append(
+                        self.t(
+                            "name_flag",
+                            name=_name(name, self.lang),
+                            flag=self._partly_text(done, total),
+                        )
+                    )
         return out
 
     def _partly_text(self, done: Any, total: Any) -> str:
         """E.g. "7 of 10 streets / towns analysed" (the map's words for the finest units)."""
         finest = self.levels[-1]
         key = f"units_of_{finest}"
-        units = (self.t(key) if key in _TEXT
-                 else self.t("units_of_level", level=level_name(finest, self.lang)))
+        units = (
+            self.t(key)
+            if key in _TEXT
+            else self.t("units_of_level", level=level_name(finest, self.lang))
+        )
         return self.t("partly_flag", done=int(done), total=int(total), units=units)
 
     def unverified_note(self) -> dict[str, str] | None:
         """What rests on numbers not checked against their source, or ``None``."""
         unverified = [c for c in self.categories if self.mark(c)]
         prof = self.summary["profile"]
-        speed = "" if prof.get("verified", True) else self.t(
-            "unverified_profile", profile=profile_name(prof["id"], self.lang),
-            speed=f"{prof['speed_m_s']:g}")
+        speed = (
+            ""
+            if prof.get("verified", True)
+            else self.t(
+                "unverified_profile",
+                profile=profile_name(prof["id"], self.lang),
+                speed=f"{prof['speed_m_s']:g}",
+            )
+        )
         if not unverified and not speed:
             return None
-        thresholds = (self.t("unverified_note", n=len(unverified), total=len(self.categories),
-                             names=self.cats(unverified), mark=UNVERIFIED)
-                      if unverified else "")
+        thresholds = (
+            self.t(
+                "unverified_note",
+                n=len(unverified),
+                total=len(self.categories),
+                names=self.cats(unverified),
+                mark=UNVERIFIED,
+            )
+            if unverified
+            else ""
+        )
         return {"thresholds": thresholds, "profile": speed}
 
     # ------------------------------------------------------------------ categories
@@ -424,16 +512,22 @@ class _Report:
         for cat in sorted(self.categories, key=lambda c: summary["coverage"][c]):
             th = summary["thresholds"][cat]
             share = summary["coverage"][cat]
-            rows.append({
-                "name": self.cat(cat), "colour": self.colours.get(cat, "#666666"),
-                "level": life_circle_name(self.std, th["level"], self.lang),
-                "threshold": self.t("minutes_metres", minutes=f"{th['minutes']:g}",
-                                    metres=f"{th['metres']:.0f}") + self.mark(cat),
-                "coverage": pct(share) + self.mark(cat), "coverage_colour": share_colour(share),
-                "uncovered": count(total * (1 - share)),
-                "facilities": count(summary["facilities"]["by_category"].get(cat, 0)),
-                "mandatory": self.t("yes" if th["mandatory"] else "no"),
-            })
+            rows.append(
+                {
+                    "name": self.cat(cat),
+                    "colour": self.colours.get(cat, "#666666"),
+                    "level": life_circle_name(self.std, th["level"], self.lang),
+                    "threshold": self.t(
+                        "minutes_metres", minutes=f"{th['minutes']:g}", metres=f"{th['metres']:.0f}"
+                    )
+                    + self.mark(cat),
+                    "coverage": pct(share) + self.mark(cat),
+                    "coverage_colour": share_colour(share),
+                    "uncovered": count(total * (1 - share)),
+                    "facilities": count(summary["facilities"]["by_category"].get(cat, 0)),
+                    "mandatory": self.t("yes" if th["mandatory"] else "no"),
+                }
+            )
         return rows
 
     def not_audited_rows(self) -> list[dict[str, Any]]:
@@ -446,14 +540,20 @@ class _Report:
                     c = self.std.category(cat)
                 except (KeyError, ValueError):
                     continue
-                rows.append({
-                    "name": self.cat(cat), "colour": self.colours.get(cat, "#666666"),
-                    "level": life_circle_name(self.std, c.level, self.lang),
-                    "threshold": self.t("minutes_metres", minutes=f"{c.threshold_min:g}",
-                                        metres=f"{c.threshold_min * speed * 60:.0f}"),
-                    "reason": self.t(f"reason_{reason}"),
-                    "mandatory": self.t("yes" if c.mandatory else "no"),
-                })
+                rows.append(
+                    {
+                        "name": self.cat(cat),
+                        "colour": self.colours.get(cat, "#666666"),
+                        "level": life_circle_name(self.std, c.level, self.lang),
+                        "threshold": self.t(
+                            "minutes_metres",
+                            minutes=f"{c.threshold_min:g}",
+                            metres=f"{c.threshold_min * speed * 60:.0f}",
+                        ),
+                        "reason": self.t(f"reason_{reason}"),
+                        "mandatory": self.t("yes" if c.mandatory else "no"),
+                    }
+                )
         return rows
 
     # ------------------------------------------------------------------ units
@@ -465,8 +565,12 @@ class _Report:
     def _ranked(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Units worst first: by complete life circle when computed, else by score."""
         by = "complete_share" if self._top_computed() else "score"
-        return frame.sort_values([by, "population", "unit_id"], ascending=[True, False, True],
-                                 na_position="last", kind="stable")
+        return frame.sort_values(
+            [by, "population", "unit_id"],
+            ascending=[True, False, True],
+            na_position="last",
+            kind="stable",
+        )
 
     def _parents(self, level: str) -> dict[str, str]:
         """Names of the parent units of ``level``'s units, by parent id."""
@@ -474,15 +578,18 @@ class _Report:
         if index == 0:
             return {}
         parent = self.result.units[self.levels[index - 1]]
-        return {str(u): _name(n, self.lang)
-                for u, n in zip(parent["unit_id"], parent["name"], strict=True)}
+        return {
+            str(u): _name(n, self.lang)
+            for u, n in zip(parent["unit_id"], parent["name"], strict=True)
+        }
 
     def _flags(self, level: str, row: Any) -> str:
         """A unit's warnings: only partly analysed, or analysed despite the edge effect."""
         flags = []
         if row["units_total"] > 1 and row["units_analysed"] < row["units_total"]:
-            flags.append(PARTLY + " " + self._partly_text(row["units_analysed"],
-                                                          row["units_total"]))
+            flags.append(
+                PARTLY + " " + self._partly_text(row["units_analysed"], row["units_total"])
+            )
         if level == self.levels[-1] and str(row["unit_id"]) in self._edge_units():
             flags.append(EDGE + " " + self.t("edge_flag"))
         return self.t("list_sep").join(flags)
@@ -503,38 +610,56 @@ class _Report:
                 cat = row["worst_category"]
                 flag = self._flags(level, row)
                 notes.update(m for m in (PARTLY, EDGE) if m in flag)
-                rows.append({
-                    "name": _name(row["name"], self.lang),
-                    "parent": parents.get(str(row["parent_id"]), ""),
-                    "flag": flag, "population": count(row["population"]),
-                    "complete": pct(row["complete_share"]) + top_mark,
-                    "colour": share_colour(row["complete_share"] if computed else row["score"]),
-                    "score": pct(row["score"]),
-                    "worst": (f"{self.cat(str(cat))} ({pct(row[f'cov_{cat}'])})"
-                              + self.mark(str(cat)) if pd.notna(cat) else "–"),
-                })
+                rows.append(
+                    {
+                        "name": _name(row["name"], self.lang),
+                        "parent": parents.get(str(row["parent_id"]), ""),
+                        "flag": flag,
+                        "population": count(row["population"]),
+                        "complete": pct(row["complete_share"]) + top_mark,
+                        "colour": share_colour(row["complete_share"] if computed else row["score"]),
+                        "score": pct(row["score"]),
+                        "worst": (
+                            f"{self.cat(str(cat))} ({pct(row[f'cov_{cat}'])})" + self.mark(str(cat))
+                            if pd.notna(cat)
+                            else "–"
+                        ),
+                    }
+                )
             tables.append({"level": level_name(level, self.lang), "rows": rows})
-        return {"tables": tables, "computed": computed,
-                "complete_head": (self.t("col_complete_share", level=top.name)
-                                  if computed and top is not None else ""),
-                "footnotes": self._footnotes(notes)}
+        return {
+            "tables": tables,
+            "computed": computed,
+            "complete_head": (
+                self.t("col_complete_share", level=top.name) if computed and top is not None else ""
+            ),
+            "footnotes": self._footnotes(notes),
+        }
 
     def _footnotes(self, marks: set[str]) -> list[str]:
         notes = []
         if PARTLY in marks:
-            notes.append(self.t("partly_note", mark=PARTLY,
-                                level=level_name(self.levels[-1], self.lang),
-                                catchment=f"{self.summary['units']['catchment_m']:.0f}"))
+            notes.append(
+                self.t(
+                    "partly_note",
+                    mark=PARTLY,
+                    level=level_name(self.levels[-1], self.lang),
+                    catchment=f"{self.summary['units']['catchment_m']:.0f}",
+                )
+            )
         if EDGE in marks:
             notes.append(self.t("edge_note", mark=EDGE))
         return notes
 
     def level_tables(self) -> dict[str, Any]:
         complete = self.complete_columns()
-        head = ([self.t("col_unit"), self.t("col_id"), self.t("population")]
-                + [label for _, label in complete] + [self.t("col_score")]
-                + [f"{self.cat(c)} ≤{self.minutes(c):g}′{self.mark(c)}" for c in self.categories]
-                + [self.t("worst_category")])
+        head = (
+            [self.t("col_unit"), self.t("col_id"), self.t("population")]
+            + [label for _, label in complete]
+            + [self.t("col_score")]
+            + [f"{self.cat(c)} ≤{self.minutes(c):g}′{self.mark(c)}" for c in self.categories]
+            + [self.t("worst_category")]
+        )
         tables = []
         marks: set[str] = set()
         for level in reversed(self.levels):
@@ -547,32 +672,56 @@ class _Report:
                 name = _name(row["name"], self.lang)
                 flag = self._flags(level, row)
                 marks.update(m for m in (PARTLY, EDGE) if m in flag)
-                cells = ([_Cell(name, name, parents.get(str(row["parent_id"]), ""), flag),
-                          _Cell.label(row["unit_id"]), _Cell.count(row["population"])]
-                         + [_Cell.share(row[info.column]) for info, _ in complete]
-                         + [_Cell.share(row["score"])]
-                         + [_Cell.share(row[columns.cov(c)]) for c in self.categories]
-                         + [_Cell.label(self.cat(str(cat)) if pd.notna(cat) else "–")])
+                cells = (
+                    [
+                        _Cell(name, name, parents.get(str(row["parent_id"]), ""), flag),
+                        _Cell.label(row["unit_id"]),
+                        _Cell.count(row["population"]),
+                    ]
+                    + [_Cell.share(row[info.column]) for info, _ in complete]
+                    + [_Cell.share(row["score"])]
+                    + [_Cell.share(row[columns.cov(c)]) for c in self.categories]
+                    + [_Cell.label(self.cat(str(cat)) if pd.notna(cat) else "–")]
+                )
                 if partial:
-                    cells.append(_Cell(self.t("partly_analysed", done=int(row["units_analysed"]),
-                                              total=int(row["units_total"])),
-                                       _number(row["units_analysed"] / row["units_total"])))
+                    cells.append(
+                        _Cell(
+                            self.t(
+                                "partly_analysed",
+                                done=int(row["units_analysed"]),
+                                total=int(row["units_total"]),
+                            ),
+                            _number(row["units_analysed"] / row["units_total"]),
+                        )
+                    )
                 rows.append(cells)
-            tables.append({"level": level_name(level, self.lang), "id": level,
-                           "head": head + ([self.t("col_analysed")] if partial else []),
-                           "rows": rows})
-        return {"tables": tables, "footnotes": self._footnotes(marks),
-                "score_note": self.t("score_note")}
+            tables.append(
+                {
+                    "level": level_name(level, self.lang),
+                    "id": level,
+                    "head": head + ([self.t("col_analysed")] if partial else []),
+                    "rows": rows,
+                }
+            )
+        return {
+            "tables": tables,
+            "footnotes": self._footnotes(marks),
+            "score_note": self.t("score_note"),
+        }
 
     def gap_rows(self) -> dict[str, Any]:
         gaps = self.result.gaps
-        rows = [{"name": _name(row["name"], self.lang),
-                 "level": level_name(str(row["level"]), self.lang),
-                 "category": self.cat(str(row["category"])) + self.mark(str(row["category"])),
-                 "colour": self.colours.get(str(row["category"]), "#666666"),
-                 "uncovered": count(row["uncovered_population"]),
-                 "share": pct(row["uncovered_share"])}
-                for _, row in gaps.head(TOP_GAPS).iterrows()]
+        rows = [
+            {
+                "name": _name(row["name"], self.lang),
+                "level": level_name(str(row["level"]), self.lang),
+                "category": self.cat(str(row["category"])) + self.mark(str(row["category"])),
+                "colour": self.colours.get(str(row["category"]), "#666666"),
+                "uncovered": count(row["uncovered_population"]),
+                "share": pct(row["uncovered_share"]),
+            }
+            for _, row in gaps.head(TOP_GAPS).iterrows()
+        ]
         return {"rows": rows, "intro": self.t("gaps_intro", n=len(rows), total=len(gaps))}
 
     # ------------------------------------------------------------------ method, sources
@@ -581,36 +730,55 @@ class _Report:
         summary = self.summary
         prof, net, units = summary["profile"], summary["network"], summary["units"]
         finest = self.levels[-1]
-        thresholds = [{
-            "name": self.cat(c), "colour": self.colours.get(c, "#666666"),
-            "level": life_circle_name(self.std, th["level"], self.lang),
-            "minutes": f"{th['minutes']:g}", "metres": f"{th['metres']:.0f}",
-            "mandatory": self.t("yes" if th["mandatory"] else "no"),
-            "verified": self.t("yes" if th["verified"] else "no"),
-            "source": th["source"],
-        } for c, th in summary["thresholds"].items()]
-        speed = self.t("m_speed", profile=profile_name(prof["id"], self.lang),
-                       speed=f"{prof['speed_m_s']:g}", per_min=f"{prof['speed_m_s'] * 60:g}",
-                       source=prof["source"])
+        thresholds = [
+            {
+                "name": self.cat(c),
+                "colour": self.colours.get(c, "#666666"),
+                "level": life_circle_name(self.std, th["level"], self.lang),
+                "minutes": f"{th['minutes']:g}",
+                "metres": f"{th['metres']:.0f}",
+                "mandatory": self.t("yes" if th["mandatory"] else "no"),
+                "verified": self.t("yes" if th["verified"] else "no"),
+                "source": th["source"],
+            }
+            for c, th in summary["thresholds"].items()
+        ]
+        speed = self.t(
+            "m_speed",
+            profile=profile_name(prof["id"], self.lang),
+            speed=f"{prof['speed_m_s']:g}",
+            per_min=f"{prof['speed_m_s'] * 60:g}",
+            source=prof["source"],
+        )
         if not prof.get("verified", True):
             speed += " " + self.t("m_speed_unverified")
         reasons = self.not_audited()
         return {
             "standard": f"{summary['standard']['title_zh' if self.lang == 'zh' else 'title']}"
-                        f" — {summary['standard']['source']}",
+            f" — {summary['standard']['source']}",
             "speed": speed,
             "thresholds": thresholds,
-            "network": self.t("m_network_text", nodes=count(net["nodes"]),
-                              edges=count(net["edges"]), km=f"{net['length_km']:,.1f}",
-                              crs=net["crs"], dropped=net.get("dropped_components", 0),
-                              dropped_nodes=count(net.get("dropped_nodes", 0))),
+            "network": self.t(
+                "m_network_text",
+                nodes=count(net["nodes"]),
+                edges=count(net["edges"]),
+                km=f"{net['length_km']:,.1f}",
+                crs=net["crs"],
+                dropped=net.get("dropped_components", 0),
+                dropped_nodes=count(net.get("dropped_nodes", 0)),
+            ),
             "population": summary["population"]["method"],
-            "population_sources": [(str(name), count(value)) for name, value
-                                   in summary["population"]["sources"].items()],
-            "units": self.t("m_units_text", level=level_name(finest, self.lang),
-                            catchment=f"{units['catchment_m']:.0f}",
-                            done=units["fully_analysed"][finest],
-                            total=units["total"][finest]),
+            "population_sources": [
+                (str(name), count(value))
+                for name, value in summary["population"]["sources"].items()
+            ],
+            "units": self.t(
+                "m_units_text",
+                level=level_name(finest, self.lang),
+                catchment=f"{units['catchment_m']:.0f}",
+                done=units["fully_analysed"][finest],
+                total=units["total"][finest],
+            ),
             "excluded": units["excluded"],
             "not_requested": [self.cat(c) for c in reasons["not_requested"]],
             "no_facilities": [self.cat(c) for c in reasons["no_facilities"]],
@@ -625,11 +793,16 @@ class _Report:
             for name in [paths] if isinstance(paths, str) else paths:
                 # the file's name only: no path of the planner's machine, no time stamp
                 inputs.append({"role": self.t(f"role_{role}"), "file": Path(str(name)).name})
-        sample = next((info["description"] for name, info in SAMPLES.items()
-                       if _is_sample(study, name)), None)
+        sample = next(
+            (info["description"] for name, info in SAMPLES.items() if _is_sample(study, name)), None
+        )
         versions = ", ".join(f"{k} {v}" for k, v in self.summary["versions"].items())
-        return {"inputs": inputs, "sample": sample, "attribution": self.summary["attribution"],
-                "versions": versions}
+        return {
+            "inputs": inputs,
+            "sample": sample,
+            "attribution": self.summary["attribution"],
+            "versions": versions,
+        }
 
     # ------------------------------------------------------------------ charts
 
@@ -639,33 +812,62 @@ class _Report:
         coverage = _charts.coverage_bars(
             [f"{self.cat(c)} ≤{self.minutes(c):g}′{self.mark(c)}" for c in ranked],
             [summary["coverage"][c] for c in ranked],
-            title=self.t("chart_coverage"), xlabel=self.t("chart_coverage_x"))
+            title=self.t("chart_coverage"),
+            xlabel=self.t("chart_coverage_x"),
+        )
         access = self.result.access
         weights = access["population"].to_numpy(float)
-        curves = [_charts.Curve(self.cat(c) + self.mark(c),
-                                access[columns.time(c)].to_numpy(float), weights,
-                                self.colours.get(c, "#666666"), self.minutes(c))
-                  for c in ranked]
+        curves = [
+            _charts.Curve(
+                self.cat(c) + self.mark(c),
+                access[columns.time(c)].to_numpy(float),
+                weights,
+                self.colours.get(c, "#666666"),
+                self.minutes(c),
+            )
+            for c in ranked
+        ]
         max_minutes = max(self.minutes(c) for c in self.categories)
         times = _charts.cumulative_curves(
-            curves, max_minutes=max_minutes, title=self.t("chart_times"),
-            xlabel=self.t("chart_times_x"), ylabel=self.t("chart_times_y"))
+            curves,
+            max_minutes=max_minutes,
+            title=self.t("chart_times"),
+            xlabel=self.t("chart_times_x"),
+            ylabel=self.t("chart_times_y"),
+        )
         finest = self._ranked(self._analysed(self.levels[-1]))
         complete = self.complete_columns()
         names = [_name(n, self.lang) for n in finest["name"]]
         if complete:
-            nested = [_charts.Series(label, finest[info.column].to_numpy(float), colour)
-                      for (info, label), colour in zip(
-                          complete, _charts.sequential_colours(len(complete)), strict=True)]
-            units = _charts.nested_bars(names, nested, title=self.t("chart_units"),
-                                        xlabel=self.t("chart_units_x"))
+            nested = [
+                _charts.Series(label, finest[info.column].to_numpy(float), colour)
+                for (info, label), colour in zip(
+                    complete, _charts.sequential_colours(len(complete)), strict=True
+                )
+            ]
+            units = _charts.nested_bars(
+                names, nested, title=self.t("chart_units"), xlabel=self.t("chart_units_x")
+            )
         else:  # no complete life circle computed: rank by score
-            score = [_charts.Series(self.t("col_score"), finest["score"].to_numpy(float),
-                                    _charts.sequential_colours(1)[0])]
-            units = _charts.nested_bars(names, score, title=self.t("chart_units_score"),
-                                        xlabel=self.t("chart_units_score_x"))
-        return {"coverage": coverage, "times": times, "units": units,
-                "times_note": self.t("chart_times_note", max=f"{max_minutes:g}")}
+            score = [
+                _charts.Series(
+                    self.t("col_score"),
+                    finest["score"].to_numpy(float),
+                    _charts.sequential_colours(1)[0],
+                )
+            ]
+            units = _charts.nested_bars(
+                names,
+                score,
+                title=self.t("chart_units_score"),
+                xlabel=self.t("chart_units_score_x"),
+            )
+        return {
+            "coverage": coverage,
+            "times": times,
+            "units": units,
+            "times_note": self.t("chart_times_note", max=f"{max_minutes:g}"),
+        }
 
 
 def _name(value: Any, lang: str) -> str:
@@ -691,27 +893,47 @@ class _Proposals:
         model = self.t(f"model_{summary['model']}")
         newly = count(summary["newly_covered_population"])
         if summary["model"] == "pmedian":
-            intro = self.t("p_intro_distance", model=model, sites=summary["sites"], name=name,
-                           before=count(summary["mean_distance_before_m"]),
-                           after=count(summary["mean_distance_after_m"]), newly=newly,
-                           minutes=minutes, metres=metres)
+            intro = self.t(
+                "p_intro_distance",
+                model=model,
+                sites=summary["sites"],
+                name=name,
+                before=count(summary["mean_distance_before_m"]),
+                after=count(summary["mean_distance_after_m"]),
+                newly=newly,
+                minutes=minutes,
+                metres=metres,
+            )
         else:
-            intro = self.t("p_intro_cover", model=model, sites=summary["sites"], name=name,
-                           newly=newly, minutes=minutes, metres=metres)
+            intro = self.t(
+                "p_intro_cover",
+                model=model,
+                sites=summary["sites"],
+                name=name,
+                newly=newly,
+                minutes=minutes,
+                metres=metres,
+            )
         return {
             "intro": intro,
             "cards": [
-                {"big": str(summary["sites"]), "label": self.t("card_sites", name=name),
-                 "colour": None},
+                {
+                    "big": str(summary["sites"]),
+                    "label": self.t("card_sites", name=name),
+                    "colour": None,
+                },
                 {"big": newly, "label": self.t("card_newly"), "colour": None},
-                {"big": f"{pct(summary['coverage_before'])} → {pct(summary['coverage_after'])}",
-                 "label": self.t("card_coverage", name=name, minutes=minutes),
-                 "colour": share_colour(summary["coverage_after"])},
+                {
+                    "big": f"{pct(summary['coverage_before'])} → {pct(summary['coverage_after'])}",
+                    "label": self.t("card_coverage", name=name, minutes=minutes),
+                    "colour": share_colour(summary["coverage_after"]),
+                },
             ],
             "solver": self.solver(model),
             "before_after": self.before_after(name, minutes),
-            "ranked_intro": self.t("p_ranked_distance" if summary["model"] == "pmedian"
-                                   else "p_ranked_cover"),
+            "ranked_intro": self.t(
+                "p_ranked_distance" if summary["model"] == "pmedian" else "p_ranked_cover"
+            ),
             "ranked": self.ranked(),
             "units_title": self.t("p_units", name=name),
             "units": self.unit_tables(),
@@ -729,110 +951,178 @@ class _Proposals:
         if options.get("capacity") is not None:
             request.append(self.t("req_capacity", n=count(options["capacity"])))
         if options.get("min_unit_coverage") is not None:
-            request.append(self.t("req_floor", level=level_name(self.report.levels[-1],
-                                                                self.report.lang),
-                                  share=pct(options["min_unit_coverage"])))
+            request.append(
+                self.t(
+                    "req_floor",
+                    level=level_name(self.report.levels[-1], self.report.lang),
+                    share=pct(options["min_unit_coverage"]),
+                )
+            )
         source = summary["candidate_source"]
         kind = "cand_auto" if source.startswith("auto") else "cand_file"
         gap = summary["mip_gap"]
         rows = [
             (self.t("p_model"), model, None, None),
             (self.t("p_request"), "; ".join(request), None, None),
-            (self.t("p_status"), self.t("status_" + summary["status"]), summary["status"],
-             None),
+            (self.t("p_status"), self.t("status_" + summary["status"]), summary["status"], None),
             (self.t("p_gap"), "–" if gap is None else f"{100 * float(gap):.2f}%", None, None),
             # the solver and its time limit, not its run time: the report stays the same
             # from run to run (no time but summary.json's "created")
             (self.t("p_solver"), self._solver_text(), None, None),
-            (self.t("p_candidates"), self.t(kind, n=count(summary["candidates"])), None,
-             source),
+            (self.t("p_candidates"), self.t(kind, n=count(summary["candidates"])), None, source),
         ]
-        return [{"label": label, "value": value, "code": code, "detail": detail}
-                for label, value, code, detail in rows]
+        return [
+            {"label": label, "value": value, "code": code, "detail": detail}
+            for label, value, code, detail in rows
+        ]
 
     def _solver_text(self) -> str:
         limit = self.siting.options.get("time_limit_s")
         solver = str(self.summary.get("solver") or "")
-        return (self.t("p_solver_limit", solver=solver, s=f"{float(limit):g}")
-                if limit is not None and _present(limit) else solver)
+        return (
+            self.t("p_solver_limit", solver=solver, s=f"{float(limit):g}")
+            if limit is not None and _present(limit)
+            else solver
+        )
 
     def before_after(self, name: str, minutes: str) -> list[dict[str, str | None]]:
         summary = self.summary
         mark = self.report.mark(self.siting.category)
         top = self.report.top
-        rows: list[dict[str, str | None]] = [self._change_row(
-            self.t("row_coverage", name=name, minutes=minutes) + mark,
-            summary["coverage_before"], summary["coverage_after"])]
+        rows: list[dict[str, str | None]] = [
+            self._change_row(
+                self.t("row_coverage", name=name, minutes=minutes) + mark,
+                summary["coverage_before"],
+                summary["coverage_after"],
+            )
+        ]
         if top is not None and top.computed:
             label = self.t("col_complete_share", level=top.name) + self.report.level_mark(top)
             if top.missing:
                 label += " " + self.t("complete_partial", missing=self.report.cats(top.missing))
-            rows.append(self._change_row(label, summary.get("complete_share_before"),
-                                         summary.get("complete_share_after")))
+            rows.append(
+                self._change_row(
+                    label, summary.get("complete_share_before"), summary.get("complete_share_after")
+                )
+            )
         elif top is not None:
-            rows.append({"label": self.t("col_complete_share", level=top.name) + ": "
-                         + self.t("complete_missing", missing=self.report.cats(top.missing)),
-                         "before": "–", "after": "–", "change": "–", "before_colour": None,
-                         "after_colour": None})
+            rows.append(
+                {
+                    "label": self.t("col_complete_share", level=top.name)
+                    + ": "
+                    + self.t("complete_missing", missing=self.report.cats(top.missing)),
+                    "before": "–",
+                    "after": "–",
+                    "change": "–",
+                    "before_colour": None,
+                    "after_colour": None,
+                }
+            )
         if summary["model"] == "pmedian":
             before, after = summary["mean_distance_before_m"], summary["mean_distance_after_m"]
-            rows.append({"label": self.t("row_mean_distance", name=name,
-                                         cap=count(summary["distance_cap_m"])),
-                         "before": f"{count(before)} m", "after": f"{count(after)} m",
-                         "change": f"{after - before:+,.0f} m", "before_colour": None,
-                         "after_colour": None})
+            rows.append(
+                {
+                    "label": self.t(
+                        "row_mean_distance", name=name, cap=count(summary["distance_cap_m"])
+                    ),
+                    "before": f"{count(before)} m",
+                    "after": f"{count(after)} m",
+                    "change": f"{after - before:+,.0f} m",
+                    "before_colour": None,
+                    "after_colour": None,
+                }
+            )
         return rows
 
     def _change_row(self, label: str, before: Any, after: Any) -> dict[str, str | None]:
         both = _present(before) and _present(after)
-        return {"label": label, "before": pct(before), "after": pct(after),
-                "change": (self.t("points", v=f"{100 * (float(after) - float(before)):+.1f}")
-                           if both else "–"),
-                "before_colour": share_colour(before) if _present(before) else None,
-                "after_colour": share_colour(after) if _present(after) else None}
+        return {
+            "label": label,
+            "before": pct(before),
+            "after": pct(after),
+            "change": (
+                self.t("points", v=f"{100 * (float(after) - float(before)):+.1f}") if both else "–"
+            ),
+            "before_colour": share_colour(before) if _present(before) else None,
+            "after_colour": share_colour(after) if _present(after) else None,
+        }
 
     def ranked(self) -> dict[str, Any]:
         props = self.siting.proposals()
         distance = "marginal_distance_saved_m" in props.columns
         marginal = "marginal_distance_saved_m" if distance else "marginal_newly_covered"
-        head = [self.t("col_rank"), self.t("col_site"),
-                self.t("col_marginal_saved" if distance else "col_marginal_newly"),
-                self.t("col_served"), self.t("col_location")]
-        rows = [[str(int(row["rank"])), str(row["site_id"]), count(row[marginal]),
-                 count(row["residents_served"]),
-                 f"{row.geometry.centroid.x:.5f}, {row.geometry.centroid.y:.5f}"]
-                for _, row in props.sort_values("rank").iterrows()]
+        head = [
+            self.t("col_rank"),
+            self.t("col_site"),
+            self.t("col_marginal_saved" if distance else "col_marginal_newly"),
+            self.t("col_served"),
+            self.t("col_location"),
+        ]
+        rows = [
+            [
+                str(int(row["rank"])),
+                str(row["site_id"]),
+                count(row[marginal]),
+                count(row["residents_served"]),
+                f"{row.geometry.centroid.x:.5f}, {row.geometry.centroid.y:.5f}",
+            ]
+            for _, row in props.sort_values("rank").iterrows()
+        ]
         return {"head": head, "rows": rows}
 
     def unit_tables(self) -> list[dict[str, Any]]:
         complete = self.report.top is not None and self.report.top.computed
-        head = [self.t("col_unit"), self.t("col_id"), self.t("population"),
-                self.t("col_cov_before"), self.t("col_cov_after"), self.t("col_change")]
+        head = [
+            self.t("col_unit"),
+            self.t("col_id"),
+            self.t("population"),
+            self.t("col_cov_before"),
+            self.t("col_cov_after"),
+            self.t("col_change"),
+        ]
         if complete:
             head += [self.t("col_complete_before"), self.t("col_complete_after")]
-        names = {level: frame.set_index("unit_id")["name"]
-                 for level, frame in self.report.result.units.items()}
+        names = {
+            level: frame.set_index("unit_id")["name"]
+            for level, frame in self.report.result.units.items()
+        }
         tables = []
         for level in reversed(self.report.levels):
             units = [u for u in self.summary["units"] if u["level"] == level]
             units.sort(key=lambda u: -((u["coverage_after"] or 0) - (u["coverage_before"] or 0)))
             rows = []
             for u in units:
-                change = ((u["coverage_after"] - u["coverage_before"])
-                          if _present(u["coverage_after"]) and _present(u["coverage_before"])
-                          else None)
+                change = (
+                    (u["coverage_after"] - u["coverage_before"])
+                    if _present(u["coverage_after"]) and _present(u["coverage_before"])
+                    else None
+                )
                 name = _name(names[level].get(u["unit_id"], u["name"]), self.report.lang)
                 cells = [
-                    _Cell.label(name), _Cell.label(u["unit_id"]), _Cell.count(u["population"]),
-                    _Cell.share(u["coverage_before"]), _Cell.share(u["coverage_after"]),
-                    _Cell("–" if change is None else self.t("points", v=f"{100 * change:+.1f}"),
-                          _number(change))]
+                    _Cell.label(name),
+                    _Cell.label(u["unit_id"]),
+                    _Cell.count(u["population"]),
+                    _Cell.share(u["coverage_before"]),
+                    _Cell.share(u["coverage_after"]),
+                    _Cell(
+                        "–" if change is None else self.t("points", v=f"{100 * change:+.1f}"),
+                        _number(change),
+                    ),
+                ]
                 if complete:
-                    cells += [_Cell.share(u.get("complete_share_before")),
-                              _Cell.share(u.get("complete_share_after"))]
+                    cells += [
+                        _Cell.share(u.get("complete_share_before")),
+                        _Cell.share(u.get("complete_share_after")),
+                    ]
                 rows.append(cells)
-            tables.append({"level": level_name(level, self.report.lang), "id": level,
-                           "head": head, "rows": rows})
+            tables.append(
+                {
+                    "level": level_name(level, self.report.lang),
+                    "id": level,
+                    "head": head,
+                    "rows": rows,
+                }
+            )
         return tables
 
 
@@ -840,8 +1130,9 @@ def _is_sample(study: dict[str, Any], name: str) -> bool:
     """Whether the audited inputs are those of a bundled sample."""
     paths = get_path(name)
     try:
-        return (Path(study["network"]).resolve() == paths["network"].resolve()
-                and Path(study["units"] or "").resolve() == paths["units"].resolve())
+        return (
+            Path(study["network"]).resolve() == paths["network"].resolve()
+            and Path(study["units"] or "").resolve() == paths["units"].resolve()
+        )
     except (KeyError, TypeError, OSError):
         return False
-
