@@ -308,6 +308,13 @@ def test_optimize_never_overwrites_its_candidates(tiny, tmp_path):
     assert cand.read_bytes() == before
 
 
+def _wait_for_no_temporaries(out: Path, timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while temporaries(out) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert temporaries(out) == []
+
+
 def _kill_points() -> list[float]:
     return [0.3, 0.8, 1.3, 1.8, 2.3, 2.8, 3.5]
 
@@ -330,6 +337,7 @@ def test_kill_9_at_any_point_leaves_one_complete_set(tiny, tmp_path, monkeypatch
         time.sleep(delay)
         proc.send_signal(signal.SIGKILL)
         proc.communicate()
+        _wait_for_no_temporaries(out)  # the killed run's janitor removes its staging folder
         now = snapshot(out)
         if now != previous:  # killed after publishing: the complete new set
             finished = finished or now
@@ -438,3 +446,26 @@ def test_source_date_epoch_makes_the_whole_set_byte_identical(tiny, tmp_path, mo
     summary = json.loads((tmp_path / "a" / "out" / "summary.json").read_text(encoding="utf-8"))
     assert summary["created"] == "2023-11-14T22:13:20+00:00"
     assert set(summary["timings_s"].values()) == {None}
+
+
+def test_the_staging_folder_of_a_killed_run_is_removed_at_once(tmp_path):
+    """kill -9 while the new set is half written: the janitor removes the staging folder."""
+    out = tmp_path / "out"
+    _publish(out, {"summary.json": "1"})
+    before = snapshot(out)
+    code = (
+        "import sys, time\n"
+        "from lifecircle.io.outputs import OutputFolder\n"
+        "with OutputFolder(sys.argv[1]) as folder:\n"
+        "    folder.path('summary.json').write_text('half', encoding='utf-8')\n"
+        "    print('staged', flush=True)\n"
+        "    time.sleep(60)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code, str(out)], stdout=subprocess.PIPE)
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == b"staged"
+    assert temporaries(out)  # the staging folder exists while the run is alive
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate()
+    _wait_for_no_temporaries(out)
+    assert snapshot(out) == before

@@ -7,8 +7,10 @@ renames, with the old folder restored if the second fails). So:
 
 * a run that fails, is interrupted (Ctrl-C, SIGTERM) or runs out of disk leaves the
   previous ``--out`` byte-identical, and removes its staging folder;
-* a run killed with ``kill -9`` leaves ``--out`` as it was; its staging folder is
-  removed by the next run into the same ``--out``;
+* a run killed with ``kill -9`` leaves ``--out`` as it was (or, past the exchange,
+  the complete new set); its staging folder is removed at once by a small janitor
+  process that outlives it (and, should that be killed too, by the next run into the
+  same ``--out``);
 * two runs into the same ``--out`` do not interleave: the second exits with a
   message (the folder is locked with ``flock`` for the whole run);
 * files in ``--out`` that are not outputs of lifecircle (e.g. a candidates file the
@@ -29,6 +31,7 @@ import logging
 import os
 import shutil
 import stat
+import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -316,6 +319,7 @@ class OutputFolder:
         self._lock_fd: int | None = None
         self._created = False
         self._staging: Path | None = None
+        self._janitor: subprocess.Popen[bytes] | None = None
         self.published: list[Path] = []
 
     # ---------------------------------------------------------------- life cycle
@@ -337,7 +341,10 @@ class OutputFolder:
             )
             # the published folder keeps the permissions of the one it replaces
             os.chmod(self._staging, stat.S_IMODE(os.stat(self.out).st_mode))
+            self._janitor = _start_janitor(self._staging)
         except BaseException:
+            if self._staging is not None:
+                shutil.rmtree(self._staging, ignore_errors=True)
             self._unlock()
             raise
         return self
@@ -350,6 +357,10 @@ class OutputFolder:
                 with contextlib.suppress(OSError):
                     self.out.rmdir()  # only if still empty
         finally:
+            if self._janitor is not None:
+                self._janitor.kill()
+                self._janitor.wait()
+                self._janitor = None
             self._unlock()
 
     def path(self, name: str) -> Path:
@@ -428,6 +439,30 @@ class OutputFolder:
         """Staging folders of runs into ``out`` that were killed (we hold the lock)."""
         for stale in self.out.parent.glob(f".{self.out.name}{_STAGING_MARK}*"):
             shutil.rmtree(stale, ignore_errors=True)
+
+
+#: The janitor: a tiny process that waits for the run to end and then removes its
+#: staging folder. A run that ends normally removes it itself and stops the janitor;
+#: a run killed with ``kill -9`` cannot, and its janitor (reparented when the run
+#: dies) does it instead, so no temporary folder is left behind.
+_JANITOR = """
+import os, shutil, sys, time
+staging, parent = sys.argv[1], int(sys.argv[2])
+while os.getppid() == parent:
+    time.sleep(0.05)
+shutil.rmtree(staging, ignore_errors=True)
+"""
+
+
+def _start_janitor(staging: Path) -> subprocess.Popen[bytes]:
+    """Start the process that removes ``staging`` once this process is gone."""
+    return subprocess.Popen(
+        [sys.executable, "-I", "-c", _JANITOR, str(staging), str(os.getpid())],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # Ctrl-C in a terminal goes to the run, not to the janitor
+    )
 
 
 def _link_tree(src: Path, dst: Path) -> None:
