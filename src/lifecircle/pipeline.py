@@ -62,7 +62,6 @@ from .summary import AuditSummary, SummaryParts, build_summary
 log = logging.getLogger(__name__)
 
 
-
 @dataclass
 class AuditResult:
     """Everything an audit produced, in memory.

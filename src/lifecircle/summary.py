@@ -14,12 +14,12 @@ import pandas as pd
 
 from . import columns
 from ._version import __version__
+from .columns import OUTPUTS
 from .config import Profile, Standard
 from .io.population import Origins
 from .io.units import UnitHierarchy
 from .network import WalkGraph
 from .options import AuditOptions
-from .columns import OUTPUTS
 from .reproducible import created_timestamp, source_date_epoch
 from .settings import CATCHMENT_INSIDE_SHARE, POLYGON_ACCESS_SPACING_M
 
@@ -392,9 +392,7 @@ def build_summary(p: SummaryParts) -> AuditSummary:
             levels=tuple(p.hierarchy.levels),
             catchment_m=round(p.reach_m, 1),
             total={lv: len(t) for lv, t in p.unit_tables.items()},
-            analysed={
-                lv: int((t["units_analysed"] > 0).sum()) for lv, t in p.unit_tables.items()
-            },
+            analysed={lv: int((t["units_analysed"] > 0).sum()) for lv, t in p.unit_tables.items()},
             fully_analysed={lv: int(t["analysed"].sum()) for lv, t in p.unit_tables.items()},
             partly_analysed={
                 lv: tuple(
