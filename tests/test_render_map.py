@@ -490,9 +490,7 @@ def test_build_map_returns_a_page(sample_result, tmp_path, caplog):
         page = build_map(sample_result, basemap="none")
     assert isinstance(page, MapPage)
     messages = [r.getMessage() for r in caplog.records]
-    n = len(
-        sample_result.summary.to_json()["categories_audited"]
-    )  # no complete theme on the sample
+    n = len(sample_result.summary.categories_audited)  # no complete theme on the sample
     assert f"map: theme 1 of {n} (kindergarten: catchment, residents not covered)" in messages
     assert any(m.startswith(f"map: theme {n} of {n}") for m in messages)
     frame = page._repr_html_()

@@ -518,7 +518,6 @@ def test_study_name_and_area_in_title_and_heading(sample_result):
 
 
 def test_no_time_but_created(sample_result, report_en, tmp_path):
-    summary = sample_result.summary.to_json()
     assert build_report(sample_result) == report_en  # deterministic
     # neither stage timings nor the input files' time stamps reach the page
     files = []
