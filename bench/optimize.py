@@ -142,8 +142,8 @@ def main() -> int:
     )
     out["from_audit_s"] = time.perf_counter() - t0
     # the coverage matrix alone, rebuilt from the same candidates (checked identical)
-    settings = result.summary["settings"]
-    rule, max_snap_m = settings["snap"], settings["max_snap_m"]
+    settings = result.summary.settings
+    rule, max_snap_m = settings.snap, settings.max_snap_m
     points = snap_facilities(result.graph, siting.candidates, rule=rule, max_snap_m=max_snap_m)
     t0 = time.perf_counter()
     again = site_distances(

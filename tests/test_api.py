@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 import lifecircle
+from lifecircle.summary import AuditSummary
 
 
 def test_public_names_exist():
@@ -41,7 +42,7 @@ def test_audit_result_shape(sample_result):
         assert isinstance(table, gpd.GeoDataFrame)
         assert table.crs.to_epsg() == 4326
     assert isinstance(r.gaps, pd.DataFrame)
-    assert isinstance(r.summary, dict)
+    assert isinstance(r.summary, AuditSummary)
     assert r.standard.id == "gb50180-2018"
     assert r.profile.id == "adult"
     assert isinstance(r.graph, lifecircle.WalkGraph)
@@ -56,7 +57,7 @@ def test_to_networkx_on_the_sample(sample_result):
     assert nx.is_connected(G)
     total = sum(d for _, _, d in G.edges(data="length"))
     assert total == pytest.approx(g.edge_length.sum())
-    assert total / 1000 == pytest.approx(sample_result.summary["network"]["length_km"], abs=1e-3)
+    assert total / 1000 == pytest.approx(sample_result.summary.network.length_km, abs=1e-3)
     assert G.graph["crs"] == "EPSG:32651"
     some = int(np.argmax(g.edge_length))
     u, v = int(g.edge_u[some]), int(g.edge_v[some])
@@ -66,13 +67,13 @@ def test_to_networkx_on_the_sample(sample_result):
 def test_population_totals_agree(sample_result):
     r = sample_result
     total = r.access["population"].sum()
-    assert r.summary["population"]["total"] == pytest.approx(total, abs=0.05)
+    assert r.summary.to_json()["population"]["total"] == pytest.approx(total, abs=0.05)
     street = r.units["street"]
     assert street["population"].sum() == pytest.approx(total, rel=1e-9)  # NaN skipped
     district = r.units["district"]
     assert district["population"].sum() == pytest.approx(total, rel=1e-9)
     assert street["n_origins"].sum() == len(r.access)
-    assert r.summary["origins"]["analysed"] == len(r.access)
+    assert r.summary.to_json()["origins"]["analysed"] == len(r.access)
 
 
 def test_district_complete_share_is_weighted_mean_of_its_analysed_streets(sample_result):
@@ -96,7 +97,7 @@ def test_street_coverage_recomputed_from_the_access_table(sample_result):
     r = sample_result
     std = r.standard
     street = r.units["street"].set_index("unit_id")
-    cats = r.summary["categories_audited"]
+    cats = r.summary.to_json()["categories_audited"]
     mandatory = [c for c in cats if std.category(c).mandatory]
     covered = pd.DataFrame(
         {c: r.access[f"time_{c}_min"] <= std.category(c).threshold_min for c in cats}
@@ -115,12 +116,12 @@ def test_street_coverage_recomputed_from_the_access_table(sample_result):
         assert np.isnan(street.loc[uid, "complete_share"])
     # city-wide figures in the summary
     for c in cats:
-        assert r.summary["coverage"][c] == pytest.approx(
+        assert r.summary.to_json()["coverage"][c] == pytest.approx(
             (covered[c] * pop).sum() / pop.sum(), abs=1e-6
         )
     score = covered[mandatory].mean(axis=1)
-    assert r.summary["score"] == pytest.approx((score * pop).sum() / pop.sum(), abs=1e-6)
-    assert r.summary["complete_share"] is None
+    assert r.summary.to_json()["score"] == pytest.approx((score * pop).sum() / pop.sum(), abs=1e-6)
+    assert r.summary.to_json()["complete_share"] is None
 
 
 def test_gaps_follow_from_the_unit_tables(sample_result):
@@ -141,7 +142,7 @@ def test_access_rows_carry_their_district(sample_result):
 
 
 def test_excluded_units_are_listed_with_a_reason(sample_result):
-    units = sample_result.summary["units"]
+    units = sample_result.summary.to_json()["units"]
     street = sample_result.units["street"]
     n_analysed = int(street["population"].notna().sum())
     assert units["analysed"]["street"] == n_analysed

@@ -164,7 +164,7 @@ def test_map_facility_clusters(browser, pages, sample_result):
     icons = page.locator(".leaflet-marker-icon.marker-cluster")
     assert icons.count() > 20
     # each cluster drawn in its category's colour
-    summary, std = sample_result.summary, sample_result.standard
+    summary, std = sample_result.summary.to_json(), sample_result.standard
     colours = category_colours(std.category_ids)
     drawn = set(icons.locator("div").evaluate_all(BACKGROUNDS))
     assert drawn <= {rgb(colours[c]) for c in summary["categories_audited"]}

@@ -348,7 +348,7 @@ def test_audit_without_units_uses_hexagons_and_says_so(sample_paths):
         population=sample_paths["population"],
         hex_size_m=600.0,
     )
-    summary = result.summary
+    summary = result.summary.to_json()
     assert summary["units"]["levels"] == ["hex"]
     assert summary["study"]["units"] is None
     assert list(result.units) == ["hex"]

@@ -130,11 +130,11 @@ def hostile(request, tmp_path_factory) -> tuple[str, lifecircle.AuditResult]:
 
 def test_the_study_is_what_the_tests_expect(hostile):
     payload, result = hostile
-    assert result.summary["study"]["name"] == payload
-    assert result.summary["categories_audited"] == [CAT, "park"]
+    assert result.summary.to_json()["study"]["name"] == payload
+    assert result.summary.to_json()["categories_audited"] == [CAT, "park"]
     fac = result.facilities
     assert list(fac["name"]) == [payload] * 3 and int(fac["reachable"].sum()) == 2
-    district, streets = (result.units[level] for level in result.summary["units"]["levels"])
+    district, streets = (result.units[level] for level in result.summary.units.levels)
     assert list(district["name"]) == [f"{payload} D"]
     assert list(streets["unit_id"]) == [f"{payload}-A", f"{payload}-B"]
     assert streets["analysed"].all() and (streets["population_method"] == payload).all()

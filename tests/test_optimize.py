@@ -185,9 +185,9 @@ def inst0_node(tmp_path_factory) -> Instance:
 def test_tiny_instance_is_what_the_tests_assume(inst):
     r = inst.result
     assert r.analysed == {"A", "B", "C"}
-    assert r.summary["categories_audited"] == [CAT]  # the search cut-off is 360 m
+    assert r.summary.to_json()["categories_audited"] == [CAT]  # the search cut-off is 360 m
     assert r.standard.category(CAT).threshold_min * r.profile.speed_m_min == pytest.approx(360)
-    cov = r.summary["coverage"][CAT]
+    cov = r.summary.to_json()["coverage"][CAT]
     assert 0.05 < cov < 0.6  # plenty left to cover
     assert len(r.access) == 225  # 15 x 15 nodes inside the district
 
@@ -423,7 +423,7 @@ def reaudit(paths: dict[str, object], s: Siting, folder: Path) -> lifecircle.Aud
         [*paths["facilities"], prop],
         paths["units"],
         paths["population"],
-        categories=list(s.result.summary["categories_audited"]),
+        categories=list(s.result.summary.to_json()["categories_audited"]),
     )
 
 
@@ -435,7 +435,7 @@ def covered_share(access: pd.DataFrame, threshold_min: float) -> float:
 def assert_reproduced(s: Siting, after: lifecircle.AuditResult) -> None:
     thr = s.result.standard.category(CAT).threshold_min
     summary = s.summary()
-    assert summary["coverage_after"] == pytest.approx(after.summary["coverage"][CAT], abs=1e-9)
+    assert summary["coverage_after"] == pytest.approx(after.summary.coverage[CAT], abs=1e-9)
     assert covered_share(s.access_after(), thr) == pytest.approx(
         covered_share(after.access, thr), abs=1e-9
     )
@@ -524,9 +524,9 @@ def test_reaudit_reproduces_coverage_after_on_the_sample(sample_result, sample_p
     after = reaudit(paths, s, tmp_path)
     assert_reproduced(s, after)
     # the other categories are untouched
-    for cat, share in sample_result.summary["coverage"].items():
+    for cat, share in sample_result.summary.to_json()["coverage"].items():
         if cat != CAT:
-            assert after.summary["coverage"][cat] == share
+            assert after.summary.to_json()["coverage"][cat] == share
 
 
 # --------------------------------------------------------------------------- 4. capacity, fairness
@@ -842,7 +842,7 @@ def check_outputs(out: Path, s_result: lifecircle.AuditResult, model: str, sites
     assert data["category"] == CAT and data["model"] == model and data["sites"] == sites
     assert data["status"] in {"optimal", "time_limit", "greedy"}
     assert data["threshold_m"] == pytest.approx(360.0)
-    assert data["coverage_before"] == s_result.summary["coverage"][CAT]
+    assert data["coverage_before"] == s_result.summary.to_json()["coverage"][CAT]
     assert data["coverage_after"] >= data["coverage_before"]
     assert isinstance(data["runtime_s"], float)
     assert data["mip_gap"] is None or 0 <= data["mip_gap"] <= 1e-4
@@ -1283,7 +1283,7 @@ def reaudit_with(paths: dict[str, object], s: Siting, folder: Path) -> lifecircl
 @pytest.mark.parametrize("category, n", [(GREEN, 2), ("park", 1)])
 def test_greenfield_mclp_matches_brute_force_and_a_reaudit(inst0, tmp_path, category, n):
     r = inst0.result
-    assert category not in r.summary["categories_audited"]
+    assert category not in r.summary.to_json()["categories_audited"]
     assert (r.facilities["category"] != category).all()
     s0 = Siting.from_audit(r, category, candidates=random_candidates(3, 9))
     threshold_m = r.standard.category(category).threshold_min * r.profile.speed_m_min
@@ -1308,7 +1308,7 @@ def test_greenfield_mclp_matches_brute_force_and_a_reaudit(inst0, tmp_path, cate
         assert f"cov_{category}" in table.columns
     # adding the proposals to the facilities and auditing again gives the same coverage
     after = reaudit_with(inst0.paths, s, tmp_path)
-    assert summary["coverage_after"] == pytest.approx(after.summary["coverage"][category], abs=1e-6)
+    assert summary["coverage_after"] == pytest.approx(after.summary.coverage[category], abs=1e-6)
     mine = s.units_after()
     for level, table in after.units.items():
         got = mine[level].set_index("unit_id")[f"cov_{category}"]
@@ -1379,7 +1379,7 @@ def test_an_unaudited_category_with_facilities_gets_the_audits_distances(tmp_pat
 
 @pytest.mark.slow
 def test_greenfield_elderly_care_on_the_sample(sample_result):
-    assert GREEN not in sample_result.summary["categories_audited"]
+    assert GREEN not in sample_result.summary.to_json()["categories_audited"]
     s = Siting.from_audit(sample_result, GREEN, n_candidates=100).solve(sites=5)
     assert s.status == "optimal"
     summary = s.summary()
@@ -1431,7 +1431,7 @@ def test_outputs_lists_the_writers(siting12, tmp_path):
         write(tmp_path / name)
         assert (tmp_path / name).is_file()
     data = json.loads((tmp_path / "optimize.json").read_text(encoding="utf-8"))
-    assert data["audit_warnings"] == siting12.result.summary["warnings"]
+    assert data["audit_warnings"] == siting12.result.summary.to_json()["warnings"]
 
 
 def test_cli_greenfield(cli_files, tmp_path):
@@ -1502,7 +1502,7 @@ def test_newly_covered_equals_a_reaudit_with_residents_beyond_max_snap(tmp_path,
     paths["population"] = write_raster(folder / "population.tif")
     options = {"snap": rule, "max_snap_m": 20.0}
     result = tiny_audit(paths, **options)
-    assert result.summary["settings"]["snap"] == rule
+    assert result.summary.to_json()["settings"]["snap"] == rule
     acc = result.access
     far = (acc["snap_m"] > 20.0).to_numpy()
     assert 0 < far.sum() < len(far)

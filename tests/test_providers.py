@@ -474,7 +474,7 @@ def test_cli_facilities_crs_does_not_move_wgs84_files(tmp_path, sample_paths, gb
 
 
 def test_data_quality_on_the_sample(sample_result, sample_out):
-    quality = sample_result.summary["data_quality"]
+    quality = sample_result.summary.to_json()["data_quality"]
     for key in (
         "network_components_dropped",
         "facilities_snapped_over_100m",

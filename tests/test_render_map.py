@@ -159,7 +159,7 @@ def metres(lon1, lat1, lon2, lat2) -> float:
 
 def test_layers_and_legend(sample_result, none_data):
     data = none_data
-    cats = sample_result.summary["categories_audited"]
+    cats = sample_result.summary.to_json()["categories_audited"]
     themes = data["themes"]
     overlays = [lay["name"] for lay in data["overlays"]]
     # the sample has no elderly care nor community service: complete life circles are
@@ -196,7 +196,7 @@ def test_layers_and_legend(sample_result, none_data):
 def test_theme_figures_are_the_units(sample_result, none_data):
     """Each unit's fill and tooltip carry its own coverage (hand-checked per unit)."""
     units = sample_result.units["street"].query("analysed").reset_index(drop=True)
-    cats = sample_result.summary["categories_audited"]
+    cats = sample_result.summary.to_json()["categories_audited"]
     for theme, column in zip(none_data["themes"], [f"cov_{c}" for c in cats], strict=True):
         part = theme["parts"][0]
         for i, row in units.iterrows():
@@ -238,7 +238,7 @@ def test_same_inputs_same_bytes(sample_result, map_files, tmp_path):
 
 
 def test_facilities_are_clustered_per_category(sample_result, none_data, map_files):
-    cats = sample_result.summary["categories_audited"]
+    cats = sample_result.summary.to_json()["categories_audited"]
     groups = [
         lay for lay in none_data["overlays"] if any(p["kind"] == "clusters" for p in lay["parts"])
     ]
@@ -270,8 +270,10 @@ def test_unused_facilities_label_gives_the_snap_distance(sample_result, none_dat
     assert 0 < len(part["xy"]) <= int((~fac["reachable"]).sum())
     amap = island(map_files["amap"].read_text(encoding="utf-8"))
     assert any(lay["name"] == "未使用设施：距步行网络超过500米" for lay in amap["overlays"])
-    summary = dict(sample_result.summary)
-    summary["settings"] = {**summary["settings"], "max_snap_m": 1250.0}
+    summary = dataclasses.replace(
+        sample_result.summary,
+        settings=dataclasses.replace(sample_result.summary.settings, max_snap_m=1250.0),
+    )
     ctx = MapContext.of(dataclasses.replace(sample_result, summary=summary), lang="en", gcj02=False)
     layer = unused_facility_layer(ctx, fac[~fac["reachable"]])
     assert layer["name"] == "Facilities not used: more than 1,250 m from the walk network"
@@ -379,10 +381,11 @@ def test_partly_analysed_units_are_flagged(sample_result, none_data):
 
 def test_title_and_heading(sample_result):
     def context(lang: str, **study) -> MapContext:
-        summary = dict(sample_result.summary)
-        summary["study"] = {
-            k: v for k, v in summary["study"].items() if k not in ("name", "area_km2")
-        } | study
+        given = {"name": None, "area_km2": None} | study
+        summary = dataclasses.replace(
+            sample_result.summary,
+            study=dataclasses.replace(sample_result.summary.study, **given),
+        )
         return MapContext.of(
             dataclasses.replace(sample_result, summary=summary), lang=lang, gcj02=False
         )
@@ -487,7 +490,7 @@ def test_build_map_returns_a_page(sample_result, tmp_path, caplog):
         page = build_map(sample_result, basemap="none")
     assert isinstance(page, MapPage)
     messages = [r.getMessage() for r in caplog.records]
-    n = len(sample_result.summary["categories_audited"])  # no complete theme on the sample
+    n = len(sample_result.summary.categories_audited)  # no complete theme on the sample
     assert f"map: theme 1 of {n} (kindergarten: catchment, residents not covered)" in messages
     assert any(m.startswith(f"map: theme {n} of {n}") for m in messages)
     frame = page._repr_html_()
@@ -522,7 +525,7 @@ def test_the_complete_life_circle_theme_comes_first_when_computed(tmp_path):
         standard=dataclasses.replace(std, categories=kept),
         keep_edge_units=True,
     )
-    assert result.summary["complete_share"] is not None
+    assert result.summary.to_json()["complete_share"] is not None
     themes = build_map(result, basemap="none").data["themes"]
     assert themes[0]["name"].startswith("Complete life circle") and themes[0]["show"]
-    assert len(themes) == 1 + len(result.summary["categories_audited"])
+    assert len(themes) == 1 + len(result.summary.to_json()["categories_audited"])

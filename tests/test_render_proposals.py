@@ -100,7 +100,7 @@ def site_features(page: str) -> list[dict]:
 
 
 def test_map_has_the_proposals_layer_and_the_before_after_toggle(sample_result, siting, fmap):
-    cats = sample_result.summary["categories_audited"]
+    cats = sample_result.summary.to_json()["categories_audited"]
     themes = fmap.data["themes"]
     names = [t["name"] for t in themes]
     # no complete-life-circle theme on the sample; the siting category's theme is a pair
@@ -213,7 +213,7 @@ def test_map_of_a_category_the_audit_did_not_cover(sample_result):
     """Sites for elderly care (no facility in the sample): before / after themes from the
     siting's own figures (nobody covered before), the standard's threshold."""
     s = Siting.from_audit(sample_result, "elderly_care").solve(sites=3)
-    assert "elderly_care" not in sample_result.summary["categories_audited"]
+    assert "elderly_care" not in sample_result.summary.to_json()["categories_audited"]
     data = build_map(sample_result, basemap="none", siting=s).data
     names = [t["name"] for t in data["themes"]]
     minutes = sample_result.standard.category("elderly_care").threshold_min
@@ -296,7 +296,7 @@ def test_report_proposals_section(siting, report_en):
     assert [r[1] for r in rows] == list(props["site_id"])
     assert [r[2] for r in rows] == [count(v) for v in props["marginal_newly_covered"]]
     # per-unit before / after, every level, every analysed unit
-    for level in siting.result.summary["units"]["levels"]:
+    for level in siting.result.summary.to_json()["units"]["levels"]:
         assert f'id="proposal-units-{level}"' in part
     for unit in summary["units"]:
         assert f">{unit['unit_id']}<" in part

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import os
 import re
@@ -46,7 +45,7 @@ def report_zh(sample_result) -> str:
 
 
 def test_sections_and_headline(sample_result, report_en):
-    summary = sample_result.summary
+    summary = sample_result.summary.to_json()
     for section in SECTIONS:
         assert f'<section id="{section}">' in report_en
     for share in summary["complete_by_level"].values():
@@ -64,7 +63,7 @@ def test_sections_and_headline(sample_result, report_en):
 
 
 def test_method_warnings_and_sources(sample_result, report_en):
-    summary = sample_result.summary
+    summary = sample_result.summary.to_json()
     for cat, th in summary["thresholds"].items():
         assert f'<td class="num">{th["metres"]:.0f}</td>' in report_en, cat
     assert f"{summary['profile']['speed_m_s']:g} m/s" in report_en
@@ -96,7 +95,7 @@ def test_self_contained_and_printable(report_en):
 def test_chinese(sample_result, report_zh):
     assert '<html lang="zh-CN">' in report_zh
     assert "主要结论" in report_zh and "方法" in report_zh
-    for cat in sample_result.summary["categories_audited"]:
+    for cat in sample_result.summary.to_json()["categories_audited"]:
         assert sample_result.standard.category(cat).name_zh in report_zh
     assert '"Noto Sans CJK SC"' in report_zh and '"Microsoft YaHei"' in report_zh
     assert "Categories ranked by shortfall" not in report_zh
@@ -133,15 +132,20 @@ def with_quality(
     result: lifecircle.AuditResult, max_snap_m: float | None = None, **figures
 ) -> lifecircle.AuditResult:
     """``result`` with some data-quality figures (and the snap distance) replaced."""
-    summary = dict(result.summary)
-    summary["data_quality"] = {**summary["data_quality"], **figures}
+    summary = result.summary
+    assert summary.data_quality is not None
+    summary = dataclasses.replace(
+        summary, data_quality=dataclasses.replace(summary.data_quality, **figures)
+    )
     if max_snap_m is not None:
-        summary["settings"] = {**summary["settings"], "max_snap_m": max_snap_m}
+        summary = dataclasses.replace(
+            summary, settings=dataclasses.replace(summary.settings, max_snap_m=max_snap_m)
+        )
     return dataclasses.replace(result, summary=summary)
 
 
 def test_data_quality_section(sample_result, report_en):
-    quality = sample_result.summary["data_quality"]
+    quality = sample_result.summary.to_json()["data_quality"]
     assert '<a href="#quality">Data quality</a>' in report_en.split("</nav>")[0]
     rows = quality_rows(report_en)
     expected = {
@@ -216,11 +220,11 @@ def test_data_quality_in_chinese_and_absent_without_figures(sample_result, repor
     assert '<a href="#quality">数据质量</a>' in report_zh
     rows = quality_rows(report_zh)
     assert "距步行网络超过500米的设施" in rows and "无居民的单元" in rows
-    missing = len(sample_result.summary["data_quality"]["units_without_population"])
+    missing = len(sample_result.summary.to_json()["data_quality"]["units_without_population"])
     assert f"……另有{missing - MAX_LISTED}项" in rows["无居民的单元"][2]
     assert "Data quality" not in report_zh
     # a summary.json from before the data-quality figures: no section, no link
-    summary = {k: v for k, v in sample_result.summary.items() if k != "data_quality"}
+    summary = dataclasses.replace(sample_result.summary, data_quality=None)
     page = build_report(dataclasses.replace(sample_result, summary=summary))
     assert 'id="quality"' not in page and "#quality" not in page
 
@@ -298,14 +302,8 @@ def parse(page: str) -> _Page:
 
 
 def replace_summary(result: lifecircle.AuditResult, **changes) -> lifecircle.AuditResult:
-    """``result`` with top-level summary entries replaced (``None`` removes one)."""
-    summary = copy.deepcopy(result.summary)
-    for key, value in changes.items():
-        if value is None:
-            summary.pop(key, None)
-        else:
-            summary[key] = value
-    return dataclasses.replace(result, summary=summary)
+    """``result`` with top-level summary fields replaced (``None``: a summary without it)."""
+    return dataclasses.replace(result, summary=dataclasses.replace(result.summary, **changes))
 
 
 @pytest.fixture(scope="module")
@@ -336,7 +334,7 @@ def names(result, cats) -> str:
 
 
 def test_complete_life_circle_not_computed_says_what_is_missing(sample_result, report_en):
-    summary = sample_result.summary
+    summary = sample_result.summary.to_json()
     completeness = summary["completeness"]
     assert completeness and not any(st["computed"] for st in completeness.values())
     page = parse(report_en)
@@ -375,7 +373,7 @@ def test_complete_life_circle_not_computed_says_what_is_missing(sample_result, r
 
 
 def test_categories_not_requested_are_not_called_missing_facilities(requested_result):
-    summary = requested_result.summary
+    summary = requested_result.summary.to_json()
     assert summary["categories_audited"] == ["kindergarten", "park"]
     page = build_report(requested_result)
     text = parse(page).text()
@@ -402,7 +400,7 @@ def test_categories_not_requested_are_not_called_missing_facilities(requested_re
 
 
 def test_complete_life_circle_computed(computed_result):
-    summary = computed_result.summary
+    summary = computed_result.summary.to_json()
     assert all(st["computed"] for st in summary["completeness"].values())
     page = build_report(computed_result)
     parsed = parse(page)
@@ -503,7 +501,9 @@ def test_partly_analysed_units_are_flagged(sample_result, report_en):
 
 
 def test_study_name_and_area_in_title_and_heading(sample_result):
-    study = {**sample_result.summary["study"], "name": "静安 & 黄浦 <pilot>", "area_km2": 26.4}
+    study = dataclasses.replace(
+        sample_result.summary.study, name="静安 & 黄浦 <pilot>", area_km2=26.4
+    )
     page = build_report(replace_summary(sample_result, study=study))
     title = "静安 &amp; 黄浦 &lt;pilot&gt;: 15-minute community life circle audit"
     assert f"<title>{title}</title>" in page and f"<h1>{title}</h1>" in page
@@ -511,14 +511,13 @@ def test_study_name_and_area_in_title_and_heading(sample_result):
     page = build_report(replace_summary(sample_result, study=study), lang="zh")
     assert "<title>静安 &amp; 黄浦 &lt;pilot&gt;：15分钟社区生活圈评估</title>" in page
     assert "评估范围面积：26.40平方公里" in page
-    study = {k: v for k, v in study.items() if k not in ("name", "area_km2")}
+    study = dataclasses.replace(study, name=None, area_km2=None)
     page = build_report(replace_summary(sample_result, study=study))
     assert "<title>15-minute community life circle audit</title>" in page
     assert "Area analysed" not in page
 
 
 def test_no_time_but_created(sample_result, report_en, tmp_path):
-    summary = sample_result.summary
     assert build_report(sample_result) == report_en  # deterministic
     # neither stage timings nor the input files' time stamps reach the page
     files = []
@@ -533,7 +532,7 @@ def test_no_time_but_created(sample_result, report_en, tmp_path):
             replace_summary(
                 sample_result,
                 timings_s={"access": 98_765.4321 * (i + 1)},
-                study={**summary["study"], "network": f},
+                study=dataclasses.replace(sample_result.summary.study, network=f),
             )
         )
         for i, f in enumerate(files)
@@ -548,7 +547,7 @@ def test_no_time_but_created(sample_result, report_en, tmp_path):
 
 
 def test_unverified_numbers_are_marked(sample_result, report_en):
-    summary = sample_result.summary
+    summary = sample_result.summary.to_json()
     std = sample_result.standard
     unverified = [
         c for c in summary["categories_audited"] if not summary["thresholds"][c]["verified"]
@@ -571,7 +570,7 @@ def test_unverified_numbers_are_marked(sample_result, report_en):
         assert (label + "†" in head) == (cat in unverified), cat
     assert "walking speed" not in parse(section(report_en, "headline")).text()
     # an unverified walking speed: every figure rests on it
-    profile = {**summary["profile"], "verified": False}
+    profile = dataclasses.replace(sample_result.summary.profile, verified=False)
     page = build_report(replace_summary(sample_result, profile=profile))
     assert (
         "The walking speed of the adult profile (1.2 m/s) has not been checked against "
@@ -598,7 +597,7 @@ def test_proposals_without_complete_life_circle_and_without_run_time(sample_resu
         "–",
     ]
     assert "kindergarten within 5 min†" in rows
-    for level in sample_result.summary["units"]["levels"]:
+    for level in sample_result.summary.to_json()["units"]["levels"]:
         head = parse(part).table(f"proposal-units-{level}")[0]
         assert not any("complete" in h for h in head)
     assert "HiGHS via scipy.optimize.milp, time limit 60 s" in part

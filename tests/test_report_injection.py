@@ -23,6 +23,7 @@ import pytest
 import lifecircle
 from lifecircle.render.report import build_report, render_report
 from lifecircle.siting import Siting
+from lifecircle.summary import ExcludedUnit
 from tests.test_browser import CHROMIUM, open_page
 from tests.test_browser import browser as browser  # the shared fixture
 
@@ -101,34 +102,57 @@ def hostile(
     gaps = result.gaps.copy()
     gaps.loc[gaps.index[0], "name"] = t("gap-name")
 
-    summary = copy.deepcopy(result.summary)
-    summary["study"]["name"] = t("study-name")
-    summary["standard"]["title"] = t("standard-title")
-    summary["standard"]["title_zh"] = t("standard-title")
-    summary["standard"]["source"] = t("standard-source")
-    summary["profile"]["source"] = t("profile-source")
-    summary["thresholds"]["park"]["source"] = t("threshold-source")
-    summary["population"]["method"] = t("population-method")
-    summary["population"]["sources"] = {
-        t("population-source"): 1.0,
-        **summary["population"]["sources"],
-    }
-    summary["warnings"] = [*summary["warnings"], t("warning")]
-    quality = summary["data_quality"]
-    quality["unknown_typecodes"] = {t("typecode"): 3}
-    quality["units_without_population"] = [t("unit-without-population")]
-    quality["categories_without_facilities"] = [t("category-id-quality")]
-    summary["units"]["excluded"] = [
-        {"unit_id": t("excluded-id"), "name": t("excluded-name"), "reason": t("excluded-reason")}
-    ]
-    summary["categories_not_audited_reason"] = {
-        **summary.get("categories_not_audited_reason", {}),
-        t("category-id-not-requested"): "not_requested",
-    }
-    for level in summary["completeness"].values():
-        level["missing"] = [*level["missing"], t("category-id-missing")]
-        level["computed"] = False
-    summary["attribution"] = t("attribution")
+    old = result.summary
+    assert old.data_quality is not None and old.completeness is not None
+    study = dataclasses.replace(old.study, name=t("study-name"))
+    if path_safe:  # file names: only the last part of a path is shown
+        study = dataclasses.replace(study, facilities=(f"/data/{t('facility-file')}.csv",))
+    summary = dataclasses.replace(
+        old,
+        study=study,
+        standard=dataclasses.replace(
+            old.standard,
+            title=t("standard-title"),
+            title_zh=t("standard-title"),
+            source=t("standard-source"),
+        ),
+        profile=dataclasses.replace(old.profile, source=t("profile-source")),
+        thresholds={
+            **old.thresholds,
+            "park": dataclasses.replace(old.thresholds["park"], source=t("threshold-source")),
+        },
+        population=dataclasses.replace(
+            old.population,
+            method=t("population-method"),
+            sources={t("population-source"): 1.0, **old.population.sources},
+        ),
+        warnings=(*old.warnings, t("warning")),
+        data_quality=dataclasses.replace(
+            old.data_quality,
+            unknown_typecodes={t("typecode"): 3},
+            units_without_population=(t("unit-without-population"),),
+            categories_without_facilities=(t("category-id-quality"),),
+        ),
+        units=dataclasses.replace(
+            old.units,
+            excluded=(
+                ExcludedUnit(
+                    unit_id=t("excluded-id"), name=t("excluded-name"), reason=t("excluded-reason")
+                ),
+            ),
+        ),
+        categories_not_audited_reason={
+            **(old.categories_not_audited_reason or {}),
+            t("category-id-not-requested"): "not_requested",
+        },
+        completeness={
+            level: dataclasses.replace(
+                status, missing=(*status.missing, t("category-id-missing")), computed=False
+            )
+            for level, status in old.completeness.items()
+        },
+        attribution=t("attribution"),
+    )
     shown = [
         t(f)
         for f in (
@@ -157,8 +181,7 @@ def hostile(
             "attribution",
         )
     ]
-    if path_safe:  # file names: only the last part of a path is shown
-        summary["study"]["facilities"] = [f"/data/{t('facility-file')}.csv"]
+    if path_safe:
         shown.append(f"{t('facility-file')}.csv")
     return dataclasses.replace(result, standard=std, units=units, gaps=gaps, summary=summary), shown
 

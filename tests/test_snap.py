@@ -339,7 +339,7 @@ def test_sample_access_table_equals_networkx_with_split_edges(sample_result, cat
     residents drawn at random; facilities' access points as the audit makes them."""
     r = sample_result
     g = r.graph
-    assert r.summary["settings"]["snap"] == "edge"
+    assert r.summary.to_json()["settings"]["snap"] == "edge"
     fac = r.facilities[r.facilities["category"] == category].to_crs(g.crs)
     assert len(fac) > 10
     _, sxy = access_points(fac)

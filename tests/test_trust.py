@@ -28,18 +28,18 @@ def test_categories_and_profile_do_not_change_the_analysed_units(variants):
     ref = variants["default"]
     for name, result in variants.items():
         assert result.analysed == ref.analysed, name
-        assert result.summary["population"]["total"] == ref.summary["population"]["total"], name
+        assert result.summary.population.total == ref.summary.population.total, name
         assert len(result.access) == len(ref.access), name
-        assert result.summary["units"]["catchment_m"] == ref.summary["units"]["catchment_m"]
+        assert result.summary.units.catchment_m == ref.summary.units.catchment_m
     # 15 min at the fastest profile of GB 50180 (adult, 1.2 m/s)
-    assert ref.summary["units"]["catchment_m"] == pytest.approx(15 * 72.0)
+    assert ref.summary.units.catchment_m == pytest.approx(15 * 72.0)
     assert edge_reach_m(ref.standard) == pytest.approx(1080.0)
-    assert ref.summary["population"]["total"] == pytest.approx(769214.0, abs=1.0)
+    assert ref.summary.population.total == pytest.approx(769214.0, abs=1.0)
 
 
 @pytest.mark.slow
 def test_a_partial_category_list_says_completeness_is_not_computed(variants):
-    summary = variants["categories"].summary
+    summary = variants["categories"].summary.to_json()
     assert summary["complete_share"] is None
     assert summary["completeness"]["15min"]["computed"] is False
     assert "bus_stop" in summary["completeness"]["15min"]["missing"]
@@ -55,27 +55,27 @@ def test_keep_edge_units_analyses_and_flags_them(sample_result):
     street = kept.units["street"].set_index("unit_id")
     edge = street["edge_effect"].astype(bool)
     assert set(street.index[edge & street["analysed"].astype(bool)]) == (
-        set(kept.summary["units"]["edge_effect"])
+        set(kept.summary.to_json()["units"]["edge_effect"])
     )
     assert (street.loc[edge, "catchment_inside_share"] < 0.99).all()
     assert (
         street.loc[~edge & street["population"].notna(), "catchment_inside_share"] >= 0.99
     ).all()
-    assert any("--keep-edge-units" in w for w in kept.summary["warnings"])
+    assert any("--keep-edge-units" in w for w in kept.summary.to_json()["warnings"])
     default = sample_result.units["street"]
     analysed = default["analysed"].astype(bool)
     assert analysed.any() and not default.loc[analysed, "edge_effect"].astype(bool).any()
-    assert sample_result.summary["units"]["edge_effect"] == []
+    assert sample_result.summary.to_json()["units"]["edge_effect"] == []
 
 
 @pytest.mark.slow
 def test_summary_names_the_study_and_its_area(sample_result):
-    study = sample_result.summary["study"]
+    study = sample_result.summary.to_json()["study"]
     assert study["name"] == "streets.osm.pbf"  # the library default: the network's name
     assert 10 < study["area_km2"] < 60  # 16 analysed streets of central Shanghai
     named = lifecircle.audit(name="Central Shanghai sample", categories=["park"])
-    assert named.summary["study"]["name"] == "Central Shanghai sample"
-    assert named.summary["study"]["area_km2"] == study["area_km2"]
+    assert named.summary.to_json()["study"]["name"] == "Central Shanghai sample"
+    assert named.summary.to_json()["study"]["area_km2"] == study["area_km2"]
 
 
 def _tables():

@@ -8,7 +8,7 @@ Examples
 --------
 >>> import lifecircle
 >>> result = lifecircle.audit()            # the bundled central-Shanghai sample
->>> result.summary["coverage"]["park"]     # doctest: +SKIP
+>>> result.summary.coverage["park"]         # doctest: +SKIP
 """
 
 from __future__ import annotations

@@ -12,10 +12,10 @@ import json
 import logging
 import signal
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -30,6 +30,9 @@ from .options import (
     split_options,
 )
 from .settings import OPTION_RANGES
+
+if TYPE_CHECKING:
+    from .summary import AuditSummary
 
 log = logging.getLogger("lifecircle")
 
@@ -284,7 +287,7 @@ def audit(ctx: click.Context, **opts: Any) -> None:
         writers = {**result.outputs(), **_page_writers(result, settings.run)}
         write_outputs(folder, writers)
         written = folder.publish()
-    _report_warnings(result.summary["warnings"])
+    _report_warnings(result.summary.warnings)
     if settings.verbosity >= 0:
         click.echo(_headline(result.summary))
         click.echo(f"wrote {', '.join(p.name for p in written)} to {out}")
@@ -300,7 +303,7 @@ def _page_writers(shown: Any, run: RunOptions) -> dict[str, Any]:
     }
 
 
-def _report_warnings(warnings: list[str]) -> None:
+def _report_warnings(warnings: Sequence[str]) -> None:
     for warning in warnings:
         log.warning("warning: %s", warning)
 
@@ -328,7 +331,7 @@ def optimize(ctx: click.Context, **opts: Any) -> None:
     out = settings.run.out
     with OutputFolder(out, inputs=settings.input_paths()) as folder:
         result = _run_audit(settings)
-        _report_warnings(result.summary["warnings"])
+        _report_warnings(result.summary.warnings)
         siting = _site(result, siting_opts)
         writers = {**result.outputs(), **siting.outputs(), **_page_writers(siting, settings.run)}
         write_outputs(folder, writers)
@@ -373,23 +376,25 @@ def _site(result: Any, options: SitingOptions) -> Any:
     return siting
 
 
-def _headline(summary: dict) -> str:
+def _headline(summary: AuditSummary) -> str:
+    finest = summary.units.levels[-1]
     lines = [
-        f"{summary['standard']['title']} - profile {summary['profile']['id']} "
-        f"({summary['profile']['speed_m_s']} m/s)",
-        f"residents analysed: {summary['population']['total']:,.0f} in "
-        f"{summary['units']['analysed'][summary['units']['levels'][-1]]} "
-        f"{summary['units']['levels'][-1]} units",
+        f"{summary.standard.title} - profile {summary.profile.id} "
+        f"({summary.profile.speed_m_s} m/s)",
+        f"residents analysed: {summary.population.total:,.0f} in "
+        f"{summary.units.analysed[finest]} {finest} units",
     ]
-    for level, share in summary["complete_by_level"].items():
+    completeness = summary.completeness or {}
+    for level, share in summary.complete_by_level.items():
         if share is None:
-            missing = ", ".join(summary["completeness"][level]["missing"])
+            status = completeness.get(level)
+            missing = ", ".join(status.missing) if status is not None else ""
             lines.append(f"  complete {level} life circle: not computed (not audited: {missing})")
         else:
             lines.append(f"  complete {level} life circle: {share:.1%}")
     lines.append("  coverage by category:")
-    for cat, share in sorted(summary["coverage"].items(), key=lambda kv: kv[1]):
-        minutes = summary["thresholds"][cat]["minutes"]
+    for cat, share in sorted(summary.coverage.items(), key=lambda kv: kv[1]):
+        minutes = summary.thresholds[cat].minutes
         lines.append(f"    {cat:<22} {share:6.1%} within {minutes:g} min")
     return "\n".join(lines)
 

@@ -22,7 +22,6 @@ import shapely
 
 from . import columns
 from .access import compute_access
-from .columns import OUTPUTS
 from .config import Profile, Standard, load_standard
 from .coverage import (
     citywide,
@@ -57,17 +56,10 @@ from .io.units import UnitHierarchy, hex_units, read_units, units_from_osm
 from .network import WalkGraph, read_network
 from .options import AuditOptions
 from .settings import CATCHMENT_INSIDE_SHARE, FAR_SNAP_WARNING_M, check_hex_cells
-from .summary import SummaryParts, build_summary
+from .summary import OUTPUT_FILES as OUTPUT_FILES  # re-exported: the audit's data outputs
+from .summary import AuditSummary, SummaryParts, build_summary
 
 log = logging.getLogger(__name__)
-
-#: The audit's data outputs (see :data:`lifecircle.columns.OUTPUTS`; the map and
-#: report are written by the render stage).
-OUTPUT_FILES = tuple(
-    name
-    for name, out in OUTPUTS.items()
-    if out.written_by == "audit" and not name.endswith(".html")
-)
 
 
 @dataclass
@@ -85,7 +77,8 @@ class AuditResult:
     gaps
         Unit x category shortfalls, largest first.
     summary
-        City-wide figures, method, warnings, timings.
+        City-wide figures, method, warnings, timings (:class:`~lifecircle.summary.AuditSummary`;
+        ``summary.to_json()`` is ``summary.json``).
     facilities
         The normalised facilities with ``snap_m`` (EPSG:4326).
     graph
@@ -103,7 +96,7 @@ class AuditResult:
     access: gpd.GeoDataFrame
     units: dict[str, gpd.GeoDataFrame]
     gaps: pd.DataFrame
-    summary: dict[str, Any]
+    summary: AuditSummary
     facilities: gpd.GeoDataFrame
     graph: WalkGraph
     standard: Standard
@@ -141,11 +134,7 @@ class AuditResult:
             "gaps.csv": lambda p: write_csv(p, gaps),
         }
 
-        def summary(path: Path) -> object:
-            self.summary["outputs"] = list(OUTPUT_FILES)
-            return write_json(path, self.summary)
-
-        writers["summary.json"] = summary
+        writers["summary.json"] = lambda p: write_json(p, self.summary.to_json())
         return writers
 
     def write(

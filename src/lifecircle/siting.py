@@ -154,7 +154,7 @@ class Siting:
             the category in ``result.facilities`` (all NaN when there is none:
             greenfield), with the audit's access rule, snap limit and profile.
             Candidates, existing facilities and residents are all snapped with the
-            audit's snap rule (``summary["settings"]["snap"]``) and ``max_snap_m``;
+            audit's snap rule (``result.summary.settings.snap``) and ``max_snap_m``;
             residents beyond ``max_snap_m`` are never covered by a new site.
         candidates
             ``"auto"``, a file of points/parcels, or a GeoDataFrame.
@@ -175,14 +175,14 @@ class Siting:
         graph = result.graph
         speed = result.profile.speed_m_min
         threshold_m = std.category(category).threshold_min * speed
-        audited = list(result.summary["categories_audited"])
+        audited = list(result.summary.categories_audited)
         # the audit's search cut-off: the longest threshold of the audited categories
         cutoff_m = max(std.category(c).threshold_min for c in audited) * speed
         radius_m = threshold_m if objective == "coverage" else max(cutoff_m, threshold_m)
-        settings = result.summary.get("settings", {})
-        max_snap_m = float(settings.get("max_snap_m", MAX_SNAP_M))
+        settings = result.summary.settings
+        max_snap_m = float(settings.max_snap_m if settings.max_snap_m is not None else MAX_SNAP_M)
         acc = result.access
-        rule = check_rule(settings.get("snap") or ("edge" if "edge" in acc.columns else "node"))
+        rule = check_rule(settings.snap or ("edge" if "edge" in acc.columns else "node"))
         residents = resident_snap(result, rule=rule, max_snap_m=max_snap_m)
         existing = result.facilities[result.facilities["category"] == category]
         notes: list[str] = []
@@ -451,7 +451,7 @@ class Siting:
     @property
     def categories(self) -> list[str]:
         """Categories compared before and after: the audit's, plus this one if new."""
-        audited = list(self.result.summary["categories_audited"])
+        audited = list(self.result.summary.categories_audited)
         return audited if self.category in audited else [*audited, self.category]
 
     @property
@@ -568,7 +568,7 @@ class Siting:
                 )
         out = {
             "category": self.category,
-            "category_audited": self.category in self.result.summary["categories_audited"],
+            "category_audited": self.category in self.result.summary.categories_audited,
             "model": self.model,
             "objective": self.options.get("objective"),
             "sites": len(self.selected),
@@ -606,7 +606,7 @@ class Siting:
             "solver": "HiGHS via scipy.optimize.milp",
             "solver_run": dict(self.solver_info),
             "notes": [*self.problem_notes, *self.notes],
-            "audit_warnings": list(self.result.summary.get("warnings", [])),
+            "audit_warnings": list(self.result.summary.warnings),
             "inputs": [str(p) for p in self.inputs],
             "units": per_unit,
         }
@@ -798,7 +798,7 @@ def _not_audited_notes(
             f"{category} is a mandatory category: the completeness figures before "
             "and after count it, so they differ from the audit's"
         )
-    reach = result.summary.get("units", {}).get("catchment_m")
+    reach = result.summary.units.catchment_m
     if reach is not None and threshold_m > float(reach) + 1e-6:
         notes.append(
             f"the analysed units were chosen for a {float(reach):.0f} m walk; the "

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import shapely
 
 from ..settings import MAX_SNAP_M
 from ..snap import DEFAULT_SNAP
+from ..summary import Threshold
 from . import _mapdata
 from ._style import category_colours
 from ._text import _TEXT, category_name, level_name, text
@@ -48,8 +49,8 @@ class MapContext:
             result=result,
             lang=lang,
             gcj02=gcj02,
-            categories=list(summary["categories_audited"]),
-            levels=list(summary["units"]["levels"]),
+            categories=list(summary.categories_audited),
+            levels=list(summary.units.levels),
             colours=category_colours(result.standard.category_ids),
         )
 
@@ -66,14 +67,12 @@ class MapContext:
     @property
     def max_snap_m(self) -> float:
         """How far from the walk network a facility may lie and still be used (m)."""
-        settings = self.result.summary.get("settings") or {}
-        return float(settings.get("max_snap_m") or MAX_SNAP_M)
+        return float(self.result.summary.settings.max_snap_m or MAX_SNAP_M)
 
     @property
     def snap_rule(self) -> str:
         """How the audit entered points into the network (``edge`` or ``node``)."""
-        settings = self.result.summary.get("settings") or {}
-        return str(settings.get("snap") or DEFAULT_SNAP)
+        return str(self.result.summary.settings.snap or DEFAULT_SNAP)
 
     def catchment(self, facilities: gpd.GeoDataFrame, reach_m: float) -> gpd.GeoSeries:
         """The walking catchment of ``facilities`` under the audit's access rule."""
@@ -86,18 +85,26 @@ class MapContext:
             max_snap_m=self.max_snap_m,
         )
 
-    def threshold(self, cat: str) -> dict[str, Any]:
+    def threshold(self, cat: str) -> Threshold:
         """A category's walking threshold (``minutes``, ``metres``).
 
         From the summary for an audited category; from the standard and the walking
         profile for another (a siting may propose sites of a category the audit did
         not cover, e.g. one with no facility yet).
         """
-        known = self.result.summary["thresholds"].get(cat)
+        known = self.result.summary.thresholds.get(cat)
         if known is not None:
             return known
-        minutes = self.result.standard.category(cat).threshold_min
-        return {"minutes": minutes, "metres": round(minutes * self.result.profile.speed_m_min, 1)}
+        info = self.result.standard.category(cat)
+        minutes = info.threshold_min
+        return Threshold(
+            level=info.level,
+            minutes=minutes,
+            metres=round(minutes * self.result.profile.speed_m_min, 1),
+            mandatory=info.mandatory,
+            verified=info.verified,
+            source=info.source,
+        )
 
     def finest_units_word(self) -> str:
         """The finest units in the plural, e.g. "streets / towns" (plain text)."""
@@ -119,10 +126,9 @@ class MapContext:
 
     def study(self) -> tuple[str | None, str | None]:
         """The study's name and its area (formatted, e.g. "26.4 km²"), when known."""
-        study = self.result.summary.get("study") or {}
-        name = study.get("name")
-        name = str(name).strip() if name is not None else ""
-        raw_area = study.get("area_km2")
+        study = self.result.summary.study
+        name = str(study.name).strip() if study.name is not None else ""
+        raw_area = study.area_km2
         try:
             area_km2 = float(raw_area) if raw_area is not None else math.nan
         except (TypeError, ValueError):

@@ -112,7 +112,7 @@ def unit_popup(ctx: MapContext, row: pd.Series) -> str:
     worst = row["worst_category"]
     for cat in ctx.categories:
         swatch = f'<span class="lc-swatch" style="background:{ctx.colours[cat]}"></span>'
-        minutes = f"{ctx.threshold(cat)['minutes']:g}"
+        minutes = f"{ctx.threshold(cat).minutes:g}"
         label = (
             f"{swatch}{esc(ctx.cat_name(cat))} "
             f"<small>{esc(text('at_most', lang, minutes=minutes))}</small>"

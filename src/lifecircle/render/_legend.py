@@ -57,13 +57,13 @@ def legend_html(
     str
         HTML.
     """
-    lang, summary = ctx.lang, ctx.result.summary
-    std_title = summary["standard"]["title_zh" if lang == "zh" else "title"]
-    prof = summary["profile"]
+    lang, audit = ctx.lang, ctx.result.summary
+    std_title = audit.standard.title_zh if lang == "zh" else audit.standard.title
+    prof = audit.profile
     parts = [
         f'<div class="lc-title">{esc(text("title", lang))}</div>',
-        f'<div class="lc-sub">{esc(std_title)} · {esc(profile_name(prof["id"], lang))} '
-        f"{prof['speed_m_s']:g} m/s</div>",
+        f'<div class="lc-sub">{esc(std_title)} · {esc(profile_name(prof.id, lang))} '
+        f"{prof.speed_m_s:g} m/s</div>",
         f'<div class="lc-head">{esc(text("legend_share", lang))}</div>',
     ]
     for colour, label in reversed(share_classes()):
@@ -110,7 +110,7 @@ def legend_html(
     if proposed is not None:
         cat, summary = proposed.category, proposed.summary
         name = ctx.cat_name(cat)
-        minutes = f"{ctx.threshold(cat)['minutes']:g}"
+        minutes = f"{ctx.threshold(cat).minutes:g}"
         parts += [
             f'<div class="lc-head">{esc(text("legend_proposals", lang))}</div>',
             f'<div class="lc-row"><span class="lc-site-key">{site_marker_html(1)}</span>'

@@ -59,7 +59,7 @@ def boundary_layer(ctx: MapContext, level: str) -> dict[str, Any]:
 
 def not_analysed_layer(ctx: MapContext, units: gpd.GeoDataFrame) -> dict[str, Any]:
     """The finest units left out of the analysis, each with the reason."""
-    reasons = {str(e["unit_id"]): str(e["reason"]) for e in ctx.result.summary["units"]["excluded"]}
+    reasons = {str(e.unit_id): str(e.reason) for e in ctx.result.summary.units.excluded}
     label = esc(text("legend_not_analysed", ctx.lang))
     tips = [
         f"<b>{esc(name)}</b><br>{label}: {esc(reasons.get(str(uid), ''))}"

@@ -101,8 +101,8 @@ def site_rows(ctx: MapContext, proposed: Proposed, i: int) -> list[tuple[str, st
                 text(
                     "minutes_metres",
                     lang,
-                    minutes=f"{th['minutes']:g}",
-                    metres=f"{th['metres']:.0f}",
+                    minutes=f"{th.minutes:g}",
+                    metres=f"{th.metres:.0f}",
                 )
             ),
         )
@@ -119,7 +119,7 @@ def proposals_layer(ctx: MapContext, proposed: Proposed) -> dict[str, Any]:
     )
     if props.empty:
         return layer(name, [], show=True)
-    reach = ctx.threshold(cat)["metres"]
+    reach = ctx.threshold(cat).metres
     areas = pd.concat(
         [ctx.catchment(sites.iloc[[i]], reach) for i in range(len(sites))], ignore_index=True
     )

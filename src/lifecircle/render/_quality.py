@@ -57,17 +57,14 @@ def quality_rows(result: AuditResult, lang: str) -> list[dict[str, Any]] | None:
         the figure is non-zero, i.e. worth a look).
     """
     summary = result.summary
-    quality = summary.get("data_quality")
-    if not isinstance(quality, Mapping):
+    quality = summary.data_quality
+    if quality is None:
         return None
-    settings = summary.get("settings") or {}
-    metres = count(settings.get("max_snap_m") or MAX_SNAP_M)
+    metres = count(summary.settings.max_snap_m or MAX_SNAP_M)
     names = _unit_names(result)
     rows = []
     for key in _FIGURES:
-        if key not in quality:
-            continue
-        value = quality[key]
+        value = getattr(quality, key)
         if isinstance(value, Mapping):  # {category or code: n}
             total = sum(float(n) for n in value.values())
             shown = [
@@ -96,7 +93,7 @@ def quality_rows(result: AuditResult, lang: str) -> list[dict[str, Any]] | None:
 
 def _unit_names(result: AuditResult) -> dict[str, str]:
     """Names of the finest units by id (empty when the units have no names)."""
-    levels = result.summary.get("units", {}).get("levels") or []
+    levels = result.summary.units.levels
     frame = result.units.get(levels[-1]) if levels else None
     if frame is None or "name" not in frame.columns:
         return {}

@@ -87,12 +87,12 @@ def themes(ctx: MapContext, proposed: Proposed | None = None) -> list[Theme]:
             cat,
         )
         usable = fac[(fac["category"] == cat) & fac["reachable"].astype(bool)]
-        area = ctx.catchment(usable, ctx.threshold(cat)["metres"])
+        area = ctx.catchment(usable, ctx.threshold(cat).metres)
         name = text(
             "theme_category",
             ctx.lang,
             name=ctx.cat_name(cat),
-            minutes=f"{ctx.threshold(cat)['minutes']:g}",
+            minutes=f"{ctx.threshold(cat).minutes:g}",
         )
         theme = Theme(
             name,
@@ -126,7 +126,7 @@ def _not_audited_theme(ctx: MapContext, proposed: Proposed) -> tuple[Theme, gpd.
     )
     fac = ctx.result.facilities
     usable = fac[(fac["category"] == cat) & fac["reachable"].astype(bool)]
-    area = ctx.catchment(usable, ctx.threshold(cat)["metres"])
+    area = ctx.catchment(usable, ctx.threshold(cat).metres)
     units = _units_with(ctx, proposed.siting.units_after(access)[ctx.levels[-1]])
     theme = Theme(
         "", columns.cov(cat), cells, ctx.display(gpd.GeoDataFrame(geometry=area)), units=units
@@ -140,7 +140,7 @@ def _before_after(
     """The siting category's theme as a pair: existing facilities, then with the new sites."""
     cat, graph = proposed.category, ctx.result.graph
     logger.info("map: theme %s after the proposed sites", cat)
-    minutes = f"{ctx.threshold(cat)['minutes']:g}"
+    minutes = f"{ctx.threshold(cat).minutes:g}"
     # residents still uncovered, per origin (a resident partly served by a site of
     # limited capacity appears twice in access_after: served and unserved shares)
     after = proposed.access_after
@@ -157,9 +157,7 @@ def _before_after(
     sites = pd.concat(
         [usable.geometry.to_crs(graph.crs), proposed.sites.geometry], ignore_index=True
     )
-    area = ctx.catchment(
-        gpd.GeoDataFrame(geometry=sites, crs=graph.crs), ctx.threshold(cat)["metres"]
-    )
+    area = ctx.catchment(gpd.GeoDataFrame(geometry=sites, crs=graph.crs), ctx.threshold(cat).metres)
     return [
         dataclasses.replace(
             before,

@@ -18,13 +18,13 @@ computed (a mandatory category not audited) are shown as "not computed — missi
 …", never as a share; categories not audited are "not requested" or "no
 facilities in the data"; coarser units only partly analysed are flagged; figures
 resting on thresholds or a walking speed not checked against their source are
-marked. It shows no time but ``summary["created"]``.
+marked. It shows no time but ``summary.created``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -54,6 +54,7 @@ from ._text import (
 if TYPE_CHECKING:
     from ..pipeline import AuditResult
     from ..siting import Siting
+    from ..summary import StudyInfo
 
 __all__ = ["build_report", "render_report"]
 
@@ -178,8 +179,8 @@ class _Report:
         self.lang = lang
         self.summary = result.summary
         self.std = result.standard
-        self.categories: list[str] = list(self.summary["categories_audited"])
-        self.levels: list[str] = list(self.summary["units"]["levels"])
+        self.categories: list[str] = list(self.summary.categories_audited)
+        self.levels: list[str] = list(self.summary.units.levels)
         self.colours = category_colours(self.std.category_ids)
         self.completeness = self._completeness()
         #: The top life-circle level (every mandatory category), if the standard has one.
@@ -199,12 +200,12 @@ class _Report:
         return self.t("list_sep").join(self.cat(c) for c in categories)
 
     def minutes(self, category: str) -> float:
-        return float(self.summary["thresholds"][category]["minutes"])
+        return float(self.summary.thresholds[category].minutes)
 
     def mark(self, category: str) -> str:
         """:data:`UNVERIFIED` if the category's threshold is not checked against the text."""
-        th = self.summary["thresholds"].get(category)
-        return UNVERIFIED if th is not None and not th.get("verified", True) else ""
+        th = self.summary.thresholds.get(category)
+        return UNVERIFIED if th is not None and not th.verified else ""
 
     def level_mark(self, info: _Completeness) -> str:
         """:data:`UNVERIFIED` if a level's completeness rests on an unverified threshold."""
@@ -215,12 +216,12 @@ class _Report:
     def _completeness(self) -> list[_Completeness]:
         """Per life-circle level (increasing minutes): computed or not, and what is missing.
 
-        From ``summary["completeness"]``; a summary from before it counts a level as
+        From ``summary.completeness``; a summary from before it counts a level as
         computed when it has a figure, and lists as missing the mandatory categories
         of the level and below that were not audited (the figure then leaves them out).
         """
-        given = self.summary.get("completeness")
-        by_level = self.summary.get("complete_by_level") or {}
+        given = self.summary.completeness
+        by_level = self.summary.complete_by_level
         audited = set(self.categories)
         out = []
         for lv in sorted(self.std.levels, key=lambda level: level.minutes):
@@ -229,13 +230,13 @@ class _Report:
                 for c in self.std.categories
                 if c.mandatory and self.std.level(c.level).minutes <= lv.minutes
             ]
-            if isinstance(given, Mapping):
+            if given is not None:
                 entry = given.get(lv.id)
-                if not isinstance(entry, Mapping):
+                if entry is None:
                     continue  # no mandatory category at this level or below
-                cats = [str(c) for c in entry.get("categories", cats)]
-                missing = [str(c) for c in entry.get("missing", [])]
-                computed = bool(entry.get("computed")) and not missing
+                cats = [str(c) for c in entry.categories]
+                missing = [str(c) for c in entry.missing]
+                computed = bool(entry.computed) and not missing
             else:
                 if not cats:
                     continue
@@ -257,22 +258,18 @@ class _Report:
     def not_audited(self) -> dict[str, list[str]]:
         """Categories of the standard not audited, by reason (``not_requested``, ``no_facilities``).
 
-        From ``summary["categories_not_audited_reason"]``; a summary from before it
+        From ``summary.categories_not_audited_reason``; a summary from before it
         says "no facilities" for the categories the data-quality figures list as such
         (all of them when it has none) and "not requested" for the others.
         """
         summary = self.summary
-        reasons = summary.get("categories_not_audited_reason")
-        if not isinstance(reasons, Mapping):
-            quality = summary.get("data_quality")
-            without = (
-                quality.get("categories_without_facilities")
-                if isinstance(quality, Mapping)
-                else None
-            )
+        reasons = summary.categories_not_audited_reason
+        if reasons is None:
+            quality = summary.data_quality
+            without = quality.categories_without_facilities if quality is not None else None
             reasons = {
                 c: ("no_facilities" if without is None or c in without else "not_requested")
-                for c in summary.get("categories_not_audited", [])
+                for c in summary.categories_not_audited
             }
         out: dict[str, list[str]] = {"not_requested": [], "no_facilities": []}
         for cat, reason in reasons.items():
@@ -320,22 +317,21 @@ class _Report:
 
     def context(self) -> dict[str, Any]:
         summary = self.summary
-        std_title = summary["standard"]["title_zh" if self.lang == "zh" else "title"]
-        prof = summary["profile"]
-        created = dt.datetime.fromisoformat(summary["created"])
+        std_title = summary.standard.title_zh if self.lang == "zh" else summary.standard.title
+        prof = summary.profile
+        created = dt.datetime.fromisoformat(summary.created)
         if created.tzinfo is not None:
             created = created.astimezone(dt.timezone.utc)
-        study = summary.get("study") or {}
-        name = study.get("name")
+        name = summary.study.name
         title = self.t("title_study", name=name) if name else self.t("title")
-        area = study.get("area_km2")
+        area = summary.study.area_km2
         return {
             "title": title,
             "subtitle": self.t(
                 "report_subtitle",
                 standard=std_title,
-                profile=profile_name(prof["id"], self.lang),
-                speed=f"{prof['speed_m_s']:g}",
+                profile=profile_name(prof.id, self.lang),
+                speed=f"{prof.speed_m_s:g}",
             ),
             "area": (
                 self.t("study_area", area=f"{float(area):,.2f}")
@@ -345,7 +341,7 @@ class _Report:
             "created": self.t(
                 "created",
                 date=f"{created:%Y-%m-%d %H:%M} UTC",
-                version=summary["lifecircle_version"],
+                version=summary.lifecircle_version,
             ),
             "headline": self.headline(),
             "categories": self.category_rows(),
@@ -357,7 +353,7 @@ class _Report:
             "gaps": self.gap_rows(),
             "method": self.method(),
             "quality": quality_rows(self.result, self.lang),
-            "warnings": [str(w) for w in summary["warnings"]],
+            "warnings": [str(w) for w in summary.warnings],
             "sources": self.sources(),
             "charts": self.charts(),
         }
@@ -366,7 +362,7 @@ class _Report:
 
     def headline(self) -> dict[str, Any]:
         summary = self.summary
-        total = summary["population"]["total"]
+        total = summary.population.total
         complete = []
         for info in self.completeness:
             label = self.t("card_complete", level=info.name)
@@ -375,7 +371,7 @@ class _Report:
                     {
                         "label": label,
                         "share": pct(info.share) + self.level_mark(info),
-                        "residents": self.t("card_residents", n=count(total * info.share)),
+                        "residents": self.t("card_residents", n=count(total * (info.share or 0.0))),
                         "colour": share_colour(info.share),
                         "computed": True,
                         "note": (
@@ -399,10 +395,10 @@ class _Report:
         finest = self.levels[-1]
         sentences = []
         top = self.top
-        worst_cat = min(self.categories, key=lambda c: summary["coverage"][c])
+        worst_cat = min(self.categories, key=lambda c: summary.coverage[c])
         shortfall = {
             "category": self.cat(worst_cat) + self.mark(worst_cat),
-            "uncovered": count(total * (1 - summary["coverage"][worst_cat])),
+            "uncovered": count(total * (1 - summary.coverage[worst_cat])),
             "minutes": f"{self.minutes(worst_cat):g}",
             "total": count(total),
         }
@@ -438,8 +434,8 @@ class _Report:
             "residents": count(total),
             "complete": complete,
             "units": {
-                "done": summary["units"]["fully_analysed"][finest],
-                "total": summary["units"]["total"][finest],
+                "done": summary.units.fully_analysed[finest],
+                "total": summary.units.total[finest],
                 "level": level_name(finest, self.lang),
             },
             "sentence": " ".join(sentences),
@@ -478,14 +474,14 @@ class _Report:
     def unverified_note(self) -> dict[str, str] | None:
         """What rests on numbers not checked against their source, or ``None``."""
         unverified = [c for c in self.categories if self.mark(c)]
-        prof = self.summary["profile"]
+        prof = self.summary.profile
         speed = (
             ""
-            if prof.get("verified", True)
+            if prof.verified
             else self.t(
                 "unverified_profile",
-                profile=profile_name(prof["id"], self.lang),
-                speed=f"{prof['speed_m_s']:g}",
+                profile=profile_name(prof.id, self.lang),
+                speed=f"{prof.speed_m_s:g}",
             )
         )
         if not unverified and not speed:
@@ -507,32 +503,32 @@ class _Report:
 
     def category_rows(self) -> list[dict[str, Any]]:
         summary = self.summary
-        total = summary["population"]["total"]
+        total = summary.population.total
         rows = []
-        for cat in sorted(self.categories, key=lambda c: summary["coverage"][c]):
-            th = summary["thresholds"][cat]
-            share = summary["coverage"][cat]
+        for cat in sorted(self.categories, key=lambda c: summary.coverage[c]):
+            th = summary.thresholds[cat]
+            share = summary.coverage[cat]
             rows.append(
                 {
                     "name": self.cat(cat),
                     "colour": self.colours.get(cat, "#666666"),
-                    "level": life_circle_name(self.std, th["level"], self.lang),
+                    "level": life_circle_name(self.std, th.level, self.lang),
                     "threshold": self.t(
-                        "minutes_metres", minutes=f"{th['minutes']:g}", metres=f"{th['metres']:.0f}"
+                        "minutes_metres", minutes=f"{th.minutes:g}", metres=f"{th.metres:.0f}"
                     )
                     + self.mark(cat),
                     "coverage": pct(share) + self.mark(cat),
                     "coverage_colour": share_colour(share),
                     "uncovered": count(total * (1 - share)),
-                    "facilities": count(summary["facilities"]["by_category"].get(cat, 0)),
-                    "mandatory": self.t("yes" if th["mandatory"] else "no"),
+                    "facilities": count(summary.facilities.by_category.get(cat, 0)),
+                    "mandatory": self.t("yes" if th.mandatory else "no"),
                 }
             )
         return rows
 
     def not_audited_rows(self) -> list[dict[str, Any]]:
         """The standard's categories that were not audited, with the reason."""
-        speed = float(self.summary["profile"]["speed_m_s"])
+        speed = float(self.summary.profile.speed_m_s)
         rows = []
         for reason, cats in self.not_audited().items():
             for cat in cats:
@@ -595,7 +591,7 @@ class _Report:
         return self.t("list_sep").join(flags)
 
     def _edge_units(self) -> set[str]:
-        return {str(u) for u in (self.summary["units"].get("edge_effect") or [])}
+        return {str(u) for u in self.summary.units.edge_effect}
 
     def worst_units(self) -> dict[str, Any]:
         computed = self._top_computed()
@@ -644,7 +640,7 @@ class _Report:
                     "partly_note",
                     mark=PARTLY,
                     level=level_name(self.levels[-1], self.lang),
-                    catchment=f"{self.summary['units']['catchment_m']:.0f}",
+                    catchment=f"{self.summary.units.catchment_m:.0f}",
                 )
             )
         if EDGE in marks:
@@ -728,79 +724,85 @@ class _Report:
 
     def method(self) -> dict[str, Any]:
         summary = self.summary
-        prof, net, units = summary["profile"], summary["network"], summary["units"]
+        prof, net, units = summary.profile, summary.network, summary.units
         finest = self.levels[-1]
         thresholds = [
             {
                 "name": self.cat(c),
                 "colour": self.colours.get(c, "#666666"),
-                "level": life_circle_name(self.std, th["level"], self.lang),
-                "minutes": f"{th['minutes']:g}",
-                "metres": f"{th['metres']:.0f}",
-                "mandatory": self.t("yes" if th["mandatory"] else "no"),
-                "verified": self.t("yes" if th["verified"] else "no"),
-                "source": th["source"],
+                "level": life_circle_name(self.std, th.level, self.lang),
+                "minutes": f"{th.minutes:g}",
+                "metres": f"{th.metres:.0f}",
+                "mandatory": self.t("yes" if th.mandatory else "no"),
+                "verified": self.t("yes" if th.verified else "no"),
+                "source": th.source,
             }
-            for c, th in summary["thresholds"].items()
+            for c, th in summary.thresholds.items()
         ]
         speed = self.t(
             "m_speed",
-            profile=profile_name(prof["id"], self.lang),
-            speed=f"{prof['speed_m_s']:g}",
-            per_min=f"{prof['speed_m_s'] * 60:g}",
-            source=prof["source"],
+            profile=profile_name(prof.id, self.lang),
+            speed=f"{prof.speed_m_s:g}",
+            per_min=f"{prof.speed_m_s * 60:g}",
+            source=prof.source,
         )
-        if not prof.get("verified", True):
+        if not prof.verified:
             speed += " " + self.t("m_speed_unverified")
         reasons = self.not_audited()
+        std = summary.standard
         return {
-            "standard": f"{summary['standard']['title_zh' if self.lang == 'zh' else 'title']}"
-            f" — {summary['standard']['source']}",
+            "standard": f"{std.title_zh if self.lang == 'zh' else std.title} — {std.source}",
             "speed": speed,
             "thresholds": thresholds,
             "network": self.t(
                 "m_network_text",
-                nodes=count(net["nodes"]),
-                edges=count(net["edges"]),
-                km=f"{net['length_km']:,.1f}",
-                crs=net["crs"],
-                dropped=net.get("dropped_components", 0),
-                dropped_nodes=count(net.get("dropped_nodes", 0)),
+                nodes=count(net.nodes),
+                edges=count(net.edges),
+                km=f"{net.length_km:,.1f}",
+                crs=net.crs,
+                dropped=net.dropped_components,
+                dropped_nodes=count(net.dropped_nodes),
             ),
-            "population": summary["population"]["method"],
+            "population": summary.population.method,
             "population_sources": [
-                (str(name), count(value))
-                for name, value in summary["population"]["sources"].items()
+                (str(name), count(value)) for name, value in summary.population.sources.items()
             ],
             "units": self.t(
                 "m_units_text",
                 level=level_name(finest, self.lang),
-                catchment=f"{units['catchment_m']:.0f}",
-                done=units["fully_analysed"][finest],
-                total=units["total"][finest],
+                catchment=f"{units.catchment_m:.0f}",
+                done=units.fully_analysed[finest],
+                total=units.total[finest],
             ),
-            "excluded": units["excluded"],
+            "excluded": list(units.excluded),
             "not_requested": [self.cat(c) for c in reasons["not_requested"]],
             "no_facilities": [self.cat(c) for c in reasons["no_facilities"]],
             "complete": self.complete_notes(),
         }
 
     def sources(self) -> dict[str, Any]:
-        study = self.summary["study"]
+        study = self.summary.study
         inputs = []
-        for role in ("network", "facilities", "units", "population"):
-            paths = study.get(role) or []
-            for name in [paths] if isinstance(paths, str) else paths:
+        roles: list[tuple[str, Sequence[str | None]]] = [
+            ("network", [study.network]),
+            ("facilities", study.facilities),
+            ("units", [study.units]),
+            ("population", [study.population]),
+        ]
+        for role, paths in roles:
+            for name in paths:
+                if not name:
+                    continue
                 # the file's name only: no path of the planner's machine, no time stamp
                 inputs.append({"role": self.t(f"role_{role}"), "file": Path(str(name)).name})
         sample = next(
             (info["description"] for name, info in SAMPLES.items() if _is_sample(study, name)), None
         )
-        versions = ", ".join(f"{k} {v}" for k, v in self.summary["versions"].items())
+        versions = ", ".join(f"{k} {v}" for k, v in self.summary.versions.items())
         return {
             "inputs": inputs,
             "sample": sample,
-            "attribution": self.summary["attribution"],
+            "attribution": self.summary.attribution,
             "versions": versions,
         }
 
@@ -808,10 +810,10 @@ class _Report:
 
     def charts(self) -> dict[str, str]:
         summary = self.summary
-        ranked = sorted(self.categories, key=lambda c: summary["coverage"][c])
+        ranked = sorted(self.categories, key=lambda c: summary.coverage[c])
         coverage = _charts.coverage_bars(
             [f"{self.cat(c)} ≤{self.minutes(c):g}′{self.mark(c)}" for c in ranked],
-            [summary["coverage"][c] for c in ranked],
+            [summary.coverage[c] for c in ranked],
             title=self.t("chart_coverage"),
             xlabel=self.t("chart_coverage_x"),
         )
@@ -1126,13 +1128,13 @@ class _Proposals:
         return tables
 
 
-def _is_sample(study: dict[str, Any], name: str) -> bool:
+def _is_sample(study: StudyInfo, name: str) -> bool:
     """Whether the audited inputs are those of a bundled sample."""
     paths = get_path(name)
     try:
         return (
-            Path(study["network"]).resolve() == paths["network"].resolve()
-            and Path(study["units"] or "").resolve() == paths["units"].resolve()
+            Path(study.network).resolve() == paths["network"].resolve()
+            and Path(study.units or "").resolve() == paths["units"].resolve()
         )
     except (KeyError, TypeError, OSError):
         return False
