@@ -16,13 +16,28 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
-import shapely
 
-from . import columns
+from ._audit_stages import (
+    _access_output,
+    _add_edge_effect,
+    _add_population_method,
+    _check_ledger,
+    _choose_categories,
+    _completeness_warnings,
+    _hierarchy,
+    _inputs,
+    _load_facilities,
+    _network_warnings,
+    _origins,
+    _place_residents,
+    _reach_warnings,
+    _standard_and_profile,
+    _unit_check_warnings,
+    check_population,
+)
 from .access import compute_access
-from .config import Profile, Standard, load_standard
+from .config import Profile, Standard
 from .coverage import (
     citywide,
     completeness_status,
@@ -31,9 +46,7 @@ from .coverage import (
     find_gaps,
     units_inside_network,
 )
-from .datasets import get_path
 from .errors import DataError
-from .io.facilities import facilities_from_osm, is_table, merge_facilities, read_facilities
 from .io.outputs import (
     OutputFolder,
     Writer,
@@ -43,19 +56,11 @@ from .io.outputs import (
     write_json,
     write_outputs,
 )
-from .io.population import (
-    Origins,
-    is_raster,
-    origins_from_polygons,
-    origins_from_raster,
-    population_inside,
-    read_population,
-)
-from .io.providers import deduplicate
-from .io.units import UnitHierarchy, hex_units, read_units, units_from_osm
+from .io.population import population_inside
+from .io.units import UnitHierarchy
 from .network import WalkGraph, read_network
 from .options import AuditOptions
-from .settings import CATCHMENT_INSIDE_SHARE, FAR_SNAP_WARNING_M, check_hex_cells
+from .settings import CATCHMENT_INSIDE_SHARE, FAR_SNAP_WARNING_M
 from .summary import OUTPUT_FILES as OUTPUT_FILES  # re-exported: the audit's data outputs
 from .summary import AuditSummary, SummaryParts, build_summary
 
@@ -180,10 +185,6 @@ class _Timer:
         yield
         self.timings[name] = round(time.perf_counter() - t0, 3)
         log.info("%s done in %.2f s", name.replace("_", " "), self.timings[name])
-
-
-def _is_osm(path: Path) -> bool:
-    return not path.name.lower().endswith(".graphml")
 
 
 def audit(
@@ -402,479 +403,3 @@ def audit(
         analysed=analysed,
         inputs=[Path(p) for p in inputs],
     )
-
-
-def _inputs(
-    opts: AuditOptions,
-) -> tuple[Path, list[tuple[Path, str | None]], Path | None, Path | None]:
-    """The input files (the bundled sample when no network is given).
-
-    Each facility file comes with its datum.
-    """
-    network, facilities = opts.network, list(opts.facilities)
-    units, population = opts.units, opts.population
-    if network is None:
-        if facilities or units or population:
-            msg = "give --network (a street network) along with the other inputs"
-            raise DataError(msg)
-        sample = get_path("central-shanghai")
-        network, facilities = sample["network"], [sample["facilities"]]
-        units, population = sample["units"], sample["population"]
-    items = [
-        (Path(f[0]), f[1])
-        if isinstance(f, tuple)
-        else (Path(f), opts.facilities_crs if is_table(f) else None)
-        for f in facilities
-    ]
-    return (
-        Path(network),
-        items,
-        None if units is None else Path(units),
-        None if population is None else Path(population),
-    )
-
-
-def _standard_and_profile(opts: AuditOptions) -> tuple[Standard, Profile]:
-    """The standard and walking profile; unknown category ids are refused here."""
-    std = opts.standard if isinstance(opts.standard, Standard) else load_standard(opts.standard)
-    for cat in opts.categories or ():
-        std.category(cat)  # unknown ids raise with the list of valid ones
-    return std, std.profile(opts.profile)
-
-
-def _reach_warnings(
-    in_scope: pd.DataFrame, far: pd.Series, fac: gpd.GeoDataFrame, max_snap_m: float
-) -> list[str]:
-    """Residents and facilities too far from the walk network."""
-    out = []
-    if far.any():
-        out.append(
-            f"{int(far.sum())} resident locations ({in_scope.loc[far, 'population'].sum():.0f} "
-            f"residents) lie farther than {max_snap_m:.0f} m from the walk network; they "
-            "count as not covered for every category"
-        )
-    n_far = int((~fac["reachable"]).sum())
-    if n_far:
-        out.append(
-            f"{n_far} facilities lie farther than {max_snap_m:.0f} m from the "
-            "walk network and are not used"
-        )
-    return out
-
-
-def _unit_check_warnings(unit_check: pd.DataFrame, finest: str, reach_m: float) -> list[str]:
-    """Units analysed despite the edge effect, and units left out."""
-    out = []
-    edge_kept = unit_check[unit_check["analysed"] & unit_check["edge_effect"]]
-    if len(edge_kept):
-        out.append(
-            f"{len(edge_kept)} {finest} units are analysed although part of their "
-            f"{reach_m:.0f} m walking catchment lies outside the street data "
-            "(--keep-edge-units): facilities beyond the data's edge are missed, so coverage "
-            "there may be underestimated; they are flagged edge_effect=true in units.gpkg"
-        )
-    n_excluded = int((~unit_check["analysed"]).sum())
-    if n_excluded:
-        out.append(
-            f"{n_excluded} of {len(unit_check)} {finest} units are not analysed: "
-            f"their {reach_m:.0f} m walking catchment is not inside the street data (edge "
-            "effect) or no resident lives on the kept network there; see units.excluded"
-        )
-    return out
-
-
-def _completeness_warnings(completeness: dict[str, dict], std: Standard) -> list[str]:
-    """Which complete life circles could not be computed, and why."""
-    missing = sorted(
-        {c for st in completeness.values() for c in st["missing"]}, key=std.category_ids.index
-    )
-    if not missing:
-        return []
-    return [
-        "complete life circles are not computed for the level(s) "
-        + ", ".join(lv for lv, st in completeness.items() if not st["computed"])
-        + ": the mandatory categor"
-        + ("ies " if len(missing) > 1 else "y ")
-        + ", ".join(missing)
-        + " were not audited. Completeness needs every mandatory "
-        "category; add their facilities with --facilities (or audit all categories)"
-    ]
-
-
-def _network_warnings(graph: WalkGraph) -> list[str]:
-    out: list[str] = []
-    if graph.dropped.get("not_walkable_edges"):
-        by_class: dict[str, int] = graph.dropped.get("not_walkable_by_class", {})
-        out.append(
-            f"network: dropped {graph.dropped['not_walkable_edges']} GraphML edges that "
-            "are not walkable ("
-            + ", ".join(f"{k}: {n}" for k, n in list(by_class.items())[:8])
-            + ")"
-        )
-    if graph.dropped.get("invalid_locations"):
-        out.append(
-            f"network: {graph.dropped['invalid_locations']} nodes without a valid "
-            "location (missing or non-finite coordinates) were skipped with their edges"
-        )
-    if not graph.dropped.get("components"):
-        return out
-    pct = 100.0 * graph.dropped["nodes"] / (graph.dropped["nodes"] + graph.n_nodes)
-    return [
-        *out,
-        f"network: kept the largest connected component; dropped "
-        f"{graph.dropped['components']} smaller ones ({graph.dropped['nodes']} nodes, "
-        f"{pct:.1f}%; the largest dropped has "
-        f"{graph.dropped['largest_dropped_component_nodes']} nodes, e.g. land across a "
-        "river with no walkable crossing in the data). Residents there are not audited; "
-        "keep big components with --min-component-nodes N.",
-    ]
-
-
-def _load_facilities(
-    network: Path,
-    items: list[tuple[Path, str | None]],
-    std: Standard,
-    osm_pois: bool,
-    warnings: list[str],
-) -> tuple[gpd.GeoDataFrame, dict[str, int], dict[str, int]]:
-    """Read, classify, merge and de-duplicate every facility source."""
-    frames = []
-    if osm_pois and _is_osm(network):
-        frames.append(facilities_from_osm(network, std))
-    frames.extend(read_facilities(p, std, crs=crs) for p, crs in items)
-    unknown_codes: dict[str, int] = {}
-    skipped = {"empty_geometries": 0, "invalid_locations": 0, "broken_areas": 0}
-    for frame in frames:
-        for code, n in frame.attrs.get("unknown_typecodes", {}).items():
-            unknown_codes[code] = unknown_codes.get(code, 0) + n
-        for key in skipped:
-            skipped[key] += int(frame.attrs.get(key, 0))
-    said = {
-        "empty_geometries": "features without a geometry",
-        "invalid_locations": "OSM nodes without a valid location",
-        "broken_areas": "OSM areas whose polygon could not be built",
-    }
-    for key, n in skipped.items():
-        if n:
-            warnings.append(f"facilities: skipped {n} {said[key]}")
-    fac, merged = deduplicate(merge_facilities(frames))
-    fac = fac.reset_index(drop=True)
-    fac["facility_id"] = np.arange(len(fac), dtype=np.int64)
-    if unknown_codes:
-        warnings.append(
-            f"{sum(unknown_codes.values())} facilities have Amap type codes with no category "
-            f"({', '.join(sorted(unknown_codes)[:10])}); they are left out. Map them in "
-            "configs/providers/amap-typecodes.yaml or give a `category` column"
-        )
-    if merged:
-        warnings.append(
-            f"merged {sum(merged.values())} duplicate facilities found in more than "
-            "one source (same category, similar name, within 20 m)"
-        )
-    return fac, merged, unknown_codes
-
-
-def _choose_categories(
-    counts: pd.Series,
-    std: Standard,
-    categories: Sequence[str] | None,
-    sources: list[Path],
-    warnings: list[str],
-) -> list[str]:
-    """The categories to audit: those asked for (all must have facilities), else all found."""
-    names = ", ".join(str(p) for p in sources)
-    if categories is None:
-        audited = [c for c in std.category_ids if counts.get(c, 0) > 0]
-        missing = [c for c in std.category_ids if counts.get(c, 0) == 0]
-        if missing:
-            warnings.append(
-                "no facilities found for " + ", ".join(missing) + ": these categories are "
-                "not audited (and complete life circles that need them are not computed); "
-                "add them with --facilities (a file with a `category` column)"
-            )
-    else:
-        audited = list(dict.fromkeys(categories))
-        missing = [c for c in audited if counts.get(c, 0) == 0]
-        if missing:
-            msg = (
-                f"no facilities of categor{'ies' if len(missing) > 1 else 'y'} "
-                f"{', '.join(missing)} in {names} (checked the standard's OSM selectors "
-                "and `category` columns); add a --facilities file with them, or leave them "
-                "out of --categories"
-            )
-            raise DataError(msg)
-    if not audited:
-        msg = f"no facilities of any category of {std.id} found in {names}; give --facilities"
-        raise DataError(msg)
-    return audited
-
-
-def _place_residents(
-    origins: Origins, hierarchy: UnitHierarchy, analysed: set[str], unit_check: pd.DataFrame
-) -> tuple[gpd.GeoDataFrame, int]:
-    """Give every origin its finest unit; units left without residents are not analysed.
-
-    Updates ``analysed`` and ``unit_check`` in place; returns the origins inside
-    some unit and the number outside every unit.
-    """
-    pts = origins.points
-    pts["unit_id"] = hierarchy.assign(pts)
-    outside_units = int(pts["unit_id"].isna().sum())
-    pts = pts[pts["unit_id"].notna()]
-    empty = analysed - set(pts["unit_id"].astype(str))
-    if empty:
-        analysed -= empty
-        rows = unit_check["unit_id"].isin(empty)
-        unit_check.loc[rows, "analysed"] = False
-        unit_check.loc[rows, "reason"] = (
-            "no residents on the kept walk network (no streets inside, or only streets "
-            "of a dropped network component)"
-        )
-    return pts, outside_units
-
-
-def _hierarchy(
-    units: str | Path | None,
-    network: Path,
-    graph: WalkGraph,
-    opts: AuditOptions,
-    warnings: list[str],
-) -> UnitHierarchy:
-    """Units from the file; else OSM administrative boundaries; else hexagons."""
-    unit_levels, unit_codes, hex_size_m = opts.unit_levels, opts.unit_codes, opts.hex_size_m
-    if units is not None:
-        hierarchy = read_units(
-            units, level_columns=list(unit_levels) if unit_levels else None, code_field=unit_codes
-        )
-        _unit_warnings(units, hierarchy.report, warnings)
-        return hierarchy
-    if _is_osm(network):
-        found = units_from_osm(network)
-        if found is not None:
-            warnings.append(
-                "no --units given: using the administrative boundaries "
-                f"({', '.join(found.levels)}) in {network.name}"
-            )
-            return found
-    warnings.append(
-        f"no --units given and no administrative boundaries in {network.name}: using a grid "
-        f"of hexagons ({hex_size_m:g} m from centre to corner, {2.598 * hex_size_m**2 / 1e6:.2f} "
-        "km2 each). Hexagons are not governance units; give --units for real ones"
-    )
-    west, south, east, north = shapely.bounds(graph.extent()).tolist()
-    check_hex_cells(east - west, north - south, hex_size_m, source="--hex-size-m")
-    return hex_units(graph.extent(), graph.crs, size_m=hex_size_m)
-
-
-def _unit_warnings(units: str | Path, rep: dict, warnings: list[str]) -> None:
-    """Say what reading the governance units changed (repairs, rebuilt or dropped units)."""
-    said = {
-        "repaired": "invalid (e.g. self-intersecting) unit polygons repaired with make_valid",
-        "rebuilt_from_children": "units without a polygon given the union of their children's",
-        "dropped_without_geometry": "units without a polygon and with 0 population dropped",
-    }
-    for key, what in said.items():
-        ids = rep.get(key) or []
-        if ids:
-            warnings.append(f"{units}: {len(ids)} {what}: {_examples(ids, len(ids))}")
-    if rep.get("broken_areas"):
-        warnings.append(
-            f"{units}: {rep['broken_areas']} administrative boundaries could not "
-            "be assembled into polygons and were left out"
-        )
-
-
-def _origins(
-    graph: WalkGraph, population: str | Path | None, hierarchy: UnitHierarchy, warnings: list[str]
-) -> Origins:
-    if population is not None and is_raster(population):
-        origins = origins_from_raster(graph, population)
-        _raster_warnings(population, origins.report, warnings)
-        return origins
-    if population is not None:
-        polys = read_population(population)
-    else:
-        finest = hierarchy.units[hierarchy.finest]
-        polys = finest[["geometry"]].assign(population=1.0, population_method="none_given")
-        warnings.append(
-            "no population given: every unit counts as 1 resident spread along "
-            "its streets, so coverage shares are shares of residential street "
-            "length, not of people; give --population"
-        )
-    origins = origins_from_polygons(graph, polys)
-    rep = origins.report
-    resolved = rep.get("hierarchy_resolved")
-    if resolved:
-        warnings.append(
-            f"{population}: the population polygons hold several nested levels; used the "
-            f"finest ({resolved['level_used']}, {resolved['polygons_used']} polygons) and "
-            f"ignored {resolved['polygons_ignored']} coarser ones, so nobody is counted twice"
-        )
-    if rep.get("polygons_repaired"):
-        warnings.append(
-            f"{population}: repaired {rep['polygons_repaired']} invalid (e.g. "
-            "self-intersecting) population polygons with make_valid: "
-            + _examples(rep.get("repaired_ids", []), rep["polygons_repaired"])
-        )
-    if rep.get("polygons_without_geometry_dropped"):
-        warnings.append(
-            f"{population}: {rep['polygons_without_geometry_dropped']} population polygons "
-            "without a usable polygon and without residents were dropped"
-        )
-    if rep["polygons_partly_outside_network"]:
-        warnings.append(
-            f"{rep['polygons_partly_outside_network']} population polygons extend beyond the "
-            "street data; they keep only the share of their population proportional to "
-            "their area inside it"
-        )
-    if rep["polygons_without_nodes"]:
-        warnings.append(
-            f"{rep['polygons_without_nodes']} population polygons contain no node of the "
-            f"kept walk network (no streets inside, or only streets of a dropped component); "
-            f"their {rep['population_without_nodes']:.0f} residents are not allocated"
-        )
-    return origins
-
-
-def _raster_warnings(population: str | Path, rep: dict, warnings: list[str]) -> None:
-    dropped = rep.get("cells_not_finite", 0) + rep.get("cells_negative", 0)
-    if dropped:
-        warnings.append(
-            f"{population}: {dropped} raster cells hold no valid population "
-            f"({rep.get('cells_not_finite', 0)} NaN or infinite, "
-            f"{rep.get('cells_negative', 0)} negative, "
-            f"{rep.get('dropped_cell_share', 0.0):.2%} of the populated cells); they count as "
-            "0 residents. Check the raster's nodata value"
-        )
-
-
-def _examples(ids: Sequence[object], total: int, limit: int = 5) -> str:
-    """``a, b, c and 7 more`` (ids shown are data: they stay plain text in warnings)."""
-    shown = ", ".join(str(i) for i in list(ids)[:limit])
-    return shown + (f" and {total - min(len(ids), limit)} more" if total > limit else "")
-
-
-def _add_population_method(
-    units: dict[str, gpd.GeoDataFrame], table: pd.DataFrame, hierarchy: UnitHierarchy
-) -> None:
-    """Per unit, the population methods of its residents (e.g. ``census2020_street``)."""
-    ancestors = hierarchy.ancestors().set_index(hierarchy.finest)
-    finest_ids = table["unit_id"].astype(str).to_numpy()
-    method = table["population_method"].astype(str).to_numpy()
-    for level, frame in units.items():
-        key = (
-            finest_ids
-            if level == hierarchy.finest
-            else ancestors.loc[finest_ids, level].astype(str).to_numpy()
-        )
-        per_unit = pd.Series(method).groupby(key).agg(lambda s: "+".join(sorted(set(s))))
-        methods = frame["unit_id"].astype(str).map(per_unit)
-        frame.insert(frame.columns.get_loc("population") + 1, "population_method", methods)
-
-
-def _add_edge_effect(finest: gpd.GeoDataFrame, unit_check: pd.DataFrame) -> None:
-    """Per finest unit: the share of its catchment inside the data, and the edge flag."""
-    check = unit_check.set_index("unit_id")
-    ids = finest["unit_id"]
-    at = finest.columns.get_loc("analysed") + 1
-    finest.insert(at, "catchment_inside_share", ids.map(check["catchment_inside_share"]))
-    finest.insert(at + 1, "edge_effect", ids.map(check["edge_effect"]).fillna(False).astype(bool))
-
-
-#: Relative and absolute tolerance of the population-conservation check.
-_POP_RTOL, _POP_ATOL = 1e-9, 1e-6
-
-
-def check_population(
-    in_scope: pd.DataFrame,
-    access: pd.DataFrame,
-    units: dict[str, gpd.GeoDataFrame],
-    hierarchy: UnitHierarchy,
-    city: dict,
-) -> None:
-    """Population is conserved: every output holds the residents of the analysed units.
-
-    The residents placed in the analysed units equal, unit by unit, the population
-    of ``units.gpkg``'s finest level, and in total that of ``access.parquet``, of
-    every coarser level and of ``summary.json``.
-
-    Raises
-    ------
-    DataError
-        Naming the units (or outputs) whose population differs.
-    """
-    expected = in_scope.groupby(in_scope["unit_id"].astype(str))["population"].sum()
-    total = float(expected.sum())
-    finest = units[hierarchy.finest]
-    got = pd.Series(
-        finest["population"].to_numpy(float), index=finest["unit_id"].astype(str)
-    ).reindex(expected.index)
-    bad = ~np.isclose(
-        got.fillna(-1.0).to_numpy(), expected.to_numpy(), rtol=_POP_RTOL, atol=_POP_ATOL
-    )
-    problems = [
-        f"{hierarchy.finest} {uid}: {exp:.1f} residents placed, {g:.1f} in units.gpkg"
-        for uid, exp, g in zip(expected.index[bad], expected[bad], got[bad], strict=True)
-    ][:5]
-    totals = {
-        "access.parquet": float(access["population"].sum()),
-        "summary.json": float(city["population"]),
-    }
-    totals.update(
-        {
-            f"units.gpkg layer {level}": float(np.nansum(table["population"]))
-            for level, table in units.items()
-        }
-    )
-    problems += [
-        f"{where}: {value:.1f} residents, expected {total:.1f}"
-        for where, value in totals.items()
-        if not np.isclose(value, total, rtol=_POP_RTOL, atol=_POP_ATOL)
-    ]
-    if problems:
-        msg = (
-            "population is not conserved (a bug or inconsistent inputs; nothing was "
-            "written): " + "; ".join(problems) + ". Check for duplicate unit ids and "
-            "overlapping units, and report this with the inputs if it persists"
-        )
-        raise DataError(msg)
-
-
-def _check_ledger(ledger: dict, population: str | Path | None, in_scope: float) -> None:
-    """Input residents = allocated + itemised losses; analysed = what the outputs hold."""
-    if not ledger["balanced"] or not np.isclose(
-        ledger["population_in_analysed_units"], in_scope, rtol=_POP_RTOL, atol=_POP_ATOL
-    ):
-        msg = (
-            f"{population}: population is not conserved (a bug; nothing was written): "
-            f"{ledger['population_input']:.1f} residents given, "
-            f"{ledger['population_allocated']:.1f} allocated, losses "
-            f"{ledger['population_not_allocated']}, residual {ledger['residual']:.3g}, "
-            f"{ledger['population_in_analysed_units']:.1f} in analysed units against "
-            f"{in_scope:.1f} in the outputs. Please report this with the inputs"
-        )
-        raise DataError(msg)
-
-
-def _access_output(
-    table: pd.DataFrame, pts: gpd.GeoDataFrame, hierarchy: UnitHierarchy, categories: list[str]
-) -> gpd.GeoDataFrame:
-    ancestors = hierarchy.ancestors().set_index(hierarchy.finest)
-    out = pd.DataFrame(
-        {
-            "origin_id": table["origin_id"].to_numpy(),
-            "population": table["population"].to_numpy(),
-            "population_method": table["population_method"].astype(str).to_numpy(),
-            "unit_id": table["unit_id"].astype(str).to_numpy(),
-            "snap_m": table["snap_m"].to_numpy(),
-            "node": table["node"].to_numpy(),
-            "edge": table["edge"].to_numpy(),
-        }
-    )
-    for level in hierarchy.levels[:-1]:
-        out[columns.unit_level(level)] = ancestors.loc[out["unit_id"], level].astype(str).to_numpy()
-    for cat in categories:
-        out[columns.dist(cat)] = table[columns.dist(cat)].to_numpy()
-        out[columns.time(cat)] = table[columns.time(cat)].to_numpy()
-    geometry = pts.geometry.loc[table.index]
-    return gpd.GeoDataFrame(out, geometry=geometry.to_numpy(), crs=pts.crs).to_crs("EPSG:4326")
