@@ -1,0 +1,227 @@
+"""Sparse walking-distance matrices between residents and candidate sites.
+
+The optimizer's coverage matrices: :func:`distances_within` (node entries with
+offsets, e.g. access points along a parcel's edge) and :func:`site_distances`
+(snapped points on both sides, with the direct walk along a shared edge). Both
+follow the access convention of :func:`lifecircle.access.compute_access`, run
+Dijkstra once per distinct source node in bounded chunks and keep only the
+pairs within the radius. Re-exported by :mod:`lifecircle.access`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.csgraph import dijkstra
+
+from .snap import Snapped, same_edge_pairs
+
+if TYPE_CHECKING:
+    from .network import WalkGraph
+
+#: Length given to a zero-length edge from the virtual source (a sparse matrix
+#: would drop an explicit 0). It is far below any reported precision.
+_EPS_M = 1e-9
+
+
+def distances_within(
+    graph: WalkGraph,
+    source_nodes: np.ndarray,
+    source_offset_m: np.ndarray,
+    source_group: np.ndarray,
+    *,
+    target_nodes: np.ndarray,
+    target_offset_m: np.ndarray,
+    radius_m: float,
+    chunk_size: int = 64,
+    target_row: np.ndarray | None = None,
+    n_targets: int | None = None,
+    n_groups: int | None = None,
+) -> sp.csr_matrix:
+    """Sparse target x group matrix of walking distances no longer than ``radius_m``.
+
+    Same access convention as :func:`~lifecircle.access.compute_access`: ``target_offset +
+    network_distance + source_offset``, over node entries. A group (e.g. a
+    candidate site) may have several sources (access points along a parcel's
+    edge, both ends of a snapped point's edge), and a target several entries (its
+    ``target_row``); a pair's distance is the minimum over them. Dijkstra runs
+    once per distinct source node, a bounded chunk of them at a time, so no dense
+    sources x nodes array is ever built beyond ``chunk_size`` rows. For snapped
+    points (with the direct walk along a shared edge) use :func:`site_distances`.
+
+    Parameters
+    ----------
+    graph
+        The walk graph.
+    source_nodes, source_offset_m, source_group
+        Per source entry: node, offset (snap and distance along the edge), and
+        the group (column) it belongs to.
+    target_nodes, target_offset_m
+        Per target entry: node and offset (keyword-only).
+    radius_m
+        Largest distance kept.
+    chunk_size
+        Distinct source nodes searched per Dijkstra call.
+    target_row
+        Row of each target entry (default: one row per entry).
+    n_targets, n_groups
+        Shape of the result (default: from ``target_row`` and ``source_group``).
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix
+        Shape ``(n_targets, n_groups)``; stored entries are distances in metres
+        (an entry of exactly 0 is stored as 1e-9 so it is not lost).
+    """
+    r, c, v, shape = _within_entries(
+        graph,
+        source_nodes,
+        source_offset_m,
+        source_group,
+        target_nodes=target_nodes,
+        target_offset_m=target_offset_m,
+        radius_m=radius_m,
+        chunk_size=chunk_size,
+        target_row=target_row,
+        n_targets=n_targets,
+        n_groups=n_groups,
+    )
+    return _min_matrix(r, c, v, shape)
+
+
+def _within_entries(
+    graph: WalkGraph,
+    source_nodes: np.ndarray,
+    source_offset_m: np.ndarray,
+    source_group: np.ndarray,
+    *,
+    target_nodes: np.ndarray,
+    target_offset_m: np.ndarray,
+    radius_m: float,
+    chunk_size: int,
+    target_row: np.ndarray | None,
+    n_targets: int | None,
+    n_groups: int | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[int, int]]:
+    """(row, group, distance) of every entry pair within ``radius_m``, and the shape."""
+    source_nodes = np.asarray(source_nodes, np.int64)
+    source_offset_m = np.asarray(source_offset_m, float)
+    source_group = np.asarray(source_group, np.int64)
+    target_nodes = np.asarray(target_nodes, np.int64)
+    target_offset_m = np.asarray(target_offset_m, float)
+    target_row = (
+        np.arange(len(target_nodes)) if target_row is None else np.asarray(target_row, np.int64)
+    )
+    if n_targets is None:
+        n_targets = int(target_row.max()) + 1 if len(target_row) else 0
+    if n_groups is None:
+        n_groups = int(source_group.max()) + 1 if len(source_group) else 0
+    shape = (n_targets, n_groups)
+    rows, cols, vals = [np.empty(0, np.int64)], [np.empty(0, np.int64)], [np.empty(0)]
+    if len(source_nodes) and len(target_nodes):
+        # targets sharing a node are searched once; sources by distinct node, in order
+        uniq_tgt, target_slot = np.unique(target_nodes, return_inverse=True)
+        uniq_src, source_slot = np.unique(source_nodes, return_inverse=True)
+        order = np.argsort(source_slot, kind="stable")
+        slot_sorted = source_slot[order]
+        min_off = np.full(len(uniq_src), np.inf)
+        np.minimum.at(min_off, source_slot, source_offset_m)
+        for start in range(0, len(uniq_src), chunk_size):
+            stop = min(start + chunk_size, len(uniq_src))
+            limit = radius_m - min_off[start:stop].min()
+            if limit < 0:
+                continue
+            block = dijkstra(
+                graph.adjacency, directed=False, indices=uniq_src[start:stop], limit=limit
+            )[:, uniq_tgt]
+            lo, hi = np.searchsorted(slot_sorted, [start, stop])
+            entry = order[lo:hi]  # the source entries at these nodes
+            dist = block[source_slot[entry] - start][:, target_slot]
+            dist += target_offset_m[None, :]
+            dist += source_offset_m[entry, None]
+            src, tgt = np.nonzero(dist <= radius_m)
+            rows.append(target_row[tgt])
+            cols.append(source_group[entry[src]])
+            vals.append(np.maximum(dist[src, tgt], _EPS_M))
+    return np.concatenate(rows), np.concatenate(cols), np.concatenate(vals), shape
+
+
+def _min_matrix(
+    r: np.ndarray, c: np.ndarray, v: np.ndarray, shape: tuple[int, int]
+) -> sp.csr_matrix:
+    """CSR matrix keeping the smallest value per (row, column)."""
+    if len(r) == 0:
+        return sp.csr_matrix(shape)
+    order = np.lexsort((v, c, r))
+    r, c, v = r[order], c[order], v[order]
+    first = np.ones(len(r), bool)
+    first[1:] = (r[1:] != r[:-1]) | (c[1:] != c[:-1])
+    return sp.csr_matrix((v[first], (r[first], c[first])), shape=shape)
+
+
+def site_distances(
+    graph: WalkGraph,
+    sources: Snapped,
+    source_group: np.ndarray,
+    targets: Snapped,
+    *,
+    radius_m: float,
+    n_groups: int | None = None,
+    chunk_size: int = 64,
+) -> sp.csr_matrix:
+    """Sparse target x group walking distances within ``radius_m``, between snapped points.
+
+    The access convention of :func:`~lifecircle.access.compute_access` with the snap of both sides
+    (:mod:`lifecircle.snap`): per (target, group) the minimum over the group's
+    source points and the entries of both of ``target_offset + network + source_offset``
+    and, under the edge rule, of the direct walk along a shared edge. Unreachable
+    points (beyond ``max_snap_m``) have no entry: such a target reaches no group.
+
+    Parameters
+    ----------
+    graph
+        The walk graph.
+    sources
+        E.g. the access points of candidate sites, snapped.
+    source_group
+        Per source point, its group (column), e.g. the candidate.
+    targets
+        E.g. the residents, snapped (one row each).
+    radius_m
+        Largest distance kept.
+    n_groups
+        Number of columns (default: the largest group + 1).
+    chunk_size
+        Distinct source nodes per Dijkstra call.
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix
+        Shape ``(len(targets), n_groups)``; an exact 0 is stored as 1e-9.
+    """
+    source_group = np.asarray(source_group, np.int64)
+    if n_groups is None:
+        n_groups = int(source_group.max()) + 1 if len(source_group) else 0
+    s_point, s_node, s_off = sources.entries()
+    t_point, t_node, t_off = targets.entries()
+    r, c, v, shape = _within_entries(
+        graph,
+        s_node,
+        s_off,
+        source_group[s_point],
+        target_nodes=t_node,
+        target_offset_m=t_off,
+        radius_m=radius_m,
+        chunk_size=chunk_size,
+        target_row=t_point,
+        n_targets=len(targets),
+        n_groups=n_groups,
+    )
+    ti, si, direct = same_edge_pairs(targets, sources)
+    near = direct <= radius_m
+    r = np.concatenate([r, ti[near]])
+    c = np.concatenate([c, source_group[si[near]]])
+    v = np.concatenate([v, np.maximum(direct[near], _EPS_M)])
+    return _min_matrix(r, c, v, shape)
