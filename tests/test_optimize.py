@@ -38,7 +38,7 @@ from scipy.optimize import OptimizeResult
 import lifecircle
 from lifecircle import _location_models as lm
 from lifecircle.errors import DataError, InputFileError
-from lifecircle.siting import OUTPUT_FILES, Siting, SitingProblem
+from lifecircle.siting import OUTPUT_FILES, Siting, SitingProblem, SitingSolution
 
 from .conftest import LAT0, LON0, assert_user_error, invoke, osm_xml
 
@@ -681,6 +681,30 @@ def test_solving_twice_does_not_keep_old_notes(inst0):
     s.solve(sites=10)  # more sites than candidates: a note
     s = s.solve(sites=2)
     assert not any("asked for 10 sites" in n for n in s.summary()["notes"])
+
+
+def test_solve_returns_a_frozen_solution_and_leaves_the_problem_alone(inst0):
+    problem = SitingProblem.from_audit(inst0.result, CAT, candidates=random_candidates(0, 12))
+    demand, distance = problem.demand.copy(), problem.distance.copy()
+    mclp = problem.solve(sites=3)
+    lscp = problem.solve(target_coverage=0.6)
+    assert isinstance(mclp, SitingSolution) and mclp.problem is lscp.problem is problem
+    assert Siting is SitingSolution and lifecircle.SitingSolution is SitingSolution
+    # the problem is unchanged by its solves, and one solve leaves the other's figures alone
+    pd.testing.assert_frame_equal(problem.demand, demand)
+    assert (abs(problem.distance - distance) > 0).nnz == 0
+    assert mclp.model == "mclp" and lscp.model == "lscp"
+    assert mclp.options["sites"] == 3 and lscp.options["sites"] is None
+    assert len(mclp.selected) == 3 and lscp.objective == len(lscp.selected)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        mclp.status = "greedy"  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        problem.radius_m = 1.0  # type: ignore[misc]
+    with pytest.raises(ValueError, match="read-only"):
+        mclp.selected[0] = -1
+    with pytest.raises(TypeError):
+        mclp.options["sites"] = 4  # type: ignore[index]
+    assert mclp.category == problem.category and mclp.population == problem.population
 
 
 @pytest.mark.slow
