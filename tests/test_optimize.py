@@ -1560,7 +1560,7 @@ def test_newly_covered_equals_a_reaudit_with_residents_beyond_max_snap(tmp_path,
         assert_reproduced(s, after)
         # each resident's new distance is the re-audit's (within the threshold)
         thr_m = s.threshold_m
-        new = np.fmin(acc[f"dist_{CAT}_m"].to_numpy(), s._new_distance())
+        new = np.fmin(acc[f"dist_{CAT}_m"].to_numpy(), s.problem.new_distance(s.selected))
         again = after.access[f"dist_{CAT}_m"].to_numpy()
         inside = np.nan_to_num(new, nan=np.inf) <= thr_m
         assert np.array_equal(inside, np.nan_to_num(again, nan=np.inf) <= thr_m)

@@ -35,9 +35,7 @@ def check_siting(result: AuditResult, siting: SitingSolution | SitingProblem) ->
     if siting.result is not result:
         msg = "the siting was built from another audit result"
         raise ValueError(msg)
-    from ..siting import SitingSolution
-
-    if not isinstance(siting, SitingSolution):
+    if not getattr(siting, "model", ""):  # a SitingProblem has no model: not solved
         msg = "the siting has not been solved: call SitingProblem.solve() first"
         raise ValueError(msg)
 
