@@ -120,7 +120,7 @@ def main() -> int:
 
     import lifecircle
     from lifecircle.access import site_distances, snap_facilities
-    from lifecircle.siting import Siting, resident_snap
+    from lifecircle.siting import SitingProblem, resident_snap
 
     out: dict = {
         "machine": {
@@ -137,37 +137,37 @@ def main() -> int:
 
     log(f"siting problem: {args.category}, auto candidates (k = {args.n_candidates}) ...")
     t0 = time.perf_counter()
-    siting = Siting.from_audit(
+    problem = SitingProblem.from_audit(
         result, args.category, n_candidates=args.n_candidates, objective=args.objective
     )
     out["from_audit_s"] = time.perf_counter() - t0
     # the coverage matrix alone, rebuilt from the same candidates (checked identical)
     settings = result.summary.settings
     rule, max_snap_m = settings.snap, settings.max_snap_m
-    points = snap_facilities(result.graph, siting.candidates, rule=rule, max_snap_m=max_snap_m)
+    points = snap_facilities(result.graph, problem.candidates, rule=rule, max_snap_m=max_snap_m)
     t0 = time.perf_counter()
     again = site_distances(
         result.graph,
         points.snapped,
         points.facility,
         resident_snap(result, rule=rule, max_snap_m=max_snap_m),
-        radius_m=siting.radius_m,
-        n_groups=len(siting.candidates),
+        radius_m=problem.radius_m,
+        n_groups=len(problem.candidates),
     )
     out["coverage_matrix_s"] = time.perf_counter() - t0
-    assert (abs(again - siting.distance) > 1e-9).nnz == 0
-    uncovered = int((~siting.demand["covered"]).sum())
+    assert (abs(again - problem.distance) > 1e-9).nnz == 0
+    uncovered = int((~problem.demand["covered"]).sum())
     out["problem"] = {
         "category": args.category,
         "sites": args.sites,
-        "threshold_m": siting.threshold_m,
-        "radius_m": siting.radius_m,
-        "residents": len(siting.demand),
+        "threshold_m": problem.threshold_m,
+        "radius_m": problem.radius_m,
+        "residents": len(problem.demand),
         "uncovered_residents": uncovered,
-        "candidates": len(siting.candidates),
-        "matrix_nnz": int(siting.distance.nnz),
-        "population": siting.population,
-        "covered_before": siting.covered_before,
+        "candidates": len(problem.candidates),
+        "matrix_nnz": int(problem.distance.nnz),
+        "population": problem.population,
+        "covered_before": problem.covered_before,
     }
 
     model = "MCLP" if args.objective == "coverage" else "p-median"
@@ -176,7 +176,7 @@ def main() -> int:
         "scipy.optimize.milp) ..."
     )
     t0 = time.perf_counter()
-    siting.solve(sites=args.sites, time_limit_s=args.time_limit)
+    siting = problem.solve(sites=args.sites, time_limit_s=args.time_limit)
     wall = time.perf_counter() - t0
     summary = siting.summary()
     out["lifecircle"] = {
@@ -191,8 +191,8 @@ def main() -> int:
         "runtime_s": siting.runtime_s,
         "time_limit_s": args.time_limit,
         "past_time_limit_s": max(0.0, wall - args.time_limit),
-        "timings_s": siting.timings_s,
-        "solver_run": siting.solver_info,
+        "timings_s": dict(siting.timings_s),
+        "solver_run": dict(siting.solver_info),
         "coverage_before": summary["coverage_before"],
         "coverage_after": summary["coverage_after"],
     }

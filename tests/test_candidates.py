@@ -18,7 +18,7 @@ from scipy.sparse.csgraph import dijkstra
 from lifecircle.access import access_distance, distances_within, snap_facilities
 from lifecircle.candidates import candidates_auto, candidates_from_file
 from lifecircle.errors import DataError, InputFormatError
-from lifecircle.siting import Siting, resident_snap
+from lifecircle.siting import SitingProblem, resident_snap
 
 from .conftest import UTM, X0, Y0, grid, utm_box, utm_points
 
@@ -92,7 +92,7 @@ def test_coverage_matrix_follows_the_access_convention(sample_result):
     p = picks.iloc[3]
     geoms.append(shapely.box(p.x - 60, p.y - 40, p.x + 60, p.y + 40))  # a parcel
     cand = gpd.GeoDataFrame(geometry=geoms, crs=g.crs)
-    s = Siting.from_audit(sample_result, "kindergarten", candidates=cand)
+    s = SitingProblem.from_audit(sample_result, "kindergarten", candidates=cand)
     assert s.distance.shape == (len(s.demand), 4)
     assert s.radius_m == pytest.approx(s.threshold_m)
     # the audit's snap (edge rule) for residents and candidates, one column at a time

@@ -38,7 +38,7 @@ from scipy.optimize import OptimizeResult
 import lifecircle
 from lifecircle import _location_models as lm
 from lifecircle.errors import DataError, InputFileError
-from lifecircle.siting import OUTPUT_FILES, Siting
+from lifecircle.siting import OUTPUT_FILES, Siting, SitingProblem, SitingSolution
 
 from .conftest import LAT0, LON0, assert_user_error, invoke, osm_xml
 
@@ -237,9 +237,9 @@ def brute_pmedian(s: Siting, n: int) -> float:
     return min(capped_total(s, c) for c in itertools.combinations(range(m), min(n, m)))
 
 
-def fresh(s: Siting) -> Siting:
-    """A copy of an unsolved siting problem (``solve`` mutates its object)."""
-    return dataclasses.replace(s, notes=[], options={})
+def fresh(s: SitingProblem) -> SitingProblem:
+    """The siting problem itself (``solve`` returns a new solution and leaves it unchanged)."""
+    return s
 
 
 # --------------------------------------------------------------------------- 1. exact = brute force
@@ -247,7 +247,7 @@ def fresh(s: Siting) -> Siting:
 
 @pytest.fixture(scope="module")
 def siting12(inst) -> Siting:
-    return Siting.from_audit(inst.result, CAT, candidates=random_candidates(inst.seed, 12))
+    return SitingProblem.from_audit(inst.result, CAT, candidates=random_candidates(inst.seed, 12))
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 4])
@@ -284,7 +284,7 @@ def test_lscp_matches_brute_force(siting12, share):
 
 @pytest.mark.parametrize("n", [1, 2, 3])
 def test_pmedian_matches_brute_force(inst, n):
-    s0 = Siting.from_audit(
+    s0 = SitingProblem.from_audit(
         inst.result, CAT, candidates=random_candidates(inst.seed, 10), objective="distance"
     )
     assert s0.radius_m == pytest.approx(360.0)  # the audit's cut-off: kindergarten only
@@ -308,7 +308,7 @@ def test_pmedian_matches_brute_force(inst, n):
 
 @pytest.fixture(scope="module")
 def synthetic_base(inst0) -> Siting:
-    return Siting.from_audit(inst0.result, CAT, candidates=random_candidates(0, 3))
+    return SitingProblem.from_audit(inst0.result, CAT, candidates=random_candidates(0, 3))
 
 
 def synthetic(
@@ -349,8 +349,6 @@ def synthetic(
         distance=distance,
         candidates=cand,
         radius_m=radius_m,
-        notes=[],
-        options={},
     )
 
 
@@ -401,7 +399,7 @@ def test_greedy_never_beats_exact_and_exact_matches_brute_force(
 
 @pytest.mark.parametrize("n", [2, 3, 5])
 def test_greedy_never_beats_exact_on_auto_candidates(inst, n):
-    s0 = Siting.from_audit(inst.result, CAT, candidates="auto", n_candidates=40)
+    s0 = SitingProblem.from_audit(inst.result, CAT, candidates="auto", n_candidates=40)
     assert s0.candidate_source.startswith("auto: ")
     s = fresh(s0).solve(sites=n)
     assert s.status == "optimal"
@@ -478,17 +476,19 @@ def assert_reproduced(s: Siting, after: lifecircle.AuditResult) -> None:
 
 
 def test_reaudit_reproduces_coverage_after_mclp_file_candidates(inst, tmp_path):
-    s = Siting.from_audit(inst.result, CAT, candidates=random_candidates(inst.seed, 12))
-    s.solve(sites=3)
+    s = SitingProblem.from_audit(inst.result, CAT, candidates=random_candidates(inst.seed, 12))
+    s = s.solve(sites=3)
     assert_reproduced(s, reaudit(inst.paths, s, tmp_path))
 
 
 def test_reaudit_reproduces_coverage_after_lscp_and_pmedian(inst0, tmp_path):
     r = inst0.result
-    lscp = Siting.from_audit(r, CAT, candidates="auto", n_candidates=30).solve(target_coverage=0.8)
+    lscp = SitingProblem.from_audit(r, CAT, candidates="auto", n_candidates=30).solve(
+        target_coverage=0.8
+    )
     assert lscp.summary()["coverage_after"] >= 0.8
     assert_reproduced(lscp, reaudit(inst0.paths, lscp, tmp_path))
-    pmed = Siting.from_audit(
+    pmed = SitingProblem.from_audit(
         r, CAT, candidates=random_candidates(5, 10), objective="distance"
     ).solve(sites=2, objective="distance")
     assert_reproduced(pmed, reaudit(inst0.paths, pmed, tmp_path))
@@ -503,7 +503,7 @@ def test_reaudit_reproduces_coverage_after_parcel_candidates(inst0, tmp_path):
         ],
         crs="EPSG:4326",
     )
-    s = Siting.from_audit(inst0.result, CAT, candidates=parcels).solve(sites=2)
+    s = SitingProblem.from_audit(inst0.result, CAT, candidates=parcels).solve(sites=2)
     assert s.status == "optimal"
     assert (s.proposals().geom_type == "Polygon").all()
     assert_reproduced(s, reaudit(inst0.paths, s, tmp_path))
@@ -511,8 +511,8 @@ def test_reaudit_reproduces_coverage_after_parcel_candidates(inst0, tmp_path):
 
 @pytest.mark.slow
 def test_reaudit_reproduces_coverage_after_on_the_sample(sample_result, sample_paths, tmp_path):
-    s = Siting.from_audit(sample_result, CAT)  # auto, default 300 candidates
-    s.solve(sites=5)
+    s = SitingProblem.from_audit(sample_result, CAT)  # auto, default 300 candidates
+    s = s.solve(sites=5)
     assert s.status == "optimal" and len(s.selected) == 5
     assert s.greedy_objective <= s.objective + OBJ_TOL
     paths = {
@@ -535,9 +535,9 @@ def test_reaudit_reproduces_coverage_after_on_the_sample(sample_result, sample_p
 @pytest.mark.parametrize("capacity", [150.0, 400.0, 1e9])
 def test_capacity_holds(inst, capacity):
     n = 3
-    s = Siting.from_audit(inst.result, CAT, candidates=random_candidates(inst.seed, 12))
+    s = SitingProblem.from_audit(inst.result, CAT, candidates=random_candidates(inst.seed, 12))
     free = fresh(s).solve(sites=n)
-    s.solve(sites=n, capacity=capacity)
+    s = s.solve(sites=n, capacity=capacity)
     assert s.status == "optimal"
     assert (s.site_served <= capacity + 1e-6).all()
     props = s.proposals()
@@ -559,11 +559,11 @@ def test_capacity_holds(inst, capacity):
 
 
 def test_capacity_with_site_count_target(inst0):
-    s = Siting.from_audit(inst0.result, CAT, candidates=random_candidates(0, 12))
+    s = SitingProblem.from_audit(inst0.result, CAT, candidates=random_candidates(0, 12))
     before = s.covered_before / s.population
     target = before + 0.15
     cap = 400.0
-    s.solve(target_coverage=target, capacity=cap)
+    s = s.solve(target_coverage=target, capacity=cap)
     assert s.status == "optimal"
     assert (s.site_served <= cap + 1e-6).all()
     need = target * s.population - s.covered_before
@@ -583,7 +583,7 @@ def _best_possible(s: Siting) -> dict[str, float]:
 def test_fairness_floor_holds_and_impossible_units_are_named(inst0_node):
     # candidates in the south-west: A and C cannot reach 80 %, B can but MCLP leaves it below
     # (a scenario built on the node rule's distances)
-    s0 = Siting.from_audit(
+    s0 = SitingProblem.from_audit(
         inst0_node.result, CAT, candidates=random_candidates(0, 10, (8, 20), (8, 17))
     )
     floor, n = 0.8, 2
@@ -610,7 +610,9 @@ def test_fairness_floor_holds_and_impossible_units_are_named(inst0_node):
 
 
 def test_fairness_floor_every_unit_reachable(inst0):
-    s0 = Siting.from_audit(inst0.result, CAT, candidates=random_candidates(1, 10, (8, 16), (8, 22)))
+    s0 = SitingProblem.from_audit(
+        inst0.result, CAT, candidates=random_candidates(1, 10, (8, 16), (8, 22))
+    )
     best = _best_possible(s0)
     floor = 0.75
     s = fresh(s0).solve(sites=3, min_unit_coverage=floor)
@@ -623,7 +625,9 @@ def test_fairness_floor_every_unit_reachable(inst0):
 
 
 def test_fairness_floor_infeasible_with_too_few_sites_is_a_clear_error(inst0):
-    s = Siting.from_audit(inst0.result, CAT, candidates=random_candidates(0, 10, (8, 12), (8, 16)))
+    s = SitingProblem.from_audit(
+        inst0.result, CAT, candidates=random_candidates(0, 10, (8, 12), (8, 16))
+    )
     with pytest.raises(DataError, match=r"fairness floor .* cannot be met with 1 sites"):
         s.solve(sites=1, min_unit_coverage=0.7)
 
@@ -636,7 +640,7 @@ def test_residents_already_covered_are_not_counted_again(inst0):
     kg = r.facilities[r.facilities["category"] == CAT].geometry.iloc[0]
     other = cell_point(14.6, 12.4)
     cand = gpd.GeoDataFrame(geometry=[kg, other], crs="EPSG:4326")
-    s = Siting.from_audit(r, CAT, candidates=cand)
+    s = SitingProblem.from_audit(r, CAT, candidates=cand)
     # a candidate on the existing kindergarten covers nobody new
     only_existing = fresh(s).solve(sites=1)
     d = s.distance.toarray()
@@ -667,24 +671,48 @@ def test_marginals_add_up_to_the_objective(siting12):
 
 
 def test_no_proposal_without_gain(inst0):
-    s = Siting.from_audit(inst0.result, CAT, candidates=random_candidates(0, 12))
-    s.solve(sites=12)
+    s = SitingProblem.from_audit(inst0.result, CAT, candidates=random_candidates(0, 12))
+    s = s.solve(sites=12)
     assert (s.proposals()["marginal_newly_covered"] > 0).all()
 
 
 def test_solving_twice_does_not_keep_old_notes(inst0):
-    s = Siting.from_audit(inst0.result, CAT, candidates=random_candidates(0, 4))
+    s = SitingProblem.from_audit(inst0.result, CAT, candidates=random_candidates(0, 4))
     s.solve(sites=10)  # more sites than candidates: a note
-    s.solve(sites=2)
+    s = s.solve(sites=2)
     assert not any("asked for 10 sites" in n for n in s.summary()["notes"])
+
+
+def test_solve_returns_a_frozen_solution_and_leaves_the_problem_alone(inst0):
+    problem = SitingProblem.from_audit(inst0.result, CAT, candidates=random_candidates(0, 12))
+    demand, distance = problem.demand.copy(), problem.distance.copy()
+    mclp = problem.solve(sites=3)
+    lscp = problem.solve(target_coverage=0.6)
+    assert isinstance(mclp, SitingSolution) and mclp.problem is lscp.problem is problem
+    assert Siting is SitingSolution and lifecircle.SitingSolution is SitingSolution
+    # the problem is unchanged by its solves, and one solve leaves the other's figures alone
+    pd.testing.assert_frame_equal(problem.demand, demand)
+    assert (abs(problem.distance - distance) > 0).nnz == 0
+    assert mclp.model == "mclp" and lscp.model == "lscp"
+    assert mclp.options["sites"] == 3 and lscp.options["sites"] is None
+    assert len(mclp.selected) == 3 and lscp.objective == len(lscp.selected)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        mclp.status = "greedy"  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        problem.radius_m = 1.0  # type: ignore[misc]
+    with pytest.raises(ValueError, match="read-only"):
+        mclp.selected[0] = -1
+    with pytest.raises(TypeError):
+        mclp.options["sites"] = 4  # type: ignore[index]
+    assert mclp.category == problem.category and mclp.population == problem.population
 
 
 @pytest.mark.slow
 def test_coverage_model_on_a_distance_siting_counts_only_the_threshold(sample_result):
-    s = Siting.from_audit(sample_result, CAT, objective="distance", n_candidates=40)
+    s = SitingProblem.from_audit(sample_result, CAT, objective="distance", n_candidates=40)
     assert s.radius_m > s.threshold_m  # the sample audits 15-minute categories too
     try:
-        s.solve(sites=3)
+        s = s.solve(sites=3)
     except DataError:
         return  # refusing the mismatch is a fine answer too
     summary = s.summary()
@@ -696,12 +724,12 @@ def test_coverage_model_on_a_distance_siting_counts_only_the_threshold(sample_re
 
 
 def test_a_time_limit_used_up_by_greedy_falls_back_with_a_valid_bound(inst0):
-    s = Siting.from_audit(inst0.result, CAT, candidates="auto", n_candidates=60)
+    s = SitingProblem.from_audit(inst0.result, CAT, candidates="auto", n_candidates=60)
     t0 = time.monotonic()
-    s.solve(sites=4, time_limit_s=1e-6)
+    s = s.solve(sites=4, time_limit_s=1e-6)
     assert time.monotonic() - t0 < 1.0
     assert s.status == "greedy" and s.objective == s.greedy_objective
-    assert s.bound >= brute_mclp_greedy_free(s, 4) - OBJ_TOL
+    assert s.bound >= brute_mclp_greedy_free(s.problem, 4) - OBJ_TOL
     assert 0 <= s.mip_gap <= 1 / np.e + 1e-6
     assert "time limit was used up" in " ".join(s.summary()["notes"])
     assert len(s.selected) <= 4
@@ -728,14 +756,16 @@ def brute_mclp_greedy_free(s: Siting, n: int) -> float:
     ],
 )
 def test_bad_requests_raise_data_error(inst0, kwargs, match):
-    s = Siting.from_audit(inst0.result, CAT, candidates=random_candidates(0, 2, (8, 10), (8, 10)))
+    s = SitingProblem.from_audit(
+        inst0.result, CAT, candidates=random_candidates(0, 2, (8, 10), (8, 10))
+    )
     with pytest.raises(DataError, match=match):
         s.solve(**kwargs)
 
 
 def test_unknown_category(inst0):
     with pytest.raises(lifecircle.LifecircleError, match="no category 'nosuch'"):
-        Siting.from_audit(inst0.result, "nosuch")
+        SitingProblem.from_audit(inst0.result, "nosuch")
 
 
 # --------------------------------------------------------------------------- 6. CLI
@@ -901,7 +931,7 @@ def test_cli_optimize_writes_the_outputs(cli_files, tmp_path):
     assert "file: 6 sites" in data["candidate_source"]
     assert data["candidates"] == 6
     # the same problem through the library gives the same answer
-    s = Siting.from_audit(r, CAT, candidates=cli_files["candidates"]).solve(sites=2)
+    s = SitingProblem.from_audit(r, CAT, candidates=cli_files["candidates"]).solve(sites=2)
     assert data["objective_value"] == s.objective
 
 
@@ -947,18 +977,18 @@ def test_cli_lscp_and_pmedian(cli_files, tmp_path):
 @pytest.mark.parametrize("columns", [["name", "geometry"], ["geometry"]])
 def test_candidate_source_of_a_geodataframe_is_one_short_line(inst0, columns):
     cand = random_candidates(0, 5)[columns]
-    s = Siting.from_audit(inst0.result, CAT, candidates=cand)
+    s = SitingProblem.from_audit(inst0.result, CAT, candidates=cand)
     assert s.candidate_source.startswith("file: 5 sites")
     assert "\n" not in s.candidate_source and "POINT" not in s.candidate_source
 
 
 @pytest.mark.parametrize("option", [{"capacity": 100.0}, {"min_unit_coverage": 0.9}])
 def test_pmedian_refuses_or_enforces_capacity_and_floor(inst0, option):
-    s = Siting.from_audit(
+    s = SitingProblem.from_audit(
         inst0.result, CAT, candidates=random_candidates(0, 8), objective="distance"
     )
     try:
-        s.solve(sites=2, objective="distance", **option)
+        s = s.solve(sites=2, objective="distance", **option)
     except DataError:
         return
     if "capacity" in option:
@@ -972,8 +1002,8 @@ def test_pmedian_refuses_or_enforces_capacity_and_floor(inst0, option):
 
 def test_written_residents_served_never_exceed_a_fractional_capacity(inst0):
     cap = 333.36
-    s = Siting.from_audit(inst0.result, CAT, candidates=random_candidates(0, 8))
-    s.solve(sites=2, capacity=cap)
+    s = SitingProblem.from_audit(inst0.result, CAT, candidates=random_candidates(0, 8))
+    s = s.solve(sites=2, capacity=cap)
     assert (s.site_served <= cap + 1e-6).all()
     assert (s.proposals()["residents_served"] <= cap + 1e-6).all()
 
@@ -1026,12 +1056,12 @@ def test_a_solver_that_never_returns_is_stopped_at_the_time_limit(
 ):
     monkeypatch.setattr(lm, "milp", hang)
     objective = solve.get("objective", "coverage")
-    s = Siting.from_audit(
+    s = SitingProblem.from_audit(
         inst0.result, CAT, candidates=random_candidates(0, 12), objective=objective
     )
     limit = 1.5
     t0 = time.monotonic()
-    s.solve(time_limit_s=limit, **solve)
+    s = s.solve(time_limit_s=limit, **solve)
     wall = time.monotonic() - t0
     assert limit - 0.05 <= wall <= limit + OVERHEAD_S, wall
     assert s.runtime_s <= limit + OVERHEAD_S
@@ -1046,9 +1076,9 @@ def test_model_building_counts_against_the_time_limit(inst0, in_child, monkeypat
         time.sleep(120)
 
     monkeypatch.setattr(lm.Covering, "_build", slow_build)
-    s = Siting.from_audit(inst0.result, CAT, candidates=random_candidates(0, 12))
+    s = SitingProblem.from_audit(inst0.result, CAT, candidates=random_candidates(0, 12))
     t0 = time.monotonic()
-    s.solve(sites=2, time_limit_s=1.0)
+    s = s.solve(sites=2, time_limit_s=1.0)
     assert time.monotonic() - t0 <= 1.0 + OVERHEAD_S
     assert s.status == "greedy"
 
@@ -1097,10 +1127,10 @@ def test_a_child_process_that_dies_falls_back_to_greedy(siting12, in_child, monk
 @pytest.mark.slow
 def test_pmedian_on_the_sample_ends_within_the_time_limit(sample_result):
     """Before: `--objective distance --time-limit 10` spent 82-102 s in HiGHS."""
-    s = Siting.from_audit(sample_result, CAT, objective="distance")  # 300 auto candidates
+    s = SitingProblem.from_audit(sample_result, CAT, objective="distance")  # 300 auto candidates
     limit = 10.0
     t0 = time.monotonic()
-    s.solve(sites=10, objective="distance", time_limit_s=limit)
+    s = s.solve(sites=10, objective="distance", time_limit_s=limit)
     wall = time.monotonic() - t0
     assert wall <= limit + 2 * OVERHEAD_S, wall
     assert s.status in {"optimal", "time_limit", "greedy"}
@@ -1198,7 +1228,7 @@ def test_capacitated_greedy_claims_no_guarantee(siting12, monkeypatch):
 
 
 def test_greedy_fallback_on_auto_candidates(inst, monkeypatch):
-    s0 = Siting.from_audit(inst.result, CAT, candidates="auto", n_candidates=40)
+    s0 = SitingProblem.from_audit(inst.result, CAT, candidates="auto", n_candidates=40)
     exact = fresh(s0).solve(sites=4, mip_rel_gap=0.0)
     monkeypatch.setattr(lm, "milp", give_up)
     s = fresh(s0).solve(sites=4)
@@ -1247,7 +1277,7 @@ def test_a_solution_at_the_time_limit_uses_the_tighter_valid_bound(siting12, mon
 
 
 def test_no_bound_known_is_null_with_a_note(siting12):
-    s = fresh(siting12)
+    s = lm.ModelOutcome()
     lm.apply_outcome(s, lm.SolverRun(), maximise=True, objective=5.0, bounds={}, status="greedy")
     assert s.bound is None and s.mip_gap is None
     assert "no bound on the optimum is known" in " ".join(s.notes)
@@ -1285,7 +1315,7 @@ def test_greenfield_mclp_matches_brute_force_and_a_reaudit(inst0, tmp_path, cate
     r = inst0.result
     assert category not in r.summary.to_json()["categories_audited"]
     assert (r.facilities["category"] != category).all()
-    s0 = Siting.from_audit(r, category, candidates=random_candidates(3, 9))
+    s0 = SitingProblem.from_audit(r, category, candidates=random_candidates(3, 9))
     threshold_m = r.standard.category(category).threshold_min * r.profile.speed_m_min
     assert s0.threshold_m == pytest.approx(threshold_m)
     assert s0.demand["dist_m"].isna().all() and not s0.demand["covered"].any()
@@ -1325,11 +1355,13 @@ def test_greenfield_mclp_matches_brute_force_and_a_reaudit(inst0, tmp_path, cate
 
 def test_greenfield_lscp_and_pmedian_on_auto_candidates(inst0, tmp_path):
     r = inst0.result
-    s = Siting.from_audit(r, GREEN, n_candidates=30).solve(target_coverage=0.5)
+    s = SitingProblem.from_audit(r, GREEN, n_candidates=30).solve(target_coverage=0.5)
     assert s.status == "optimal"
     assert s.summary()["coverage_after"] >= 0.5 - 1e-6
     assert s.candidate_source.startswith("auto: ")
-    pm0 = Siting.from_audit(r, GREEN, candidates=random_candidates(4, 8), objective="distance")
+    pm0 = SitingProblem.from_audit(
+        r, GREEN, candidates=random_candidates(4, 8), objective="distance"
+    )
     assert pm0.radius_m == pytest.approx(360.0)
     pm = fresh(pm0).solve(sites=2, objective="distance", mip_rel_gap=0.0)
     base = capped_total(pm0, [])
@@ -1368,7 +1400,7 @@ def test_an_unaudited_category_with_facilities_gets_the_audits_distances(tmp_pat
         paths["population"],
         categories=[CAT, "health_center"],
     )
-    s = Siting.from_audit(r, "health_center", candidates=random_candidates(0, 5))
+    s = SitingProblem.from_audit(r, "health_center", candidates=random_candidates(0, 5))
     want = both.access["dist_health_center_m"].to_numpy(float)
     assert np.isfinite(want).sum() > 0
     assert np.allclose(s.demand["dist_m"].to_numpy(float), want, atol=1e-6, equal_nan=True)
@@ -1380,7 +1412,7 @@ def test_an_unaudited_category_with_facilities_gets_the_audits_distances(tmp_pat
 @pytest.mark.slow
 def test_greenfield_elderly_care_on_the_sample(sample_result):
     assert GREEN not in sample_result.summary.to_json()["categories_audited"]
-    s = Siting.from_audit(sample_result, GREEN, n_candidates=100).solve(sites=5)
+    s = SitingProblem.from_audit(sample_result, GREEN, n_candidates=100).solve(sites=5)
     assert s.status == "optimal"
     summary = s.summary()
     assert summary["coverage_before"] == 0.0 and s.covered_before == 0
@@ -1402,7 +1434,7 @@ def test_write_never_overwrites_the_candidates_file(inst0, tmp_path):
     cand = out / "proposals.geojson"
     random_candidates(0, 6).to_file(cand, driver="GeoJSON")
     before = cand.read_bytes()
-    s = Siting.from_audit(inst0.result, CAT, candidates=cand).solve(sites=2)
+    s = SitingProblem.from_audit(inst0.result, CAT, candidates=cand).solve(sites=2)
     assert cand in s.inputs and set(inst0.result.inputs) <= set(s.inputs)
     assert str(cand) in s.summary()["inputs"]
     with pytest.raises(InputFileError, match=r"proposals\.geojson"):
@@ -1458,8 +1490,8 @@ def test_cli_greenfield(cli_files, tmp_path):
 
 
 def test_greenfield_map_and_report(inst0, tmp_path):
-    s = Siting.from_audit(inst0.result, "park", candidates=random_candidates(0, 6))
-    s.solve(sites=2)
+    s = SitingProblem.from_audit(inst0.result, "park", candidates=random_candidates(0, 6))
+    s = s.solve(sites=2)
     s.to_map(tmp_path / "map.html")
     s.to_report(tmp_path / "report.html")
 
@@ -1508,11 +1540,11 @@ def test_newly_covered_equals_a_reaudit_with_residents_beyond_max_snap(tmp_path,
     assert 0 < far.sum() < len(far)
     assert acc.loc[far, f"dist_{CAT}_m"].isna().all()
     for k, candidates in enumerate(["auto", random_candidates(3, 12)]):
-        s = Siting.from_audit(result, CAT, candidates=candidates, n_candidates=40)
+        s = SitingProblem.from_audit(result, CAT, candidates=candidates, n_candidates=40)
         # the optimizer sees the audit's distances, and far residents reach no candidate
         assert np.allclose(s.demand["dist_m"], acc[f"dist_{CAT}_m"], equal_nan=True)
         assert s.distance[far].nnz == 0
-        s.solve(sites=3)
+        s = s.solve(sites=3)
         assert s.objective > 0
         assert (s.newly[far] == 0).all()
         prop = tmp_path / f"proposals-{rule}-{k}.geojson"
@@ -1528,7 +1560,7 @@ def test_newly_covered_equals_a_reaudit_with_residents_beyond_max_snap(tmp_path,
         assert_reproduced(s, after)
         # each resident's new distance is the re-audit's (within the threshold)
         thr_m = s.threshold_m
-        new = np.fmin(acc[f"dist_{CAT}_m"].to_numpy(), s._new_distance())
+        new = np.fmin(acc[f"dist_{CAT}_m"].to_numpy(), s.problem.new_distance(s.selected))
         again = after.access[f"dist_{CAT}_m"].to_numpy()
         inside = np.nan_to_num(new, nan=np.inf) <= thr_m
         assert np.array_equal(inside, np.nan_to_num(again, nan=np.inf) <= thr_m)

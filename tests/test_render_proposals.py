@@ -26,7 +26,7 @@ from lifecircle.render._style import share_colour
 from lifecircle.render._text import count, pct, text
 from lifecircle.render.map import MapPage, build_map, render_map
 from lifecircle.render.report import build_report, render_report
-from lifecircle.siting import Siting
+from lifecircle.siting import Siting, SitingProblem
 from tests.conftest import (
     HOSTILE_CATEGORY,
     HOSTILE_FACILITY,
@@ -51,7 +51,7 @@ needs_chromium = pytest.mark.skipif(
 @pytest.fixture(scope="module")
 def siting(sample_result) -> Siting:
     """MCLP for kindergartens on the sample: 10 sites among the auto candidates."""
-    return Siting.from_audit(sample_result, CAT).solve(sites=SITES)
+    return SitingProblem.from_audit(sample_result, CAT).solve(sites=SITES)
 
 
 @pytest.fixture(scope="module")
@@ -66,9 +66,9 @@ def named_candidates(siting) -> gpd.GeoDataFrame:
 def hostile_pmedian(sample_result, named_candidates) -> Siting:
     """A p-median siting on the sample with hostile unit, category and candidate names."""
     hostile = with_hostile_names(sample_result)
-    return Siting.from_audit(hostile, CAT, candidates=named_candidates, objective="distance").solve(
-        sites=2
-    )
+    return SitingProblem.from_audit(
+        hostile, CAT, candidates=named_candidates, objective="distance"
+    ).solve(sites=2)
 
 
 @pytest.fixture(scope="module")
@@ -212,7 +212,7 @@ def test_hostile_names_are_escaped_on_the_map(files, hostile_pmedian):
 def test_map_of_a_category_the_audit_did_not_cover(sample_result):
     """Sites for elderly care (no facility in the sample): before / after themes from the
     siting's own figures (nobody covered before), the standard's threshold."""
-    s = Siting.from_audit(sample_result, "elderly_care").solve(sites=3)
+    s = SitingProblem.from_audit(sample_result, "elderly_care").solve(sites=3)
     assert "elderly_care" not in sample_result.summary.to_json()["categories_audited"]
     data = build_map(sample_result, basemap="none", siting=s).data
     names = [t["name"] for t in data["themes"]]
@@ -231,7 +231,7 @@ def test_map_of_a_category_the_audit_did_not_cover(sample_result):
 
 
 def test_hostile_candidate_name_is_escaped_in_the_popup(sample_result, named_candidates):
-    s = Siting.from_audit(sample_result, CAT, candidates=named_candidates).solve(sites=5)
+    s = SitingProblem.from_audit(sample_result, CAT, candidates=named_candidates).solve(sites=5)
     from lifecircle.render.map import _Context, _Proposed, _site_rows
 
     ctx = _Context.of(sample_result, lang="en", gcj02=False)
@@ -249,7 +249,7 @@ def test_bad_sitings_are_refused(sample_result, siting, tmp_path):
         render_map(other, tmp_path / "m.html", siting=siting)
     with pytest.raises(ValueError, match="another audit result"):
         build_report(other, siting=siting)
-    unsolved = Siting.from_audit(sample_result, CAT, n_candidates=20)
+    unsolved = SitingProblem.from_audit(sample_result, CAT, n_candidates=20)
     with pytest.raises(ValueError, match="solve"):
         build_report(sample_result, siting=unsolved)
     assert not (tmp_path / "m.html").exists()
@@ -313,7 +313,7 @@ def test_report_without_siting_has_no_proposals(sample_result):
 
 
 def test_report_notes_pmedian_and_escaping(sample_result, named_candidates, hostile_pmedian):
-    s = Siting.from_audit(sample_result, CAT, candidates=named_candidates).solve(sites=6)
+    s = SitingProblem.from_audit(sample_result, CAT, candidates=named_candidates).solve(sites=6)
     assert s.notes  # more sites asked for than there are candidates
     part = section(build_report(sample_result, siting=s), "proposals")
     for note in s.notes:

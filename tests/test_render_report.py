@@ -581,9 +581,9 @@ def test_unverified_numbers_are_marked(sample_result, report_en):
 
 @pytest.fixture(scope="module")
 def siting(sample_result):
-    from lifecircle.siting import Siting
+    from lifecircle.siting import SitingProblem
 
-    return Siting.from_audit(sample_result, "kindergarten").solve(sites=2)
+    return SitingProblem.from_audit(sample_result, "kindergarten").solve(sites=2)
 
 
 def test_proposals_without_complete_life_circle_and_without_run_time(sample_result, siting):
@@ -602,8 +602,8 @@ def test_proposals_without_complete_life_circle_and_without_run_time(sample_resu
         assert not any("complete" in h for h in head)
     assert "HiGHS via scipy.optimize.milp, time limit 60 s" in part
     # the solver's run time is not shown: the page does not change with it
-    siting.runtime_s = 1234.5678
-    assert build_report(sample_result, siting=siting) == page
+    slower = dataclasses.replace(siting, runtime_s=1234.5678)
+    assert build_report(sample_result, siting=slower) == page
 
 
 # --------------------------------------------------------------------------- charts

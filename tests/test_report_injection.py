@@ -22,7 +22,7 @@ import pytest
 
 import lifecircle
 from lifecircle.render.report import build_report, render_report
-from lifecircle.siting import Siting
+from lifecircle.siting import Siting, SitingProblem
 from lifecircle.summary import ExcludedUnit
 from tests.test_browser import CHROMIUM, open_page
 from tests.test_browser import browser as browser  # the shared fixture
@@ -216,7 +216,7 @@ class _Text(HTMLParser):
 
 @pytest.fixture(scope="module")
 def siting(sample_result) -> Siting:
-    return Siting.from_audit(sample_result, "kindergarten").solve(sites=2)
+    return SitingProblem.from_audit(sample_result, "kindergarten").solve(sites=2)
 
 
 @pytest.fixture(scope="module")

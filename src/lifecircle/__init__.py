@@ -37,7 +37,7 @@ from .network import (
     read_network,
 )
 from .pipeline import AuditResult, audit
-from .siting import Siting, optimize
+from .siting import Siting, SitingProblem, SitingSolution, optimize
 from .study import Study, load_study
 
 __all__ = [
@@ -51,6 +51,8 @@ __all__ = [
     "LifecircleError",
     "Profile",
     "Siting",
+    "SitingProblem",
+    "SitingSolution",
     "Standard",
     "Study",
     "UnitHierarchy",

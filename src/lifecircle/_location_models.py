@@ -1,10 +1,12 @@
-"""Location models behind :class:`lifecircle.siting.Siting`: MCLP, LSCP, p-median.
+"""Location models behind :class:`lifecircle.siting.SitingProblem`: MCLP, LSCP, p-median.
 
 Each model reads the siting problem (demand, sparse distances, options), runs a
 lazy greedy (CELF), solves the MILP with HiGHS through
-:func:`scipy.optimize.milp`, and writes the solution back onto the siting.
+:func:`scipy.optimize.milp`, and returns its solution as a :class:`ModelOutcome`
+(:meth:`lifecircle.siting.SitingProblem.solve` turns it into the frozen
+:class:`lifecircle.siting.SitingSolution`).
 
-**Time limit.** One deadline, taken when :meth:`Siting.solve` starts, budgets every
+**Time limit.** One deadline, taken when :meth:`SitingProblem.solve` starts, budgets every
 phase. The greedy always runs to the end (it is the fallback). The MILP is built and
 solved in a child process (``fork``) that is killed at the deadline: HiGHS does not
 check its time limit during presolve, so an in-process call could overrun it by
@@ -36,8 +38,8 @@ import sys
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import scipy.sparse as sp
@@ -46,7 +48,7 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 from .errors import DataError
 
 if TYPE_CHECKING:
-    from .siting import Siting
+    from .siting import SitingProblem
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +140,56 @@ class SolverRun:
     def solution(self) -> bool:
         """Whether HiGHS returned a feasible solution."""
         return self.x is not None and self.status in (0, 1)
+
+
+@dataclass
+class ModelOutcome:
+    """What a location model found: the record it returns instead of changing the problem.
+
+    ``status``, ``objective``, ``bound``, ``bound_source`` and ``mip_gap`` as in
+    :class:`lifecircle.siting.SitingSolution`; ``selected`` (sorted candidate
+    columns), ``newly`` (share of each resident newly covered), ``served_by`` (the
+    selected candidate serving each resident, -1 for none), ``site_served``
+    (residents per selected site), the ``notes`` of the solve and HiGHS's run
+    (``solver_info``).
+    """
+
+    status: str = ""
+    objective: float | None = None
+    bound: float | None = None
+    bound_source: str | None = None
+    mip_gap: float | None = None
+    greedy_objective: float | None = None
+    selected: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    newly: np.ndarray = field(default_factory=lambda: np.empty(0))
+    served_by: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    site_served: np.ndarray = field(default_factory=lambda: np.empty(0))
+    notes: list[str] = field(default_factory=list)
+    solver_info: dict[str, Any] = field(default_factory=dict)
+
+
+class Sites(Protocol):
+    """The selected sites of a solution (a :class:`ModelOutcome` or a ``SitingSolution``)."""
+
+    @property
+    def selected(self) -> np.ndarray:
+        """Selected candidates, sorted."""
+        ...
+
+    @property
+    def newly(self) -> np.ndarray:
+        """Per resident, the share newly covered."""
+        ...
+
+    @property
+    def served_by(self) -> np.ndarray:
+        """Per resident, the selected candidate serving it (-1: none)."""
+        ...
+
+    @property
+    def site_served(self) -> np.ndarray:
+        """Per selected site, the residents it serves."""
+        ...
 
 
 def reserve_s(time_limit_s: float) -> float:
@@ -357,7 +409,7 @@ BOUND_TEXT = {
 
 
 def apply_outcome(
-    s: Siting,
+    s: ModelOutcome,
     run: SolverRun,
     *,
     maximise: bool,
@@ -408,7 +460,7 @@ def fallback_note(run: SolverRun, time_limit_s: float) -> str:
 
 
 def apply_greedy_or_solution(
-    s: Siting,
+    s: ModelOutcome,
     run: SolverRun,
     *,
     maximise: bool,
@@ -453,7 +505,7 @@ class Covering:
 
     def __init__(
         self,
-        s: Siting,
+        s: SitingProblem,
         *,
         sites: int | None,
         target_coverage: float | None,
@@ -487,6 +539,7 @@ class Covering:
                 )
                 raise DataError(msg)
             self.need = max(need, 0.0)
+        self.notes: list[str] = []
         self.floors = self._floors(min_unit_coverage) if min_unit_coverage else []
 
     def _floors(self, floor: float) -> list[tuple[np.ndarray, float]]:
@@ -506,7 +559,7 @@ class Covering:
                 continue
             out.append((rows_u, need))
         if impossible:
-            s.notes.append(
+            self.notes.append(
                 f"{len(impossible)} units cannot reach {floor:.0%} coverage even with every "
                 f"candidate; their floor is left out: {', '.join(impossible[:20])}"
             )
@@ -640,9 +693,9 @@ class Covering:
         integrality = np.r_[np.ones(m), np.zeros(n_var - m)]
         return c, cons, integrality
 
-    def solve(self, *, deadline: float, time_limit_s: float, mip_rel_gap: float) -> None:
-        """Greedy, then the MILP until ``deadline``; the solution is written onto the siting."""
-        s = self.s
+    def solve(self, *, deadline: float, time_limit_s: float, mip_rel_gap: float) -> ModelOutcome:
+        """Greedy, then the MILP until ``deadline``; returns the solution found."""
+        s = ModelOutcome(notes=list(self.notes))
         g_sel, g_frac = self.greedy()
         g_value = float((self.w * g_frac).sum())
         greedy_ok = not self.floors and (self.need is None or g_value >= self.need - 1e-6)
@@ -651,8 +704,8 @@ class Covering:
             s.selected, s.status, s.mip_gap, s.objective = g_sel, "optimal", 0.0, 0.0
             s.bound, s.bound_source = 0.0, "exact"
             s.notes.append("no uncovered resident can be reached by any candidate")
-            self._finish(np.empty(0, np.int64), np.zeros(0), None)
-            return
+            self._finish(s, np.empty(0, np.int64), np.zeros(0), None)
+            return s
         bounds = self.bounds(g_value, g_frac)
         maximise = self.sites is not None
         run = run_milp(
@@ -705,7 +758,8 @@ class Covering:
             frac, loads = self._fractions(sel, run.x)
         else:
             sel, frac, loads = g_sel, g_frac, self.greedy_loads
-        self._finish(sel, frac, loads if self.capacity is not None else None)
+        self._finish(s, sel, frac, loads if self.capacity is not None else None)
+        return s
 
     def _fractions(self, sel: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         if self.capacity is None:
@@ -717,20 +771,22 @@ class Covering:
         loads = np.bincount(pairs.col, weights=self.w[pairs.row] * y, minlength=self.n_cand)
         return np.clip(frac, 0.0, 1.0), loads
 
-    def _finish(self, sel: np.ndarray, frac_rows: np.ndarray, loads: np.ndarray | None) -> None:
-        s = self.s
+    def _finish(
+        self, s: ModelOutcome, sel: np.ndarray, frac_rows: np.ndarray, loads: np.ndarray | None
+    ) -> None:
+        p = self.s
         s.selected = np.sort(sel)
-        newly = np.zeros(len(s.demand))
+        newly = np.zeros(len(p.demand))
         newly[self.rows] = frac_rows
         s.newly = newly
-        s.served_by = nearest_selected(s.distance, s.selected, newly > 1e-12)
-        s.site_served = served_per_site(s) if loads is None else loads[s.selected]
+        s.served_by = nearest_selected(p.distance, s.selected, newly > 1e-12)
+        s.site_served = served_per_site(p, s) if loads is None else loads[s.selected]
 
 
 class PMedian:
     """Minimise total walking distance to the nearest facility, existing or new."""
 
-    def __init__(self, s: Siting, sites: int) -> None:
+    def __init__(self, s: SitingProblem, sites: int) -> None:
         self.s, self.sites = s, sites
         d = s.demand
         self.w = d["population"].to_numpy(float)
@@ -802,9 +858,10 @@ class PMedian:
         ]
         return c, cons, np.r_[np.ones(m), np.zeros(p)]
 
-    def solve(self, *, deadline: float, time_limit_s: float, mip_rel_gap: float) -> None:
-        """Greedy, then the MILP until ``deadline``; the solution is written onto the siting."""
-        s, m, p = self.s, self.n_cand, len(self.row)
+    def solve(self, *, deadline: float, time_limit_s: float, mip_rel_gap: float) -> ModelOutcome:
+        """Greedy, then the MILP until ``deadline``; returns the solution found."""
+        prob, m, p = self.s, self.n_cand, len(self.row)
+        s = ModelOutcome()
         g_sel = self.greedy()
         g_value = self._saving(g_sel)
         s.greedy_objective = round(g_value, 3)
@@ -830,20 +887,36 @@ class PMedian:
         )
         sel = np.flatnonzero(run.x[:m] > 0.5) if used and run.x is not None else g_sel
         s.selected = np.sort(sel)
-        new = s._new_distance()
-        s.newly = ((new <= s.threshold_m) & ~s.demand["covered"].to_numpy()).astype(float)
-        s.served_by = nearest_selected(s.distance, s.selected, new < self.d0)
-        s.site_served = served_per_site(s, all_residents=True)
+        new = prob.new_distance(s.selected)
+        s.newly = ((new <= prob.threshold_m) & ~prob.demand["covered"].to_numpy()).astype(float)
+        s.served_by = nearest_selected(prob.distance, s.selected, new < self.d0)
+        s.site_served = served_per_site(prob, s, all_residents=True)
         s.notes.append(
-            f"distances capped at {s.radius_m:.0f} m (the search cut-off); "
+            f"distances capped at {prob.radius_m:.0f} m (the search cut-off); "
             "objective = total person-metres saved"
         )
+        return s
 
 
-def served_per_site(s: Siting, *, all_residents: bool = False) -> np.ndarray:
-    """Residents assigned to each selected site (newly covered ones, or all it serves)."""
+def served_per_site(p: SitingProblem, s: Sites, *, all_residents: bool = False) -> np.ndarray:
+    """Residents assigned to each selected site of ``s`` (newly covered ones, or all it serves).
+
+    Parameters
+    ----------
+    p
+        The siting problem.
+    s
+        Its solution (selected sites, ``newly``, ``served_by``).
+    all_residents
+        Count every resident a site serves, not only the newly covered ones.
+
+    Returns
+    -------
+    numpy.ndarray
+        One number per selected site.
+    """
     mask = s.served_by >= 0
-    weight = s.demand["population"].to_numpy() * (1.0 if all_residents else s.newly)
+    weight = p.demand["population"].to_numpy() * (1.0 if all_residents else s.newly)
     pos = np.searchsorted(s.selected, s.served_by[mask])
     return np.bincount(
         pos, weights=np.broadcast_to(weight, mask.shape)[mask], minlength=len(s.selected)
@@ -865,18 +938,37 @@ def nearest_selected(distance: sp.csr_matrix, selected: np.ndarray, mask: np.nda
     return out
 
 
-def rank_sites(s: Siting) -> tuple[np.ndarray, np.ndarray]:
-    """Order the selected sites greedily by marginal gain; return order and gains."""
+def rank_sites(
+    p: SitingProblem, s: Sites, *, model: str, capacity: float | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Order the selected sites greedily by marginal gain; return order and gains.
+
+    Parameters
+    ----------
+    p
+        The siting problem.
+    s
+        Its solution.
+    model
+        ``mclp``, ``lscp`` or ``pmedian`` (gains in distance saved).
+    capacity
+        The solve's capacity per site: sites are then ordered by residents served.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        Positions into ``s.selected``, best first, and their marginal gains.
+    """
     sel = s.selected
     if len(sel) == 0:
         return np.empty(0, np.int64), np.empty(0)
-    if s.options.get("capacity") is not None:
+    if capacity is not None:
         order = np.argsort(-s.site_served, kind="stable")
         return order, s.site_served[order]
-    w = s.demand["population"].to_numpy()
-    sub = s.distance[:, sel].tocsc()
-    if s.model == "pmedian":
-        current = np.nan_to_num(s.demand["dist_m"].to_numpy(), nan=s.radius_m)
+    w = p.demand["population"].to_numpy()
+    sub = p.distance[:, sel].tocsc()
+    if model == "pmedian":
+        current = np.nan_to_num(p.demand["dist_m"].to_numpy(), nan=p.radius_m)
     else:
         current = None
         open_w = w * s.newly

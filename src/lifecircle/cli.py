@@ -352,11 +352,11 @@ def optimize(ctx: click.Context, **opts: Any) -> None:
 
 def _site(result: Any, options: SitingOptions) -> Any:
     """Build and solve the siting problem of ``lifecircle optimize``."""
-    from .siting import Siting
+    from .siting import SitingProblem
 
     assert options.category is not None  # checked by the command
     candidates = options.candidates_path() or "auto"
-    siting = Siting.from_audit(
+    problem = SitingProblem.from_audit(
         result,
         options.category,
         candidates=candidates,
@@ -365,7 +365,7 @@ def _site(result: Any, options: SitingOptions) -> Any:
         objective=options.objective,
         seed=options.seed,
     )
-    siting.solve(
+    return problem.solve(
         sites=options.sites,
         target_coverage=options.target_coverage,
         objective=options.objective,
@@ -373,7 +373,6 @@ def _site(result: Any, options: SitingOptions) -> Any:
         min_unit_coverage=options.min_unit_coverage,
         time_limit_s=options.time_limit,
     )
-    return siting
 
 
 def _headline(summary: AuditSummary) -> str:

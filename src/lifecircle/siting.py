@@ -13,7 +13,7 @@ candidates):
 Each is solved exactly by HiGHS through :func:`scipy.optimize.milp`. A lazy-greedy
 solution is computed first, enters the MILP as a bound on the objective (when it
 is feasible for every constraint) and is the fallback. The time limit holds for
-the whole :meth:`Siting.solve`, wall clock: the MILP is built and solved in a child
+the whole :meth:`SitingProblem.solve`, wall clock: the MILP is built and solved in a child
 process killed at the deadline (see :mod:`lifecircle._location_models`). Every
 reported gap is measured against a bound known to be valid, or is ``None``.
 Residents already covered by existing facilities are not counted again.
@@ -27,9 +27,10 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, cast
 
 import geopandas as gpd
@@ -40,6 +41,7 @@ import scipy.sparse as sp
 from ._location_models import (
     GREEDY_FACTOR,
     Covering,
+    ModelOutcome,
     PMedian,
     nearest_selected,
     rank_sites,
@@ -58,20 +60,24 @@ from .snap import Snapped, check_rule, snap_points
 log = logging.getLogger(__name__)
 
 MODELS = ("mclp", "lscp", "pmedian")
-#: The files :meth:`Siting.write` writes, in order (``optimize.json`` last).
+#: The files :meth:`SitingSolution.write` writes, in order (``optimize.json`` last).
 OUTPUT_FILES = ("proposals.geojson", "units_after.gpkg", "optimize.json")
 #: How ``mip_gap`` is defined (also written into ``optimize.json``).
 GAP_DEFINITION = "|bound - objective| / max(|bound|, |objective|)"
 
 
-@dataclass
-class Siting:
-    """A siting problem for one category, and after :meth:`solve` its solution.
+@dataclass(frozen=True, eq=False)
+class SitingProblem:
+    """A siting problem for one category: demand, candidates and their distances.
 
-    Build it with :meth:`from_audit`; ``solve()`` returns ``self``.
+    Build it with :meth:`from_audit`; :meth:`solve` returns a frozen
+    :class:`SitingSolution` and leaves the problem unchanged, so one problem can
+    be solved many times with different options.
 
     Attributes
     ----------
+    result
+        The audit the problem was built from.
     category
         Category id.
     threshold_m
@@ -87,17 +93,16 @@ class Siting:
     radius_m
         Search radius of ``distance``: the threshold, or the search cut-off
         (the audit's, or the category's threshold if longer) for the p-median.
+    candidate_source
+        Where the candidates came from, in words.
+    objective_kind
+        The objective the problem was built for (``"coverage"`` or ``"distance"``).
     problem_notes
-        What building the problem found out (kept across solves); the notes
-        of the last solve are in ``notes``.
+        What building the problem found out; the notes of a solve are in
+        :attr:`SitingSolution.notes`.
     candidates_path
         The candidates file, if the candidates came from one (an input:
-        :meth:`write` never overwrites it).
-    status, objective, bound, mip_gap
-        After :meth:`solve`: ``optimal``, ``time_limit`` (HiGHS's solution, not
-        proven optimal) or ``greedy`` (the lazy-greedy fallback); the
-        objective; the best valid bound on the optimum (None if none is known)
-        and ``bound_source``; ``mip_gap`` = :data:`GAP_DEFINITION`.
+        :meth:`SitingSolution.write` never overwrites it).
     """
 
     result: AuditResult
@@ -109,24 +114,8 @@ class Siting:
     radius_m: float
     candidate_source: str
     objective_kind: str = "coverage"
-    model: str = ""
-    selected: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
-    newly: np.ndarray = field(default_factory=lambda: np.empty(0))
-    served_by: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
-    site_served: np.ndarray = field(default_factory=lambda: np.empty(0))
-    status: str = ""
-    mip_gap: float | None = None
-    objective: float | None = None
-    bound: float | None = None
-    greedy_objective: float | None = None
-    runtime_s: float = 0.0
-    notes: list[str] = field(default_factory=list)
-    options: dict[str, Any] = field(default_factory=dict)
-    problem_notes: list[str] = field(default_factory=list)
+    problem_notes: tuple[str, ...] = ()
     candidates_path: Path | None = None
-    bound_source: str | None = None
-    solver_info: dict[str, Any] = field(default_factory=dict)
-    timings_s: dict[str, float] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ build
 
@@ -141,7 +130,7 @@ class Siting:
         min_spacing_m: float = 0.0,
         objective: str = "coverage",
         seed: int = 0,
-    ) -> Siting:
+    ) -> SitingProblem:
         """Build the siting problem for ``category`` from an audit.
 
         Parameters
@@ -272,7 +261,7 @@ class Siting:
             radius_m=radius_m,
             candidate_source=source,
             objective_kind=objective,
-            problem_notes=notes,
+            problem_notes=tuple(notes),
             candidates_path=candidates_path,
         )
 
@@ -288,8 +277,8 @@ class Siting:
         min_unit_coverage: float | None = None,
         time_limit_s: float = 60.0,
         mip_rel_gap: float = 1e-4,
-    ) -> Siting:
-        """Choose sites; returns ``self`` with ``selected``, ``status``, ``mip_gap`` ...
+    ) -> SitingSolution:
+        """Choose sites; returns the solution (``selected``, ``status``, ``mip_gap`` ...).
 
         Parameters
         ----------
@@ -319,16 +308,13 @@ class Siting:
 
         Returns
         -------
-        Siting
-            ``self``, solved.
+        SitingSolution
+            The solution; the problem itself is unchanged.
         """
         t0 = time.monotonic()
         deadline = t0 + time_limit_s
         objective = objective or self.objective_kind
-        self.notes, self.bound, self.mip_gap, self.bound_source = [], None, None, None
-        self.objective, self.greedy_objective = None, None
-        self.solver_info, self.timings_s = {}, {}
-        self._check_request(
+        notes = self._check_request(
             sites=sites,
             target=target_coverage,
             objective=objective,
@@ -336,7 +322,7 @@ class Siting:
             floor=min_unit_coverage,
             time_limit_s=time_limit_s,
         )
-        self.options = {
+        options = {
             "sites": sites,
             "target_coverage": target_coverage,
             "objective": objective,
@@ -346,10 +332,10 @@ class Siting:
         }
         problem: PMedian | Covering
         if objective == "distance":
-            self.model = "pmedian"
+            model = "pmedian"
             problem = PMedian(self, cast(int, sites))  # _check_request: sites given
         else:
-            self.model = "mclp" if sites is not None else "lscp"
+            model = "mclp" if sites is not None else "lscp"
             problem = Covering(
                 self,
                 sites=sites,
@@ -357,41 +343,64 @@ class Siting:
                 capacity=capacity,
                 min_unit_coverage=min_unit_coverage,
             )
-        problem.solve(deadline=deadline, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap)
-        self._drop_useless_sites(sites)
+        outcome = problem.solve(
+            deadline=deadline, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap
+        )
+        outcome.notes[:0] = notes
+        self._drop_useless_sites(outcome, model=model, requested=sites, capacity=capacity)
         end = time.monotonic()
-        self.runtime_s = round(end - t0, 3)
-        solver_s = float(self.solver_info.get("seconds", 0.0))
-        self.timings_s = {
-            "total": self.runtime_s,
+        runtime_s = round(end - t0, 3)
+        solver_s = float(outcome.solver_info.get("seconds", 0.0))
+        timings_s = {
+            "total": runtime_s,
             "solver": round(solver_s, 3),
             "other": round(end - t0 - solver_s, 3),
             "past_time_limit": round(max(0.0, end - deadline), 3),
         }
-        return self
+        return SitingSolution(
+            problem=self,
+            model=model,
+            options=MappingProxyType(options),
+            status=outcome.status,
+            objective=outcome.objective,
+            bound=outcome.bound,
+            bound_source=outcome.bound_source,
+            mip_gap=outcome.mip_gap,
+            greedy_objective=outcome.greedy_objective,
+            selected=_frozen(outcome.selected),
+            newly=_frozen(outcome.newly),
+            served_by=_frozen(outcome.served_by),
+            site_served=_frozen(outcome.site_served),
+            notes=tuple(outcome.notes),
+            solver_info=MappingProxyType(dict(outcome.solver_info)),
+            timings_s=MappingProxyType(timings_s),
+            runtime_s=runtime_s,
+        )
 
-    def _drop_useless_sites(self, requested: int | None) -> None:
+    def _drop_useless_sites(
+        self, o: ModelOutcome, *, model: str, requested: int | None, capacity: float | None
+    ) -> None:
         """Remove selected sites that add nothing (the solver may leave them open)."""
-        order, gains = rank_sites(self)
+        order, gains = rank_sites(self, o, model=model, capacity=capacity)
         useless = order[gains <= 1e-9]
         if len(useless) == 0:
             return
-        keep = np.ones(len(self.selected), bool)
+        keep = np.ones(len(o.selected), bool)
         keep[useless] = False
-        self.selected = self.selected[keep]
-        if self.options.get("capacity") is None:
-            mask = (self.newly > 1e-12) if self.model != "pmedian" else self.served_by >= 0
-            self.served_by = nearest_selected(self.distance, self.selected, mask)
-            self.site_served = served_per_site(self, all_residents=self.model == "pmedian")
+        o.selected = o.selected[keep]
+        if capacity is None:
+            mask = (o.newly > 1e-12) if model != "pmedian" else o.served_by >= 0
+            o.served_by = nearest_selected(self.distance, o.selected, mask)
+            o.site_served = served_per_site(self, o, all_residents=model == "pmedian")
         else:
-            self.site_served = self.site_served[keep]
-        self.notes.append(
+            o.site_served = o.site_served[keep]
+        o.notes.append(
             f"{len(useless)} of the {requested or len(keep)} sites would add "
             "nothing and are not proposed"
         )
-        if self.model == "lscp":  # the objective is the number of sites
-            self.objective = float(len(self.selected))
-            self.mip_gap = relative_gap(self.objective, self.bound)
+        if model == "lscp":  # the objective is the number of sites
+            o.objective = float(len(o.selected))
+            o.mip_gap = relative_gap(o.objective, o.bound)
 
     def _check_request(
         self,
@@ -402,7 +411,9 @@ class Siting:
         capacity: float | None,
         floor: float | None,
         time_limit_s: float,
-    ) -> None:
+    ) -> list[str]:
+        """Refuse a bad request; return the notes it calls for."""
+        notes: list[str] = []
         if objective == "distance" and (capacity is not None or floor is not None):
             msg = (
                 "--capacity and --min-unit-coverage apply to the coverage models (MCLP, "
@@ -416,7 +427,7 @@ class Siting:
             msg = f"--sites must be a positive number of new sites, got {sites}"
             raise DataError(msg)
         if sites is not None and sites > len(self.candidates):
-            self.notes.append(
+            notes.append(
                 f"asked for {sites} sites but only {len(self.candidates)} "
                 "candidates exist; all may be used"
             )
@@ -435,6 +446,7 @@ class Siting:
         if floor is not None and not 0 < floor <= 1:
             msg = f"--min-unit-coverage must be a share in (0, 1], got {floor}"
             raise DataError(msg)
+        return notes
 
     # ------------------------------------------------------------------ results
 
@@ -473,6 +485,180 @@ class Siting:
             acc[f"time_{self.category}_min"] = dist / self.result.profile.speed_m_min
         return acc
 
+    def units_before(
+        self, access_before: pd.DataFrame | None = None
+    ) -> dict[str, gpd.GeoDataFrame]:
+        """Coverage per unit and level before the new sites, on :attr:`categories`."""
+        acc = self.access_before() if access_before is None else access_before
+        r = self.result
+        return coverage_by_unit(acc, r.hierarchy, r.standard, self.categories, analysed=r.analysed)
+
+    def new_distance(self, selected: np.ndarray) -> np.ndarray:
+        """Distance from each resident to its nearest site of ``selected`` (inf if none).
+
+        Parameters
+        ----------
+        selected
+            Column indices of :attr:`distance` (candidates).
+
+        Returns
+        -------
+        numpy.ndarray
+            One distance per row of :attr:`demand`.
+        """
+        if len(selected) == 0:
+            return np.full(len(self.demand), np.inf)
+        sub = self.distance[:, selected].tocsr()
+        dense_min = np.full(len(self.demand), np.inf)
+        rows = np.repeat(np.arange(sub.shape[0]), np.diff(sub.indptr))
+        np.fmin.at(dense_min, rows, sub.data)
+        return dense_min
+
+
+@dataclass(frozen=True, eq=False)
+class SitingSolution:
+    """A solved siting: what :meth:`SitingProblem.solve` returns (immutable).
+
+    The problem's attributes (``result``, ``category``, ``demand``,
+    ``candidates``, ``distance``, ...) are readable here too.
+
+    Attributes
+    ----------
+    problem
+        The problem solved.
+    model
+        ``mclp``, ``lscp`` or ``pmedian``.
+    options
+        The options of the solve (``sites``, ``target_coverage``, ``objective``,
+        ``capacity``, ``min_unit_coverage``, ``time_limit_s``).
+    status, objective, bound, mip_gap
+        ``optimal``, ``time_limit`` (HiGHS's solution, not proven optimal) or
+        ``greedy`` (the lazy-greedy fallback); the objective; the best valid
+        bound on the optimum (None if none is known) and ``bound_source``;
+        ``mip_gap`` = :data:`GAP_DEFINITION`.
+    greedy_objective
+        The lazy greedy's objective.
+    selected
+        Selected candidates (column indices of ``distance``), sorted.
+    newly
+        Per resident, the share newly covered by the selected sites.
+    served_by
+        Per resident, the selected candidate serving it (-1: none).
+    site_served
+        Per selected site, the residents it serves.
+    notes
+        What the solve found out (the problem's own are in ``problem_notes``).
+    solver_info, timings_s, runtime_s
+        HiGHS's run, the time spent per phase and in all.
+    """
+
+    problem: SitingProblem
+    model: str
+    options: Mapping[str, Any]
+    status: str
+    objective: float | None
+    bound: float | None
+    bound_source: str | None
+    mip_gap: float | None
+    greedy_objective: float | None
+    selected: np.ndarray
+    newly: np.ndarray
+    served_by: np.ndarray
+    site_served: np.ndarray
+    notes: tuple[str, ...]
+    solver_info: Mapping[str, Any]
+    timings_s: Mapping[str, float]
+    runtime_s: float
+
+    # ------------------------------------------------------------------ the problem's
+
+    @property
+    def result(self) -> AuditResult:
+        """The audit the problem was built from."""
+        return self.problem.result
+
+    @property
+    def category(self) -> str:
+        """Category id."""
+        return self.problem.category
+
+    @property
+    def threshold_m(self) -> float:
+        """Walking distance of the category's threshold."""
+        return self.problem.threshold_m
+
+    @property
+    def demand(self) -> pd.DataFrame:
+        """The problem's residents (see :class:`SitingProblem`)."""
+        return self.problem.demand
+
+    @property
+    def candidates(self) -> gpd.GeoDataFrame:
+        """Candidate sites (graph CRS)."""
+        return self.problem.candidates
+
+    @property
+    def distance(self) -> sp.csr_matrix:
+        """Sparse demand x candidate walking distances within ``radius_m``."""
+        return self.problem.distance
+
+    @property
+    def radius_m(self) -> float:
+        """Search radius of ``distance``."""
+        return self.problem.radius_m
+
+    @property
+    def candidate_source(self) -> str:
+        """Where the candidates came from, in words."""
+        return self.problem.candidate_source
+
+    @property
+    def objective_kind(self) -> str:
+        """The objective the problem was built for."""
+        return self.problem.objective_kind
+
+    @property
+    def problem_notes(self) -> tuple[str, ...]:
+        """What building the problem found out."""
+        return self.problem.problem_notes
+
+    @property
+    def candidates_path(self) -> Path | None:
+        """The candidates file, if any."""
+        return self.problem.candidates_path
+
+    @property
+    def population(self) -> float:
+        """Residents of the analysed units."""
+        return self.problem.population
+
+    @property
+    def covered_before(self) -> float:
+        """Residents covered by existing facilities."""
+        return self.problem.covered_before
+
+    @property
+    def categories(self) -> list[str]:
+        """Categories compared before and after."""
+        return self.problem.categories
+
+    @property
+    def inputs(self) -> list[Path]:
+        """Input files of the audit and of the siting: never outputs."""
+        return self.problem.inputs
+
+    def access_before(self) -> pd.DataFrame:
+        """The access table before the new sites (:meth:`SitingProblem.access_before`)."""
+        return self.problem.access_before()
+
+    def units_before(
+        self, access_before: pd.DataFrame | None = None
+    ) -> dict[str, gpd.GeoDataFrame]:
+        """Coverage per unit and level before the new sites (:meth:`SitingProblem.units_before`)."""
+        return self.problem.units_before(access_before)
+
+    # ------------------------------------------------------------------ results
+
     def access_after(self) -> pd.DataFrame:
         """The access table (:meth:`access_before`) after the new sites.
 
@@ -484,7 +670,7 @@ class Siting:
         dcol, tcol = f"dist_{self.category}_m", f"time_{self.category}_min"
         speed = self.result.profile.speed_m_min
         frac = self.newly
-        new_dist = self._new_distance()
+        new_dist = self.problem.new_distance(self.selected)
         full = acc.copy()
         take = frac > 1e-12
         full.loc[take, dcol] = np.fmin(full.loc[take, dcol].to_numpy(), new_dist[take])
@@ -495,19 +681,11 @@ class Siting:
         rest["population"] = rest["population"].to_numpy() * (1 - frac[part])
         return pd.concat([full, rest], ignore_index=True)
 
-    def _new_distance(self) -> np.ndarray:
-        """Distance from each resident to its nearest selected site (inf if none)."""
-        if len(self.selected) == 0:
-            return np.full(len(self.demand), np.inf)
-        sub = self.distance[:, self.selected].tocsr()
-        dense_min = np.full(len(self.demand), np.inf)
-        rows = np.repeat(np.arange(sub.shape[0]), np.diff(sub.indptr))
-        np.fmin.at(dense_min, rows, sub.data)
-        return dense_min
-
     def proposals(self) -> gpd.GeoDataFrame:
         """Selected sites, ranked by marginal gain (EPSG:4326)."""
-        order, marginal = rank_sites(self)
+        order, marginal = rank_sites(
+            self.problem, self, model=self.model, capacity=self.options.get("capacity")
+        )
         sel = self.selected[order]
         served = self.site_served[order]
         cand = self.candidates.iloc[sel]
@@ -612,20 +790,12 @@ class Siting:
         }
         if self.model == "pmedian":
             d0 = np.nan_to_num(self.demand["dist_m"].to_numpy(), nan=self.radius_m)
-            d1 = np.fmin(d0, np.minimum(self._new_distance(), self.radius_m))
+            d1 = np.fmin(d0, np.minimum(self.problem.new_distance(self.selected), self.radius_m))
             w = self.demand["population"].to_numpy()
             out["mean_distance_before_m"] = round(float((w * d0).sum() / w.sum()), 1)
             out["mean_distance_after_m"] = round(float((w * d1).sum() / w.sum()), 1)
             out["distance_cap_m"] = round(self.radius_m, 1)
         return out
-
-    def units_before(
-        self, access_before: pd.DataFrame | None = None
-    ) -> dict[str, gpd.GeoDataFrame]:
-        """Coverage per unit and level before the new sites, on :attr:`categories`."""
-        acc = self.access_before() if access_before is None else access_before
-        r = self.result
-        return coverage_by_unit(acc, r.hierarchy, r.standard, self.categories, analysed=r.analysed)
 
     def units_after(self, access_after: pd.DataFrame | None = None) -> dict[str, gpd.GeoDataFrame]:
         """Coverage per unit and level after the new sites, on :attr:`categories`."""
@@ -695,6 +865,10 @@ class Siting:
         from .render.report import render_report
 
         return render_report(self.result, Path(path), lang=lang, siting=self)
+
+
+# The former name of the solved siting, kept so that notebooks using it still run.
+Siting = SitingSolution
 
 
 def _distance_to_existing(
@@ -808,6 +982,13 @@ def _not_audited_notes(
     return notes
 
 
+def _frozen(values: np.ndarray) -> np.ndarray:
+    """``values``, read-only (the arrays of a :class:`SitingSolution` do not change)."""
+    values = np.asarray(values)
+    values.setflags(write=False)
+    return values
+
+
 def _r(value: Any) -> float | None:
     return None if value is None or pd.isna(value) else round(float(value), 6)
 
@@ -826,7 +1007,7 @@ def optimize(
     min_unit_coverage: float | None = None,
     time_limit_s: float = 60.0,
     seed: int = 0,
-) -> Siting:
+) -> SitingSolution:
     """Propose new sites for ``category`` after an audit.
 
     Parameters
@@ -854,13 +1035,13 @@ def optimize(
         Coverage floor for every finest governance unit.
     time_limit_s
         Wall-clock limit of the whole solve (greedy, model building, HiGHS);
-        see :meth:`Siting.solve`.
+        see :meth:`SitingProblem.solve`.
     seed
         Seed for ``auto`` candidates.
 
     Returns
     -------
-    Siting
+    SitingSolution
         Solved; ``.proposals()``, ``.summary()``, ``.write(folder)``.
 
     Examples
@@ -870,7 +1051,7 @@ def optimize(
     >>> siting = lifecircle.optimize(result, "kindergarten", sites=10)  # doctest: +SKIP
     >>> siting.summary()["coverage_after"]                            # doctest: +SKIP
     """
-    siting = Siting.from_audit(
+    problem = SitingProblem.from_audit(
         result,
         category,
         candidates=candidates,
@@ -879,7 +1060,7 @@ def optimize(
         objective=objective,
         seed=seed,
     )
-    return siting.solve(
+    return problem.solve(
         sites=sites,
         target_coverage=target_coverage,
         objective=objective,

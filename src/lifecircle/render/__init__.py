@@ -7,7 +7,7 @@
   printable file with inline charts).
 
 Both take an :class:`~lifecircle.AuditResult` and ``lang="en"`` or ``"zh"``; with
-``siting=`` (a solved :class:`~lifecircle.siting.Siting`, as in ``lifecircle
+``siting=`` (a solved :class:`~lifecircle.siting.SitingSolution`, as in ``lifecircle
 optimize``) they also show the proposed sites.
 """
 

@@ -1,6 +1,6 @@
 """What the map and the report do alike: accept a siting, write the page.
 
-Both outputs take an optional solved :class:`~lifecircle.siting.Siting` and refuse
+Both outputs take an optional solved :class:`~lifecircle.siting.SitingSolution` and refuse
 one built from another audit or not yet solved (:func:`check_siting`), and both end
 as one self-contained HTML file written atomically (:func:`write_html`).
 """
@@ -14,10 +14,10 @@ from ..io.outputs import write_atomic
 
 if TYPE_CHECKING:
     from ..pipeline import AuditResult
-    from ..siting import Siting
+    from ..siting import SitingProblem, SitingSolution
 
 
-def check_siting(result: AuditResult, siting: Siting) -> None:
+def check_siting(result: AuditResult, siting: SitingSolution | SitingProblem) -> None:
     """Refuse a siting that cannot be drawn over ``result``.
 
     Parameters
@@ -35,8 +35,8 @@ def check_siting(result: AuditResult, siting: Siting) -> None:
     if siting.result is not result:
         msg = "the siting was built from another audit result"
         raise ValueError(msg)
-    if not siting.model:
-        msg = "the siting has not been solved: call Siting.solve() first"
+    if not getattr(siting, "model", ""):  # a SitingProblem has no model: not solved
+        msg = "the siting has not been solved: call SitingProblem.solve() first"
         raise ValueError(msg)
 
 

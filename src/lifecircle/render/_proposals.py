@@ -1,6 +1,6 @@
 """The proposed sites on the map: a solved siting, its layer and its popups.
 
-With a solved :class:`~lifecircle.siting.Siting` the map shows the proposed sites,
+With a solved :class:`~lifecircle.siting.SitingSolution` the map shows the proposed sites,
 numbered by rank, over each site's walking catchment (one overlay). What the map
 draws of the siting (:class:`Proposed`) is computed once, and also feeds the
 before / after themes (:mod:`lifecircle.render._themes`) and the legend.
@@ -22,14 +22,14 @@ from ._style import SITE_COLOUR
 from ._text import count, esc, text
 
 if TYPE_CHECKING:
-    from ..siting import Siting
+    from ..siting import SitingSolution
 
 
 @dataclass(frozen=True)
 class Proposed:
     """A solved siting and what the map draws of it, computed once."""
 
-    siting: Siting
+    siting: SitingSolution
     summary: dict[str, Any]
     proposals: gpd.GeoDataFrame
     sites: gpd.GeoDataFrame
@@ -37,7 +37,7 @@ class Proposed:
     units_after: dict[str, gpd.GeoDataFrame]
 
     @classmethod
-    def of(cls, ctx: MapContext, siting: Siting) -> Proposed:
+    def of(cls, ctx: MapContext, siting: SitingSolution) -> Proposed:
         """What the map draws of ``siting``, a solved siting built from ``ctx.result``."""
         check_siting(ctx.result, siting)
         proposals = siting.proposals()

@@ -112,7 +112,7 @@ def themes(ctx: MapContext, proposed: Proposed | None = None) -> list[Theme]:
 def _not_audited_theme(ctx: MapContext, proposed: Proposed) -> tuple[Theme, gpd.GeoDataFrame]:
     """The siting category's coverage before the new sites when the audit did not cover it.
 
-    Its figures come from the siting (:meth:`~lifecircle.siting.Siting.access_before`,
+    Its figures come from the siting (:meth:`~lifecircle.siting.SitingSolution.access_before`,
     e.g. nobody covered for a category with no facility yet); returns the theme and
     the category's usable existing facilities.
     """

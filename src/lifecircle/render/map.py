@@ -12,7 +12,7 @@ Layers:
   see :mod:`lifecircle.render._cluster`), facilities too far from the network to be
   used.
 
-With a solved :class:`~lifecircle.siting.Siting` (``lifecircle optimize``) the
+With a solved :class:`~lifecircle.siting.SitingSolution` (``lifecircle optimize``) the
 map also shows the proposed sites, numbered by rank, with each site's walking
 catchment, and the siting category's theme splits into a before / after pair of
 radio buttons (coverage by the existing facilities, then with the new sites).
@@ -62,7 +62,7 @@ from ._themes import RadiusScale, shown_units, theme_layer, themes
 
 if TYPE_CHECKING:
     from ..pipeline import AuditResult
-    from ..siting import Siting
+    from ..siting import SitingSolution
 
 __all__ = ["BASEMAPS", "MapPage", "build_map", "render_map", "script_json"]
 
@@ -168,7 +168,7 @@ def render_map(
     *,
     lang: str = "en",
     basemap: str = "osm",
-    siting: Siting | None = None,
+    siting: SitingSolution | None = None,
 ) -> Path:
     """Write the audit's interactive map as one self-contained HTML file.
 
@@ -184,9 +184,9 @@ def render_map(
         ``"osm"`` (OpenStreetMap tiles), ``"amap"`` (Gaode tiles; every overlay is
         shifted to GCJ-02 to line up with them) or ``"none"`` (no tiles, no network).
     siting
-        A solved :class:`~lifecircle.siting.Siting` built from ``result``: adds the
+        A solved :class:`~lifecircle.siting.SitingSolution` built from ``result``: adds the
         proposed sites with their catchments and a before / after pair of themes
-        for its category (see :meth:`lifecircle.siting.Siting.to_map`).
+        for its category (see :meth:`lifecircle.siting.SitingSolution.to_map`).
 
     Returns
     -------
@@ -205,7 +205,11 @@ def render_map(
 
 
 def build_map(
-    result: AuditResult, *, lang: str = "en", basemap: str = "osm", siting: Siting | None = None
+    result: AuditResult,
+    *,
+    lang: str = "en",
+    basemap: str = "osm",
+    siting: SitingSolution | None = None,
 ) -> MapPage:
     """The audit's map page, e.g. to show in a notebook or to inspect its data.
 

@@ -4,7 +4,7 @@ Headline figures, categories ranked by shortfall, the worst-served units,
 charts (inline SVG from matplotlib), sortable per-level unit tables, the
 largest gaps, the method, data quality (when ``summary.json`` has it),
 warnings and data sources with their licences.
-With a solved :class:`~lifecircle.siting.Siting`, a "Proposed sites" section
+With a solved :class:`~lifecircle.siting.SitingSolution`, a "Proposed sites" section
 follows the headline: model, solver status, candidates, coverage before and
 after, the ranked sites, per-unit before / after and the optimizer's notes.
 The page makes no request: CSS, charts and the few lines of sorting script
@@ -53,7 +53,7 @@ from ._text import (
 
 if TYPE_CHECKING:
     from ..pipeline import AuditResult
-    from ..siting import Siting
+    from ..siting import SitingSolution
     from ..summary import StudyInfo
 
 __all__ = ["build_report", "render_report"]
@@ -70,7 +70,7 @@ EDGE = "§"
 
 
 def render_report(
-    result: AuditResult, path: str | Path, *, lang: str = "en", siting: Siting | None = None
+    result: AuditResult, path: str | Path, *, lang: str = "en", siting: SitingSolution | None = None
 ) -> Path:
     """Write the audit's report as one self-contained HTML file.
 
@@ -83,8 +83,8 @@ def render_report(
     lang
         ``"en"`` or ``"zh"``.
     siting
-        A solved :class:`~lifecircle.siting.Siting` built from ``result``: adds the
-        "Proposed sites" section (see :meth:`lifecircle.siting.Siting.to_report`).
+        A solved :class:`~lifecircle.siting.SitingSolution` built from ``result``: adds the
+        "Proposed sites" section (see :meth:`lifecircle.siting.SitingSolution.to_report`).
 
     Returns
     -------
@@ -100,7 +100,9 @@ def render_report(
     return write_html(path, build_report(result, lang=lang, siting=siting))
 
 
-def build_report(result: AuditResult, *, lang: str = "en", siting: Siting | None = None) -> str:
+def build_report(
+    result: AuditResult, *, lang: str = "en", siting: SitingSolution | None = None
+) -> str:
     """The report's HTML, as a string (see :func:`render_report`)."""
     check_lang(lang)
     if siting is not None:
@@ -880,7 +882,7 @@ def _name(value: Any, lang: str) -> str:
 class _Proposals:
     """The "Proposed sites" section, from a solved siting."""
 
-    def __init__(self, report: _Report, siting: Siting) -> None:
+    def __init__(self, report: _Report, siting: SitingSolution) -> None:
         self.report = report
         self.siting = siting
         self.summary = siting.summary()
