@@ -93,7 +93,25 @@ POI_COLUMNS = [
     "landuse",
 ]
 UNIT_COLUMNS = ["unit_id", "name", "name_en", "parent_id", "level"]
-POPULATION_COLUMNS = ["unit_id", "name", "population", "population_method", "population_source"]
+POPULATION_COLUMNS = [
+    "unit_id",
+    "name",
+    "population",
+    "population_method",
+    "population_source",
+    "age_0_14",
+    "age_15_64",
+    "age_65_plus",
+    "age_source",
+]
+
+#: Census age-share columns (percent of residents) -> the sample's age-band columns.
+CENSUS_AGE_BANDS = {
+    "人口比重_0-14岁": "age_0_14",
+    "人口比重_15-64岁": "age_15_64",
+    "人口比重_65岁及以上": "age_65_plus",
+}
+AGE_SOURCE = "census2020_district_age_shares (percent; the district's shares for every street)"
 
 METHOD_STREET = "census2020_street"
 METHOD_AREAL = "census2020_district_areal"
@@ -408,6 +426,26 @@ def _match_street(name: str, cands: gpd.GeoDataFrame) -> str | None:
     return hit.iloc[0] if len(hit) == 1 else None
 
 
+def add_age_bands(gdf: gpd.GeoDataFrame, census: pd.DataFrame) -> gpd.GeoDataFrame:
+    """Give each street its district's census age shares (percent): age_0_14, age_15_64, age_65_plus.
+
+    The census publishes age shares per district only, so every street of a district
+    gets the same shares (stated in ``age_source``).
+    """
+    by_code = census.reset_index().set_index("区划代码")
+    district = gdf["unit_id"].astype(str).str[:6]
+    missing = sorted(set(district) - set(by_code.index))
+    if missing:
+        raise BuildError(f"{SRC_CENSUS_DISTRICTS}: no age shares for districts {missing}")
+    out = gdf.copy()
+    for census_col, col in CENSUS_AGE_BANDS.items():
+        out[col] = by_code.loc[district, census_col].astype(float).to_numpy()
+    out["age_source"] = AGE_SOURCE
+    geometry = out.pop("geometry")
+    out["geometry"] = geometry
+    return gpd.GeoDataFrame(out, geometry="geometry", crs=gdf.crs)
+
+
 def build_population(
     source: Path,
     out: Path,
@@ -485,6 +523,7 @@ def build_population(
         geometry=streets.geometry.values,
         crs=WGS84,
     )
+    gdf = add_age_bands(gdf, census)
     _write_gpkg(gdf, out / "population.gpkg", "population")
     print(f"population.gpkg: {len(gdf)} street units, {int(gdf['population'].sum()):,} persons")
 

@@ -228,7 +228,7 @@ def test_standards_and_datasets_commands():
     assert res.exit_code == 0
     assert "kindergarten" in res.stdout
     assert "幼儿园" in res.stdout
-    assert "elderly 0.92 m/s" in res.stdout
+    assert "elderly 0.91 m/s" in res.stdout
     res = invoke(["datasets"])
     assert res.exit_code == 0
     assert res.stdout.startswith("central-shanghai:")

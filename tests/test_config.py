@@ -65,8 +65,8 @@ def test_gb50180_profiles(gb_standard):
     assert gb_standard.profile().id == "adult"
     assert gb_standard.profile("adult").speed_m_s == 1.2
     assert gb_standard.profile("adult").speed_m_min == pytest.approx(72.0)
-    assert gb_standard.profile("elderly").speed_m_s == 0.92
-    assert gb_standard.profile("child").speed_m_s == 1.0
+    assert gb_standard.profile("elderly").speed_m_s == 0.91
+    assert gb_standard.profile("child").speed_m_s == 0.88
 
 
 def test_unknown_category_and_profile_are_config_errors(gb_standard):
@@ -719,8 +719,8 @@ def test_unknown_fields_everywhere_with_a_suggestion():
     raw["levels"][0]["minuts"] = 5
     raw["profiles"]["adult"]["speed"] = 1.0
     assert _problems(raw) == [
-        "unknown field 'categoires' (allowed: categories, default_profile, id, levels, notes, "
-        "profiles, source, title); did you mean 'categories'?",
+        "unknown field 'categoires' (allowed: categories, cohorts, default_profile, id, levels, "
+        "notes, profiles, source, title); did you mean 'categories'?",
         "levels[0]: unknown field 'minuts' (allowed: id, minutes, name, notes, "
         "reference_distance_m, source, verified); did you mean 'minutes'?",
         "profiles.adult: unknown field 'speed' (allowed: notes, source, speed_m_s, verified); "

@@ -130,6 +130,8 @@ def write_instance(
 def tiny_audit(
     paths: dict[str, object], extra_facilities: list[Path] = (), **options: object
 ) -> lifecircle.AuditResult:
+    # the hand-made expectations walk at the adult speed (360 m in 5 minutes)
+    options.setdefault("profile", "adult")
     return lifecircle.audit(
         paths["network"],
         [*paths["facilities"], *extra_facilities],
@@ -422,6 +424,7 @@ def reaudit(paths: dict[str, object], s: Siting, folder: Path) -> lifecircle.Aud
         paths["units"],
         paths["population"],
         categories=list(s.result.summary.to_json()["categories_audited"]),
+        profile=s.result.profile_override,
     )
 
 
@@ -1307,6 +1310,7 @@ def reaudit_with(paths: dict[str, object], s: Siting, folder: Path) -> lifecircl
         paths["units"],
         paths["population"],
         categories=[CAT, s.category],
+        profile=s.result.profile_override,
     )
 
 
@@ -1316,7 +1320,7 @@ def test_greenfield_mclp_matches_brute_force_and_a_reaudit(inst0, tmp_path, cate
     assert category not in r.summary.to_json()["categories_audited"]
     assert (r.facilities["category"] != category).all()
     s0 = SitingProblem.from_audit(r, category, candidates=random_candidates(3, 9))
-    threshold_m = r.standard.category(category).threshold_min * r.profile.speed_m_min
+    threshold_m = r.standard.category(category).threshold_min * r.profile_of(category).speed_m_min
     assert s0.threshold_m == pytest.approx(threshold_m)
     assert s0.demand["dist_m"].isna().all() and not s0.demand["covered"].any()
     assert s0.covered_before == 0

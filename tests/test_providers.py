@@ -243,11 +243,13 @@ def test_table_errors_name_the_file(tmp_path, gb_standard):
 
 def test_typecode_table_maps_only_justified_codes():
     table = load_typecodes("amap")
-    assert table["141203"]["category"] == "primary_school"
-    assert table["060200"]["category"] == "convenience_store"
+    assert table["141203"]["categories"]["gb50180-2018"] == "primary_school"
+    assert table["060200"]["categories"]["gb50180-2018"] == "convenience_store"
+    standards = {s: lifecircle.load_standard(s) for s in ("gb50180-2018", "moreno-15min")}
     for entry in table.values():
         assert entry["source"]  # every mapped code says where it comes from
-        assert entry["category"] in lifecircle.load_standard("gb50180-2018").category_ids
+        for std, category in entry["categories"].items():
+            assert category is None or category in standards[std].category_ids
 
 
 def test_categories_from_typecodes_and_unknown_counts():
@@ -274,7 +276,8 @@ def test_categories_from_typecodes_and_unknown_counts():
     ]
     assert cats.iloc[4:8].isna().all()  # never guessed
     assert cats.iloc[8] == "convenience_store"  # a code read as a number lost its leading 0
-    assert unknown == {"050100": 3, "050000": 1}
+    # an empty cell is counted too, not dropped silently
+    assert unknown == {"050100": 3, "050000": 1, "(empty)": 1}
 
 
 # --------------------------------------------------------------------------- duplicates
@@ -303,6 +306,7 @@ def test_duplicates_within_20_m_with_similar_names_are_merged():
     assert len(out) == 1
     assert merged == {"primary_school": 1}
     assert out["source"].iloc[0] == "osm"  # the first record is kept
+    assert out["sources"].iloc[0] == "amap.csv|osm"  # every source that found it, sorted
 
 
 @pytest.mark.parametrize(
@@ -321,6 +325,7 @@ def test_not_duplicates(kwargs):
     out, merged = deduplicate(pair)
     assert len(out) == 2
     assert merged == {}
+    assert list(out["sources"]) == list(pair["source"])  # each found by its own source only
 
 
 def test_two_unnamed_records_close_together_are_merged():

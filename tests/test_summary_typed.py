@@ -66,10 +66,15 @@ def legacy_summary(p: SummaryParts) -> dict[str, Any]:
             c: {
                 "level": p.std.category(c).level,
                 "minutes": p.std.category(c).threshold_min,
-                "metres": round(p.std.category(c).threshold_min * p.prof.speed_m_min, 1),
+                "metres": round(
+                    p.std.category(c).threshold_min
+                    * p.std.profile_of(c, p.options.profile).speed_m_min,
+                    1,
+                ),
                 "mandatory": p.std.category(c).mandatory,
                 "verified": p.std.category(c).verified,
                 "source": p.std.category(c).source,
+                "profile": p.std.profile_of(c, p.options.profile).id,
             }
             for c in p.audited
         },
@@ -139,6 +144,23 @@ def legacy_summary(p: SummaryParts) -> dict[str, Any]:
         "timings_s": {k: (None if fixed_time else v) for k, v in p.timings.items()},
         "versions": versions(),
         "attribution": OSM_ATTRIBUTION,
+        # the fair-service sections (issue 9), plain data of the stage's results
+        "cohorts": p.service.cohorts if p.service else {},
+        "fair_service": (
+            {c: dataclasses.asdict(v) for c, v in p.service.categories.items()}
+            if p.service
+            else {}
+        ),
+        "equity": (
+            {"score": p.service.equity_score, "worst_served_units": p.service.worst_units}
+            if p.service
+            else {}
+        ),
+        "critical_facilities": list(p.service.critical) if p.service else [],
+        "data_completeness": (
+            {c: dataclasses.asdict(v) for c, v in p.data.items()} if p.data else {}
+        ),
+        "closure": p.closure,
     }
 
 

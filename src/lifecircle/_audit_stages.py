@@ -28,7 +28,7 @@ from .io.population import (
     origins_from_raster,
     read_population,
 )
-from .io.providers import deduplicate
+from .io.providers import deduplicate, typecode_table
 from .io.units import UnitHierarchy, hex_units, read_units, units_from_osm
 from .network import WalkGraph
 from .options import AuditOptions
@@ -171,12 +171,19 @@ def _load_facilities(
     std: Standard,
     osm_pois: bool,
     warnings: list[str],
+    *,
+    typecodes: Path | None = None,
 ) -> tuple[gpd.GeoDataFrame, dict[str, int], dict[str, int]]:
-    """Read, classify, merge and de-duplicate every facility source."""
+    """Read, classify, merge and de-duplicate every facility source.
+
+    ``typecodes`` (``--typecodes``) is read and checked once, before any facility
+    file, and extends the bundled Amap/Baidu tables for every file.
+    """
+    table = typecode_table(std, typecodes) if typecodes is not None else None
     frames = []
     if osm_pois and _is_osm(network):
         frames.append(facilities_from_osm(network, std))
-    frames.extend(read_facilities(p, std, crs=crs) for p, crs in items)
+    frames.extend(read_facilities(p, std, crs=crs, typecodes=table) for p, crs in items)
     unknown_codes: dict[str, int] = {}
     skipped = {"empty_geometries": 0, "invalid_locations": 0, "broken_areas": 0}
     for frame in frames:
@@ -196,10 +203,13 @@ def _load_facilities(
     fac = fac.reset_index(drop=True)
     fac["facility_id"] = np.arange(len(fac), dtype=np.int64)
     if unknown_codes:
+        shown_codes = sorted(unknown_codes, key=lambda c: (-unknown_codes[c], c))[:10]
         warnings.append(
-            f"{sum(unknown_codes.values())} facilities have Amap type codes with no category "
-            f"({', '.join(sorted(unknown_codes)[:10])}); they are left out. Map them in "
-            "configs/providers/amap-typecodes.yaml or give a `category` column"
+            f"{sum(unknown_codes.values())} facilities have provider type codes or tags "
+            f"that map to no category of {std.id} ({', '.join(shown_codes)}"
+            f"{', ...' if len(unknown_codes) > 10 else ''}); they are left out. Map them "
+            "with --typecodes FILE (a YAML or CSV file of code,category lines that extends "
+            "the bundled Amap/Baidu tables; see docs/typecodes.md) or give a `category` column"
         )
     if merged:
         warnings.append(
@@ -492,7 +502,11 @@ def _check_ledger(ledger: dict, population: str | Path | None, in_scope: float) 
 
 
 def _access_output(
-    table: pd.DataFrame, pts: gpd.GeoDataFrame, hierarchy: UnitHierarchy, categories: list[str]
+    table: pd.DataFrame,
+    pts: gpd.GeoDataFrame,
+    hierarchy: UnitHierarchy,
+    categories: list[str],
+    service_columns: pd.DataFrame | None = None,
 ) -> gpd.GeoDataFrame:
     ancestors = hierarchy.ancestors().set_index(hierarchy.finest)
     out = pd.DataFrame(
@@ -508,8 +522,14 @@ def _access_output(
     )
     for level in hierarchy.levels[:-1]:
         out[columns.unit_level(level)] = ancestors.loc[out["unit_id"], level].astype(str).to_numpy()
+    for col in table.columns:
+        if str(col).startswith("pop_"):
+            out[col] = table[col].to_numpy()
     for cat in categories:
         out[columns.dist(cat)] = table[columns.dist(cat)].to_numpy()
         out[columns.time(cat)] = table[columns.time(cat)].to_numpy()
+        if service_columns is not None:
+            for name in (columns.n_within, columns.second, columns.sd, columns.placed):
+                out[name(cat)] = service_columns[name(cat)].to_numpy()
     geometry = pts.geometry.loc[table.index]
     return gpd.GeoDataFrame(out, geometry=geometry.to_numpy(), crs=pts.crs).to_crs("EPSG:4326")

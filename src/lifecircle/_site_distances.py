@@ -121,31 +121,55 @@ def _within_entries(
     shape = (n_targets, n_groups)
     rows, cols, vals = [np.empty(0, np.int64)], [np.empty(0, np.int64)], [np.empty(0)]
     if len(source_nodes) and len(target_nodes):
-        # targets sharing a node are searched once; sources by distinct node, in order
+        # entries grouped by distinct node on both sides: a node pair within reach is
+        # expanded to its entries only then, so nothing dense beyond a Dijkstra chunk
         uniq_tgt, target_slot = np.unique(target_nodes, return_inverse=True)
         uniq_src, source_slot = np.unique(source_nodes, return_inverse=True)
-        order = np.argsort(source_slot, kind="stable")
-        slot_sorted = source_slot[order]
-        min_off = np.full(len(uniq_src), np.inf)
-        np.minimum.at(min_off, source_slot, source_offset_m)
+        src_order, src_start, src_count = _grouped(source_slot, len(uniq_src))
+        tgt_order, tgt_start, tgt_count = _grouped(target_slot, len(uniq_tgt))
+        min_src_off = np.full(len(uniq_src), np.inf)
+        np.minimum.at(min_src_off, source_slot, source_offset_m)
+        min_tgt_off = float(target_offset_m.min())
         for start in range(0, len(uniq_src), chunk_size):
             stop = min(start + chunk_size, len(uniq_src))
-            limit = radius_m - min_off[start:stop].min()
+            limit = radius_m - min_src_off[start:stop].min() - min_tgt_off
             if limit < 0:
                 continue
             block = dijkstra(
                 graph.adjacency, directed=False, indices=uniq_src[start:stop], limit=limit
             )[:, uniq_tgt]
-            lo, hi = np.searchsorted(slot_sorted, [start, stop])
-            entry = order[lo:hi]  # the source entries at these nodes
-            dist = block[source_slot[entry] - start][:, target_slot]
-            dist += target_offset_m[None, :]
-            dist += source_offset_m[entry, None]
-            src, tgt = np.nonzero(dist <= radius_m)
-            rows.append(target_row[tgt])
-            cols.append(source_group[entry[src]])
-            vals.append(np.maximum(dist[src, tgt], _EPS_M))
+            s_slot, t_slot = np.nonzero(block <= limit)
+            node_d = block[s_slot, t_slot]
+            s_slot += start
+            # expand each reachable (source node, target node) pair to its entries
+            pair, s_entry = _expand(s_slot, src_order, src_start, src_count)
+            t_pair, t_entry = _expand(t_slot[pair], tgt_order, tgt_start, tgt_count)
+            pair, s_entry = pair[t_pair], s_entry[t_pair]
+            dist = node_d[pair] + source_offset_m[s_entry] + target_offset_m[t_entry]
+            near = dist <= radius_m
+            rows.append(target_row[t_entry[near]])
+            cols.append(source_group[s_entry[near]])
+            vals.append(np.maximum(dist[near], _EPS_M))
     return np.concatenate(rows), np.concatenate(cols), np.concatenate(vals), shape
+
+
+def _grouped(slot: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Entries ordered by slot, with each slot's first position and count in that order."""
+    order = np.argsort(slot, kind="stable")
+    count = np.bincount(slot, minlength=n)
+    start = np.concatenate([[0], np.cumsum(count)[:-1]])
+    return order, start, count
+
+
+def _expand(
+    slot: np.ndarray, order: np.ndarray, start: np.ndarray, count: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each item of ``slot`` repeated once per entry of its slot: (item, entry)."""
+    reps = count[slot]
+    item = np.repeat(np.arange(len(slot)), reps)
+    first = np.repeat(start[slot], reps)
+    within = np.arange(len(item)) - np.repeat(np.cumsum(reps) - reps, reps)
+    return item, order[first + within]
 
 
 def _min_matrix(
@@ -154,11 +178,14 @@ def _min_matrix(
     """CSR matrix keeping the smallest value per (row, column)."""
     if len(r) == 0:
         return sp.csr_matrix(shape)
-    order = np.lexsort((v, c, r))
-    r, c, v = r[order], c[order], v[order]
-    first = np.ones(len(r), bool)
-    first[1:] = (r[1:] != r[:-1]) | (c[1:] != c[:-1])
-    return sp.csr_matrix((v[first], (r[first], c[first])), shape=shape)
+    key = r.astype(np.int64) * max(shape[1], 1) + c
+    order = np.lexsort((v, key))
+    key, v = key[order], v[order]
+    first = np.ones(len(key), bool)
+    first[1:] = key[1:] != key[:-1]
+    key = key[first]
+    cols = max(shape[1], 1)
+    return sp.csr_matrix((v[first], (key // cols, key % cols)), shape=shape)
 
 
 def site_distances(
@@ -225,3 +252,85 @@ def site_distances(
     c = np.concatenate([c, source_group[si[near]]])
     v = np.concatenate([v, np.maximum(direct[near], _EPS_M)])
     return _min_matrix(r, c, v, shape)
+
+
+def group_distances(
+    graph: WalkGraph,
+    sources: Snapped,
+    source_group: np.ndarray,
+    targets: Snapped,
+    *,
+    radius_m: float,
+    n_groups: int,
+    chunk_size: int = 64,
+) -> sp.csr_matrix:
+    """Like :func:`site_distances`, with one Dijkstra search per group, not per source node.
+
+    Each group (e.g. a facility with many access points along a park's edge) gets
+    a virtual node with one-way edges to where its points enter the network
+    (weight: the point's offset), so a single search from it gives, per node, the
+    walk from the nearest of its points; walks never pass through a virtual node.
+    The result equals :func:`site_distances` (same convention, same direct walks
+    along a shared edge) with far fewer pairs to reduce.
+
+    Parameters
+    ----------
+    graph
+        The walk graph.
+    sources, source_group
+        The groups' snapped points and the group of each.
+    targets
+        E.g. the residents, snapped.
+    radius_m
+        Largest distance kept.
+    n_groups
+        Number of columns.
+    chunk_size
+        Groups searched per Dijkstra call (rows of the dense block).
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix
+        Shape ``(len(targets), n_groups)``; an exact 0 is stored as 1e-9.
+    """
+    source_group = np.asarray(source_group, np.int64)
+    s_point, s_node, s_off = sources.entries()
+    s_grp = source_group[s_point]
+    t_point, t_node, t_off = targets.entries()
+    n = graph.n_nodes
+    rows, cols, vals = [np.empty(0, np.int64)], [np.empty(0, np.int64)], [np.empty(0)]
+    groups = np.unique(s_grp)
+    if len(groups) and len(t_node):
+        # virtual node n + i for group groups[i], edges to its entry nodes (min offset)
+        g_local = np.searchsorted(groups, s_grp)
+        virtual = _min_matrix(g_local, s_node, np.maximum(s_off, _EPS_M), (len(groups), n))
+        stacked = sp.vstack([graph.adjacency, virtual], format="csr")
+        size = n + len(groups)
+        aug = sp.csr_matrix((stacked.data, stacked.indices, stacked.indptr), shape=(size, size))
+        uniq_tgt, target_slot = np.unique(t_node, return_inverse=True)
+        tgt_order, tgt_start, tgt_count = _grouped(target_slot, len(uniq_tgt))
+        limit = radius_m - float(t_off.min())
+        for start in range(0, len(groups), chunk_size):
+            stop = min(start + chunk_size, len(groups))
+            if limit < 0:
+                break
+            block = dijkstra(
+                aug, directed=True, indices=n + np.arange(start, stop), limit=limit
+            )[:, uniq_tgt]
+            g_slot, t_slot = np.nonzero(block <= limit)
+            node_d = block[g_slot, t_slot]
+            pair, t_entry = _expand(t_slot, tgt_order, tgt_start, tgt_count)
+            dist = node_d[pair] + t_off[t_entry]
+            near = dist <= radius_m
+            rows.append(t_point[t_entry[near]])
+            cols.append(groups[start + g_slot[pair[near]]])
+            vals.append(np.maximum(dist[near], _EPS_M))
+    ti, si, direct = same_edge_pairs(targets, sources)
+    near = direct <= radius_m
+    rows.append(ti[near])
+    cols.append(source_group[si[near]])
+    vals.append(np.maximum(direct[near], _EPS_M))
+    return _min_matrix(
+        np.concatenate(rows), np.concatenate(cols), np.concatenate(vals), (len(targets), n_groups)
+    )
+

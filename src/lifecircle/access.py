@@ -50,6 +50,7 @@ from tqdm.auto import tqdm
 from ._contraction import ChainContraction, segment_argmin_prefix
 from ._site_distances import _EPS_M
 from ._site_distances import distances_within as distances_within
+from ._site_distances import group_distances as group_distances
 from ._site_distances import site_distances as site_distances
 from .config import Profile, Standard
 from .network import WalkGraph
@@ -450,6 +451,76 @@ def _apply_same_chain_sources(
     dist[interior] = np.minimum(dist[interior], via_chain)
 
 
+@dataclass(frozen=True)
+class AuditSnaps:
+    """Where the origins and the facilities' access points enter the walk network.
+
+    Made once per audit by :func:`snap_audit_inputs` and shared by every stage that
+    measures walks (access, supply-demand, closures), so all follow one snap rule.
+    ``points.facility`` is the row position in the facility table (reset index).
+    """
+
+    origins: Snapped
+    points: AccessPoints
+    facility_category: np.ndarray
+    facility_snap_m: np.ndarray
+
+    def category_points(self, category: str) -> AccessPoints:
+        """The access points of one category's facilities."""
+        return self.points.take(self.facility_category[self.points.facility] == category)
+
+
+def snap_audit_inputs(
+    graph: WalkGraph,
+    origins: gpd.GeoDataFrame,
+    facilities: gpd.GeoDataFrame,
+    *,
+    snap: str = DEFAULT_SNAP,
+    max_snap_m: float = MAX_SNAP_M,
+    spacing_m: float = POLYGON_ACCESS_SPACING_M,
+) -> AuditSnaps:
+    """Snap the origins and the facilities' access points under one rule (see :mod:`.snap`)."""
+    check_rule(snap)
+    pts = origins.to_crs(graph.crs) if origins.crs != graph.crs else origins
+    here = snap_points(
+        graph,
+        pts.geometry.x.to_numpy(),
+        pts.geometry.y.to_numpy(),
+        rule=snap,
+        max_snap_m=max_snap_m,
+    )
+    fac = facilities.to_crs(graph.crs) if facilities.crs != graph.crs else facilities
+    fac = fac.reset_index(drop=True)
+    points = snap_facilities(graph, fac, rule=snap, max_snap_m=max_snap_m, spacing_m=spacing_m)
+    fac_snap = np.full(len(fac), np.nan)
+    np.fmin.at(fac_snap, points.facility, points.snap_m)
+    return AuditSnaps(
+        origins=here,
+        points=points,
+        facility_category=fac["category"].to_numpy(),
+        facility_snap_m=fac_snap,
+    )
+
+
+def search_cutoff_m(
+    standard: Standard, categories: list[str], profile: Profile | str | None = None
+) -> float:
+    """The audit's search cut-off (m): the longest threshold walk of ``categories``.
+
+    Each category walks at its own profile (:meth:`~lifecircle.config.Standard.profile_of`)
+    unless ``profile`` overrides them all; distances beyond the cut-off are NaN.
+    """
+    return float(
+        max(
+            (
+                standard.category(c).threshold_min * standard.profile_of(c, profile).speed_m_min
+                for c in categories
+            ),
+            default=0.0,
+        )
+    )
+
+
 def compute_access(
     graph: WalkGraph,
     origins: gpd.GeoDataFrame,
@@ -463,6 +534,7 @@ def compute_access(
     spacing_m: float = POLYGON_ACCESS_SPACING_M,
     snap: str = DEFAULT_SNAP,
     progress: bool = False,
+    snaps: AuditSnaps | None = None,
 ) -> tuple[pd.DataFrame, pd.Series]:
     """Walking distance and time from every origin to every facility category.
 
@@ -477,7 +549,9 @@ def compute_access(
     standard
         The standard that defines categories and speeds.
     profile
-        Walking profile (object or id); default: the standard's default.
+        Walking profile (object or id) for every category; default: each
+        category's own profile (its cohort's, e.g. elderly care at the elderly
+        speed), or the standard's default.
     categories
         Categories to compute (default: every category of the standard).
     cutoff_min
@@ -495,6 +569,9 @@ def compute_access(
         version's rule), for origins and facilities alike.
     progress
         Show a progress bar over categories.
+    snaps
+        The origins and facilities already snapped (:func:`snap_audit_inputs`, with
+        the same rule and limits); snapped here when not given.
 
     Returns
     -------
@@ -509,45 +586,33 @@ def compute_access(
         Per facility (index aligned with ``facilities``), the smallest snap
         distance of its access points; NaN where it could not be reached.
     """
-    prof = profile if isinstance(profile, Profile) else standard.profile(profile)
     cats = list(categories) if categories is not None else standard.category_ids
+    profiles = {c: standard.profile_of(c, profile) for c in cats}
     if cutoff_min is None:
-        cutoff_min = max(standard.category(c).threshold_min for c in cats) if cats else 0.0
-    cutoff_m = cutoff_min * prof.speed_m_min
+        cutoff_m = search_cutoff_m(standard, cats, profile)
+    else:
+        cutoff_m = cutoff_min * max((p.speed_m_min for p in profiles.values()), default=0.0)
     log.info(
-        "walking at %.2f m/s (%s): %.0f min = %.0f m search cut-off",
-        prof.speed_m_s,
-        prof.id,
-        cutoff_min,
+        "walking at %s: %.0f m search cut-off",
+        ", ".join(sorted({f"{p.speed_m_s:.2f} m/s ({p.id})" for p in profiles.values()})),
         cutoff_m,
     )
 
-    check_rule(snap)
-    pts = origins.to_crs(graph.crs) if origins.crs != graph.crs else origins
-    here = snap_points(
-        graph,
-        pts.geometry.x.to_numpy(),
-        pts.geometry.y.to_numpy(),
-        rule=snap,
-        max_snap_m=max_snap_m,
-    )
+    if snaps is None:
+        snaps = snap_audit_inputs(
+            graph, origins, facilities, snap=snap, max_snap_m=max_snap_m, spacing_m=spacing_m
+        )
+    here = snaps.origins
     table = pd.DataFrame(origins.drop(columns=origins.geometry.name)).copy()
     table["snap_m"] = here.snap_m
     table["node"] = here.node
     table["edge"] = here.edge
 
-    fac = facilities.to_crs(graph.crs) if facilities.crs != graph.crs else facilities
-    fac = fac.reset_index(drop=True)
-    points = snap_facilities(graph, fac, rule=snap, max_snap_m=max_snap_m, spacing_m=spacing_m)
-    fac_snap = np.full(len(fac), np.nan)
-    np.fmin.at(fac_snap, points.facility, points.snap_m)
-    category_of_point = fac["category"].to_numpy()[points.facility]
-
     columns: dict[str, np.ndarray] = {}
     for cat in tqdm(cats, desc="access", unit="category", disable=not progress):
-        sel = points.snapped.take(category_of_point == cat)
+        sel = snaps.category_points(cat).snapped
         dist = access_distance(graph, here, sel, cutoff_m=cutoff_m)
         columns[f"dist_{cat}_m"] = dist
-        columns[f"time_{cat}_min"] = dist / prof.speed_m_min
+        columns[f"time_{cat}_min"] = dist / profiles[cat].speed_m_min
     table = pd.concat([table, pd.DataFrame(columns, index=table.index)], axis=1)
-    return table, pd.Series(fac_snap, index=facilities.index, name="snap_m")
+    return table, pd.Series(snaps.facility_snap_m, index=facilities.index, name="snap_m")

@@ -18,7 +18,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["OUTPUTS", "OutputFile", "complete", "cov", "describe", "dist", "time", "unit_level"]
+__all__ = [
+    "OUTPUTS",
+    "OutputFile",
+    "cohort_cov",
+    "complete",
+    "cov",
+    "describe",
+    "dist",
+    "n_within",
+    "placed",
+    "pop",
+    "sd",
+    "second",
+    "single",
+    "time",
+    "unit_level",
+    "unmet",
+]
 
 
 def dist(category: str) -> str:
@@ -39,6 +56,46 @@ def cov(category: str) -> str:
 def complete(level: str) -> str:
     """Share of a unit's residents reaching every mandatory category of ``level`` and below."""
     return f"complete_{level}"
+
+
+def pop(cohort: str) -> str:
+    """Residents of a cohort (e.g. ``pop_age_3_5``: children aged 3-5)."""
+    return f"pop_{cohort}"
+
+
+def cohort_cov(category: str) -> str:
+    """Share of the category's own cohort within its threshold (0-1)."""
+    return f"cohort_cov_{category}"
+
+
+def n_within(category: str) -> str:
+    """Number of facilities of ``category`` within its threshold (choice)."""
+    return f"n_{category}"
+
+
+def second(category: str) -> str:
+    """Walking distance to the second-nearest facility of ``category`` (m)."""
+    return f"second_{category}_m"
+
+
+def sd(category: str) -> str:
+    """Two-step floating catchment access: supply per cohort resident within reach."""
+    return f"sd_{category}"
+
+
+def placed(category: str) -> str:
+    """Share of the cohort assigned a place within the threshold (capacity-constrained)."""
+    return f"placed_{category}"
+
+
+def unmet(category: str) -> str:
+    """Cohort residents left without a place within the threshold (persons)."""
+    return f"unmet_{category}"
+
+
+def single(category: str) -> str:
+    """Share of the cohort with exactly one facility of ``category`` within the threshold."""
+    return f"single_{category}"
 
 
 def unit_level(level: str) -> str:
@@ -74,8 +131,27 @@ OUTPUTS: dict[str, OutputFile] = {
                 ("node", "the network node the origin enters at (the nearer end of its edge)"),
                 ("edge", "the walk-graph edge the origin enters at (-1: at a node, --snap node)"),
                 ("unit_<level>", "id of the unit of each coarser level"),
+                (
+                    "pop_<cohort>",
+                    "residents of a cohort the audited categories serve (e.g. pop_age_3_5)",
+                ),
                 ("dist_<cat>_m", "walking distance to the nearest facility of the category (m)"),
-                ("time_<cat>_min", "walking time to it at the profile's speed (min)"),
+                ("time_<cat>_min", "walking time to it at the category's profile speed (min)"),
+                ("n_<cat>", "facilities of the category within its threshold (choice)"),
+                (
+                    "second_<cat>_m",
+                    "walking distance to the second-nearest facility (m; NaN: fewer than two "
+                    "within the search cut-off)",
+                ),
+                (
+                    "sd_<cat>",
+                    "2SFCA access: capacity (or facilities) per cohort resident within reach",
+                ),
+                (
+                    "placed_<cat>",
+                    "share of the origin's cohort assigned a place within the threshold "
+                    "(capacity-constrained)",
+                ),
             ),
         ),
         OutputFile(
@@ -89,6 +165,26 @@ OUTPUTS: dict[str, OutputFile] = {
                 ("population", "residents of the analysed part of the unit"),
                 ("population_method", "population methods of its residents"),
                 ("cov_<cat>", "share of residents within the category's threshold (0-1)"),
+                ("pop_<cohort>", "residents of each cohort the audited categories serve"),
+                (
+                    "cohort_cov_<cat>",
+                    "share of the category's own cohort within its threshold (categories "
+                    "serving a cohort, e.g. kindergarten: children aged 3-5)",
+                ),
+                ("unmet_<cat>", "cohort residents without a place within the threshold"),
+                (
+                    "sd_<cat>",
+                    "2SFCA supply-demand: cohort-weighted mean supply per cohort resident",
+                ),
+                (
+                    "placed_<cat>",
+                    "share of the cohort assigned a place within the threshold at a "
+                    "facility with room (capacity-constrained coverage)",
+                ),
+                (
+                    "single_<cat>",
+                    "share of the cohort with exactly one facility within the threshold",
+                ),
                 ("score", "mean share of the audited mandatory categories reached"),
                 (
                     "complete_<level>",
@@ -96,6 +192,8 @@ OUTPUTS: dict[str, OutputFile] = {
                     "(NaN when one was not audited)",
                 ),
                 ("complete_share", "share reaching every mandatory category of the standard"),
+                ("rank", "rank of the score among the level's units (1 = worst served)"),
+                ("decile", "decile of the score (1 = worst-served tenth of the units)"),
                 ("worst_category", "the mandatory category with the lowest coverage"),
                 ("units_analysed", "finest units analysed inside this unit"),
                 ("units_total", "finest units inside this unit"),
@@ -116,8 +214,27 @@ OUTPUTS: dict[str, OutputFile] = {
                 ("category", "category id"),
                 ("name", "name"),
                 ("source", "file it came from"),
+                (
+                    "sources",
+                    "every source file a duplicate of it was found in (|-joined; cross-source "
+                    "matching)",
+                ),
                 ("snap_m", "distance from its nearest access point to the network (m)"),
                 ("reachable", "within max_snap_m of the network, so used"),
+                ("capacity", "places/beds/residents it can serve (NaN: unlimited)"),
+                (
+                    "capacity_from",
+                    "column (the input's capacity column), default (the standard's, see "
+                    "its verified flag) or none",
+                ),
+                ("demand_in_reach", "cohort residents within the category's threshold"),
+                ("supply_ratio", "2SFCA step 1: capacity / cohort residents within reach"),
+                ("load", "cohort residents assigned to it (capacity-constrained)"),
+                (
+                    "sole_dependants",
+                    "cohort residents for whom it is the only facility within the "
+                    "threshold: they lose coverage if it closes",
+                ),
             ),
         ),
         OutputFile(
@@ -135,6 +252,25 @@ OUTPUTS: dict[str, OutputFile] = {
                 ("units_analysed", "finest units analysed inside the unit"),
                 ("units_total", "finest units inside the unit"),
             ),
+        ),
+        OutputFile(
+            "closure.csv",
+            "with --close: per unit x category, coverage before and after closing the "
+            "facilities (same CSV conventions as gaps.csv)",
+            (
+                ("unit_id", "unit id"),
+                ("name", "unit name"),
+                ("level", "level name"),
+                ("category", "category id"),
+                ("cohort", "the cohort the category serves"),
+                ("cohort_population", "residents of that cohort"),
+                ("covered_before", "cohort residents within the threshold before"),
+                ("covered_after", "after closing"),
+                ("lose_coverage", "cohort residents who lose coverage"),
+                ("share_before", "covered share before"),
+                ("share_after", "covered share after"),
+            ),
+            written_by="audit --close",
         ),
         OutputFile(
             "summary.json",

@@ -19,6 +19,9 @@ import pandas as pd
 
 from ._config_checks import SELECTOR_SPECIAL_KEYS as SELECTOR_SPECIAL_KEYS
 from ._config_checks import _Checker
+from ._standard_cohorts import ALL, EVERYONE, parse_cohorts, parse_sourced
+from ._standard_cohorts import Cohort as Cohort
+from ._standard_cohorts import Sourced as Sourced
 from ._yaml import VALUE_MAX_CHARS as VALUE_MAX_CHARS
 from ._yaml import YAML_MAX_DEPTH as YAML_MAX_DEPTH
 from ._yaml import YAML_MAX_NODES as YAML_MAX_NODES
@@ -29,7 +32,17 @@ from .settings import LEVEL_MINUTES_MAX, WALKING_SPEED_MAX_M_S, WALKING_SPEED_MI
 
 #: Fields each part of a standard may have.
 STANDARD_KEYS = frozenset(
-    {"id", "title", "source", "notes", "levels", "profiles", "default_profile", "categories"}
+    {
+        "id",
+        "title",
+        "source",
+        "notes",
+        "levels",
+        "profiles",
+        "default_profile",
+        "cohorts",
+        "categories",
+    }
 )
 LEVEL_KEYS = frozenset(
     {"id", "minutes", "name", "reference_distance_m", "source", "verified", "notes"}
@@ -47,6 +60,10 @@ CATEGORY_KEYS = frozenset(
         "selectors",
         "reference_distance_m",
         "notes",
+        "cohort",
+        "profile",
+        "capacity",
+        "service_population",
     }
 )
 
@@ -146,6 +163,14 @@ class Category:
     selectors: tuple[Selector, ...]
     reference_distance_m: float | None = None
     notes: str = ""
+    #: The residents it serves (a cohort id of the standard; ``all``: everyone).
+    cohort: str = ALL
+    #: The walking profile its cohort walks at (None: the audit's profile).
+    profile: str | None = None
+    #: Default capacity of one facility (places, beds, residents), when a facility gives none.
+    capacity: Sourced | None = None
+    #: Residents one facility is expected to serve (for the data-completeness check).
+    service_population: Sourced | None = None
 
     def match(self, features: pd.DataFrame) -> np.ndarray:
         """Boolean mask of rows of ``features`` (OSM tag columns) in this category."""
@@ -173,6 +198,7 @@ class Standard:
     categories: tuple[Category, ...]
     path: str = ""
     notes: str = ""
+    cohorts: Mapping[str, Cohort] = field(default_factory=lambda: {ALL: EVERYONE})
     _by_id: Mapping[str, Category] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -205,6 +231,22 @@ class Standard:
             )
             raise config_error(self.path or self.id, [msg])
         return self.profiles[pid]
+
+    def cohort_of(self, category_id: str) -> Cohort:
+        """The cohort the category serves (every resident unless it names one)."""
+        return self.cohorts[self.category(category_id).cohort]
+
+    def profile_of(self, category_id: str, override: str | Profile | None = None) -> Profile:
+        """The walking profile of ``category_id``.
+
+        ``override`` (the audit's ``--profile``) applies to every category; without it a
+        category walks at its own cohort's profile, or the standard's default.
+        """
+        if isinstance(override, Profile):
+            return override
+        if override:
+            return self.profile(override)
+        return self.profile(self.category(category_id).profile)
 
     def level(self, level_id: str) -> Level:
         """The life-circle level ``level_id``."""
@@ -324,7 +366,9 @@ def parse_standard(raw: Any, *, source: str = "<standard>") -> Standard:
     check.unique([lv.id for lv in levels], "levels", "level id")
     profiles = _parse_profiles(raw.get("profiles"), check)
     default_profile = _parse_default_profile(raw.get("default_profile", "adult"), profiles, check)
+    cohorts = parse_cohorts(raw.get("cohorts"), check)
     categories = _parse_categories(raw.get("categories"), levels, check)
+    _check_category_refs(categories, cohorts, profiles, check)
     notes = check.optional_text(raw, "notes", "")  # checked before the problems are raised
 
     if problems:
@@ -340,7 +384,30 @@ def parse_standard(raw: Any, *, source: str = "<standard>") -> Standard:
         categories=tuple(categories),
         path=source,
         notes=notes,
+        cohorts=cohorts,
     )
+
+
+def _check_category_refs(
+    categories: list[Category],
+    cohorts: Mapping[str, Cohort],
+    profiles: Mapping[str, Profile],
+    check: _Checker,
+) -> None:
+    """Each category's ``cohort`` and ``profile`` must be defined in the standard."""
+    for i, cat in enumerate(categories):
+        where = f"categories[{i}] ({cat.id})"
+        if cat.cohort not in cohorts:
+            check.problems.append(
+                f"{where}.cohort: {shown(cat.cohort)} is not a cohort of the standard "
+                f"({', '.join(cohorts)}); add it under `cohorts:`"
+                f"{did_you_mean(cat.cohort, list(cohorts))}"
+            )
+        if cat.profile is not None and profiles and cat.profile not in profiles:
+            check.problems.append(
+                f"{where}.profile: {shown(cat.profile)} is not a walking profile of the "
+                f"standard ({', '.join(profiles)}){did_you_mean(cat.profile, list(profiles))}"
+            )
 
 
 def _parse_profiles(raw_profiles: Any, check: _Checker) -> dict[str, Profile]:
@@ -462,6 +529,10 @@ def _parse_category(
             item, "reference_distance_m", where, maximum=REFERENCE_DISTANCE_MAX_M
         ),
         notes=check.optional_text(item, "notes", where),
+        cohort=check.optional_text(item, "cohort", where) or ALL,
+        profile=check.optional_text(item, "profile", where) or None,
+        capacity=parse_sourced(item, "capacity", where, check),
+        service_population=parse_sourced(item, "service_population", where, check),
     )
 
 

@@ -350,3 +350,42 @@ def units_inside_network(
         }
     )
     return set(table.loc[table["analysed"], "unit_id"]), table
+
+
+def rollup_sums(
+    values: pd.DataFrame,
+    finest_unit: pd.Series | np.ndarray,
+    hierarchy: UnitHierarchy,
+    analysed: set[str],
+) -> dict[str, pd.DataFrame]:
+    """Sum per-origin quantities over the units of every level.
+
+    Parameters
+    ----------
+    values
+        Additive quantities per origin (e.g. residents of a cohort, residents covered).
+    finest_unit
+        The finest unit of each origin (aligned with ``values``).
+    hierarchy
+        The governance units.
+    analysed
+        Finest units whose origins count; the others add nothing.
+
+    Returns
+    -------
+    dict of pandas.DataFrame
+        Per level, the sums indexed by ``unit_id`` (every unit of the level; NaN
+        where no analysed finest unit lies inside).
+    """
+    finest = hierarchy.finest
+    unit = np.asarray(finest_unit, dtype=object).astype(str)
+    keep = np.isin(unit, list(analysed))
+    per_finest = values.loc[keep].groupby(unit[keep]).sum()
+    ancestors = hierarchy.ancestors()
+    joined = ancestors.join(per_finest, on=finest)
+    out: dict[str, pd.DataFrame] = {}
+    for level in hierarchy.levels:
+        sums = joined.groupby(level)[list(values.columns)].sum(min_count=1)
+        ids = hierarchy.units[level]["unit_id"]
+        out[level] = sums.reindex(ids.to_numpy())
+    return out

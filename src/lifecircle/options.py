@@ -179,7 +179,10 @@ class AuditOptions:
         "Bundled standard name or a YAML file (see `lifecircle standards`).",
     )
     profile: str | None = _opt(
-        None, "text", "Walking-speed profile: adult, elderly, child (default: the standard's)."
+        None,
+        "text",
+        "Walking-speed profile for every category: adult, elderly, child (default: each "
+        "category walks at its cohort's profile, e.g. elderly care at the elderly speed).",
     )
     categories: tuple[str, ...] | None = _opt(
         None, "list", "Comma-separated category ids to audit (default: all with facilities)."
@@ -193,6 +196,13 @@ class AuditOptions:
         "Datum of facility tables (CSV/Excel, which carry no CRS): wgs84, gcj02 "
         "(Amap, Tencent), bd09 (Baidu) or a CRS such as EPSG:4526. Vector files keep their own "
         "CRS unless given as PATH:gcj02.",
+    )
+    typecodes: Path | None = _opt(
+        None,
+        "path",
+        "A provider type-code mapping file (YAML or CSV: code,category) used instead of "
+        "the bundled Amap/Baidu tables for the codes it lists (it extends and overrides "
+        "them; see docs/typecodes.md).",
     )
     unit_levels: tuple[str, ...] | None = _opt(
         None, "list", "Comma-separated id columns, one per level, coarsest first."
@@ -226,6 +236,19 @@ class AuditOptions:
         "Also analyse units whose walking catchment leaves the street data "
         "(small areas, islands); flagged edge_effect, coverage may be underestimated.",
     )
+    fca_decay: str = _opt(
+        "none",
+        "choice",
+        "Distance decay of the two-step floating catchment supply-demand ratio: none "
+        "(binary catchment) or gaussian.",
+        choices=("none", "gaussian"),
+    )
+    close: Path | None = _opt(
+        None,
+        "path",
+        "Facilities to close (CSV or vector file with a facility_id column, ids from "
+        "facilities.gpkg): re-audit without them and report the change per unit in closure.csv.",
+    )
     name: str | None = _opt(
         None,
         "text",
@@ -247,7 +270,7 @@ class AuditOptions:
 
     def input_paths(self) -> list[Path]:
         """Every input file named (outputs must never replace one)."""
-        paths = [self.network, self.units, self.population]
+        paths = [self.network, self.units, self.population, self.typecodes, self.close]
         paths += [f[0] if isinstance(f, tuple) else f for f in self.facilities]
         return [Path(p) for p in paths if p is not None]
 

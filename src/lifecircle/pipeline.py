@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
+from ._audit_service import _analysed_origins, _closure, _quality, _service_stage, _without_closed
 from ._audit_stages import (
     _access_output,
     _add_edge_effect,
@@ -36,7 +38,7 @@ from ._audit_stages import (
     _unit_check_warnings,
     check_population,
 )
-from .access import compute_access
+from .access import compute_access, search_cutoff_m, snap_audit_inputs
 from .config import Profile, Standard
 from .coverage import (
     citywide,
@@ -60,7 +62,8 @@ from .io.population import population_inside
 from .io.units import UnitHierarchy
 from .network import WalkGraph, read_network
 from .options import AuditOptions
-from .settings import CATCHMENT_INSIDE_SHARE, FAR_SNAP_WARNING_M
+from .service import ServiceInputs
+from .settings import CATCHMENT_INSIDE_SHARE
 from .summary import OUTPUT_FILES as OUTPUT_FILES  # re-exported: the audit's data outputs
 from .summary import AuditSummary, SummaryParts, build_summary
 
@@ -109,6 +112,14 @@ class AuditResult:
     hierarchy: UnitHierarchy
     analysed: set[str]
     inputs: list[Path] = field(default_factory=list)
+    #: The audit's ``--profile`` (None: each category walks at its own cohort's profile).
+    profile_override: str | None = None
+    #: With ``--close``: coverage per unit and category before and after (closure.csv).
+    closure: pd.DataFrame | None = None
+
+    def profile_of(self, category: str) -> Profile:
+        """The walking profile ``category`` was audited at."""
+        return self.standard.profile_of(category, self.profile_override)
 
     def to_map(
         self, path: str | Path = "map.html", *, lang: str = "en", basemap: str = "osm"
@@ -138,6 +149,9 @@ class AuditResult:
             "facilities.gpkg": lambda p: write_geopackage(p, {"facilities": self.facilities}),
             "gaps.csv": lambda p: write_csv(p, gaps),
         }
+        if self.closure is not None:
+            closure = self.closure
+            writers["closure.csv"] = lambda p: write_csv(p, closure)
 
         writers["summary.json"] = lambda p: write_json(p, self.summary.to_json())
         return writers
@@ -251,6 +265,8 @@ def audit(
         if v is not None
     }
     opts = (options or AuditOptions()).replace(**given, **option_values)
+    # --close: audit with every facility first, then without the closed ones
+    before = audit(options=opts.replace(close=None), progress=progress) if opts.close else None
     network, facility_items, units, population = _inputs(opts)
     facility_paths = [path for path, _ in facility_items]
     std, prof = _standard_and_profile(opts)
@@ -264,13 +280,10 @@ def audit(
 
     with timer.stage("read_facilities"):
         fac, merged, unknown_codes = _load_facilities(
-            network, facility_items, std, opts.osm_pois, warnings
+            network, facility_items, std, opts.osm_pois, warnings, typecodes=opts.typecodes
         )
+        fac, closed = _without_closed(fac, opts.close)
     counts = fac["category"].value_counts()
-    log.debug(
-        "facilities per category: %s",
-        ", ".join(f"{c} {int(n)}" for c, n in counts.items()) or "none",
-    )
     audited = _choose_categories(counts, std, opts.categories, [network, *facility_paths], warnings)
 
     with timer.stage("read_units"):
@@ -312,20 +325,22 @@ def audit(
         raise DataError(msg)
 
     with timer.stage("access"):
+        snaps = snap_audit_inputs(graph, pts, fac, snap=opts.snap, max_snap_m=opts.max_snap_m)
         table, fac_snap = compute_access(
             graph,
             pts,
             fac,
             std,
-            profile=prof,
+            profile=opts.profile,
             categories=audited,
             max_snap_m=opts.max_snap_m,
             snap=opts.snap,
             progress=progress,
+            snaps=snaps,
         )
     fac["snap_m"] = fac_snap.round(2)
     fac["reachable"] = fac_snap.notna()
-    in_scope = table[table["unit_id"].isin(analysed)]
+    scope, in_scope, cohort_methods = _analysed_origins(table, analysed, std, audited)
     far = in_scope["snap_m"] > opts.max_snap_m
     warnings += _reach_warnings(in_scope, far, fac, opts.max_snap_m)
     warnings += _unit_check_warnings(unit_check, hierarchy.finest, reach_m)
@@ -337,30 +352,35 @@ def audit(
         gaps = find_gaps(unit_tables, audited)
         city = citywide(in_scope, std, audited)
 
+    with timer.stage("fair_service"):
+        service, data = _service_stage(
+            ServiceInputs(
+                graph=graph,
+                snaps=snaps,
+                table=in_scope,
+                rows=np.flatnonzero(scope),
+                fac=fac.reset_index(drop=True),
+                standard=std,
+                categories=audited,
+                hierarchy=hierarchy,
+                analysed=analysed,
+                radius_m=search_cutoff_m(std, audited, opts.profile),
+                profile=opts.profile,
+                cohort_methods=cohort_methods,
+                decay=None if opts.fca_decay == "none" else opts.fca_decay,
+            ),
+            unit_tables,
+            fac,
+            warnings,
+        )
+
     completeness = completeness_status(std, audited)
     warnings += _completeness_warnings(completeness, std)
-    access = _access_output(in_scope, pts, hierarchy, audited)
+    access = _access_output(in_scope, pts, hierarchy, audited, service.origin_columns)
     check_population(in_scope, access, unit_tables, hierarchy, city)
     ledger = population_inside(origins, origins.points["unit_id"], analysed)
     _check_ledger(ledger, population, float(in_scope["population"].sum()))
-    no_people = sorted(
-        set(hierarchy.units[hierarchy.finest]["unit_id"].astype(str))
-        - set(pts["unit_id"].astype(str))
-    )
-    quality = {
-        "network_components_dropped": int(graph.dropped.get("components", 0)),
-        "network_nodes_dropped": int(graph.dropped.get("nodes", 0)),
-        "facilities_snapped_over_100m": int(
-            ((fac["snap_m"] > FAR_SNAP_WARNING_M) & fac["reachable"]).sum()
-        ),
-        "facilities_unreachable": int((~fac["reachable"]).sum()),
-        "duplicates_merged": merged,
-        "unknown_typecodes": unknown_codes,
-        "categories_without_facilities": [c for c in std.category_ids if counts.get(c, 0) == 0],
-        "units_without_population": no_people,
-        "origins_beyond_max_snap": int(far.sum()),
-        "population_beyond_max_snap": round(float(in_scope.loc[far, "population"].sum()), 1),
-    }
+    quality = _quality(graph, fac, std, hierarchy, pts, in_scope, far, merged, unknown_codes)
     summary = build_summary(
         SummaryParts(
             options=opts,
@@ -387,9 +407,19 @@ def audit(
             timings=timer.timings,
             quality=quality,
             completeness=completeness,
+            service=service,
+            data=data,
         )
     )
-    inputs = [p for p in [network, *facility_paths, units, population] if p is not None]
+    closure, summary = _closure(
+        before,
+        closed=closed,
+        opts=opts,
+        unit_tables=unit_tables,
+        service=service,
+        summary=summary,
+    )
+    inputs = [p for p in [network, *facility_paths, units, population, opts.close] if p is not None]
     return AuditResult(
         access=access,
         units=unit_tables,
@@ -402,4 +432,6 @@ def audit(
         hierarchy=hierarchy,
         analysed=analysed,
         inputs=[Path(p) for p in inputs],
+        profile_override=opts.profile,
+        closure=closure,
     )

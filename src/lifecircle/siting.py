@@ -48,7 +48,7 @@ from ._location_models import (
     relative_gap,
     served_per_site,
 )
-from .access import access_distance, site_distances, snap_facilities
+from .access import access_distance, search_cutoff_m, site_distances, snap_facilities
 from .candidates import AUTO_CANDIDATES, candidates_auto, candidates_from_file
 from .coverage import citywide, coverage_by_unit
 from .errors import DataError
@@ -162,11 +162,11 @@ class SitingProblem:
             msg = f"objective must be 'coverage' or 'distance', got {objective!r}"
             raise DataError(msg)
         graph = result.graph
-        speed = result.profile.speed_m_min
+        speed = result.profile_of(category).speed_m_min
         threshold_m = std.category(category).threshold_min * speed
         audited = list(result.summary.categories_audited)
-        # the audit's search cut-off: the longest threshold of the audited categories
-        cutoff_m = max(std.category(c).threshold_min for c in audited) * speed
+        # the audit's search cut-off: the longest threshold walk of the audited categories
+        cutoff_m = search_cutoff_m(std, audited, result.profile_override)
         radius_m = threshold_m if objective == "coverage" else max(cutoff_m, threshold_m)
         settings = result.summary.settings
         max_snap_m = float(settings.max_snap_m if settings.max_snap_m is not None else MAX_SNAP_M)
@@ -482,7 +482,8 @@ class SitingProblem:
         if f"time_{self.category}_min" not in acc.columns:
             dist = self.demand["dist_m"].to_numpy()
             acc[f"dist_{self.category}_m"] = dist
-            acc[f"time_{self.category}_min"] = dist / self.result.profile.speed_m_min
+            speed = self.result.profile_of(self.category).speed_m_min
+            acc[f"time_{self.category}_min"] = dist / speed
         return acc
 
     def units_before(
@@ -668,7 +669,7 @@ class SitingSolution:
         """
         acc = self.access_before()
         dcol, tcol = f"dist_{self.category}_m", f"time_{self.category}_min"
-        speed = self.result.profile.speed_m_min
+        speed = self.result.profile_of(self.category).speed_m_min
         frac = self.newly
         new_dist = self.problem.new_distance(self.selected)
         full = acc.copy()

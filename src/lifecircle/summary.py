@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import platform
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, is_dataclass
+from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +16,13 @@ from . import columns
 from ._version import __version__
 from .columns import OUTPUTS
 from .config import Profile, Standard
+from .data_completeness import CategoryData
 from .io.population import Origins
 from .io.units import UnitHierarchy
 from .network import WalkGraph
 from .options import AuditOptions
 from .reproducible import created_timestamp, source_date_epoch
+from .service import CategoryService, FairService
 from .settings import CATCHMENT_INSIDE_SHARE, POLYGON_ACCESS_SPACING_M
 
 OSM_ATTRIBUTION = "© OpenStreetMap contributors (ODbL 1.0)"
@@ -88,6 +90,9 @@ class SummaryParts:
     timings: dict[str, float]
     quality: dict[str, Any]
     completeness: dict[str, dict]
+    service: FairService | None = None
+    data: dict[str, CategoryData] | None = None
+    closure: dict[str, Any] | None = None
 
 
 def _plain(value: Any) -> Any:
@@ -144,6 +149,8 @@ class Threshold:
     mandatory: bool
     verified: bool
     source: str
+    #: The walking profile of the category (its cohort's, unless --profile overrides it).
+    profile: str = ""
 
 
 @dataclass(frozen=True)
@@ -286,6 +293,18 @@ class AuditSummary:
     timings_s: dict[str, float | None]
     versions: dict[str, str]
     attribution: str
+    #: Per cohort: name, ages, how its residents were found, residents analysed.
+    cohorts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Per category: cohort coverage, supply-demand, capacity, choice, equity.
+    fair_service: dict[str, CategoryService] = field(default_factory=dict)
+    #: Equity of the score over units, and the worst-served decile of finest units.
+    equity: dict[str, Any] = field(default_factory=dict)
+    #: The facilities whose closure would leave the most residents uncovered.
+    critical_facilities: tuple[dict[str, Any], ...] = ()
+    #: Per category: facilities found against what the standard expects.
+    data_completeness: dict[str, CategoryData] = field(default_factory=dict)
+    #: With --close: the facilities closed and the change of coverage.
+    closure: dict[str, Any] | None = None
     outputs: tuple[str, ...] = OUTPUT_FILES
 
     def to_json(self) -> dict[str, Any]:
@@ -353,7 +372,12 @@ def build_summary(p: SummaryParts) -> AuditSummary:
             c: Threshold(
                 level=p.std.category(c).level,
                 minutes=p.std.category(c).threshold_min,
-                metres=round(p.std.category(c).threshold_min * p.prof.speed_m_min, 1),
+                metres=round(
+                    p.std.category(c).threshold_min
+                    * p.std.profile_of(c, p.options.profile).speed_m_min,
+                    1,
+                ),
+                profile=p.std.profile_of(c, p.options.profile).id,
                 mandatory=p.std.category(c).mandatory,
                 verified=p.std.category(c).verified,
                 source=p.std.category(c).source,
@@ -447,4 +471,14 @@ def build_summary(p: SummaryParts) -> AuditSummary:
         timings_s={k: (None if fixed_time else v) for k, v in p.timings.items()},
         versions=versions(),
         attribution=OSM_ATTRIBUTION,
+        cohorts=p.service.cohorts if p.service else {},
+        fair_service=p.service.categories if p.service else {},
+        equity=(
+            {"score": p.service.equity_score, "worst_served_units": p.service.worst_units}
+            if p.service
+            else {}
+        ),
+        critical_facilities=tuple(p.service.critical) if p.service else (),
+        data_completeness=p.data or {},
+        closure=p.closure,
     )

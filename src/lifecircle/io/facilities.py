@@ -19,10 +19,11 @@ import pyproj
 from ..config import Standard, feature_names
 from ..errors import InputFileError, InputFormatError
 from .providers import (
-    categories_from_typecodes,
+    TypeCodeTable,
     geometries_to_wgs84,
     parse_facilities_crs,
     points_to_wgs84,
+    typecode_table,
 )
 from .vector import examples, missing_geometry, read_vector, refuse_bad_coordinates, row_labels
 
@@ -116,6 +117,9 @@ def _check_categories(values: pd.Series, standard: Standard, path: Path) -> None
 TABLE_SUFFIXES = (".csv", ".xlsx", ".xls")
 LON_LAT_COLUMNS = (("lon", "lat"), ("lng", "lat"), ("longitude", "latitude"), ("x", "y"))
 TYPECODE_COLUMNS = ("typecode", "type_code", "typecodes")
+#: Columns read as provider tags (Baidu ``教育培训;幼儿园``, Amap ``科教文化服务;学校;幼儿园``);
+#: ``type`` only when some value holds a ``;`` (OSM files use ``type`` otherwise).
+TAG_COLUMNS = ("tag", "industry", "detail_info.tag", "type")
 
 
 def is_table(path: str | Path) -> bool:
@@ -124,7 +128,11 @@ def is_table(path: str | Path) -> bool:
 
 
 def read_facilities(
-    path: str | Path, standard: Standard, *, crs: str | None = None
+    path: str | Path,
+    standard: Standard,
+    *,
+    crs: str | None = None,
+    typecodes: str | Path | TypeCodeTable | None = None,
 ) -> gpd.GeoDataFrame:
     """Read a facilities file.
 
@@ -132,15 +140,23 @@ def read_facilities(
     ----------
     path
         GeoJSON/GeoPackage/... with a ``category`` column, an Amap ``typecode``
-        column or OSM tag columns; or a CSV/Excel table with coordinates
-        (``lon``/``lat``, ``lng``/``lat``, ``longitude``/``latitude`` or an Amap
-        ``location`` "lon,lat"), ``name`` and ``category`` or ``typecode``.
+        column, a provider ``tag`` column or OSM tag columns; or a CSV/Excel
+        table with coordinates (``lon``/``lat``, ``lng``/``lat``,
+        ``longitude``/``latitude`` or an Amap ``location`` "lon,lat"), ``name``
+        and ``category``, ``typecode`` or ``tag``. The first column found of
+        ``category``, then :data:`TYPECODE_COLUMNS`, then :data:`TAG_COLUMNS`
+        (Baidu ``教育培训;幼儿园``) decides the category.
     standard
         The standard whose category ids are valid.
     crs
         Datum or CRS of the coordinates: ``wgs84``, ``gcj02`` (Amap, Tencent),
         ``bd09`` (Baidu) or e.g. ``EPSG:4326``. Tables default to WGS-84;
         vector files default to their own CRS.
+    typecodes
+        A user's type-code file (``--typecodes``, YAML or CSV ``code,category``)
+        that extends and overrides the bundled Amap/Baidu tables, or a table made
+        by :func:`lifecircle.io.providers.typecode_table` for ``standard``.
+        It is checked even when the file has a ``category`` column.
 
     Returns
     -------
@@ -155,11 +171,14 @@ def read_facilities(
     InputFormatError
         Missing, non-numeric, NaN or infinite coordinates, or latitudes beyond
         +-90 degrees (the message names the rows).
+    ConfigError
+        The type-code file has mistakes.
     """
     path = Path(path)
     crs = parse_facilities_crs(crs)
+    table = _typecode_table(standard, typecodes)
     if path.suffix.lower() in TABLE_SUFFIXES:
-        return _read_table(path, standard, crs)
+        return _read_table(path, standard, crs, table)
     features = read_vector(path, what="facilities", flag="--facilities", keep_empty=True)
     features = features.reset_index(drop=True)
     labels = row_labels(features)
@@ -180,28 +199,65 @@ def read_facilities(
         labels=labels,
         stage=f"after conversion from {crs or features.crs.name} to WGS-84",
     )
-    out = _classify(features, standard, path)
+    out = _classify(features, standard, path, table)
     out.attrs["empty_geometries"] = int(empty.sum())
     return out
 
 
-def _classify(features: gpd.GeoDataFrame, standard: Standard, path: Path) -> gpd.GeoDataFrame:
-    """Categories from a ``category`` column, Amap type codes, or OSM tags."""
+def _typecode_table(
+    standard: Standard, typecodes: str | Path | TypeCodeTable | None
+) -> TypeCodeTable | None:
+    """The user's type-code table, checked now; ``None``: the bundled one, made when needed."""
+    if typecodes is None:
+        return None
+    if isinstance(typecodes, TypeCodeTable):
+        if typecodes.standard != standard.id:
+            msg = (
+                f"the type-code table was made for the standard {typecodes.standard!r}, "
+                f"not {standard.id!r}; make it with typecode_table(standard, ...)"
+            )
+            raise ValueError(msg)
+        return typecodes
+    return typecode_table(standard, typecodes)
+
+
+def _tag_column(features: pd.DataFrame) -> str | None:
+    """The provider tag column, if any (``type`` only when a value holds a ``;``)."""
+    for column in TAG_COLUMNS:
+        if column not in features.columns:
+            continue
+        if column != "type" or features[column].astype("string").str.contains(";|；").any():
+            return column
+    return None
+
+
+def _classify(
+    features: gpd.GeoDataFrame,
+    standard: Standard,
+    path: Path,
+    table: TypeCodeTable | None = None,
+) -> gpd.GeoDataFrame:
+    """Categories from a ``category`` column, type codes, provider tags, or OSM tags."""
     typecode = next((c for c in TYPECODE_COLUMNS if c in features.columns), None)
+    tag = None if typecode is not None else _tag_column(features)
     unknown: dict[str, int] = {}
     if "category" in features.columns:
         category = features["category"].astype("string").str.strip()
         _check_categories(category, standard, path)
-    elif typecode is not None:
-        category, unknown = categories_from_typecodes(features[typecode])
-        category = category.where(category.isin(standard.category_ids))
+    elif typecode is not None or tag is not None:
+        table = table or typecode_table(standard)
+        if typecode is not None:
+            category, unknown = table.classify(features[typecode], "code")
+        else:
+            category, unknown = table.classify(features[tag], "tag")
     else:
         keys = standard.tag_keys()
         if not keys & set(features.columns):
             msg = (
                 f"{path}: facilities need a 'category' column (one of "
-                f"{', '.join(standard.category_ids)}), an Amap 'typecode' column, or OSM tag "
-                f"columns such as {', '.join(sorted(keys)[:6])}; found only "
+                f"{', '.join(standard.category_ids)}), an Amap 'typecode' column, a Baidu "
+                f"'tag' column (教育培训;幼儿园), or OSM tag columns such as "
+                f"{', '.join(sorted(keys)[:6])}; found only "
                 f"{', '.join(map(str, features.columns))}"
             )
             raise InputFormatError(msg)
@@ -225,7 +281,9 @@ def _classify(features: gpd.GeoDataFrame, standard: Standard, path: Path) -> gpd
     return out
 
 
-def _read_table(path: Path, standard: Standard, crs: str | None) -> gpd.GeoDataFrame:
+def _read_table(
+    path: Path, standard: Standard, crs: str | None, table: TypeCodeTable | None
+) -> gpd.GeoDataFrame:
     if not path.is_file():
         msg = f"facilities file {str(path)!r} does not exist; check the path given to --facilities"
         raise InputFileError(msg)
@@ -260,10 +318,11 @@ def _read_table(path: Path, standard: Standard, crs: str | None) -> gpd.GeoDataF
             f"{', '.join(frame.columns[:15])}"
         )
         raise InputFormatError(msg)
-    if "category" not in lower and not any(c in lower for c in TYPECODE_COLUMNS):
+    if "category" not in lower and not any(c in lower for c in TYPECODE_COLUMNS + TAG_COLUMNS):
         msg = (
             f"{path}: facilities tables need a 'category' column (one of "
-            f"{', '.join(standard.category_ids)}) or an Amap 'typecode' column"
+            f"{', '.join(standard.category_ids)}), an Amap 'typecode' column or a Baidu "
+            "'tag' column (教育培训;幼儿园)"
         )
         raise InputFormatError(msg)
     if pair is not None:
@@ -306,10 +365,12 @@ def _read_table(path: Path, standard: Standard, crs: str | None) -> gpd.GeoDataF
         )
         raise InputFormatError(msg)
     frame = frame.rename(
-        columns={lower[c]: c for c in ("category", "name", *TYPECODE_COLUMNS) if c in lower}
+        columns={
+            lower[c]: c for c in ("category", "name", *TYPECODE_COLUMNS, *TAG_COLUMNS) if c in lower
+        }
     )
     features = gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(x, y), crs="EPSG:4326")
-    return _classify(features, standard, path)
+    return _classify(features, standard, path, table)
 
 
 def merge_facilities(frames: Iterable[gpd.GeoDataFrame]) -> gpd.GeoDataFrame:

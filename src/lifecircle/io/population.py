@@ -26,6 +26,7 @@ import shapely
 from ..errors import CRSError, DataError, InputFormatError
 from ..network import WalkGraph
 from ..settings import RESIDENTIAL_HIGHWAYS
+from .demography import FRACTION_PREFIX, demographic_fractions
 from .raster import MAX_RASTER_ORIGINS as MAX_RASTER_ORIGINS
 from .raster import RASTER_SUFFIXES as RASTER_SUFFIXES
 from .raster import is_raster as is_raster
@@ -90,7 +91,10 @@ def read_population(path: str | Path, *, field: str = "population") -> gpd.GeoDa
     """Read population polygons with a ``population`` column (persons).
 
     An optional ``population_method`` column says where each figure comes from
-    (e.g. ``census2020_street``); it is carried into the outputs.
+    (e.g. ``census2020_street``); it is carried into the outputs. Age columns
+    (``pop_<cohort>``, ``share_<cohort>``, age bands ``age_0_14`` ...; see
+    :mod:`lifecircle.io.demography`) are kept as shares of each polygon's residents
+    (``frac_<column>``) and carried to the origins.
 
     Invalid polygons (e.g. self-intersecting "bow-ties") are repaired with
     :func:`shapely.make_valid`, keeping their polygonal part. Polygons without
@@ -134,6 +138,7 @@ def read_population(path: str | Path, *, field: str = "population") -> gpd.GeoDa
         gdf[field], labels, source=str(path), field=field, error=InputFormatError
     )
     refuse_bad_coordinates(gdf, path=path, what=what, labels=labels)
+    ages = demographic_fractions(gdf, values, labels, source=str(path))
     geoms, repaired, no_area = clean_polygons(gdf.geometry.to_numpy())
     lost = no_area & (values > 0)
     if lost.any():
@@ -173,6 +178,7 @@ def read_population(path: str | Path, *, field: str = "population") -> gpd.GeoDa
             "population": values[keep],
             "population_method": methods.to_numpy()[keep],
             "polygon_id": labels[keep].astype(str),
+            **{c: ages[c].to_numpy()[keep] for c in ages.columns},
         },
         geometry=geoms[keep],
         crs=gdf.crs,
@@ -410,6 +416,11 @@ def origins_from_polygons(
                 if "population_method" in polys.columns
                 else "given"
             ),
+            **{
+                c: polys[c].to_numpy(float)[keep]
+                for c in polys.columns
+                if str(c).startswith(FRACTION_PREFIX)
+            },
         },
         geometry=geoms[keep],
         crs=polys.crs,
@@ -460,6 +471,11 @@ def origins_from_polygons(
             "population_method": polys["population_method"].to_numpy()[poly_idx[keep_node]],
             "node": node_idx[keep_node],
             "node_osmid": graph.node_ids[node_idx[keep_node]],
+            **{
+                c: polys[c].to_numpy(float)[poly_idx[keep_node]]
+                for c in polys.columns
+                if str(c).startswith(FRACTION_PREFIX)
+            },
         },
         geometry=nodes[node_idx[keep_node]],
         crs=graph.crs,

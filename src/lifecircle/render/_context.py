@@ -100,7 +100,8 @@ class MapContext:
         return Threshold(
             level=info.level,
             minutes=minutes,
-            metres=round(minutes * self.result.profile.speed_m_min, 1),
+            metres=round(minutes * self.result.profile_of(cat).speed_m_min, 1),
+            profile=self.result.profile_of(cat).id,
             mandatory=info.mandatory,
             verified=info.verified,
             source=info.source,

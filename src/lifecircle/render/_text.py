@@ -284,9 +284,9 @@ _TEXT: dict[str, dict[str, str]] = {
         "zh": "高德类型编码无对应类别的设施",
     },
     "q_unknown_typecodes_note": {
-        "en": "Left out; map the codes in configs/providers/amap-typecodes.yaml or give a "
-        "category column.",
-        "zh": "未纳入评估；可在 configs/providers/amap-typecodes.yaml 中补充编码映射，"
+        "en": "Left out; map the codes in your own file with --typecodes FILE (see "
+        "docs/typecodes.md) or give a category column.",
+        "zh": "未纳入评估；可用 --typecodes 文件补充编码映射（见 docs/typecodes.md），"
         "或提供 category 列。",
     },
     "q_categories_without_facilities": {

@@ -1,0 +1,399 @@
+"""Fair service: who needs each facility, how much there is, and how fairly it is shared.
+
+The audit stage after access. For every audited category ``c`` serving cohort ``k``
+(kindergarten: children aged 3-5; most categories: every resident), on the sparse
+walking distances between the analysed origins and the facilities of ``c`` (one
+snap rule, :class:`~lifecircle.access.AuditSnaps`; pairs within the audit's search
+cut-off only):
+
+* **cohort coverage** ``cohort_cov_<c>``: share of ``k`` within the threshold;
+* **supply-demand** ``sd_<c>``: two-step floating catchment access (supply per
+  resident of ``k`` within reach; supply = capacity where known, else one per
+  facility), :func:`lifecircle.demand.two_step_fca`;
+* **capacity-constrained coverage** ``placed_<c>`` and ``unmet_<c>``: residents of
+  ``k`` assigned a place within the threshold at a facility with room left, solved
+  exactly as a transportation problem (:func:`lifecircle.demand.capacity_assignment`);
+* **choice** ``n_<c>``, ``second_<c>_m``, ``single_<c>``; per facility the residents
+  who would lose coverage if it closed (``sole_dependants``);
+* **equity** of access over residents and over units (:mod:`lifecircle.equity`).
+
+Per unit, every figure is a ratio of sums over the unit's origins, so each level is
+an exact rollup (:func:`lifecircle.coverage.rollup_sums`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from . import columns, demand, equity
+from ._standard_cohorts import ALL
+from .access import AuditSnaps, group_distances
+from .cohorts import CohortMethod
+from .config import Standard
+from .coverage import rollup_sums
+from .io.units import UnitHierarchy
+from .network import WalkGraph
+
+#: Largest dense block of a Dijkstra chunk (sources x nodes float64 entries).
+DIJKSTRA_BLOCK_ENTRIES = 16_000_000
+
+#: Facilities listed as critical in summary.json and the report.
+CRITICAL_FACILITIES = 15
+
+CAPACITY_COLUMN = "capacity"
+
+
+@dataclass(frozen=True)
+class CategoryService:
+    """City-wide fair-service figures of one category."""
+
+    category: str
+    cohort: str
+    threshold_m: float
+    facilities: int
+    supply_unit: str
+    capacity_from: str
+    capacity_verified: bool | None
+    demand: float
+    covered_share: float | None
+    supply: float
+    supply_per_1000: float | None
+    placed_share: float | None
+    unmet: float
+    single_share: float | None
+    assignment_status: str
+    equity_residents: dict[str, Any]
+    equity_units: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain dict for summary.json (rounded)."""
+        out: dict[str, Any] = {}
+        for key, value in self.__dict__.items():
+            if isinstance(value, float):
+                out[key] = None if not np.isfinite(value) else round(value, 6)
+            else:
+                out[key] = value
+        return out
+
+
+@dataclass
+class FairService:
+    """What the fair-service stage adds to an audit."""
+
+    origin_columns: pd.DataFrame
+    unit_columns: dict[str, pd.DataFrame]
+    facility_columns: pd.DataFrame
+    categories: dict[str, CategoryService]
+    cohorts: dict[str, dict[str, Any]]
+    critical: list[dict[str, Any]]
+    equity_score: dict[str, Any] = field(default_factory=dict)
+    worst_units: list[str] = field(default_factory=list)
+    distances: dict[str, sp.csr_matrix] = field(default_factory=dict, repr=False)
+
+
+def facility_capacity(fac: pd.DataFrame, standard: Standard) -> tuple[np.ndarray, list[str]]:
+    """Capacity per facility and where it came from (``column``, ``default``, ``none``).
+
+    A ``capacity`` column of the facility files wins; else the category's default
+    from the standard (flagged by its ``verified``); else unlimited (``inf``).
+    """
+    cap = np.full(len(fac), np.inf)
+    origin = np.array(["none"] * len(fac), dtype=object)
+    given = (
+        pd.to_numeric(fac[CAPACITY_COLUMN], errors="coerce").to_numpy(float)
+        if CAPACITY_COLUMN in fac.columns
+        else np.full(len(fac), np.nan)
+    )
+    cats = fac["category"].to_numpy()
+    for cid in np.unique(cats):
+        default = standard.category(str(cid)).capacity
+        rows = cats == cid
+        if default is not None:
+            cap[rows] = default.value
+            origin[rows] = "default"
+    has = np.isfinite(given) & (given >= 0)
+    cap[has] = given[has]
+    origin[has] = "column"
+    return cap, list(origin)
+
+
+def category_distances(
+    graph: WalkGraph,
+    snaps: AuditSnaps,
+    rows: np.ndarray,
+    category: str,
+    radius_m: float,
+) -> tuple[sp.csr_matrix, np.ndarray]:
+    """Sparse (origin rows x facilities of ``category``) walking metres within ``radius_m``.
+
+    Returns the matrix and the facility row positions of its columns.
+    """
+    fac_rows = np.flatnonzero(snaps.facility_category == category)
+    local = np.full(len(snaps.facility_category), -1, np.int64)
+    local[fac_rows] = np.arange(len(fac_rows))
+    pts = snaps.category_points(category)
+    chunk = int(max(1, min(64, DIJKSTRA_BLOCK_ENTRIES // max(graph.n_nodes, 1))))
+    dist = group_distances(
+        graph,
+        pts.snapped,
+        local[pts.facility],
+        snaps.origins.take(rows),
+        radius_m=radius_m,
+        n_groups=len(fac_rows),
+        chunk_size=chunk,
+    )
+    return dist, fac_rows
+
+
+@dataclass(frozen=True)
+class ServiceInputs:
+    """What the fair-service stage reads.
+
+    Attributes
+    ----------
+    graph, snaps
+        The walk graph and the audit's snapped origins and facilities.
+    table
+        The analysed origins (``population``, ``unit_id``, ``pop_<cohort>``).
+    rows
+        Position of each row of ``table`` in ``snaps.origins``.
+    fac
+        The facilities (reset index, the order of ``snaps``).
+    standard, categories
+        The standard and the audited categories.
+    hierarchy, analysed
+        Units and the analysed finest units.
+    radius_m
+        The audit's search cut-off (second-nearest distances stop there).
+    profile
+        The audit's ``--profile`` override (None: each category's own).
+    cohort_methods
+        How each cohort's residents were found.
+    decay
+        ``None`` or ``"gaussian"`` (2SFCA distance decay).
+    """
+
+    graph: WalkGraph
+    snaps: AuditSnaps
+    table: pd.DataFrame
+    rows: np.ndarray
+    fac: pd.DataFrame
+    standard: Standard
+    categories: list[str]
+    hierarchy: UnitHierarchy
+    analysed: set[str]
+    radius_m: float
+    profile: str | None
+    cohort_methods: dict[str, CohortMethod]
+    decay: str | None = None
+
+
+@dataclass
+class _Collect:
+    """Per-origin columns, additive per-unit sums and ratios, per-facility columns."""
+
+    per_origin: dict[str, np.ndarray]
+    sums: dict[str, np.ndarray]
+    ratios: list[tuple[str, str, str]]
+    fac_cols: dict[str, np.ndarray]
+
+
+def fair_service(inp: ServiceInputs) -> FairService:
+    """Cohort coverage, supply-demand, capacity, choice and equity of every category."""
+    capacity, cap_from = facility_capacity(inp.fac, inp.standard)
+    n_fac = len(inp.fac)
+    acc = _Collect(
+        per_origin={},
+        sums={},
+        ratios=[],
+        fac_cols={
+            "capacity": np.where(np.isfinite(capacity), capacity, np.nan),
+            "capacity_from": np.asarray(cap_from, dtype=object),
+            "demand_in_reach": np.full(n_fac, np.nan),
+            "supply_ratio": np.full(n_fac, np.nan),
+            "load": np.full(n_fac, np.nan),
+            "sole_dependants": np.full(n_fac, np.nan),
+        },
+    )
+    for cid in inp.standard.cohorts:
+        if cid != ALL and columns.pop(cid) in inp.table.columns:
+            acc.sums[columns.pop(cid)] = inp.table[columns.pop(cid)].to_numpy(float)
+    results: dict[str, CategoryService] = {}
+    distances: dict[str, sp.csr_matrix] = {}
+    for cat in inp.categories:
+        results[cat], distances[cat] = _category(inp, cat, capacity, acc)
+
+    unit = inp.table["unit_id"].astype(str).to_numpy()
+    by_level = rollup_sums(
+        pd.DataFrame(acc.sums, index=inp.table.index), unit, inp.hierarchy, inp.analysed
+    )
+    unit_columns: dict[str, pd.DataFrame] = {}
+    for level, frame in by_level.items():
+        out = pd.DataFrame({c: frame[c] for c in frame.columns if not c.startswith("_")})
+        for name, num, den in acc.ratios:
+            out[name] = frame[num] / frame[den].where(frame[den] > 0)
+        unit_columns[level] = out
+    facility_columns = pd.DataFrame(acc.fac_cols, index=inp.fac.index)
+    return FairService(
+        origin_columns=pd.DataFrame(acc.per_origin, index=inp.table.index),
+        unit_columns=unit_columns,
+        facility_columns=facility_columns,
+        categories=results,
+        cohorts=_cohorts(inp, acc.sums),
+        critical=critical_facilities(inp.fac, facility_columns),
+        distances=distances,
+    )
+
+
+def _cohorts(inp: ServiceInputs, sums: dict[str, np.ndarray]) -> dict[str, dict[str, Any]]:
+    out = {}
+    for cid, method in inp.cohort_methods.items():
+        cohort = inp.standard.cohorts[cid]
+        people = sums.get(columns.pop(cid))
+        out[cid] = {
+            "name": cohort.name_en,
+            "name_zh": cohort.name_zh,
+            "ages": cohort.ages(),
+            "source": cohort.source,
+            "verified": cohort.verified,
+            "residents": None if people is None else round(float(people.sum()), 1),
+            **method.to_json(),
+        }
+    return out
+
+
+def _category(
+    inp: ServiceInputs, cat: str, capacity: np.ndarray, acc: _Collect
+) -> tuple[CategoryService, sp.csr_matrix]:
+    """One category's figures, added to ``acc``; returns its summary and distances."""
+    std = inp.standard
+    info = std.category(cat)
+    cohort = info.cohort
+    total_pop = inp.table["population"].to_numpy(float)
+    need = (
+        inp.table[columns.pop(cohort)].to_numpy(float)
+        if cohort != ALL and columns.pop(cohort) in inp.table.columns
+        else total_pop
+    )
+    threshold_m = info.threshold_min * std.profile_of(cat, inp.profile).speed_m_min
+    dist, fac_rows = category_distances(inp.graph, inp.snaps, inp.rows, cat, inp.radius_m)
+    cap, has_capacity = _category_capacity(capacity[fac_rows])
+    supply = cap if has_capacity else np.ones(len(fac_rows))
+    fca = demand.two_step_fca(dist, need, supply, threshold_m, decay=inp.decay)
+    assign = demand.capacity_assignment(dist, need, cap, threshold_m)
+    choice = demand.choice(dist, threshold_m)
+    covered = choice.n_within > 0
+    single = choice.n_within == 1
+
+    acc.per_origin[columns.n_within(cat)] = choice.n_within
+    acc.per_origin[columns.second(cat)] = choice.second_m
+    acc.per_origin[columns.sd(cat)] = fca.access
+    acc.per_origin[columns.placed(cat)] = np.divide(
+        assign.served, need, out=np.zeros_like(need), where=need > 0
+    )
+    key = f"_need_{cat}"
+    acc.sums[key] = need
+    acc.sums[f"_covered_{cat}"] = need * covered
+    acc.sums[f"_sd_{cat}"] = need * fca.access
+    acc.sums[f"_served_{cat}"] = assign.served
+    acc.sums[columns.unmet(cat)] = need - assign.served
+    acc.sums[f"_single_{cat}"] = need * single
+    if cohort != ALL:
+        acc.ratios.append((columns.cohort_cov(cat), f"_covered_{cat}", key))
+    acc.ratios += [
+        (columns.sd(cat), f"_sd_{cat}", key),
+        (columns.placed(cat), f"_served_{cat}", key),
+        (columns.single(cat), f"_single_{cat}", key),
+    ]
+    reach = dist.copy()
+    reach.data = (reach.data <= threshold_m).astype(float)
+    acc.fac_cols["demand_in_reach"][fac_rows] = np.asarray(reach.T @ need).ravel()
+    acc.fac_cols["supply_ratio"][fac_rows] = fca.ratio
+    acc.fac_cols["load"][fac_rows] = assign.load
+    acc.fac_cols["sole_dependants"][fac_rows] = demand.closure_losses(dist, need, threshold_m)
+
+    unit = inp.table["unit_id"].astype(str).to_numpy()
+    total_need = float(need.sum())
+    supply_total = float(supply.sum())
+    default = info.capacity
+    summary = CategoryService(
+        category=cat,
+        cohort=cohort,
+        threshold_m=round(threshold_m, 1),
+        facilities=len(fac_rows),
+        supply_unit=(default.unit if default is not None else "places")
+        if has_capacity
+        else "facilities",
+        capacity_from=_capacity_from(acc.fac_cols["capacity_from"][fac_rows]),
+        capacity_verified=None if default is None else default.verified,
+        demand=round(total_need, 1),
+        covered_share=_share(float((need * covered).sum()), total_need),
+        supply=round(supply_total, 1),
+        supply_per_1000=_share(supply_total * 1000.0, total_need),
+        placed_share=_share(float(assign.served.sum()), total_need),
+        unmet=round(float((need - assign.served).sum()), 1),
+        single_share=_share(float((need * single).sum()), total_need),
+        assignment_status=assign.status,
+        equity_residents=equity.equity_figures(fca.access, need, groups=unit).to_json(),
+        equity_units=equity.equity_figures(
+            _unit_shares(need * covered, need, unit).to_numpy()
+        ).to_json(),
+    )
+    return summary, dist
+
+
+def critical_facilities(
+    fac: pd.DataFrame, facility_columns: pd.DataFrame, limit: int = CRITICAL_FACILITIES
+) -> list[dict[str, Any]]:
+    """The facilities whose closure would leave the most residents uncovered."""
+    loss = facility_columns["sole_dependants"].fillna(0.0)
+    order = np.argsort(-loss.to_numpy(), kind="stable")[:limit]
+    out = []
+    for i in order:
+        if loss.iloc[i] <= 0:
+            break
+        name = fac["name"].iloc[i]
+        out.append(
+            {
+                "facility_id": int(fac["facility_id"].iloc[i]),
+                "category": str(fac["category"].iloc[i]),
+                "name": None if pd.isna(name) else str(name),
+                "sole_dependants": round(float(loss.iloc[i]), 1),
+                "demand_in_reach": round(float(facility_columns["demand_in_reach"].iloc[i]), 1),
+            }
+        )
+    return out
+
+
+def _category_capacity(cap: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Capacities of one category's facilities, and whether any is known.
+
+    When only some are known, the others get the median of the known ones (so supply
+    is counted in one unit); when none is, capacity is unlimited and supply counts
+    facilities.
+    """
+    known = np.isfinite(cap)
+    if not known.any():
+        return cap, False
+    if known.all():
+        return cap, True
+    return np.where(known, cap, float(np.median(cap[known]))), True
+
+
+def _unit_shares(num: np.ndarray, den: np.ndarray, unit: np.ndarray) -> pd.Series:
+    frame = pd.DataFrame({"num": num, "den": den, "unit": unit}).groupby("unit").sum()
+    return (frame["num"] / frame["den"].where(frame["den"] > 0)).dropna()
+
+
+def _share(num: float, den: float) -> float | None:
+    return round(num / den, 6) if den > 0 else None
+
+
+def _capacity_from(values: np.ndarray) -> str:
+    kinds = sorted({str(v) for v in values})
+    return "+".join(kinds) if kinds else "none"
