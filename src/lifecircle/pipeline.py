@@ -116,6 +116,9 @@ class AuditResult:
     profile_override: str | None = None
     #: With ``--close``: coverage per unit and category before and after (closure.csv).
     closure: pd.DataFrame | None = None
+    #: The fair-service stage's results, including the sparse origin x facility
+    #: distances per category (rows: the rows of ``access``).
+    service: FairService | None = None
 
     def profile_of(self, category: str) -> Profile:
         """The walking profile ``category`` was audited at."""
@@ -434,4 +437,5 @@ def audit(
         inputs=[Path(p) for p in inputs],
         profile_override=opts.profile,
         closure=closure,
+        service=service,
     )
