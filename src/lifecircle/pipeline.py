@@ -62,7 +62,7 @@ from .io.population import population_inside
 from .io.units import UnitHierarchy
 from .network import WalkGraph, read_network
 from .options import AuditOptions
-from .service import ServiceInputs
+from .service import FairService, ServiceInputs
 from .settings import CATCHMENT_INSIDE_SHARE
 from .summary import OUTPUT_FILES as OUTPUT_FILES  # re-exported: the audit's data outputs
 from .summary import AuditSummary, SummaryParts, build_summary
