@@ -147,9 +147,7 @@ def legacy_summary(p: SummaryParts) -> dict[str, Any]:
         # the fair-service sections (issue 9), plain data of the stage's results
         "cohorts": p.service.cohorts if p.service else {},
         "fair_service": (
-            {c: dataclasses.asdict(v) for c, v in p.service.categories.items()}
-            if p.service
-            else {}
+            {c: dataclasses.asdict(v) for c, v in p.service.categories.items()} if p.service else {}
         ),
         "equity": (
             {"score": p.service.equity_score, "worst_served_units": p.service.worst_units}
@@ -161,6 +159,11 @@ def legacy_summary(p: SummaryParts) -> dict[str, Any]:
             {c: dataclasses.asdict(v) for c, v in p.data.items()} if p.data else {}
         ),
         "closure": p.closure,
+        "cross_source": (
+            p.service.cross_source.to_dict("records")
+            if p.service is not None and p.service.cross_source is not None
+            else []
+        ),
     }
 
 

@@ -19,6 +19,7 @@ from .cohorts import CohortMethod, cohort_populations
 from .config import Standard
 from .data_completeness import CategoryData, data_completeness, thin_warning
 from .equity import equity_figures, rank_and_decile, worst_served
+from .io.providers import cross_source_counts
 from .io.units import UnitHierarchy
 from .network import WalkGraph
 from .options import AuditOptions
@@ -121,8 +122,14 @@ def _service_stage(
     service = fair_service(inp)
     _join_service(unit_tables, fac, service, inp.hierarchy)
     points = gpd.GeoDataFrame(geometry=fac.geometry.representative_point(), crs=fac.crs)
+    fac_unit = inp.hierarchy.assign(points)
+    if len(set(fac["source"])) > 1:
+        inside = fac.assign(unit_id=fac_unit.to_numpy())
+        inside = inside[inside["unit_id"].astype("string").isin(list(inp.analysed)).fillna(False)]
+        service.cross_source = cross_source_counts(inside, ["category"])
+        service.cross_source_units = cross_source_counts(inside, ["category", "unit_id"])
     data = data_completeness(
-        inp.hierarchy.assign(points),
+        fac_unit,
         fac["category"],
         inp.analysed,
         inp.standard,

@@ -314,9 +314,9 @@ def group_distances(
             stop = min(start + chunk_size, len(groups))
             if limit < 0:
                 break
-            block = dijkstra(
-                aug, directed=True, indices=n + np.arange(start, stop), limit=limit
-            )[:, uniq_tgt]
+            block = dijkstra(aug, directed=True, indices=n + np.arange(start, stop), limit=limit)[
+                :, uniq_tgt
+            ]
             g_slot, t_slot = np.nonzero(block <= limit)
             node_d = block[g_slot, t_slot]
             pair, t_entry = _expand(t_slot, tgt_order, tgt_start, tgt_count)
@@ -333,4 +333,3 @@ def group_distances(
     return _min_matrix(
         np.concatenate(rows), np.concatenate(cols), np.concatenate(vals), (len(targets), n_groups)
     )
-

@@ -273,6 +273,21 @@ OUTPUTS: dict[str, OutputFile] = {
             written_by="audit --close",
         ),
         OutputFile(
+            "cross_source.csv",
+            "with facilities from several sources: per category, finest unit and pair of "
+            "sources, the facilities found by both (matched duplicates) or by one only",
+            (
+                ("category", "category id"),
+                ("unit_id", "finest unit"),
+                ("source_a", "one source file"),
+                ("source_b", "another"),
+                ("in_both", "facilities found in both"),
+                ("only_a", "found only in source_a"),
+                ("only_b", "found only in source_b"),
+            ),
+            written_by="audit (several sources)",
+        ),
+        OutputFile(
             "summary.json",
             "study, standard, profile, thresholds, population and method, "
             "network, facilities, analysed and excluded units, city-wide "

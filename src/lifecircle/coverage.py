@@ -27,13 +27,16 @@ from . import columns
 from .columns import OUTPUTS
 from .config import Standard
 from .io.units import UnitHierarchy
+from .settings import REACH_RTOL
 
 
 def covered_matrix(access: pd.DataFrame, standard: Standard, categories: list[str]) -> pd.DataFrame:
     """Boolean per origin and category: within the category's threshold (NaN = not)."""
     return pd.DataFrame(
         {
-            c: (access[columns.time(c)] <= standard.category(c).threshold_min).to_numpy()
+            c: (
+                access[columns.time(c)] <= standard.category(c).threshold_min * (1 + REACH_RTOL)
+            ).to_numpy()
             for c in categories
         },
         index=access.index,

@@ -155,6 +155,9 @@ class AuditResult:
         if self.closure is not None:
             closure = self.closure
             writers["closure.csv"] = lambda p: write_csv(p, closure)
+        cross = self.service.cross_source_units if self.service is not None else None
+        if cross is not None and len(cross):
+            writers["cross_source.csv"] = lambda p: write_csv(p, cross)
 
         writers["summary.json"] = lambda p: write_json(p, self.summary.to_json())
         return writers

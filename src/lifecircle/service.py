@@ -38,6 +38,7 @@ from .config import Standard
 from .coverage import rollup_sums
 from .io.units import UnitHierarchy
 from .network import WalkGraph
+from .settings import REACH_RTOL
 
 #: Largest dense block of a Dijkstra chunk (sources x nodes float64 entries).
 DIJKSTRA_BLOCK_ENTRIES = 16_000_000
@@ -94,6 +95,10 @@ class FairService:
     equity_score: dict[str, Any] = field(default_factory=dict)
     worst_units: list[str] = field(default_factory=list)
     distances: dict[str, sp.csr_matrix] = field(default_factory=dict, repr=False)
+    #: With facilities from several sources: found by both / only one, per category
+    #: (city) and per category and finest unit (``cross_source.csv``).
+    cross_source: pd.DataFrame | None = None
+    cross_source_units: pd.DataFrame | None = None
 
 
 def facility_capacity(fac: pd.DataFrame, standard: Standard) -> tuple[np.ndarray, list[str]]:
@@ -280,7 +285,9 @@ def _category(
         if cohort != ALL and columns.pop(cohort) in inp.table.columns
         else total_pop
     )
+    # within the threshold: the same rounding tolerance as coverage.covered_matrix
     threshold_m = info.threshold_min * std.profile_of(cat, inp.profile).speed_m_min
+    threshold_m *= 1 + REACH_RTOL
     dist, fac_rows = category_distances(inp.graph, inp.snaps, inp.rows, cat, inp.radius_m)
     cap, has_capacity = _category_capacity(capacity[fac_rows])
     supply = cap if has_capacity else np.ones(len(fac_rows))

@@ -390,3 +390,9 @@ def check_hex_cells(
         f"{_fmt(float(smallest))} m, or give governance units (--units)"
     )
     raise ConfigError(source, [problem])
+
+
+#: Relative tolerance of "within the threshold": a walk of exactly the threshold
+#: counts as covered even when float rounding of projected coordinates (about
+#: 1e-10 m at UTM magnitudes) puts it a hair over. Used by coverage and fair service alike.
+REACH_RTOL = 1e-9

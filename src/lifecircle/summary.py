@@ -305,6 +305,8 @@ class AuditSummary:
     data_completeness: dict[str, CategoryData] = field(default_factory=dict)
     #: With --close: the facilities closed and the change of coverage.
     closure: dict[str, Any] | None = None
+    #: With several facility sources: per category, found by both / only one of each pair.
+    cross_source: tuple[dict[str, Any], ...] = ()
     outputs: tuple[str, ...] = OUTPUT_FILES
 
     def to_json(self) -> dict[str, Any]:
@@ -481,4 +483,12 @@ def build_summary(p: SummaryParts) -> AuditSummary:
         critical_facilities=tuple(p.service.critical) if p.service else (),
         data_completeness=p.data or {},
         closure=p.closure,
+        cross_source=tuple(
+            {k: (v if isinstance(v, str) else int(v)) for k, v in row.items()}
+            for row in (
+                p.service.cross_source.to_dict("records")
+                if p.service is not None and p.service.cross_source is not None
+                else []
+            )
+        ),
     )

@@ -27,7 +27,10 @@ from .providers import (
 )
 from .vector import examples, missing_geometry, read_vector, refuse_bad_coordinates, row_labels
 
-FACILITY_COLUMNS = ["category", "name", "source", "osm_id"]
+FACILITY_COLUMNS = ["category", "name", "source", "osm_id", "capacity"]
+
+#: Column of a facility's capacity (places, beds, residents; NaN: not given).
+CAPACITY = "capacity"
 
 
 def _empty(crs: str = "EPSG:4326") -> gpd.GeoDataFrame:
@@ -64,6 +67,13 @@ def facilities_from_tags(
         if {"osm_type", "osm_id"} <= set(features.columns)
         else pd.Series(pd.NA, index=features.index, dtype="string")
     )
+    # OSM's capacity=* (places, beds) where it is a plain number; anything else is unknown
+    capacity = (
+        pd.to_numeric(features[CAPACITY], errors="coerce").to_numpy(float, copy=True)
+        if CAPACITY in features.columns
+        else np.full(len(features), np.nan)
+    )
+    capacity[~np.isfinite(capacity) | (capacity < 0)] = np.nan
     for category in standard.categories:
         mask = category.match(features)
         if not mask.any():
@@ -75,6 +85,7 @@ def facilities_from_tags(
                     "name": names[mask].to_numpy(),
                     "source": source,
                     "osm_id": osm_id[mask].to_numpy(),
+                    CAPACITY: capacity[mask],
                 },
                 geometry=features.geometry[mask].to_numpy(),
                 crs=features.crs,
@@ -94,7 +105,7 @@ def facilities_from_osm(path: str | Path, standard: Standard) -> gpd.GeoDataFram
     """
     from .osm import read_osm_pois
 
-    pois = read_osm_pois(path, standard.tag_keys())
+    pois = read_osm_pois(path, standard.tag_keys() | {CAPACITY})
     out = facilities_from_tags(pois, standard, source=Path(path).name)
     out.attrs["invalid_locations"] = int(pois.attrs.get("invalid_locations", 0))
     out.attrs["broken_areas"] = int(pois.attrs.get("broken_areas", 0))
@@ -263,6 +274,7 @@ def _classify(
             raise InputFormatError(msg)
         return facilities_from_tags(features, standard, source=path.name)
     keep = category.notna().to_numpy()
+    capacity = _capacity(features, path)
     out = gpd.GeoDataFrame(
         {
             "category": category[keep].astype(str).to_numpy(),
@@ -273,12 +285,38 @@ def _classify(
                 if "osm_id" in features
                 else pd.NA
             ),
+            CAPACITY: capacity[keep],
         },
         geometry=features.geometry[keep].to_numpy(),
         crs=features.crs,
     )
     out.attrs["unknown_typecodes"] = unknown
     return out
+
+
+def _capacity(features: pd.DataFrame, path: Path) -> np.ndarray:
+    """The ``capacity`` column of a facility file (places, beds ...; NaN where empty).
+
+    A value that is not a finite, non-negative number is refused by row, so a typo
+    never silently becomes "unlimited".
+    """
+    column = next((c for c in features.columns if str(c).strip().lower() == CAPACITY), None)
+    if column is None:
+        return np.full(len(features), np.nan)
+    raw = features[column]
+    values = pd.to_numeric(raw, errors="coerce").to_numpy(float, copy=True)
+    empty = raw.isna().to_numpy() | (raw.astype("string").str.strip() == "").fillna(True).to_numpy()
+    bad = ~empty & (~np.isfinite(values) | (values < 0))
+    if bad.any():
+        rows = [str(i + 2) for i in np.flatnonzero(bad)]
+        msg = (
+            f"{path}: column {str(column)!r} must hold a non-negative number (places, beds or "
+            f"residents a facility can serve) or be empty; line(s) {examples(rows)} do not. "
+            "Fix those values or leave them empty to use the standard's default"
+        )
+        raise InputFormatError(msg)
+    values[empty] = np.nan
+    return values
 
 
 def _read_table(
