@@ -112,9 +112,7 @@ def test_close_reaudits_and_reports_the_change(sample_result, tmp_path):
     assert [c["facility_id"] for c in summary["closure"]["closed"]] == [top["facility_id"]]
     with (out / "closure.csv").open(encoding="utf-8-sig", newline="") as f:
         rows = list(csv.DictReader(f))
-    finest = [
-        r for r in rows if r["level"] == "street" and r["category"] == top["category"]
-    ]
+    finest = [r for r in rows if r["level"] == "street" and r["category"] == top["category"]]
     assert sum(float(r["lose_coverage"]) for r in finest) == pytest.approx(
         top["sole_dependants"], abs=1.0
     )
