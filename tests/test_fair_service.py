@@ -354,6 +354,12 @@ def test_one_search_per_facility_equals_one_per_node(origins, boxes, radius, rul
     )
     assert_array_equal(a.toarray() > 0, b.toarray() > 0)
     assert_allclose(a.toarray(), b.toarray(), atol=1e-6)
+    # tile by tile (as on a large graph): small tiles, each on its own subgraph
+    c = group_distances(
+        g, pts.snapped, pts.facility, o, radius_m=radius, n_groups=len(fac), tile_m=100.0
+    )
+    assert_array_equal(a.toarray() > 0, c.toarray() > 0)
+    assert_allclose(a.toarray(), c.toarray(), atol=1e-6)
 
 
 # --------------------------------------------------------------------------- closure, data

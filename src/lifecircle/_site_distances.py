@@ -263,6 +263,7 @@ def group_distances(
     radius_m: float,
     n_groups: int,
     chunk_size: int = 64,
+    tile_m: float | None = None,
 ) -> sp.csr_matrix:
     """Like :func:`site_distances`, with one Dijkstra search per group, not per source node.
 
@@ -272,6 +273,12 @@ def group_distances(
     walk from the nearest of its points; walks never pass through a virtual node.
     The result equals :func:`site_distances` (same convention, same direct walks
     along a shared edge) with far fewer pairs to reduce.
+
+    On a large graph the groups are searched tile by tile on the part of the graph
+    within ``radius_m`` (straight line) of the tile's groups: a walk of at most
+    ``radius_m`` never leaves it, because no edge is shorter than the straight line
+    between its ends (checked; otherwise the whole graph is searched). So a search
+    never allocates a row of the whole graph's size.
 
     Parameters
     ----------
@@ -287,6 +294,9 @@ def group_distances(
         Number of columns.
     chunk_size
         Groups searched per Dijkstra call (rows of the dense block).
+    tile_m
+        Side of the square tiles (m); default: no tiles while groups x nodes stays
+        below :data:`TILE_MIN_WORK`, else ``max(TILE_RADII * radius_m, TILE_MIN_M)``.
 
     Returns
     -------
@@ -295,41 +305,158 @@ def group_distances(
     """
     source_group = np.asarray(source_group, np.int64)
     s_point, s_node, s_off = sources.entries()
-    s_grp = source_group[s_point]
     t_point, t_node, t_off = targets.entries()
-    n = graph.n_nodes
-    rows, cols, vals = [np.empty(0, np.int64)], [np.empty(0, np.int64)], [np.empty(0)]
-    groups = np.unique(s_grp)
-    if len(groups) and len(t_node):
-        # virtual node n + i for group groups[i], edges to its entry nodes (min offset)
-        g_local = np.searchsorted(groups, s_grp)
-        virtual = _min_matrix(g_local, s_node, np.maximum(s_off, _EPS_M), (len(groups), n))
-        stacked = sp.vstack([graph.adjacency, virtual], format="csr")
-        size = n + len(groups)
-        aug = sp.csr_matrix((stacked.data, stacked.indices, stacked.indptr), shape=(size, size))
-        uniq_tgt, target_slot = np.unique(t_node, return_inverse=True)
-        tgt_order, tgt_start, tgt_count = _grouped(target_slot, len(uniq_tgt))
-        limit = radius_m - float(t_off.min())
-        for start in range(0, len(groups), chunk_size):
-            stop = min(start + chunk_size, len(groups))
-            if limit < 0:
-                break
-            block = dijkstra(aug, directed=True, indices=n + np.arange(start, stop), limit=limit)[
-                :, uniq_tgt
-            ]
-            g_slot, t_slot = np.nonzero(block <= limit)
-            node_d = block[g_slot, t_slot]
-            pair, t_entry = _expand(t_slot, tgt_order, tgt_start, tgt_count)
-            dist = node_d[pair] + t_off[t_entry]
-            near = dist <= radius_m
-            rows.append(t_point[t_entry[near]])
-            cols.append(groups[start + g_slot[pair[near]]])
-            vals.append(np.maximum(dist[near], _EPS_M))
+    parts = [(np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0))]
+    if len(s_node) and len(t_node):
+        s_grp = source_group[s_point]
+        if tile_m is None and len(np.unique(s_grp)) * graph.n_nodes > TILE_MIN_WORK:
+            tile_m = max(TILE_RADII * radius_m, TILE_MIN_M)
+        if tile_m is None or not _lengths_at_least_straight(graph):
+            parts.append(
+                _group_pairs(
+                    graph.adjacency,
+                    (s_node, s_off, s_grp),
+                    (t_node, t_off, t_point),
+                    radius_m,
+                    chunk_size,
+                )
+            )
+        else:
+            parts += _tiled_group_pairs(
+                graph,
+                (s_node, s_off, s_grp),
+                (t_node, t_off, t_point),
+                radius_m,
+                chunk_size=chunk_size,
+                tile_m=tile_m,
+            )
     ti, si, direct = same_edge_pairs(targets, sources)
     near = direct <= radius_m
-    rows.append(ti[near])
-    cols.append(source_group[si[near]])
-    vals.append(np.maximum(direct[near], _EPS_M))
+    parts.append((ti[near], source_group[si[near]], np.maximum(direct[near], _EPS_M)))
     return _min_matrix(
-        np.concatenate(rows), np.concatenate(cols), np.concatenate(vals), (len(targets), n_groups)
+        np.concatenate([p[0] for p in parts]),
+        np.concatenate([p[1] for p in parts]),
+        np.concatenate([p[2] for p in parts]),
+        (len(targets), n_groups),
     )
+
+
+#: Groups x nodes above which :func:`group_distances` searches tile by tile (below it,
+#: one search per group over the whole graph costs less than cutting tiles).
+TILE_MIN_WORK = 20_000_000
+#: Tile side in radii, and at least (m).
+TILE_RADII = 3.0
+TILE_MIN_M = 1000.0
+
+_Entries = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def _group_pairs(
+    adjacency: sp.csr_matrix,
+    sources: _Entries,
+    targets: _Entries,
+    radius_m: float,
+    chunk_size: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(target row, group, metres) within ``radius_m``: one search per group.
+
+    ``sources``: (node, offset, group) per source entry; ``targets``: (node, offset,
+    row) per target entry; nodes index ``adjacency``.
+    """
+    s_node, s_off, s_grp = sources
+    t_node, t_off, t_row = targets
+    n = adjacency.shape[0]
+    rows, cols, vals = [np.empty(0, np.int64)], [np.empty(0, np.int64)], [np.empty(0)]
+    groups = np.unique(s_grp)
+    limit = radius_m - float(t_off.min()) if len(t_off) else -1.0
+    if not len(groups) or limit < 0:
+        return rows[0], cols[0], vals[0]
+    # virtual node n + i for group groups[i], one-way edges to its entry nodes (min offset)
+    g_local = np.searchsorted(groups, s_grp)
+    virtual = _min_matrix(g_local, s_node, np.maximum(s_off, _EPS_M), (len(groups), n))
+    stacked = sp.vstack([adjacency, virtual], format="csr")
+    size = n + len(groups)
+    aug = sp.csr_matrix((stacked.data, stacked.indices, stacked.indptr), shape=(size, size))
+    uniq_tgt, target_slot = np.unique(t_node, return_inverse=True)
+    tgt_order, tgt_start, tgt_count = _grouped(target_slot, len(uniq_tgt))
+    for start in range(0, len(groups), chunk_size):
+        stop = min(start + chunk_size, len(groups))
+        block = dijkstra(aug, directed=True, indices=n + np.arange(start, stop), limit=limit)
+        block = block[:, uniq_tgt]
+        g_slot, t_slot = np.nonzero(block <= limit)
+        node_d = block[g_slot, t_slot]
+        pair, t_entry = _expand(t_slot, tgt_order, tgt_start, tgt_count)
+        dist = node_d[pair] + t_off[t_entry]
+        near = dist <= radius_m
+        rows.append(t_row[t_entry[near]])
+        cols.append(groups[start + g_slot[pair[near]]])
+        vals.append(np.maximum(dist[near], _EPS_M))
+    return np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)
+
+
+def _lengths_at_least_straight(graph: WalkGraph) -> bool:
+    """No edge is shorter than the straight line between its ends (so tiles are exact)."""
+    chord = np.hypot(
+        graph.x[graph.edge_u] - graph.x[graph.edge_v], graph.y[graph.edge_u] - graph.y[graph.edge_v]
+    )
+    return bool(np.all(graph.edge_length >= chord * (1 - 1e-9) - 1e-6))
+
+
+def _tiled_group_pairs(
+    graph: WalkGraph,
+    sources: _Entries,
+    targets: _Entries,
+    radius_m: float,
+    *,
+    chunk_size: int,
+    tile_m: float,
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """:func:`_group_pairs` tile by tile, each on the subgraph its walks can reach."""
+    s_node, s_off, s_grp = sources
+    t_node, t_off, t_row = targets
+    x, y = graph.x, graph.y
+    # a group belongs to the tile of its first entry; its reach spans all its entries
+    groups, first = np.unique(s_grp, return_index=True)
+    g_of = np.searchsorted(groups, s_grp)
+    lo_x = np.full(len(groups), np.inf)
+    hi_x = np.full(len(groups), -np.inf)
+    lo_y, hi_y = lo_x.copy(), hi_x.copy()
+    np.minimum.at(lo_x, g_of, x[s_node])
+    np.maximum.at(hi_x, g_of, x[s_node])
+    np.minimum.at(lo_y, g_of, y[s_node])
+    np.maximum.at(hi_y, g_of, y[s_node])
+    tile = np.floor(x[s_node[first]] / tile_m).astype(np.int64) * 1_000_003 + np.floor(
+        y[s_node[first]] / tile_m
+    ).astype(np.int64)
+    local = np.full(graph.n_nodes, -1, np.int64)
+    adjacency = graph.adjacency
+    by_x = np.argsort(x, kind="stable")
+    sorted_x = x[by_x]
+    out = []
+    for key in np.unique(tile):
+        members = np.flatnonzero(tile == key)
+        box = (
+            lo_x[members].min() - radius_m,
+            hi_x[members].max() + radius_m,
+            lo_y[members].min() - radius_m,
+            hi_y[members].max() + radius_m,
+        )
+        lo = int(np.searchsorted(sorted_x, box[0], side="left"))
+        hi = int(np.searchsorted(sorted_x, box[1], side="right"))
+        strip = by_x[lo:hi]
+        nodes = np.sort(strip[(y[strip] >= box[2]) & (y[strip] <= box[3])])
+        local[nodes] = np.arange(len(nodes))
+        sub = adjacency[nodes][:, nodes]
+        s_sel = np.isin(g_of, members)
+        t_sel = local[t_node] >= 0
+        out.append(
+            _group_pairs(
+                sub,
+                (local[s_node[s_sel]], s_off[s_sel], s_grp[s_sel]),
+                (local[t_node[t_sel]], t_off[t_sel], t_row[t_sel]),
+                radius_m,
+                chunk_size,
+            )
+        )
+        local[nodes] = -1
+    return out
