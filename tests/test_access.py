@@ -380,7 +380,9 @@ def test_nearest_distance_agrees_with_networkx_on_the_sample(sample_graph):
 
 
 @pytest.mark.parametrize("category", ["kindergarten", "park"])
-def test_sample_access_table_is_reproduced_with_networkx(sample_out, sample_graph, category):
+def test_sample_access_table_is_reproduced_with_networkx(
+    sample_out, sample_graph, sample_result, category
+):
     """access.parquet of the sample (edge rule) against networkx on the graph with its edges
     split at the snap points (tests/test_snap.py: ``reference``)."""
     from .test_snap import reference
@@ -407,6 +409,8 @@ def test_sample_access_table_is_reproduced_with_networkx(sample_out, sample_grap
             assert np.isnan(d)
         else:
             assert d == pytest.approx(expected, abs=0.5)
-            assert t == pytest.approx(expected / 72.0, abs=0.01)
+            # each category walks at its cohort's speed (kindergarten: the child's)
+            speed = sample_result.profile_of(category).speed_m_min
+            assert t == pytest.approx(expected / speed, abs=0.01)
             checked += 1
     assert checked >= 6

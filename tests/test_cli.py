@@ -43,7 +43,7 @@ def test_audit_on_the_sample_writes_exactly_the_contract_files(cli_run):
     assert res.exit_code == 0, res.output
     assert {p.name for p in out.iterdir()} == OUTPUTS  # no temp files left behind
     assert "residents analysed:" in res.stdout
-    assert "coverage by category:" in res.stdout
+    assert "coverage by category (its own cohort | all residents):" in res.stdout
     assert (
         f"wrote access.parquet, facilities.gpkg, gaps.csv, summary.json, units.gpkg to {out}"
     ) in res.stdout

@@ -377,9 +377,14 @@ def _site(result: Any, options: SitingOptions) -> Any:
 
 def _headline(summary: AuditSummary) -> str:
     finest = summary.units.levels[-1]
+    walks = sorted({t.profile for t in summary.thresholds.values()})
+    speed = (
+        f"profile {summary.profile.id} ({summary.profile.speed_m_s} m/s)"
+        if len(walks) <= 1
+        else "each category at its cohort's walking profile (" + ", ".join(walks) + ")"
+    )
     lines = [
-        f"{summary.standard.title} - profile {summary.profile.id} "
-        f"({summary.profile.speed_m_s} m/s)",
+        f"{summary.standard.title} - {speed}",
         f"residents analysed: {summary.population.total:,.0f} in "
         f"{summary.units.analysed[finest]} {finest} units",
     ]
@@ -391,11 +396,42 @@ def _headline(summary: AuditSummary) -> str:
             lines.append(f"  complete {level} life circle: not computed (not audited: {missing})")
         else:
             lines.append(f"  complete {level} life circle: {share:.1%}")
-    lines.append("  coverage by category:")
+    lines.append("  coverage by category (its own cohort | all residents):")
     for cat, share in sorted(summary.coverage.items(), key=lambda kv: kv[1]):
-        minutes = summary.thresholds[cat].minutes
-        lines.append(f"    {cat:<22} {share:6.1%} within {minutes:g} min")
+        t = summary.thresholds[cat]
+        lines.append(
+            f"    {_category_line(summary, cat, share)} within {t.minutes:g} min ({t.profile})"
+        )
+    for cat, fair in summary.fair_service.items():
+        if fair.supply_unit not in {"facilities"} and fair.unmet > 0.5:
+            lines.append(
+                f"  {cat}: {fair.facilities_in_reach} facilities in reach hold "
+                f"{fair.supply:,.0f} {fair.supply_unit} for {fair.demand:,.0f} residents of "
+                f"its cohort; {fair.unmet:,.0f} have no place within reach"
+                + ("" if fair.capacity_verified else " (capacity defaults unverified)")
+            )
+    crit = summary.critical_facilities[:1]
+    if crit:
+        name = crit[0]["name"] or "unnamed"
+        lines.append(
+            f"  most critical facility: {crit[0]['category']} {name!r} (id "
+            f"{crit[0]['facility_id']}): {crit[0]['sole_dependants']:,.0f} would lose coverage"
+        )
     return "\n".join(lines)
+
+
+def _category_line(summary: AuditSummary, cat: str, share: float) -> str:
+    """``kindergarten  11.1% aged 3-5 | 11.0% all`` with a data-gap flag."""
+    fair = summary.fair_service.get(cat)
+    cohort = summary.cohorts.get(fair.cohort) if fair is not None else None
+    mine = (
+        f"{fair.covered_share:6.1%} aged {cohort['ages']:<5} |"
+        if fair is not None and cohort is not None and fair.covered_share is not None
+        else " " * 18 + "|"
+    )
+    data = summary.data_completeness.get(cat)
+    flag = "  [thin data: likely a data gap]" if data is not None and data.thin else ""
+    return f"{cat:<20} {mine} {share:6.1%} all{flag}"
 
 
 @cli.command()

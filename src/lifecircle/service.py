@@ -57,6 +57,7 @@ class CategoryService:
     cohort: str
     threshold_m: float
     facilities: int
+    facilities_in_reach: int
     supply_unit: str
     capacity_from: str
     capacity_verified: bool | None
@@ -326,13 +327,16 @@ def _category(
 
     unit = inp.table["unit_id"].astype(str).to_numpy()
     total_need = float(need.sum())
-    supply_total = float(supply.sum())
+    # the supply serving the analysed residents: facilities with any of them in reach
+    serving = acc.fac_cols["demand_in_reach"][fac_rows] > 0
+    supply_total = float(supply[serving].sum())
     default = info.capacity
     summary = CategoryService(
         category=cat,
         cohort=cohort,
         threshold_m=round(threshold_m, 1),
         facilities=len(fac_rows),
+        facilities_in_reach=int(serving.sum()),
         supply_unit=(default.unit if default is not None else "places")
         if has_capacity
         else "facilities",
