@@ -37,6 +37,7 @@ from ._assets import ASSETS, read_text
 from ._page import check_siting, write_html
 from ._quality import quality_rows
 from ._report_base import UNVERIFIED, _name, _present
+from ._report_fair import FairSections
 from ._report_proposals import _Proposals
 from ._report_units import UnitSections
 from ._style import share_colour
@@ -146,6 +147,7 @@ class _Report(UnitSections):
             "warnings": [str(w) for w in summary.warnings],
             "sources": self.sources(),
             "charts": self.charts(),
+            "fair": FairSections(self).context(),
         }
 
     # ------------------------------------------------------------------ headline
