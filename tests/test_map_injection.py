@@ -3,8 +3,8 @@
 A tiny study (a 9 x 9 street grid, two streets in one district, a kindergarten and
 two parks) is audited once per payload, with the payload in every data-bearing
 field the map shows: the study's name, the facilities' names, a category's name
-(in a custom standard, English and Chinese), the units' ids and names, the parent
-unit's name and the population method. The page must render, show the payload as
+and its cohort's name (in a custom standard, English and Chinese), the units' ids and
+names, the parent unit's name and the population method. The page must render, show the payload as
 text, and run nothing of it: the Jinja payloads must not be evaluated (``1337``,
 ``xxx``), the script payloads must not run (``window.__pwned``, dialogs), and
 everything outside the data island and the ``<title>`` must be the same bytes as
@@ -88,12 +88,17 @@ def tiny_study(folder: Path, payload: str) -> lifecircle.AuditResult:
         dataclasses.replace(c, name_en=payload, name_zh=payload) if c.id == CAT else c
         for c in std.categories
     )
+    cohort = std.cohort_of(CAT)  # the kindergarten's cohort: its name reaches the map too
+    cohorts = {
+        **std.cohorts,
+        cohort.id: dataclasses.replace(cohort, name_en=payload, name_zh=payload),
+    }
     return lifecircle.audit(
         folder / "grid.osm",
         [folder / "facilities.csv"],
         folder / "units.geojson",
         folder / "population.geojson",
-        standard=dataclasses.replace(std, categories=categories),
+        standard=dataclasses.replace(std, categories=categories, cohorts=cohorts),
         keep_edge_units=True,
         name=payload,
     )
@@ -173,6 +178,13 @@ def test_payloads_stay_data(hostile, harmless, lang):
     ):  # population method
         assert needle in tips, needle
     assert escaped in names  # category
+    # the kindergarten's cohort: in the fair-service theme's name and the shared popup
+    if lang == "en":
+        assert f"{escaped}: {escaped} within" in names
+        assert f"<th>{escaped}: {escaped}</th>" in tips
+    else:
+        assert f"可达{escaped}的{escaped}" in names
+        assert f"<th>{escaped}：{escaped}</th>" in tips
     if escaped != payload:
         assert payload not in tips and payload not in names
     # nothing in the island can end the script element

@@ -137,6 +137,14 @@ def features(data: dict) -> list[dict]:
     ]
 
 
+def service_themes(result) -> list[str]:
+    """The fair-service themes' columns: cohort coverage, then share with a place."""
+    service = result.summary.fair_service
+    return [f"cohort_cov_{c}" for c, s in service.items() if s.cohort != "all"] + [
+        f"placed_{c}" for c, s in service.items() if s.capacity_from != "none"
+    ]
+
+
 def features_with(page: str, needle: str) -> list[dict]:
     """Features whose tooltip contains ``needle`` (as it is stored: escaped)."""
     return [f for f in features(island(page)) if needle in f["properties"].get("tip", "")]
@@ -163,11 +171,12 @@ def test_layers_and_legend(sample_result, none_data):
     themes = data["themes"]
     overlays = [lay["name"] for lay in data["overlays"]]
     # the sample has no elderly care nor community service: complete life circles are
-    # not computed, so the map has no theme claiming them (one theme per category)
-    assert len(themes) == len(cats)
+    # not computed, so the map has no theme claiming them (one theme per category, then
+    # the fair-service themes: see test_render_fair.py)
+    assert len(themes) == len(cats) + len(service_themes(sample_result))
     assert not any(t["name"].startswith("Complete life circle") for t in themes)
     assert themes[0]["name"].startswith("kindergarten within")
-    assert [t["show"] for t in themes] == [True] + [False] * (len(cats) - 1)
+    assert [t["show"] for t in themes] == [True] + [False] * (len(themes) - 1)
     names = sample_result.standard
     for cat in cats:
         assert any(names.category(cat).name_en in o for o in overlays)  # facilities
@@ -197,7 +206,8 @@ def test_theme_figures_are_the_units(sample_result, none_data):
     """Each unit's fill and tooltip carry its own coverage (hand-checked per unit)."""
     units = sample_result.units["street"].query("analysed").reset_index(drop=True)
     cats = sample_result.summary.to_json()["categories_audited"]
-    for theme, column in zip(none_data["themes"], [f"cov_{c}" for c in cats], strict=True):
+    category_themes = none_data["themes"][: len(cats)]
+    for theme, column in zip(category_themes, [f"cov_{c}" for c in cats], strict=True):
         part = theme["parts"][0]
         for i, row in units.iterrows():
             assert part["fill"][i] == share_colour(row[column])
@@ -528,4 +538,5 @@ def test_the_complete_life_circle_theme_comes_first_when_computed(tmp_path):
     assert result.summary.to_json()["complete_share"] is not None
     themes = build_map(result, basemap="none").data["themes"]
     assert themes[0]["name"].startswith("Complete life circle") and themes[0]["show"]
-    assert len(themes) == 1 + len(result.summary.to_json()["categories_audited"])
+    audited = result.summary.to_json()["categories_audited"]
+    assert len(themes) == 1 + len(audited) + len(service_themes(result))

@@ -3,7 +3,9 @@
 Every data-bearing field the report shows (category, level and standard texts from
 the standard file; unit ids, names and parent names; the population method; the
 study's name and files; warnings; data-quality entries; excluded units; the
-optimizer's sites, notes and candidate source) carries a Jinja2 or HTML payload,
+optimizer's sites, notes and candidate source; cohort names, methods and sources,
+the critical facilities' names, the worst-served decile's units, the closed facilities
+and the --close file) carries a Jinja2 or HTML payload,
 tagged with the field's name. The page must render, evaluate none of it (no
 ``1337`` from ``{{ 7*191 }}``, no ``xxx`` from the loop) and show each tagged
 payload literally as text, charts (inline SVG) included. One headless-Chromium test
@@ -99,6 +101,8 @@ def hostile(
     streets = street.index[street["units_analysed"] > 0]
     street.loc[streets[0], "name"] = t("unit-name")
     street.loc[streets[1], "unit_id"] = t("unit-id")
+    worst = street.index[street["decile"] == 1]
+    street.loc[worst[0], "name"] = t("worst-unit-name")  # in the worst-served decile table
     gaps = result.gaps.copy()
     gaps.loc[gaps.index[0], "name"] = t("gap-name")
 
@@ -152,6 +156,25 @@ def hostile(
             for level, status in old.completeness.items()
         },
         attribution=t("attribution"),
+        cohorts={
+            cid: {
+                **info,
+                "name": t("cohort-en"),
+                "name_zh": t("cohort-zh"),
+                "text": t("cohort-text"),
+                "source": t("cohort-source"),
+            }
+            for cid, info in old.cohorts.items()
+        },
+        critical_facilities=tuple(
+            {**f, "name": t("critical-name")} for f in old.critical_facilities
+        ),
+        closure={
+            "file": f"/data/{t('close-file')}.csv" if path_safe else "/data/close.csv",
+            "closed": [{"facility_id": 7, "category": "park", "name": t("closed-name")}],
+            "coverage_before": {"park": 0.9},
+            "coverage_after": {"park": 0.8},
+        },
     )
     shown = [
         t(f)
@@ -179,10 +202,16 @@ def hostile(
             "category-id-not-requested",
             "category-id-missing",
             "attribution",
+            "worst-unit-name",
+            "cohort-en",
+            "cohort-text",
+            "cohort-source",
+            "critical-name",
+            "closed-name",
         )
     ]
     if path_safe:
-        shown.append(f"{t('facility-file')}.csv")
+        shown += [f"{t('facility-file')}.csv", f"{t('close-file')}.csv"]
     return dataclasses.replace(result, standard=std, units=units, gaps=gaps, summary=summary), shown
 
 
@@ -243,7 +272,9 @@ def test_payloads_show_as_text(sample_result, siting, clean_scripts, payload, la
     # every field shows its payload literally, as text
     if lang == "zh":
         shown = [
-            s.replace("[category-en]", "[category-zh]").replace("[level-en]", "[level-zh]")
+            s.replace("[category-en]", "[category-zh]")
+            .replace("[level-en]", "[level-zh]")
+            .replace("[cohort-en]", "[cohort-zh]")
             for s in shown
         ]
     shown += [

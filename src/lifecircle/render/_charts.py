@@ -295,3 +295,57 @@ def sequential_colours(n: int) -> list[str]:
     """``n`` greens from light to dark, for nested bars."""
     cmap = mpl.colormaps["Greens"]
     return [mpl.colors.to_hex(cmap(x)) for x in np.linspace(0.3, 0.85, n)]
+
+
+@dataclass(frozen=True)
+class Lorenz:
+    """One Lorenz curve: cumulative shares of people (or units) and of what they get."""
+
+    label: str
+    weight_share: np.ndarray
+    value_share: np.ndarray
+    colour: str
+    dashed: bool = False
+
+
+def lorenz_curves(
+    curves: Sequence[Lorenz], *, title: str, xlabel: str, ylabel: str, equal: str
+) -> str:
+    """Lorenz curves (worst served first) with the line of equal shares.
+
+    Parameters
+    ----------
+    curves
+        One per measure; points ``(weight_share, value_share)`` from 0 to 1.
+    title, xlabel, ylabel
+        Chart texts.
+    equal
+        Label of the diagonal (equal shares).
+
+    Returns
+    -------
+    str
+        An ``<svg>`` element.
+    """
+    with mpl.rc_context(_RC):
+        fig = Figure(figsize=(8.4, 4.2))
+        ax = fig.add_subplot()
+        ax.plot([0, 100], [0, 100], color="#999999", linewidth=1.0, linestyle=":", label=equal)
+        for c in curves:
+            ax.plot(
+                100.0 * np.asarray(c.weight_share, float),
+                100.0 * np.asarray(c.value_share, float),
+                color=c.colour,
+                linewidth=2.0 if c.dashed else 1.5,
+                linestyle="--" if c.dashed else "-",
+                label=_literal(c.label),
+            )
+        ax.set_xlim(0, 100)
+        ax.set_ylim(0, 100)
+        ax.set_aspect("equal")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.set_title(title)
+        ax.grid(color="#e3e3e3", linewidth=0.6)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, fontsize=8.5)
+        return _svg(fig)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import geopandas as gpd
 import shapely
 
+from .._standard_cohorts import ALL
 from ..settings import MAX_SNAP_M
 from ..snap import DEFAULT_SNAP
 from ..summary import Threshold
@@ -106,6 +107,23 @@ class MapContext:
             verified=info.verified,
             source=info.source,
         )
+
+    def cohort_name(self, cohort: str) -> str:
+        """A cohort's name in the map's language (from the summary, else the standard)."""
+        info = self.result.summary.cohorts.get(cohort)
+        name = info.get("name_zh" if self.lang == "zh" else "name") if info else None
+        if name:
+            return str(name)
+        known = self.result.standard.cohorts.get(cohort)
+        return known.name(self.lang) if known is not None else str(cohort)
+
+    def service_categories(self) -> tuple[list[str], list[str]]:
+        """Audited categories serving a cohort of their own, and those with a capacity."""
+        service = self.result.summary.fair_service
+        cats = [c for c in self.categories if c in service]
+        cohort = [c for c in cats if service[c].cohort != ALL]
+        capacity = [c for c in cats if service[c].capacity_from != "none"]
+        return cohort, capacity
 
     def finest_units_word(self) -> str:
         """The finest units in the plural, e.g. "streets / towns" (plain text)."""

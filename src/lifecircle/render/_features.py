@@ -121,6 +121,7 @@ def unit_popup(ctx: MapContext, row: pd.Series) -> str:
         rows.append((label, f"<b>{value}</b>" if cat == worst else value))
     if pd.notna(worst):
         rows.append((esc(text("worst_category", lang)), esc(ctx.cat_name(str(worst)))))
+    rows += _service_rows(ctx, row)
     partly = ""
     if row["units_total"] > 1:
         done, total = int(row["units_analysed"]), int(row["units_total"])
@@ -140,3 +141,27 @@ def unit_popup(ctx: MapContext, row: pd.Series) -> str:
         f'<div class="lc-sub">{esc(level_name(str(row["level"]), lang))} · '
         f"{esc(row['unit_id'])}</div>{partly}<table>{body}</table></div>"
     )
+
+
+def _service_rows(ctx: MapContext, row: pd.Series) -> list[tuple[str, str]]:
+    """Popup rows of fair service: cohort coverage, share with a place and unmet (escaped)."""
+    lang, service = ctx.lang, ctx.result.summary.fair_service
+    cohort, capacity = ctx.service_categories()
+    rows = []
+    for cat in cohort:
+        col = columns.cohort_cov(cat)
+        if col in row.index:
+            label = text(
+                "popup_cohort",
+                lang,
+                name=ctx.cat_name(cat),
+                cohort=ctx.cohort_name(service[cat].cohort),
+            )
+            rows.append((esc(label), pct(row[col])))
+    for cat in capacity:
+        placed, unmet = columns.placed(cat), columns.unmet(cat)
+        if placed in row.index and unmet in row.index:
+            name = ctx.cat_name(cat)
+            rows.append((esc(text("popup_placed", lang, name=name)), pct(row[placed])))
+            rows.append((esc(text("popup_unmet", lang, name=name)), count(row[unmet])))
+    return rows

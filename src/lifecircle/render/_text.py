@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from ..config import Standard
+from ._text_fair import FAIR_TEXT
 
 LANGS = ("en", "zh")
 
@@ -598,6 +599,9 @@ _TEXT: dict[str, dict[str, str]] = {
     "p_notes": {"en": "Notes", "zh": "说明"},
     "no_sites": {"en": "No new site is proposed.", "zh": "未提出新增选址。"},
 }
+if set(_TEXT) & set(FAIR_TEXT):  # pragma: no cover - a programming error
+    raise RuntimeError("a fair-service label repeats a key of _TEXT")
+_TEXT.update(FAIR_TEXT)
 
 
 def check_lang(lang: str) -> str:

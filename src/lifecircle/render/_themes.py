@@ -49,10 +49,16 @@ class Theme:
     units: gpd.GeoDataFrame | None = None
     #: The theme switched on when the map opens (else the first).
     primary: bool = False
+    #: A units column of persons shown in the tooltip (``unmet_<cat>``), if any.
+    unmet: str | None = None
 
 
 def themes(ctx: MapContext, proposed: Proposed | None = None) -> list[Theme]:
-    """The themes in radio-button order: complete life circles, then one per category."""
+    """The themes in radio-button order.
+
+    Complete life circles, one per category, then (without proposed sites) the
+    fair-service themes (:func:`service_themes`).
+    """
     result, graph = ctx.result, ctx.result.graph
     access = result.access
     population = access["population"].to_numpy(float)
@@ -106,7 +112,41 @@ def themes(ctx: MapContext, proposed: Proposed | None = None) -> list[Theme]:
             out.append(theme)
     if new_category and proposed is not None:  # new_category implies a proposal
         out += _before_after(ctx, proposed, *_not_audited_theme(ctx, proposed))
-    return out
+    # the fair-service themes describe the audit as it is: with proposed sites they would
+    # sit, unchanged, next to the "after" theme, so the siting map leaves them out
+    return out + (service_themes(ctx) if proposed is None else [])
+
+
+def service_themes(ctx: MapContext) -> list[Theme]:
+    """Fair-service themes: cohort coverage, then the share of the cohort with a place.
+
+    One theme per category serving a cohort of its own (``cohort_cov_<cat>``), then one
+    per category with a capacity (``placed_<cat>``, ``unmet_<cat>`` in the tooltip).
+    They colour the units only (no catchment, no circles), so they add little to the map.
+    """
+    service = ctx.result.summary.fair_service
+    cohort, capacity = ctx.service_categories()
+    none = gpd.GeoDataFrame({"weight": np.zeros(0)}, geometry=[], crs="EPSG:4326")
+    out = []
+    for cat in cohort:
+        name = text(
+            "theme_cohort",
+            ctx.lang,
+            name=ctx.cat_name(cat),
+            cohort=ctx.cohort_name(service[cat].cohort),
+            minutes=f"{ctx.threshold(cat).minutes:g}",
+        )
+        out.append(Theme(name, columns.cohort_cov(cat), none, None))
+    for cat in capacity:
+        name = text(
+            "theme_placed",
+            ctx.lang,
+            name=ctx.cat_name(cat),
+            cohort=ctx.cohort_name(service[cat].cohort),
+        )
+        out.append(Theme(name, columns.placed(cat), none, None, unmet=columns.unmet(cat)))
+    units = ctx.result.units[ctx.levels[-1]]
+    return [t for t in out if t.column in units.columns]
 
 
 def _not_audited_theme(ctx: MapContext, proposed: Proposed) -> tuple[Theme, gpd.GeoDataFrame]:
@@ -223,8 +263,12 @@ def _round_down(value: float) -> float:
     return float(max(m * power for m in (1, 2, 5) if m * power <= value))
 
 
-def _unit_tooltip(ctx: MapContext, row: pd.Series, column: str, theme_name: str) -> str:
+def _unit_tooltip(
+    ctx: MapContext, row: pd.Series, column: str, theme_name: str, unmet: str | None = None
+) -> str:
     lines = [f"<b>{esc(row['name'])}</b>", f"{esc(theme_name)}: <b>{pct(row[column])}</b>"]
+    if unmet is not None and unmet in row.index:
+        lines.append(esc(text("tip_unmet", ctx.lang, n=count(row[unmet]))))
     if column == "complete_share" and pd.notna(row["worst_category"]):
         cat = str(row["worst_category"])
         lines.append(
@@ -258,7 +302,7 @@ def theme_layer(
             styles=[_UNIT_STYLE],
             highlight=_HIGHLIGHT,
             fill=[share_colour(row[theme.column]) for row in rows],
-            tip=[_unit_tooltip(ctx, row, theme.column, theme.name) for row in rows],
+            tip=[_unit_tooltip(ctx, row, theme.column, theme.name, theme.unmet) for row in rows],
             popup=[unit_popup(ctx, row) for row in rows] if own else None,
         )
     ]
