@@ -414,11 +414,11 @@ class CapacitatedCovering:
         self._refuse_infeasible(run.status, time_limit_s, run.solution or greedy_ok, run.message)
         sel = g_sel
         solution_objective = None
+        if maximise and run.dual_bound is not None:  # HiGHS bounds the flow: make it a gain
+            run.dual_bound += self.model_before
         if run.solution and run.x is not None:
             sel = self._drop_useless(np.flatnonzero(run.x[: self.n_cand] > 0.5))
             solution_objective = self.gain(sel) if maximise else float(len(sel))
-            if maximise and run.dual_bound is not None:  # HiGHS bounds the flow: a gain
-                run.dual_bound += self.model_before
         used = apply_greedy_or_solution(
             s,
             run,
@@ -434,6 +434,12 @@ class CapacitatedCovering:
             s.objective = float(len(s.selected))
             s.mip_gap = relative_gap(s.objective, s.bound)
         s.notes.append(self._note())
+        if self.floors:
+            s.notes.append(
+                "the fairness floor holds for an assignment the optimizer found; the "
+                "audit's assignment of the same sites (largest total, then nearest place, "
+                "as in placed_share_after) may place fewer in some unit"
+            )
         return s
 
     def _note(self) -> str:
