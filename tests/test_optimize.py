@@ -198,7 +198,9 @@ def test_tiny_instance_is_what_the_tests_assume(inst):
 
 
 def _w_uncovered(s: Siting) -> np.ndarray:
-    return s.demand["population"].to_numpy() * ~s.demand["covered"].to_numpy()
+    """The demand (the cohort: ``need``, else every resident) not covered before."""
+    need = s.demand["need"] if "need" in s.demand.columns else s.demand["population"]
+    return need.to_numpy(float) * ~s.demand["covered"].to_numpy()
 
 
 def _cover(s: Siting) -> np.ndarray:
@@ -345,12 +347,20 @@ def synthetic(
     distance = sp.csr_matrix((vals, (rows, cols)), shape=(n_demand, n_cand))
     cand = base.candidates.iloc[np.zeros(n_cand, int)].reset_index(drop=True)
     cand["candidate_id"] = np.arange(n_cand)
+    # the capacity model: one unlimited existing facility at dist_m (so covered = placed)
+    reached = np.isfinite(dist_m)
+    existing = sp.csr_matrix(
+        (dist_m[reached], (np.flatnonzero(reached), np.zeros(int(reached.sum()), int))),
+        shape=(n_demand, 1),
+    )
     return dataclasses.replace(
         base,
         demand=demand,
         distance=distance,
         candidates=cand,
         radius_m=radius_m,
+        existing_distance=existing,
+        existing_capacity=np.array([np.inf]),
     )
 
 
@@ -471,8 +481,11 @@ def assert_reproduced(s: Siting, after: lifecircle.AuditResult) -> None:
     newly = float(pop[(after_t <= thr) & ~(before_t <= thr)].sum())
     assert summary["newly_covered_population"] == pytest.approx(newly, abs=POP_TOL)
     if s.model in ("mclp", "lscp"):
+        # the objective counts the category's cohort (every resident without age data)
+        need = pd.Series(s.problem.weights, index=pop.index)
+        newly_need = float(need[(after_t <= thr) & ~(before_t <= thr)].sum())
         obj = s.objective if s.model == "mclp" else newly_of(s, s.selected)
-        assert obj == pytest.approx(newly, abs=OBJ_TOL)
+        assert obj == pytest.approx(newly_need, abs=OBJ_TOL)
     assert (summary["coverage_after"] - summary["coverage_before"]) * summary[
         "population"
     ] == pytest.approx(newly, abs=1.0)
@@ -537,26 +550,30 @@ def test_reaudit_reproduces_coverage_after_on_the_sample(sample_result, sample_p
 
 @pytest.mark.parametrize("capacity", [150.0, 400.0, 1e9])
 def test_capacity_holds(inst, capacity):
+    """The audit's capacity model (see tests/test_capacity_model.py for exactness)."""
     n = 3
     s = SitingProblem.from_audit(inst.result, CAT, candidates=random_candidates(inst.seed, 12))
-    free = fresh(s).solve(sites=n)
     s = s.solve(sites=n, capacity=capacity)
     assert s.status == "optimal"
     assert (s.site_served <= capacity + 1e-6).all()
     props = s.proposals()
     assert (props["residents_served"] <= capacity + 1e-6).all()
-    summary = s.summary()
-    newly = summary["newly_covered_population"]
-    assert newly <= n * capacity + 1e-6
-    assert newly <= free.objective + POP_TOL
-    if capacity >= _w_uncovered(s).sum():  # no site can be full: the uncapacitated optimum
-        assert s.objective == pytest.approx(free.objective, abs=OBJ_TOL)
-    assert float(s.site_served.sum()) == pytest.approx(
-        float((s.demand["population"] * s.newly).sum()), abs=1e-6
+    assert (props["capacity"] == capacity).all()
+    figures = s.summary()["capacity_model"]
+    fair = inst.result.summary.fair_service[CAT]
+    # before: the audit's capacity-constrained placed total
+    assert figures["placed_before"] == pytest.approx(fair.placed_share * fair.demand, abs=0.01)
+    # the objective: cohort residents newly placed, at most C per site
+    assert s.objective == pytest.approx(
+        figures["placed_after"] - figures["placed_before"], abs=OBJ_TOL
     )
+    assert s.objective <= n * capacity + OBJ_TOL
+    assert float(props["marginal_newly_covered"].sum()) == pytest.approx(s.objective, abs=0.2)
+    # nobody is placed beyond the threshold: after <= cohort within reach of any facility
+    reach_after = s.demand["covered"].to_numpy() | (s.newly > 0)
+    assert figures["placed_after"] <= float(s.problem.weights[reach_after].sum()) + 1e-6
     assert np.all((s.newly >= 0) & (s.newly <= 1 + 1e-9))
     assert np.all(s.newly[s.demand["covered"].to_numpy()] == 0)
-    # split residents keep the population total
     assert s.access_after()["population"].sum() == pytest.approx(s.population, rel=1e-12)
     assert s.greedy_objective <= s.objective + OBJ_TOL
 
@@ -808,6 +825,8 @@ def tiny_args(files: dict[str, Path], out: Path) -> list[object]:
         files["population"],
         "--categories",
         CAT,
+        "--profile",  # the hand-made expectations walk at the adult speed (360 m)
+        "adult",
         "--out",
         out,
         "-q",
@@ -1536,7 +1555,7 @@ def test_newly_covered_equals_a_reaudit_with_residents_beyond_max_snap(tmp_path,
     folder = tmp_path / "in"
     paths = write_instance(folder, 0, PLACEMENTS[0])
     paths["population"] = write_raster(folder / "population.tif")
-    options = {"snap": rule, "max_snap_m": 20.0}
+    options = {"snap": rule, "max_snap_m": 20.0, "profile": "adult"}
     result = tiny_audit(paths, **options)
     assert result.summary.to_json()["settings"]["snap"] == rule
     acc = result.access

@@ -166,6 +166,14 @@ class ModelOutcome:
     site_served: np.ndarray = field(default_factory=lambda: np.empty(0))
     notes: list[str] = field(default_factory=list)
     solver_info: dict[str, Any] = field(default_factory=dict)
+    #: With a capacity: the sites' proposal order (positions into ``selected``, best
+    #: first), each one's marginal gain in that order, cohort residents served per
+    #: resident before and after (the audit's assignment), and the city-wide figures.
+    ranking: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    marginal: np.ndarray = field(default_factory=lambda: np.empty(0))
+    served_before: np.ndarray | None = None
+    served_after: np.ndarray | None = None
+    capacity_figures: dict[str, Any] = field(default_factory=dict)
 
 
 class Sites(Protocol):
@@ -189,6 +197,16 @@ class Sites(Protocol):
     @property
     def site_served(self) -> np.ndarray:
         """Per selected site, the residents it serves."""
+        ...
+
+    @property
+    def ranking(self) -> np.ndarray:
+        """With a capacity: the proposal order (positions into ``selected``); else empty."""
+        ...
+
+    @property
+    def marginal(self) -> np.ndarray:
+        """With a capacity: each site's exact gain in the order of ``ranking``."""
         ...
 
 
@@ -501,7 +519,12 @@ def apply_greedy_or_solution(
 
 
 class Covering:
-    """MCLP / LSCP, optionally capacitated and with a per-unit floor."""
+    """MCLP / LSCP without capacity, optionally with a per-unit floor.
+
+    Demand is the category's cohort (:attr:`SitingProblem.weights`); existing
+    facilities are unlimited and a resident is covered by distance. With a capacity
+    the model is :class:`lifecircle._capacitated.CapacitatedCovering`.
+    """
 
     def __init__(
         self,
@@ -509,14 +532,12 @@ class Covering:
         *,
         sites: int | None,
         target_coverage: float | None,
-        capacity: float | None,
         min_unit_coverage: float | None,
     ) -> None:
         self.s = s
         self.sites = sites
-        self.capacity = capacity
         d = s.demand
-        self.w_all = d["population"].to_numpy(float)
+        self.w_all = s.weights
         # only uncovered residents some candidate can reach matter
         within = s.distance.copy()
         within.data = (within.data <= s.threshold_m).astype(float)
@@ -528,14 +549,14 @@ class Covering:
         self.n_cand = s.distance.shape[1]
         self.need = None
         if target_coverage is not None:
-            need = target_coverage * s.population - s.covered_before
+            need = target_coverage * s.demand_total - s.covered_before
             reachable = float(self.w.sum())
             if need > reachable + 1e-6:
-                best = (s.covered_before + reachable) / s.population
+                best = (s.covered_before + reachable) / s.demand_total
                 msg = (
                     f"--target-coverage {target_coverage:.1%} is out of reach: with every "
-                    f"candidate site at most {best:.1%} of residents are covered for "
-                    f"{s.category}; lower the target or give more --candidates"
+                    f"candidate site at most {best:.1%} of the {s.cohort_name} are covered "
+                    f"for {s.category}; lower the target or give more --candidates"
                 )
                 raise DataError(msg)
             self.need = max(need, 0.0)
@@ -567,23 +588,20 @@ class Covering:
 
     # greedy -------------------------------------------------------------
     def greedy(self) -> tuple[np.ndarray, np.ndarray]:
-        """Lazy greedy (CELF); returns selected candidates and served fraction per row."""
+        """Lazy greedy (CELF); returns selected candidates and covered fraction per row."""
         cover_csc = self.cover.tocsc()
-        remaining = np.ones(len(self.rows))  # unserved fraction
-        cap = np.inf if self.capacity is None else self.capacity
+        remaining = np.ones(len(self.rows))  # uncovered fraction
+        covered = 0.0
 
         def gain(j: int) -> float:
             idx = cover_csc.indices[cover_csc.indptr[j] : cover_csc.indptr[j + 1]]
-            return float(min(cap, (self.w[idx] * remaining[idx]).sum()))
-
-        self.greedy_loads = np.zeros(self.n_cand)
-        covered = 0.0
+            return float((self.w[idx] * remaining[idx]).sum())
 
         def take(j: int) -> None:
             nonlocal covered
             idx = cover_csc.indices[cover_csc.indptr[j] : cover_csc.indptr[j + 1]]
-            self.greedy_loads[j] = self._serve(idx, remaining, cap)
-            covered += self.greedy_loads[j]
+            covered += float((self.w[idx] * remaining[idx]).sum())
+            remaining[idx] = 0.0
 
         def done() -> bool:
             return self.need is not None and covered >= self.need - 1e-9
@@ -597,88 +615,48 @@ class Covering:
         )
         return np.array(chosen, np.int64), 1.0 - remaining
 
-    def _serve(self, idx: np.ndarray, remaining: np.ndarray, cap: float) -> float:
-        if not np.isfinite(cap):
-            take = float((self.w[idx] * remaining[idx]).sum())
-            remaining[idx] = 0.0
-            return take
-        left, take = cap, 0.0
-        for i in idx:  # capacity: fill residents in row order until the site is full
-            amount = min(self.w[i] * remaining[i], left)
-            if amount <= 0:
-                continue
-            remaining[i] -= amount / self.w[i]
-            left -= amount
-            take += amount
-            if left <= 0:
-                break
-        return take
-
     # bounds -------------------------------------------------------------
     def bounds(self, g_value: float, g_frac: np.ndarray) -> dict[str, float]:
         """Valid bounds without a solver: upper bounds (MCLP) or lower bounds (LSCP).
 
-        A site newly serves at most the uncovered residents it reaches (and at
-        most its capacity), so ``k`` sites serve at most the ``k`` largest such
-        numbers. Uncapacitated coverage is monotone submodular, so the greedy
-        value ``g`` also gives ``OPT <= g / (1 - 1/e)`` and ``OPT <= g + the k
-        largest gains left after the greedy``. With a capacity the greedy's
-        row-order assignment is not the best one, so only the first bound holds.
+        A site newly covers at most the uncovered residents it reaches, so ``k``
+        sites cover at most the ``k`` largest such numbers. Coverage is monotone
+        submodular, so the greedy value ``g`` also gives ``OPT <= g / (1 - 1/e)``
+        and ``OPT <= g + the k largest gains left after the greedy``.
         """
         single = np.asarray(self.cover.T @ self.w).ravel()
-        if self.capacity is not None:
-            single = np.minimum(single, self.capacity)
         if self.sites is None:
             assert self.need is not None  # set covering: a share to reach
             return {"fewest_by_gains": float(fewest_for(single, self.need))}
         k = min(self.sites, self.n_cand)
-        out = {"top_gains": top_k_sum(single, k), "reachable": float(self.w.sum())}
-        if self.capacity is None:
-            out["greedy_guarantee"] = g_value / GREEDY_FACTOR
-            left = np.asarray(self.cover.T @ (self.w * (1.0 - g_frac))).ravel()
-            out["greedy_plus_gains"] = g_value + top_k_sum(left, k)
-        return out
+        left = np.asarray(self.cover.T @ (self.w * (1.0 - g_frac))).ravel()
+        return {
+            "top_gains": top_k_sum(single, k),
+            "reachable": float(self.w.sum()),
+            "greedy_guarantee": g_value / GREEDY_FACTOR,
+            "greedy_plus_gains": g_value + top_k_sum(left, k),
+        }
 
     # MILP ---------------------------------------------------------------
     def size(self) -> int:
         """Estimated variables plus constraint non-zeros of the MILP."""
         m, k, nnz = self.n_cand, len(self.rows), self.cover.nnz
         floors = sum(len(r) for r, _ in self.floors)
-        if self.capacity is None:
-            return 2 * m + 4 * k + nnz + floors
-        return 2 * m + 5 * nnz + floors
+        return 2 * m + 4 * k + nnz + floors
 
     def _build(self, greedy_value: float | None) -> Model:
         m, k = self.n_cand, len(self.rows)
-        cover = self.cover.tocoo()
-        if self.capacity is None:
-            # variables: x (m binary), z (k continuous)
-            n_var = m + k
-            a_link = sp.hstack([-self.cover, sp.identity(k)]).tocsr()  # z - A x <= 0
-            served = sp.hstack([sp.csr_matrix((1, m)), sp.csr_matrix(self.w[None, :])])
+        # variables: x (m binary), z (k continuous)
+        n_var = m + k
+        a_link = sp.hstack([-self.cover, sp.identity(k)]).tocsr()  # z - A x <= 0
+        served = sp.hstack([sp.csr_matrix((1, m)), sp.csr_matrix(self.w[None, :])])
 
-            def rows_for(rows_u: np.ndarray) -> sp.spmatrix:
-                """The residents of ``rows_u`` covered, as a constraint row."""
-                picked = (self.w[rows_u], (np.zeros(len(rows_u)), rows_u))
-                return sp.hstack([sp.csr_matrix((1, m)), sp.csr_matrix(picked, shape=(1, k))])
+        def rows_for(rows_u: np.ndarray) -> sp.spmatrix:
+            """The residents of ``rows_u`` covered, as a constraint row."""
+            picked = (self.w[rows_u], (np.zeros(len(rows_u)), rows_u))
+            return sp.hstack([sp.csr_matrix((1, m)), sp.csr_matrix(picked, shape=(1, k))])
 
-            cons = [LinearConstraint(a_link, -np.inf, 0.0)]
-        else:
-            # variables: x (m binary), y (one per reachable pair)
-            p = cover.nnz
-            n_var = m + p
-            one_each = sp.csr_matrix((np.ones(p), (cover.row, np.arange(p))), shape=(k, p))
-            load = sp.csr_matrix((self.w[cover.row], (cover.col, np.arange(p))), shape=(m, p))
-            a_one = sp.hstack([sp.csr_matrix((k, m)), one_each])
-            a_cap = sp.hstack([-self.capacity * sp.identity(m), load])
-            served = sp.hstack([sp.csr_matrix((1, m)), sp.csr_matrix(self.w[cover.row][None, :])])
-
-            def rows_for(rows_u: np.ndarray) -> sp.spmatrix:
-                """The residents of ``rows_u`` served, as a constraint row."""
-                served_u = one_each[rows_u].multiply(self.w[rows_u][:, None]).sum(axis=0)
-                return sp.hstack([sp.csr_matrix((1, m)), sp.csr_matrix(served_u)])
-
-            cons = [LinearConstraint(a_one, -np.inf, 1.0), LinearConstraint(a_cap, -np.inf, 0.0)]
+        cons = [LinearConstraint(a_link, -np.inf, 0.0)]
         count = sp.hstack([sp.csr_matrix(np.ones((1, m))), sp.csr_matrix((1, n_var - m))])
         if self.sites is not None:
             cons.append(LinearConstraint(count, 0, self.sites))
@@ -704,7 +682,7 @@ class Covering:
             s.selected, s.status, s.mip_gap, s.objective = g_sel, "optimal", 0.0, 0.0
             s.bound, s.bound_source = 0.0, "exact"
             s.notes.append("no uncovered resident can be reached by any candidate")
-            self._finish(s, np.empty(0, np.int64), np.zeros(0), None)
+            self._finish(s, np.empty(0, np.int64), np.zeros(0))
             return s
         bounds = self.bounds(g_value, g_frac)
         maximise = self.sites is not None
@@ -716,17 +694,16 @@ class Covering:
             size=self.size(),
         )
         if run.status == 2 and (self.floors or not maximise):
-            cap = f" of capacity {self.capacity:g}" if self.capacity is not None else ""
             if self.floors:
                 msg = (
                     "the fairness floor (--min-unit-coverage) cannot be met with "
-                    f"{self.sites if maximise else 'the candidate'} sites{cap}; allow more "
-                    "sites, raise --capacity or lower the floor"
+                    f"{self.sites if maximise else 'the candidate'} sites; allow more "
+                    "sites or lower the floor"
                 )
             else:
                 msg = (
-                    f"no choice of candidate sites{cap} reaches --target-coverage; lower "
-                    "the target, raise --capacity or give more --candidates"
+                    "no choice of candidate sites reaches --target-coverage; lower "
+                    "the target or give more --candidates"
                 )
             raise DataError(msg)
         if not run.solution and not greedy_ok:
@@ -755,32 +732,21 @@ class Covering:
         if used:
             assert run.x is not None  # a solution was used
             sel = np.flatnonzero(run.x[: self.n_cand] > 0.5)
-            frac, loads = self._fractions(sel, run.x)
+            hit = np.asarray(self.cover[:, sel].sum(axis=1)).ravel() > 0
+            frac = hit.astype(float)
         else:
-            sel, frac, loads = g_sel, g_frac, self.greedy_loads
-        self._finish(s, sel, frac, loads if self.capacity is not None else None)
+            sel, frac = g_sel, g_frac
+        self._finish(s, sel, frac)
         return s
 
-    def _fractions(self, sel: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        if self.capacity is None:
-            hit = np.asarray(self.cover[:, sel].sum(axis=1)).ravel() > 0
-            return hit.astype(float), None
-        pairs = self.cover.tocoo()
-        y = x[self.n_cand :]
-        frac = np.bincount(pairs.row, weights=y, minlength=len(self.rows))
-        loads = np.bincount(pairs.col, weights=self.w[pairs.row] * y, minlength=self.n_cand)
-        return np.clip(frac, 0.0, 1.0), loads
-
-    def _finish(
-        self, s: ModelOutcome, sel: np.ndarray, frac_rows: np.ndarray, loads: np.ndarray | None
-    ) -> None:
+    def _finish(self, s: ModelOutcome, sel: np.ndarray, frac_rows: np.ndarray) -> None:
         p = self.s
         s.selected = np.sort(sel)
         newly = np.zeros(len(p.demand))
         newly[self.rows] = frac_rows
         s.newly = newly
         s.served_by = nearest_selected(p.distance, s.selected, newly > 1e-12)
-        s.site_served = served_per_site(p, s) if loads is None else loads[s.selected]
+        s.site_served = served_per_site(p, s)
 
 
 class PMedian:
@@ -789,7 +755,7 @@ class PMedian:
     def __init__(self, s: SitingProblem, sites: int) -> None:
         self.s, self.sites = s, sites
         d = s.demand
-        self.w = d["population"].to_numpy(float)
+        self.w = s.weights
         self.d0 = np.nan_to_num(d["dist_m"].to_numpy(float), nan=s.radius_m)
         coo = s.distance.tocoo()
         better = coo.data < self.d0[coo.row] - 1e-9
@@ -916,7 +882,7 @@ def served_per_site(p: SitingProblem, s: Sites, *, all_residents: bool = False) 
         One number per selected site.
     """
     mask = s.served_by >= 0
-    weight = p.demand["population"].to_numpy() * (1.0 if all_residents else s.newly)
+    weight = p.weights * (1.0 if all_residents else s.newly)
     pos = np.searchsorted(s.selected, s.served_by[mask])
     return np.bincount(
         pos, weights=np.broadcast_to(weight, mask.shape)[mask], minlength=len(s.selected)
@@ -952,7 +918,9 @@ def rank_sites(
     model
         ``mclp``, ``lscp`` or ``pmedian`` (gains in distance saved).
     capacity
-        The solve's capacity per site: sites are then ordered by residents served.
+        The solve's capacity per site: the capacitated model's own order
+        (``s.ranking``: by residents served; gains = cohort residents newly
+        placed, exact, in that order), else by residents served.
 
     Returns
     -------
@@ -963,9 +931,11 @@ def rank_sites(
     if len(sel) == 0:
         return np.empty(0, np.int64), np.empty(0)
     if capacity is not None:
+        if len(s.ranking) == len(sel):
+            return np.asarray(s.ranking), np.asarray(s.marginal)
         order = np.argsort(-s.site_served, kind="stable")
         return order, s.site_served[order]
-    w = p.demand["population"].to_numpy()
+    w = p.weights
     sub = p.distance[:, sel].tocsc()
     if model == "pmedian":
         current = np.nan_to_num(p.demand["dist_m"].to_numpy(), nan=p.radius_m)

@@ -347,6 +347,13 @@ def optimize(ctx: click.Context, **opts: Any) -> None:
             f"({summary['status']}, gap {summary['mip_gap']}, {summary['runtime_s']} s; "
             f"{summary['candidates']} candidates)"
         )
+        placed = summary.get("capacity_model")
+        if placed is not None and placed["placed_share_after"] is not None:
+            click.echo(
+                f"capacity model: {placed['newly_placed']:,.0f} more {summary['cohort_name']} "
+                f"given a place; placed {placed['placed_share_before']:.1%} -> "
+                f"{placed['placed_share_after']:.1%} of {summary['demand']:,.0f}"
+            )
         click.echo(f"wrote {', '.join(p.name for p in written)} to {out}")
 
 

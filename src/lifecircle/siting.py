@@ -20,11 +20,21 @@ Residents already covered by existing facilities are not counted again.
 Any category of the standard can be sited, also one the audit did not cover
 (e.g. no facility of it in the data: every resident starts uncovered).
 Options: a capacity per site and a fairness floor per finest governance unit.
+
+**Demand** is the category's cohort, as in the audit (kindergarten: children aged
+3-5, the ``pop_<cohort>`` column of the audit's access table; every resident for a
+category that serves everyone, or when the audit has no such column).
+**With a capacity** the model is the audit's capacity model
+(:mod:`lifecircle._capacitated`): existing facilities keep the capacities the audit
+gave them, every new site has ``capacity`` places, and residents are assigned
+exactly, with reassignment; "before" is the audit's ``placed`` total. Without a
+capacity, existing facilities are unlimited and residents are covered by distance.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -38,6 +48,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from . import columns
+from ._capacitated import CapacitatedCovering
 from ._location_models import (
     GREEDY_FACTOR,
     Covering,
@@ -48,12 +60,15 @@ from ._location_models import (
     relative_gap,
     served_per_site,
 )
+from ._standard_cohorts import ALL
 from .access import access_distance, search_cutoff_m, site_distances, snap_facilities
 from .candidates import AUTO_CANDIDATES, candidates_auto, candidates_from_file
-from .coverage import citywide, coverage_by_unit
+from .coverage import citywide, coverage_by_unit, rollup_sums
+from .demand import capacity_assignment
 from .errors import DataError
 from .io.outputs import check_not_inputs, write_atomic, write_geopackage, write_json
 from .pipeline import AuditResult
+from .service import _category_capacity, facility_capacity
 from .settings import MAX_SNAP_M
 from .snap import Snapped, check_rule, snap_points
 
@@ -84,6 +99,7 @@ class SitingProblem:
         Walking distance of the category's threshold at the audit's speed.
     demand
         Residents of the analysed units: ``origin_id``, ``population``,
+        ``need`` (the category's cohort, the demand of the models),
         ``unit_id``, ``node``, ``snap_m``, ``dist_m`` (to the nearest existing
         facility, NaN beyond the cut-off) and ``covered`` (before).
     candidates
@@ -103,6 +119,12 @@ class SitingProblem:
     candidates_path
         The candidates file, if the candidates came from one (an input:
         :meth:`SitingSolution.write` never overwrites it).
+    cohort
+        The cohort the category serves (``all``: every resident).
+    existing_distance, existing_capacity
+        Demand x existing facilities of the category (walking metres, pairs within
+        the threshold at least) and their capacities (``inf``: unlimited), for the
+        capacity model; ``None``: the audit's (:meth:`existing_pairs`).
     """
 
     result: AuditResult
@@ -116,6 +138,9 @@ class SitingProblem:
     objective_kind: str = "coverage"
     problem_notes: tuple[str, ...] = ()
     candidates_path: Path | None = None
+    cohort: str = ALL
+    existing_distance: sp.csr_matrix | None = None
+    existing_capacity: np.ndarray | None = None
 
     # ------------------------------------------------------------------ build
 
@@ -187,10 +212,14 @@ class SitingProblem:
                 residents=residents,
             )
             notes += _not_audited_notes(result, category, existing, threshold_m)
+        cohort = std.category(category).cohort
+        need, cohort_notes = _cohort_demand(result, cohort)
+        notes += cohort_notes
         demand = pd.DataFrame(
             {
                 "origin_id": acc["origin_id"].to_numpy(),
                 "population": acc["population"].to_numpy(float),
+                "need": need,
                 "unit_id": acc["unit_id"].astype(str).to_numpy(),
                 "node": acc["node"].to_numpy(np.int64),
                 "snap_m": acc["snap_m"].to_numpy(float),
@@ -263,6 +292,7 @@ class SitingProblem:
             objective_kind=objective,
             problem_notes=tuple(notes),
             candidates_path=candidates_path,
+            cohort=cohort,
         )
 
     # ------------------------------------------------------------------ solve
@@ -292,7 +322,10 @@ class SitingProblem:
             residents within the threshold; the p-median caps distances at
             ``radius_m``.
         capacity
-            Residents one new site can serve (coverage models).
+            Places of each new site (coverage models): the audit's capacity
+            model, with the existing facilities at the capacities the audit used
+            and residents of the cohort assigned exactly (see the module
+            docstring); the objective is then the cohort residents newly placed.
         min_unit_coverage
             Every finest unit should reach this coverage share; units that
             cannot even with every candidate are reported and left out.
@@ -330,19 +363,27 @@ class SitingProblem:
             "min_unit_coverage": min_unit_coverage,
             "time_limit_s": time_limit_s,
         }
-        problem: PMedian | Covering
+        problem: PMedian | Covering | CapacitatedCovering
         if objective == "distance":
             model = "pmedian"
             problem = PMedian(self, cast(int, sites))  # _check_request: sites given
         else:
             model = "mclp" if sites is not None else "lscp"
-            problem = Covering(
-                self,
-                sites=sites,
-                target_coverage=target_coverage,
-                capacity=capacity,
-                min_unit_coverage=min_unit_coverage,
-            )
+            if capacity is not None:
+                problem = CapacitatedCovering(
+                    self,
+                    sites=sites,
+                    target_coverage=target_coverage,
+                    capacity=capacity,
+                    min_unit_coverage=min_unit_coverage,
+                )
+            else:
+                problem = Covering(
+                    self,
+                    sites=sites,
+                    target_coverage=target_coverage,
+                    min_unit_coverage=min_unit_coverage,
+                )
         outcome = problem.solve(
             deadline=deadline, time_limit_s=time_limit_s, mip_rel_gap=mip_rel_gap
         )
@@ -371,6 +412,11 @@ class SitingProblem:
             newly=_frozen(outcome.newly),
             served_by=_frozen(outcome.served_by),
             site_served=_frozen(outcome.site_served),
+            ranking=_frozen(outcome.ranking),
+            marginal=_frozen(outcome.marginal),
+            served_before=None if outcome.served_before is None else _frozen(outcome.served_before),
+            served_after=None if outcome.served_after is None else _frozen(outcome.served_after),
+            capacity_figures=MappingProxyType(dict(outcome.capacity_figures)),
             notes=tuple(outcome.notes),
             solver_info=MappingProxyType(dict(outcome.solver_info)),
             timings_s=MappingProxyType(timings_s),
@@ -380,7 +426,12 @@ class SitingProblem:
     def _drop_useless_sites(
         self, o: ModelOutcome, *, model: str, requested: int | None, capacity: float | None
     ) -> None:
-        """Remove selected sites that add nothing (the solver may leave them open)."""
+        """Remove selected sites that add nothing (the solver may leave them open).
+
+        The capacity model drops its own (exactly, by the served total).
+        """
+        if capacity is not None:
+            return
         order, gains = rank_sites(self, o, model=model, capacity=capacity)
         useless = order[gains <= 1e-9]
         if len(useless) == 0:
@@ -388,12 +439,9 @@ class SitingProblem:
         keep = np.ones(len(o.selected), bool)
         keep[useless] = False
         o.selected = o.selected[keep]
-        if capacity is None:
-            mask = (o.newly > 1e-12) if model != "pmedian" else o.served_by >= 0
-            o.served_by = nearest_selected(self.distance, o.selected, mask)
-            o.site_served = served_per_site(self, o, all_residents=model == "pmedian")
-        else:
-            o.site_served = o.site_served[keep]
+        mask = (o.newly > 1e-12) if model != "pmedian" else o.served_by >= 0
+        o.served_by = nearest_selected(self.distance, o.selected, mask)
+        o.site_served = served_per_site(self, o, all_residents=model == "pmedian")
         o.notes.append(
             f"{len(useless)} of the {requested or len(keep)} sites would add "
             "nothing and are not proposed"
@@ -456,9 +504,81 @@ class SitingProblem:
         return float(self.demand["population"].sum())
 
     @property
+    def weights(self) -> np.ndarray:
+        """Demand per resident: the category's cohort (``need``; else every resident)."""
+        col = "need" if "need" in self.demand.columns else "population"
+        return self.demand[col].to_numpy(float)
+
+    @property
+    def demand_total(self) -> float:
+        """Residents of the category's cohort in the analysed units."""
+        return float(self.weights.sum())
+
+    @property
+    def cohort_name(self) -> str:
+        """The cohort's name in English (e.g. ``children aged 3-5``)."""
+        cohort = self.result.standard.cohorts.get(self.cohort)
+        return cohort.name_en if cohort is not None else "residents"
+
+    @property
     def covered_before(self) -> float:
-        """Residents covered by existing facilities."""
-        return float(self.demand.loc[self.demand["covered"], "population"].sum())
+        """Residents of the cohort within the threshold of an existing facility."""
+        return float(self.weights[self.demand["covered"].to_numpy(bool)].sum())
+
+    def existing_pairs(self) -> tuple[sp.csr_matrix, np.ndarray]:
+        """Demand x existing facilities of the category, and their capacities.
+
+        ``existing_distance``/``existing_capacity`` when given; else the audit's:
+        its sparse distances (``result.service.distances``; computed here with
+        the audit's access rule for a category it did not audit) and the
+        capacities it used (``result.facilities["capacity"]``, NaN = unlimited,
+        completed by the audit's rule for a partly known category).
+
+        Returns
+        -------
+        tuple
+            ``(distance, capacity)``: a CSR matrix (rows of :attr:`demand`,
+            columns: the category's facilities in ``result.facilities`` order) and
+            one capacity per column (``inf``: unlimited).
+        """
+        if self.existing_distance is not None:
+            dist = sp.csr_matrix(self.existing_distance)
+            cap = self.existing_capacity
+            return dist, np.full(dist.shape[1], np.inf) if cap is None else np.asarray(cap, float)
+        return self._audit_existing
+
+    @functools.cached_property
+    def _audit_existing(self) -> tuple[sp.csr_matrix, np.ndarray]:
+        r = self.result
+        fac = r.facilities
+        rows = np.flatnonzero(fac["category"].astype(str).to_numpy() == self.category)
+        if "capacity" in fac.columns:
+            cap = pd.to_numeric(fac["capacity"].iloc[rows], errors="coerce").to_numpy(float)
+        else:
+            cap = facility_capacity(fac.iloc[rows], r.standard)[0]
+        cap = np.where(np.isfinite(cap) & (cap >= 0), cap, np.inf)
+        cap, _ = _category_capacity(cap)  # the audit's rule where only some are known
+        service = r.service
+        dist = None if service is None else service.distances.get(self.category)
+        if dist is None or dist.shape != (len(self.demand), len(rows)):
+            dist = _pairs_to_existing(self, fac.iloc[rows])
+        return sp.csr_matrix(dist), cap
+
+    def served_before(self) -> np.ndarray:
+        """Per resident, cohort residents given a place by the existing facilities.
+
+        The audit's capacity-constrained assignment (``placed_<cat>`` x cohort) when
+        the audit computed it for these residents; else the same assignment
+        (:func:`lifecircle.demand.capacity_assignment`) on :meth:`existing_pairs`.
+        """
+        acc = self.result.access
+        col = columns.placed(self.category)
+        if self.existing_distance is None and col in acc.columns and len(acc) == len(self.demand):
+            return acc[col].to_numpy(float) * self.weights
+        dist, cap = self.existing_pairs()
+        if dist.shape[1] == 0:
+            return np.zeros(len(self.demand))
+        return capacity_assignment(dist, self.weights, cap, self.threshold_m).served
 
     @property
     def categories(self) -> list[str]:
@@ -542,11 +662,22 @@ class SitingSolution:
     selected
         Selected candidates (column indices of ``distance``), sorted.
     newly
-        Per resident, the share newly covered by the selected sites.
+        Per resident, the share newly covered (within the threshold) by the
+        selected sites.
     served_by
         Per resident, the selected candidate serving it (-1: none).
     site_served
-        Per selected site, the residents it serves.
+        Per selected site, the residents of the cohort it serves (with a
+        capacity: its load in the audit's assignment after the new sites).
+    ranking, marginal
+        With a capacity: the proposal order (positions into ``selected``) and
+        each site's exact gain in cohort residents placed, in that order.
+    served_before, served_after
+        With a capacity: cohort residents placed per resident by the audit's
+        assignment before and after the new sites (else None).
+    capacity_figures
+        With a capacity: ``placed_before``, ``placed_after``, their shares of the
+        cohort and the assignment's solver status.
     notes
         What the solve found out (the problem's own are in ``problem_notes``).
     solver_info, timings_s, runtime_s
@@ -570,6 +701,13 @@ class SitingSolution:
     solver_info: Mapping[str, Any]
     timings_s: Mapping[str, float]
     runtime_s: float
+    ranking: np.ndarray = dataclasses.field(default_factory=lambda: np.empty(0, np.int64))
+    marginal: np.ndarray = dataclasses.field(default_factory=lambda: np.empty(0))
+    served_before: np.ndarray | None = None
+    served_after: np.ndarray | None = None
+    capacity_figures: Mapping[str, Any] = dataclasses.field(
+        default_factory=lambda: MappingProxyType({})
+    )
 
     # ------------------------------------------------------------------ the problem's
 
@@ -683,10 +821,16 @@ class SitingSolution:
         return pd.concat([full, rest], ignore_index=True)
 
     def proposals(self) -> gpd.GeoDataFrame:
-        """Selected sites, ranked by marginal gain (EPSG:4326)."""
-        order, marginal = rank_sites(
-            self.problem, self, model=self.model, capacity=self.options.get("capacity")
-        )
+        """Selected sites, ranked by marginal gain (EPSG:4326).
+
+        ``marginal_newly_covered`` (cohort residents; with a capacity: newly
+        placed, exactly, in rank order) or ``marginal_distance_saved_m``;
+        ``residents_served`` (cohort residents the site serves); ``capacity``
+        (the ``--capacity``, NaN without), which a re-audit with this file as an
+        extra ``--facilities`` reads, so that it uses the same capacities.
+        """
+        capacity = self.options.get("capacity")
+        order, marginal = rank_sites(self.problem, self, model=self.model, capacity=capacity)
         sel = self.selected[order]
         served = self.site_served[order]
         cand = self.candidates.iloc[sel]
@@ -701,9 +845,8 @@ class SitingSolution:
                     if self.model == "pmedian"
                     else "marginal_newly_covered"
                 ): np.round(marginal, 1),
-                "residents_served": np.minimum(
-                    np.round(served, 1), self.options.get("capacity") or np.inf
-                ),
+                "residents_served": np.minimum(np.round(served, 1), capacity or np.inf),
+                "capacity": np.full(len(sel), np.nan if capacity is None else float(capacity)),
             },
             geometry=cand.geometry.to_numpy(),
             crs=self.candidates.crs,
@@ -748,6 +891,9 @@ class SitingSolution:
         out = {
             "category": self.category,
             "category_audited": self.category in self.result.summary.categories_audited,
+            "cohort": self.problem.cohort,
+            "cohort_name": self.problem.cohort_name,
+            "demand": round(self.problem.demand_total, 1),
             "model": self.model,
             "objective": self.options.get("objective"),
             "sites": len(self.selected),
@@ -761,6 +907,7 @@ class SitingSolution:
             "candidate_source": self.candidate_source,
             "population": round(self.population, 1),
             "newly_covered_population": round(newly, 1),
+            "newly_covered_cohort": round(float((self.problem.weights * self.newly).sum()), 1),
             "coverage_before": _r(before["coverage"][self.category]),
             "coverage_after": _r(after["coverage"][self.category]),
             "complete_share_before": _r(before["complete_share"]),
@@ -789,14 +936,60 @@ class SitingSolution:
             "inputs": [str(p) for p in self.inputs],
             "units": per_unit,
         }
+        if self.served_after is not None:
+            out["capacity_model"] = {
+                **self.capacity_figures,
+                "newly_placed": round(
+                    self.capacity_figures["placed_after"] - self.capacity_figures["placed_before"],
+                    3,
+                ),
+                "existing_facilities": int(self.problem.existing_pairs()[0].shape[1]),
+                "existing_capacity": _capacity_text(self.problem.existing_pairs()[1]),
+            }
+            self._placed_by_unit(per_unit)
         if self.model == "pmedian":
             d0 = np.nan_to_num(self.demand["dist_m"].to_numpy(), nan=self.radius_m)
             d1 = np.fmin(d0, np.minimum(self.problem.new_distance(self.selected), self.radius_m))
-            w = self.demand["population"].to_numpy()
+            w = self.problem.weights
             out["mean_distance_before_m"] = round(float((w * d0).sum() / w.sum()), 1)
             out["mean_distance_after_m"] = round(float((w * d1).sum() / w.sum()), 1)
             out["distance_cap_m"] = round(self.radius_m, 1)
         return out
+
+    def placed_by_unit(self) -> dict[str, pd.DataFrame]:
+        """With a capacity: cohort placed share per unit and level, before and after.
+
+        Returns
+        -------
+        dict of pandas.DataFrame
+            Per level, indexed by ``unit_id``: ``placed_share_before``,
+            ``placed_share_after`` (NaN where the unit has no cohort resident);
+            empty without a capacity.
+        """
+        if self.served_after is None or self.served_before is None:
+            return {}
+        r = self.result
+        values = pd.DataFrame(
+            {"need": self.problem.weights, "before": self.served_before, "after": self.served_after}
+        )
+        sums = rollup_sums(values, self.demand["unit_id"].to_numpy(), r.hierarchy, r.analysed)
+        out = {}
+        for level, frame in sums.items():
+            den = frame["need"].where(frame["need"] > 0)
+            out[level] = pd.DataFrame(
+                {
+                    "placed_share_before": frame["before"] / den,
+                    "placed_share_after": frame["after"] / den,
+                }
+            )
+        return out
+
+    def _placed_by_unit(self, per_unit: list[dict[str, Any]]) -> None:
+        placed = self.placed_by_unit()
+        for row in per_unit:
+            table = placed[row["level"]]
+            row["placed_share_before"] = _r(table.loc[row["unit_id"], "placed_share_before"])
+            row["placed_share_after"] = _r(table.loc[row["unit_id"], "placed_share_after"])
 
     def units_after(self, access_after: pd.DataFrame | None = None) -> dict[str, gpd.GeoDataFrame]:
         """Coverage per unit and level after the new sites, on :attr:`categories`."""
@@ -954,6 +1147,50 @@ def resident_snap(result: AuditResult, *, rule: str, max_snap_m: float) -> Snapp
     )
 
 
+def _cohort_demand(result: AuditResult, cohort: str) -> tuple[np.ndarray, list[str]]:
+    """The demand of a siting: the cohort's residents per row of the audit, and a note."""
+    acc = result.access
+    pop = acc["population"].to_numpy(float)
+    if cohort == ALL:
+        return pop, ["demand: every resident (the category serves all residents)"]
+    info = result.standard.cohorts.get(cohort)
+    name = info.name_en if info is not None else cohort
+    col = columns.pop(cohort)
+    if col not in acc.columns:
+        return pop, [
+            f"demand: the audit has no {col} column, so every resident is counted as "
+            f"{name}; audit with age data (pop_ or share_ columns, or age bands)"
+        ]
+    note = f"demand: {name} ({col} of the audit's access table), not every resident"
+    method = (result.service.cohorts if result.service is not None else {}).get(cohort, {})
+    if method.get("method") == "none":
+        note += f"; {method.get('text', 'no age data: every resident counted')}"
+    return acc[col].to_numpy(float), [note]
+
+
+def _pairs_to_existing(problem: SitingProblem, existing: gpd.GeoDataFrame) -> sp.csr_matrix:
+    """Demand x ``existing`` walking metres within the threshold, the audit's rule."""
+    result = problem.result
+    if len(existing) == 0:
+        return sp.csr_matrix((len(problem.demand), 0))
+    graph = result.graph
+    settings = result.summary.settings
+    max_snap_m = float(settings.max_snap_m if settings.max_snap_m is not None else MAX_SNAP_M)
+    rule = check_rule(settings.snap or ("edge" if "edge" in result.access.columns else "node"))
+    points = snap_facilities(
+        graph, existing.to_crs(graph.crs).reset_index(drop=True), rule=rule, max_snap_m=max_snap_m
+    )
+    residents = resident_snap(result, rule=rule, max_snap_m=max_snap_m)
+    return site_distances(
+        graph,
+        points.snapped,
+        points.facility,
+        residents,
+        radius_m=problem.threshold_m,
+        n_groups=len(existing),
+    )
+
+
 def _not_audited_notes(
     result: AuditResult, category: str, existing: gpd.GeoDataFrame, threshold_m: float
 ) -> list[str]:
@@ -981,6 +1218,19 @@ def _not_audited_notes(
             "of the street data facilities outside the data are missed"
         )
     return notes
+
+
+def _capacity_text(cap: np.ndarray) -> str:
+    """The existing facilities' capacities in words (for ``optimize.json``)."""
+    if len(cap) == 0:
+        return "none (no existing facility)"
+    finite = cap[np.isfinite(cap)]
+    if finite.size == 0:
+        return "unlimited"
+    text = (
+        f"{finite.min():g}-{finite.max():g}" if finite.min() != finite.max() else f"{finite[0]:g}"
+    )
+    return text + (f"; {len(cap) - finite.size} unlimited" if finite.size < len(cap) else "")
 
 
 def _frozen(values: np.ndarray) -> np.ndarray:
