@@ -223,7 +223,7 @@ def test_report(browser, pages, tmp_path):
     assert visit.errors == [] and visit.blocked == []
     assert page.evaluate("typeof window.__xss") == "undefined"
     assert HOSTILE_UNIT.split("'")[0] in page.locator("#tables").inner_text()
-    assert page.locator("svg.chart").count() == 3
+    assert page.locator("svg.chart").count() == 4  # + the Lorenz chart
     # sorting: click "residents" twice -> descending
     table = page.locator("table.sortable").first
     header = table.locator("th").nth(2)

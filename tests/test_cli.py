@@ -126,11 +126,14 @@ def test_access_parquet_contract(cli_run, summary):
     assert access["population"].sum() == pytest.approx(summary["population"]["total"], abs=0.1)
     assert access["unit_id"].str.fullmatch(r"\d{12}").all()  # street codes: the finest level
     assert (access["snap_m"] >= 0).all()
-    # adult: 1.2 m/s = 72 m/min, NaN where unreachable within the cut-off
+    # each category at its cohort's speed (child 0.88 m/s = 52.8 m/min for kindergartens and
+    # primary schools, adult 1.2 m/s = 72 m/min otherwise), NaN where unreachable
+    speed = {"child": 52.8, "adult": 72.0, "elderly": 54.6}
     for cat in summary["categories_audited"]:
         d, t = access[f"dist_{cat}_m"], access[f"time_{cat}_min"]
         assert (d.isna() == t.isna()).all()
-        np.testing.assert_allclose(t.dropna(), d.dropna() / 72.0)
+        per_min = speed[summary["thresholds"][cat]["profile"]]
+        np.testing.assert_allclose(t.dropna(), d.dropna() / per_min)
         assert (d.dropna() <= 1080.0 + 1e-6).all()
     # lon/lat in the sample's bbox
     assert access.geometry.x.between(121.40, 121.56).all()

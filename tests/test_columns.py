@@ -18,7 +18,10 @@ pytestmark = pytest.mark.slow
 def _pattern(declared: str) -> re.Pattern[str]:
     return re.compile(
         "^"
-        + re.escape(declared).replace("<cat>", r"[a-z_]+").replace("<level>", r"[0-9a-z_]+")
+        + re.escape(declared)
+        .replace("<cat>", r"[a-z_]+")
+        .replace("<level>", r"[0-9a-z_]+")
+        .replace("<cohort>", r"[a-z0-9_]+")
         + "$"
     )
 

@@ -290,7 +290,7 @@ def _category(
     threshold_m = info.threshold_min * std.profile_of(cat, inp.profile).speed_m_min
     threshold_m *= 1 + REACH_RTOL
     dist, fac_rows = category_distances(inp.graph, inp.snaps, inp.rows, cat, inp.radius_m)
-    cap, has_capacity = _category_capacity(capacity[fac_rows])
+    cap, has_capacity = category_capacity(capacity[fac_rows])
     supply = cap if has_capacity else np.ones(len(fac_rows))
     fca = demand.two_step_fca(dist, need, supply, threshold_m, decay=inp.decay)
     assign = demand.capacity_assignment(dist, need, cap, threshold_m)
@@ -381,7 +381,7 @@ def critical_facilities(
     return out
 
 
-def _category_capacity(cap: np.ndarray) -> tuple[np.ndarray, bool]:
+def category_capacity(cap: np.ndarray) -> tuple[np.ndarray, bool]:
     """Capacities of one category's facilities, and whether any is known.
 
     When only some are known, the others get the median of the known ones (so supply

@@ -68,8 +68,8 @@ from .demand import capacity_assignment
 from .errors import DataError
 from .io.outputs import check_not_inputs, write_atomic, write_geopackage, write_json
 from .pipeline import AuditResult
-from .service import _category_capacity, facility_capacity
-from .settings import MAX_SNAP_M
+from .service import category_capacity, facility_capacity
+from .settings import MAX_SNAP_M, REACH_RTOL
 from .snap import Snapped, check_rule, snap_points
 
 log = logging.getLogger(__name__)
@@ -188,7 +188,8 @@ class SitingProblem:
             raise DataError(msg)
         graph = result.graph
         speed = result.profile_of(category).speed_m_min
-        threshold_m = std.category(category).threshold_min * speed
+        # within the threshold: the audit's rounding tolerance (coverage.covered_matrix)
+        threshold_m = std.category(category).threshold_min * speed * (1 + REACH_RTOL)
         audited = list(result.summary.categories_audited)
         # the audit's search cut-off: the longest threshold walk of the audited categories
         cutoff_m = search_cutoff_m(std, audited, result.profile_override)
@@ -557,7 +558,7 @@ class SitingProblem:
         else:
             cap = facility_capacity(fac.iloc[rows], r.standard)[0]
         cap = np.where(np.isfinite(cap) & (cap >= 0), cap, np.inf)
-        cap, _ = _category_capacity(cap)  # the audit's rule where only some are known
+        cap, _ = category_capacity(cap)  # the audit's rule where only some are known
         service = r.service
         dist = None if service is None else service.distances.get(self.category)
         if dist is None or dist.shape != (len(self.demand), len(rows)):
