@@ -27,7 +27,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 from lifecircle import columns
 from lifecircle._site_distances import group_distances, site_distances
-from lifecircle.access import snap_audit_inputs, snap_facilities
+from lifecircle.access import compute_access, snap_audit_inputs, snap_facilities
 from lifecircle.closure import closure_table, read_closed_ids
 from lifecircle.cohorts import cohort_populations
 from lifecircle.config import parse_standard
@@ -108,7 +108,7 @@ def run(capacity_column=None, standard=None, closed=()):
     )
     fac = fac[~fac["facility_id"].isin(closed)].reset_index(drop=True)
     snaps = snap_audit_inputs(g, origins, fac)
-    table = pd.DataFrame(origins.drop(columns="geometry"))
+    table, _ = compute_access(g, origins, fac, std, categories=["kindergarten"], snaps=snaps)
     return fair_service(
         ServiceInputs(
             graph=g,
@@ -186,6 +186,25 @@ def test_capacity_constrained_coverage_by_hand():
     load = s.facility_columns["load"].to_numpy()
     assert load[2] == pytest.approx(3.0) and load[0] <= 5 + 1e-9
     assert load.sum() == pytest.approx(23.0)
+
+
+def test_complete_life_circle_share_per_cohort():
+    """With every mandatory category audited, complete_share_<cohort> is the cohort's share."""
+    raw = minimal_standard_dict()
+    for cat in raw["categories"][1:]:
+        cat["mandatory"] = False
+    raw["cohorts"] = {
+        "kids": {"name": {"en": "k", "zh": "k"}, "ages": [3, 5], "source": "t", "verified": True}
+    }
+    raw["categories"][0]["cohort"] = "kids"
+    std = parse_standard(raw, source="t")
+    s, _ = run(standard=std, closed=[0])  # without F0, o0 (2 children) reaches nothing in 300 m
+    street = s.unit_columns["street"]
+    assert street.loc["A", "complete_share_kids"] == pytest.approx(14 / 16)
+    assert street.loc["B", "complete_share_kids"] == pytest.approx(1.0)
+    assert s.cohorts == {}  # no cohort methods were given to this run
+    none, _ = run()  # park and clinic mandatory but not audited: not computed
+    assert "complete_share_kids" not in none.unit_columns["street"].columns
 
 
 def test_capacity_column_beats_the_default_and_default_fills_the_gaps():

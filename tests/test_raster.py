@@ -279,3 +279,53 @@ def test_layers_of_units_gpkg(raster_run):
     got = district.set_index("unit_id").loc[sums.index, "population"]
     np.testing.assert_allclose(got, sums, rtol=1e-9)
     assert pd.notna(got).all()
+
+
+def test_named_bands_carry_cohorts_and_age_bands(tmp_path, graph):
+    """Extra bands named pop_<cohort> / age_<a>_<b> become shares of each origin's residents."""
+    import rasterio
+    from rasterio.transform import from_origin
+
+    from lifecircle.cohorts import cohort_populations
+
+    rng = np.random.default_rng(3)
+    shape = (14, 14)
+    pop = rng.uniform(10, 100, shape)
+    kids = pop * 0.03
+    young, mid = pop * 0.15, pop * 0.70
+    old = pop - young - mid
+    path = tmp_path / "pop_ages.tif"
+    transform = from_origin(X0 - 200.0, Y0 + 1200.0, 100.0, 100.0)
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        height=shape[0],
+        width=shape[1],
+        count=5,
+        dtype="float64",
+        crs=UTM,
+        transform=transform,
+    ) as dst:
+        for i, (layer, name) in enumerate(
+            [
+                (pop, "population"),
+                (kids, "pop_age_3_5"),
+                (young, "age_0_14"),
+                (mid, "age_15_64"),
+                (old, "age_65_plus"),
+            ],
+            start=1,
+        ):
+            dst.write(layer, i)
+            dst.set_band_description(i, name)
+    pts = origins_from_raster(graph, path).points
+    np.testing.assert_allclose(pts["frac_pop_age_3_5"], 0.03)
+    np.testing.assert_allclose(pts["frac_age_0_14"], 0.15)
+    std = lifecircle.load_standard("gb50180-2018")
+    pops, methods = cohort_populations(pts, std, ["kindergarten", "elderly_care"])
+    np.testing.assert_allclose(pops["pop_age_3_5"], pts["population"] * 0.03)  # given wins
+    assert methods["age_3_5"].method == "given"
+    assert methods["age_60_plus"].method == "age bands"
+    want = pts["population"] * (0.70 * 5 / 50 + (1 - 0.15 - 0.70))
+    np.testing.assert_allclose(pops["pop_age_60_plus"], want)

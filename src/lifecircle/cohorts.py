@@ -44,10 +44,16 @@ class CohortMethod:
     method: str  # given | age bands | none
     text: str
     columns: tuple[str, ...] = ()
+    text_zh: str = ""
 
     def to_json(self) -> dict[str, object]:
         """Plain dict for summary.json."""
-        return {"method": self.method, "text": self.text, "columns": list(self.columns)}
+        return {
+            "method": self.method,
+            "text": self.text,
+            "text_zh": self.text_zh,
+            "columns": list(self.columns),
+        }
 
 
 def cohorts_of(standard: Standard, categories: list[str]) -> list[str]:
@@ -89,7 +95,11 @@ def cohort_populations(
                 out[pop(cid)] = total * origins[given].to_numpy(float)
                 name = given.removeprefix(FRACTION_PREFIX)
                 methods[cid] = CohortMethod(
-                    cid, GIVEN, f"given in the population input ({name})", (name,)
+                    cid,
+                    GIVEN,
+                    f"given in the population input ({name})",
+                    (name,),
+                    f"由人口数据直接给出（{name}）",
                 )
                 break
         else:
@@ -103,6 +113,8 @@ def cohort_populations(
                     "residents spread evenly over the years of each band (open-ended band "
                     f"taken to end at {OPEN_BAND_END})",
                     tuple(used),
+                    f"{cohort.ages()}岁人口由年龄段 {'、'.join(used)} 推算，假定各年龄段内"
+                    f"人口按单岁均匀分布（开放年龄段按至{OPEN_BAND_END}岁计）",
                 )
             else:
                 out[pop(cid)] = total.copy()
@@ -111,6 +123,8 @@ def cohort_populations(
                     NONE,
                     "no age data in the population input: figures for this cohort count "
                     "every resident; give age bands or pop_/share_ columns",
+                    (),
+                    "人口数据无年龄信息：该人群的指标按全体居民计算；请提供年龄段或 pop_/share_ 列",
                 )
     return pd.DataFrame(out, index=origins.index), methods
 

@@ -248,7 +248,12 @@ def find_gaps(units: dict[str, gpd.GeoDataFrame], categories: list[str]) -> pd.D
                 }
             )
             rows.append(frame[frame["uncovered_population"] > 1e-9])
-    names = [name for name, _ in OUTPUTS["gaps.csv"].columns]
+    # the cohort columns are added by the fair-service stage (service.cohort_gaps)
+    names = [
+        name
+        for name, _ in OUTPUTS["gaps.csv"].columns
+        if name not in {"cohort", "uncovered_cohort"}
+    ]
     if not rows:
         return pd.DataFrame(columns=names)
     gaps = pd.concat(rows, ignore_index=True)

@@ -62,7 +62,7 @@ from .io.population import population_inside
 from .io.units import UnitHierarchy
 from .network import WalkGraph, read_network
 from .options import AuditOptions
-from .service import FairService, ServiceInputs
+from .service import FairService, ServiceInputs, cohort_gaps
 from .settings import CATCHMENT_INSIDE_SHARE
 from .summary import OUTPUT_FILES as OUTPUT_FILES  # re-exported: the audit's data outputs
 from .summary import AuditSummary, SummaryParts, build_summary
@@ -146,6 +146,8 @@ class AuditResult:
         gaps = self.gaps.copy()
         gaps["uncovered_population"] = gaps["uncovered_population"].round(1)
         gaps["uncovered_share"] = gaps["uncovered_share"].round(4)
+        if "uncovered_cohort" in gaps.columns:
+            gaps["uncovered_cohort"] = gaps["uncovered_cohort"].round(1)
         writers: dict[str, Writer] = {
             "access.parquet": lambda p: write_geoparquet(p, self.access),
             "units.gpkg": lambda p: write_geopackage(p, self.units),
@@ -380,6 +382,7 @@ def audit(
             warnings,
         )
 
+    gaps = cohort_gaps(gaps, unit_tables, std)
     completeness = completeness_status(std, audited)
     warnings += _completeness_warnings(completeness, std)
     access = _access_output(in_scope, pts, hierarchy, audited, service.origin_columns)

@@ -35,7 +35,7 @@ from ._standard_cohorts import ALL
 from .access import AuditSnaps, group_distances
 from .cohorts import CohortMethod
 from .config import Standard
-from .coverage import rollup_sums
+from .coverage import origin_indicators, rollup_sums
 from .io.units import UnitHierarchy
 from .network import WalkGraph
 from .settings import REACH_RTOL
@@ -233,6 +233,7 @@ def fair_service(inp: ServiceInputs) -> FairService:
     distances: dict[str, sp.csr_matrix] = {}
     for cat in inp.categories:
         results[cat], distances[cat] = _category(inp, cat, capacity, acc)
+    _complete_by_cohort(inp, acc)
 
     unit = inp.table["unit_id"].astype(str).to_numpy()
     by_level = rollup_sums(
@@ -256,11 +257,30 @@ def fair_service(inp: ServiceInputs) -> FairService:
     )
 
 
+def _complete_by_cohort(inp: ServiceInputs, acc: _Collect) -> None:
+    """``complete_share_<cohort>``: the cohort's share reaching every mandatory category.
+
+    Only when the complete life circle is computed at all (every mandatory category
+    of the standard audited; see :func:`lifecircle.coverage.completeness_status`).
+    """
+    complete = origin_indicators(inp.table, inp.standard, inp.categories)["complete_share"]
+    if complete.isna().any():
+        return
+    flag = complete.to_numpy(float)
+    for cid in inp.standard.cohorts:
+        people = acc.sums.get(columns.pop(cid))
+        if people is None:
+            continue
+        acc.sums[f"_complete_{cid}"] = people * flag
+        acc.ratios.append((f"complete_share_{cid}", f"_complete_{cid}", columns.pop(cid)))
+
+
 def _cohorts(inp: ServiceInputs, sums: dict[str, np.ndarray]) -> dict[str, dict[str, Any]]:
     out = {}
     for cid, method in inp.cohort_methods.items():
         cohort = inp.standard.cohorts[cid]
         people = sums.get(columns.pop(cid))
+        done = sums.get(f"_complete_{cid}")
         out[cid] = {
             "name": cohort.name_en,
             "name_zh": cohort.name_zh,
@@ -268,6 +288,11 @@ def _cohorts(inp: ServiceInputs, sums: dict[str, np.ndarray]) -> dict[str, dict[
             "source": cohort.source,
             "verified": cohort.verified,
             "residents": None if people is None else round(float(people.sum()), 1),
+            "complete_share": (
+                None
+                if done is None or people is None or people.sum() <= 0
+                else round(float(done.sum() / people.sum()), 6)
+            ),
             **method.to_json(),
         }
     return out
@@ -408,3 +433,29 @@ def _share(num: float, den: float) -> float | None:
 def _capacity_from(values: np.ndarray) -> str:
     kinds = sorted({str(v) for v in values})
     return "+".join(kinds) if kinds else "none"
+
+
+def cohort_gaps(
+    gaps: pd.DataFrame, units: dict[str, pd.DataFrame], standard: Standard
+) -> pd.DataFrame:
+    """``gaps.csv`` with each category's ``cohort`` and its residents not covered.
+
+    ``uncovered_cohort`` = the unit's cohort residents x (1 - ``cohort_cov_<cat>``), or
+    ``uncovered_population`` for categories serving every resident.
+    """
+    out = gaps.copy()
+    out["cohort"] = [standard.category(c).cohort for c in out["category"]]
+    uncovered = out["uncovered_population"].to_numpy(float).copy()
+    for level, table in units.items():
+        t = table.set_index(table["unit_id"].astype(str))
+        for cat in out["category"].unique():
+            cohort = standard.category(cat).cohort
+            share = columns.cohort_cov(cat)
+            if cohort == ALL or share not in t.columns or columns.pop(cohort) not in t.columns:
+                continue
+            rows = (out["level"] == level).to_numpy() & (out["category"] == cat).to_numpy()
+            ids = out.loc[rows, "unit_id"].astype(str)
+            people = t[columns.pop(cohort)].reindex(ids).to_numpy(float)
+            uncovered[rows] = people * (1.0 - t[share].reindex(ids).to_numpy(float))
+    out["uncovered_cohort"] = uncovered
+    return out[[name for name, _ in columns.OUTPUTS["gaps.csv"].columns]]

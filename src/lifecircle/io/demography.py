@@ -155,3 +155,12 @@ def _check_bands(bands: list[tuple[int, int | None]], source: str) -> None:
             "age_65_plus) so that every resident is in a band"
         )
         raise InputFormatError(msg)
+
+
+def covers_every_age(bands: list[tuple[int, int | None]]) -> bool:
+    """Whether sorted age bands cover every age from 0 without gaps, ending open."""
+    try:
+        _check_bands(bands, "")
+    except InputFormatError:
+        return False
+    return True

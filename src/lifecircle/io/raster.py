@@ -9,13 +9,14 @@ sums cells into blocks when there are too many. Re-exported by
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
 import shapely
 
 from ..errors import CRSError, DataError, InputFileError, InputFormatError
+from .demography import AGE_BAND_COLUMN, COHORT_COLUMN, FRACTION_PREFIX, age_band, covers_every_age
 
 if TYPE_CHECKING:
     from ..network import WalkGraph
@@ -69,7 +70,9 @@ def origins_from_raster(
     Returns
     -------
     Origins
-        Points (graph CRS) with ``origin_id``, ``population``, ``population_method``.
+        Points (graph CRS) with ``origin_id``, ``population``, ``population_method``,
+        and ``frac_<band>`` shares from the raster's other bands named ``pop_<cohort>``,
+        ``share_<cohort>`` or ``age_<a>_<b>`` (see :func:`age_fractions`).
     """
     import rasterio
     from rasterio.errors import RasterioIOError
@@ -119,6 +122,7 @@ def origins_from_raster(
         window = Window(col0, row0, col1 - col0, row1 - row0)
         values = src.read(band, window=window, masked=True).astype("float64")
         raster_crs, nodata = src.crs, src.nodata
+        ages = _age_bands(src, band, window)
     data_cells = ~np.ma.getmaskarray(values)
     clean = values.filled(0.0)
     not_finite = ~np.isfinite(clean) & data_cells
@@ -130,6 +134,10 @@ def origins_from_raster(
         factor *= 2
         data = _block_sum(clean, factor)
     rows_i, cols_i = np.nonzero(data > 0)
+    counts = {
+        name: (_block_sum(layer, factor) if factor > 1 else layer)[rows_i, cols_i]
+        for name, layer in ages.items()
+    }
     # cell (or block) centres, from the north-up transform's coefficients
     xs = t.c + t.a * (col0 + (cols_i + 0.5) * factor)
     ys = t.f + t.e * (row0 + (rows_i + 0.5) * factor)
@@ -142,6 +150,7 @@ def origins_from_raster(
             "origin_id": np.arange(len(rows_i), dtype=np.int64),
             "population": data[rows_i, cols_i],
             "population_method": f"raster:{path.name}",
+            **age_fractions(counts, data[rows_i, cols_i]),
         },
         geometry=pts.to_numpy(),
         crs=graph.crs,
@@ -168,6 +177,49 @@ def origins_from_raster(
         "dropped_cell_share": float((not_finite | negative).sum() / max(int(data_cells.sum()), 1)),
     }
     return Origins(points=points, method=method, report=report)
+
+
+def _age_bands(src: Any, band: int, window: Any) -> dict[str, np.ndarray]:
+    """Other bands named ``pop_<cohort>``, ``share_<cohort>`` or ``age_<a>_<b>`` (persons per cell).
+
+    Band names are the GeoTIFF band descriptions (e.g. set with ``gdal_edit.py -setdesc``
+    or ``rasterio``); unnamed and other bands are ignored. Invalid cells count as 0.
+    """
+    out = {}
+    for i, desc in enumerate(src.descriptions, start=1):
+        name = (desc or "").strip()
+        if i == band or not (COHORT_COLUMN.match(name) or AGE_BAND_COLUMN.match(name)):
+            continue
+        layer = src.read(i, window=window, masked=True).astype("float64").filled(0.0)
+        layer[~np.isfinite(layer) | (layer < 0)] = 0.0
+        out[name] = layer
+    return out
+
+
+def age_fractions(counts: dict[str, np.ndarray], population: np.ndarray) -> dict[str, np.ndarray]:
+    """Raster age bands per origin as shares of its residents (``frac_<band>``).
+
+    ``pop_<cohort>`` bands: persons, capped at the cell's population (separate raster
+    products rarely add up exactly); ``share_<cohort>``: 0-1; age bands: each band over
+    the sum of the bands, used only when they cover every age (see
+    :mod:`lifecircle.io.demography`).
+    """
+    out: dict[str, np.ndarray] = {}
+    pop = np.asarray(population, float)
+    for name, value in counts.items():
+        if name.startswith("pop_"):
+            frac = np.divide(value, pop, out=np.zeros_like(value), where=pop > 0)
+            out[FRACTION_PREFIX + name] = np.clip(frac, 0.0, 1.0)
+        elif name.startswith("share_"):
+            out[FRACTION_PREFIX + name] = np.clip(value, 0.0, 1.0)
+    bands = sorted((age_band(n), n) for n in counts if age_band(n) is not None)
+    if bands and covers_every_age([b for b, _ in bands]):  # type: ignore[misc]
+        total = np.sum([counts[n] for _, n in bands], axis=0)
+        for _, name in bands:
+            out[FRACTION_PREFIX + name] = np.divide(
+                counts[name], total, out=np.zeros_like(total), where=total > 0
+            )
+    return out
 
 
 def _block_sum(values: np.ndarray, factor: int) -> np.ndarray:

@@ -419,7 +419,10 @@ class FairSections:
                     "ages": str(info.get("ages", "")),
                     "residents": count(info.get("residents")),
                     "method": self.t(key) if key in _TEXT else method,
-                    "text": str(info.get("text", "")),
+                    "text": str(
+                        (info.get("text_zh") if self.r.lang == "zh" else None)
+                        or info.get("text", "")
+                    ),
                     "source": str(info.get("source", "")),
                 }
             )
