@@ -342,8 +342,13 @@ def optimize(ctx: click.Context, **opts: Any) -> None:
     if settings.verbosity >= 0:
         click.echo(
             f"{summary['model'].upper()} for {siting_opts.category}: {summary['sites']} sites, "
-            f"{summary['newly_covered_population']:,.0f} residents newly covered; coverage "
-            f"{summary['coverage_before']:.1%} -> {summary['coverage_after']:.1%} "
+            + (
+                f"{summary['newly_covered_cohort']:,.0f} {summary['cohort_name']} and "
+                if summary.get("cohort", "all") != "all"
+                else ""
+            )
+            + f"{summary['newly_covered_population']:,.0f} residents newly covered; coverage "
+            f"of all residents {summary['coverage_before']:.1%} -> {summary['coverage_after']:.1%} "
             f"({summary['status']}, gap {summary['mip_gap']}, {summary['runtime_s']} s; "
             f"{summary['candidates']} candidates)"
         )
