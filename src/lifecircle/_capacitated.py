@@ -44,17 +44,17 @@ from scipy.optimize import LinearConstraint, linprog
 from scipy.sparse.csgraph import connected_components
 
 from . import demand as demand_model
-from ._location_models import (
+from ._location_models import run_milp
+from ._models_bounds import (
     Model,
     ModelOutcome,
     apply_greedy_or_solution,
     fewest_for,
     lazy_greedy,
-    nearest_selected,
     relative_gap,
-    run_milp,
     top_k_sum,
 )
+from ._models_sites import nearest_selected
 from .errors import DataError
 
 if TYPE_CHECKING:
