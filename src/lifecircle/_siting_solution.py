@@ -250,7 +250,8 @@ class SitingSolution:
         """
         return {
             "proposals.geojson": lambda path: write_atomic(
-                Path(path), lambda tmp: self.proposals().to_file(tmp, driver="GeoJSON")
+                Path(path),
+                lambda tmp: self.proposals().to_file(tmp, driver="GeoJSON", layer="proposals"),
             ),
             "units_after.gpkg": lambda path: write_geopackage(Path(path), self.units_after()),
             "optimize.json": lambda path: write_json(Path(path), self.summary()),
