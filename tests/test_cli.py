@@ -198,11 +198,19 @@ def test_gaps_csv_contract(cli_run, summary):
         "category",
         "uncovered_population",
         "uncovered_share",
+        "cohort",
+        "uncovered_cohort",
         "partly_analysed",
         "units_analysed",
         "units_total",
     ]
     assert len(gaps) > 0
+    # the cohort's uncovered residents: children for kindergartens, everyone for parks
+    kg = gaps[gaps["category"] == "kindergarten"]
+    assert (kg["cohort"] == "age_3_5").all()
+    assert (kg["uncovered_cohort"] < kg["uncovered_population"] * 0.05).all()
+    park = gaps[gaps["category"] == "park"]
+    assert (park["uncovered_cohort"] == park["uncovered_population"]).all()
     assert gaps["uncovered_population"].is_monotonic_decreasing
     assert (gaps["uncovered_population"] > 0).all()
     assert gaps["uncovered_share"].between(0, 1).all()

@@ -25,7 +25,14 @@ from lifecircle import demand as dm
 from lifecircle.errors import DataError
 
 ZERO = 1e-9  # how an exact 0 m is stored
-SETTINGS = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# derandomized like the rest of the suite: CI must not flake; the seeds were also run at random
+SETTINGS = settings(
+    max_examples=50,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 
 
 def csr_from_dense(dense: np.ndarray) -> sp.csr_matrix:

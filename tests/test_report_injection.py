@@ -162,6 +162,7 @@ def hostile(
                 "name": t("cohort-en"),
                 "name_zh": t("cohort-zh"),
                 "text": t("cohort-text"),
+                "text_zh": t("cohort-text"),
                 "source": t("cohort-source"),
             }
             for cid, info in old.cohorts.items()

@@ -79,12 +79,16 @@ def _reduce(
     """
     n, m = demand.size, capacity.size
     unlimited = np.isinf(capacity)
-    usable = np.ones(row.size, bool)
+    # pairs whose origin might still end up at the facility: not farther than the origin's
+    # anchor (a tie counts: a facility that becomes unlimited at the anchor's distance may
+    # become the anchor, so it must be able to hold those residents too)
+    candidate = np.ones(row.size, bool)
     while True:
-        reach = _sum_by(col[usable], demand[row[usable]], m)
+        reach = _sum_by(col[candidate], demand[row[candidate]], m)
         grown = unlimited | (capacity >= reach)
         anchor_m, anchor = _nearest_unlimited(row, col, data, grown, n)
         usable = ~grown[col] & (data < anchor_m[row])
+        candidate = ~grown[col] & (data <= anchor_m[row])
         if np.array_equal(grown, unlimited):
             return anchor_m, anchor, usable
         unlimited = grown
