@@ -50,7 +50,11 @@ def child_sample() -> dict:
     r = lifecircle.audit()
     total = time.perf_counter() - t0
     out = {"total_s": round(total, 3), "stages": r.summary.timings_s}
-    # 2SFCA: lifecircle against PySAL access on the same pairs (kindergarten)
+    # 2SFCA: lifecircle against PySAL access on the same pairs (kindergarten); bench/access.py
+    # would shadow the `access` package, so this folder leaves the import path first
+    here = os.path.dirname(os.path.abspath(__file__))
+    sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != here]
+    sys.modules.pop("access", None)
     from access import Access
 
     cat = "kindergarten"

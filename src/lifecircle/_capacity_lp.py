@@ -51,7 +51,10 @@ def _nearest_unlimited(
     """Per origin, the distance to and index of its nearest unlimited facility (inf, -1)."""
     u = unlimited[col]
     r, c, d = row[u], col[u], data[u]
-    order = np.lexsort((c, d, r))  # by row, then distance, then facility
+    # by row, then distance, then facility (the pairs come by row and facility: two
+    # stable sorts keep that order among ties)
+    by_distance = np.argsort(d, kind="stable")
+    order = by_distance[np.argsort(r[by_distance], kind="stable")]
     r, c, d = r[order], c[order], d[order]
     first = np.r_[True, r[1:] != r[:-1]] if r.size else np.zeros(0, bool)
     dist = np.full(n, np.inf)

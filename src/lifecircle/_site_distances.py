@@ -178,14 +178,19 @@ def _min_matrix(
     """CSR matrix keeping the smallest value per (row, column)."""
     if len(r) == 0:
         return sp.csr_matrix(shape)
-    key = r.astype(np.int64) * max(shape[1], 1) + c
-    order = np.lexsort((v, key))
+    cols = max(shape[1], 1)
+    key = r.astype(np.int64) * cols + c
+    order = np.argsort(key, kind="stable")
     key, v = key[order], v[order]
     first = np.ones(len(key), bool)
     first[1:] = key[1:] != key[:-1]
-    key = key[first]
-    cols = max(shape[1], 1)
-    return sp.csr_matrix((v[first], (key // cols, key % cols)), shape=shape)
+    starts = np.flatnonzero(first)
+    best = np.minimum.reduceat(v, starts) if len(starts) else v[:0]
+    key = key[starts]
+    # keys are sorted and unique: build the CSR arrays directly (no COO round trip)
+    rows = key // cols
+    indptr = np.searchsorted(rows, np.arange(shape[0] + 1))
+    return sp.csr_matrix((best, key % cols, indptr), shape=shape)
 
 
 def site_distances(
@@ -345,8 +350,8 @@ def group_distances(
 #: one search per group over the whole graph costs less than cutting tiles).
 TILE_MIN_WORK = 20_000_000
 #: Tile side in radii, and at least (m).
-TILE_RADII = 3.0
-TILE_MIN_M = 1000.0
+TILE_RADII = 4.0
+TILE_MIN_M = 4000.0
 
 _Entries = tuple[np.ndarray, np.ndarray, np.ndarray]
 
@@ -428,30 +433,32 @@ def _tiled_group_pairs(
     tile = np.floor(x[s_node[first]] / tile_m).astype(np.int64) * 1_000_003 + np.floor(
         y[s_node[first]] / tile_m
     ).astype(np.int64)
-    local = np.full(graph.n_nodes, -1, np.int64)
-    adjacency = graph.adjacency
+    tiles, tile_of_group = np.unique(tile, return_inverse=True)
+    # source entries grouped by tile; target entries and nodes sorted by x (strips)
+    s_order = np.argsort(tile_of_group[g_of], kind="stable")
+    s_bounds = np.searchsorted(tile_of_group[g_of][s_order], np.arange(len(tiles) + 1))
+    g_order = np.argsort(tile_of_group, kind="stable")
+    g_bounds = np.searchsorted(tile_of_group[g_order], np.arange(len(tiles) + 1))
     by_x = np.argsort(x, kind="stable")
     sorted_x = x[by_x]
+    t_by_x = np.argsort(x[t_node], kind="stable")
+    t_sorted_x = x[t_node][t_by_x]
+    local = np.full(graph.n_nodes, -1, np.int64)
+    adjacency = graph.adjacency
     out = []
-    for key in np.unique(tile):
-        members = np.flatnonzero(tile == key)
-        box = (
-            lo_x[members].min() - radius_m,
-            hi_x[members].max() + radius_m,
-            lo_y[members].min() - radius_m,
-            hi_y[members].max() + radius_m,
-        )
-        lo = int(np.searchsorted(sorted_x, box[0], side="left"))
-        hi = int(np.searchsorted(sorted_x, box[1], side="right"))
-        strip = by_x[lo:hi]
-        nodes = np.sort(strip[(y[strip] >= box[2]) & (y[strip] <= box[3])])
+    for k in range(len(tiles)):
+        members = g_order[g_bounds[k] : g_bounds[k + 1]]
+        x0, x1 = lo_x[members].min() - radius_m, hi_x[members].max() + radius_m
+        y0, y1 = lo_y[members].min() - radius_m, hi_y[members].max() + radius_m
+        strip = by_x[np.searchsorted(sorted_x, x0) : np.searchsorted(sorted_x, x1, "right")]
+        nodes = np.sort(strip[(y[strip] >= y0) & (y[strip] <= y1)])
         local[nodes] = np.arange(len(nodes))
-        sub = adjacency[nodes][:, nodes]
-        s_sel = np.isin(g_of, members)
-        t_sel = local[t_node] >= 0
+        s_sel = s_order[s_bounds[k] : s_bounds[k + 1]]
+        t_sel = t_by_x[np.searchsorted(t_sorted_x, x0) : np.searchsorted(t_sorted_x, x1, "right")]
+        t_sel = t_sel[local[t_node[t_sel]] >= 0]
         out.append(
             _group_pairs(
-                sub,
+                adjacency[nodes][:, nodes],
                 (local[s_node[s_sel]], s_off[s_sel], s_grp[s_sel]),
                 (local[t_node[t_sel]], t_off[t_sel], t_row[t_sel]),
                 radius_m,

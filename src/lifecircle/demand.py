@@ -254,7 +254,10 @@ def choice(distance: sp.spmatrix, threshold_m: float) -> Choice:
     row, col, data, (n, _) = _pairs(distance)
     t = _threshold(threshold_m)
     n_within = np.bincount(row[data <= t], minlength=n).astype(np.int64)
-    order = np.lexsort((col, data, row))  # by row, then distance, then facility
+    # by row, then distance, then facility: the pairs come by row and facility, so two
+    # stable sorts (distance, then row) keep that order among ties (cheaper than lexsort)
+    by_distance = np.argsort(data, kind="stable")
+    order = by_distance[np.argsort(row[by_distance], kind="stable")]
     row, col, data = row[order], col[order], data[order]
     count = np.bincount(row, minlength=n)
     start = np.r_[0, np.cumsum(count)[:-1]]

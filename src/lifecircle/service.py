@@ -43,6 +43,10 @@ from .settings import REACH_RTOL
 #: Largest dense block of a Dijkstra chunk (sources x nodes float64 entries).
 DIJKSTRA_BLOCK_ENTRIES = 16_000_000
 
+#: The second-nearest facility is looked for up to this many thresholds (and at most the
+#: audit's search cut-off); farther, ``second_<cat>_m`` is NaN.
+SECOND_NEAREST_RADII = 2.0
+
 #: Facilities listed as critical in summary.json and the report.
 CRITICAL_FACILITIES = 15
 
@@ -314,7 +318,10 @@ def _category(
     # within the threshold: the same rounding tolerance as coverage.covered_matrix
     threshold_m = info.threshold_min * std.profile_of(cat, inp.profile).speed_m_min
     threshold_m *= 1 + REACH_RTOL
-    dist, fac_rows = category_distances(inp.graph, inp.snaps, inp.rows, cat, inp.radius_m)
+    # pairs within twice the threshold (at most the audit's cut-off): every figure but the
+    # second-nearest walk needs only the threshold, and that one is reported up to there
+    radius_m = min(inp.radius_m, SECOND_NEAREST_RADII * threshold_m)
+    dist, fac_rows = category_distances(inp.graph, inp.snaps, inp.rows, cat, radius_m)
     cap, has_capacity = category_capacity(capacity[fac_rows])
     supply = cap if has_capacity else np.ones(len(fac_rows))
     fca = demand.two_step_fca(dist, need, supply, threshold_m, decay=inp.decay)
