@@ -310,27 +310,30 @@ def group_distances(
     """
     source_group = np.asarray(source_group, np.int64)
     s_point, s_node, s_off = sources.entries()
-    t_point, t_node, t_off = targets.entries()
+    # targets by point, both ends of their edge at once (the same node twice under the
+    # node rule): a point's walk is the shorter of the two, taken in a dense block
+    t_point = np.flatnonzero(targets.reachable)
+    t_ends = (
+        targets.node_u[t_point],
+        targets.node_v[t_point],
+        targets.offset_u_m[t_point],
+        targets.offset_v_m[t_point],
+        t_point,
+    )
     parts = [(np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0))]
-    if len(s_node) and len(t_node):
+    if len(s_node) and len(t_point):
         s_grp = source_group[s_point]
         if tile_m is None and len(np.unique(s_grp)) * graph.n_nodes > TILE_MIN_WORK:
             tile_m = max(TILE_RADII * radius_m, TILE_MIN_M)
         if tile_m is None or not _lengths_at_least_straight(graph):
             parts.append(
-                _group_pairs(
-                    graph.adjacency,
-                    (s_node, s_off, s_grp),
-                    (t_node, t_off, t_point),
-                    radius_m,
-                    chunk_size,
-                )
+                _group_pairs(graph.adjacency, (s_node, s_off, s_grp), t_ends, radius_m, chunk_size)
             )
         else:
             parts += _tiled_group_pairs(
                 graph,
                 (s_node, s_off, s_grp),
-                (t_node, t_off, t_point),
+                t_ends,
                 radius_m,
                 chunk_size=chunk_size,
                 tile_m=tile_m,
@@ -354,48 +357,50 @@ TILE_RADII = 4.0
 TILE_MIN_M = 4000.0
 
 _Entries = tuple[np.ndarray, np.ndarray, np.ndarray]
+#: Target points: (node_u, node_v, offset_u_m, offset_v_m, row); node -1 = outside the graph.
+_Ends = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
 def _group_pairs(
     adjacency: sp.csr_matrix,
     sources: _Entries,
-    targets: _Entries,
+    targets: _Ends,
     radius_m: float,
     chunk_size: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(target row, group, metres) within ``radius_m``: one search per group.
 
-    ``sources``: (node, offset, group) per source entry; ``targets``: (node, offset,
-    row) per target entry; nodes index ``adjacency``.
+    ``sources``: (node, offset, group) per source entry; ``targets``: per target point
+    its two ends, offsets and row (:data:`_Ends`); nodes index ``adjacency``. Each
+    (row, group) comes once: the nearer end is taken in a dense (chunk x points) block.
     """
     s_node, s_off, s_grp = sources
-    t_node, t_off, t_row = targets
+    t_u, t_v, off_u, off_v, t_row = targets
     n = adjacency.shape[0]
-    rows, cols, vals = [np.empty(0, np.int64)], [np.empty(0, np.int64)], [np.empty(0)]
+    empty = (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0))
     groups = np.unique(s_grp)
-    limit = radius_m - float(t_off.min()) if len(t_off) else -1.0
+    limit = radius_m - float(np.minimum(off_u, off_v).min()) if len(t_row) else -1.0
     if not len(groups) or limit < 0:
-        return rows[0], cols[0], vals[0]
+        return empty
     # virtual node n + i for group groups[i], one-way edges to its entry nodes (min offset)
     g_local = np.searchsorted(groups, s_grp)
     virtual = _min_matrix(g_local, s_node, np.maximum(s_off, _EPS_M), (len(groups), n))
     stacked = sp.vstack([adjacency, virtual], format="csr")
     size = n + len(groups)
     aug = sp.csr_matrix((stacked.data, stacked.indices, stacked.indptr), shape=(size, size))
-    uniq_tgt, target_slot = np.unique(t_node, return_inverse=True)
-    tgt_order, tgt_start, tgt_count = _grouped(target_slot, len(uniq_tgt))
+    # an end outside the graph (-1) reads an extra column of inf
+    u = np.where(t_u >= 0, t_u, n)
+    v = np.where(t_v >= 0, t_v, n)
+    rows, cols, vals = [empty[0]], [empty[1]], [empty[2]]
     for start in range(0, len(groups), chunk_size):
         stop = min(start + chunk_size, len(groups))
         block = dijkstra(aug, directed=True, indices=n + np.arange(start, stop), limit=limit)
-        block = block[:, uniq_tgt]
-        g_slot, t_slot = np.nonzero(block <= limit)
-        node_d = block[g_slot, t_slot]
-        pair, t_entry = _expand(t_slot, tgt_order, tgt_start, tgt_count)
-        dist = node_d[pair] + t_off[t_entry]
-        near = dist <= radius_m
-        rows.append(t_row[t_entry[near]])
-        cols.append(groups[start + g_slot[pair[near]]])
-        vals.append(np.maximum(dist[near], _EPS_M))
+        block[:, n] = np.inf  # the first virtual column: never reached from another group
+        dist = np.minimum(block[:, u] + off_u, block[:, v] + off_v)
+        g_slot, p_slot = np.nonzero(dist <= radius_m)
+        rows.append(t_row[p_slot])
+        cols.append(groups[start + g_slot])
+        vals.append(np.maximum(dist[g_slot, p_slot], _EPS_M))
     return np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)
 
 
@@ -410,7 +415,7 @@ def _lengths_at_least_straight(graph: WalkGraph) -> bool:
 def _tiled_group_pairs(
     graph: WalkGraph,
     sources: _Entries,
-    targets: _Entries,
+    targets: _Ends,
     radius_m: float,
     *,
     chunk_size: int,
@@ -418,7 +423,6 @@ def _tiled_group_pairs(
 ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """:func:`_group_pairs` tile by tile, each on the subgraph its walks can reach."""
     s_node, s_off, s_grp = sources
-    t_node, t_off, t_row = targets
     x, y = graph.x, graph.y
     # a group belongs to the tile of its first entry; its reach spans all its entries
     groups, first = np.unique(s_grp, return_index=True)
@@ -441,9 +445,12 @@ def _tiled_group_pairs(
     g_bounds = np.searchsorted(tile_of_group[g_order], np.arange(len(tiles) + 1))
     by_x = np.argsort(x, kind="stable")
     sorted_x = x[by_x]
-    t_by_x = np.argsort(x[t_node], kind="stable")
-    t_sorted_x = x[t_node][t_by_x]
-    local = np.full(graph.n_nodes, -1, np.int64)
+    t_u, t_v, off_u, off_v, t_row = targets
+    t_x = np.minimum(x[t_u], x[t_v])
+    t_by_x = np.argsort(t_x, kind="stable")
+    t_sorted_x = t_x[t_by_x]
+    t_span = float((np.maximum(x[t_u], x[t_v]) - t_x).max()) if len(t_x) else 0.0
+    local = np.full(graph.n_nodes + 1, -1, np.int64)  # the last: "outside" for -1 nodes
     adjacency = graph.adjacency
     out = []
     for k in range(len(tiles)):
@@ -454,13 +461,20 @@ def _tiled_group_pairs(
         nodes = np.sort(strip[(y[strip] >= y0) & (y[strip] <= y1)])
         local[nodes] = np.arange(len(nodes))
         s_sel = s_order[s_bounds[k] : s_bounds[k + 1]]
-        t_sel = t_by_x[np.searchsorted(t_sorted_x, x0) : np.searchsorted(t_sorted_x, x1, "right")]
-        t_sel = t_sel[local[t_node[t_sel]] >= 0]
+        lo_t = np.searchsorted(t_sorted_x, x0 - t_span)
+        t_sel = t_by_x[lo_t : np.searchsorted(t_sorted_x, x1, "right")]
+        t_sel = t_sel[(local[t_u[t_sel]] >= 0) | (local[t_v[t_sel]] >= 0)]
         out.append(
             _group_pairs(
                 adjacency[nodes][:, nodes],
                 (local[s_node[s_sel]], s_off[s_sel], s_grp[s_sel]),
-                (local[t_node[t_sel]], t_off[t_sel], t_row[t_sel]),
+                (
+                    local[t_u[t_sel]],
+                    local[t_v[t_sel]],
+                    off_u[t_sel],
+                    off_v[t_sel],
+                    t_row[t_sel],
+                ),
                 radius_m,
                 chunk_size,
             )
