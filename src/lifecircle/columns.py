@@ -141,7 +141,7 @@ OUTPUTS: dict[str, OutputFile] = {
                 (
                     "second_<cat>_m",
                     "walking distance to the second-nearest facility (m; NaN: fewer than two "
-                    "within the search cut-off)",
+                    "within twice the threshold, at most the search cut-off)",
                 ),
                 (
                     "sd_<cat>",
