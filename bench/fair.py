@@ -29,6 +29,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 RESULT_TAG = "@@RESULT@@ "
 GRID_SPACING_M = 80.0
@@ -207,6 +208,98 @@ def child_grid(side: int) -> dict:
     }
 
 
+def child_audit(side: int) -> dict:
+    """A whole ``lifecircle.audit`` on a generated OSM street grid: each stage's wall time."""
+    import tempfile
+    import warnings
+
+    import geopandas as gpd
+    import numpy as np
+    import pandas as pd
+    import shapely
+
+    import lifecircle
+
+    warnings.simplefilter("ignore")
+    lon0, lat0, step = 121.0, 31.0, 0.0008  # about 76 x 89 m blocks
+    rng = np.random.default_rng(11)
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        with (d / "grid.osm").open("w", encoding="utf-8") as f:
+            f.write('<?xml version="1.0" encoding="UTF-8"?>\n<osm version="0.6">\n')
+            r, c = np.meshgrid(np.arange(side), np.arange(side), indexing="ij")
+            ids = (1 + r * side + c).ravel()
+            lons, lats = (lon0 + c * step).ravel(), (lat0 + r * step).ravel()
+            f.writelines(
+                f'<node id="{i}" version="1" lat="{la:.7f}" lon="{lo:.7f}"/>\n'
+                for i, lo, la in zip(ids, lons, lats, strict=True)
+            )
+            wid = 10**9
+            for k in range(side):
+                for refs in (1 + k * side + np.arange(side), 1 + np.arange(side) * side + k):
+                    nds = "".join(f'<nd ref="{x}"/>' for x in refs)
+                    f.write(
+                        f'<way id="{wid}" version="1">{nds}'
+                        '<tag k="highway" v="residential"/></way>\n'
+                    )
+                    wid += 1
+            f.write("</osm>\n")
+        extent = (side - 1) * step
+        std = lifecircle.load_standard("gb50180-2018")
+        n_fac = max(1, int(((side - 1) * 80.0) ** 2 / 1e4 / HA_PER_FACILITY))
+        fac = pd.concat(
+            [
+                pd.DataFrame(
+                    {
+                        "category": cat,
+                        "lon": lon0 + rng.uniform(0, extent, n_fac),
+                        "lat": lat0 + rng.uniform(0, extent, n_fac),
+                    }
+                )
+                for cat in std.category_ids
+            ],
+            ignore_index=True,
+        )
+        fac.to_csv(d / "facilities.csv", index=False)
+        blocks, margin = 10, 0.02 * extent
+        cell = (extent - 2 * margin) / blocks
+        boxes = [
+            shapely.box(
+                lon0 + margin + i * cell,
+                lat0 + margin + j * cell,
+                lon0 + margin + (i + 1) * cell,
+                lat0 + margin + (j + 1) * cell,
+            )
+            for i in range(blocks)
+            for j in range(blocks)
+        ]
+        ids = [f"B{i:03d}" for i in range(len(boxes))]
+        gpd.GeoDataFrame(
+            {"unit_id": ids, "name": ids, "parent_id": None}, geometry=boxes, crs="EPSG:4326"
+        ).to_file(d / "units.geojson")
+        gpd.GeoDataFrame(
+            {
+                "population": rng.uniform(5e3, 3e4, len(boxes)).round(),
+                "age_0_14": 10.0,
+                "age_15_64": 72.0,
+                "age_65_plus": 18.0,
+            },
+            geometry=boxes,
+            crs="EPSG:4326",
+        ).to_file(d / "population.geojson")
+        t0 = time.perf_counter()
+        r = lifecircle.audit(
+            d / "grid.osm",
+            [d / "facilities.csv"],
+            d / "units.geojson",
+            d / "population.geojson",
+            osm_pois=False,
+            keep_edge_units=True,
+        )
+        total = time.perf_counter() - t0
+    return {"nodes": side * side, "total_s": round(total, 2), "stages": r.summary.timings_s}
+
+
 def run_child(args: list[str]) -> dict:
     proc = subprocess.run(
         [sys.executable, __file__, *args],
@@ -229,12 +322,23 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=None)
     ap.add_argument("--child-sample", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--child-grid", type=int, default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--child-audit", type=int, default=None, help=argparse.SUPPRESS)
+    ap.add_argument(
+        "--audit-sizes",
+        type=int,
+        nargs="*",
+        default=None,
+        help="sides of the whole-audit grids (Part 3)",
+    )
     a = ap.parse_args()
     if a.child_sample:
         print(RESULT_TAG + json.dumps(child_sample()))
         return 0
     if a.child_grid:
         print(RESULT_TAG + json.dumps(child_grid(a.child_grid)))
+        return 0
+    if a.child_audit:
+        print(RESULT_TAG + json.dumps(child_audit(a.child_audit)))
         return 0
     repeat = a.repeat or (2 if a.quick else 3)
     sizes = a.sizes or ([500] if a.quick else [500, 1000])
@@ -271,6 +375,21 @@ def main() -> int:
             f"| {r['nodes']:,} | {r['origins']:,} | {r['facilities_per_category']:,} | "
             f"{r['access_s']:.2f} | {r['fair_service_s']:.2f} | {ratio:.2f} | {share:.0%} | "
             f"{r['peak_rss_mb']} |"
+        )
+    audit_sizes = a.audit_sizes or ([300] if a.quick else [500, 1000])
+    print("\n## Part 3: a whole audit on a generated OSM grid (wall s per stage)\n")
+    print(
+        "| nodes | read_network | population | access | coverage | fair_service | all "
+        "stages | fair share |\n|---:|---:|---:|---:|---:|---:|---:|---:|"
+    )
+    for side in audit_sizes:
+        r = run_child(["--child-audit", str(side)])
+        st = r["stages"]
+        total = sum(v for v in st.values() if v is not None)
+        print(
+            f"| {r['nodes']:,} | {st['read_network']:.1f} | {st['population']:.1f} | "
+            f"{st['access']:.1f} | {st['coverage']:.1f} | {st['fair_service']:.1f} | "
+            f"{total:.1f} | {st['fair_service'] / total:.0%} |"
         )
     return 0 if diff < 1e-6 else 1
 
