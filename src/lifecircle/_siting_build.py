@@ -258,20 +258,7 @@ def resident_snap(result: AuditResult, *, rule: str, max_snap_m: float) -> Snapp
     graph = result.graph
     snap_m = acc["snap_m"].to_numpy(float)
     if rule == "node":
-        node = acc["node"].to_numpy(np.int64)
-        return Snapped(
-            "node",
-            snap_m,
-            np.full(len(acc), -1, np.int64),
-            node,
-            node,
-            snap_m,
-            snap_m.copy(),
-            np.zeros(len(acc)),
-            graph.x[node],
-            graph.y[node],
-            snap_m <= max_snap_m,
-        )
+        return Snapped.at_nodes(graph, acc["node"].to_numpy(np.int64), snap_m, max_snap_m)
     pts = acc.geometry.to_crs(graph.crs)
     edge = acc["edge"].to_numpy(np.int64) if "edge" in acc.columns else None
     s = snap_points(

@@ -103,6 +103,27 @@ class Snapped:
         """
         return np.where(self.offset_u_m <= self.offset_v_m, self.node_u, self.node_v)
 
+    @classmethod
+    def at_nodes(
+        cls, graph: WalkGraph, node: np.ndarray, snap_m: np.ndarray, max_snap_m: float
+    ) -> Snapped:
+        """Points entering at ``node`` after ``snap_m`` of straight line (the node rule)."""
+        node = np.asarray(node, np.int64)
+        snap_m = np.asarray(snap_m, float)
+        return cls(
+            "node",
+            snap_m,
+            np.full(len(node), -1, np.int64),
+            node,
+            node,
+            snap_m,
+            snap_m.copy(),
+            np.zeros(len(node)),
+            graph.x[node],
+            graph.y[node],
+            snap_m <= max_snap_m,
+        )
+
     def take(self, index: np.ndarray) -> Snapped:
         """The points selected by ``index`` (integer positions or a boolean mask)."""
         return Snapped(self.rule, *(getattr(self, f)[index] for f in _ARRAY_FIELDS))
@@ -183,20 +204,7 @@ def snap_points(
     y = np.asarray(y, float).ravel()
     if rule == "node":
         node, dist = graph.nearest_nodes(x, y)
-        node = np.asarray(node, np.int64)
-        return Snapped(
-            "node",
-            dist,
-            np.full(len(x), -1, np.int64),
-            node,
-            node,
-            dist,
-            dist.copy(),
-            np.zeros(len(x)),
-            graph.x[node],
-            graph.y[node],
-            dist <= max_snap_m,
-        )
+        return Snapped.at_nodes(graph, node, dist, max_snap_m)
     e = (
         nearest_edges(graph, x, y, max_snap_m=max_snap_m)
         if edge is None
