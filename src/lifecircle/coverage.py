@@ -162,15 +162,13 @@ def coverage_by_unit(
     weighted = indicators.mul(sub["population"].to_numpy(), axis=0)
     weighted["population"] = sub["population"].to_numpy()
     weighted["n_origins"] = 1.0
-    weighted[finest] = sub[unit_column].to_numpy()
-    per_finest = weighted.groupby(finest).sum()
+    by_level = rollup_sums(weighted, sub[unit_column].to_numpy(), hierarchy, analysed)
 
     ancestors = ancestors.assign(analysed=ancestors[finest].isin(analysed).astype(int))
     mandatory = [c for c in categories if standard.category(c).mandatory]
     tables: dict[str, gpd.GeoDataFrame] = {}
     for level in hierarchy.levels:
-        joined = ancestors.join(per_finest, on=finest)
-        sums = joined.groupby(level)[[*value_cols, "population", "n_origins"]].sum(min_count=1)
+        sums = by_level[level]
         counts = ancestors.groupby(level)["analysed"].agg(["sum", "count"])
         units = hierarchy.units[level][["unit_id", "name", "parent_id", "geometry"]].copy()
         units.insert(3, "level", level)
