@@ -211,6 +211,8 @@ class _Collect:
     sums: dict[str, np.ndarray]
     ratios: list[tuple[str, str, str]]
     fac_cols: dict[str, np.ndarray]
+    #: Per origin (row of the table): its finest unit, as text (read once, used per category).
+    unit: np.ndarray
 
 
 def fair_service(inp: ServiceInputs) -> FairService:
@@ -229,6 +231,7 @@ def fair_service(inp: ServiceInputs) -> FairService:
             "load": np.full(n_fac, np.nan),
             "sole_dependants": np.full(n_fac, np.nan),
         },
+        unit=inp.table["unit_id"].astype(str).to_numpy(),
     )
     for cid in inp.standard.cohorts:
         if cid != ALL and columns.pop(cid) in inp.table.columns:
@@ -239,9 +242,8 @@ def fair_service(inp: ServiceInputs) -> FairService:
         results[cat], distances[cat] = _category(inp, cat, capacity, acc)
     _complete_by_cohort(inp, acc)
 
-    unit = inp.table["unit_id"].astype(str).to_numpy()
     by_level = rollup_sums(
-        pd.DataFrame(acc.sums, index=inp.table.index), unit, inp.hierarchy, inp.analysed
+        pd.DataFrame(acc.sums, index=inp.table.index), acc.unit, inp.hierarchy, inp.analysed
     )
     unit_columns: dict[str, pd.DataFrame] = {}
     for level, frame in by_level.items():
@@ -357,7 +359,7 @@ def _category(
     acc.fac_cols["load"][fac_rows] = assign.load
     acc.fac_cols["sole_dependants"][fac_rows] = demand.closure_losses(dist, need, threshold_m)
 
-    unit = inp.table["unit_id"].astype(str).to_numpy()
+    unit = acc.unit
     total_need = float(need.sum())
     # the supply serving the analysed residents: facilities with any of them in reach
     serving = acc.fac_cols["demand_in_reach"][fac_rows] > 0
