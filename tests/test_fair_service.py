@@ -360,7 +360,7 @@ def test_category_profile_and_override():
     rule=st.sampled_from(["edge", "node"]),
 )
 def test_one_search_per_facility_equals_one_per_node(origins, boxes, radius, rule):
-    """group_distances (virtual node per facility) == site_distances (per source node)."""
+    """group_distances (compiled, one search per facility) == site_distances (scipy, per node)."""
     g = _irregular()
     polys = [shapely.box(X0 + x, Y0 + y, X0 + x + w, Y0 + y + w / 2) for x, y, w in boxes]
     fac = gpd.GeoDataFrame({"category": ["park"] * len(polys)}, geometry=polys, crs=UTM)
@@ -368,17 +368,9 @@ def test_one_search_per_facility_equals_one_per_node(origins, boxes, radius, rul
     oxy = np.array(origins, float)
     o = snap_points(g, X0 + oxy[:, 0], Y0 + oxy[:, 1], rule=rule, max_snap_m=500.0)
     a = site_distances(g, pts.snapped, pts.facility, o, radius_m=radius, n_groups=len(fac))
-    b = group_distances(
-        g, pts.snapped, pts.facility, o, radius_m=radius, n_groups=len(fac), chunk_size=2
-    )
+    b = group_distances(g, pts.snapped, pts.facility, o, radius_m=radius, n_groups=len(fac))
     assert_array_equal(a.toarray() > 0, b.toarray() > 0)
     assert_allclose(a.toarray(), b.toarray(), atol=1e-6)
-    # tile by tile (as on a large graph): small tiles, each on its own subgraph
-    c = group_distances(
-        g, pts.snapped, pts.facility, o, radius_m=radius, n_groups=len(fac), tile_m=100.0
-    )
-    assert_array_equal(a.toarray() > 0, c.toarray() > 0)
-    assert_allclose(a.toarray(), c.toarray(), atol=1e-6)
 
 
 # --------------------------------------------------------------------------- closure, data

@@ -51,16 +51,17 @@ def _nearest_unlimited(
     """Per origin, the distance to and index of its nearest unlimited facility (inf, -1)."""
     u = unlimited[col]
     r, c, d = row[u], col[u], data[u]
-    # by row, then distance, then facility (the pairs come by row and facility: two
-    # stable sorts keep that order among ties)
-    by_distance = np.argsort(d, kind="stable")
-    order = by_distance[np.argsort(r[by_distance], kind="stable")]
-    r, c, d = r[order], c[order], d[order]
-    first = np.r_[True, r[1:] != r[:-1]] if r.size else np.zeros(0, bool)
     dist = np.full(n, np.inf)
     idx = np.full(n, -1, np.int64)
-    dist[r[first]] = d[first]
-    idx[r[first]] = c[first]
+    if r.size:
+        # the pairs come by row, then facility: per row the smallest distance (reduceat),
+        # and the first pair at it (the lowest facility among ties); no sort
+        first = np.flatnonzero(np.r_[True, r[1:] != r[:-1]])
+        least = np.minimum.reduceat(d, first)
+        at = np.flatnonzero(d == np.repeat(least, np.diff(np.r_[first, r.size])))
+        at = at[np.r_[True, r[at][1:] != r[at][:-1]]]
+        dist[r[at]] = d[at]
+        idx[r[at]] = c[at]
     return dist, idx
 
 

@@ -10,12 +10,16 @@ pairs within the radius. Re-exported by :mod:`lifecircle.access`.
 
 from __future__ import annotations
 
+import itertools
+import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
 
+from ._kernels import bounded_pairs, new_heap
 from .snap import Snapped, same_edge_pairs
 
 if TYPE_CHECKING:
@@ -138,7 +142,7 @@ def _within_entries(
             block = dijkstra(
                 graph.adjacency, directed=False, indices=uniq_src[start:stop], limit=limit
             )[:, uniq_tgt]
-            s_slot, t_slot = np.nonzero(block <= limit)
+            s_slot, t_slot = np.divmod(np.flatnonzero(block <= limit), block.shape[1])
             node_d = block[s_slot, t_slot]
             s_slot += start
             # expand each reachable (source node, target node) pair to its entries
@@ -267,23 +271,16 @@ def group_distances(
     *,
     radius_m: float,
     n_groups: int,
-    chunk_size: int = 64,
-    tile_m: float | None = None,
 ) -> sp.csr_matrix:
-    """Like :func:`site_distances`, with one Dijkstra search per group, not per source node.
+    """Like :func:`site_distances`, with one bounded search per group, not per source node.
 
-    Each group (e.g. a facility with many access points along a park's edge) gets
-    a virtual node with one-way edges to where its points enter the network
-    (weight: the point's offset), so a single search from it gives, per node, the
-    walk from the nearest of its points; walks never pass through a virtual node.
-    The result equals :func:`site_distances` (same convention, same direct walks
-    along a shared edge) with far fewer pairs to reduce.
-
-    On a large graph the groups are searched tile by tile on the part of the graph
-    within ``radius_m`` (straight line) of the tile's groups: a walk of at most
-    ``radius_m`` never leaves it, because no edge is shorter than the straight line
-    between its ends (checked; otherwise the whole graph is searched). So a search
-    never allocates a row of the whole graph's size.
+    Each group (e.g. a facility with many access points along a park's edge) is
+    searched once from all its points (each with its offset), so a node's walk is the
+    one from the nearest of them. The searches are compiled
+    (:func:`lifecircle._kernels.bounded_pairs`): each touches only the nodes within
+    ``radius_m`` and resets only those, so the cost is the sum of the catchments, never
+    groups x nodes. The result equals :func:`site_distances` (same convention, same
+    direct walks along a shared edge; checked in the tests).
 
     Parameters
     ----------
@@ -297,11 +294,6 @@ def group_distances(
         Largest distance kept.
     n_groups
         Number of columns.
-    chunk_size
-        Groups searched per Dijkstra call (rows of the dense block).
-    tile_m
-        Side of the square tiles (m); default: no tiles while groups x nodes stays
-        below :data:`TILE_MIN_WORK`, else ``max(TILE_RADII * radius_m, TILE_MIN_M)``.
 
     Returns
     -------
@@ -309,175 +301,130 @@ def group_distances(
         Shape ``(len(targets), n_groups)``; an exact 0 is stored as 1e-9.
     """
     source_group = np.asarray(source_group, np.int64)
+    shape = (len(targets), n_groups)
     s_point, s_node, s_off = sources.entries()
-    # targets by point, both ends of their edge at once (the same node twice under the
-    # node rule): a point's walk is the shorter of the two, taken in a dense block
     t_point = np.flatnonzero(targets.reachable)
-    t_ends = (
-        targets.node_u[t_point],
-        targets.node_v[t_point],
-        targets.offset_u_m[t_point],
-        targets.offset_v_m[t_point],
-        t_point,
-    )
-    parts = [(np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0))]
-    if len(s_node) and len(t_point):
-        s_grp = source_group[s_point]
-        if tile_m is None and len(np.unique(s_grp)) * graph.n_nodes > TILE_MIN_WORK:
-            tile_m = max(TILE_RADII * radius_m, TILE_MIN_M)
-        if tile_m is None or not _lengths_at_least_straight(graph):
-            parts.append(
-                _group_pairs(graph.adjacency, (s_node, s_off, s_grp), t_ends, radius_m, chunk_size)
-            )
-        else:
-            parts += _tiled_group_pairs(
-                graph,
-                (s_node, s_off, s_grp),
-                t_ends,
-                radius_m,
-                chunk_size=chunk_size,
-                tile_m=tile_m,
-            )
+    rows, cols, vals = np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0)
+    if len(s_node) and len(t_point) and radius_m >= 0:
+        rows, cols, vals = _searched_pairs(
+            graph, (s_node, s_off, source_group[s_point]), targets, radius_m, n_groups
+        )
+    # the searches list each (target, group) once, by group: the columns of a CSC
+    # matrix as they come; its CSR has sorted indices (scipy's transpose is a counting sort)
+    if np.any(cols[1:] < cols[:-1]):  # not by group: never from the kernel, but be exact
+        order = np.argsort(cols, kind="stable")
+        rows, cols, vals = rows[order], cols[order], vals[order]
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(cols, minlength=n_groups))])
+    network = sp.csc_matrix((np.maximum(vals, _EPS_M), rows, indptr), shape=shape).tocsr()
+    network.sort_indices()
     ti, si, direct = same_edge_pairs(targets, sources)
     near = direct <= radius_m
-    parts.append((ti[near], source_group[si[near]], np.maximum(direct[near], _EPS_M)))
-    return _min_matrix(
+    return _lower(network, ti[near], source_group[si[near]], np.maximum(direct[near], _EPS_M))
+
+
+def _searched_pairs(
+    graph: WalkGraph,
+    sources: tuple[np.ndarray, np.ndarray, np.ndarray],
+    targets: Snapped,
+    radius_m: float,
+    n_groups: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(target point, group, metres) within ``radius_m`` from the compiled searches."""
+    t_point = np.flatnonzero(targets.reachable)
+    s_node, s_off, s_grp = sources
+    order = np.argsort(s_grp, kind="stable")
+    group_ptr = np.searchsorted(s_grp[order], np.arange(n_groups + 1))
+    n = graph.n_nodes
+    t_u = np.full(len(targets), -1, np.int64)
+    t_v = np.full(len(targets), -1, np.int64)
+    off_u, off_v = targets.offset_u_m.astype(float), targets.offset_v_m.astype(float)
+    t_u[t_point] = targets.node_u[t_point]
+    # a point whose two ends are one node (the node rule, a loop edge) is listed through
+    # u alone, at the nearer of its offsets
+    one = targets.node_v[t_point] == targets.node_u[t_point]
+    t_v[t_point[~one]] = targets.node_v[t_point[~one]]
+    off_u[t_point[one]] = np.minimum(off_u[t_point[one]], off_v[t_point[one]])
+    limit = radius_m - float(np.minimum(off_u[t_point], off_v[t_point]).min())
+    if limit < 0:
+        return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0)
+    limit = float(limit)
+    u_ptr, u_points = _points_by_node(t_u, n)
+    v_ptr, v_points = _points_by_node(t_v, n)
+    ends = (
+        u_ptr,
+        u_points,
+        off_u[u_points],
+        t_v[u_points],
+        off_v[u_points],
+        v_ptr,
+        v_points,
+        off_v[v_points],
+        t_u[v_points],
+    )
+    adj = graph.adjacency
+    csr = (adj.indptr, adj.indices, adj.data.astype(float, copy=False))
+    entries = (s_node[order].astype(np.int64), s_off[order].astype(float))
+    heap_size = adj.nnz + int(np.diff(group_ptr).max(initial=0)) + 1
+
+    def run(lo: int, hi: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        # groups lo..hi-1: their entries, with group numbers from 0 in the kernel
+        ptr = group_ptr[lo : hi + 1].astype(np.int64)
+        part = (ptr - ptr[0], entries[0][ptr[0] : ptr[-1]], entries[1][ptr[0] : ptr[-1]])
+        t, g, d = bounded_pairs(csr, part, ends, new_heap(heap_size), (limit, float(radius_m)))
+        return t, g + lo, d
+
+    # the kernel releases the GIL: slices of the groups run on threads, in a fixed order
+    workers = search_threads()
+    cuts = np.linspace(0, n_groups, min(n_groups, 4 * workers) + 1).astype(int)
+    spans = [(int(a), int(b)) for a, b in itertools.pairwise(cuts) if b > a]
+    if workers == 1 or len(spans) <= 1:
+        parts = [run(a, b) for a, b in spans]
+    else:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            parts = list(pool.map(lambda span: run(*span), spans))
+    return (
         np.concatenate([p[0] for p in parts]),
         np.concatenate([p[1] for p in parts]),
         np.concatenate([p[2] for p in parts]),
-        (len(targets), n_groups),
     )
 
 
-#: Groups x nodes above which :func:`group_distances` searches tile by tile (below it,
-#: one search per group over the whole graph costs less than cutting tiles).
-TILE_MIN_WORK = 20_000_000
-#: Tile side in radii, and at least (m).
-TILE_RADII = 4.0
-TILE_MIN_M = 4000.0
-
-_Entries = tuple[np.ndarray, np.ndarray, np.ndarray]
-#: Target points: (node_u, node_v, offset_u_m, offset_v_m, row); node -1 = outside the graph.
-_Ends = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+def search_threads() -> int:
+    """Threads for the compiled searches: the CPUs this process may use (at most 8)."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(8, cpus))
 
 
-def _group_pairs(
-    adjacency: sp.csr_matrix,
-    sources: _Entries,
-    targets: _Ends,
-    radius_m: float,
-    chunk_size: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(target row, group, metres) within ``radius_m``: one search per group.
-
-    ``sources``: (node, offset, group) per source entry; ``targets``: per target point
-    its two ends, offsets and row (:data:`_Ends`); nodes index ``adjacency``. Each
-    (row, group) comes once: the nearer end is taken in a dense (chunk x points) block.
-    """
-    s_node, s_off, s_grp = sources
-    t_u, t_v, off_u, off_v, t_row = targets
-    n = adjacency.shape[0]
-    empty = (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0))
-    groups = np.unique(s_grp)
-    limit = radius_m - float(np.minimum(off_u, off_v).min()) if len(t_row) else -1.0
-    if not len(groups) or limit < 0:
-        return empty
-    # virtual node n + i for group groups[i], one-way edges to its entry nodes (min offset)
-    g_local = np.searchsorted(groups, s_grp)
-    virtual = _min_matrix(g_local, s_node, np.maximum(s_off, _EPS_M), (len(groups), n))
-    stacked = sp.vstack([adjacency, virtual], format="csr")
-    size = n + len(groups)
-    aug = sp.csr_matrix((stacked.data, stacked.indices, stacked.indptr), shape=(size, size))
-    # an end outside the graph (-1) reads an extra column of inf
-    u = np.where(t_u >= 0, t_u, n)
-    v = np.where(t_v >= 0, t_v, n)
-    rows, cols, vals = [empty[0]], [empty[1]], [empty[2]]
-    for start in range(0, len(groups), chunk_size):
-        stop = min(start + chunk_size, len(groups))
-        block = dijkstra(aug, directed=True, indices=n + np.arange(start, stop), limit=limit)
-        block[:, n] = np.inf  # the first virtual column: never reached from another group
-        dist = np.minimum(block[:, u] + off_u, block[:, v] + off_v)
-        g_slot, p_slot = np.nonzero(dist <= radius_m)
-        rows.append(t_row[p_slot])
-        cols.append(groups[start + g_slot])
-        vals.append(np.maximum(dist[g_slot, p_slot], _EPS_M))
-    return np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)
+def _points_by_node(end: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """CSR of points by end node (``end`` -1: none): ``(ptr of n + 1, points)``."""
+    has = np.flatnonzero(end >= 0)
+    points = has[np.argsort(end[has], kind="stable")]
+    ptr = np.searchsorted(end[points], np.arange(n + 1))
+    return ptr.astype(np.int64), points.astype(np.int64)
 
 
-def _lengths_at_least_straight(graph: WalkGraph) -> bool:
-    """No edge is shorter than the straight line between its ends (so tiles are exact)."""
-    chord = np.hypot(
-        graph.x[graph.edge_u] - graph.x[graph.edge_v], graph.y[graph.edge_u] - graph.y[graph.edge_v]
-    )
-    return bool(np.all(graph.edge_length >= chord * (1 - 1e-9) - 1e-6))
-
-
-def _tiled_group_pairs(
-    graph: WalkGraph,
-    sources: _Entries,
-    targets: _Ends,
-    radius_m: float,
-    *,
-    chunk_size: int,
-    tile_m: float,
-) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """:func:`_group_pairs` tile by tile, each on the subgraph its walks can reach."""
-    s_node, s_off, s_grp = sources
-    x, y = graph.x, graph.y
-    # a group belongs to the tile of its first entry; its reach spans all its entries
-    groups, first = np.unique(s_grp, return_index=True)
-    g_of = np.searchsorted(groups, s_grp)
-    lo_x = np.full(len(groups), np.inf)
-    hi_x = np.full(len(groups), -np.inf)
-    lo_y, hi_y = lo_x.copy(), hi_x.copy()
-    np.minimum.at(lo_x, g_of, x[s_node])
-    np.maximum.at(hi_x, g_of, x[s_node])
-    np.minimum.at(lo_y, g_of, y[s_node])
-    np.maximum.at(hi_y, g_of, y[s_node])
-    tile = np.floor(x[s_node[first]] / tile_m).astype(np.int64) * 1_000_003 + np.floor(
-        y[s_node[first]] / tile_m
-    ).astype(np.int64)
-    tiles, tile_of_group = np.unique(tile, return_inverse=True)
-    # source entries grouped by tile; target entries and nodes sorted by x (strips)
-    s_order = np.argsort(tile_of_group[g_of], kind="stable")
-    s_bounds = np.searchsorted(tile_of_group[g_of][s_order], np.arange(len(tiles) + 1))
-    g_order = np.argsort(tile_of_group, kind="stable")
-    g_bounds = np.searchsorted(tile_of_group[g_order], np.arange(len(tiles) + 1))
-    by_x = np.argsort(x, kind="stable")
-    sorted_x = x[by_x]
-    t_u, t_v, off_u, off_v, t_row = targets
-    t_x = np.minimum(x[t_u], x[t_v])
-    t_by_x = np.argsort(t_x, kind="stable")
-    t_sorted_x = t_x[t_by_x]
-    t_span = float((np.maximum(x[t_u], x[t_v]) - t_x).max()) if len(t_x) else 0.0
-    local = np.full(graph.n_nodes + 1, -1, np.int64)  # the last: "outside" for -1 nodes
-    adjacency = graph.adjacency
-    out = []
-    for k in range(len(tiles)):
-        members = g_order[g_bounds[k] : g_bounds[k + 1]]
-        x0, x1 = lo_x[members].min() - radius_m, hi_x[members].max() + radius_m
-        y0, y1 = lo_y[members].min() - radius_m, hi_y[members].max() + radius_m
-        strip = by_x[np.searchsorted(sorted_x, x0) : np.searchsorted(sorted_x, x1, "right")]
-        nodes = np.sort(strip[(y[strip] >= y0) & (y[strip] <= y1)])
-        local[nodes] = np.arange(len(nodes))
-        s_sel = s_order[s_bounds[k] : s_bounds[k + 1]]
-        lo_t = np.searchsorted(t_sorted_x, x0 - t_span)
-        t_sel = t_by_x[lo_t : np.searchsorted(t_sorted_x, x1, "right")]
-        t_sel = t_sel[(local[t_u[t_sel]] >= 0) | (local[t_v[t_sel]] >= 0)]
-        out.append(
-            _group_pairs(
-                adjacency[nodes][:, nodes],
-                (local[s_node[s_sel]], s_off[s_sel], s_grp[s_sel]),
-                (
-                    local[t_u[t_sel]],
-                    local[t_v[t_sel]],
-                    off_u[t_sel],
-                    off_v[t_sel],
-                    t_row[t_sel],
-                ),
-                radius_m,
-                chunk_size,
-            )
+def _lower(matrix: sp.csr_matrix, r: np.ndarray, c: np.ndarray, v: np.ndarray) -> sp.csr_matrix:
+    """``matrix`` with each (r, c) entry lowered to ``v`` where smaller, or added if absent."""
+    if not len(r):
+        return matrix
+    extra = _min_matrix(r, c, v, matrix.shape)
+    cols = max(matrix.shape[1], 1)
+    rows_of = np.repeat(np.arange(matrix.shape[0], dtype=np.int64), np.diff(matrix.indptr))
+    keys = rows_of * cols + matrix.indices
+    extra_rows = np.repeat(np.arange(extra.shape[0], dtype=np.int64), np.diff(extra.indptr))
+    extra_keys = extra_rows * cols + extra.indices
+    pos = np.minimum(np.searchsorted(keys, extra_keys), max(len(keys) - 1, 0))
+    found = (keys[pos] == extra_keys) if len(keys) else np.zeros(len(extra_keys), bool)
+    out = matrix.copy()
+    out.data[pos[found]] = np.minimum(out.data[pos[found]], extra.data[found])
+    new = ~found
+    if new.any():
+        added = sp.csr_matrix(
+            (extra.data[new], (extra_rows[new], extra.indices[new])), shape=matrix.shape
         )
-        local[nodes] = -1
+        out = out + added  # disjoint patterns: the union
+        out.sort_indices()
     return out

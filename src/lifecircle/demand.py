@@ -251,9 +251,8 @@ def choice(distance: sp.spmatrix, threshold_m: float) -> Choice:
     >>> c.n_within.tolist(), c.nearest.tolist(), c.second_m.tolist()
     ([2], [1], [300.0])
     """
+    n_within = count_within(distance, threshold_m)
     row, col, data, (n, _) = _pairs(distance)
-    t = _threshold(threshold_m)
-    n_within = np.bincount(row[data <= t], minlength=n).astype(np.int64)
     # by row, then distance, then facility: the pairs come by row and facility, so two
     # stable sorts (distance, then row) keep that order among ties (cheaper than lexsort)
     by_distance = np.argsort(data, kind="stable")
@@ -295,8 +294,31 @@ def single_dependence(distance: sp.spmatrix, threshold_m: float) -> np.ndarray:
     >>> single_dependence(sp.csr_matrix(np.array([[300.0, 100.0], [0, 90.0]])), 200.0).tolist()
     [True, True]
     """
+    return count_within(distance, threshold_m) == 1
+
+
+def count_within(distance: sp.spmatrix, threshold_m: float) -> np.ndarray:
+    """Per origin: the facilities within the threshold (``distance <= threshold_m``).
+
+    Parameters
+    ----------
+    distance
+        Origins x facilities, walking metres, only pairs within the search cut-off.
+    threshold_m
+        Catchment in metres.
+
+    Returns
+    -------
+    numpy.ndarray
+        int64 count per origin.
+
+    Examples
+    --------
+    >>> count_within(sp.csr_matrix(np.array([[300.0, 100.0], [0, 90.0]])), 200.0).tolist()
+    [1, 1]
+    """
     row, _, data, (n, _) = _pairs(distance)
-    return np.bincount(row[data <= _threshold(threshold_m)], minlength=n) == 1
+    return np.bincount(row[data <= _threshold(threshold_m)], minlength=n).astype(np.int64)
 
 
 def closure_losses(distance: sp.spmatrix, demand: np.ndarray, threshold_m: float) -> np.ndarray:

@@ -23,6 +23,7 @@ an exact rollup (:func:`lifecircle.coverage.rollup_sums`).
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +32,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from . import columns, demand, equity
+from ._nearest_two import NearestTwo, nearest_two
 from ._standard_cohorts import ALL
 from .access import AuditSnaps, group_distances
 from .cohorts import CohortMethod
@@ -39,9 +41,6 @@ from .coverage import origin_indicators, rollup_sums
 from .io.units import UnitHierarchy
 from .network import WalkGraph
 from .settings import REACH_RTOL
-
-#: Largest dense block of a Dijkstra chunk (sources x nodes float64 entries).
-DIJKSTRA_BLOCK_ENTRIES = 16_000_000
 
 #: The second-nearest facility is looked for up to this many thresholds (and at most the
 #: audit's search cut-off); farther, ``second_<cat>_m`` is NaN.
@@ -143,21 +142,47 @@ def category_distances(
 
     Returns the matrix and the facility row positions of its columns.
     """
+    pts, group, fac_rows = _category_points(snaps, category)
+    dist = group_distances(
+        graph,
+        pts.snapped,
+        group,
+        snaps.origins.take(rows),
+        radius_m=radius_m,
+        n_groups=len(fac_rows),
+    )
+    return dist, fac_rows
+
+
+def category_nearest_two(
+    graph: WalkGraph,
+    snaps: AuditSnaps,
+    rows: np.ndarray,
+    category: str,
+    radius_m: float,
+) -> NearestTwo:
+    """Per origin row, the nearest two distinct facilities of ``category`` within ``radius_m``.
+
+    Facilities are numbered as the columns of :func:`category_distances`.
+    """
+    pts, group, fac_rows = _category_points(snaps, category)
+    return nearest_two(
+        graph,
+        pts.snapped,
+        group,
+        snaps.origins.take(rows),
+        radius_m=radius_m,
+        n_groups=len(fac_rows),
+    )
+
+
+def _category_points(snaps: AuditSnaps, category: str) -> tuple[Any, np.ndarray, np.ndarray]:
+    """The category's snapped points, each point's facility column, and the facility rows."""
     fac_rows = np.flatnonzero(snaps.facility_category == category)
     local = np.full(len(snaps.facility_category), -1, np.int64)
     local[fac_rows] = np.arange(len(fac_rows))
     pts = snaps.category_points(category)
-    chunk = int(max(1, min(64, DIJKSTRA_BLOCK_ENTRIES // max(graph.n_nodes, 1))))
-    dist = group_distances(
-        graph,
-        pts.snapped,
-        local[pts.facility],
-        snaps.origins.take(rows),
-        radius_m=radius_m,
-        n_groups=len(fac_rows),
-        chunk_size=chunk,
-    )
-    return dist, fac_rows
+    return pts, local[pts.facility], fac_rows
 
 
 @dataclass(frozen=True)
@@ -238,8 +263,12 @@ def fair_service(inp: ServiceInputs) -> FairService:
             acc.sums[columns.pop(cid)] = inp.table[columns.pop(cid)].to_numpy(float)
     results: dict[str, CategoryService] = {}
     distances: dict[str, sp.csr_matrix] = {}
-    for cat in inp.categories:
-        results[cat], distances[cat] = _category(inp, cat, capacity, acc)
+    # the second-nearest searches (compiled, without the GIL) run on a thread of their own
+    # while the categories' pairs and figures are worked out here
+    with ThreadPoolExecutor(max_workers=1) as background:
+        seconds = {cat: background.submit(_second_nearest, inp, cat) for cat in inp.categories}
+        for cat in inp.categories:
+            results[cat], distances[cat] = _category(inp, cat, capacity, acc, seconds[cat])
     _complete_by_cohort(inp, acc)
 
     by_level = rollup_sums(
@@ -304,8 +333,31 @@ def _cohorts(inp: ServiceInputs, sums: dict[str, np.ndarray]) -> dict[str, dict[
     return out
 
 
+def _threshold_m(inp: ServiceInputs, cat: str) -> float:
+    """The category's catchment in metres at its walking profile (with the reach tolerance).
+
+    The same rounding tolerance as :func:`lifecircle.coverage.covered_matrix`.
+    """
+    info = inp.standard.category(cat)
+    speed = inp.standard.profile_of(cat, inp.profile).speed_m_min
+    return float(info.threshold_min * speed * (1 + REACH_RTOL))
+
+
+def _second_nearest(inp: ServiceInputs, cat: str) -> np.ndarray:
+    """Each origin's walk to its second-nearest facility of ``cat`` (NaN: none).
+
+    Reported up to twice the threshold (at most the audit's cut-off).
+    """
+    radius = min(inp.radius_m, SECOND_NEAREST_RADII * _threshold_m(inp, cat))
+    return category_nearest_two(inp.graph, inp.snaps, inp.rows, cat, radius).second_m
+
+
 def _category(
-    inp: ServiceInputs, cat: str, capacity: np.ndarray, acc: _Collect
+    inp: ServiceInputs,
+    cat: str,
+    capacity: np.ndarray,
+    acc: _Collect,
+    second_m: Future[np.ndarray],
 ) -> tuple[CategoryService, sp.csr_matrix]:
     """One category's figures, added to ``acc``; returns its summary and distances."""
     std = inp.standard
@@ -317,23 +369,22 @@ def _category(
         if cohort != ALL and columns.pop(cohort) in inp.table.columns
         else total_pop
     )
-    # within the threshold: the same rounding tolerance as coverage.covered_matrix
-    threshold_m = info.threshold_min * std.profile_of(cat, inp.profile).speed_m_min
-    threshold_m *= 1 + REACH_RTOL
-    # pairs within twice the threshold (at most the audit's cut-off): every figure but the
-    # second-nearest walk needs only the threshold, and that one is reported up to there
-    radius_m = min(inp.radius_m, SECOND_NEAREST_RADII * threshold_m)
-    dist, fac_rows = category_distances(inp.graph, inp.snaps, inp.rows, cat, radius_m)
+    threshold_m = _threshold_m(inp, cat)
+    # every pair within the threshold (2SFCA, capacity, choice, closures); the second-nearest
+    # walk comes from two-label searches (_second_nearest), not from pairs up to there
+    dist, fac_rows = category_distances(
+        inp.graph, inp.snaps, inp.rows, cat, min(inp.radius_m, threshold_m)
+    )
     cap, has_capacity = category_capacity(capacity[fac_rows])
     supply = cap if has_capacity else np.ones(len(fac_rows))
     fca = demand.two_step_fca(dist, need, supply, threshold_m, decay=inp.decay)
     assign = demand.capacity_assignment(dist, need, cap, threshold_m)
-    choice = demand.choice(dist, threshold_m)
-    covered = choice.n_within > 0
-    single = choice.n_within == 1
+    n_within = demand.count_within(dist, threshold_m)
+    covered = n_within > 0
+    single = n_within == 1
 
-    acc.per_origin[columns.n_within(cat)] = choice.n_within
-    acc.per_origin[columns.second(cat)] = choice.second_m
+    acc.per_origin[columns.n_within(cat)] = n_within
+    acc.per_origin[columns.second(cat)] = second_m.result()
     acc.per_origin[columns.sd(cat)] = fca.access
     acc.per_origin[columns.placed(cat)] = np.divide(
         assign.served, need, out=np.zeros_like(need), where=need > 0
