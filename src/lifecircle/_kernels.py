@@ -22,13 +22,16 @@ from numba import njit
 
 
 @njit(cache=True)
-def _grow(arr: np.ndarray, size: int) -> np.ndarray:
-    out = np.empty(max(2 * len(arr), size), arr.dtype)
-    out[: len(arr)] = arr
+def _grown(arr, k, need):
+    """``arr`` with room for ``need`` entries after its first ``k`` (doubling)."""
+    if k + need <= len(arr):
+        return arr
+    out = np.empty(max(2 * len(arr), k + need), arr.dtype)
+    out[:k] = arr[:k]
     return out
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _push(heap, size, d, x, g):
     """Push label (walk d, node x, group g) on the array heap; returns the new size.
 
@@ -50,7 +53,7 @@ def _push(heap, size, d, x, g):
     return size + 1
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _pop(heap, size):
     """Remove the label with the least walk; returns (d, x, g, new size)."""
     keys, labels = heap
@@ -107,20 +110,11 @@ def _settle(graph, search, nt, frontier, limit):
 
 
 @njit(cache=True)
-def _reserve(out, k, need):
-    """``out`` with room for ``need`` more entries after the first ``k``."""
-    out_t, out_g, out_d = out
-    if k + need > len(out_t):
-        out_t, out_g, out_d = _grow(out_t, k + need), _grow(out_g, k + need), _grow(out_d, k + need)
-    return out_t, out_g, out_d
-
-
-@njit(cache=True)
 def _list_points(targets, search, group, out, k):
     """The target points reached by a group's search, each once, written to ``out`` at ``k``.
 
     ``search`` is ``(dist, touched, nt)``; ``group`` is ``(g, radius)``; ``out`` has room
-    for every point of a touched node (:func:`_reserve`). Returns the new ``k``. The
+    for every point of a touched node (:func:`_grown`). Returns the new ``k``. The
     points' figures are read in node order (see :func:`bounded_pairs`), so listing the
     points of a node reads memory in sequence.
     """
@@ -171,7 +165,9 @@ def bounded_pairs(graph, groups, targets, heap, bounds):
     n = len(graph[0]) - 1
     dist = np.full(n, np.inf)
     touched = np.empty(n, np.int64)
-    out = (np.empty(1024, np.int64), np.empty(1024, np.int64), np.empty(1024, np.float64))
+    out_t = np.empty(1024, np.int64)
+    out_g = np.empty(1024, np.int64)
+    out_d = np.empty(1024, np.float64)
     k = 0
     for g in range(len(group_ptr) - 1):
         nt = 0
@@ -190,14 +186,14 @@ def bounded_pairs(graph, groups, targets, heap, bounds):
         for i in range(nt):
             x = touched[i]
             need += u_ptr[x + 1] - u_ptr[x] + v_ptr[x + 1] - v_ptr[x]
-        out = _reserve(out, k, need)
-        k = _list_points(targets, (dist, touched, nt), (g, radius), out, k)
+        out_t, out_g, out_d = _grown(out_t, k, need), _grown(out_g, k, need), _grown(out_d, k, need)
+        k = _list_points(targets, (dist, touched, nt), (g, radius), (out_t, out_g, out_d), k)
         for i in range(nt):
             dist[touched[i]] = np.inf
-    return out[0][:k].copy(), out[1][:k].copy(), out[2][:k].copy()
+    return out_t[:k].copy(), out_g[:k].copy(), out_d[:k].copy()
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _offer(walk, group, y, d, g):
     """Offer node ``y`` a walk ``d`` from group ``g``; True when it is worth a heap label.
 
