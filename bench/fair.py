@@ -2,7 +2,7 @@
 
 Run from the repository root::
 
-    python bench/fair.py             # sample (3 runs) + grids of 250k and 1M nodes (~3 min)
+    python bench/fair.py             # sample (3 runs) + grids of 250k and 1M nodes (~7 min)
     python bench/fair.py --quick     # sample (2 runs) + a 250k-node grid
 
 Part 1 runs ``lifecircle.audit()`` on the bundled central-Shanghai sample and prints

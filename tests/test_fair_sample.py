@@ -110,6 +110,9 @@ def test_close_reaudits_and_reports_the_change(sample_result, tmp_path):
     assert res.exit_code == 0, res.output
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     assert [c["facility_id"] for c in summary["closure"]["closed"]] == [top["facility_id"]]
+    # summary.json lists the files of this run, closure.csv with them
+    assert "closure.csv" in summary["outputs"]
+    assert set(summary["outputs"]) <= {p.name for p in out.iterdir()}
     with (out / "closure.csv").open(encoding="utf-8-sig", newline="") as f:
         rows = list(csv.DictReader(f))
     finest = [r for r in rows if r["level"] == "street" and r["category"] == top["category"]]

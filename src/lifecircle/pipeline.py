@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -161,7 +161,9 @@ class AuditResult:
         if cross is not None and len(cross):
             writers["cross_source.csv"] = lambda p: write_csv(p, cross)
 
-        writers["summary.json"] = lambda p: write_json(p, self.summary.to_json())
+        # summary.json lists the files of this run (closure.csv, cross_source.csv when written)
+        summary = replace(self.summary, outputs=(*writers, "summary.json"))
+        writers["summary.json"] = lambda p: write_json(p, summary.to_json())
         return writers
 
     def write(
