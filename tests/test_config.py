@@ -289,6 +289,24 @@ def test_level_name_and_minutes_are_checked_too():
     ]
 
 
+def test_level_population_ranges(gb_standard):
+    """GB 50180 Table 3.0.4: residents per life circle, the 5-minute range recalled."""
+    ranges = {lv.id: lv.population for lv in gb_standard.levels}
+    assert {k: (r.min, r.max, r.verified) for k, r in ranges.items() if r} == {
+        "5min": (5000, 12000, False),
+        "10min": (15000, 25000, True),
+        "15min": (50000, 100000, True),
+    }
+    raw = minimal_standard_dict()
+    raw["levels"][0]["population"] = {"min": 900, "max": 300, "source": "s", "verified": False}
+    raw["levels"][1]["population"] = {"min": 1, "max": 2, "source": "s", "verified": 1, "x": 0}
+    problems = _problems(raw)
+    assert "levels[0].population: min 900 is above max 300; give the smaller number as min" in (
+        problems
+    )
+    assert any(p.startswith("levels[1].population: unknown field 'x'") for p in problems), problems
+
+
 @pytest.mark.parametrize("raw", [[1, 2], "text", 42])
 def test_non_mapping_file(raw):
     assert _only(raw) == (

@@ -45,8 +45,9 @@ STANDARD_KEYS = frozenset(
     }
 )
 LEVEL_KEYS = frozenset(
-    {"id", "minutes", "name", "reference_distance_m", "source", "verified", "notes"}
+    {"id", "minutes", "name", "reference_distance_m", "population", "source", "verified", "notes"}
 )
+POPULATION_RANGE_KEYS = frozenset({"min", "max", "source", "verified", "notes"})
 PROFILE_KEYS = frozenset({"speed_m_s", "source", "verified", "notes"})
 CATEGORY_KEYS = frozenset(
     {
@@ -121,6 +122,16 @@ def feature_names(features: pd.DataFrame) -> pd.Series:
 
 
 @dataclass(frozen=True)
+class PopulationRange:
+    """Residents a life-circle unit of a level should hold (``lifecircle delineate``)."""
+
+    min: float
+    max: float
+    source: str
+    verified: bool
+
+
+@dataclass(frozen=True)
 class Level:
     """A life-circle level, e.g. the 5-minute life circle."""
 
@@ -131,6 +142,8 @@ class Level:
     reference_distance_m: float | None
     source: str
     verified: bool
+    #: Residents per life-circle unit of the level, when the standard gives them.
+    population: PopulationRange | None = None
 
 
 @dataclass(frozen=True)
@@ -536,6 +549,28 @@ def _parse_category(
     )
 
 
+def _population_range(raw: Any, where: str, check: _Checker) -> PopulationRange | None:
+    """A level's optional ``population: {min, max, source, verified}``."""
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping):
+        check.problems.append(f"{where}: must be a mapping {{min, max, source, verified}}")
+        return None
+    check.known_keys(raw, where, POPULATION_RANGE_KEYS, "field")
+    out = PopulationRange(
+        min=check.positive(raw, "min", where),
+        max=check.positive(raw, "max", where),
+        source=check.text(raw, "source", where),
+        verified=check.boolean(raw, "verified", where),
+    )
+    check.optional_text(raw, "notes", where)
+    if out.min and out.max and out.min > out.max:
+        check.problems.append(
+            f"{where}: min {out.min:g} is above max {out.max:g}; give the smaller number as min"
+        )
+    return out
+
+
 def _parse_levels(raw_levels: Any, check: _Checker) -> list[Level]:
     """The life-circle levels, each longer than the one before."""
     problems = check.problems
@@ -561,6 +596,7 @@ def _parse_levels(raw_levels: Any, check: _Checker) -> list[Level]:
             ),
             source=check.text(item, "source", where),
             verified=check.boolean(item, "verified", where),
+            population=_population_range(item.get("population"), f"{where}.population", check),
         )
         if level.id and (
             not re.fullmatch(r"[a-z0-9][a-z0-9_]*", level.id) or len(level.id) > ID_MAX_CHARS
