@@ -120,8 +120,12 @@ def _shared_lengths(
     if not len(i):
         return i, j, np.empty(0)
     bi = shapely.boundary(geoms[i])
-    other = shapely.buffer(geoms[j], tolerance_m) if tolerance_m > 0 else shapely.boundary(geoms[j])
-    shared = shapely.length(shapely.intersection(bi, other))
+    shared = shapely.length(shapely.intersection(bi, shapely.boundary(geoms[j])))
+    if tolerance_m > 0:
+        # across a hairline gap: the boundary within the tolerance of the other polygon,
+        # less what the tolerance adds at the two ends of the stretch
+        near = shapely.length(shapely.intersection(bi, shapely.buffer(geoms[j], tolerance_m)))
+        shared = np.maximum(shared, near - 2.0 * tolerance_m)
     pos = shared > 0
     return i[pos], j[pos], shared[pos]
 
@@ -551,9 +555,10 @@ def block_adjacency(
     """Which blocks share a boundary of positive length (a street between them).
 
     A shared corner point does not make two blocks adjacent. Candidate pairs
-    come from a spatial index; the shared length of a pair is the length of
-    block ``i``'s boundary within ``tolerance_m`` of block ``j`` (so governance
-    units digitised with hairline gaps between them are still neighbours).
+    come from a spatial index; the shared length of a pair is the length of their
+    common boundary or, if longer, the length of block ``i``'s boundary within
+    ``tolerance_m`` of block ``j`` less ``2 * tolerance_m`` (so governance units
+    digitised with hairline gaps between them are still neighbours).
 
     Parameters
     ----------
@@ -573,8 +578,7 @@ def block_adjacency(
     geoms = blocks.geometry.to_numpy()
     n = len(geoms)
     i, j, shared = _shared_lengths(geoms, tolerance_m)
-    # the tolerance adds up to 2 x tolerance at the ends of a shared stretch
-    keep = shared - 2.0 * tolerance_m >= min_shared_m
+    keep = shared >= min_shared_m
     i, j, shared = i[keep], j[keep], shared[keep]
     m = sp.csr_matrix(
         (np.concatenate([shared, shared]), (np.concatenate([i, j]), np.concatenate([j, i]))),
