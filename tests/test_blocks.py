@@ -443,3 +443,21 @@ def test_sample_street_blocks(sample_result, sample_paths) -> None:
         f"{res.population.sum():.0f} in blocks ({t_pop:.2f} s); {adj.nnz // 2} adjacent "
         f"pairs; walks within 1.2 km: {walk.nnz} ({t_walk:.2f} s)"
     )
+
+
+def test_the_audits_dasymetric_origins_sum_per_block() -> None:
+    from lifecircle.io.population import origins_from_polygons
+
+    g = street_grid([100.0, 200.0], [100.0, 200.0])
+    blocks = _grid_blocks()
+    polys = gpd.GeoDataFrame(
+        {"population": [900.0], "population_method": ["census"]},
+        geometry=[shapely.box(0, 0, 300, 300)],
+        crs=CRS,
+    )
+    origins = origins_from_polygons(g, polys)
+    res = B.block_population(blocks, origins)
+    # origins on a street lie on the border of two blocks: each counts once
+    placed = float(origins.points["population"].sum())
+    assert res.population.sum() + res.report["population_outside_blocks"] == pytest.approx(placed)
+    assert res.report["method"].startswith("points in blocks (dasymetric")
