@@ -23,6 +23,7 @@ from ._version import __version__
 from .errors import LifecircleError
 from .options import (
     AuditOptions,
+    DelineateOptions,
     OptionSpec,
     RunOptions,
     SitingOptions,
@@ -359,6 +360,65 @@ def optimize(ctx: click.Context, **opts: Any) -> None:
                 f"given a place; placed {placed['placed_share_before']:.1%} -> "
                 f"{placed['placed_share_after']:.1%} of {summary['demand']:,.0f}"
             )
+        click.echo(f"wrote {', '.join(p.name for p in written)} to {out}")
+
+
+@cli.command()
+@_common
+@_options(AuditOptions)
+@_options(DelineateOptions)
+@_options(RunOptions)
+@click.pass_context
+def delineate(ctx: click.Context, **opts: Any) -> None:
+    """Recombine governance units into 5-, 10- or 15-minute life-circle units.
+
+    Runs the audit's reading stages, groups building blocks (the finest units, or
+    street blocks from the network) into contiguous units within the level's population
+    range, nested in a parent unit unless --across, compact in walking time; writes
+    lifecircle-units.gpkg (a valid --units input), lifecircle-blocks.gpkg,
+    delineate-comparison.csv, delineate.json and (unless --no-map) delineation.html to --out.
+    """
+    from .delineate import delineate as run_delineate
+    from .delineate import delineation_writers
+    from .io.outputs import OutputFolder, write_outputs
+
+    names = {s.name for s in option_specs(DelineateOptions)}
+    options = DelineateOptions(**{k: opts.pop(k) for k in list(opts) if k in names})
+    settings = _settings(ctx, opts)
+    out = settings.run.out
+    with OutputFolder(out, inputs=settings.input_paths()) as folder:
+        result = _run_audit(settings)
+        d = run_delineate(
+            result,
+            options.level,
+            across=options.across,
+            blocks=options.blocks,
+            max_walk_min=options.max_walk_min,
+            time_limit_s=options.time_limit,
+        )
+        write_outputs(
+            folder,
+            delineation_writers(
+                d,
+                result.hierarchy,
+                page=not settings.run.no_map,
+                lang=settings.run.lang,
+                basemap=settings.run.basemap,
+            ),
+        )
+        written = folder.publish()
+    s = d.summary
+    if settings.verbosity >= 0:
+        rng = s["population_range"]
+        click.echo(
+            f"{s['level_name']['en']}: {s['units']} units from {s['blocks']['count']} "
+            f"{s['blocks']['source']}; {s['units_in_range']} within {rng['min']:,.0f}-"
+            f"{rng['max']:,.0f} residents{'' if rng['verified'] else ' (unverified range)'}; "
+            f"mean walk to centre {s['mean_walk_min']} min ({s['solver']['status']}, gap "
+            f"{s['solver']['gap']:.3f}, {s['solver']['seconds']} s)"
+        )
+        for parent, why in s["out_of_range"].items():
+            log.warning("note: %s: %s", parent, why)
         click.echo(f"wrote {', '.join(p.name for p in written)} to {out}")
 
 

@@ -16,13 +16,17 @@ audits on the new units.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import pandas as pd
 
 from .config import PopulationRange
+from .io.units import UnitHierarchy
 from .partition import Partition
+
+if TYPE_CHECKING:
+    from .pipeline import AuditResult
 
 #: Relation of a governance unit to the life-circle units drawn over it.
 RELATIONS = ("matched", "split", "merged", "split and merged")
@@ -77,3 +81,156 @@ class Delineation:
     block_source: str
     parent_level: str | None
     summary: dict[str, Any] = field(default_factory=dict)
+
+
+#: A block's finest unit is used as a building block (``blocks="auto"``) when the median
+#: analysed finest unit holds at most this share of the level's maximum population;
+#: otherwise the units are too big to build life circles from and street blocks are used.
+UNITS_AS_BLOCKS_MAX_SHARE = 0.5
+
+#: Prefix of the governance level written for the life-circle units.
+LEVEL_PREFIX = "lifecircle_"
+
+
+def delineate(
+    result: AuditResult,
+    level: str = "15min",
+    *,
+    across: str | None = None,
+    blocks: str = "auto",
+    max_walk_min: float | None = None,
+    time_limit_s: float = 60.0,
+    exact_max_blocks: int = 300,
+) -> Delineation:
+    """Group building blocks into life-circle units of ``level`` (see the module docstring).
+
+    Parameters
+    ----------
+    result
+        An audit (:func:`lifecircle.audit`): its walk graph, governance units, analysed
+        units, residents (its population method) and standard.
+    level
+        A level of the standard with a ``population`` range, e.g. ``"15min"``.
+    across
+        A governance level whose boundaries the units may cross (the flexible
+        recombination of the grassroots reforms); by default units nest inside one
+        unit of the parent level.
+    blocks
+        ``"units"`` (the finest governance units), ``"streets"`` (street blocks from the
+        walk network) or ``"auto"``: the finest units when they are small enough to
+        build from (median at most :data:`UNITS_AS_BLOCKS_MAX_SHARE` of the range's
+        maximum), else street blocks.
+    max_walk_min
+        Longest walk from a block to its unit's centre (minutes at the standard's
+        default walking profile); default: the level's minutes.
+    time_limit_s
+        Solver time limit (the exact MILP up to ``exact_max_blocks`` blocks per parent,
+        else the heuristic; both report their gap).
+    exact_max_blocks
+        Largest number of blocks solved by the exact MILP.
+
+    Returns
+    -------
+    Delineation
+        The units, blocks, governance comparison and the solver's status.
+    """
+    from ._delineate_build import build_delineation
+
+    return build_delineation(
+        result,
+        level,
+        across=across,
+        blocks=blocks,
+        max_walk_min=max_walk_min,
+        time_limit_s=time_limit_s,
+        exact_max_blocks=exact_max_blocks,
+    )
+
+
+def units_file_frame(d: Delineation, hierarchy: UnitHierarchy) -> gpd.GeoDataFrame:
+    """The new units as one ``--units`` layer (``unit_id``, ``name``, ``parent_id``, ``level``).
+
+    The governance levels down to the one the units nest in, then the life-circle units;
+    when the blocks were governance units (e.g. residents' committees), they follow as
+    the finest level, each inside its life-circle unit. ``lifecircle audit --units``
+    reads it as it is.
+    """
+    cols = ["unit_id", "name", "parent_id", "level", "geometry"]
+    frames = []
+    if d.parent_level is not None:
+        for level in hierarchy.levels[: hierarchy.levels.index(d.parent_level) + 1]:
+            table = hierarchy.units[level]
+            frames.append(
+                gpd.GeoDataFrame(
+                    {
+                        "unit_id": table["unit_id"].astype(str).to_numpy(),
+                        "name": table["name"].to_numpy(object),
+                        "parent_id": table["parent_id"].astype("string").to_numpy(object),
+                        "level": level,
+                    },
+                    geometry=table.geometry.to_numpy(),
+                    crs=table.crs,
+                )
+            )
+    lc = d.units.drop(columns=["in_range"]).assign(
+        in_range=d.units["in_range"].astype(int),
+        parent_id=d.units["parent_id"].replace("", None),
+    )
+    frames.append(lc)
+    if d.block_source.startswith("units:"):
+        finest = d.block_source.split(":", 1)[1]
+        table = hierarchy.units[finest].set_index(hierarchy.units[finest]["unit_id"].astype(str))
+        ids = d.blocks["block_id"].astype(str).to_numpy()
+        frames.append(
+            gpd.GeoDataFrame(
+                {
+                    "unit_id": ids,
+                    "name": table["name"].reindex(ids).to_numpy(object),
+                    "parent_id": d.blocks["unit_id"].to_numpy(object),
+                    "level": finest,
+                },
+                geometry=table.geometry.reindex(ids).to_numpy(),
+                crs="EPSG:4326",
+            )
+        )
+    out = pd.concat([f.to_crs("EPSG:4326") for f in frames], ignore_index=True)
+    return gpd.GeoDataFrame(out[cols + [c for c in out.columns if c not in cols]], crs="EPSG:4326")
+
+
+#: The files ``lifecircle delineate`` writes (the page too unless --no-map).
+OUTPUT_FILES = (
+    "lifecircle-units.gpkg",
+    "lifecircle-blocks.gpkg",
+    "delineate-comparison.csv",
+    "delineate.json",
+)
+
+
+def delineation_writers(
+    d: Delineation,
+    hierarchy: UnitHierarchy,
+    *,
+    page: bool = False,
+    lang: str = "en",
+    basemap: str = "osm",
+) -> dict[str, Any]:
+    """Output name -> function writing it to a path (:data:`OUTPUT_FILES`, and the page)."""
+    from .io.outputs import write_csv, write_geopackage, write_json
+
+    units = units_file_frame(d, hierarchy)
+    pages: dict[str, Any] = {}
+    if page:
+        from .render.delineation import write_delineation_html
+
+        pages["delineation.html"] = lambda p: write_delineation_html(
+            d, p, lang=lang, basemap=basemap
+        )
+    return {
+        **pages,
+        "lifecircle-units.gpkg": lambda p: write_geopackage(p, {"units": units}),
+        "lifecircle-blocks.gpkg": lambda p: write_geopackage(
+            p, {"blocks": d.blocks, "governance": d.governance}
+        ),
+        "delineate-comparison.csv": lambda p: write_csv(p, d.comparison),
+        "delineate.json": lambda p: write_json(p, d.summary),
+    }

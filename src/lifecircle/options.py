@@ -36,7 +36,14 @@ from .settings import (
 if TYPE_CHECKING:
     from .config import Standard
 
-__all__ = ["AuditOptions", "OptionSpec", "RunOptions", "SitingOptions", "option_specs"]
+__all__ = [
+    "AuditOptions",
+    "DelineateOptions",
+    "OptionSpec",
+    "RunOptions",
+    "SitingOptions",
+    "option_specs",
+]
 
 #: Kinds of option values (what a study file's value is checked as).
 KINDS = (
@@ -315,6 +322,35 @@ class SitingOptions:
     def candidates_path(self) -> Path | None:
         """The candidates file, or ``None`` for auto candidates."""
         return None if self.candidates == "auto" else Path(self.candidates)
+
+
+@dataclass(frozen=True)
+class DelineateOptions:
+    """The options of ``lifecircle delineate`` and :func:`lifecircle.delineate.delineate`."""
+
+    level: str = _opt("15min", "text", "Life-circle level to delineate (5min, 10min, 15min).")
+    across: str | None = _opt(
+        None,
+        "text",
+        "A governance level whose boundaries the units may cross (default: nest in one "
+        "unit of the blocks' parent level).",
+    )
+    blocks: str = _opt(
+        "auto",
+        "choice",
+        "Building blocks: the finest governance units, street blocks from the network, or "
+        "auto (units when small enough).",
+        choices=("auto", "units", "streets"),
+    )
+    max_walk_min: float | None = _opt(
+        None, "number", "Longest walk from a block to its unit's centre (default: the level)."
+    )
+    time_limit: float = _opt(
+        60.0, "number", "Solver time limit in seconds; past it, the best split with its gap."
+    )
+
+    def __post_init__(self) -> None:
+        _check_values(self, "delineate options")
 
 
 @dataclass(frozen=True)

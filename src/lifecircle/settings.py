@@ -165,6 +165,7 @@ OPTION_RANGES: dict[str, OptionRange] = {
         0.0, 1.0, why="it is a share of each unit's population, e.g. 0.5"
     ),
     "time_limit": OptionRange(0.0, 86_400.0, min_open=True, unit="s", default=60.0),
+    "max_walk_min": OptionRange(0.0, 120.0, min_open=True, unit="min"),
     "seed": OptionRange(0, 2**32 - 1, integer=True, default=0),
 }
 
