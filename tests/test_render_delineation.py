@@ -27,10 +27,16 @@ from lifecircle.partition import Partition
 from lifecircle.render._delineation_map import RANGE_COLOURS
 from lifecircle.render.delineation import build_delineation_html, write_delineation_html
 from tests.conftest import HOSTILE_UNIT
+from tests.test_browser import CHROMIUM
+from tests.test_browser import browser as browser  # the shared fixture
 
 ISLAND = re.compile(r'<script type="application/json" id="lc-data">(.*?)</script>', re.DOTALL)
 LON0, LAT0, STEP = 121.40, 31.20, 0.01
 MAX_BYTES = 2_000_000
+
+needs_chromium = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium"
+)
 
 
 def box(c0: float, c1: float) -> shapely.Polygon:
@@ -306,3 +312,34 @@ def test_bad_options_are_refused(tmp_path):
 def test_same_inputs_same_bytes():
     d = delineation()
     assert build_delineation_html(d) == build_delineation_html(d)
+
+
+@pytest.fixture(scope="module")
+def browser_page(browser, pages):
+    """The English page (hostile names, OSM tiles blocked) open in Chromium."""
+    from tests.test_browser import open_page
+
+    page, visit = open_page(browser, pages["en"], tile_hosts=("tile.openstreetmap.org",))
+    yield page, visit
+    page.close()
+
+
+@needs_chromium
+def test_page_in_a_browser(browser_page, tmp_path):
+    page, visit = browser_page
+    assert visit.errors == []
+    assert all("tile.openstreetmap.org" in url for url in visit.blocked)
+    # 3 units + 2 governance outlines (blocks off at first); 3 centre markers
+    assert page.locator("#lc-map path.leaflet-interactive").count() == 3 + 2 + 3
+    page.evaluate("""() => window.lcMap.eachLayer(layer => {
+        if (layer.getTooltip && layer.getTooltip()) { layer.openTooltip(); }
+    })""")
+    assert page.evaluate("() => window.__xss") is None
+    tips = page.locator(".leaflet-tooltip").all_inner_texts()
+    assert any(HOSTILE_UNIT in tip and "2,000" in tip for tip in tips)
+    assert "OpenStreetMap contributors" in page.locator(".leaflet-control-attribution").inner_text()
+    # the report sits under the map, in the page's flow
+    box = page.locator("#lc-map").bounding_box()
+    report = page.locator("main.lc-report").bounding_box()
+    assert box["height"] > 400 and report["y"] >= box["y"] + box["height"] - 1
+    page.screenshot(path=str(tmp_path / "delineation.png"), full_page=True)

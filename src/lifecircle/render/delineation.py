@@ -56,6 +56,7 @@ body { max-width: none; margin: 0; padding: 0; }
 main.lc-report { max-width: 1060px; margin: 0 auto; padding: 8px 28px 60px; }
 .card { border-top-color: var(--muted); }
 td .swatch { border-radius: 2px; }
+table.units td:nth-child(4) { white-space: nowrap; }
 @media print { #lc-map { height: 60vh; break-after: page; } main.lc-report { padding: 0; } }
 """
 
