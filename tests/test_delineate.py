@@ -84,7 +84,13 @@ def tiny_units(tmp_path_factory: pytest.TempPathFactory) -> tuple[object, object
 @pytest.fixture(scope="module")
 def tiny_result(tiny_osm, tiny_facilities_csv, tiny_units):
     upath, ppath = tiny_units
-    return lifecircle.audit(tiny_osm, [tiny_facilities_csv], upath, ppath, osm_pois=False, keep_edge_units=True)
+    return _audit(tiny_osm, tiny_facilities_csv, upath, ppath)
+
+
+def _audit(network, facilities, units, population):
+    return lifecircle.audit(
+        network, [facilities], units, population, osm_pois=False, keep_edge_units=True
+    )
 
 
 def _contiguous(d) -> bool:
@@ -119,19 +125,22 @@ def test_committees_pair_up_inside_their_streets(tiny_result):
 def test_the_units_file_audits(tiny_result, tiny_osm, tiny_facilities_csv, tiny_units, tmp_path):
     d = delineate(tiny_result, "10min", blocks="units")
     frame = units_file_frame(d, tiny_result.hierarchy)
-    assert list(frame["level"].unique()) == [
-        "district",
-        "street",
-        "lifecircle_10min",
-        "committee",
-    ] or (frame["level"].iloc[0] == "district")
+    levels = ["district", "street", "lifecircle_10min", "committee"]
+    assert list(frame["level"].unique()) == levels
+    # each committee sits in the life-circle unit its block went to
+    lc_of = d.blocks.set_index("block_id")["unit_id"]
+    committees = frame[frame["level"] == "committee"].set_index("unit_id")["parent_id"]
+    assert committees.to_dict() == lc_of.reindex(committees.index).to_dict()
     path = tmp_path / "lifecircle-units.gpkg"
     frame.to_file(path)
-    again = lifecircle.audit(tiny_osm, [tiny_facilities_csv], path, tiny_units[1], osm_pois=False, keep_edge_units=True)
-    assert len(again.hierarchy.levels) == 4
-    assert again.hierarchy.levels[2] == again.hierarchy.levels[2]
-    lc = again.units[again.hierarchy.levels[2]]
-    assert len(lc) == 4
+    again = _audit(tiny_osm, tiny_facilities_csv, path, tiny_units[1])
+    assert again.hierarchy.levels == levels
+    lc = again.units["lifecircle_10min"]
+    assert sorted(lc["unit_id"]) == sorted(d.units["unit_id"])
+    # the audit's residents per life-circle unit are the delineation's
+    got = lc.set_index("unit_id")["population"].sort_index().to_numpy(float)
+    want = d.units.set_index("unit_id")["population"].sort_index().to_numpy(float)
+    np.testing.assert_allclose(got, want, rtol=1e-6)
 
 
 def test_across_streets_and_errors(tiny_result):
