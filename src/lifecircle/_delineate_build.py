@@ -22,7 +22,7 @@ from .blocks import (
     blocks_from_units,
     street_blocks,
 )
-from .delineate import LEVEL_PREFIX, UNITS_AS_BLOCKS_MAX_SHARE, Delineation
+from .delineate import LEVEL_PREFIX, RELATIONS, UNITS_AS_BLOCKS_SHARE, Delineation
 from .errors import ConfigError
 from .partition import POP_TOL, Partition, PartitionProblem, partition
 
@@ -57,7 +57,7 @@ def build_delineation(
         result.units[finest].set_index(result.units[finest]["unit_id"].astype(str))["population"],
         errors="coerce",
     )
-    kind = _block_kind(blocks, unit_pop.reindex(fin["unit_id"].astype(str)), rng.max)
+    kind = _block_kind(blocks, unit_pop.reindex(fin["unit_id"].astype(str)), rng.min)
     graph = result.graph
     if kind == "units":
         blk = blocks_from_units(fin[["unit_id", "name", "parent_id", "geometry"]], crs=graph.crs)
@@ -152,14 +152,16 @@ def _level(result: AuditResult, level: str) -> Level:
     return lv
 
 
-def _block_kind(blocks: str, unit_pop: pd.Series, pop_max: float) -> str:
+def _block_kind(blocks: str, unit_pop: pd.Series, pop_min: float) -> str:
     if blocks in ("units", "streets"):
         return blocks
     if blocks != "auto":
         msg = f"--blocks: got {blocks!r}; use auto, units or streets"
         raise ConfigError("lifecircle delineate", [msg])
-    median = float(np.nanmedian(unit_pop.to_numpy(float))) if len(unit_pop) else np.inf
-    return "units" if median <= UNITS_AS_BLOCKS_MAX_SHARE * pop_max else "streets"
+    pops = unit_pop.to_numpy(float)
+    pops = pops[np.isfinite(pops)]
+    small = float(np.mean(pops <= pop_min)) if len(pops) else 0.0
+    return "units" if small >= UNITS_AS_BLOCKS_SHARE else "streets"
 
 
 def _nest_level(levels: list[str], parent_level: str | None, across: str | None) -> str | None:
@@ -353,9 +355,7 @@ def _summary(
         "max_walk_min_of_units": (
             None if units["max_walk_min"].isna().all() else float(units["max_walk_min"].max())
         ),
-        "relations": {
-            r: int(counts.get(r, 0)) for r in ("matched", "split", "merged", "split and merged")
-        },
+        "relations": {r: int(counts.get(r, 0)) for r in RELATIONS},
         "solver": {
             "status": p.status,
             "objective_resident_m": round(p.objective, 1),

@@ -410,16 +410,22 @@ def delineate(ctx: click.Context, **opts: Any) -> None:
     s = d.summary
     if settings.verbosity >= 0:
         rng = s["population_range"]
+        flag = "" if rng["verified"] else " (unverified range)"
         click.echo(
             f"{s['level_name']['en']}: {s['units']} units from {s['blocks']['count']} "
-            f"{s['blocks']['source']}; {s['units_in_range']} within {rng['min']:,.0f}-"
-            f"{rng['max']:,.0f} residents{'' if rng['verified'] else ' (unverified range)'}; "
+            f"{_block_words(s['blocks']['source'])}; {s['units_in_range']} within "
+            f"{rng['min']:,.0f}-{rng['max']:,.0f} residents{flag}; "
             f"mean walk to centre {s['mean_walk_min']} min ({s['solver']['status']}, gap "
             f"{s['solver']['gap']:.3f}, {s['solver']['seconds']} s)"
         )
         for parent, why in s["out_of_range"].items():
             log.warning("note: %s: %s", parent, why)
         click.echo(f"wrote {', '.join(p.name for p in written)} to {out}")
+
+
+def _block_words(source: str) -> str:
+    """``"street blocks"`` or ``"units:committee"`` -> words for the command's line."""
+    return f"{source.split(':', 1)[1]} units" if source.startswith("units:") else source
 
 
 def _site(result: Any, options: SitingOptions) -> Any:

@@ -83,10 +83,11 @@ class Delineation:
     summary: dict[str, Any] = field(default_factory=dict)
 
 
-#: A block's finest unit is used as a building block (``blocks="auto"``) when the median
-#: analysed finest unit holds at most this share of the level's maximum population;
-#: otherwise the units are too big to build life circles from and street blocks are used.
-UNITS_AS_BLOCKS_MAX_SHARE = 0.5
+#: ``blocks="auto"`` builds from the finest governance units when this share of them (by
+#: count) hold at most the level's minimum population each -- they are building blocks a
+#: unit is made of -- and from street blocks otherwise (e.g. streets of 30,000-150,000
+#: residents are not building blocks of 15-minute units of 50,000-100,000).
+UNITS_AS_BLOCKS_SHARE = 0.9
 
 #: Prefix of the governance level written for the life-circle units.
 LEVEL_PREFIX = "lifecircle_"
@@ -118,8 +119,8 @@ def delineate(
     blocks
         ``"units"`` (the finest governance units), ``"streets"`` (street blocks from the
         walk network) or ``"auto"``: the finest units when they are small enough to
-        build from (median at most :data:`UNITS_AS_BLOCKS_MAX_SHARE` of the range's
-        maximum), else street blocks.
+        build from (:data:`UNITS_AS_BLOCKS_SHARE` of them at most the range's minimum),
+        else street blocks.
     max_walk_min
         Longest walk from a block to its unit's centre (minutes at the standard's
         default walking profile); default: the level's minutes.
