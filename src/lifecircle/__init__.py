@@ -17,6 +17,7 @@ from ._version import __version__
 from .access import compute_access, nearest_distance, snap_facilities
 from .config import Category, Profile, Standard, list_standards, load_standard
 from .coverage import citywide, coverage_by_unit, find_gaps, units_inside_network
+from .delineate import Delineation, delineate  # the function: lifecircle.delineate(result, ...)
 from .errors import (
     ConfigError,
     CRSError,
@@ -46,6 +47,7 @@ __all__ = [
     "Category",
     "ConfigError",
     "DataError",
+    "Delineation",
     "InputFileError",
     "InputFormatError",
     "LifecircleError",
@@ -62,6 +64,7 @@ __all__ = [
     "citywide",
     "compute_access",
     "coverage_by_unit",
+    "delineate",
     "facilities_from_osm",
     "facilities_from_tags",
     "find_gaps",

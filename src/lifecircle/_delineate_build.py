@@ -132,7 +132,7 @@ def build_delineation(
         block_source=source,
         parent_level=nest_level,
     )
-    d.summary = _summary(d, across=across, limit_min=limit_min, speed=speed, gov_level=gov_level)
+    d.facts = _summary(d, across=across, limit_min=limit_min, speed=speed, gov_level=gov_level)
     return d
 
 

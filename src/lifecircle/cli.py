@@ -407,7 +407,7 @@ def delineate(ctx: click.Context, **opts: Any) -> None:
             ),
         )
         written = folder.publish()
-    s = d.summary
+    s = d.summary()
     if settings.verbosity >= 0:
         rng = s["population_range"]
         flag = "" if rng["verified"] else " (unverified range)"

@@ -16,6 +16,7 @@ audits on the new units.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
@@ -66,8 +67,8 @@ class Delineation:
         ``"street blocks"`` or ``"units:<level>"``.
     parent_level
         The governance level the units nest in (None: free).
-    summary
-        Plain data for ``delineate.json``.
+    facts
+        Plain data for ``delineate.json`` (also :meth:`summary`).
     """
 
     level: str
@@ -80,7 +81,17 @@ class Delineation:
     partition: Partition
     block_source: str
     parent_level: str | None
-    summary: dict[str, Any] = field(default_factory=dict)
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        """The figures of ``delineate.json``: range, blocks, units in range, walks, solver."""
+        return dict(self.facts)
+
+    def to_map(self, path: str | Path, *, lang: str = "en", basemap: str = "osm") -> Path:
+        """Write ``delineation.html``: the units on a map, and the comparison report."""
+        from .render.delineation import write_delineation_html
+
+        return write_delineation_html(self, Path(path), lang=lang, basemap=basemap)
 
 
 #: ``blocks="auto"`` builds from the finest governance units when this share of them (by
@@ -221,11 +232,7 @@ def delineation_writers(
     units = units_file_frame(d, hierarchy)
     pages: dict[str, Any] = {}
     if page:
-        from .render.delineation import write_delineation_html
-
-        pages["delineation.html"] = lambda p: write_delineation_html(
-            d, p, lang=lang, basemap=basemap
-        )
+        pages["delineation.html"] = lambda p: d.to_map(p, lang=lang, basemap=basemap)
     return {
         **pages,
         "lifecircle-units.gpkg": lambda p: write_geopackage(p, {"units": units}),
@@ -233,5 +240,5 @@ def delineation_writers(
             p, {"blocks": d.blocks, "governance": d.governance}
         ),
         "delineate-comparison.csv": lambda p: write_csv(p, d.comparison),
-        "delineate.json": lambda p: write_json(p, d.summary),
+        "delineate.json": lambda p: write_json(p, d.summary()),
     }
