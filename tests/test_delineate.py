@@ -190,3 +190,38 @@ def test_cli_writes_the_outputs(tiny_osm, tiny_facilities_csv, tiny_units, tmp_p
     assert (out / "lifecircle-units.gpkg").exists() and (out / "delineate-comparison.csv").exists()
     res = invoke(["delineate", "--network", tiny_osm, "--level", "9min", "--out", tmp_path / "x"])
     assert res.exit_code == 2
+
+
+# --------------------------------------------------------------------------- the bundled sample
+
+
+@pytest.mark.parametrize(("level", "across"), [("15min", "street"), ("10min", None)])
+def test_sample_units_in_range_or_explained(sample_result, sample_paths, level, across, tmp_path):
+    """Street blocks of the sample; every unit in range, or its parent's reason is given."""
+    d = delineate(sample_result, level, across=across, time_limit_s=20)
+    assert d.block_source == "street blocks"
+    rng = d.population_range
+    assert d.units["population"].sum() == pytest.approx(d.blocks["population"].sum())
+    assert d.blocks["population"].sum() == pytest.approx(
+        sample_result.access["population"].sum(), rel=1e-6
+    )
+    out_of_range = d.units[~d.units["in_range"]]
+    if across is None:
+        # each unit out of range lies in a parent whose reason is written
+        explained = set(d.summary()["out_of_range"])
+        assert set(out_of_range["parent_id"].astype(str)) <= explained
+        assert set(d.comparison.loc[d.comparison["out_of_range"] != "", "unit_id"]) == explained
+    else:
+        assert len(out_of_range) <= len(d.units) // 4
+    assert (d.units["population"][d.units["in_range"]] >= rng.min - 1e-6).all()
+    assert (d.units["population"][d.units["in_range"]] <= rng.max + 1e-6).all()
+    # the page shows them, and an audit runs on the new units
+    page = d.to_map(tmp_path / "delineation.html").read_text(encoding="utf-8")
+    assert d.units["unit_id"].iloc[0] in page and "OpenStreetMap" in page
+    path = tmp_path / "lifecircle-units.gpkg"
+    units_file_frame(d, sample_result.hierarchy).to_file(path)
+    again = lifecircle.audit(
+        sample_paths["network"], [sample_paths["facilities"]], path, sample_paths["population"]
+    )
+    assert again.hierarchy.levels[-1] == f"lifecircle_{level}"
+    assert set(again.units[f"lifecircle_{level}"]["unit_id"]) <= set(d.units["unit_id"])

@@ -170,9 +170,15 @@ def units_file_frame(d: Delineation, hierarchy: UnitHierarchy) -> gpd.GeoDataFra
     cols = ["unit_id", "name", "parent_id", "level", "geometry"]
     frames = []
     if d.parent_level is not None:
-        for level in hierarchy.levels[: hierarchy.levels.index(d.parent_level) + 1]:
+        # only the governance units above the new ones: every branch ends in a life circle
+        keep = set(d.units["parent_id"].astype(str))
+        levels = hierarchy.levels[: hierarchy.levels.index(d.parent_level) + 1]
+        for level in reversed(levels):
             table = hierarchy.units[level]
-            frames.append(
+            table = table[table["unit_id"].astype(str).isin(keep)]
+            keep = set(table["parent_id"].dropna().astype(str))
+            frames.insert(
+                0,
                 gpd.GeoDataFrame(
                     {
                         "unit_id": table["unit_id"].astype(str).to_numpy(),
@@ -182,7 +188,7 @@ def units_file_frame(d: Delineation, hierarchy: UnitHierarchy) -> gpd.GeoDataFra
                     },
                     geometry=table.geometry.to_numpy(),
                     crs=table.crs,
-                )
+                ),
             )
     lc = d.units.drop(columns=["in_range"]).assign(
         in_range=d.units["in_range"].astype(int),
