@@ -168,7 +168,7 @@ def units_file_frame(d: Delineation, hierarchy: UnitHierarchy) -> gpd.GeoDataFra
     reads it as it is.
     """
     cols = ["unit_id", "name", "parent_id", "level", "geometry"]
-    frames = []
+    frames: list[gpd.GeoDataFrame] = []
     if d.parent_level is not None:
         # only the governance units above the new ones: every branch ends in a life circle
         keep = set(d.units["parent_id"].astype(str))
