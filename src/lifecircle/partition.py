@@ -24,8 +24,14 @@ Parents are independent (no unit spans two parents), so both solvers solve paren
 parent and add up objectives and bounds.
 
 - :func:`partition_exact` -- a MILP solved by HiGHS (:mod:`lifecircle._partition_milp`).
-- :func:`partition_heuristic` -- region growing plus local search, with a proven lower
-  bound (:mod:`lifecircle._partition_heuristic`).
+- :func:`partition_heuristic` -- seeding, admissible region growing and local search,
+  with a proven lower bound from an LP relaxation (:mod:`lifecircle._partition_heuristic`).
+
+The walking limit is hard: every block may walk to its unit's centre. Where it binds
+(a street whose blocks no few centres can all reach), more units than the population
+range allows are needed, and the range violation is unavoidable;
+:func:`lifecircle._partition_heuristic.lp_bound` with ``least_violation=True`` proves
+how much of it.
 - :func:`partition` -- picks one by size.
 """
 
@@ -95,8 +101,9 @@ class Partition:
     objective
         ``sum_i pop_i * walk(i, centre(unit(i)))`` in resident-metres.
     bound
-        A proven lower bound of the objective among splits whose range violation is at
-        most :attr:`range_violation` (``== objective`` when optimal).
+        A proven lower bound of the objective among splits in which every parent's range
+        violation is at most that of this split (``== objective`` when optimal; the same
+        as "total violation at most :attr:`range_violation`" when all are in range).
     gap
         ``(objective - bound) / objective`` (0 when the objective is 0).
     status
@@ -456,7 +463,10 @@ def partition_heuristic(
     seed
         Seed of the random tie-breaking.
     time_limit_s
-        Wall-clock limit; the local search stops early at it.
+        Wall-clock limit of the search, shared by the parents in proportion to their
+        squared size; the search stops early after a few restarts once every parent is in
+        range. The bound's LP may take up to
+        :data:`lifecircle._partition_heuristic.LP_MIN_SECONDS` more per parent.
 
     Returns
     -------
@@ -474,7 +484,12 @@ def partition_heuristic(
     pop, subs = validate(problem)
     deadline = t0 + float(time_limit_s)
     rng = np.random.default_rng(seed)
-    results = [solve_parent(sub, rng=rng, deadline=deadline) for sub in subs]
+    weights = np.array([s.m**2 for s in subs], dtype=float)
+    results = []
+    for g, sub in enumerate(subs):
+        left = deadline - time.monotonic()
+        share = left * weights[g] / max(weights[g:].sum(), 1.0)
+        results.append(solve_parent(sub, rng=rng, deadline=time.monotonic() + max(share, 0.0)))
     return assemble(subs, results, pop.size, time.monotonic() - t0)
 
 
