@@ -245,3 +245,64 @@ def test_properties_exact_and_heuristic(seed, n, parents):
         assert exact.objective >= heur.bound - 1e-6
         if heur.objective > 0:
             assert heur.bound >= heur.objective * (1 - heur.gap) - 1e-6
+
+
+# --- the LP relaxation bounds -----------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_lp_bounds_below_brute_force(seed):
+    # one parent: the LP's least violation <= the least violation of any contiguous
+    # admissible split; its walk bound at that violation <= the optimal walk
+    from lifecircle._partition_heuristic import lp_bound
+    from lifecircle.partition import validate
+
+    pb = _random(100 + seed, 7)
+    v, w = _brute(pb)
+    (sub,) = validate(pb)[1]
+    far = 1e9
+    assert lp_bound(sub, 0.0, deadline=far, least_violation=True) <= v + 1e-6
+    assert lp_bound(sub, v, deadline=far) <= w + 1e-6
+
+
+def test_walk_limit_forces_violation_and_lp_proves_it():
+    # 5 blocks of 10 in a line, units of 30-50, walks 100 m apart but only 100 m allowed:
+    # a unit is a centre and its neighbours (at most 30); one unit of 50 is too far for
+    # the ends. Best: {0,1,2} (30) + {3,4} (20, 10 short) or symmetric: violation 10.
+    pb = _grid(1, 5, [10] * 5, 30, 50, radius=100)
+    from lifecircle._partition_heuristic import lp_bound
+    from lifecircle.partition import validate
+
+    (sub,) = validate(pb)[1]
+    assert lp_bound(sub, 0.0, deadline=1e9, least_violation=True) > 0  # range impossible
+    for solve in (partition_exact, partition_heuristic):
+        res = solve(pb, time_limit_s=20)
+        _check_valid(pb, res)
+        assert res.range_violation == pytest.approx(10.0)
+        assert res.centre.size == 2
+        assert res.objective == pytest.approx(10 * 100 * 2 + 10 * 100)
+    heur = partition_heuristic(pb)
+    assert 0 < heur.bound <= heur.objective and heur.gap < 1
+
+
+# --- the bundled central-Shanghai sample (pickled PartitionProblems) ------------------
+
+#: Range violation the heuristic reaches on the sample problems (all walking limits kept);
+#: the LP relaxation proves at least 179,741 and 355,886 residents are unavoidable.
+SAMPLE_MAX_VIOLATION = {"d10_sample_10min.pkl": 300_000, "d10_sample_5min.pkl": 520_000}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(SAMPLE_MAX_VIOLATION))
+def test_sample_instances(name):
+    import pickle
+    from pathlib import Path
+
+    with open(Path(__file__).parent / "data" / name, "rb") as fh:
+        pb = pickle.load(fh)  # our own test data (tests/data), never user input
+    res = partition_heuristic(pb, time_limit_s=60)
+    _check_valid(pb, res)
+    assert not any("beyond the walking limit" in r for r in res.parents_out_of_range.values())
+    assert res.range_violation <= SAMPLE_MAX_VIOLATION[name]
+    assert 0 < res.bound <= res.objective
+    assert res.gap < 1

@@ -1,34 +1,39 @@
-"""The partition heuristic: region growing plus local search, one parent at a time.
+"""The partition heuristic: seeding, admissible growth and local search, one parent at a time.
 
-For one parent (``m`` blocks, ``E`` adjacency edges, ``P`` admissible pairs):
+For one parent (``m`` blocks, ``E`` adjacency edges, ``P`` admissible pairs). The walking
+limit is hard throughout: every block may walk to its unit's centre (a pair stored in
+``walk_m``); the search minimises the range violation, then the walk.
 
-1. **Number of units.** ``K`` candidates between the fewest and the most units whose
-   population ranges can hold the parent (:func:`lifecircle.partition.count_bounds`),
-   most first (more centres, shorter walks; merges below can still reduce it), at least
-   one per connected component; when no whole number fits, the one or two counts of
-   least unavoidable violation.
-2. **Seeds far apart.** Farthest-point sampling on the contiguity graph weighted by the
-   walk between adjacent blocks: ``K`` Dijkstra runs, ``O(K (E + m log m))``.
-3. **Region growing.** Every block joins its nearest seed along the contiguity graph
-   (one multi-source Dijkstra); the regions are contiguous, since each block's
-   shortest-path predecessor joins the same seed.
+1. **Unit counts.** Every count ``K`` whose population ranges can hold the parent
+   (:func:`lifecircle.partition.count_bounds`) and the counts around the number of
+   centres a greedy set cover needs to reach every block within the walking limit
+   (:func:`_cover_count`; where it exceeds the admissible counts, the walking limit,
+   not the range, decides), nearest the larger of the two first, at most
+   :data:`MAX_COUNTS`.
+2. **Seeds.** Randomised greedy p-median on the dense walk matrix (a missing pair costs
+   :func:`_far`), then a few k-medoids steps, ``O(K m^2)``; farthest-point sampling on
+   the contiguity graph above :data:`DENSE_MAX` blocks.
+3. **Admissible growth** (:func:`_grow`): a block joins an adjacent unit whose centre it
+   may walk to, nearest first, while the unit stays below a cap (``pop_max``, or
+   ``total / K`` on odd restarts); blocks no unit can take start new units. Every unit
+   is contiguous and admissible.
 4. **Local search**, in rounds of ``O(E + P)`` numpy work: every unit re-picks its best
-   centre (the member with the least population-weighted walk from all members);
-   every boundary move (a non-centre block to an adjacent unit) and every merge of two
-   adjacent units is scored lexicographically (change of range violation, then of walk),
-   and the improving ones are applied best first, each unit at most once a round, a move
-   only when its unit stays contiguous (a Dijkstra-free check: connected components of
-   the unit without the block, ``O(size of the unit)``). At most :data:`MAX_ROUNDS`
-   rounds, or until the deadline. A pair missing from ``walk_m`` (too far) costs
-   :func:`_far` metres per resident, so the search moves blocks out of such units.
+   centre among the members all its blocks may walk to; improving merges and boundary
+   moves (lexicographic: range violation, then walk), a move into a unit whose centre
+   is too far only when it reduces the violation and the grown unit has another
+   admissible centre; when stuck, **splits** of units out of range along a BFS tree
+   from the centre (:meth:`_State.split`), then **dissolving** a unit below the range
+   into its neighbours (:meth:`_State.dissolve`). Contiguity is kept by a
+   connected-components check per move. At most :data:`MAX_ROUNDS` rounds.
+5. **Restarts**: steps 2-4 for every count, :data:`MIN_RESTARTS` to
+   :data:`MAX_RESTARTS` times (stopping at ``MIN_RESTARTS`` once in range) or until the
+   deadline; the best split (least violation, then walk) is kept.
 
-The best split over the ``K`` candidates (least violation, then least walk) is kept.
-
-**Lower bound** (:func:`lifecircle.partition.min_walk_bound`): when the split is within
-the range, any split within the range has at most ``floor(total / pop_min)`` units, so
-at most that many blocks walk 0 and every other block walks at least to its nearest
-admissible centre other than itself. When the split is out of range, the bound is 0
-(valid for any split). The gap is reported against it.
+**Lower bound** (:func:`lp_bound`): the LP relaxation of the p-median model with the
+population range (slack budget = the split's violation) and the valid inequality "a
+non-centre block has a neighbour in its unit", proven in its docstring; raised to
+:func:`lifecircle.partition.min_walk_bound` when the split is in range. With
+``least_violation=True`` the same LP bounds the range violation itself from below.
 """
 
 from __future__ import annotations
@@ -94,7 +99,11 @@ class _State:
         self.unit = self.unit.ravel()
 
     def recentre(self) -> None:
-        """Each unit takes the member with the least walk (missing pairs cost ``far``)."""
+        """Each unit takes the member all its blocks may walk to with the least walk.
+
+        Where no member qualifies: the fewest members beyond the limit, then the least
+        walk (a missing pair costs ``far``).
+        """
         sub, unit = self.sub, self.unit
         k = int(unit.max()) + 1
         upop = np.bincount(unit, weights=sub.pop, minlength=k)
@@ -105,8 +114,9 @@ class _State:
         reach_pop = np.bincount(pj, weights=sub.pop[pi], minlength=sub.m)
         reach_cnt = np.bincount(pj, minlength=sub.m)
         uj = unit
-        score = cost + self.far * (upop[uj] - reach_pop) + 1e-3 * (ucnt[uj] - reach_cnt)
-        order = np.lexsort((score, uj))
+        score = cost + self.far * (upop[uj] - reach_pop)
+        # fewest members beyond the walking limit first (even residents-free ones)
+        order = np.lexsort((score, ucnt[uj] - reach_cnt, uj))
         first = np.ones(order.size, dtype=bool)
         first[1:] = uj[order][1:] != uj[order][:-1]
         self.centre = np.empty(k, dtype=np.int64)
