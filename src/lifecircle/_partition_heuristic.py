@@ -162,6 +162,54 @@ class _State:
         reach = np.diff(self.look[members][:, members].tocsc().indptr)
         return bool(np.any(reach == members.size))
 
+    def _reach(self) -> tuple[np.ndarray, np.ndarray]:
+        """Where units could be centred, in ``O(P)``.
+
+        Returns per block whether every member of its unit may walk to it, and the keys
+        ``c * k + v`` (``k`` units) of the blocks ``c`` every member of its own unit and
+        of another unit ``v`` may walk to (the two could merge, centred on ``c``).
+        """
+        sub, unit = self.sub, self.unit
+        nu = int(unit.max()) + 1
+        ucnt = np.bincount(unit, minlength=nu)
+        same = unit[sub.pi] == unit[sub.pj]
+        good = np.bincount(sub.pj[same], minlength=sub.m) == ucnt[unit]
+        other = ~same
+        key, cnt = np.unique(sub.pj[other] * nu + unit[sub.pi[other]], return_counts=True)
+        full = key[(cnt == ucnt[key % nu]) & good[key // nu]]
+        return good, full
+
+    def _merge(self, a: np.ndarray, ub: np.ndarray) -> int:
+        """Merge adjacent units (edges ``a`` -> unit ``ub``) where that reduces the violation.
+
+        Only units that can be centred on a member all blocks of both may walk to; each
+        unit at most once. Returns how many merges were applied.
+        """
+        sub, unit, upop = self.sub, self.unit, self.upop
+        lo, hi, nu = sub.pop_min, sub.pop_max, upop.size
+        ua = unit[a]
+        key = np.unique(np.minimum(ua, ub) * nu + np.maximum(ua, ub))
+        m1, m2 = key // nu, key % nu
+        dv = (
+            violation(upop[m1] + upop[m2], lo, hi)
+            - violation(upop[m1], lo, hi)
+            - violation(upop[m2], lo, hi)
+        )
+        _, full = self._reach()
+        cu, cv = unit[full // nu], full % nu
+        mergeable = np.isin(key, np.minimum(cu, cv) * nu + np.maximum(cu, cv))
+        touched = np.zeros(nu, dtype=bool)
+        applied = 0
+        for t in np.argsort(dv, kind="stable"):
+            if dv[t] >= -POP_TOL:
+                break
+            if touched[m1[t]] or touched[m2[t]] or not mergeable[t]:
+                continue
+            touched[m1[t]] = touched[m2[t]] = True
+            unit[unit == m2[t]] = m1[t]
+            applied += 1
+        return applied
+
     def round(self) -> int:
         """One round of improving merges and boundary moves; returns how many were applied."""
         sub, unit = self.sub, self.unit
@@ -169,27 +217,8 @@ class _State:
         upop = self.upop
         cross = unit[self.ea] != unit[self.eb]
         a, ub = self.ea[cross], unit[self.eb[cross]]
-        applied = 0
+        applied = self._merge(a, ub) if a.size else 0
         touched = np.zeros(upop.size, dtype=bool)
-        # merges of adjacent units that reduce the violation
-        if a.size:
-            ua = unit[a]
-            u1, u2 = np.minimum(ua, ub), np.maximum(ua, ub)
-            key = np.unique(u1 * upop.size + u2)
-            m1, m2 = key // upop.size, key % upop.size
-            dv = (
-                violation(upop[m1] + upop[m2], lo, hi)
-                - violation(upop[m1], lo, hi)
-                - violation(upop[m2], lo, hi)
-            )
-            for t in np.argsort(dv, kind="stable"):
-                if dv[t] >= -POP_TOL:
-                    break
-                if touched[m1[t]] or touched[m2[t]] or not self._has_centre(m1[t], m2[t]):
-                    continue
-                touched[m1[t]] = touched[m2[t]] = True
-                unit[unit == m2[t]] = m1[t]
-                applied += 1
         if applied:
             self.compact()
             self.recentre()
@@ -216,7 +245,12 @@ class _State:
         # into a unit whose centre is too far: only to reduce the violation, and only
         # when the grown unit has another member all its blocks may walk to
         far_move = to_new < 0
-        dv = np.where(far_move & (dv > -POP_TOL), np.inf, dv)
+        # ... i.e. a member ``c`` of the target that all its members and the block reach
+        nu = upop.size
+        good, _ = self._reach()
+        sel = good[sub.pj] & (unit[sub.pi] != unit[sub.pj])
+        far_ok = np.isin(a * nu + ub, sub.pi[sel] * nu + unit[sub.pj[sel]])
+        dv = np.where(far_move & ((dv > -POP_TOL) | ~far_ok), np.inf, dv)
         dv = np.where(np.abs(dv) > POP_TOL, dv, 0.0)
         good = (dv < 0) | ((dv == 0) & (dw < -1e-9 * max(1.0, float(np.abs(dw).max()))))
         idx = np.flatnonzero(good)
@@ -224,8 +258,6 @@ class _State:
         for t in idx:
             u, v, b = ua[t], ub[t], a[t]
             if touched[u] or touched[v] or unit[b] != u:
-                continue
-            if far_move[t] and not self._has_centre(int(v), int(u), int(b)):
                 continue
             if not self._connected_without(int(b)):
                 continue
@@ -391,17 +423,35 @@ def _medoid_seeds(
     return centres
 
 
+def _walks(
+    look: sp.csr_matrix, dense: np.ndarray | None, far: float, blocks: np.ndarray, centre: int
+) -> np.ndarray:
+    """Walk of ``blocks`` to ``centre``, -1 where not admissible (dense when given)."""
+    if dense is None:
+        return np.asarray(look[blocks, centre].todense()).ravel() - 1.0
+    w = dense[blocks, centre]
+    return np.where(w < far, w, -1.0)
+
+
 def _grow(
-    sub: SubProblem, adm: sp.csr_matrix, look: sp.csr_matrix, seeds: np.ndarray, cap: float
+    sub: SubProblem,
+    seeds: np.ndarray,
+    cap: float,
+    *,
+    adm: sp.csr_matrix,
+    look: sp.csr_matrix,
+    dense: np.ndarray | None = None,
 ) -> np.ndarray:
     """Contiguous, admissible units grown from ``seeds`` (a heap over the blocks).
 
     A block joins an adjacent unit whose centre it may walk to, nearest centre first,
     while the unit stays within ``cap`` residents; blocks turned away by every full unit then
     join the smallest admissible adjacent unit; blocks no unit can take start new units.
-    Every unit is contiguous and every block may walk to its unit's centre.
+    Every unit is contiguous and every block may walk to its unit's centre. ``dense``
+    (:func:`_dense_walk`, optional) speeds up the walk look-ups.
     """
     m, hi = sub.m, cap
+    far = _far(sub)
     unit = np.full(m, -1, dtype=np.int64)
     centres = [int(s) for s in seeds]
     upop = [0.0] * len(centres)
@@ -414,7 +464,7 @@ def _grow(
         nb = indices[indptr[i] : indptr[i + 1]]
         nb = nb[unit[nb] < 0]
         if nb.size:
-            w = np.asarray(look[nb, centres[u]].todense()).ravel() - 1.0
+            w = _walks(look, dense, far, nb, centres[u])
             for b, wb in zip(nb[w >= 0].tolist(), w[w >= 0].tolist(), strict=True):
                 heapq.heappush(heap, (wb, b, u))
 
@@ -519,7 +569,7 @@ def solve_parent(sub: SubProblem, *, rng: np.random.Generator, deadline: float) 
                 assert graph is not None
                 seeds = _seeds(sub, k, graph, rng)
             cap = sub.pop_max if restart % 2 == 0 else max(sub.pop_min, sub.total / k)
-            state = _State(sub, _grow(sub, adm, look, seeds, cap), adm)
+            state = _State(sub, _grow(sub, seeds, cap, adm=adm, look=look, dense=dense), adm)
             _search(state, deadline)
             v, walk, ok = state.objective()
             if best is None or (not ok, v, walk) < (not best[2], best[0], best[1]):
