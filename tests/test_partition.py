@@ -316,3 +316,22 @@ def test_sample_instances(name):
     assert SAMPLE_LEAST_VIOLATION[name] <= least <= res.range_violation + 1e-6
     assert 0 < res.bound <= res.objective
     assert res.gap < 1
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_heuristic_large_parent_paths(monkeypatch, seed):
+    # the paths for parents too large for dense matrices / the LP give valid splits
+    import lifecircle._partition_heuristic as heur_mod
+
+    pb = _random(200 + seed, 9)
+    exact = partition_exact(pb, time_limit_s=30)
+    monkeypatch.setattr(heur_mod, "DENSE_MAX", 0)
+    monkeypatch.setattr(heur_mod, "LP_MAX_PAIRS", 0)
+    res = partition_heuristic(pb, seed=seed)
+    _check_valid(pb, res)
+    assert not any("beyond the walking limit" in r for r in res.parents_out_of_range.values())
+    assert res.range_violation >= exact.range_violation - 1e-6
+    if res.range_violation > 0:
+        assert res.bound == 0  # no LP: no bound out of range
+    else:  # the combinatorial bound
+        assert exact.objective >= res.bound - 1e-6

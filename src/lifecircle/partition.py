@@ -454,7 +454,9 @@ def partition_heuristic(
     """Group blocks into units by region growing and local search, parent by parent.
 
     See :mod:`lifecircle._partition_heuristic` for the method, its complexity and its
-    lower bound (:func:`min_walk_bound`, valid for parents whose split is within range).
+    lower bound (:func:`lifecircle._partition_heuristic.lp_bound`, the LP relaxation with
+    the split's range violation as budget, per parent; raised to :func:`min_walk_bound`
+    for parents within range).
 
     Parameters
     ----------
