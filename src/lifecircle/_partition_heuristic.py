@@ -68,8 +68,10 @@ MEDOID_STEPS = 4
 DENSE_MAX = 2000
 #: Largest LP (admissible pairs) solved for the lower bound.
 LP_MAX_PAIRS = 300_000
-#: Seconds the bound's LP may take even when the search used the time limit.
-LP_MIN_SECONDS = 5.0
+#: Share of a parent's time for the search; the rest is the bound's LP's.
+SEARCH_SHARE = 0.75
+#: Seconds the bound's LP may take even when that rest is shorter.
+LP_MIN_SECONDS = 2.0
 #: Unit splits tried per unit and round.
 SPLIT_TRIES = 12
 
@@ -543,6 +545,8 @@ def solve_parent(sub: SubProblem, *, rng: np.random.Generator, deadline: float) 
         unit, centre = np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64)
         v = float(violation(np.array([sub.total]), sub.pop_min, sub.pop_max).sum())
         return SubResult(unit, centre, 0.0, v, 0.0, "heuristic")
+    lp_deadline = deadline
+    deadline = time.monotonic() + SEARCH_SHARE * max(deadline - time.monotonic(), 0.0)
     ncomp, _ = connected_components(sub.adj, directed=False)
     look = sub.walk_lookup()
     adm = _admissible(sub)
@@ -579,7 +583,7 @@ def solve_parent(sub: SubProblem, *, rng: np.random.Generator, deadline: float) 
     note = "" if ok else "some blocks are beyond the walking limit of their unit's centre"
     bound = 0.0
     if ok:
-        bound = lp_bound(sub, v, deadline=max(deadline, time.monotonic() + LP_MIN_SECONDS))
+        bound = lp_bound(sub, v, deadline=max(lp_deadline, time.monotonic() + LP_MIN_SECONDS))
         if v <= POP_TOL:
             bound = max(bound, min_walk_bound(sub))
     return SubResult(unit, centre, walk, v, bound, "heuristic", note)

@@ -465,10 +465,12 @@ def partition_heuristic(
     seed
         Seed of the random tie-breaking.
     time_limit_s
-        Wall-clock limit of the search, shared by the parents in proportion to their
-        squared size; the search stops early after a few restarts once every parent is in
-        range. The bound's LP may take up to
-        :data:`lifecircle._partition_heuristic.LP_MIN_SECONDS` more per parent.
+        Wall-clock limit, shared by the parents in proportion to their squared size; in
+        each share the search takes
+        :data:`lifecircle._partition_heuristic.SEARCH_SHARE` (it stops early after a few
+        restarts) and the bound's LP the rest, but at least
+        :data:`lifecircle._partition_heuristic.LP_MIN_SECONDS` (an LP that does not finish
+        gives the bound 0 for that parent).
 
     Returns
     -------
