@@ -9,8 +9,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.sparse.csgraph import connected_components
 
+from lifecircle._partition_heuristic import lp_bound
 from lifecircle.errors import DataError
-from lifecircle.partition import PartitionProblem, partition, partition_exact, partition_heuristic
+from lifecircle.partition import (
+    PartitionProblem,
+    partition,
+    partition_exact,
+    partition_heuristic,
+    validate,
+)
 
 
 def _grid(rows, cols, pop, lo, hi, *, dx=100.0, dy=100.0, parent=None, radius=None):
@@ -239,9 +246,92 @@ def test_properties_exact_and_heuristic(seed, n, parents):
     assert exact.status == "optimal"
     assert heur.status == "heuristic"
     assert exact.range_violation <= heur.range_violation + 1e-6
+    # the heuristic's bound holds for splits with (per parent) no more violation than its
+    # own, the exact optimum among them
+    assert exact.objective >= heur.bound - 1e-6
+    least = sum(lp_bound(s, 0.0, deadline=1e9, least_violation=True) for s in validate(pb)[1])
+    assert exact.range_violation >= least - 1e-6
     if heur.range_violation == 0:
         assert exact.range_violation == 0
         assert heur.objective >= exact.objective - 1e-6
-        assert exact.objective >= heur.bound - 1e-6
         if heur.objective > 0:
             assert heur.bound >= heur.objective * (1 - heur.gap) - 1e-6
+
+
+# --- the LP relaxation bounds -----------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_lp_bounds_below_brute_force(seed):
+    # one parent: the LP's least violation <= the least violation of any contiguous
+    # admissible split; its walk bound at that violation <= the optimal walk
+    pb = _random(100 + seed, 7)
+    v, w = _brute(pb)
+    (sub,) = validate(pb)[1]
+    far = 1e9
+    assert lp_bound(sub, 0.0, deadline=far, least_violation=True) <= v + 1e-6
+    assert lp_bound(sub, v, deadline=far) <= w + 1e-6
+
+
+def test_walk_limit_forces_violation_and_lp_proves_it():
+    # 5 blocks of 10 in a line, units of 30-50, walks 100 m apart but only 100 m allowed:
+    # a unit is a centre and its neighbours (at most 30); one unit of 50 is too far for
+    # the ends. Best: {0,1,2} (30) + {3,4} (20, 10 short) or symmetric: violation 10.
+    pb = _grid(1, 5, [10] * 5, 30, 50, radius=100)
+    (sub,) = validate(pb)[1]
+    assert lp_bound(sub, 0.0, deadline=1e9, least_violation=True) > 0  # range impossible
+    for solve in (partition_exact, partition_heuristic):
+        res = solve(pb, time_limit_s=20)
+        _check_valid(pb, res)
+        assert res.range_violation == pytest.approx(10.0)
+        assert res.centre.size == 2
+        assert res.objective == pytest.approx(10 * 100 * 2 + 10 * 100)
+    heur = partition_heuristic(pb)
+    assert 0 < heur.bound <= heur.objective and heur.gap < 1
+
+
+# --- the bundled central-Shanghai sample (pickled PartitionProblems) ------------------
+
+#: Range violation the heuristic may leave on the sample problems, all walking limits
+#: kept (it reaches 216,855 and 383,382; the LP relaxation proves at least 179,741 and
+#: 355,886 unavoidable; the old heuristic's 178,357 and 101,923 left 39,167 and 150,587
+#: residents beyond the walking limit of their unit's centre).
+SAMPLE_MAX_VIOLATION = {"d10_sample_10min.pkl": 235_000, "d10_sample_5min.pkl": 410_000}
+SAMPLE_LEAST_VIOLATION = {"d10_sample_10min.pkl": 179_000, "d10_sample_5min.pkl": 355_000}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(SAMPLE_MAX_VIOLATION))
+def test_sample_instances(name):
+    import pickle
+    from pathlib import Path
+
+    with open(Path(__file__).parent / "data" / name, "rb") as fh:
+        pb = pickle.load(fh)  # our own test data (tests/data), never user input
+    res = partition_heuristic(pb, time_limit_s=60)
+    _check_valid(pb, res)
+    assert not any("beyond the walking limit" in r for r in res.parents_out_of_range.values())
+    assert res.range_violation <= SAMPLE_MAX_VIOLATION[name]
+    least = sum(lp_bound(s, 0.0, deadline=1e9, least_violation=True) for s in validate(pb)[1])
+    assert SAMPLE_LEAST_VIOLATION[name] <= least <= res.range_violation + 1e-6
+    assert 0 < res.bound <= res.objective
+    assert res.gap < 1
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_heuristic_large_parent_paths(monkeypatch, seed):
+    # the paths for parents too large for dense matrices / the LP give valid splits
+    import lifecircle._partition_heuristic as heur_mod
+
+    pb = _random(200 + seed, 9)
+    exact = partition_exact(pb, time_limit_s=30)
+    monkeypatch.setattr(heur_mod, "DENSE_MAX", 0)
+    monkeypatch.setattr(heur_mod, "LP_MAX_PAIRS", 0)
+    res = partition_heuristic(pb, seed=seed)
+    _check_valid(pb, res)
+    assert not any("beyond the walking limit" in r for r in res.parents_out_of_range.values())
+    assert res.range_violation >= exact.range_violation - 1e-6
+    if res.range_violation > 0:
+        assert res.bound == 0  # no LP: no bound out of range
+    else:  # the combinatorial bound
+        assert exact.objective >= res.bound - 1e-6

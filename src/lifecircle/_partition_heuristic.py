@@ -1,43 +1,50 @@
-"""The partition heuristic: region growing plus local search, one parent at a time.
+"""The partition heuristic: seeding, admissible growth and local search, one parent at a time.
 
-For one parent (``m`` blocks, ``E`` adjacency edges, ``P`` admissible pairs):
+For one parent (``m`` blocks, ``E`` adjacency edges, ``P`` admissible pairs). The walking
+limit is hard throughout: every block may walk to its unit's centre (a pair stored in
+``walk_m``); the search minimises the range violation, then the walk.
 
-1. **Number of units.** ``K`` candidates between the fewest and the most units whose
-   population ranges can hold the parent (:func:`lifecircle.partition.count_bounds`),
-   most first (more centres, shorter walks; merges below can still reduce it), at least
-   one per connected component; when no whole number fits, the one or two counts of
-   least unavoidable violation.
-2. **Seeds far apart.** Farthest-point sampling on the contiguity graph weighted by the
-   walk between adjacent blocks: ``K`` Dijkstra runs, ``O(K (E + m log m))``.
-3. **Region growing.** Every block joins its nearest seed along the contiguity graph
-   (one multi-source Dijkstra); the regions are contiguous, since each block's
-   shortest-path predecessor joins the same seed.
+1. **Unit counts.** Every count ``K`` whose population ranges can hold the parent
+   (:func:`lifecircle.partition.count_bounds`) and the counts around the number of
+   centres a greedy set cover needs to reach every block within the walking limit
+   (:func:`_cover_count`; where it exceeds the admissible counts, the walking limit,
+   not the range, decides), nearest the larger of the two first, at most
+   :data:`MAX_COUNTS`.
+2. **Seeds.** Randomised greedy p-median on the dense walk matrix (a missing pair costs
+   :func:`_far`), then a few k-medoids steps, ``O(K m^2)``; farthest-point sampling on
+   the contiguity graph above :data:`DENSE_MAX` blocks.
+3. **Admissible growth** (:func:`_grow`): a block joins an adjacent unit whose centre it
+   may walk to, nearest first, while the unit stays below a cap (``pop_max``, or
+   ``total / K`` on odd restarts); blocks no unit can take start new units. Every unit
+   is contiguous and admissible.
 4. **Local search**, in rounds of ``O(E + P)`` numpy work: every unit re-picks its best
-   centre (the member with the least population-weighted walk from all members);
-   every boundary move (a non-centre block to an adjacent unit) and every merge of two
-   adjacent units is scored lexicographically (change of range violation, then of walk),
-   and the improving ones are applied best first, each unit at most once a round, a move
-   only when its unit stays contiguous (a Dijkstra-free check: connected components of
-   the unit without the block, ``O(size of the unit)``). At most :data:`MAX_ROUNDS`
-   rounds, or until the deadline. A pair missing from ``walk_m`` (too far) costs
-   :func:`_far` metres per resident, so the search moves blocks out of such units.
+   centre among the members all its blocks may walk to; improving merges and boundary
+   moves (lexicographic: range violation, then walk), a move into a unit whose centre
+   is too far only when it reduces the violation and the grown unit has another
+   admissible centre; when stuck, **splits** of units out of range along a BFS tree
+   from the centre (:meth:`_State.split`), then **dissolving** a unit below the range
+   into its neighbours (:meth:`_State.dissolve`). Contiguity is kept by a
+   connected-components check per move. At most :data:`MAX_ROUNDS` rounds.
+5. **Restarts**: steps 2-4 for every count, :data:`MIN_RESTARTS` to
+   :data:`MAX_RESTARTS` times (stopping at ``MIN_RESTARTS`` once in range) or until the
+   deadline; the best split (least violation, then walk) is kept.
 
-The best split over the ``K`` candidates (least violation, then least walk) is kept.
-
-**Lower bound** (:func:`lifecircle.partition.min_walk_bound`): when the split is within
-the range, any split within the range has at most ``floor(total / pop_min)`` units, so
-at most that many blocks walk 0 and every other block walks at least to its nearest
-admissible centre other than itself. When the split is out of range, the bound is 0
-(valid for any split). The gap is reported against it.
+**Lower bound** (:func:`lp_bound`): the LP relaxation of the p-median model with the
+population range (slack budget = the split's violation) and the valid inequality "a
+non-centre block has a neighbour in its unit", proven in its docstring; raised to
+:func:`lifecircle.partition.min_walk_bound` when the split is in range. With
+``least_violation=True`` the same LP bounds the range violation itself from below.
 """
 
 from __future__ import annotations
 
+import heapq
 import time
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.csgraph import connected_components, dijkstra
+from scipy.optimize import linprog
+from scipy.sparse.csgraph import breadth_first_order, connected_components, dijkstra
 
 from .partition import (
     POP_TOL,
@@ -49,10 +56,24 @@ from .partition import (
     violation,
 )
 
-#: Local-search rounds per ``K`` candidate, at most.
+#: Local-search rounds per start, at most.
 MAX_ROUNDS = 400
-#: ``K`` candidates tried per parent, at most.
-MAX_COUNTS = 3
+#: Unit counts ``K`` tried per parent, at most.
+MAX_COUNTS = 10
+#: Restarts (new random seeds for every ``K``): at least / at most.
+MIN_RESTARTS, MAX_RESTARTS = 2, 6
+#: k-medoids (Lloyd) steps after the greedy p-median seeding.
+MEDOID_STEPS = 4
+#: Largest parent (blocks) seeded on a dense walk matrix (else farthest-point sampling).
+DENSE_MAX = 2000
+#: Largest LP (admissible pairs) solved for the lower bound.
+LP_MAX_PAIRS = 300_000
+#: Share of a parent's time for the search; the rest is the bound's LP's.
+SEARCH_SHARE = 0.75
+#: Seconds the bound's LP may take even when that rest is shorter.
+LP_MIN_SECONDS = 2.0
+#: Unit splits tried per unit and round.
+SPLIT_TRIES = 12
 
 
 def _far(sub: SubProblem) -> float:
@@ -63,8 +84,10 @@ def _far(sub: SubProblem) -> float:
 class _State:
     """A split in progress: unit per block, centre per unit."""
 
-    def __init__(self, sub: SubProblem, unit: np.ndarray) -> None:
+    def __init__(self, sub: SubProblem, unit: np.ndarray, adm: sp.csr_matrix) -> None:
         self.sub = sub
+        self.adm = adm
+        self.adm_d = adm.toarray() if sub.m <= DENSE_MAX else None
         self.unit = unit
         self.far = _far(sub)
         self.look = sub.walk_lookup()
@@ -78,7 +101,11 @@ class _State:
         self.unit = self.unit.ravel()
 
     def recentre(self) -> None:
-        """Each unit takes the member with the least walk (missing pairs cost ``far``)."""
+        """Each unit takes the member all its blocks may walk to with the least walk.
+
+        Where no member qualifies: the fewest members beyond the limit, then the least
+        walk (a missing pair costs ``far``).
+        """
         sub, unit = self.sub, self.unit
         k = int(unit.max()) + 1
         upop = np.bincount(unit, weights=sub.pop, minlength=k)
@@ -89,8 +116,9 @@ class _State:
         reach_pop = np.bincount(pj, weights=sub.pop[pi], minlength=sub.m)
         reach_cnt = np.bincount(pj, minlength=sub.m)
         uj = unit
-        score = cost + self.far * (upop[uj] - reach_pop) + 1e-3 * (ucnt[uj] - reach_cnt)
-        order = np.lexsort((score, uj))
+        score = cost + self.far * (upop[uj] - reach_pop)
+        # fewest members beyond the walking limit first (even residents-free ones)
+        order = np.lexsort((score, ucnt[uj] - reach_cnt, uj))
         first = np.ones(order.size, dtype=bool)
         first[1:] = uj[order][1:] != uj[order][:-1]
         self.centre = np.empty(k, dtype=np.int64)
@@ -122,11 +150,67 @@ class _State:
         sub_adj = self.sub.adj[members][:, members]
         return connected_components(sub_adj, directed=False)[0] == 1
 
-    def _has_centre(self, u: int, v: int) -> bool:
-        """Whether units ``u`` and ``v`` merged have a member every member may walk to."""
-        members = np.flatnonzero((self.unit == u) | (self.unit == v))
+    def _has_centre(self, u: int, v: int, block: int = -1) -> bool:
+        """Whether units ``u`` and ``v`` merged have a member every member may walk to.
+
+        With ``block >= 0``: unit ``u`` plus that one block of unit ``v`` instead.
+        """
+        if block >= 0:
+            members = np.append(np.flatnonzero(self.unit == u), block)
+        else:
+            members = np.flatnonzero((self.unit == u) | (self.unit == v))
+        if self.adm_d is not None:
+            return bool(self.adm_d[np.ix_(members, members)].all(axis=0).any())
         reach = np.diff(self.look[members][:, members].tocsc().indptr)
         return bool(np.any(reach == members.size))
+
+    def _reach(self) -> tuple[np.ndarray, np.ndarray]:
+        """Where units could be centred, in ``O(P)``.
+
+        Returns per block whether every member of its unit may walk to it, and the keys
+        ``c * k + v`` (``k`` units) of the blocks ``c`` every member of its own unit and
+        of another unit ``v`` may walk to (the two could merge, centred on ``c``).
+        """
+        sub, unit = self.sub, self.unit
+        nu = int(unit.max()) + 1
+        ucnt = np.bincount(unit, minlength=nu)
+        same = unit[sub.pi] == unit[sub.pj]
+        good = np.bincount(sub.pj[same], minlength=sub.m) == ucnt[unit]
+        other = ~same
+        key, cnt = np.unique(sub.pj[other] * nu + unit[sub.pi[other]], return_counts=True)
+        full = key[(cnt == ucnt[key % nu]) & good[key // nu]]
+        return good, full
+
+    def _merge(self, a: np.ndarray, ub: np.ndarray) -> int:
+        """Merge adjacent units (edges ``a`` -> unit ``ub``) where that reduces the violation.
+
+        Only units that can be centred on a member all blocks of both may walk to; each
+        unit at most once. Returns how many merges were applied.
+        """
+        sub, unit, upop = self.sub, self.unit, self.upop
+        lo, hi, nu = sub.pop_min, sub.pop_max, upop.size
+        ua = unit[a]
+        key = np.unique(np.minimum(ua, ub) * nu + np.maximum(ua, ub))
+        m1, m2 = key // nu, key % nu
+        dv = (
+            violation(upop[m1] + upop[m2], lo, hi)
+            - violation(upop[m1], lo, hi)
+            - violation(upop[m2], lo, hi)
+        )
+        _, full = self._reach()
+        cu, cv = unit[full // nu], full % nu
+        mergeable = np.isin(key, np.minimum(cu, cv) * nu + np.maximum(cu, cv))
+        touched = np.zeros(nu, dtype=bool)
+        applied = 0
+        for t in np.argsort(dv, kind="stable"):
+            if dv[t] >= -POP_TOL:
+                break
+            if touched[m1[t]] or touched[m2[t]] or not mergeable[t]:
+                continue
+            touched[m1[t]] = touched[m2[t]] = True
+            unit[unit == m2[t]] = m1[t]
+            applied += 1
+        return applied
 
     def round(self) -> int:
         """One round of improving merges and boundary moves; returns how many were applied."""
@@ -135,27 +219,8 @@ class _State:
         upop = self.upop
         cross = unit[self.ea] != unit[self.eb]
         a, ub = self.ea[cross], unit[self.eb[cross]]
-        applied = 0
+        applied = self._merge(a, ub) if a.size else 0
         touched = np.zeros(upop.size, dtype=bool)
-        # merges of adjacent units that reduce the violation
-        if a.size:
-            ua = unit[a]
-            u1, u2 = np.minimum(ua, ub), np.maximum(ua, ub)
-            key = np.unique(u1 * upop.size + u2)
-            m1, m2 = key // upop.size, key % upop.size
-            dv = (
-                violation(upop[m1] + upop[m2], lo, hi)
-                - violation(upop[m1], lo, hi)
-                - violation(upop[m2], lo, hi)
-            )
-            for t in np.argsort(dv, kind="stable"):
-                if dv[t] >= -POP_TOL:
-                    break
-                if touched[m1[t]] or touched[m2[t]] or not self._has_centre(m1[t], m2[t]):
-                    continue
-                touched[m1[t]] = touched[m2[t]] = True
-                unit[unit == m2[t]] = m1[t]
-                applied += 1
         if applied:
             self.compact()
             self.recentre()
@@ -179,7 +244,15 @@ class _State:
         )
         to_new = pair_walk(self.look, a, self.centre[ub])
         dw = pa * (np.where(to_new >= 0, to_new, self.far) - self.walk_to(a, self.centre[ua]))
-        dv = np.where(to_new >= 0, dv, np.inf)  # never into a unit whose centre is too far
+        # into a unit whose centre is too far: only to reduce the violation, and only
+        # when the grown unit has another member all its blocks may walk to
+        far_move = to_new < 0
+        # ... i.e. a member ``c`` of the target that all its members and the block reach
+        nu = upop.size
+        good, _ = self._reach()
+        sel = good[sub.pj] & (unit[sub.pi] != unit[sub.pj])
+        far_ok = np.isin(a * nu + ub, sub.pi[sel] * nu + unit[sub.pj[sel]])
+        dv = np.where(far_move & ((dv > -POP_TOL) | ~far_ok), np.inf, dv)
         dv = np.where(np.abs(dv) > POP_TOL, dv, 0.0)
         good = (dv < 0) | ((dv == 0) & (dw < -1e-9 * max(1.0, float(np.abs(dw).max()))))
         idx = np.flatnonzero(good)
@@ -197,6 +270,103 @@ class _State:
             self.recentre()
         return applied
 
+    def split(self) -> int:
+        """Cut units out of range in two along a BFS tree from the centre.
+
+        Every edge of the tree rooted at the centre splits the unit into two connected
+        parts (the subtree and the rest); the cut of least range violation whose subtree
+        has a member all its blocks may walk to is applied (the rest keeps the centre).
+        ``O(size^2)`` per unit out of range. Returns how many units were split.
+        """
+        sub, lo, hi = self.sub, self.sub.pop_min, self.sub.pop_max
+        v_u = violation(self.upop, lo, hi)
+        applied = 0
+        nxt = int(self.centre.size)
+        for u in np.argsort(-v_u, kind="stable"):
+            if v_u[u] <= POP_TOL:
+                break
+            members = np.flatnonzero(self.unit == u)
+            if members.size < 2:
+                continue
+            root = int(np.flatnonzero(members == self.centre[u])[0])
+            order, pred = breadth_first_order(
+                sub.adj[members][:, members], root, directed=False, return_predecessors=True
+            )
+            if order.size < members.size:
+                continue
+            below = sub.pop[members].astype(float)
+            for t in order[:0:-1]:  # children before parents
+                below[pred[t]] += below[t]
+            dv = violation(below, lo, hi) + violation(self.upop[u] - below, lo, hi) - v_u[u]
+            dv[root] = np.inf
+            cand = np.argsort(dv, kind="stable")[:SPLIT_TRIES]
+            adm = (
+                self.adm_d[np.ix_(members, members)]
+                if self.adm_d is not None
+                else self.adm[members][:, members].toarray()
+            )
+            rank = np.empty(order.size, dtype=np.int64)
+            rank[order] = np.arange(order.size)
+            for t in cand:
+                if dv[t] >= -POP_TOL:
+                    break
+                inside = np.zeros(members.size, dtype=bool)
+                inside[t] = True
+                for x in order[rank[t] + 1 :]:  # parents before children
+                    inside[x] = inside[pred[x]]
+                part = np.flatnonzero(inside)
+                if not np.any(adm[np.ix_(part, part)].all(axis=0)):
+                    continue
+                self.unit[members[part]] = nxt
+                nxt += 1
+                applied += 1
+                break
+        if applied:
+            self.recentre()
+        return applied
+
+    def dissolve(self) -> int:
+        """Hand the blocks of a unit below the range to its neighbours, if that is better.
+
+        For each unit below ``pop_min`` (most residents short first): its blocks join
+        adjacent other units one at a time (each time a block adjacent to a unit whose
+        members with it still have a member all may walk to; the smallest such unit
+        first). When every block finds a unit and the split's (violation, walk) improves,
+        the unit is gone; otherwise nothing changes. Returns 1 when a unit was dissolved.
+        """
+        sub = self.sub
+        before = self.objective()
+        short = violation(self.upop, sub.pop_min, np.inf)
+        indptr, indices = sub.adj.indptr, sub.adj.indices
+        for u in np.argsort(-short, kind="stable"):
+            if short[u] <= POP_TOL:
+                break
+            saved = self.unit.copy()
+            left = set(np.flatnonzero(self.unit == u).tolist())
+            grew = True
+            while left and grew:
+                grew = False
+                for b in sorted(left):
+                    nb = indices[indptr[b] : indptr[b + 1]]
+                    others = np.unique(self.unit[nb])
+                    others = others[others != u]
+                    for v in others[np.argsort(self.upop[others], kind="stable")]:
+                        if self._has_centre(int(v), int(u), int(b)):
+                            self.unit[b] = v
+                            self.upop[v] += sub.pop[b]
+                            left.discard(b)
+                            grew = True
+                            break
+            if not left:
+                self.compact()
+                self.recentre()
+                after = self.objective()
+                if (not after[2], after[0], after[1]) < (not before[2], before[0], before[1]):
+                    return 1
+            self.unit = saved
+            self.recentre()
+        return 0
+
 
 def _seeds(sub: SubProblem, k: int, graph: sp.csr_matrix, rng: np.random.Generator) -> np.ndarray:
     """``k`` blocks far apart (farthest-point sampling from a random start)."""
@@ -212,51 +382,341 @@ def _seeds(sub: SubProblem, k: int, graph: sp.csr_matrix, rng: np.random.Generat
     return np.array(seeds, dtype=np.int64)
 
 
-def _counts(sub: SubProblem, components: int) -> list[int]:
+def _admissible(sub: SubProblem) -> sp.csr_matrix:
+    """``m x m`` boolean CSR: block ``i`` may belong to a unit centred on ``j``."""
+    return sp.csr_matrix((np.ones(sub.pi.size, dtype=bool), (sub.pi, sub.pj)), shape=(sub.m, sub.m))
+
+
+def _dense_walk(sub: SubProblem) -> np.ndarray:
+    """Dense ``m x m`` walk, :func:`_far` where a pair is not admissible."""
+    w = np.full((sub.m, sub.m), _far(sub))
+    w[sub.pi, sub.pj] = sub.pw
+    return w
+
+
+def _medoid_seeds(
+    sub: SubProblem, k: int, walk: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """``k`` centres by randomised greedy p-median plus a few k-medoids (Lloyd) steps.
+
+    ``walk`` is the dense walk (:func:`_dense_walk`); each step is ``O(m^2)`` numpy work.
+    """
+    pop = sub.pop + 1e-9
+    cur = np.full(sub.m, np.inf)
+    seeds: list[int] = []
+    for _ in range(k):
+        gain = pop @ np.minimum(cur[:, None], walk)  # total walk if j is added
+        gain[seeds] = np.inf
+        top = np.argsort(gain, kind="stable")[: min(3, sub.m - len(seeds))]
+        j = int(top[rng.integers(top.size)]) if len(seeds) else int(rng.choice(top))
+        seeds.append(j)
+        cur = np.minimum(cur, walk[:, j])
+    centres = np.array(seeds, dtype=np.int64)
+    for _ in range(MEDOID_STEPS):
+        near = np.argmin(walk[:, centres], axis=1)
+        near[centres] = np.arange(centres.size)
+        new = centres.copy()
+        for u in range(centres.size):
+            members = np.flatnonzero(near == u)
+            new[u] = members[np.argmin(pop[members] @ walk[np.ix_(members, members)])]
+        if np.array_equal(new, centres):
+            break
+        centres = new
+    return centres
+
+
+def _walks(
+    look: sp.csr_matrix, dense: np.ndarray | None, far: float, blocks: np.ndarray, centre: int
+) -> np.ndarray:
+    """Walk of ``blocks`` to ``centre``, -1 where not admissible (dense when given)."""
+    if dense is None:
+        return np.asarray(look[blocks, centre].todense()).ravel() - 1.0
+    w = dense[blocks, centre]
+    return np.where(w < far, w, -1.0)
+
+
+def _grow(
+    sub: SubProblem,
+    seeds: np.ndarray,
+    cap: float,
+    *,
+    adm: sp.csr_matrix,
+    look: sp.csr_matrix,
+    dense: np.ndarray | None = None,
+) -> np.ndarray:
+    """Contiguous, admissible units grown from ``seeds`` (a heap over the blocks).
+
+    A block joins an adjacent unit whose centre it may walk to, nearest centre first,
+    while the unit stays within ``cap`` residents; blocks turned away by every full unit then
+    join the smallest admissible adjacent unit; blocks no unit can take start new units.
+    Every unit is contiguous and every block may walk to its unit's centre. ``dense``
+    (:func:`_dense_walk`, optional) speeds up the walk look-ups.
+    """
+    m, hi = sub.m, cap
+    far = _far(sub)
+    unit = np.full(m, -1, dtype=np.int64)
+    centres = [int(s) for s in seeds]
+    upop = [0.0] * len(centres)
+    indptr, indices = sub.adj.indptr, sub.adj.indices
+    heap: list[tuple[float, int, int]] = []
+
+    def claim(i: int, u: int) -> None:
+        unit[i] = u
+        upop[u] += float(sub.pop[i])
+        nb = indices[indptr[i] : indptr[i + 1]]
+        nb = nb[unit[nb] < 0]
+        if nb.size:
+            w = _walks(look, dense, far, nb, centres[u])
+            for b, wb in zip(nb[w >= 0].tolist(), w[w >= 0].tolist(), strict=True):
+                heapq.heappush(heap, (wb, b, u))
+
+    for u, s in enumerate(centres):
+        claim(s, u)
+    deferred: list[tuple[float, int, int]] = []
+    while True:
+        while heap:
+            item = heapq.heappop(heap)
+            i, u = item[1], item[2]
+            if unit[i] >= 0:
+                continue
+            if upop[u] + sub.pop[i] > hi + POP_TOL:
+                deferred.append(item)
+                continue
+            claim(i, u)
+        deferred = [d for d in deferred if unit[d[1]] < 0]
+        if deferred:  # every unit it may join is full: the smallest of them takes it
+            pick = min(deferred, key=lambda d: (upop[d[2]], d[1]))
+            claim(pick[1], pick[2])
+            for d in deferred:
+                heapq.heappush(heap, d)
+            deferred = []
+            continue
+        left = np.flatnonzero(unit < 0)
+        if not left.size:
+            return unit
+        # a new unit at the unassigned block that most unassigned blocks may walk to
+        reach = np.asarray(adm[left][:, left].sum(axis=0)).ravel()
+        s = int(left[np.argmax(reach)])
+        centres.append(s)
+        upop.append(0.0)
+        claim(s, len(centres) - 1)
+
+
+def _cover_count(adm: sp.csr_matrix) -> int:
+    """Centres a greedy set cover needs so that every block may walk to one of them."""
+    m = adm.shape[0]
+    covered = np.zeros(m, dtype=bool)
+    csc = adm.tocsc()
+    count = 0
+    while not covered.all() and count < m:
+        gain = np.asarray(csc[~covered].sum(axis=0)).ravel()
+        covered |= csc[:, int(np.argmax(gain))].toarray().ravel()
+        count += 1
+    return count
+
+
+def _counts(sub: SubProblem, components: int, cover: int) -> list[int]:
+    """Unit counts to try: the admissible ones and those around the walk-limit cover.
+
+    ``cover`` (:func:`_cover_count`) estimates the units the walking limits alone need;
+    counts nearest the larger of it and ``total / mid-range`` come first.
+    """
     fewest, most = count_bounds(sub.total, sub.pop_min, sub.pop_max)
-    if fewest <= most:
-        cands = list(range(min(most, sub.m), fewest - 1, -1))
-    else:
-        cands = [most, fewest]
-    cands = sorted({min(max(c, components, 1), sub.m) for c in cands}, reverse=True)
+    lo_k, hi_k = min(fewest, most, cover - 1), max(most, fewest, cover + 1)
+    cands = sorted({min(max(c, components, 1), sub.m) for c in range(lo_k, hi_k + 1)})
+    mid = sub.total / max(0.5 * (sub.pop_min + sub.pop_max), 1e-9)
+    target = max(mid, cover)
+    cands.sort(key=lambda c: (abs(c - target), c))
     return cands[:MAX_COUNTS]
 
 
+def _search(state: _State, deadline: float) -> None:
+    """Local search: improving rounds, then splits of units out of range, until stuck."""
+    for _ in range(MAX_ROUNDS):
+        if time.monotonic() > deadline:
+            return
+        if not state.round() and not state.split() and not state.dissolve():
+            return
+
+
 def solve_parent(sub: SubProblem, *, rng: np.random.Generator, deadline: float) -> SubResult:
-    """Split one parent by region growing and local search (see the module docstring)."""
+    """Split one parent by seeding, admissible growth and local search (module docstring)."""
     if sub.m == 1:
         unit, centre = np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64)
         v = float(violation(np.array([sub.total]), sub.pop_min, sub.pop_max).sum())
         return SubResult(unit, centre, 0.0, v, 0.0, "heuristic")
+    lp_deadline = deadline
+    deadline = time.monotonic() + SEARCH_SHARE * max(deadline - time.monotonic(), 0.0)
     ncomp, _ = connected_components(sub.adj, directed=False)
     look = sub.walk_lookup()
-    coo = sp.triu(sub.adj, k=1).tocoo()
-    w = pair_walk(look, coo.row, coo.col)
-    w = np.where(w >= 0, w, _far(sub))
-    graph = sp.csr_matrix((np.maximum(w, 1e-6), (coo.row, coo.col)), shape=(sub.m, sub.m))
+    adm = _admissible(sub)
+    dense = _dense_walk(sub) if sub.m <= DENSE_MAX else None
+    graph = None
+    if dense is None:
+        coo = sp.triu(sub.adj, k=1).tocoo()
+        w = pair_walk(look, coo.row, coo.col)
+        w = np.where(w >= 0, w, _far(sub))
+        graph = sp.csr_matrix((np.maximum(w, 1e-6), (coo.row, coo.col)), shape=(sub.m, sub.m))
     best: tuple[float, float, bool, np.ndarray, np.ndarray] | None = None
-    counts = _counts(sub, int(ncomp))
-    while counts:
-        k = counts.pop(0)
-        if best is not None and time.monotonic() > deadline:
+    counts = _counts(sub, int(ncomp), _cover_count(adm))
+    for restart in range(MAX_RESTARTS):
+        if best is not None and (
+            time.monotonic() > deadline or (restart >= MIN_RESTARTS and best[0] <= POP_TOL)
+        ):
             break
-        seeds = _seeds(sub, k, graph, rng)
-        _, _, src = dijkstra(
-            graph, directed=False, indices=seeds, min_only=True, return_predecessors=True
-        )
-        where = np.full(sub.m, -1, dtype=np.int64)
-        where[seeds] = np.arange(seeds.size)
-        state = _State(sub, where[src])
-        for _ in range(MAX_ROUNDS):
-            if not state.round() or time.monotonic() > deadline:
+        for k in counts:
+            if best is not None and time.monotonic() > deadline:
                 break
-        v, walk, ok = state.objective()
-        if best is None or (not ok, v, walk) < (not best[2], best[0], best[1]):
-            best = (v, walk, ok, state.unit.copy(), state.centre.copy())
-        if not counts and not best[2] and k < sub.m:
-            counts = [min(sub.m, 2 * k)]  # blocks beyond the walking limit: more units
+            if dense is not None:
+                seeds = _medoid_seeds(sub, k, dense, rng)
+            else:
+                assert graph is not None
+                seeds = _seeds(sub, k, graph, rng)
+            cap = sub.pop_max if restart % 2 == 0 else max(sub.pop_min, sub.total / k)
+            state = _State(sub, _grow(sub, seeds, cap, adm=adm, look=look, dense=dense), adm)
+            _search(state, deadline)
+            v, walk, ok = state.objective()
+            if best is None or (not ok, v, walk) < (not best[2], best[0], best[1]):
+                best = (v, walk, ok, state.unit.copy(), state.centre.copy())
     assert best is not None
     v, walk, ok, unit, centre = best
     note = "" if ok else "some blocks are beyond the walking limit of their unit's centre"
-    bound = min_walk_bound(sub) if v <= POP_TOL and ok else 0.0
+    bound = 0.0
+    if ok:
+        bound = lp_bound(sub, v, deadline=max(lp_deadline, time.monotonic() + LP_MIN_SECONDS))
+        if v <= POP_TOL:
+            bound = max(bound, min_walk_bound(sub))
     return SubResult(unit, centre, walk, v, bound, "heuristic", note)
+
+
+def lp_bound(
+    sub: SubProblem, budget: float, *, deadline: float, least_violation: bool = False
+) -> float:
+    """The LP relaxation bound of the walk of splits with range violation <= ``budget``.
+
+    Variables ``x_ij`` in ``[0, 1]`` for the admissible pairs (``x_jj``: ``j`` is a
+    centre) and slacks ``s-_j, s+_j >= 0``; minimise ``sum p_i w_ij x_ij`` subject to
+
+    - ``sum_j x_ij = 1`` and ``x_ij <= x_jj``;
+    - ``lo x_jj <= sum_i p_i x_ij + s-_j``, ``sum_i p_i x_ij - s+_j <= hi x_jj``,
+      ``s-_j <= lo x_jj``, ``s+_j <= total x_jj`` and ``sum_j (s-_j + s+_j) <= budget``;
+    - ``x_ij <= sum_{k adjacent to i} x_kj`` (``i != j``), with the pairs that cannot be
+      in a contiguous unit dropped first.
+
+    **Proof.** Take any split of the parent into contiguous units with admissible
+    centres and range violation at most ``budget``. Set ``x_ij = 1`` when ``i`` is in
+    the unit centred on ``j``, ``s-_j`` / ``s+_j`` to the residents the unit centred on
+    ``j`` has below ``lo`` / above ``hi`` (0 for non-centres). Every constraint holds:
+    the range rows by the definition of the slacks, the slack rows since a unit below
+    ``lo`` misses at most ``lo`` residents and one above ``hi`` holds at most ``total``,
+    the budget by assumption; and a block ``i != j`` of the unit centred on ``j`` has, on
+    a path to ``j`` inside the unit, a neighbour in the same unit (the adjacency row), and
+    it is connected to ``j`` among the blocks that may walk to ``j`` (not dropped). The
+    objective equals the split's walk, so the LP minimum is at most it. HiGHS's optimum
+    is reduced by a relative ``1e-7`` (and 1e-6 resident-metres) for its tolerances.
+    Returns 0 when the LP is too large (:data:`LP_MAX_PAIRS`), not solved to optimality
+    by ``deadline`` or fails.
+    """
+    from ._partition_milp import _prune  # the MILP module imports this one
+
+    keep = _prune(sub)
+    pi, pj, pw = sub.pi[keep], sub.pj[keep], sub.pw[keep]
+    npair, m = pi.size, sub.m
+    left = deadline - time.monotonic()
+    if npair > LP_MAX_PAIRS or left <= 0:
+        return 0.0
+    lo, hi, pop = sub.pop_min, sub.pop_max, sub.pop
+    diag = np.full(m, -1, dtype=np.int64)
+    diag[pj[pi == pj]] = np.flatnonzero(pi == pj)
+    off = np.flatnonzero(pi != pj)
+    ns = 2 * m if budget > POP_TOL or least_violation else 0
+    nvar = npair + ns
+    rows: list[np.ndarray] = []
+    cols: list[np.ndarray] = []
+    vals: list[np.ndarray] = []
+    ub: list[np.ndarray] = []
+    r0 = 0
+
+    def add(r: np.ndarray, c: np.ndarray, v: np.ndarray, count: int, rhs: np.ndarray) -> None:
+        nonlocal r0
+        rows.append(r + r0)
+        cols.append(c)
+        vals.append(np.asarray(v, dtype=float))
+        ub.append(rhs)
+        r0 += count
+
+    no = off.size
+    # x_ij - x_jj <= 0
+    add(
+        np.concatenate([np.arange(no), np.arange(no)]),
+        np.concatenate([off, diag[pj[off]]]),
+        np.concatenate([np.ones(no), -np.ones(no)]),
+        no,
+        np.zeros(no),
+    )
+    # x_ij - sum_{k adj i, (k, j) a pair} x_kj <= 0
+    pair_id = sp.csr_matrix((np.arange(npair) + 1.0, (pi, pj)), shape=(m, m))
+    adj = sub.adj.tocsr()
+    deg = np.diff(adj.indptr)
+    t = np.repeat(np.arange(no), deg[pi[off]])
+    cnt = deg[pi[off]]
+    first = np.repeat(adj.indptr[pi[off]] - (np.cumsum(cnt) - cnt), cnt)
+    nbr = adj.indices[first + np.arange(t.size)]
+    pid = np.full(t.size, -1, dtype=np.int64)
+    if t.size:
+        pid = np.asarray(pair_id[nbr, pj[off][t]]).ravel().astype(np.int64) - 1
+    ok = pid >= 0
+    add(
+        np.concatenate([np.arange(no), t[ok]]),
+        np.concatenate([off, pid[ok]]),
+        np.concatenate([np.ones(no), -np.ones(int(ok.sum()))]),
+        no,
+        np.zeros(no),
+    )
+    # range: lo x_jj - sum p_i x_ij - s-_j <= 0 ; sum p_i x_ij - hi x_jj - s+_j <= 0
+    cj = diag
+    for sign, cap, slack in ((-1.0, lo, 0), (1.0, hi, m)):
+        r = np.concatenate([pj, np.arange(m)] + ([np.arange(m)] if ns else []))
+        c = np.concatenate([np.arange(npair), cj] + ([npair + slack + np.arange(m)] if ns else []))
+        v = np.concatenate(
+            [sign * pop[pi], -sign * cap * np.ones(m)] + ([-np.ones(m)] if ns else [])
+        )
+        # the diagonal pair appears in both parts: sum p_i x_ij includes x_jj itself
+        add(r, c, v, m, np.zeros(m))
+    if ns:
+        # s-_j - lo x_jj <= 0 ; s+_j - total x_jj <= 0 ; sum s <= budget
+        for slack, cap in ((0, lo), (m, sub.total)):
+            add(
+                np.concatenate([np.arange(m), np.arange(m)]),
+                np.concatenate([npair + slack + np.arange(m), cj]),
+                np.concatenate([np.ones(m), -cap * np.ones(m)]),
+                m,
+                np.zeros(m),
+            )
+        budget_row = np.array([budget * (1.0 + 1e-9) + 1e-6])
+        add(np.zeros(ns, dtype=np.int64), npair + np.arange(ns), np.ones(ns), 1, budget_row)
+    a_ub = sp.csr_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(r0, nvar)
+    )
+    a_eq = sp.csr_matrix((np.ones(npair), (pi, np.arange(npair))), shape=(m, nvar))
+    cost = np.concatenate([pop[pi] * pw, np.zeros(ns)])
+    if least_violation:  # the least range violation instead (``budget`` is ignored)
+        cost = np.concatenate([np.zeros(npair), np.ones(ns)])
+        ub[-1] = np.array([sub.total * m])
+    bounds = [(0.0, 1.0)] * npair + [(0.0, None)] * ns
+    try:
+        res = linprog(
+            cost,
+            A_ub=a_ub,
+            b_ub=np.concatenate(ub),
+            A_eq=a_eq,
+            b_eq=np.ones(m),
+            bounds=bounds,
+            method="highs",
+            options={"time_limit": max(left, 0.01)},
+        )
+    except (ValueError, RuntimeError):
+        return 0.0
+    if res.status != 0 or res.fun is None:
+        return 0.0
+    return max(0.0, float(res.fun) * (1.0 - 1e-7) - 1e-6)

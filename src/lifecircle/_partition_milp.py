@@ -33,7 +33,11 @@ constraint): a smaller, better-scaled model with the same optimum.
 split is returned with HiGHS's dual bound, turned into a bound of the walk among splits
 with the same violation ``V``: ``W * (dual - V)`` (or, in the hard model, the dual bound
 and :func:`lifecircle.partition.min_walk_bound`, whichever is larger). Without a dual
-bound from HiGHS the bound is that combinatorial one (or 0 out of range).
+bound from HiGHS the bound is that combinatorial one (or 0 out of range). Either way it
+is raised to the heuristic's LP relaxation bound
+(:func:`lifecircle._partition_heuristic.lp_bound`) when the returned split's violation
+is at most the heuristic's (that LP bound holds for every split with violation at most
+the heuristic's, a superset).
 """
 
 from __future__ import annotations
@@ -254,6 +258,9 @@ def solve_parent(sub: SubProblem, *, deadline: float) -> SubResult:
         bound = 0.0
     if best.violation <= POP_TOL:
         bound = max(bound, min_walk_bound(sub))
+    if best.violation <= heur.violation + POP_TOL and not heur.note:
+        # the heuristic's LP bound holds for every split with violation <= its own
+        bound = max(bound, heur.bound)
     return SubResult(
         best.unit, best.centre, best.walk, best.violation, max(0.0, bound), status, note
     )

@@ -24,8 +24,14 @@ Parents are independent (no unit spans two parents), so both solvers solve paren
 parent and add up objectives and bounds.
 
 - :func:`partition_exact` -- a MILP solved by HiGHS (:mod:`lifecircle._partition_milp`).
-- :func:`partition_heuristic` -- region growing plus local search, with a proven lower
-  bound (:mod:`lifecircle._partition_heuristic`).
+- :func:`partition_heuristic` -- seeding, admissible region growing and local search,
+  with a proven lower bound from an LP relaxation (:mod:`lifecircle._partition_heuristic`).
+
+The walking limit is hard: every block may walk to its unit's centre. Where it binds
+(a street whose blocks no few centres can all reach), more units than the population
+range allows are needed, and the range violation is unavoidable;
+:func:`lifecircle._partition_heuristic.lp_bound` with ``least_violation=True`` proves
+how much of it.
 - :func:`partition` -- picks one by size.
 """
 
@@ -95,8 +101,9 @@ class Partition:
     objective
         ``sum_i pop_i * walk(i, centre(unit(i)))`` in resident-metres.
     bound
-        A proven lower bound of the objective among splits whose range violation is at
-        most :attr:`range_violation` (``== objective`` when optimal).
+        A proven lower bound of the objective among splits in which every parent's range
+        violation is at most that of this split (``== objective`` when optimal; the same
+        as "total violation at most :attr:`range_violation`" when all are in range).
     gap
         ``(objective - bound) / objective`` (0 when the objective is 0).
     status
@@ -447,7 +454,9 @@ def partition_heuristic(
     """Group blocks into units by region growing and local search, parent by parent.
 
     See :mod:`lifecircle._partition_heuristic` for the method, its complexity and its
-    lower bound (:func:`min_walk_bound`, valid for parents whose split is within range).
+    lower bound (:func:`lifecircle._partition_heuristic.lp_bound`, the LP relaxation with
+    the split's range violation as budget, per parent; raised to :func:`min_walk_bound`
+    for parents within range).
 
     Parameters
     ----------
@@ -456,7 +465,12 @@ def partition_heuristic(
     seed
         Seed of the random tie-breaking.
     time_limit_s
-        Wall-clock limit; the local search stops early at it.
+        Wall-clock limit, shared by the parents in proportion to their squared size; in
+        each share the search takes
+        :data:`lifecircle._partition_heuristic.SEARCH_SHARE` (it stops early after a few
+        restarts) and the bound's LP the rest, but at least
+        :data:`lifecircle._partition_heuristic.LP_MIN_SECONDS` (an LP that does not finish
+        gives the bound 0 for that parent).
 
     Returns
     -------
@@ -474,7 +488,12 @@ def partition_heuristic(
     pop, subs = validate(problem)
     deadline = t0 + float(time_limit_s)
     rng = np.random.default_rng(seed)
-    results = [solve_parent(sub, rng=rng, deadline=deadline) for sub in subs]
+    weights = np.array([s.m**2 for s in subs], dtype=float)
+    results = []
+    for g, sub in enumerate(subs):
+        left = deadline - time.monotonic()
+        share = left * weights[g] / max(weights[g:].sum(), 1.0)
+        results.append(solve_parent(sub, rng=rng, deadline=time.monotonic() + max(share, 0.0)))
     return assemble(subs, results, pop.size, time.monotonic() - t0)
 
 
