@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.sparse.csgraph import connected_components
 
-from lifecircle._partition_heuristic import lp_bound
+from lifecircle._partition_bound import lp_bound
 from lifecircle.errors import DataError
 from lifecircle.partition import (
     PartitionProblem,
@@ -290,24 +290,36 @@ def test_walk_limit_forces_violation_and_lp_proves_it():
     assert 0 < heur.bound <= heur.objective and heur.gap < 1
 
 
-# --- the bundled central-Shanghai sample (pickled PartitionProblems) ------------------
+# --- the bundled central-Shanghai sample (its street blocks' problems, tests/data/*.npz) --
 
 #: Range violation the heuristic may leave on the sample problems, all walking limits
 #: kept (it reaches 216,855 and 383,382; the LP relaxation proves at least 179,741 and
 #: 355,886 unavoidable; the old heuristic's 178,357 and 101,923 left 39,167 and 150,587
 #: residents beyond the walking limit of their unit's centre).
-SAMPLE_MAX_VIOLATION = {"d10_sample_10min.pkl": 235_000, "d10_sample_5min.pkl": 410_000}
-SAMPLE_LEAST_VIOLATION = {"d10_sample_10min.pkl": 179_000, "d10_sample_5min.pkl": 355_000}
+SAMPLE_MAX_VIOLATION = {"d10_sample_10min.npz": 235_000, "d10_sample_5min.npz": 410_000}
+SAMPLE_LEAST_VIOLATION = {"d10_sample_10min.npz": 179_000, "d10_sample_5min.npz": 355_000}
+
+
+def _sample_problem(name: str) -> PartitionProblem:
+    """A problem saved as plain arrays (the street blocks of the sample, 10 or 5 minutes)."""
+    from pathlib import Path
+
+    z = np.load(Path(__file__).parent / "data" / name, allow_pickle=False)
+    n = int(z["n"])
+    return PartitionProblem(
+        population=z["population"],
+        adjacency=sp.csr_matrix((z["adj_data"], z["adj_indices"], z["adj_indptr"]), shape=(n, n)),
+        walk_m=sp.csr_matrix((z["walk_data"], z["walk_indices"], z["walk_indptr"]), shape=(n, n)),
+        parent=z["parent"],
+        pop_min=float(z["range"][0]),
+        pop_max=float(z["range"][1]),
+    )
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(SAMPLE_MAX_VIOLATION))
 def test_sample_instances(name):
-    import pickle
-    from pathlib import Path
-
-    with open(Path(__file__).parent / "data" / name, "rb") as fh:
-        pb = pickle.load(fh)  # our own test data (tests/data), never user input
+    pb = _sample_problem(name)
     res = partition_heuristic(pb, time_limit_s=60)
     _check_valid(pb, res)
     assert not any("beyond the walking limit" in r for r in res.parents_out_of_range.values())
@@ -321,12 +333,13 @@ def test_sample_instances(name):
 @pytest.mark.parametrize("seed", range(4))
 def test_heuristic_large_parent_paths(monkeypatch, seed):
     # the paths for parents too large for dense matrices / the LP give valid splits
+    import lifecircle._partition_bound as bound_mod
     import lifecircle._partition_heuristic as heur_mod
 
     pb = _random(200 + seed, 9)
     exact = partition_exact(pb, time_limit_s=30)
     monkeypatch.setattr(heur_mod, "DENSE_MAX", 0)
-    monkeypatch.setattr(heur_mod, "LP_MAX_PAIRS", 0)
+    monkeypatch.setattr(bound_mod, "LP_MAX_PAIRS", 0)
     res = partition_heuristic(pb, seed=seed)
     _check_valid(pb, res)
     assert not any("beyond the walking limit" in r for r in res.parents_out_of_range.values())

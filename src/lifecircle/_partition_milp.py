@@ -35,7 +35,7 @@ with the same violation ``V``: ``W * (dual - V)`` (or, in the hard model, the du
 and :func:`lifecircle.partition.min_walk_bound`, whichever is larger). Without a dual
 bound from HiGHS the bound is that combinatorial one (or 0 out of range). Either way it
 is raised to the heuristic's LP relaxation bound
-(:func:`lifecircle._partition_heuristic.lp_bound`) when the returned split's violation
+(:func:`lifecircle._partition_bound.lp_bound`) when the returned split's violation
 is at most the heuristic's (that LP bound holds for every split with violation at most
 the heuristic's, a superset).
 """

@@ -30,7 +30,7 @@ parent and add up objectives and bounds.
 The walking limit is hard: every block may walk to its unit's centre. Where it binds
 (a street whose blocks no few centres can all reach), more units than the population
 range allows are needed, and the range violation is unavoidable;
-:func:`lifecircle._partition_heuristic.lp_bound` with ``least_violation=True`` proves
+:func:`lifecircle._partition_bound.lp_bound` with ``least_violation=True`` proves
 how much of it.
 - :func:`partition` -- picks one by size.
 """
@@ -454,7 +454,7 @@ def partition_heuristic(
     """Group blocks into units by region growing and local search, parent by parent.
 
     See :mod:`lifecircle._partition_heuristic` for the method, its complexity and its
-    lower bound (:func:`lifecircle._partition_heuristic.lp_bound`, the LP relaxation with
+    lower bound (:func:`lifecircle._partition_bound.lp_bound`, the LP relaxation with
     the split's range violation as budget, per parent; raised to :func:`min_walk_bound`
     for parents within range).
 
