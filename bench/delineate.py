@@ -252,8 +252,8 @@ def run_spopt(inst: dict, method: str, args, k_of=None, nested: bool = True):
     t0 = time.perf_counter()
     for idx in _groups(inst, nested):
         total = pop[idx].sum()
-        want = 1 if k_of is None else k_of(idx)
-        if idx.size == 1 or (method == "maxp" and total < inst["lo"]) or want <= 1:
+        want = 0 if k_of is None else k_of(idx)
+        if idx.size == 1 or (total < inst["lo"] if method == "maxp" else want <= 1):
             unit[idx] = nxt  # max-p finds no region here: the whole group as one unit
             nxt += 1
             continue
@@ -306,16 +306,16 @@ def _split_disconnected(adj: sp.csr_matrix, unit: np.ndarray) -> np.ndarray:
 # ----------------------------------------------------------------------------- tables
 
 COLS = [
-    ("method", "{}"),
-    ("s", "{:.2f}"),
-    ("units", "{}"),
-    ("units in range", "{:.0%}"),
-    ("residents in range", "{:.0%}"),
-    ("below / above", "{}"),
-    ("mean walk min", "{:.2f}"),
-    ("max walk min", "{:.1f}"),
-    ("beyond limit: blocks / residents", "{}"),
-    ("status", "{}"),
+    "method",
+    "s",
+    "units",
+    "units in range",
+    "residents in range",
+    "below / above",
+    "mean walk min",
+    "max walk min",
+    "beyond limit: blocks / residents",
+    "status",
 ]
 
 
@@ -359,7 +359,9 @@ def ratio_table(ours: dict, maxp: dict) -> str:
         ("mean_walk_min", "mean walk min", "{:.2f}"),
         ("max_walk_min", "max walk min", "{:.1f}"),
     ]:
-        rows.append([label, fmt.format(ours[key]), fmt.format(maxp[key]), rat(ours[key], maxp[key])])
+        rows.append(
+            [label, fmt.format(ours[key]), fmt.format(maxp[key]), rat(ours[key], maxp[key])]
+        )
     return table(["metric", "lifecircle auto", "max-p", "max-p / lifecircle"], rows)
 
 
@@ -401,7 +403,8 @@ def bench(inst: dict, args, have_spopt: bool) -> dict:
             m = run_spopt(inst, "skater", args, k_of=k_of)
             res["skater"] = m
             rows.append(row("spopt Skater (k = lifecircle's)", m))
-        if args.unnested and n <= args.unnested_max:
+        nested_parents = len(np.unique(inst["parent"])) > 1
+        if args.unnested and nested_parents and n <= args.unnested_max:
             log("  unnested ...")
             m, _ = run_lifecircle(inst, "heuristic", args.time_limit, nested=False)
             res["lifecircle heuristic unnested"] = m
@@ -409,7 +412,7 @@ def bench(inst: dict, args, have_spopt: bool) -> dict:
             m = run_spopt(inst, "maxp", args, nested=False)
             res["max-p unnested"] = m
             rows.append(row("spopt MaxPHeuristic, unnested", m))
-    print(table([c for c, _ in COLS], rows))
+    print(table(COLS, rows))
     if "max-p" in res:
         print()
         print(ratio_table(res["lifecircle auto"], res["max-p"]))
@@ -425,10 +428,15 @@ def main() -> int:
     ap.add_argument("--unnested-max", type=int, default=1500, help="largest unnested instance")
     ap.add_argument("--time-limit", type=float, default=60.0, help="lifecircle auto/heuristic")
     ap.add_argument("--exact-limit", type=float, default=60.0, help="partition_exact limit")
-    ap.add_argument("--maxp-construction", type=int, default=10,
-                    help="MaxPHeuristic max_iterations_construction (spopt default 99)")  # fmt: skip
-    ap.add_argument("--maxp-sa", type=int, default=1,
-                    help="MaxPHeuristic max_iterations_sa (spopt default 10)")  # fmt: skip
+    ap.add_argument(
+        "--maxp-construction",
+        type=int,
+        default=10,
+        help="MaxPHeuristic max_iterations_construction (spopt default 99)",
+    )
+    ap.add_argument(
+        "--maxp-sa", type=int, default=1, help="MaxPHeuristic max_iterations_sa (spopt default 10)"
+    )
     ap.add_argument("--json", help="write the numbers to this file")
     args = ap.parse_args()
     warnings.simplefilter("ignore")
