@@ -31,8 +31,10 @@ spopt is optional (``pip install spopt``); without it only lifecircle runs.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import signal
 import sys
 import time
 import warnings
@@ -248,7 +250,7 @@ def run_spopt(inst: dict, method: str, args, k_of=None, nested: bool = True):
 
     pop, xy, adjm = inst["pop"], inst["xy"], inst["adj"].tocsr()
     unit = np.full(pop.size, -1, dtype=np.int64)
-    nxt = 0
+    nxt = gave_up = 0
     t0 = time.perf_counter()
     for idx in _groups(inst, nested):
         total = pop[idx].sum()
@@ -278,7 +280,14 @@ def run_spopt(inst: dict, method: str, args, k_of=None, nested: bool = True):
             )
         else:
             m = Skater(gdf, w, ["x", "y"], n_clusters=min(want, idx.size))
-        m.solve()
+        try:
+            with _alarm(args.group_limit):
+                m.solve()
+        except TimeoutError:
+            gave_up += 1
+            unit[idx] = nxt  # no answer within the limit: the group as one unit
+            nxt += 1
+            continue
         lab = np.asarray(m.labels_, dtype=np.int64)
         # max-p labels regions 1..p and leaves unassignable blocks at 0 (or below)
         _, lab = np.unique(lab, return_inverse=True)
@@ -289,8 +298,24 @@ def run_spopt(inst: dict, method: str, args, k_of=None, nested: bool = True):
     unit = _split_disconnected(adjm, unit)
     centre = best_centres(inst, unit)
     out = score(inst, unit, centre, sec)
-    out["status"] = ""
+    out["status"] = f"{gave_up} group(s) over {args.group_limit:.0f} s" if gave_up else ""
     return out
+
+
+@contextlib.contextmanager
+def _alarm(seconds: float):
+    """Raise TimeoutError in the main thread after ``seconds`` (spopt's max-p can loop)."""
+
+    def fire(signum, frame):
+        raise TimeoutError
+
+    old = signal.signal(signal.SIGALRM, fire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
 
 
 def _split_disconnected(adj: sp.csr_matrix, unit: np.ndarray) -> np.ndarray:
@@ -436,6 +461,12 @@ def main() -> int:
     )
     ap.add_argument(
         "--maxp-sa", type=int, default=1, help="MaxPHeuristic max_iterations_sa (spopt default 10)"
+    )
+    ap.add_argument(
+        "--group-limit",
+        type=float,
+        default=120.0,
+        help="seconds per spopt solve (one parent's component); over it the group is one unit",
     )
     ap.add_argument("--json", help="write the numbers to this file")
     args = ap.parse_args()
