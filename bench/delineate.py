@@ -25,7 +25,7 @@ lifecircle rule, where every pair is within the limit). A pair missing from the 
 matrix (farther than the level's walk) counts as exactly the level's walk -- a lower
 bound -- and the tables report how many blocks and residents it concerns.
 
-spopt is optional (``pip install spopt``); without it only lifecircle runs.
+spopt is optional (``pip install -e ".[bench]"``); without it only lifecircle runs.
 """
 
 from __future__ import annotations

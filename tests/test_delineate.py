@@ -119,6 +119,7 @@ def test_committees_pair_up_inside_their_streets(tiny_result):
     assert d.comparison.set_index("unit_id")["lifecircle_units"].to_dict() == {"SA": 2, "SB": 2}
     assert _contiguous(d)
     assert (d.units["max_walk_min"] <= 10.0).all()
+    assert (d.units["residents_beyond_level"] == 0).all()
     assert d.summary()["population_range"]["source"].startswith("GB 50180-2018 Table 3.0.4")
     # the library call
     assert lifecircle.delineate(tiny_result, "10min", blocks="units").units["population"].sum() == (

@@ -22,7 +22,13 @@ from .blocks import (
     blocks_from_units,
     street_blocks,
 )
-from .delineate import LEVEL_PREFIX, RELATIONS, UNITS_AS_BLOCKS_SHARE, Delineation
+from .delineate import (
+    LEVEL_PREFIX,
+    RELATIONS,
+    UNITS_AS_BLOCKS_SHARE,
+    WALK_LIMIT_LEVELS,
+    Delineation,
+)
 from .errors import ConfigError
 from .partition import POP_TOL, Partition, PartitionProblem, partition
 
@@ -85,7 +91,7 @@ def build_delineation(
     nest_level = _nest_level(hierarchy.levels, parent_level, across)
     labels = _lift(hierarchy, block_parent, parent_level, nest_level)
     speed = std.profile(std.default_profile).speed_m_min
-    limit_min = float(max_walk_min if max_walk_min is not None else lv.minutes)
+    limit_min = float(max_walk_min if max_walk_min is not None else WALK_LIMIT_LEVELS * lv.minutes)
     centre_node, walk = block_centres_and_walks(graph, blk, radius_m=limit_min * speed)
     problem = PartitionProblem(
         population=pop,
@@ -258,6 +264,14 @@ def _units(
                 2,
             ),
             "max_walk_min": np.round(longest / speed, 2),
+            "residents_beyond_level": np.round(
+                np.bincount(
+                    part.unit,
+                    weights=pop * (np.nan_to_num(block_walk, nan=np.inf) > lv.minutes * speed),
+                    minlength=k,
+                ),
+                1,
+            ),
             "in_range": (unit_pop >= rng.min - POP_TOL) & (unit_pop <= rng.max + POP_TOL),
         },
         geometry=geoms.reindex(range(k)).to_numpy(),
@@ -352,6 +366,7 @@ def _summary(
             if total <= 0
             else round(float(np.nansum(units["mean_walk_min"].to_numpy(float) * pop) / total), 2)
         ),
+        "residents_beyond_level_minutes": round(float(units["residents_beyond_level"].sum()), 1),
         "max_walk_min_of_units": (
             None if units["max_walk_min"].isna().all() else float(units["max_walk_min"].max())
         ),

@@ -49,7 +49,8 @@ class Delineation:
         ``level``, ``population``, ``area_km2``, ``blocks`` (count), ``centre_lon``,
         ``centre_lat`` (the centre node), ``mean_walk_min`` and ``max_walk_min`` (walk
         from the residents of each block to the centre, population-weighted mean and
-        maximum), ``in_range`` (population within the range).
+        maximum), ``residents_beyond_level`` (residents of blocks farther from the centre
+        than the level's minutes), ``in_range`` (population within the range).
     blocks
         One row per building block, EPSG:4326: ``block_id``, ``unit_id`` (its life-circle
         unit), ``parent_id`` (its governance unit), ``population``.
@@ -100,6 +101,13 @@ class Delineation:
 #: residents are not building blocks of 15-minute units of 50,000-100,000).
 UNITS_AS_BLOCKS_SHARE = 0.9
 
+#: Default longest walk from a block to its unit's centre, in the level's minutes: a hard
+#: limit at exactly the level's minutes leaves no split within the population range on
+#: dense street blocks (on the sample not one street at 10 minutes; an LP bound proves it),
+#: so units may reach half as far again, and the residents beyond the level's own minutes are
+#: counted per unit (``residents_beyond_level``) and in ``delineate.json``.
+WALK_LIMIT_LEVELS = 1.5
+
 #: Prefix of the governance level written for the life-circle units.
 LEVEL_PREFIX = "lifecircle_"
 
@@ -134,7 +142,8 @@ def delineate(
         else street blocks.
     max_walk_min
         Longest walk from a block to its unit's centre (minutes at the standard's
-        default walking profile); default: the level's minutes.
+        default walking profile); default: :data:`WALK_LIMIT_LEVELS` times the level's
+        minutes.
     time_limit_s
         Solver time limit (the exact MILP up to ``exact_max_blocks`` blocks per parent,
         else the heuristic; both report their gap).

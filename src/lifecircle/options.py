@@ -343,7 +343,9 @@ class DelineateOptions:
         choices=("auto", "units", "streets"),
     )
     max_walk_min: float | None = _opt(
-        None, "number", "Longest walk from a block to its unit's centre (default: the level)."
+        None,
+        "number",
+        "Longest walk from a block to its unit's centre, minutes (default: 1.5 x the level's).",
     )
     time_limit: float = _opt(
         60.0, "number", "Solver time limit in seconds; past it, the best split with its gap."
