@@ -115,19 +115,12 @@ class DelineationMap:
 
     def data(self, tiles: _Tiles | None, heading: dict[str, str], attribution: str) -> dict:
         """Everything the page draws, as plain JSON-ready objects."""
-        from .map import MAX_ZOOM
+        from .map import MAX_ZOOM, tiles_json
 
         return {
             "lang": self.lang,
             "heading": heading,
-            "tiles": None
-            if tiles is None
-            else {
-                "url": tiles.url,
-                "attribution": tiles.attribution,
-                "subdomains": tiles.subdomains,
-                "maxZoom": tiles.max_zoom,
-            },
+            "tiles": tiles_json(tiles),
             "attribution": attribution,
             "maxZoom": MAX_ZOOM if tiles is None else tiles.max_zoom,
             "panes": [[pane, z] for pane, z in PANES.items()],

@@ -275,14 +275,7 @@ def _map_data(ctx: MapContext, tiles: _Tiles | None, proposed: Proposed | None) 
     return {
         "lang": lang,
         "heading": _heading(ctx),
-        "tiles": None
-        if tiles is None
-        else {
-            "url": tiles.url,
-            "attribution": tiles.attribution,
-            "subdomains": tiles.subdomains,
-            "maxZoom": tiles.max_zoom,
-        },
+        "tiles": tiles_json(tiles),
         "attribution": _DATA_ATTRIBUTION,
         "maxZoom": MAX_ZOOM if tiles is None else tiles.max_zoom,
         "panes": [[pane, z] for pane, z in {**_PANES, **(_SITE_PANES if proposed else {})}.items()],
@@ -370,3 +363,15 @@ def _page(data: dict[str, Any], title: str, lang: str) -> str:
             "map_js": _assets.map_js(),
         },
     )
+
+
+def tiles_json(tiles: Any) -> dict[str, Any] | None:
+    """A basemap's tile settings for the page's JSON (None: no basemap)."""
+    if tiles is None:
+        return None
+    return {
+        "url": tiles.url,
+        "attribution": tiles.attribution,
+        "subdomains": tiles.subdomains,
+        "maxZoom": tiles.max_zoom,
+    }
