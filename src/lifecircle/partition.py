@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -408,6 +409,24 @@ def min_walk_bound(sub: SubProblem) -> float:
 # Public solvers
 
 
+def _by_parent(
+    problem: PartitionProblem,
+    time_limit_s: float,
+    solve: Callable[..., SubResult],
+) -> Partition:
+    """Solve parent by parent, each given a share of the time left by its size squared."""
+    t0 = time.monotonic()
+    pop, subs = validate(problem)
+    deadline = t0 + float(time_limit_s)
+    weights = np.array([s.m**2 for s in subs], dtype=float)
+    results = []
+    for g, sub in enumerate(subs):
+        left = deadline - time.monotonic()
+        share = left * weights[g] / max(weights[g:].sum(), 1.0)
+        results.append(solve(sub, deadline=time.monotonic() + max(share, 0.0)))
+    return assemble(subs, results, pop.size, time.monotonic() - t0)
+
+
 def partition_exact(problem: PartitionProblem, *, time_limit_s: float = 60.0) -> Partition:
     """Group blocks into units with the exact MILP (HiGHS), parent by parent.
 
@@ -436,16 +455,7 @@ def partition_exact(problem: PartitionProblem, *, time_limit_s: float = 60.0) ->
     """
     from ._partition_milp import solve_parent
 
-    t0 = time.monotonic()
-    pop, subs = validate(problem)
-    deadline = t0 + float(time_limit_s)
-    weights = np.array([s.m**2 for s in subs], dtype=float)
-    results = []
-    for g, sub in enumerate(subs):
-        left = deadline - time.monotonic()
-        share = left * weights[g] / max(weights[g:].sum(), 1.0)
-        results.append(solve_parent(sub, deadline=time.monotonic() + max(share, 0.0)))
-    return assemble(subs, results, pop.size, time.monotonic() - t0)
+    return _by_parent(problem, time_limit_s, solve_parent)
 
 
 def partition_heuristic(
@@ -484,17 +494,10 @@ def partition_heuristic(
     """
     from ._partition_heuristic import solve_parent
 
-    t0 = time.monotonic()
-    pop, subs = validate(problem)
-    deadline = t0 + float(time_limit_s)
     rng = np.random.default_rng(seed)
-    weights = np.array([s.m**2 for s in subs], dtype=float)
-    results = []
-    for g, sub in enumerate(subs):
-        left = deadline - time.monotonic()
-        share = left * weights[g] / max(weights[g:].sum(), 1.0)
-        results.append(solve_parent(sub, rng=rng, deadline=time.monotonic() + max(share, 0.0)))
-    return assemble(subs, results, pop.size, time.monotonic() - t0)
+    return _by_parent(
+        problem, time_limit_s, lambda sub, deadline: solve_parent(sub, rng=rng, deadline=deadline)
+    )
 
 
 def partition(
