@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -13,6 +15,7 @@ from lifecircle._partition_bound import lp_bound
 from lifecircle.errors import DataError
 from lifecircle.partition import (
     PartitionProblem,
+    RangeReason,
     partition,
     partition_exact,
     partition_heuristic,
@@ -129,7 +132,8 @@ def _check_valid(problem, res):
     beyond = ~((w > 0) | (np.arange(n) == centre[unit]))
     if beyond.any():  # only the heuristic, and it says so
         assert res.status == "heuristic"
-        assert any("walking limit" in r for r in res.parents_out_of_range.values())
+        assert any(r.beyond_walk_limit for r in res.parents_out_of_range.values())
+        assert any("walking limit" in str(r) for r in res.parents_out_of_range.values())
         return
     w[np.arange(n) == centre[unit]] = 0.0
     assert res.objective == pytest.approx(float(problem.population @ w), rel=1e-9, abs=1e-6)
@@ -174,7 +178,10 @@ def test_parent_too_small_is_named():
         _check_valid(pb, res)
         assert res.range_violation == pytest.approx(20.0)
         assert set(res.parents_out_of_range) == {"A"}
-        assert "too few residents" in res.parents_out_of_range["A"]
+        why = res.parents_out_of_range["A"]
+        assert why.code == "too_few" and why.units == 1 and why.residents_out == 20
+        assert str(why).startswith("too few residents: 30, below the minimum 50 of one unit")
+        assert why.text("zh").startswith("人口过少：30，低于一个单元的下限 50")
         assert len(set(res.unit[:3])) == 1 and len(set(res.unit[3:])) == 1
         # the closest split: one unit per parent, each centred in its middle block
         assert res.objective == pytest.approx(2 * 10 * 100 + 2 * 20 * 100)
@@ -187,7 +194,38 @@ def test_no_whole_number_of_units():
     _check_valid(pb, res)
     assert res.range_violation == pytest.approx(2.0)
     assert res.centre.size == 1
-    assert "no whole number" in res.parents_out_of_range[0]
+    why = res.parents_out_of_range[0]
+    assert why.code == "no_whole_number" and (why.fewest, why.most) == (2, 1)
+    assert "27 residents fit no whole number of units: 1 unit(s) hold at most 25" in str(why)
+    assert "2 unit(s) need at least 30" in str(why)
+    assert "1 个单元最多容纳 25" in why.text("zh")
+
+
+@pytest.mark.parametrize(
+    "code", ["in_range", "too_few", "no_whole_number", "block_too_big", "no_split"]
+)
+def test_range_reason_words_every_code_in_both_languages(code):
+    why = RangeReason(
+        code=code,
+        total=27,
+        pop_min=15,
+        pop_max=25,
+        fewest=2,
+        most=1,
+        largest_block=30,
+        units=1,
+        units_out=1,
+        residents_out=2,
+        beyond_walk_limit=True,
+        solver_note="time limit reached",
+    )
+    en, zh = why.text("en"), why.text("zh")
+    assert en == str(why) and en != zh
+    assert en.count("; ") == (2 if code == "in_range" else 3)
+    assert "walking limit" in en and "步行限制" in zh
+    assert "time limit reached" in zh  # the solver's own words, not translated
+    # Chinese text: no English words except the solver's note
+    assert not re.search(r"[A-Za-z]", zh.replace("time limit reached", ""))
 
 
 def test_partition_picks_by_size():
@@ -322,7 +360,7 @@ def test_sample_instances(name):
     pb = _sample_problem(name)
     res = partition_heuristic(pb, time_limit_s=60)
     _check_valid(pb, res)
-    assert not any("beyond the walking limit" in r for r in res.parents_out_of_range.values())
+    assert not any(r.beyond_walk_limit for r in res.parents_out_of_range.values())
     assert res.range_violation <= SAMPLE_MAX_VIOLATION[name]
     least = sum(lp_bound(s, 0.0, deadline=1e9, least_violation=True) for s in validate(pb)[1])
     assert SAMPLE_LEAST_VIOLATION[name] <= least <= res.range_violation + 1e-6
@@ -342,7 +380,7 @@ def test_heuristic_large_parent_paths(monkeypatch, seed):
     monkeypatch.setattr(bound_mod, "LP_MAX_PAIRS", 0)
     res = partition_heuristic(pb, seed=seed)
     _check_valid(pb, res)
-    assert not any("beyond the walking limit" in r for r in res.parents_out_of_range.values())
+    assert not any(r.beyond_walk_limit for r in res.parents_out_of_range.values())
     assert res.range_violation >= exact.range_violation - 1e-6
     if res.range_violation > 0:
         assert res.bound == 0  # no LP: no bound out of range

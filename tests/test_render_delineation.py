@@ -23,7 +23,7 @@ import shapely
 
 from lifecircle.config import PopulationRange
 from lifecircle.delineate import Delineation
-from lifecircle.partition import Partition
+from lifecircle.partition import Partition, RangeReason
 from lifecircle.render._delineation_map import RANGE_COLOURS
 from lifecircle.render.delineation import build_delineation_html, write_delineation_html
 from tests.conftest import HOSTILE_UNIT
@@ -88,7 +88,20 @@ def delineation(*, unit_name: str = "Huaxin 1", verified: bool = False) -> Delin
     comparison = pd.DataFrame(governance.drop(columns="geometry"))
     comparison["smallest_unit"] = [2000.0, 800.0]
     comparison["largest_unit"] = [2000.0, 800.0]
-    comparison["out_of_range"] = ["", "too few residents: 800 < 1,000"]
+    why = RangeReason(
+        code="too_few",
+        total=800.0,
+        pop_min=1000.0,
+        pop_max=3000.0,
+        fewest=1,
+        most=0,
+        largest_block=800.0,
+        units=1,
+        units_out=1,
+        residents_out=200.0,
+    )
+    comparison["out_of_range"] = ["", str(why)]
+    comparison["out_of_range_code"] = ["", why.code]
     partition = Partition(
         unit=np.array([0, 0, 1, 2]),
         centre=np.array([0, 2, 3]),
@@ -97,7 +110,7 @@ def delineation(*, unit_name: str = "Huaxin 1", verified: bool = False) -> Delin
         gap=0.0125,
         status="time_limit",
         range_violation=200.0,
-        parents_out_of_range={"G2": "too few residents: 800 < 1,000"},
+        parents_out_of_range={"G2": why},
         seconds=12.34,
     )
     return Delineation(
@@ -111,6 +124,7 @@ def delineation(*, unit_name: str = "Huaxin 1", verified: bool = False) -> Delin
         partition=partition,
         block_source="units:neighbourhood",
         parent_level="street",
+        reasons={"G2": why},
     )
 
 
@@ -231,7 +245,7 @@ def test_report_figures(pages):
         "4,000",  # G1
         "split",
         "matched",
-        "too few residents: 800 < 1,000",
+        "too few residents: 800, below the minimum 1,000 of one unit",
         "below the range",
         "Xujing town",
         "within one street / town unit each",
@@ -294,9 +308,11 @@ def test_chinese(pages):
         "一致",
         "（未经原文核对）",
         "达到时间上限",
+        "人口过少：800，低于一个单元的下限 1,000",
     ):
         assert words in text, words
     data = island(page)
+    assert "too few residents" not in text  # the reason is worded in Chinese
     assert "低于区间" in data["legend"]
     assert "居民" in data["themes"][0]["parts"][0]["tip"][0]
 

@@ -30,7 +30,7 @@ from .delineate import (
     Delineation,
 )
 from .errors import ConfigError
-from .partition import POP_TOL, Partition, PartitionProblem, partition
+from .partition import POP_TOL, Partition, PartitionProblem, RangeReason, partition
 
 if TYPE_CHECKING:
     from .config import Level
@@ -125,7 +125,9 @@ def build_delineation(
         crs=blk.crs,
     ).to_crs("EPSG:4326")
     gov_level = parent_level if parent_level is not None else finest
-    governance, comparison = _compare(hierarchy.units[gov_level], block_table, units, part, labels)
+    governance, comparison, reasons = _compare(
+        hierarchy.units[gov_level], block_table, units, part, labels
+    )
     d = Delineation(
         level=lv.id,
         level_name=(lv.name_en, lv.name_zh),
@@ -137,6 +139,7 @@ def build_delineation(
         partition=part,
         block_source=source,
         parent_level=nest_level,
+        reasons=reasons,
     )
     d.facts = _summary(d, across=across, limit_min=limit_min, speed=speed, gov_level=gov_level)
     return d
@@ -287,7 +290,7 @@ def _compare(
     units: gpd.GeoDataFrame,
     part: Partition,
     labels: np.ndarray,
-) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+) -> tuple[gpd.GeoDataFrame, pd.DataFrame, dict[str, RangeReason]]:
     """Each governance unit against the life-circle units drawn over its blocks."""
     frame = pd.DataFrame(
         {"gov": blocks["parent_id"].astype(str).to_numpy(), "lc": part.unit, "label": labels}
@@ -306,7 +309,8 @@ def _compare(
         many, np.where(crosses, "split and merged", "split"), np.where(crosses, "merged", "matched")
     )
     unit_pop = units["population"].to_numpy(float)
-    reasons = part.parents_out_of_range
+    # the reason of the parent the units nest in (the same unit, or one above)
+    why = [part.parents_out_of_range.get(lab) for lab in per_gov["label"]]
     ids = per_gov.index.astype(str)
     comparison = pd.DataFrame(
         {
@@ -316,13 +320,11 @@ def _compare(
             "relation": relation,
             "smallest_unit": lc_sets.map(lambda us: float(unit_pop[us].min())).round(1).to_numpy(),
             "largest_unit": lc_sets.map(lambda us: float(unit_pop[us].max())).round(1).to_numpy(),
-            "out_of_range": [
-                # the reason of the parent the units nest in (the same unit, or one above)
-                str(reasons.get(lab, ""))
-                for lab in per_gov["label"]
-            ],
+            "out_of_range": ["" if r is None else str(r) for r in why],
+            "out_of_range_code": ["" if r is None else r.code for r in why],
         }
     )
+    reasons = {i: r for i, r in zip(ids, why, strict=True) if r is not None and i != OUTSIDE}
     comparison = comparison[comparison["unit_id"] != OUTSIDE].reset_index(drop=True)
     gov = gov_units.assign(unit_id=gov_units["unit_id"].astype(str))
     names = gov.set_index("unit_id")["name"]
@@ -330,7 +332,7 @@ def _compare(
     governance = gov[["unit_id", "name", "geometry"]].merge(
         comparison.drop(columns=["name"]), on="unit_id", how="inner"
     )
-    return gpd.GeoDataFrame(governance, geometry="geometry", crs=gov_units.crs), comparison
+    return gpd.GeoDataFrame(governance, geometry="geometry", crs=gov_units.crs), comparison, reasons
 
 
 def _summary(
@@ -379,7 +381,8 @@ def _summary(
             "seconds": round(p.seconds, 3),
             "range_violation": round(p.range_violation, 1),
         },
-        "out_of_range": {str(k): v for k, v in p.parents_out_of_range.items()},
+        "out_of_range": {str(k): str(v) for k, v in p.parents_out_of_range.items()},
+        "out_of_range_codes": {str(k): v.code for k, v in p.parents_out_of_range.items()},
         "simplifications": [
             "walks run between blocks' centre nodes (the network node nearest each block's "
             "representative point), not from every resident",

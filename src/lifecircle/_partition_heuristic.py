@@ -48,6 +48,7 @@ from scipy.sparse.csgraph import breadth_first_order, connected_components, dijk
 from ._partition_bound import lp_bound
 from .partition import (
     POP_TOL,
+    WALK_LIMIT_NOTE,
     SubProblem,
     SubResult,
     count_bounds,
@@ -578,7 +579,7 @@ def solve_parent(sub: SubProblem, *, rng: np.random.Generator, deadline: float) 
                 best = (v, walk, ok, state.unit.copy(), state.centre.copy())
     assert best is not None
     v, walk, ok, unit, centre = best
-    note = "" if ok else "some blocks are beyond the walking limit of their unit's centre"
+    note = "" if ok else WALK_LIMIT_NOTE
     bound = 0.0
     if ok:
         bound = lp_bound(sub, v, deadline=max(lp_deadline, time.monotonic() + LP_MIN_SECONDS))

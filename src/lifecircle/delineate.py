@@ -24,7 +24,7 @@ import pandas as pd
 
 from .config import PopulationRange
 from .io.units import UnitHierarchy
-from .partition import Partition
+from .partition import Partition, RangeReason
 
 if TYPE_CHECKING:
     from .pipeline import AuditResult
@@ -61,7 +61,10 @@ class Delineation:
     comparison
         ``governance`` without geometry, plus ``smallest_unit`` and ``largest_unit``
         (residents of its smallest and largest life-circle unit) and ``out_of_range``
-        (why the range cannot hold there, empty when it does).
+        (why the range cannot hold there, in English, empty when it does) and
+        ``out_of_range_code`` (the reason's code: ``too_few``, ``no_whole_number``,
+        ``block_too_big``, ``no_split``, or ``in_range`` when only the walking limit
+        is exceeded).
     partition
         The solver's result: status, objective, bound, gap, seconds, range violation.
     block_source
@@ -70,6 +73,10 @@ class Delineation:
         The governance level the units nest in (None: free).
     facts
         Plain data for ``delineate.json`` (also :meth:`summary`).
+    reasons
+        Governance unit id (of :attr:`comparison`) -> the structured reason behind its
+        ``out_of_range`` text (:meth:`lifecircle.partition.RangeReason.text` words it
+        in English or Chinese).
     """
 
     level: str
@@ -83,6 +90,7 @@ class Delineation:
     block_source: str
     parent_level: str | None
     facts: dict[str, Any] = field(default_factory=dict)
+    reasons: dict[str, RangeReason] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
         """The figures of ``delineate.json``: range, blocks, units in range, walks, solver."""

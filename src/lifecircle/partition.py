@@ -51,6 +51,7 @@ from .errors import DataError
 __all__ = [
     "Partition",
     "PartitionProblem",
+    "RangeReason",
     "partition",
     "partition_exact",
     "partition_heuristic",
@@ -58,6 +59,8 @@ __all__ = [
 
 #: Populations below this are treated as equal (range checks, violation).
 POP_TOL = 1e-6
+#: The note of a split in which some blocks are beyond the walking limit of their centre.
+WALK_LIMIT_NOTE = "some blocks are beyond the walking limit of their unit's centre"
 
 
 @dataclass(frozen=True)
@@ -113,7 +116,8 @@ class Partition:
     range_violation
         Residents outside ``[pop_min, pop_max]`` summed over units (0: all in range).
     parents_out_of_range
-        Parent label -> a short English reason for each parent with a unit out of range.
+        Parent label -> why it has a unit out of range (or beyond the walking limit):
+        a :class:`RangeReason` (``str()`` gives the English text).
     seconds
         Wall time of the solve.
     """
@@ -125,7 +129,7 @@ class Partition:
     gap: float
     status: str
     range_violation: float
-    parents_out_of_range: dict[Any, str] = field(default_factory=dict)
+    parents_out_of_range: dict[Any, RangeReason] = field(default_factory=dict)
     seconds: float = 0.0
 
 
@@ -309,34 +313,122 @@ def _fmt(x: float) -> str:
     return f"{x:,.0f}"
 
 
-def reason(sub: SubProblem, res: SubResult) -> str:
+#: Why a parent's units are out of range, per reason code and language. ``{...}`` fields
+#: are filled from :class:`RangeReason` (numbers formatted there; never data text).
+REASON_TEXT: dict[str, dict[str, str]] = {
+    "in_range": {"en": "all units within the range", "zh": "所有单元均在区间内"},
+    "too_few": {
+        "en": "too few residents: {total}, below the minimum {lo} of one unit",
+        "zh": "人口过少：{total}，低于一个单元的下限 {lo}",
+    },
+    "no_whole_number": {
+        "en": "{total} residents fit no whole number of units: {most} unit(s) hold at most "
+        "{most_hold}, {fewest} unit(s) need at least {fewest_need}",
+        "zh": "{total} 人无法分成整数个单元：{most} 个单元最多容纳 {most_hold}，"
+        "{fewest} 个单元至少需要 {fewest_need}",
+    },
+    "block_too_big": {
+        "en": "too many residents in one block ({largest} > {hi})",
+        "zh": "单个地块人口过多（{largest} > {hi}）",
+    },
+    "no_split": {
+        "en": "{total} residents could fill {fewest}-{most} units, but block sizes, "
+        "contiguity or the walking limits allow no split within the range",
+        "zh": "{total} 人可组成 {fewest}–{most} 个单元，但地块规模、连通性或步行限制"
+        "使任何划分都无法落在区间内",
+    },
+    "split": {
+        "en": "the closest split found has {units} unit(s), {units_out} out of range, "
+        "{residents_out} residents outside the range in all",
+        "zh": "找到的最接近划分有 {units} 个单元，其中 {units_out} 个超出区间，"
+        "共 {residents_out} 人在区间之外",
+    },
+    "walk_limit": {
+        "en": "some blocks are beyond the walking limit of their unit's centre",
+        "zh": "部分地块超出其单元中心的步行限制",
+    },
+    "solver": {"en": "solver: {solver_note}", "zh": "求解器：{solver_note}"},
+}
+_SEP = {"en": "; ", "zh": "；"}
+
+
+@dataclass(frozen=True)
+class RangeReason:
+    """Why a parent has units out of range (or beyond the walking limit), as plain data.
+
+    ``code`` is one of ``in_range``, ``too_few``, ``no_whole_number``,
+    ``block_too_big``, ``no_split``; :meth:`text` words it in English or Chinese
+    (``str()`` is the English text, as written to ``delineate.json`` and the CSV).
+    """
+
+    code: str
+    total: float
+    pop_min: float
+    pop_max: float
+    fewest: int
+    most: int
+    largest_block: float
+    units: int
+    units_out: int
+    residents_out: float
+    beyond_walk_limit: bool = False
+    solver_note: str = ""
+
+    def text(self, lang: str = "en") -> str:
+        """The reason in ``lang`` (``"en"`` or ``"zh"``)."""
+        lang = lang if lang in _SEP else "en"
+        fields = {
+            "total": _fmt(self.total),
+            "lo": _fmt(self.pop_min),
+            "hi": _fmt(self.pop_max),
+            "fewest": self.fewest,
+            "most": self.most,
+            "most_hold": _fmt(self.most * self.pop_max),
+            "fewest_need": _fmt(self.fewest * self.pop_min),
+            "largest": _fmt(self.largest_block),
+            "units": self.units,
+            "units_out": self.units_out,
+            "residents_out": _fmt(self.residents_out),
+            "solver_note": self.solver_note,
+        }
+        codes = [self.code] + ([] if self.code == "in_range" else ["split"])
+        codes += ["walk_limit"] * self.beyond_walk_limit + ["solver"] * bool(self.solver_note)
+        return _SEP[lang].join(REASON_TEXT[c][lang].format(**fields) for c in codes)
+
+    def __str__(self) -> str:
+        return self.text("en")
+
+
+def reason(sub: SubProblem, res: SubResult) -> RangeReason:
     """Why a parent has units out of range, and what the returned split does."""
     total, lo, hi = sub.total, sub.pop_min, sub.pop_max
-    if res.violation <= POP_TOL:
-        return f"all units within the range; {res.note}"
     k = int(res.centre.size)
     fewest, most = count_bounds(total, lo, hi)
     unit_pop = np.bincount(res.unit, weights=sub.pop, minlength=k)
-    out = int(np.count_nonzero(violation(unit_pop, lo, hi)))
-    split = (
-        f"the closest split found has {k} unit{'s' * (k != 1)}, {out} out of range, "
-        f"{_fmt(res.violation)} residents outside the range in all"
-    )
-    if total < lo - POP_TOL:
-        why = f"too few residents: {_fmt(total)}, below the minimum {_fmt(lo)} of one unit"
+    if res.violation <= POP_TOL:
+        code = "in_range"
+    elif total < lo - POP_TOL:
+        code = "too_few"
     elif fewest > most:
-        why = (
-            f"{_fmt(total)} residents fit no whole number of units: {most} unit(s) hold at most "
-            f"{_fmt(most * hi)}, {fewest} unit(s) need at least {_fmt(fewest * lo)}"
-        )
+        code = "no_whole_number"
     elif sub.pop.max() > hi + POP_TOL:
-        why = f"too many residents in one block ({_fmt(sub.pop.max())} > {_fmt(hi)})"
+        code = "block_too_big"
     else:
-        why = (
-            f"{_fmt(total)} residents could fill {fewest}-{most} units, but block sizes, "
-            "contiguity or the walking limits allow no split within the range"
-        )
-    return f"{why}; {split}" + (f"; {res.note}" if res.note else "")
+        code = "no_split"
+    return RangeReason(
+        code=code,
+        total=float(total),
+        pop_min=float(lo),
+        pop_max=float(hi),
+        fewest=fewest,
+        most=most,
+        largest_block=float(sub.pop.max()) if sub.pop.size else 0.0,
+        units=k,
+        units_out=int(np.count_nonzero(violation(unit_pop, lo, hi))),
+        residents_out=float(res.violation),
+        beyond_walk_limit=res.note == WALK_LIMIT_NOTE,
+        solver_note="" if res.note in ("", WALK_LIMIT_NOTE) else res.note,
+    )
 
 
 def assemble(subs: list[SubProblem], results: list[SubResult], n: int, seconds: float) -> Partition:
@@ -346,7 +438,7 @@ def assemble(subs: list[SubProblem], results: list[SubResult], n: int, seconds: 
     offset = 0
     objective = bound = viol = 0.0
     statuses = set()
-    reasons: dict[Any, str] = {}
+    reasons: dict[Any, RangeReason] = {}
     for sub, res in zip(subs, results, strict=True):
         unit[sub.blocks] = res.unit + offset
         centres.append(sub.blocks[res.centre])
@@ -355,7 +447,7 @@ def assemble(subs: list[SubProblem], results: list[SubResult], n: int, seconds: 
         bound += min(res.bound, res.walk)
         viol += res.violation
         statuses.add(res.status)
-        if res.violation > POP_TOL or "walking limit" in res.note:
+        if res.violation > POP_TOL or res.note == WALK_LIMIT_NOTE:
             reasons[sub.label] = reason(sub, res)
     status = next((s for s in ("heuristic", "time_limit") if s in statuses), "optimal")
     gap = 0.0 if objective <= 0 else max(0.0, (objective - bound) / objective)

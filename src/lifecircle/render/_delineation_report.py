@@ -120,7 +120,8 @@ def governance_table(d: Delineation, lang: str) -> dict[str, Any]:
     for _, row in d.comparison.iterrows():
         uid = label(row["unit_id"])
         name = label(row.get("name")) or uid
-        reason = label(row.get("out_of_range"))
+        why = d.reasons.get(str(row["unit_id"]))
+        reason = "" if why is None else why.text(lang)
         rows.append(
             [
                 _Cell(name, name, sub=uid if uid != name else ""),
