@@ -457,3 +457,18 @@ def test_joint_siting_beats_single_category_runs_on_the_sample(sample_result):
     )
     assert comp["joint"]["newly_complete"] >= comp["single_category"]["newly_complete"] - 1e-6
     print("\n".join(lines))
+
+
+def test_api_falls_back_to_greedy_with_a_valid_bound_when_the_solver_is_stopped(tiny, monkeypatch):
+    from lifecircle import _location_models as lm
+
+    monkeypatch.setattr(
+        lm, "run_milp", lambda *a, **k: lm.SolverRun(stopped=True, message="stopped for the test")
+    )
+    sol = tiny.solve(sites=3, compare=False)
+    assert sol.status == "greedy"
+    assert sol.objective == sol.greedy_objective
+    b = brute_of(tiny)
+    assert sol.bound >= b.best(cm.Budget(total=3), "coverage") - TOL  # a real upper bound
+    assert sol.bound_source == "reachable"
+    assert any("greedy solution is used" in n for n in sol.notes)
