@@ -382,7 +382,7 @@ def test_complex_is_compared_with_separate_sites(tiny):
     assert set(sol.proposals()["complex"]) == {True}
 
 
-def test_tradeoff_table(tiny):
+def test_tradeoff_table(tiny, tmp_path):
     table = tiny.tradeoff(sites=3, weights=(0.0, 1.0), time_limit_s=30)
     assert list(table["weight"]) == [0.0, 1.0]
     assert set(table.columns) >= {
@@ -396,8 +396,12 @@ def test_tradeoff_table(tiny):
     # weight 0 maximises coverage, weight 1 the worst decile: each wins on its own figure
     assert table.loc[0, "complete_share"] >= table.loc[1, "complete_share"] - 1e-9
     assert table.loc[1, "worst_decile_share"] >= table.loc[0, "worst_decile_share"] - 1e-9
-    sol = tiny.solve(sites=3, objective="fair", tradeoff=(0.0, 0.5), compare=False)
-    assert len(sol.summary()["tradeoff"]) == 2
+    budget = {c: np.int64(1) for c in CATS}
+    sol = tiny.solve(sites=budget, objective="fair", tradeoff=(0.0, 0.5), compare=False)
+    sol.write(tmp_path)
+    data = json.loads((tmp_path / "optimize.json").read_text(encoding="utf-8"))
+    assert [row["weight"] for row in data["tradeoff"]] == [0.0, 0.5]
+    assert data["sites_requested"] == dict.fromkeys(CATS, 1)
 
 
 @pytest.mark.parametrize(

@@ -296,6 +296,11 @@ def solve_model(
     notes = list(red.notes)
     g_hosts = greedy(red, budget, goal)
     g_value = value_of(red, g_hosts, goal)
+    if goal.objective != "coverage":  # the equity greedies are myopic: keep the better start
+        alt = greedy(red, budget, Goal("coverage", goal.lam))
+        alt_value = value_of(red, alt, goal)
+        if alt_value > g_value:
+            g_hosts, g_value = alt, alt_value
     comb = combinatorial_bound(red, goal)
     if red.n_groups == 0:
         notes.append("no origin can be made complete by any candidate")

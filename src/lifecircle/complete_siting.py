@@ -303,7 +303,9 @@ class CompleteSitingProblem:
             )
         end = time.monotonic()
         options = {
-            "sites": dict(sites) if isinstance(sites, Mapping) else int(sites),
+            "sites": {c: int(n) for c, n in sites.items()}
+            if isinstance(sites, Mapping)
+            else int(sites),
             "complex": bool(complex),
             "objective": objective,
             "fairness_weight": float(fairness_weight),
