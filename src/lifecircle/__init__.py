@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from ._version import __version__
 from .access import compute_access, nearest_distance, snap_facilities
+from .complete_siting import CompleteSitingProblem, CompleteSitingSolution
 from .config import Category, Profile, Standard, list_standards, load_standard
 from .coverage import citywide, coverage_by_unit, find_gaps, units_inside_network
 from .delineate import Delineation, delineate  # the function: lifecircle.delineate(result, ...)
@@ -45,6 +46,8 @@ __all__ = [
     "AuditResult",
     "CRSError",
     "Category",
+    "CompleteSitingProblem",
+    "CompleteSitingSolution",
     "ConfigError",
     "DataError",
     "Delineation",
