@@ -8,8 +8,13 @@ reaches an existing facility of the category or a new site hosting it, each with
 the category's own threshold (``reach[c]``). Demand ``weight`` per origin
 (population or a cohort); ``unit`` is the origin's finest governance unit.
 
-**Reduction** (:class:`Reduced`), exact: origins complete already, and those some
-missing category of which no candidate reaches, never change and leave the model
+With a level (:attr:`Instance.fixed`), an origin must also reach the level's other
+mandatory categories, which no new site hosts, at existing facilities: the quantity is
+then the level's complete life circle.
+
+**Reduction** (:class:`Reduced`), exact: origins complete already, those without a
+fixed category, and those some missing category of which no candidate reaches, never
+change and leave the model
 (they stay in every total); the others are merged into weighted *groups* of
 identical (unit, per-category reach) rows; (candidate, category) pairs reaching no
 group that misses the category are dropped.
@@ -71,6 +76,10 @@ class Instance:
         Finest unit code per origin, ``0 .. n_units - 1``.
     n_units
         Number of unit codes.
+    fixed
+        Per origin: reaches every *fixed* category (the other mandatory categories of
+        a level, which no new site hosts); an origin without them is never complete.
+        None: no fixed category.
     """
 
     covered: np.ndarray
@@ -78,6 +87,14 @@ class Instance:
     weight: np.ndarray
     unit: np.ndarray
     n_units: int
+    fixed: np.ndarray | None = None
+
+    @property
+    def fixed_ok(self) -> np.ndarray:
+        """Per origin: has every fixed category (all True without fixed categories)."""
+        if self.fixed is None:
+            return np.ones(len(self.weight), bool)
+        return np.asarray(self.fixed, bool)
 
     @property
     def n_cand(self) -> int:
@@ -116,7 +133,7 @@ class Budget:
 
 def complete_after(inst: Instance, hosts: np.ndarray) -> np.ndarray:
     """Per origin: complete after the new sites ``hosts`` (``m x C`` bool)."""
-    ok = np.ones(len(inst.weight), bool)
+    ok = inst.fixed_ok.copy()
     for c, reach in enumerate(inst.reach):
         sel = hosts[:, c].astype(float)
         ok &= inst.covered[:, c] | (np.asarray(reach @ sel).ravel() > 0)
@@ -207,9 +224,9 @@ def reduce_instance(inst: Instance) -> Reduced:
     """Drop the origins that cannot change, merge identical ones (exactly)."""
     n, n_cat = len(inst.weight), inst.n_cat
     covered = np.asarray(inst.covered, bool)
-    complete0 = np.asarray(covered.all(axis=1), bool)
+    complete0 = np.asarray(covered.all(axis=1), bool) & inst.fixed_ok
     reachable = np.column_stack([np.diff(r.indptr) > 0 for r in inst.reach])
-    ok = ~complete0 & (covered | reachable).all(axis=1) & (inst.weight > 0)
+    ok = ~complete0 & (covered | reachable).all(axis=1) & (inst.weight > 0) & inst.fixed_ok
     rows = np.flatnonzero(ok)
     blocks = []
     for c, reach in enumerate(inst.reach):

@@ -93,7 +93,7 @@ class CompleteSitingSolution:
     @functools.cached_property
     def complete_before(self) -> np.ndarray:
         """Per origin: complete for the listed categories before the new sites."""
-        return np.asarray(self.problem.covered.all(axis=1), bool)
+        return np.asarray(self.problem.covered.all(axis=1), bool) & self.problem.instance.fixed_ok
 
     @functools.cached_property
     def complete_after(self) -> np.ndarray:
@@ -324,6 +324,8 @@ def _summary(sol: CompleteSitingSolution) -> dict[str, Any]:
     return {
         "kind": "complete",
         "categories": list(sol.categories),
+        "level": p.level,
+        "fixed_categories": list(p.fixed_categories),
         "model": sol.model,
         "complex": sol.model == "complex",
         "objective": sol.options["objective"],

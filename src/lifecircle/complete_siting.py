@@ -81,6 +81,12 @@ class CompleteSitingProblem:
         Where the candidates came from, in words, and their file (an input).
     cohort
         The cohort whose residents are the demand (None: every resident).
+    level, fixed_categories
+        With a level: the quantity is the level's complete life circle, and the
+        level's other mandatory categories (and those of the levels below), which no
+        new site hosts, must be reached at existing facilities (``fixed``).
+    fixed
+        Per origin: reaches every fixed category (None without a level).
     weights
         Demand per origin (rows of ``result.access``).
     problem_notes
@@ -96,6 +102,9 @@ class CompleteSitingProblem:
     cohort: str | None = None
     candidates_path: Path | None = None
     problem_notes: tuple[str, ...] = ()
+    level: str | None = None
+    fixed_categories: tuple[str, ...] = ()
+    fixed: np.ndarray | None = None
 
     @classmethod
     def from_audit(
@@ -108,6 +117,7 @@ class CompleteSitingProblem:
         min_spacing_m: float = 0.0,
         seed: int = 0,
         cohort: str | None = None,
+        level: str | None = None,
     ) -> CompleteSitingProblem:
         """Build the problem for ``categories`` from an audit.
 
@@ -131,10 +141,22 @@ class CompleteSitingProblem:
         cohort
             Demand: the residents of this cohort (the audit's ``pop_<cohort>``);
             None: every resident.
+        level
+            A level of the standard (e.g. ``"5min"``): maximise its complete life
+            circle, every mandatory category of the level and the levels below. The
+            listed categories are sited; the others must be audited and are reached
+            at existing facilities only. None: complete for the listed categories.
         """
         cats = _check_categories(result, categories)
         weights, cohort_note = _demand(result, cohort)
         notes = [cohort_note]
+        fixed_cats, fixed = _fixed(result, cats, level)
+        if level is not None:
+            notes.append(
+                f"level {level}: complete means every mandatory category of the level and "
+                f"below; sited: {', '.join(cats)}; reached at existing facilities only: "
+                + (", ".join(fixed_cats) or "none")
+            )
         cand, source, path = _shared_candidates(
             result,
             cats,
@@ -142,6 +164,7 @@ class CompleteSitingProblem:
             n_candidates=n_candidates,
             min_spacing_m=min_spacing_m,
             seed=seed,
+            eligible=fixed,
         )
         problems = {
             c: SitingProblem.from_audit(result, c, candidates=cand, objective="coverage", seed=seed)
@@ -162,6 +185,9 @@ class CompleteSitingProblem:
             cohort=cohort,
             candidates_path=path,
             problem_notes=tuple(dict.fromkeys(notes)),
+            level=level,
+            fixed_categories=fixed_cats,
+            fixed=fixed,
         )
 
     # ------------------------------------------------------------------ model data
@@ -199,7 +225,9 @@ class CompleteSitingProblem:
     def instance(self) -> cm.Instance:
         """The arrays of the models (:class:`lifecircle._complete_models.Instance`)."""
         codes, ids = self._units
-        return cm.Instance(self.covered, self.reach, np.asarray(self.weights), codes, len(ids))
+        return cm.Instance(
+            self.covered, self.reach, np.asarray(self.weights), codes, len(ids), self.fixed
+        )
 
     @functools.cached_property
     def reduced(self) -> cm.Reduced:
@@ -518,6 +546,36 @@ def _check_categories(result: AuditResult, categories: Sequence[str]) -> tuple[s
     return cats
 
 
+def _fixed(
+    result: AuditResult, cats: tuple[str, ...], level: str | None
+) -> tuple[tuple[str, ...], np.ndarray | None]:
+    """The level's mandatory categories not listed, and who reaches all of them now."""
+    if level is None:
+        return (), None
+    std = result.standard
+    ids = [lv.id for lv in std.levels]
+    if level not in ids:
+        msg = f"--level: {level!r} is not a level of {std.id}; use one of {', '.join(ids)}"
+        raise DataError(msg)
+    minutes = {lv.id: lv.minutes for lv in std.levels}
+    mandatory = [c.id for c in std.categories if c.mandatory and minutes[c.level] <= minutes[level]]
+    fixed = tuple(c for c in mandatory if c not in cats)
+    audited = set(result.summary.categories_audited)
+    missing = [c for c in fixed if c not in audited]
+    if missing:
+        msg = (
+            f"--level {level}: its complete life circle needs {', '.join(missing)}, which the "
+            "audit did not cover (no facilities in the data); list them in --categories to "
+            "site them too, or add their facilities with --facilities"
+        )
+        raise DataError(msg)
+    ok = np.ones(len(result.access), bool)
+    for c in fixed:
+        ok &= _covered_now(result, c)
+    ok.setflags(write=False)
+    return fixed, ok
+
+
 def _demand(result: AuditResult, cohort: str | None) -> tuple[np.ndarray, str]:
     acc = result.access
     if cohort is None:
@@ -542,8 +600,14 @@ def _shared_candidates(
     n_candidates: int,
     min_spacing_m: float,
     seed: int,
+    eligible: np.ndarray | None = None,
 ) -> tuple[gpd.GeoDataFrame, str, Path | None]:
-    """One candidate GeoDataFrame for every category, its source in words, its file."""
+    """One candidate GeoDataFrame for every category, its source in words, its file.
+
+    ``eligible``: residents who can become complete at all (with a level: those who
+    reach its fixed categories); auto candidates cluster the eligible ones missing a
+    listed category.
+    """
     if isinstance(candidates, gpd.GeoDataFrame):
         return candidates, f"file: {len(candidates)} sites from a GeoDataFrame", None
     if not (isinstance(candidates, str) and candidates == "auto"):
@@ -551,6 +615,8 @@ def _shared_candidates(
         cand = candidates_from_file(path)
         return cand, f"file: {len(cand)} sites from {path.name}", path
     missing = ~np.column_stack([_covered_now(result, c) for c in cats]).all(axis=1)
+    if eligible is not None:
+        missing &= eligible
     if not missing.any():
         msg = (
             f"every resident already reaches every listed category ({', '.join(cats)}); "
