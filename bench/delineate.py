@@ -57,8 +57,13 @@ def log(msg: str) -> None:
 # ----------------------------------------------------------------------------- instances
 
 
-def sample_instances(levels: list[str]) -> list[dict]:
-    """Street blocks of the bundled sample, parents = the analysed streets."""
+def sample_instances(levels: list[str], walk_levels: float) -> list[dict]:
+    """Street blocks of the bundled sample, parents = the analysed streets (15min: none).
+
+    15-minute units (50k-100k residents) are drawn across the streets (30k-150k each),
+    as ``lifecircle delineate --level 15min --across street`` does; 10 and 5 minutes
+    nest in the streets. Walks reach ``walk_levels`` times the level's minutes.
+    """
     import shapely
 
     import lifecircle
@@ -83,26 +88,29 @@ def sample_instances(levels: list[str]) -> list[dict]:
     out = []
     for level in levels:
         minutes, lo, hi = LEVELS[level]
-        radius = minutes * WALK_M_PER_MIN
+        radius = minutes * WALK_M_PER_MIN * walk_levels
         _node, walk = B.block_centres_and_walks(g, blocks, radius_m=radius)
+        across = level == "15min"
         out.append(
             {
-                "name": f"sample {level}",
+                "name": f"sample {level}" + (" across streets" if across else ""),
                 "pop": np.asarray(pop, float),
                 "adj": adj,
                 "walk": walk.tocsr(),
-                "parent": parent,
+                "parent": np.full(len(parent), "district") if across else parent,
                 "xy": xy,
                 "lo": lo,
                 "hi": hi,
                 "radius": radius,
-                "small": True,
+                "small": not across,
             }
         )
     return out
 
 
-def grid_instance(rows: int, cols: int, parents: int, seed: int = 7) -> dict:
+def grid_instance(
+    rows: int, cols: int, parents: int, seed: int = 7, walk_levels: float = 1.0
+) -> dict:
     """A rows x cols grid of 80 m blocks (as tests/test_partition.py builds), 10-minute range.
 
     Rook contiguity, Manhattan walks within 720 m, 200-800 residents per block, parents
@@ -120,7 +128,7 @@ def grid_instance(rows: int, cols: int, parents: int, seed: int = 7) -> dict:
     adj = (adj + adj.T).tocsr()
     r, c = np.divmod(np.arange(n), cols)
     minutes, lo, hi = LEVELS["10min"]
-    radius = minutes * WALK_M_PER_MIN
+    radius = minutes * WALK_M_PER_MIN * walk_levels
     # pairs within the radius only: |dr| + |dc| <= radius / spacing
     k = int(radius // GRID_SPACING_M)
     dr, dc = np.meshgrid(np.arange(-k, k + 1), np.arange(-k, k + 1), indexing="ij")
@@ -468,6 +476,12 @@ def main() -> int:
         default=120.0,
         help="seconds per spopt solve (one parent's component); over it the group is one unit",
     )
+    ap.add_argument(
+        "--walk-levels",
+        type=float,
+        default=None,
+        help="walk limit in the level's minutes (default: lifecircle delineate's, 1.5)",
+    )
     ap.add_argument("--json", help="write the numbers to this file")
     args = ap.parse_args()
     warnings.simplefilter("ignore")
@@ -478,16 +492,21 @@ def main() -> int:
     except ImportError:
         have_spopt = False
         log("spopt is not installed (pip install spopt): only lifecircle runs, no comparison")
+    from lifecircle.delineate import WALK_LIMIT_LEVELS
+
+    walk_levels = WALK_LIMIT_LEVELS if args.walk_levels is None else args.walk_levels
     t0 = time.perf_counter()
     insts = []
     if not args.no_sample:
-        insts += sample_instances(["10min"] if args.quick else ["10min", "5min"])
-    insts.append(grid_instance(22, 23, 1))
+        levels = ["10min"] if args.quick else ["15min", "10min", "5min"]
+        insts += sample_instances(levels, walk_levels)
+    insts.append(grid_instance(22, 23, 1, walk_levels=walk_levels))
     if not args.quick:
-        insts.append(grid_instance(44, 45, 4))
+        insts.append(grid_instance(44, 45, 4, walk_levels=walk_levels))
     print(
         f"spopt {'not installed' if not have_spopt else __import__('spopt').__version__}; "
         f"max-p iterations: construction {args.maxp_construction}, SA {args.maxp_sa}; "
+        f"walks up to {walk_levels:g} x the level's minutes; "
         f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}"
     )
     out = [bench(inst, args, have_spopt) for inst in insts]
