@@ -1094,7 +1094,7 @@ def test_a_solver_that_never_returns_is_stopped_at_the_time_limit(
 
 
 def test_model_building_counts_against_the_time_limit(inst0, in_child, monkeypatch):
-    def slow_build(self, greedy_value):
+    def slow_build(self, *args):
         time.sleep(120)
 
     monkeypatch.setattr(lm.Covering, "_build", slow_build)
