@@ -1,7 +1,8 @@
 """Candidate sites for new facilities: from a file, or generated where demand is uncovered.
 
 ``auto`` candidates are the centres of clusters of uncovered residents
-(population-weighted k-means, scikit-learn) snapped onto the network with the
+(population-weighted k-means, scikit-learn; on cells of summed residents for large
+inputs, :func:`cluster_centres`) snapped onto the network with the
 audit's snap rule (:mod:`lifecircle.snap`): the nearest point of the nearest
 street (edge rule) or the nearest node (node rule); optionally kept a minimum
 distance away from existing facilities of the category. File candidates are
@@ -26,6 +27,12 @@ log = logging.getLogger(__name__)
 
 #: Default number of clusters of uncovered demand for ``auto`` candidates.
 AUTO_CANDIDATES = 300
+#: Up to this many points x clusters, k-means runs on every uncovered resident.
+EXACT_KMEANS_WORK = 5_000_000
+#: Above it, residents are summed into cells, about this many cells per cluster.
+CELLS_PER_CLUSTER = 3
+#: Rounds of k-means on the cells at most.
+KMEANS_MAX_ITER = 50
 
 
 def candidates_auto(
@@ -66,20 +73,13 @@ def candidates_auto(
         site's edge), ``edge`` (-1 under the node rule), ``source`` and the site's
         point on the network (graph CRS).
     """
-    from sklearn.cluster import KMeans
-
     if uncovered.empty:
         msg = "every resident is already covered for this category; nothing to site"
         raise DataError(msg)
     pts = uncovered.to_crs(graph.crs)
     xy = np.column_stack([pts.geometry.x, pts.geometry.y])
     weight = pts["population"].to_numpy(float)
-    k = min(n_candidates, len(xy))
-    if k < len(xy):
-        km = KMeans(n_clusters=k, n_init=1, random_state=seed).fit(xy, sample_weight=weight)
-        centres = km.cluster_centers_
-    else:
-        centres = xy
+    centres = cluster_centres(xy, weight, n_candidates, seed=seed)
     # the site is where the centre enters the network; clusters entering at one point
     # give one candidate (ordered by node under the node rule, as in the first version;
     # by position, x then y, under the edge rule)
@@ -111,6 +111,83 @@ def candidates_auto(
         geometry=gpd.points_from_xy(site.x, site.y),
         crs=graph.crs,
     )
+
+
+def cluster_centres(xy: np.ndarray, weight: np.ndarray, k: int, *, seed: int = 0) -> np.ndarray:
+    """Centres of ``k`` population-weighted k-means clusters of the points ``xy``.
+
+    Small inputs (points x clusters up to :data:`EXACT_KMEANS_WORK`) run k-means on
+    every point, as the first version did. Larger ones first sum the points into
+    square cells, about :data:`CELLS_PER_CLUSTER` occupied cells per cluster, and run
+    k-means on the cells' weighted centroids with their summed weight, started from
+    the ``k`` heaviest cells (at most :data:`KMEANS_MAX_ITER` rounds, a fifth of that
+    for very large inputs): the work falls from points x clusters per round
+    to a few clusters squared, and a city of 90,000 uncovered residents takes a
+    fraction of a second for 300 candidates instead of 7-17 s. When there are no more
+    cells than clusters, the cells' centroids are the centres. Seeded: the same
+    input and seed give the same centres.
+
+    Parameters
+    ----------
+    xy
+        Point coordinates (metres), one row per point.
+    weight
+        Weight (population) per point.
+    k
+        Number of clusters; all points are centres when there are no more than ``k``.
+    seed
+        Random seed of k-means.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(min(k, n), 2)`` centres (fewer when cells are fewer than ``k``).
+    """
+    from sklearn.cluster import KMeans
+
+    k = min(k, len(xy))
+    if k >= len(xy):
+        return np.asarray(xy, float)
+    if len(xy) * k <= EXACT_KMEANS_WORK:
+        km = KMeans(n_clusters=k, n_init=1, random_state=seed).fit(xy, sample_weight=weight)
+        return np.asarray(km.cluster_centers_)
+    lo = xy.min(axis=0)
+    span = np.maximum(xy.max(axis=0) - lo, 1e-9)
+    pts, w = xy, np.asarray(weight, float)
+    # cells of a size giving about CELLS_PER_CLUSTER * k cells over the extent; halved
+    # while fewer than 1.5 k are occupied (clustered demand leaves most cells empty)
+    size = float(np.sqrt(span[0] * span[1] / (CELLS_PER_CLUSTER * k))) or float(span.max())
+    for _ in range(8):
+        cell = np.floor((xy - lo) / size).astype(np.int64)
+        _, inv = np.unique(cell[:, 0] * (int(span[1] / size) + 2) + cell[:, 1], return_inverse=True)
+        inv = inv.ravel()
+        n_cells = int(inv.max()) + 1
+        if n_cells >= 1.5 * k or n_cells == len(xy):
+            break
+        size /= 2.0
+    cw = np.bincount(inv, weights=w, minlength=n_cells)
+    safe = np.where(cw > 0, cw, 1.0)
+    pts = np.column_stack(
+        [
+            np.bincount(inv, weights=w * xy[:, 0], minlength=n_cells) / safe,
+            np.bincount(inv, weights=w * xy[:, 1], minlength=n_cells) / safe,
+        ]
+    )
+    zero = cw <= 0  # cells of residents without weight: their plain mean
+    if zero.any():
+        count = np.bincount(inv, minlength=n_cells)
+        mean = np.column_stack(
+            [np.bincount(inv, weights=xy[:, i], minlength=n_cells) / count for i in (0, 1)]
+        )
+        pts[zero] = mean[zero]
+    if n_cells <= k:
+        return pts
+    # started from the k heaviest cells (no k-means++ seeding, which costs ~log k rounds)
+    init = pts[np.argsort(-cw, kind="stable")[:k]]
+    rounds = KMEANS_MAX_ITER if n_cells * k <= EXACT_KMEANS_WORK * 10 else KMEANS_MAX_ITER // 5
+    km = KMeans(n_clusters=k, init=init, n_init=1, max_iter=rounds, random_state=seed)
+    km.fit(pts, sample_weight=np.where(cw > 0, cw, 1e-9))
+    return np.asarray(km.cluster_centers_)
 
 
 def candidates_from_file(path: str | Path) -> gpd.GeoDataFrame:
