@@ -30,7 +30,7 @@ AUTO_CANDIDATES = 300
 #: Up to this many points x clusters, k-means runs on every uncovered resident.
 EXACT_KMEANS_WORK = 5_000_000
 #: Above it, residents are summed into cells, about this many cells per cluster.
-CELLS_PER_CLUSTER = 3
+CELLS_PER_CLUSTER = 2
 #: Rounds of k-means on the cells at most.
 KMEANS_MAX_ITER = 50
 
@@ -118,7 +118,8 @@ def cluster_centres(xy: np.ndarray, weight: np.ndarray, k: int, *, seed: int = 0
 
     Small inputs (points x clusters up to :data:`EXACT_KMEANS_WORK`) run k-means on
     every point, as the first version did. Larger ones first sum the points into
-    square cells, about :data:`CELLS_PER_CLUSTER` occupied cells per cluster, and run
+    square cells of similar weight (:func:`_weight_cells`: about
+    :data:`CELLS_PER_CLUSTER` cells per cluster, smaller where demand is dense), and run
     k-means on the cells' weighted centroids with their summed weight, started from
     the ``k`` heaviest cells (at most :data:`KMEANS_MAX_ITER` rounds, a fifth of that
     for very large inputs): the work falls from points x clusters per round
@@ -151,20 +152,9 @@ def cluster_centres(xy: np.ndarray, weight: np.ndarray, k: int, *, seed: int = 0
     if len(xy) * k <= EXACT_KMEANS_WORK:
         km = KMeans(n_clusters=k, n_init=1, random_state=seed).fit(xy, sample_weight=weight)
         return np.asarray(km.cluster_centers_)
-    lo = xy.min(axis=0)
-    span = np.maximum(xy.max(axis=0) - lo, 1e-9)
-    pts, w = xy, np.asarray(weight, float)
-    # cells of a size giving about CELLS_PER_CLUSTER * k cells over the extent; halved
-    # while fewer than 1.5 k are occupied (clustered demand leaves most cells empty)
-    size = float(np.sqrt(span[0] * span[1] / (CELLS_PER_CLUSTER * k))) or float(span.max())
-    for _ in range(8):
-        cell = np.floor((xy - lo) / size).astype(np.int64)
-        _, inv = np.unique(cell[:, 0] * (int(span[1] / size) + 2) + cell[:, 1], return_inverse=True)
-        inv = inv.ravel()
-        n_cells = int(inv.max()) + 1
-        if n_cells >= 1.5 * k or n_cells == len(xy):
-            break
-        size /= 2.0
+    inv = _weight_cells(xy, np.asarray(weight, float), k)
+    n_cells = int(inv.max()) + 1
+    w = np.asarray(weight, float)
     cw = np.bincount(inv, weights=w, minlength=n_cells)
     safe = np.where(cw > 0, cw, 1.0)
     pts = np.column_stack(
@@ -188,6 +178,50 @@ def cluster_centres(xy: np.ndarray, weight: np.ndarray, k: int, *, seed: int = 0
     km = KMeans(n_clusters=k, init=init, n_init=1, max_iter=rounds, random_state=seed)
     km.fit(pts, sample_weight=np.where(cw > 0, cw, 1e-9))
     return np.asarray(km.cluster_centers_)
+
+
+def _weight_cells(xy: np.ndarray, w: np.ndarray, k: int) -> np.ndarray:
+    """Per point, its cell: squares halved where they hold more than a share of the weight.
+
+    Starting from one square over all points, every cell holding more than
+    ``total / (CELLS_PER_CLUSTER * k)`` of the weight (and more than one distinct
+    point) is split into four, level by level (numpy per level, at most 30 levels),
+    so dense demand gets small cells and thin demand large ones: about
+    ``CELLS_PER_CLUSTER * k`` cells of similar weight, plus light ones.
+    """
+    lo = xy.min(axis=0)
+    size = max(float((xy.max(axis=0) - lo).max()), 1e-6) * (1 + 1e-9)
+    total = float(w.sum())
+    share = total / (CELLS_PER_CLUSTER * k) if total > 0 else np.inf
+    out = np.full(len(xy), -1, np.int64)
+    active = np.arange(len(xy))
+    next_id = 0
+    for _ in range(30):
+        cell = np.floor((xy[active] - lo) / size).astype(np.int64)
+        key = cell[:, 0] * 2**31 + cell[:, 1]
+        _, inv = np.unique(key, return_inverse=True)
+        inv = inv.ravel()
+        n = int(inv.max()) + 1
+        cw = np.bincount(inv, weights=w[active], minlength=n)
+        first = np.full(n, len(active))
+        np.minimum.at(first, inv, np.arange(len(active)))
+        apart = np.zeros(n, bool)  # cells whose points are not all at one place
+        dev = np.abs(xy[active] - xy[active][first[inv]]).sum(axis=1)
+        np.logical_or.at(apart, inv, dev > 0)
+        split = (cw > share) & apart
+        done = ~split[inv]
+        _, ids = np.unique(inv[done], return_inverse=True)
+        out[active[done]] = next_id + ids.ravel()
+        next_id += int(ids.max()) + 1 if ids.size else 0
+        active = active[~done]
+        if active.size == 0:
+            break
+        size /= 2.0
+    if active.size:
+        cell = np.floor((xy[active] - lo) / size).astype(np.int64)
+        _, ids = np.unique(cell, axis=0, return_inverse=True)
+        out[active] = next_id + ids.ravel()
+    return out
 
 
 def candidates_from_file(path: str | Path) -> gpd.GeoDataFrame:
