@@ -1,8 +1,10 @@
 """Location models behind :class:`lifecircle.siting.SitingProblem`: MCLP, LSCP, p-median.
 
 Each model reads the siting problem (demand, sparse distances, options), runs a
-lazy greedy (CELF), solves the MILP with HiGHS through
-:func:`scipy.optimize.milp`, and returns its solution as a :class:`ModelOutcome`
+lazy greedy (CELF), solves the MILP with HiGHS through highspy (:func:`milp`: one
+sparse column-wise model, the greedy solution handed over as HiGHS's first
+incumbent with ``setSolution``, never as a row bounding the objective, which made
+HiGHS's presolve stall), and returns its solution as a :class:`ModelOutcome`
 (:meth:`lifecircle.siting.SitingProblem.solve` turns it into the frozen
 :class:`lifecircle.siting.SitingSolution`).
 
@@ -14,7 +16,11 @@ the rest: the models :class:`Covering` and :class:`PMedian`
 ranking (:mod:`lifecircle._models_sites`).
 
 **Time limit.** One deadline, taken when :meth:`SitingProblem.solve` starts, budgets every
-phase. The greedy always runs to the end (it is the fallback). The MILP is built and
+phase of the solve, p-median included: greedy, exact reductions, model building and
+HiGHS. Candidate generation and the coverage matrix are built before, by
+:meth:`SitingProblem.from_audit`, and are not in it (``--time-limit`` bounds the
+optimisation, not the problem's construction). The greedy always runs to the end (it
+is the fallback). The MILP is built and
 solved in a child process (``fork``) that is killed at the deadline: HiGHS does not
 check its time limit during presolve, so an in-process call could overrun it by
 minutes. HiGHS itself gets the time left minus a small reserve, so that it can
@@ -29,7 +35,10 @@ The bound is the best of the bounds known to be valid: HiGHS's dual bound when
 HiGHS returned one, and combinatorial bounds that need no solver (the sum of the
 ``k`` largest single-site gains; for the submodular models the greedy's
 ``(1 - 1/e)`` guarantee and the greedy value plus the ``k`` largest gains left
-after it). A bound from a relaxation that did not finish is never used.
+after it). A bound from a relaxation that did not finish is never used, nor a HiGHS
+dual bound below a known solution's value; after a time limit the status is
+``time_limit`` (HiGHS's incumbent, at least the greedy start) or ``greedy``, never
+``optimal``.
 """
 
 from __future__ import annotations

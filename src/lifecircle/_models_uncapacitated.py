@@ -3,7 +3,12 @@
 Each reads the siting problem (demand, sparse distances, options), runs a lazy
 greedy (CELF), solves its MILP with HiGHS through
 :func:`lifecircle._location_models.run_milp` (the time limit, child process and
-bound rules are described there) and returns a :class:`ModelOutcome`. With a
+bound rules are described there) with the greedy solution as HiGHS's starting
+incumbent (never as a constraint), and returns a :class:`ModelOutcome`. The
+covering MILP is first reduced exactly (:func:`reduce_cover`: residents no
+candidate reaches dropped, residents with the same candidates merged into one
+weighted row, dominated candidates dropped); the sizes before and after are in the
+solution's notes. With a
 capacity the model is :class:`lifecircle._capacitated.CapacitatedCovering`.
 """
 
