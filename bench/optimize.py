@@ -23,6 +23,27 @@ dense matrix restricted to the uncovered residents and the candidates, service r
 the threshold, weights = population; CBC through PuLP, or HiGHS if PuLP has it) in the
 same run, and both objectives and the time ratio are printed. Exit code 1 if the
 objectives disagree beyond the MIP gap, or if a target is missed.
+
+**Scaling part** (``--scaling``, issue 11): a synthetic city (a generated street grid,
+as ``bench/fair.py`` Part 2: 80 m blocks, ``--side`` x ``--side`` nodes, ~200,000
+resident points, existing facilities at random nodes, one per ``HA_PER_FACILITY`` ha)
+and the MCLP for one category at 1,000 / 3,000 / 10,000 auto candidates (k-means of
+the uncovered residents, :func:`lifecircle.candidates.cluster_centres`, snapped to
+nodes)::
+
+    python bench/optimize.py --scaling                       # 1k, 3k, 10k candidates
+    python bench/optimize.py --scaling --sizes 1000 --sites 50 --no-spopt
+
+Every size runs in a fresh child process (this script re-invoked) so that its peak
+memory (the child's and its HiGHS process's ``ru_maxrss``) is its own. Per size: the
+time of candidate generation, of the coverage matrix, and of the solve (wall), the
+status, gap, bound and the exact reductions' sizes; then spopt's MCLP
+(``spopt.locate.MCLP.from_cost_matrix``, dense uncovered-and-reached residents x
+candidates, PuLP's HiGHS or CBC) in another child, killed after ``--spopt-limit`` s,
+or skipped with the reason when its dense matrix would not fit (``SPOPT_MAX_CELLS``).
+More models (e.g. multi-category MCLP) plug in with :func:`register_scaling_model`: a
+function ``(city, n_candidates, args) -> dict`` run in the same child, on the same
+synthetic city.
 """
 
 from __future__ import annotations
@@ -32,12 +53,21 @@ import importlib.metadata as md
 import json
 import os
 import platform
+import re
 import sys
 import time
 
 import numpy as np
 
 TARGET_S = 30.0
+RESULT_TAG = "@@RESULT@@ "
+GRID_SPACING_M = 80.0
+#: Existing facilities of the category: one per this many hectares (random nodes).
+HA_PER_FACILITY = 100.0
+#: Threshold walk of the synthetic category (metres).
+SCALING_THRESHOLD_M = 500.0
+#: spopt gets a dense matrix: skipped above this many cells (8 bytes each, plus PuLP).
+SPOPT_MAX_CELLS = 150_000_000
 #: What a solve may take beyond its time limit (greedy bookkeeping, killing HiGHS).
 OVERHEAD_S = 1.0
 
@@ -102,6 +132,326 @@ def run_spopt(siting, sites: int) -> dict | None:
     }
 
 
+# --------------------------------------------------------------------------- scaling part
+
+
+def synthetic_city(side: int, n_origins: int, seed: int = 7) -> dict:
+    """A street grid with residents and existing facilities of one category (see above)."""
+    import geopandas as gpd
+    import pandas as pd
+
+    import lifecircle
+    from lifecircle._site_distances import site_distances
+    from lifecircle.snap import snap_points
+
+    crs = "EPSG:32651"
+    x0, y0 = 300_000.0, 3_400_000.0
+    t0 = time.perf_counter()
+    g = lifecircle.grid_graph(side, side, spacing_m=GRID_SPACING_M, origin=(x0, y0), crs=crs)
+    rng = np.random.default_rng(seed)
+    extent = (side - 1) * GRID_SPACING_M
+    ox, oy = x0 + rng.uniform(0, extent, n_origins), y0 + rng.uniform(0, extent, n_origins)
+    pop = rng.uniform(5, 50, n_origins)
+    origins = snap_points(g, ox, oy, rule="node")
+    n_fac = max(1, int(extent * extent / 1e4 / HA_PER_FACILITY))
+    fac_nodes = rng.integers(0, g.n_nodes, n_fac)
+    fac = snap_points(g, g.x[fac_nodes], g.y[fac_nodes], rule="node")
+    existing = site_distances(
+        g, fac, np.arange(n_fac), origins, radius_m=SCALING_THRESHOLD_M, n_groups=n_fac
+    )
+    covered = np.diff(existing.indptr) > 0
+    demand = pd.DataFrame(
+        {
+            "origin_id": np.arange(n_origins),
+            "population": pop,
+            "unit_id": ((ox - x0) // (extent / 10)).astype(int).astype(str),
+            "node": origins.node,
+            "snap_m": origins.snap_m,
+            "dist_m": np.where(covered, 0.0, np.nan),
+            "covered": covered,
+        }
+    )
+    uncovered = gpd.GeoDataFrame(
+        {"population": pop[~covered]},
+        geometry=gpd.points_from_xy(ox[~covered], oy[~covered]),
+        crs=crs,
+    )
+    return {
+        "graph": g,
+        "origins": origins,
+        "demand": demand,
+        "uncovered": uncovered,
+        "build_s": time.perf_counter() - t0,
+        "existing_facilities": n_fac,
+    }
+
+
+def scaling_problem(city: dict, n_candidates: int) -> tuple[object, dict]:
+    """The SitingProblem of the synthetic city with ``n_candidates`` auto candidates."""
+    from typing import cast
+
+    from lifecircle._site_distances import site_distances
+    from lifecircle.candidates import candidates_auto
+    from lifecircle.pipeline import AuditResult
+    from lifecircle.siting import SitingProblem
+    from lifecircle.snap import snap_points
+
+    g = city["graph"]
+    t0 = time.perf_counter()
+    cand = candidates_auto(g, city["uncovered"], n_candidates=n_candidates, snap="node")
+    t_cand = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    pts = snap_points(g, cand.geometry.x.to_numpy(), cand.geometry.y.to_numpy(), rule="node")
+    dist = site_distances(
+        g,
+        pts,
+        np.arange(len(cand)),
+        city["origins"],
+        radius_m=SCALING_THRESHOLD_M,
+        n_groups=len(cand),
+    )
+    t_dist = time.perf_counter() - t0
+    problem = SitingProblem(
+        result=cast(AuditResult, None),  # the models read demand, distance and threshold
+        category="kindergarten",
+        threshold_m=SCALING_THRESHOLD_M,
+        demand=city["demand"],
+        candidates=cand,
+        distance=dist.tocsr(),
+        radius_m=SCALING_THRESHOLD_M,
+        candidate_source=f"bench: {len(cand)} auto candidates",
+    )
+    return problem, {
+        "candidates": len(cand),
+        "candidates_s": round(t_cand, 2),
+        "coverage_matrix_s": round(t_dist, 2),
+        "matrix_nnz": int(dist.nnz),
+    }
+
+
+def scaling_mclp(city: dict, problem, args) -> dict:
+    """lifecircle's MCLP on the synthetic city."""
+    t0 = time.perf_counter()
+    s = problem.solve(sites=args.sites, time_limit_s=args.time_limit)
+    wall = time.perf_counter() - t0
+    reduction = next((n for n in s.notes if n.startswith("exact reductions")), "")
+    return {
+        "status": s.status,
+        "objective": s.objective,
+        "bound": s.bound,
+        "bound_source": s.bound_source,
+        "mip_gap": s.mip_gap,
+        "greedy_objective": s.greedy_objective,
+        "solve_s": round(wall, 2),
+        "solver_s": s.solver_info.get("seconds"),
+        "past_time_limit_s": round(max(0.0, wall - args.time_limit), 2),
+        "reductions": reduction,
+        "sites": len(s.selected),
+    }
+
+
+#: name -> function(city, problem, args) -> dict, run on the same city and candidates.
+SCALING_MODELS: dict = {"mclp": scaling_mclp}
+
+
+def register_scaling_model(name: str, run) -> None:
+    """Add a model to the scaling part (e.g. multi-category MCLP), run per size."""
+    SCALING_MODELS[name] = run
+
+
+def _peak_mb() -> dict:
+    import resource
+
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return {"peak_rss_mb": round(own), "peak_rss_solver_child_mb": round(kids)}
+
+
+def child_scaling(args) -> dict:
+    """One size of the scaling part, in its own process."""
+    import warnings
+
+    warnings.simplefilter("ignore")
+    city = synthetic_city(args.side, args.origins)
+    problem, info = scaling_problem(city, args.child_scaling)
+    out = {
+        "nodes": city["graph"].n_nodes,
+        "origins": args.origins,
+        "uncovered": int((~city["demand"]["covered"]).sum()),
+        "existing_facilities": city["existing_facilities"],
+        "city_s": round(city["build_s"], 2),
+        **info,
+        "models": {},
+    }
+    for name in args.models:
+        out["models"][name] = SCALING_MODELS[name](city, problem, args)
+    if args.spopt_dump:
+        uncovered = ~problem.demand["covered"].to_numpy()
+        sub = problem.distance[uncovered].tocsr()
+        reached = np.diff(sub.indptr) > 0
+        sub = sub[reached]
+        weights = problem.demand["population"].to_numpy()[uncovered][reached]
+        cells = sub.shape[0] * sub.shape[1]
+        out["spopt_matrix"] = [int(sub.shape[0]), int(sub.shape[1])]
+        if cells <= SPOPT_MAX_CELLS:
+            import scipy.sparse as sps
+
+            sps.save_npz(args.spopt_dump, sub)
+            np.save(args.spopt_dump + ".w.npy", weights)
+    out.update(_peak_mb())
+    return out
+
+
+def child_spopt(args) -> dict:
+    """spopt's MCLP on the matrix a scaling child saved."""
+    import warnings
+
+    import pulp
+    import scipy.sparse as sps
+    from spopt.locate import MCLP
+
+    warnings.simplefilter("ignore")
+    sub = sps.load_npz(args.child_spopt).tocsr()
+    weights = np.load(args.child_spopt + ".w.npy")
+    t0 = time.perf_counter()
+    dist = sub.toarray()
+    dist[dist == 0] = np.inf  # not stored = beyond the threshold
+    highs = pulp.HiGHS(msg=False, timeLimit=args.spopt_limit)
+    solver = (
+        highs if highs.available() else pulp.PULP_CBC_CMD(msg=False, timeLimit=args.spopt_limit)
+    )
+    model = MCLP.from_cost_matrix(
+        dist, weights, service_radius=SCALING_THRESHOLD_M, p_facilities=args.sites
+    )
+    t_build = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    model = model.solve(solver, results=False)
+    t_solve = time.perf_counter() - t0
+    chosen = np.array([j for j, v in enumerate(model.fac_vars) if (v.value() or 0) > 0.5])
+    recount = (
+        float(weights[np.asarray(sub[:, chosen].sum(axis=1)).ravel() > 0].sum())
+        if len(chosen)
+        else 0.0
+    )
+    return {
+        "solver": "HiGHS (PuLP)" if solver is highs else "CBC (PuLP)",
+        "status": pulp.LpStatus[model.problem.status],
+        "objective_recounted": round(recount, 3),
+        "build_s": round(t_build, 2),
+        "solve_s": round(t_solve, 2),
+        **_peak_mb(),
+    }
+
+
+def _run_child(argv: list[str], timeout: float | None = None) -> dict | str:
+    """Run this script with ``argv``; its result, or why there is none."""
+    import subprocess
+
+    try:
+        proc = subprocess.run(
+            [sys.executable, __file__, *argv],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=timeout,
+            env={**os.environ, "PYTHONWARNINGS": "ignore"},
+        )
+    except subprocess.TimeoutExpired:
+        return f"stopped after {timeout:g} s"
+    for line in proc.stdout.splitlines():
+        if line.startswith(RESULT_TAG):
+            return json.loads(line[len(RESULT_TAG) :])
+    return f"failed (exit {proc.returncode}): {proc.stderr.strip().splitlines()[-1:]}"
+
+
+def scaling(args) -> int:
+    """The scaling part: a table row per size (see the module docstring)."""
+    import tempfile
+
+    common = [
+        "--sites", str(args.sites), "--time-limit", str(args.time_limit),
+        "--side", str(args.side), "--origins", str(args.origins),
+        "--models", *args.models,
+    ]  # fmt: skip
+    print(
+        f"## Scaling: synthetic {args.side}x{args.side} grid ({args.side**2:,} nodes), "
+        f"{args.origins:,} residents, MCLP N={args.sites}, threshold "
+        f"{SCALING_THRESHOLD_M:.0f} m, time limit {args.time_limit:g} s, "
+        f"{os.cpu_count()} cores (shared)\n",
+        flush=True,
+    )
+    print(
+        "| candidates | uncovered | matrix nnz | candidates s | matrix s | model | status "
+        "| solve s | gap | objective | bound (source) | reductions | peak MB |"
+    )
+    print("|---:|---:|---:|---:|---:|---|---|---:|---:|---:|---|---|---:|", flush=True)
+    ok = True
+    rows = []
+    for n in args.sizes:
+        with tempfile.TemporaryDirectory() as tmp:
+            dump = os.path.join(tmp, "m.npz")
+            spopt_argv = [] if args.no_spopt else ["--spopt-dump", dump]
+            r = _run_child(["--child-scaling", str(n), *common, *spopt_argv])
+            if isinstance(r, str):
+                print(f"| {n:,} | size failed: {r} |", flush=True)
+                ok = False
+                continue
+            for name, m in r["models"].items():
+                pattern = r"([\d,]+) \(?(?:residents|weighted|candidates)"
+                nums = re.findall(pattern, m["reductions"])
+                red = (
+                    f"{nums[0]} → {nums[1]} rows, {nums[2]} → {nums[3]} cand."
+                    if len(nums) == 4
+                    else "-"
+                )
+                peak = max(r["peak_rss_mb"], r["peak_rss_solver_child_mb"])
+                print(
+                    f"| {r['candidates']:,} | {r['uncovered']:,} | {r['matrix_nnz']:,} | "
+                    f"{r['candidates_s']:.1f} | {r['coverage_matrix_s']:.1f} | {name} | "
+                    f"{m['status']} | {m['solve_s']:.1f} | {m['mip_gap']} | "
+                    f"{m['objective']:,.1f} | {m['bound']:,.1f} ({m['bound_source']}) | "
+                    f"{red} | {peak:,} |",
+                    flush=True,
+                )
+                ok = ok and m["past_time_limit_s"] <= OVERHEAD_S
+            sp_res: dict | str
+            if args.no_spopt:
+                sp_res = "skipped (--no-spopt)"
+            elif not os.path.exists(dump):
+                rows_, cols = r.get("spopt_matrix", [0, 0])
+                sp_res = (
+                    f"skipped: its dense matrix would have {rows_:,} x {cols:,} = "
+                    f"{rows_ * cols / 1e6:,.0f} M cells (> {SPOPT_MAX_CELLS / 1e6:,.0f} M, "
+                    f"{rows_ * cols * 8 / 1e9:,.1f} GB before PuLP's model)"
+                )
+            else:
+                sp_res = _run_child(
+                    ["--child-spopt", dump, "--sites", str(args.sites),
+                     "--spopt-limit", str(args.spopt_limit)],
+                    timeout=args.spopt_limit + 60,  # model building included
+                )  # fmt: skip
+            r["spopt"] = sp_res
+            rows.append(r)
+    print()
+    for r in rows:
+        sp_res = r["spopt"]
+        mclp = r["models"].get("mclp", {})
+        if isinstance(sp_res, dict):
+            print(
+                f"- {r['candidates']:,} candidates: spopt {_version('spopt')} "
+                f"({sp_res['solver']}) build {sp_res['build_s']:.1f} s + solve "
+                f"{sp_res['solve_s']:.1f} s, status {sp_res['status']}, objective (recounted) "
+                f"{sp_res['objective_recounted']:,.1f} vs lifecircle {mclp.get('objective')}, "
+                f"peak {sp_res['peak_rss_mb']:,} MB (+ solver "
+                f"{sp_res['peak_rss_solver_child_mb']:,} MB)"
+            )
+        else:
+            print(f"- {r['candidates']:,} candidates: spopt {sp_res}")
+    if args.json:
+        print(json.dumps(rows, indent=2, default=float))
+    return 0 if ok else 1
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--category", default="kindergarten")
@@ -116,7 +466,26 @@ def main() -> int:
     ap.add_argument("--time-limit", type=float, default=60.0)
     ap.add_argument("--no-spopt", action="store_true", help="skip the spopt comparison")
     ap.add_argument("--json", action="store_true", help="print the results as JSON")
+    ap.add_argument("--scaling", action="store_true", help="the scaling part (synthetic city)")
+    ap.add_argument("--sizes", type=int, nargs="*", default=[1000, 3000, 10000])
+    ap.add_argument("--side", type=int, default=500, help="grid side (nodes) of the city")
+    ap.add_argument("--origins", type=int, default=200_000, help="resident points of the city")
+    ap.add_argument("--models", nargs="*", default=["mclp"], help="scaling models to run")
+    ap.add_argument("--spopt-limit", type=float, default=180.0, help="spopt's time limit (s)")
+    ap.add_argument("--child-scaling", type=int, default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--spopt-dump", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--child-spopt", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.child_scaling:
+        print(RESULT_TAG + json.dumps(child_scaling(args), default=float))
+        return 0
+    if args.child_spopt:
+        print(RESULT_TAG + json.dumps(child_spopt(args), default=float))
+        return 0
+    if args.scaling:
+        if "--sites" not in sys.argv:
+            args.sites = 100
+        return scaling(args)
 
     import lifecircle
     from lifecircle.access import site_distances, snap_facilities

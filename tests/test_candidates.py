@@ -228,3 +228,28 @@ def test_file_candidates_only_lines_or_empty(tmp_path):
     empty.write_text('{"type": "FeatureCollection", "features": []}', encoding="utf-8")
     with pytest.raises(InputFormatError, match="no features"):
         candidates_from_file(empty)
+
+
+def test_cluster_centres_on_cells_are_seeded_and_follow_the_demand():
+    from lifecircle.candidates import EXACT_KMEANS_WORK, cluster_centres
+
+    rng = np.random.default_rng(2)
+    # two dense blobs of residents and a thin spread: the large-input (cells) path
+    n = 40_000
+    xy = np.r_[
+        rng.normal((1_000, 1_000), 150, (n // 2, 2)),
+        rng.normal((8_000, 6_000), 150, (n // 2, 2)),
+        rng.uniform(0, 10_000, (2_000, 2)),
+    ]
+    w = np.r_[np.full(n, 10.0), np.full(2_000, 1.0)]
+    k = 200
+    assert len(xy) * k > EXACT_KMEANS_WORK
+    a = cluster_centres(xy, w, k, seed=3)
+    b = cluster_centres(xy, w, k, seed=3)
+    assert a.shape == (k, 2) and np.array_equal(a, b)
+    near_blob = (np.hypot(*(a - (1_000, 1_000)).T) < 600) | (
+        np.hypot(*(a - (8_000, 6_000)).T) < 600
+    )
+    assert near_blob.mean() > 0.8  # the centres sit where the demand is
+    # few points: every point is a centre
+    assert np.array_equal(cluster_centres(xy[:5], w[:5], 10), xy[:5])

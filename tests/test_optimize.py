@@ -1094,7 +1094,7 @@ def test_a_solver_that_never_returns_is_stopped_at_the_time_limit(
 
 
 def test_model_building_counts_against_the_time_limit(inst0, in_child, monkeypatch):
-    def slow_build(self, greedy_value):
+    def slow_build(self, *args):
         time.sleep(120)
 
     monkeypatch.setattr(lm.Covering, "_build", slow_build)
@@ -1588,3 +1588,85 @@ def test_newly_covered_equals_a_reaudit_with_residents_beyond_max_snap(tmp_path,
         inside = np.nan_to_num(new, nan=np.inf) <= thr_m
         assert np.array_equal(inside, np.nan_to_num(again, nan=np.inf) <= thr_m)
         assert np.allclose(new[inside], again[inside], atol=1e-6)
+
+
+# --------------------------------------------------------------------------- 11. greedy as a start
+# The greedy solution goes to HiGHS as a starting incumbent, never as a row bounding
+# the objective; after a time-limit fallback the gap is never 0 unless proven.
+
+
+def test_the_greedy_is_a_start_not_a_constraint(siting12, monkeypatch):
+    real, seen = lm.milp, []
+
+    def spy(c, **kwargs):
+        seen.append((c, kwargs))
+        return real(c, **kwargs)
+
+    monkeypatch.setattr(lm, "milp", spy)
+    for solve in (
+        {"sites": 3},
+        {"sites": 3, "capacity": 250.0},
+        {"sites": 2, "objective": "distance"},
+    ):
+        seen.clear()
+        s = fresh(siting12).solve(mip_rel_gap=0.0, **solve)
+        ((c, kwargs),) = seen
+        start = kwargs["start"]
+        assert start is not None
+        # the start is the greedy's solution: its objective is the greedy's
+        want = s.greedy_objective
+        if "capacity" not in solve:
+            assert -float(c @ start) == pytest.approx(want, abs=OBJ_TOL)
+        # and no constraint row is the objective (the former greedy bound row)
+        for con in kwargs["constraints"]:
+            a = sp.csr_matrix(con.A)
+            for r in range(a.shape[0]):
+                row = a[r].toarray().ravel()
+                assert not np.allclose(row, -c) or np.all(c == 0), solve
+
+
+@pytest.mark.parametrize("answer", ["start_only", "nothing"])
+def test_a_time_limit_fallback_never_reports_a_proof(inst, monkeypatch, answer):
+    """HiGHS stopped at the time limit (with only its start, or with nothing): gap > 0."""
+    s0 = SitingProblem.from_audit(inst.result, CAT, candidates="auto", n_candidates=40)
+    exact = fresh(s0).solve(sites=4, mip_rel_gap=0.0)
+    assert exact.status == "optimal"
+    real = lm.milp
+
+    def stopped(c, **kwargs):
+        res = real(c, **kwargs)
+        res.status, res.mip_dual_bound = 1, -np.inf  # no bound
+        res.x = kwargs["start"] if answer == "start_only" else None
+        res.fun = None if res.x is None else float(c @ res.x)
+        return res
+
+    monkeypatch.setattr(lm, "milp", stopped)
+    s = fresh(s0).solve(sites=4)
+    assert s.status == ("time_limit" if answer == "start_only" else "greedy")
+    assert s.objective == pytest.approx(s.greedy_objective, abs=OBJ_TOL)
+    assert s.bound >= exact.objective - OBJ_TOL >= s.objective - 2 * OBJ_TOL
+    assert s.bound_source != "highs"
+    # 4 of 40 sites cover far from every reachable resident: no bound here is tight
+    assert s.bound > s.objective + OBJ_TOL
+    assert s.mip_gap is not None and s.mip_gap > 0
+    check_gap(s)
+
+
+def test_an_invalid_highs_bound_is_not_used(siting12, monkeypatch):
+    """A dual bound below a known solution is no bound: it is dropped with a note."""
+    real = lm.milp
+
+    def low(c, **kwargs):
+        res = real(c, **kwargs)
+        res.status, res.mip_dual_bound = 1, -0.5 * float(-res.fun)  # half the objective
+        return res
+
+    monkeypatch.setattr(lm, "milp", low)
+    s = fresh(siting12).solve(sites=3)
+    assert s.bound_source != "highs" and s.bound >= s.objective
+    assert "is not a bound on a known solution" in " ".join(s.notes)
+
+
+def test_the_solution_notes_the_reductions(siting12):
+    s = fresh(siting12).solve(sites=3)
+    assert any(n.startswith("exact reductions before the MILP") for n in s.notes)

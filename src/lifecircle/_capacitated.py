@@ -219,13 +219,19 @@ class CapacitatedCovering:
     # flows ------------------------------------------------------------------
     def flow(self, selected: np.ndarray) -> float:
         """Exact largest model flow (cohort residents served) with ``selected`` sites open."""
+        return self._flow(selected)[0]
+
+    def _flow(self, selected: np.ndarray) -> tuple[float, np.ndarray]:
+        """:meth:`flow` and its assignment: one value per MILP pair (existing, then sites)."""
         red, wm = self.red, self.w[self.red.rows]
         open_ = np.zeros(self.n_cand, bool)
         open_[np.asarray(selected, np.int64)] = True
-        j = red.j.take(open_[red.j.col])
+        is_open = open_[red.j.col]
+        j = red.j.take(is_open)
         p_e, p_j = red.e.row.size, j.row.size
+        y = np.zeros(p_e + red.j.row.size)
         if p_e + p_j == 0:
-            return 0.0
+            return 0.0, y
         k = red.rows.size
         rows = np.r_[red.e.row, j.row]
         # per resident <= 1; per existing facility and per open site <= capacity
@@ -249,7 +255,10 @@ class CapacitatedCovering:
         if res.status != 0:
             msg = f"HiGHS could not solve the served-residents LP: {res.message}"
             raise RuntimeError(msg)
-        return float(-res.fun)
+        x = np.clip(res.x, 0.0, 1.0)
+        y[:p_e] = x[:p_e]
+        y[p_e + np.flatnonzero(is_open)] = x[p_e:]
+        return float(-res.fun), y
 
     def gain(self, selected: np.ndarray) -> float:
         """Cohort residents newly served by ``selected`` (after - before), exactly."""
@@ -348,7 +357,7 @@ class CapacitatedCovering:
         p = self.red.e.row.size + self.red.j.row.size
         return 2 * self.n_cand + 5 * p + sum(len(r) for r, _ in self.floors)
 
-    def _build(self, greedy_flow: float | None) -> Model:
+    def _build(self) -> Model:
         red, m = self.red, self.n_cand
         wm = self.w[red.rows]
         k, p_e, p_j = red.rows.size, red.e.row.size, red.j.row.size
@@ -383,8 +392,6 @@ class CapacitatedCovering:
             row_u = np.zeros(n_var)
             row_u[y[pick]] = wm[rows[pick]]
             cons.append(LinearConstraint(row_u[None, :], need, np.inf))
-        if greedy_flow is not None and self.sites is not None:
-            cons.append(LinearConstraint(served[None, :], greedy_flow * (1 - 1e-9), np.inf))
         return c, cons, np.r_[np.ones(m), np.zeros(p_e + p_j)]
 
     def solve(self, *, deadline: float, time_limit_s: float, mip_rel_gap: float) -> ModelOutcome:
@@ -404,12 +411,18 @@ class CapacitatedCovering:
             self._finish(s, np.empty(0, np.int64))
             return s
         maximise = self.sites is not None
+        start = None
+        if greedy_ok:  # the greedy's sites with the exact assignment, as HiGHS's start
+            x = np.zeros(self.n_cand)
+            x[g_sel] = 1.0
+            start = np.r_[x, self._flow(g_sel)[1]]
         run = run_milp(
-            lambda: self._build(g_gain + self.model_before if greedy_ok else None),
+            self._build,
             deadline=deadline,
             time_limit_s=time_limit_s,
             mip_rel_gap=mip_rel_gap,
             size=self.size(),
+            start=start,
         )
         self._refuse_infeasible(run.status, time_limit_s, run.solution or greedy_ok, run.message)
         sel = g_sel
@@ -428,6 +441,7 @@ class CapacitatedCovering:
             bounds=self.bounds(),
             time_limit_s=time_limit_s,
             integral=not maximise,
+            greedy_feasible=greedy_ok,
         )
         self._finish(s, sel if used else self._drop_useless(g_sel))
         if not maximise and s.objective != float(len(s.selected)):  # sites left out

@@ -201,7 +201,15 @@ def apply_outcome(
     """
     bounds = dict(bounds)
     if run.dual_bound is not None:
-        bounds["highs"] = -run.dual_bound if maximise else run.dual_bound
+        highs = -run.dual_bound if maximise else run.dual_bound
+        slack = 1e-6 * max(1.0, abs(objective))
+        if (highs < objective - slack) if maximise else (highs > objective + slack):
+            s.notes.append(
+                f"HiGHS's dual bound {highs:,.3f} is not a bound on a known solution "
+                f"({objective:,.3f}); it is not used"
+            )
+        else:
+            bounds["highs"] = highs
     bound: float | None
     source: str | None
     if maximise:
@@ -245,8 +253,14 @@ def apply_greedy_or_solution(
     bounds: dict[str, float],
     time_limit_s: float,
     integral: bool = False,
+    greedy_feasible: bool = True,
 ) -> bool:
-    """Record HiGHS's solution or the greedy fallback on ``s``; True if HiGHS's is used."""
+    """Record HiGHS's solution or the greedy fallback on ``s``; True if HiGHS's is used.
+
+    HiGHS starts from the greedy solution, so its solution is at least as good; a
+    solution worse than a feasible greedy (a start HiGHS refused, then a time limit)
+    is not used.
+    """
     s.solver_info = {
         "where": run.where,
         "seconds": round(run.seconds, 3),
@@ -256,7 +270,22 @@ def apply_greedy_or_solution(
     }
     if run.dual_bound is not None and not maximise and integral:
         run.dual_bound = float(np.ceil(run.dual_bound - 1e-6))
-    if run.solution and solution_objective is not None:
+    worse = (
+        run.solution
+        and solution_objective is not None
+        and greedy_feasible
+        and (
+            solution_objective < greedy_objective - 1e-9 * max(1.0, abs(greedy_objective))
+            if maximise
+            else solution_objective > greedy_objective
+        )
+    )
+    if worse:
+        s.notes.append(
+            f"HiGHS's solution ({solution_objective:,.3f}) is worse than the lazy greedy's "
+            f"({greedy_objective:,.3f}); the greedy solution is used"
+        )
+    if run.solution and solution_objective is not None and not worse:
         status = "optimal" if run.status == 0 else "time_limit"
         if status == "time_limit":
             s.notes.append(
@@ -266,7 +295,8 @@ def apply_greedy_or_solution(
             s, run, maximise=maximise, objective=solution_objective, bounds=bounds, status=status
         )
         return True
-    s.notes.append(fallback_note(run, time_limit_s))
+    if not worse:
+        s.notes.append(fallback_note(run, time_limit_s))
     apply_outcome(
         s, run, maximise=maximise, objective=greedy_objective, bounds=bounds, status="greedy"
     )

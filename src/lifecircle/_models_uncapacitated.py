@@ -3,12 +3,19 @@
 Each reads the siting problem (demand, sparse distances, options), runs a lazy
 greedy (CELF), solves its MILP with HiGHS through
 :func:`lifecircle._location_models.run_milp` (the time limit, child process and
-bound rules are described there) and returns a :class:`ModelOutcome`. With a
+bound rules are described there) with the greedy solution as HiGHS's starting
+incumbent (never as a constraint), and returns a :class:`ModelOutcome`. The
+covering MILP is first reduced exactly (:func:`reduce_cover`: residents no
+candidate reaches dropped, residents with the same candidates merged into one
+weighted row, dominated candidates dropped); the sizes before and after are in the
+solution's notes. With a
 capacity the model is :class:`lifecircle._capacitated.CapacitatedCovering`.
 """
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -27,12 +34,193 @@ from ._models_bounds import (
 from ._models_sites import nearest_selected, served_per_site
 from .errors import DataError
 
+log = logging.getLogger(__name__)
+
 if TYPE_CHECKING:
     from .siting import SitingProblem
 
 # ``run_milp`` is imported where a model is solved: :mod:`lifecircle._location_models`
 # imports this module (to re-export the models), so importing it at the top would
 # make an import cycle.
+
+# --------------------------------------------------------------------------- reductions
+
+
+@dataclass(frozen=True)
+class CoverReduction:
+    """The covering MILP after its exact reductions (:func:`reduce_cover`).
+
+    ``cover``: merged rows x kept candidates (0/1); ``weight`` and ``label`` (the
+    floor group, -1 for none) per merged row; ``group``: per row of the original
+    model, its merged row (-1: dropped, it has no weight); ``kept``: the kept
+    candidate columns (original indices, increasing); ``dominator``: per original
+    candidate, a kept candidate that covers every row it covers (itself if kept).
+    """
+
+    cover: sp.csr_matrix
+    weight: np.ndarray
+    label: np.ndarray
+    group: np.ndarray
+    kept: np.ndarray
+    dominator: np.ndarray
+    rows_before: int
+    cands_before: int
+
+    def note(self) -> str:
+        """The sizes before and after, in words."""
+        return (
+            f"exact reductions before the MILP, {self.rows_before:,} residents that a "
+            f"candidate reaches -> {self.cover.shape[0]:,} weighted rows (one per distinct "
+            f"set of candidates), {self.cands_before:,} candidates -> {self.kept.size:,} "
+            "(candidates whose residents another covers dropped)"
+        )
+
+    def start(self, selected: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Kept columns standing in for ``selected`` (original indices), and rows covered."""
+        pos = np.full(self.cands_before, -1, np.int64)
+        pos[self.kept] = np.arange(self.kept.size)
+        x = np.zeros(self.kept.size)
+        stand_in = self.dominator[np.asarray(selected, np.int64)]
+        x[pos[stand_in[stand_in >= 0]]] = 1.0
+        z = (np.asarray(self.cover @ x).ravel() > 0.5).astype(float)
+        return x, z
+
+
+def _row_groups(mat: sp.csr_matrix, label: np.ndarray) -> np.ndarray:
+    """Group id per row: rows with the same label and the same column set share one.
+
+    Rows are sorted by (label, length, two 64-bit sums of random keys of their
+    columns); neighbours with equal keys are then compared column by column, so a
+    hash collision can only split a group, never merge different sets. No Python
+    loop over rows. Every row must have at least one entry.
+    """
+    n = mat.shape[0]
+    if n == 0:
+        return np.zeros(0, np.int64)
+    mat = mat.tocsr()
+    mat.sort_indices()
+    rng = np.random.default_rng(20240611)
+    keys = rng.integers(0, 2**63, size=(2, mat.shape[1]), dtype=np.int64).astype(np.uint64)
+    length = np.diff(mat.indptr)
+    starts = mat.indptr[:-1]
+    with np.errstate(over="ignore"):
+        h1 = np.add.reduceat(keys[0][mat.indices], starts)
+        h2 = np.add.reduceat(keys[1][mat.indices], starts)
+    order = np.lexsort((h2, h1, length, label))
+    p, q = order[:-1], order[1:]
+    same = (label[p] == label[q]) & (length[p] == length[q]) & (h1[p] == h1[q]) & (h2[p] == h2[q])
+    pp, qq = p[same], q[same]
+    n_len = length[qq]
+    offset = np.arange(n_len.sum()) - np.repeat(np.cumsum(n_len) - n_len, n_len)
+    differ = (
+        mat.indices[np.repeat(mat.indptr[pp], n_len) + offset]
+        != mat.indices[np.repeat(mat.indptr[qq], n_len) + offset]
+    )
+    bad = np.bincount(np.repeat(np.arange(pp.size), n_len), weights=differ, minlength=pp.size)
+    same[np.flatnonzero(same)[bad > 0]] = False
+    gid = np.cumsum(np.r_[True, ~same]) - 1
+    out = np.empty(n, np.int64)
+    out[order] = gid
+    return out
+
+
+def _merge_rows(
+    mat: sp.csr_matrix, weight: np.ndarray, label: np.ndarray
+) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray, np.ndarray]:
+    """Merge rows with the same label and column set: (matrix, weight, label, group)."""
+    group = _row_groups(mat, label)
+    n_groups = int(group.max()) + 1 if group.size else 0
+    first = np.full(n_groups, mat.shape[0], np.int64)
+    np.minimum.at(first, group, np.arange(mat.shape[0]))
+    merged_w = np.bincount(group, weights=weight, minlength=n_groups)
+    return mat[first].tocsr(), merged_w, label[first], group
+
+
+def _dominators(mat: sp.csr_matrix) -> np.ndarray:
+    """Per column ``j``, a column covering every row ``j`` covers, that is never dropped.
+
+    ``j`` is dominated when another column's row set contains its own (for equal
+    sets, the lower index is kept); the dominator given is the largest superset
+    (lowest index on ties), which is itself undominated. Columns covering no row
+    get -1; an undominated column is its own dominator.
+    """
+    b = sp.csr_matrix(mat, dtype=np.float64, copy=True)
+    b.data[:] = 1.0
+    size = np.asarray(b.sum(axis=0)).ravel()
+    n = b.shape[1]
+    overlap = (b.T @ b).tocoo()  # |S_j & S_k|
+    j, k, v = overlap.row, overlap.col, overlap.data
+    sup = (j != k) & (np.abs(v - size[j]) < 0.5)  # S_j inside S_k
+    sup &= (size[k] > size[j]) | (k < j)
+    j, k = j[sup], k[sup]
+    out = np.where(size > 0, np.arange(n), -1)
+    if j.size:
+        order = np.lexsort((k, -size[k], j))
+        j, k = j[order], k[order]
+        first = np.r_[True, j[1:] != j[:-1]]
+        out[j[first]] = k[first]
+    return out
+
+
+def reduce_cover(
+    cover: sp.csr_matrix, weight: np.ndarray, label: np.ndarray | None = None
+) -> CoverReduction:
+    """Exact reductions of the covering MILP (MCLP, LSCP, with or without floors).
+
+    1. Rows (residents) with no weight or that no candidate reaches are dropped:
+       they add nothing to any objective or floor.
+    2. Columns (candidates) whose row set is inside another's are dropped (for equal
+       sets the lower index stays). Coverage is monotone: replacing a dropped site
+       by the site that dominates it covers every row it covered, so the covered
+       total, every unit's covered total (the floors) and the number of sites do
+       not get worse. Some optimal solution (MCLP, LSCP, floors) uses kept columns
+       only, and the reduced optimum equals the original.
+    3. Rows with the same label (floor group) and the same set of kept columns are
+       merged into one row weighing their sum. For any choice of sites such rows
+       are covered together, so ``sum_i w_i z_i`` over them equals ``(sum_i w_i) z``;
+       rows of different floor groups are never merged, so each floor's left-hand
+       side is unchanged.
+
+    The reduced problem has the same optimum; a solution maps back through
+    ``kept`` (selected sites) and ``group`` (covered residents).
+
+    Parameters
+    ----------
+    cover
+        Rows x candidates, non-zero where the candidate covers the row.
+    weight
+        Demand per row.
+    label
+        Per row, the floor group it belongs to (-1 for none); default none.
+
+    Returns
+    -------
+    CoverReduction
+    """
+    cover = sp.csr_matrix(cover)
+    n_rows, n_cand = cover.shape
+    label = np.full(n_rows, -1, np.int64) if label is None else np.asarray(label, np.int64)
+    live = (np.asarray(weight) > 0) & (np.diff(cover.indptr) > 0)
+    rows = np.flatnonzero(live)
+    sub = cover[rows].tocsr()
+    sub.data = np.ones_like(sub.data, dtype=float)
+    # merging first makes the column comparison cheaper; again after the columns went
+    m1, w1, l1, g1 = _merge_rows(sub, np.asarray(weight, float)[rows], label[rows])
+    dominator = _dominators(m1)
+    kept = np.flatnonzero(dominator == np.arange(n_cand))
+    m2, w2, l2, g2 = _merge_rows(m1[:, kept].tocsr(), w1, l1)
+    group = np.full(n_rows, -1, np.int64)
+    group[rows] = g2[g1]
+    return CoverReduction(
+        cover=m2,
+        weight=w2,
+        label=l2,
+        group=group,
+        kept=kept,
+        dominator=dominator,
+        rows_before=int(rows.size),
+        cands_before=n_cand,
+    )
 
 
 class Covering:
@@ -155,38 +343,59 @@ class Covering:
         }
 
     # MILP ---------------------------------------------------------------
+    def reduce(self) -> CoverReduction:
+        """The exact reductions of :func:`reduce_cover`, floors kept apart by unit."""
+        label = np.full(len(self.rows), -1, np.int64)
+        for f, (rows_u, _) in enumerate(self.floors):
+            label[rows_u] = f
+        return reduce_cover(self.cover, self.w, label)
+
+    @staticmethod
+    def size_of(red: CoverReduction) -> int:
+        """Estimated variables plus constraint non-zeros of the reduced MILP."""
+        m, k = red.cover.shape[1], red.cover.shape[0]
+        return 2 * m + 4 * k + red.cover.nnz
+
     def size(self) -> int:
-        """Estimated variables plus constraint non-zeros of the MILP."""
+        """Estimated variables plus constraint non-zeros of the unreduced MILP."""
         m, k, nnz = self.n_cand, len(self.rows), self.cover.nnz
         floors = sum(len(r) for r, _ in self.floors)
         return 2 * m + 4 * k + nnz + floors
 
-    def _build(self, greedy_value: float | None) -> Model:
-        m, k = self.n_cand, len(self.rows)
-        # variables: x (m binary), z (k continuous)
-        n_var = m + k
-        a_link = sp.hstack([-self.cover, sp.identity(k)]).tocsr()  # z - A x <= 0
-        served = sp.hstack([sp.csr_matrix((1, m)), sp.csr_matrix(self.w[None, :])])
-
-        def rows_for(rows_u: np.ndarray) -> sp.spmatrix:
-            """The residents of ``rows_u`` covered, as a constraint row."""
-            picked = (self.w[rows_u], (np.zeros(len(rows_u)), rows_u))
-            return sp.hstack([sp.csr_matrix((1, m)), sp.csr_matrix(picked, shape=(1, k))])
-
+    def _build(self, red: CoverReduction) -> Model:
+        """The MILP on the reduced problem: x (kept candidates, binary), z (merged rows)."""
+        m, k = red.cover.shape[1], red.cover.shape[0]
+        a_link = sp.hstack([-red.cover, sp.identity(k)], format="csr")  # z - A x <= 0
+        served = np.r_[np.zeros(m), red.weight]
+        count = np.r_[np.ones(m), np.zeros(k)]
         cons = [LinearConstraint(a_link, -np.inf, 0.0)]
-        count = sp.hstack([sp.csr_matrix(np.ones((1, m))), sp.csr_matrix((1, n_var - m))])
         if self.sites is not None:
-            cons.append(LinearConstraint(count, 0, self.sites))
-            c = -served.toarray().ravel()
+            cons.append(LinearConstraint(sp.csr_matrix(count), 0, self.sites))
+            c = -served
         else:
-            cons.append(LinearConstraint(served, self.need, np.inf))
-            c = count.toarray().ravel()
-        for rows_u, need in self.floors:
-            cons.append(LinearConstraint(rows_for(rows_u), need, np.inf))
-        if greedy_value is not None and self.sites is not None:
-            cons.append(LinearConstraint(served, greedy_value * (1 - 1e-9), np.inf))
-        integrality = np.r_[np.ones(m), np.zeros(n_var - m)]
+            cons.append(LinearConstraint(sp.csr_matrix(served), self.need, np.inf))
+            c = count
+        if self.floors:
+            has = np.flatnonzero(red.label >= 0)
+            floor_rows = sp.csr_matrix(
+                (red.weight[has], (red.label[has], m + has)), shape=(len(self.floors), m + k)
+            )
+            need = np.array([need for _, need in self.floors])
+            cons.append(LinearConstraint(floor_rows, need, np.inf))
+        integrality = np.r_[np.ones(m), np.zeros(k)]
         return c, cons, integrality
+
+    def _start(self, red: CoverReduction, g_sel: np.ndarray) -> np.ndarray | None:
+        """The greedy solution as a start of the reduced MILP, if it is feasible."""
+        x, z = red.start(g_sel)
+        if self.sites is not None and x.sum() > self.sites:
+            return None
+        if self.need is not None and float(red.weight @ z) < self.need - 1e-6:
+            return None
+        for f, (_, need) in enumerate(self.floors):
+            if float(red.weight[red.label == f] @ z[red.label == f]) < need - 1e-6:
+                return None
+        return np.r_[x, z]
 
     def solve(self, *, deadline: float, time_limit_s: float, mip_rel_gap: float) -> ModelOutcome:
         """Greedy, then the MILP until ``deadline``; returns the solution found."""
@@ -205,12 +414,16 @@ class Covering:
             return s
         bounds = self.bounds(g_value, g_frac)
         maximise = self.sites is not None
+        red = self.reduce()
+        s.notes.append(red.note())
+        log.info("%s", red.note())
         run = run_milp(
-            lambda: self._build(g_value if greedy_ok else None),
+            lambda: self._build(red),
             deadline=deadline,
             time_limit_s=time_limit_s,
             mip_rel_gap=mip_rel_gap,
-            size=self.size(),
+            size=self.size_of(red),
+            start=self._start(red, g_sel),
         )
         if run.status == 2 and (self.floors or not maximise):
             if self.floors:
@@ -235,9 +448,12 @@ class Covering:
                 "--time-limit, or relax the request"
             )
             raise DataError(msg)
-        solution_objective = None
-        if run.solution and run.fun is not None:
-            solution_objective = -run.fun if maximise else run.fun
+        sel, frac, solution_objective = g_sel, g_frac, None
+        if run.solution and run.x is not None:
+            sel = red.kept[run.x[: red.kept.size] > 0.5]
+            frac = (np.asarray(self.cover[:, sel].sum(axis=1)).ravel() > 0).astype(float)
+            # what the sites cover, recounted on the unreduced matrix
+            solution_objective = float(self.w @ frac) if maximise else float(len(sel))
         used = apply_greedy_or_solution(
             s,
             run,
@@ -247,13 +463,9 @@ class Covering:
             bounds=bounds,
             time_limit_s=time_limit_s,
             integral=not maximise,
+            greedy_feasible=greedy_ok,
         )
-        if used:
-            assert run.x is not None  # a solution was used
-            sel = np.flatnonzero(run.x[: self.n_cand] > 0.5)
-            hit = np.asarray(self.cover[:, sel].sum(axis=1)).ravel() > 0
-            frac = hit.astype(float)
-        else:
+        if not used:
             sel, frac = g_sel, g_frac
         self._finish(s, sel, frac)
         return s
@@ -327,7 +539,7 @@ class PMedian:
             "greedy_plus_gains": g_value + top_k_sum(left, k),
         }
 
-    def _build(self, g_value: float) -> Model:
+    def _build(self) -> Model:
         m, p = self.n_cand, len(self.row)
         # maximise saving: sum w_i (d0_i - d_ij) y_ij
         c = np.r_[np.zeros(m), -(self.w[self.row] * (self.d0[self.row] - self.dist))]
@@ -335,13 +547,25 @@ class PMedian:
         link = sp.hstack(
             [-sp.csr_matrix((np.ones(p), (np.arange(p), self.col)), shape=(p, m)), sp.identity(p)]
         )
+        count = sp.csr_matrix(np.r_[np.ones(m), np.zeros(p)])
         cons = [
             LinearConstraint(sp.hstack([sp.csr_matrix((len(self.w), m)), one_each]), -np.inf, 1),
             LinearConstraint(link, -np.inf, 0),
-            LinearConstraint(np.r_[np.ones(m), np.zeros(p)][None, :], 0, self.sites),
-            LinearConstraint(-c[None, :], g_value * (1 - 1e-9), np.inf),
+            LinearConstraint(count, 0, self.sites),
         ]
         return c, cons, np.r_[np.ones(m), np.zeros(p)]
+
+    def _start(self, selected: np.ndarray) -> np.ndarray:
+        """``selected`` as a full MILP solution: each resident to its nearest selected pair."""
+        m, p = self.n_cand, len(self.row)
+        x = np.zeros(m)
+        x[selected] = 1.0
+        pick = np.flatnonzero(np.isin(self.col, selected))
+        pick = pick[np.lexsort((self.dist[pick], self.row[pick]))]
+        first = pick[np.r_[True, self.row[pick][1:] != self.row[pick][:-1]]] if pick.size else pick
+        y = np.zeros(p)
+        y[first] = 1.0
+        return np.r_[x, y]
 
     def solve(self, *, deadline: float, time_limit_s: float, mip_rel_gap: float) -> ModelOutcome:
         """Greedy, then the MILP until ``deadline``; returns the solution found."""
@@ -356,23 +580,28 @@ class PMedian:
         # HiGHS's presolve is what takes long on this model (on the sample, 300
         # candidates: 16.8 s to optimal without it, > 40 s in presolve with it)
         run = run_milp(
-            lambda: self._build(g_value),
+            self._build,
             deadline=deadline,
             time_limit_s=time_limit_s,
             mip_rel_gap=mip_rel_gap,
             size=2 * m + 6 * p + len(self.w),
             options={"presolve": False},
+            start=self._start(g_sel),
         )
+        h_sel, solution_objective = g_sel, None
+        if run.solution and run.x is not None:
+            h_sel = np.flatnonzero(run.x[:m] > 0.5)
+            solution_objective = self._saving(h_sel)  # recounted: nearest selected site
         used = apply_greedy_or_solution(
             s,
             run,
             maximise=True,
-            solution_objective=None if run.fun is None else -run.fun,
+            solution_objective=solution_objective,
             greedy_objective=g_value,
             bounds=bounds,
             time_limit_s=time_limit_s,
         )
-        sel = np.flatnonzero(run.x[:m] > 0.5) if used and run.x is not None else g_sel
+        sel = h_sel if used else g_sel
         s.selected = np.sort(sel)
         new = prob.new_distance(s.selected)
         s.newly = ((new <= prob.threshold_m) & ~prob.demand["covered"].to_numpy()).astype(float)
