@@ -601,7 +601,7 @@ def test_proposals_without_complete_life_circle_and_without_run_time(sample_resu
     for level in sample_result.summary.to_json()["units"]["levels"]:
         head = parse(part).table(f"proposal-units-{level}")[0]
         assert not any("complete" in h for h in head)
-    assert "HiGHS via scipy.optimize.milp, time limit 60 s" in part
+    assert "HiGHS (highspy), time limit 60 s" in part
     # the solver's run time is not shown: the page does not change with it
     slower = dataclasses.replace(siting, runtime_s=1234.5678)
     assert build_report(sample_result, siting=slower) == page

@@ -320,7 +320,7 @@ def solve_model(
         time_limit_s=time_limit_s,
         mip_rel_gap=mip_rel_gap,
         size=model_size(red, lay),
-        # start=start_vector(red, lay, g_hosts, goal),  # issue 11 item 4: the greedy start
+        start=start_vector(red, lay, g_hosts, goal),  # the greedy, as HiGHS's first incumbent
     )
     before = float((inst.weight * red.complete0).sum() / (inst.weight.sum() or 1.0))
     dual = None

@@ -365,7 +365,7 @@ def _summary(sol: CompleteSitingSolution) -> dict[str, Any]:
         "time_limit_s": sol.options["time_limit_s"],
         "runtime_s": sol.runtime_s,
         "timings_s": dict(sol.timings_s),
-        "solver": "HiGHS via scipy.optimize.milp",
+        "solver": "HiGHS (highspy)",
         "solver_run": dict(sol.solver_info),
         "notes": [*p.problem_notes, *sol.notes],
         "audit_warnings": list(r.summary.warnings),

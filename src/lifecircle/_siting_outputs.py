@@ -141,7 +141,7 @@ def summary(sol: SitingSolution) -> dict[str, Any]:
         "time_limit_s": sol.options.get("time_limit_s"),
         "runtime_s": sol.runtime_s,
         "timings_s": dict(sol.timings_s),
-        "solver": "HiGHS via scipy.optimize.milp",
+        "solver": "HiGHS (highspy)",
         "solver_run": dict(sol.solver_info),
         "notes": [*sol.problem_notes, *sol.notes],
         "audit_warnings": list(sol.result.summary.warnings),

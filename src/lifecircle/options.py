@@ -311,8 +311,9 @@ class SitingOptions:
     time_limit: float = _opt(
         60.0,
         "number",
-        "Wall-clock limit of the whole solve in seconds (model building and "
-        "HiGHS included); past it, the best solution found with its bound.",
+        "Wall-clock limit of the whole solve in seconds (greedy, reductions, model "
+        "building and HiGHS; not the candidates and their walking distances, built "
+        "before); past it, the best solution found with its bound.",
     )
     seed: int = _opt(0, "int", "Seed of auto candidates.")
 

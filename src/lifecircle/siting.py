@@ -10,9 +10,11 @@ candidates):
 * **p-median** (``objective="distance"``): minimise total walking distance to the
   nearest facility, existing or new (distances capped at the search cut-off).
 
-Each is solved exactly by HiGHS through :func:`scipy.optimize.milp`. A lazy-greedy
-solution is computed first, enters the MILP as a bound on the objective (when it
-is feasible for every constraint) and is the fallback. The time limit holds for
+Each is solved exactly by HiGHS (highspy), after exact reductions (residents no
+candidate reaches dropped, dominated candidates dropped, residents with the same
+candidates merged). A lazy-greedy solution is computed first, is passed to HiGHS as
+its starting incumbent (never as a constraint, which stalls HiGHS's presolve) and is
+the fallback. The time limit holds for
 the whole :meth:`SitingProblem.solve`, wall clock: the MILP is built and solved in a child
 process killed at the deadline (see :mod:`lifecircle._location_models`). Every
 reported gap is measured against a bound known to be valid, or is ``None``.
