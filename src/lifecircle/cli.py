@@ -12,10 +12,10 @@ import json
 import logging
 import signal
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import click
 
@@ -28,11 +28,13 @@ from .options import (
     RunOptions,
     SitingOptions,
     option_specs,
+    parse_option,
     split_options,
 )
 from .settings import OPTION_RANGES
 
 if TYPE_CHECKING:
+    from .complete_siting import CompleteSitingSolution
     from .summary import AuditSummary
 
 log = logging.getLogger("lifecircle")
@@ -135,6 +137,22 @@ class _Option(click.ParamType):
         return int(number) if OPTION_RANGES[self.option].integer else float(number)
 
 
+class _Parsed(click.ParamType):
+    """A ``numbers`` or ``budget`` option (see :func:`lifecircle.options.parse_option`)."""
+
+    def __init__(self, kind: str, option: str) -> None:
+        self.kind = kind
+        self.option = option
+        self.name = {"numbers": "weights", "budget": "sites"}[kind]
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        parsed, problems = parse_option(self.kind, self.option, value)
+        if problems:
+            prefix = f"--{self.option.replace('_', '-')}: "
+            self.fail("; ".join(p.removeprefix(prefix) for p in problems), param, ctx)
+        return parsed
+
+
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="lifecircle")
 def cli() -> None:
@@ -158,6 +176,8 @@ def _click_option(spec: OptionSpec) -> Callable[[Callable[..., Any]], Callable[.
         kwargs.update(type=click.Path(path_type=Path), multiple=True)
     elif spec.kind in ("int", "number") and spec.name in OPTION_RANGES:
         kwargs["type"] = _Option(spec.name)
+    elif spec.kind in ("numbers", "budget"):
+        kwargs["type"] = _Parsed(spec.kind, spec.name)
     elif spec.kind == "choice":
         kwargs["type"] = click.Choice(list(spec.choices))
     if spec.default not in (None, ()):
@@ -294,7 +314,33 @@ def audit(ctx: click.Context, **opts: Any) -> None:
         click.echo(f"wrote {', '.join(p.name for p in written)} to {out}")
 
 
-def _page_writers(shown: Any, run: RunOptions) -> dict[str, Any]:
+class _Pages(Protocol):
+    """What has a map and a report: an audit result, a siting, a complete siting's pages."""
+
+    def to_map(self, path: Path, *, lang: str, basemap: str) -> Path: ...
+
+    def to_report(self, path: Path, *, lang: str) -> Path: ...
+
+
+@dataclass(frozen=True)
+class _CompletePages:
+    """The map and report of a complete siting (:class:`_Pages`): the audit's, with its sites."""
+
+    solution: CompleteSitingSolution
+
+    def to_map(self, path: Path, *, lang: str, basemap: str) -> Path:
+        from .render.map import render_map
+
+        result = self.solution.problem.result
+        return render_map(result, path, lang=lang, basemap=basemap, complete=self.solution)
+
+    def to_report(self, path: Path, *, lang: str) -> Path:
+        from .render.report import render_report
+
+        return render_report(self.solution.problem.result, path, lang=lang, complete=self.solution)
+
+
+def _page_writers(shown: _Pages, run: RunOptions) -> dict[str, Any]:
     """map.html and report.html of an audit result or a siting (unless --no-map)."""
     if run.no_map:
         return {}
@@ -318,17 +364,32 @@ def _report_warnings(warnings: Sequence[str]) -> None:
 def optimize(ctx: click.Context, **opts: Any) -> None:
     """Propose new facility sites for a category (MCLP, set covering or p-median).
 
+    With --categories a,b,c (and no --category) the categories are sited together
+    for the complete life circle (every listed category within its threshold), on
+    shared sites or, with --complex, shared service complexes; the audit then covers
+    every category with facilities (with --category, --categories limits the audit).
+
     Runs the audit first; writes its outputs plus proposals.geojson, optimize.json,
     units_after.gpkg, and (unless --no-map) map.html and report.html with the proposed
     sites, to --out.
     """
     from .io.outputs import OutputFolder, write_outputs
 
-    siting_names = {s.name for s in option_specs(SitingOptions)}
-    siting_opts = SitingOptions(**{k: opts.pop(k) for k in list(opts) if k in siting_names})
-    if siting_opts.category is None:
-        raise click.UsageError("Missing option '--category' (the category to site).")
+    flags = {s.name for s in option_specs(SitingOptions) if s.flag}
+    values = {k: opts.pop(k) for k in list(opts) if k in flags}
+    if values.get("category") is None and opts.get("categories"):
+        # --categories without --category: the categories to site, not to audit
+        values["categories"] = opts.pop("categories")
+    siting_opts = SitingOptions(**values)
+    if siting_opts.category is None and not siting_opts.complete:
+        raise click.UsageError(
+            "Missing option '--category' (the category to site) or '--categories' "
+            "(several categories sited together for the complete life circle)."
+        )
     settings = dataclasses.replace(_settings(ctx, opts), siting=siting_opts)
+    if siting_opts.complete:
+        _optimize_complete(settings, siting_opts)
+        return
     out = settings.run.out
     with OutputFolder(out, inputs=settings.input_paths()) as folder:
         result = _run_audit(settings)
@@ -361,6 +422,115 @@ def optimize(ctx: click.Context, **opts: Any) -> None:
                 f"{placed['placed_share_after']:.1%} of {summary['demand']:,.0f}"
             )
         click.echo(f"wrote {', '.join(p.name for p in written)} to {out}")
+
+
+def _optimize_complete(settings: _Settings, options: SitingOptions) -> None:
+    """``lifecircle optimize --categories ...``: solve, write the outputs, say what was found."""
+    from .io.outputs import OutputFolder, write_outputs
+
+    out = settings.run.out
+    with OutputFolder(out, inputs=settings.input_paths()) as folder:
+        result = _run_audit(settings)
+        _report_warnings(result.summary.warnings)
+        solution = _site_complete(result, options)
+        writers = {
+            **result.outputs(),
+            **solution.outputs(),
+            **_page_writers(_CompletePages(solution), settings.run),
+        }
+        write_outputs(folder, writers)
+        written = folder.publish()
+    summary = solution.summary()
+    for note in summary["notes"]:
+        log.warning("note: %s", note)
+    if settings.verbosity >= 0:
+        click.echo(complete_paragraph(summary))
+        click.echo(f"wrote {', '.join(p.name for p in written)} to {out}")
+
+
+def _site_complete(result: Any, options: SitingOptions) -> CompleteSitingSolution:
+    """Build and solve the complete-life-circle siting of ``lifecircle optimize --categories``."""
+    from .complete_siting import CompleteSitingProblem
+
+    assert options.categories and options.sites is not None  # checked by SitingOptions
+    problem = CompleteSitingProblem.from_audit(
+        result,
+        options.categories,
+        candidates=options.candidates_path() or "auto",
+        n_candidates=options.n_candidates,
+        min_spacing_m=options.min_spacing_m,
+        seed=options.seed,
+        level=options.level,
+    )
+    weight = options.fairness_weight
+    if weight is None:  # its declared default
+        weight = float(OPTION_RANGES["fairness_weight"].default or 0.0)
+    return problem.solve(
+        sites=options.sites,
+        complex=options.complex,
+        objective=options.objective,
+        fairness_weight=weight,
+        time_limit_s=options.time_limit,
+        tradeoff=options.tradeoff,
+    )
+
+
+def complete_paragraph(summary: dict[str, Any]) -> str:
+    """One paragraph on a complete siting's ``optimize.json``: model, sites, shares, solver.
+
+    Parameters
+    ----------
+    summary
+        :meth:`lifecircle.complete_siting.CompleteSitingSolution.summary`.
+
+    Returns
+    -------
+    str
+        Plain text, e.g. for the command line.
+    """
+    s = summary
+    cats = ", ".join(s["categories"])
+    level = s.get("level")
+    if level:
+        key = f"complete_{level}"
+        what = f"reach a complete {level} life circle"
+        before, after = s["complete_before"].get(key), s["complete_after"].get(key)
+    else:
+        what = "reach every listed category"
+        before, after = s["complete_listed_before"], s["complete_listed_after"]
+    unit = ("complex" if s["complex"] else "site") + ("" if s["sites"] == 1 else "s")
+    unit = unit.replace("complexs", "complexes")
+    per = ", ".join(f"{c} {n}" for c, n in s["sites_per_category"].items())
+    text = (
+        f"{s['model'].capitalize()} siting of {cats} ({s['objective']} objective): "
+        f"{s['sites']} {unit}, {s['facilities']} facilities ({per}); "
+        f"{s['newly_complete']:,.0f} more {s['cohort_name']} {what} "
+        f"(share {_share(before)} -> {_share(after)})"
+    )
+    comp = s.get("comparison") or {}
+    single = comp.get("single_category")
+    if single:
+        text += (
+            "; the best single-category runs with the same budget: "
+            f"{_share(single['complete_share_after'])}"
+            f" ({single['newly_complete']:,.0f} newly complete, {single['facilities']} facilities)"
+        )
+    separate = comp.get("joint_separate")
+    if separate:
+        text += (
+            f"; {separate['sites_per_category']} separate sites per category: "
+            f"{_share(separate['complete_share_after'])}"
+        )
+    gap = s["mip_gap"]
+    text += (
+        f" ({s['status']}, gap {'-' if gap is None else f'{gap:.4f}'}, bound from "
+        f"{s['bound_source'] or '-'}, {s['runtime_s']} s; {s['candidates']} candidates)"
+    )
+    return text
+
+
+def _share(value: Any) -> str:
+    return "-" if value is None else f"{float(value):.2%}"
 
 
 @cli.command()
@@ -433,6 +603,7 @@ def _site(result: Any, options: SitingOptions) -> Any:
     from .siting import SitingProblem
 
     assert options.category is not None  # checked by the command
+    assert not isinstance(options.sites, Mapping)  # checked by SitingOptions
     candidates = options.candidates_path() or "auto"
     problem = SitingProblem.from_audit(
         result,

@@ -19,8 +19,10 @@ Examples
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError
@@ -43,6 +45,7 @@ __all__ = [
     "RunOptions",
     "SitingOptions",
     "option_specs",
+    "parse_option",
 ]
 
 #: Kinds of option values (what a study file's value is checked as).
@@ -57,6 +60,8 @@ KINDS = (
     "bool",
     "int",
     "number",
+    "numbers",
+    "budget",
     "choice",
 )
 
@@ -146,8 +151,117 @@ def _check_values(obj: object, source: str) -> None:
             )
         elif spec.kind == "list":
             object.__setattr__(obj, spec.name, tuple(value))
+        elif spec.kind == "numbers":
+            object.__setattr__(obj, spec.name, _numbers(spec.name, value, problems))
+        elif spec.kind == "budget":
+            object.__setattr__(obj, spec.name, _budget(spec.name, value, problems))
     if problems:
         raise ConfigError(source, problems)
+
+
+def parse_option(kind: str, name: str, value: Any) -> tuple[Any, list[str]]:
+    """A ``numbers`` or ``budget`` option's value parsed, and its problems (one line each).
+
+    Parameters
+    ----------
+    kind
+        ``"numbers"`` (comma-separated weights in [0, 1]) or ``"budget"`` (a number
+        of sites or ``category=N,...``).
+    name
+        The option's name (``tradeoff``, ``sites``).
+    value
+        Text from the command line, or a number, sequence or mapping.
+
+    Returns
+    -------
+    tuple
+        The parsed value and the problems found (empty when it is fine).
+    """
+    problems: list[str] = []
+    parse = {"numbers": _numbers, "budget": _budget}[kind]
+    return parse(name, value, problems), problems
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _numbers(name: str, value: Any, problems: list[str]) -> tuple[float, ...] | None:
+    """Comma-separated numbers in [0, 1] (``"0,0.25,1"`` or a sequence) as a tuple of floats."""
+    items = [v.strip() for v in value.split(",")] if isinstance(value, str) else list(value)
+    out = []
+    for item in items:
+        number: Any = item
+        if isinstance(item, str):
+            try:
+                number = float(item)
+            except ValueError:
+                number = item
+        problem = option_problem(_flag(name), number, minimum=0.0, maximum=1.0)
+        if problem is not None:
+            problems.append(f"{problem}, e.g. {_flag(name)} 0,0.25,0.5,1")
+        else:
+            out.append(float(number))
+    if not items:
+        problems.append(f"{_flag(name)}: give at least one weight, e.g. {_flag(name)} 0,0.5,1")
+    return tuple(out) or None
+
+
+def _budget(name: str, value: Any, problems: list[str]) -> int | Mapping[str, int] | None:
+    """A number of sites (``3``, ``"3"``) or a budget per category (``"a=3,b=2"``, a mapping).
+
+    The number is checked against :data:`OPTION_RANGES` ``sites``; a budget per
+    category takes whole numbers from 0 (a category may get no new site) and
+    returns a read-only mapping in the order given.
+    """
+    example = f"write {_flag(name)} N or {_flag(name)} elderly_care=3,health_station=2"
+    if isinstance(value, str) and "=" not in value:
+        value = _number_of(value)
+    if not isinstance(value, str | Mapping):
+        problem = option_problem(_flag(name), value)
+        if problem is not None:
+            problems.append(problem)
+            return None
+        return int(value)
+    pairs: list[tuple[Any, Any]]
+    if isinstance(value, str):
+        pairs = []
+        for item in value.split(","):
+            key, sep, count = item.partition("=")
+            if not sep or not key.strip():
+                problems.append(
+                    f"{_flag(name)}: {item.strip()[:40]!r} is not category=N; {example}"
+                )
+                continue
+            count = count.strip()
+            pairs.append((key.strip(), int(count) if count.isdigit() else count))
+    else:
+        pairs = list(value.items())
+    budget: dict[str, int] = {}
+    for key, count in pairs:
+        label = f"{_flag(name)} {str(key)[:40]}=N"
+        if not isinstance(key, str) or not key:
+            problems.append(f"{_flag(name)}: {str(key)[:40]!r} is not a category id; {example}")
+        elif key in budget:
+            problems.append(f"{label}: the category is given twice; give each category once")
+        elif (problem := option_problem(label, count, minimum=0, integer=True)) is not None:
+            problems.append(problem)
+        else:
+            budget[key] = int(count)
+    if not pairs:
+        problems.append(f"{_flag(name)}: no category=N given; {example}")
+    return MappingProxyType(budget)
+
+
+def _number_of(text: str) -> int | float | str:
+    """``"3"`` -> 3, ``"2.5"`` -> 2.5; anything else stays text (refused by the range check)."""
+    text = text.strip()
+    for parse in (int, float):
+        try:
+            return parse(text)
+        except ValueError:
+            continue
+    return text
 
 
 @dataclass(frozen=True)
@@ -286,16 +400,53 @@ class AuditOptions:
 class SitingOptions:
     """The options of a siting (``lifecircle optimize``, :func:`lifecircle.optimize`)."""
 
-    category: str | None = _opt(None, "text", "Category to site, e.g. kindergarten.")
-    sites: int | None = _opt(None, "int", "Number of new sites (MCLP).")
+    category: str | None = _opt(
+        None,
+        "text",
+        "Category to site, e.g. kindergarten (or --categories a,b,c without --category: "
+        "several categories sited together for the complete life circle).",
+    )
+    sites: int | Mapping[str, int] | None = _opt(
+        None,
+        "budget",
+        "Number of new sites (MCLP); with --categories also a budget per category, e.g. "
+        "elderly_care=3,health_station=2; with --complex the number of complexes.",
+    )
     target_coverage: float | None = _opt(
         None, "number", "Share of residents to cover with the fewest sites (set covering)."
     )
     objective: str = _opt(
         "coverage",
         "choice",
-        "distance = p-median (minimise total walking distance).",
-        choices=("coverage", "distance"),
+        "coverage = newly covered (with --categories: newly complete) residents; distance = "
+        "p-median (minimise total walking distance; one --category); with --categories also "
+        "maxmin (raise the lowest complete share of the finest units) and fair (complete "
+        "share and the worst-served decile, see --fairness-weight).",
+        choices=("coverage", "distance", "maxmin", "fair"),
+    )
+    complex: bool = _opt(
+        False,
+        "bool",
+        "With --categories: every new site is a shared service complex hosting all the "
+        "listed categories (--sites N complexes); compared with N separate sites each.",
+    )
+    fairness_weight: float | None = _opt(
+        None,
+        "number",
+        "With --objective fair: weight of the worst-served decile of finest units against "
+        "the complete share, 0-1 (default 0.5).",
+    )
+    level: str | None = _opt(
+        None,
+        "text",
+        "With --categories: maximise this level's complete life circle (e.g. 5min); its "
+        "other mandatory categories count at existing facilities only.",
+    )
+    tradeoff: tuple[float, ...] | None = _opt(
+        None,
+        "numbers",
+        "With --categories: fairness weights for an efficiency-equity trade-off table, "
+        "e.g. 0,0.25,0.5,1 (the fair objective solved once per weight).",
     )
     candidates: str = _opt(
         "auto", "text", "'auto' (clusters of uncovered residents) or a file of points/parcels."
@@ -316,13 +467,95 @@ class SitingOptions:
         "before); past it, the best solution found with its bound.",
     )
     seed: int = _opt(0, "int", "Seed of auto candidates.")
+    categories: tuple[str, ...] | None = _opt(
+        None,
+        "list",
+        "Categories sited together for the complete life circle (on the command line: "
+        "--categories without --category).",
+        flag=None,
+    )
 
     def __post_init__(self) -> None:
         _check_values(self, "siting options")
+        problems = _siting_problems(self)
+        if problems:
+            raise ConfigError("siting options", problems)
+
+    @property
+    def complete(self) -> bool:
+        """Several categories sited together (the complete life circle), not one."""
+        return self.category is None and bool(self.categories)
 
     def candidates_path(self) -> Path | None:
         """The candidates file, or ``None`` for auto candidates."""
         return None if self.candidates == "auto" else Path(self.candidates)
+
+
+#: Options of the single-category siting only, with the fix when given with --categories.
+_SINGLE_ONLY = {
+    "target_coverage": "give --sites N (the complete-life-circle model takes a budget)",
+    "capacity": "capacities apply to one --category",
+    "min_unit_coverage": "use --objective maxmin or fair to lift the worst-served units",
+}
+#: Options of the complete-life-circle siting only, with the fix when given with --category.
+_COMPLETE_ONLY = {
+    "complex": "--complex",
+    "fairness_weight": "--fairness-weight",
+    "level": "--level",
+    "tradeoff": "--tradeoff",
+}
+
+
+def _siting_problems(o: SitingOptions) -> list[str]:
+    """Combinations of siting options that do not go together, each with its fix."""
+    problems = []
+    several = "give several categories with --categories a,b,c (and no --category)"
+    if o.category is not None and o.categories:
+        problems.append(
+            "--category and categories to site together: give one --category, or several "
+            "with --categories a,b,c (and no --category)"
+        )
+    if o.complete:
+        return problems + _complete_problems(o)
+    for name, flag in _COMPLETE_ONLY.items():
+        if getattr(o, name) not in (None, False):
+            problems.append(f"{flag} applies to several categories: {several}")
+    if o.objective in ("maxmin", "fair"):
+        problems.append(f"--objective {o.objective} applies to several categories: {several}")
+    if isinstance(o.sites, Mapping):
+        problems.append(
+            "--sites per category (a=3,b=2) needs --categories; with --category give "
+            "one number, e.g. --sites 5"
+        )
+    return problems
+
+
+def _complete_problems(o: SitingOptions) -> list[str]:
+    """What does not go with several categories sited together, each with its fix."""
+    problems = [
+        f"{_flag(name)} does not apply with --categories: {fix}"
+        for name, fix in _SINGLE_ONLY.items()
+        if getattr(o, name) is not None
+    ]
+    if o.objective == "distance":
+        problems.append(
+            "--objective distance (p-median) sites one --category; with --categories use "
+            "coverage, maxmin or fair"
+        )
+    if o.sites is None:
+        problems.append(
+            "--categories needs --sites: N new (site, category) pairs, N complexes with "
+            "--complex, or a budget per category, e.g. --sites elderly_care=3,health_station=2"
+        )
+    elif o.complex and isinstance(o.sites, Mapping):
+        problems.append(
+            "--complex takes one number of complexes (--sites N), not a budget per category"
+        )
+    if o.fairness_weight is not None and o.objective != "fair":
+        problems.append(
+            "--fairness-weight applies to --objective fair; add --objective fair or drop it"
+        )
+    return problems
 
 
 @dataclass(frozen=True)

@@ -167,6 +167,9 @@ OPTION_RANGES: dict[str, OptionRange] = {
     "time_limit": OptionRange(0.0, 86_400.0, min_open=True, unit="s", default=60.0),
     "max_walk_min": OptionRange(0.0, 120.0, min_open=True, unit="min"),
     "seed": OptionRange(0, 2**32 - 1, integer=True, default=0),
+    "fairness_weight": OptionRange(
+        0.0, 1.0, default=0.5, why="0 weighs the complete share only, 1 the worst-served decile"
+    ),
 }
 
 

@@ -16,6 +16,9 @@ With a solved :class:`~lifecircle.siting.SitingSolution` (``lifecircle optimize`
 map also shows the proposed sites, numbered by rank, with each site's walking
 catchment, and the siting category's theme splits into a before / after pair of
 radio buttons (coverage by the existing facilities, then with the new sites).
+With a solved :class:`~lifecircle.complete_siting.CompleteSitingSolution`
+(``lifecircle optimize --categories``) it shows that siting's sites instead, each
+listing every category it hosts (:mod:`~lifecircle.render._complete_map`).
 
 The layers are described by private modules, one per part of the map:
 :mod:`~lifecircle.render._themes` (the radio buttons),
@@ -51,16 +54,19 @@ from typing import TYPE_CHECKING, Any
 import geopandas as gpd
 
 from . import _assets
+from ._complete_map import complete_layer, complete_legend
 from ._context import MapContext
 from ._features import geometries, unit_popup
 from ._legend import legend_html
 from ._overlays import boundary_layer, facility_layer, not_analysed_layer, unused_facility_layer
 from ._page import write_html
 from ._proposals import Proposed, proposals_layer, site_rows
+from ._report_complete import check_complete
 from ._text import check_lang, esc, text
 from ._themes import RadiusScale, shown_units, theme_layer, themes
 
 if TYPE_CHECKING:
+    from ..complete_siting import CompleteSitingSolution
     from ..pipeline import AuditResult
     from ..siting import SitingSolution
 
@@ -169,6 +175,7 @@ def render_map(
     lang: str = "en",
     basemap: str = "osm",
     siting: SitingSolution | None = None,
+    complete: CompleteSitingSolution | None = None,
 ) -> Path:
     """Write the audit's interactive map as one self-contained HTML file.
 
@@ -187,6 +194,10 @@ def render_map(
         A solved :class:`~lifecircle.siting.SitingSolution` built from ``result``: adds the
         proposed sites with their catchments and a before / after pair of themes
         for its category (see :meth:`lifecircle.siting.SitingSolution.to_map`).
+    complete
+        A solved :class:`~lifecircle.complete_siting.CompleteSitingSolution` built from
+        ``result``: adds its proposed sites, each listing the categories it hosts.
+        Not together with ``siting``.
 
     Returns
     -------
@@ -199,7 +210,7 @@ def render_map(
     >>> from lifecircle.render.map import render_map
     >>> render_map(lifecircle.audit(), "map.html", lang="zh")  # doctest: +SKIP
     """
-    page = build_map(result, lang=lang, basemap=basemap, siting=siting)
+    page = build_map(result, lang=lang, basemap=basemap, siting=siting, complete=complete)
     logger.info("map: writing %s (%s bytes)", path, f"{len(page.html.encode('utf-8')):,}")
     return page.save(path)
 
@@ -210,6 +221,7 @@ def build_map(
     lang: str = "en",
     basemap: str = "osm",
     siting: SitingSolution | None = None,
+    complete: CompleteSitingSolution | None = None,
 ) -> MapPage:
     """The audit's map page, e.g. to show in a notebook or to inspect its data.
 
@@ -225,20 +237,30 @@ def build_map(
     ------
     ValueError
         If ``lang`` or ``basemap`` is not one of the accepted values, or ``siting``
-        was built from another result or not solved.
+        (``complete``) was built from another result or not solved, or both are given.
     """
     check_lang(lang)
     if basemap not in BASEMAPS:
         msg = f"basemap must be one of {', '.join(BASEMAPS)}, got {basemap!r}"
         raise ValueError(msg)
+    if siting is not None and complete is not None:
+        msg = "give a siting or a complete siting, not both"
+        raise ValueError(msg)
+    if complete is not None:
+        check_complete(result, complete)
     ctx = MapContext.of(result, lang=lang, gcj02=basemap == "amap")
     proposed = None if siting is None else Proposed.of(ctx, siting)
-    data = _map_data(ctx, BASEMAPS[basemap], proposed)
+    data = _map_data(ctx, BASEMAPS[basemap], proposed, complete)
     logger.info("map: assembling the page")
     return MapPage(html=_page(data, _title(ctx), lang), data=data)
 
 
-def _map_data(ctx: MapContext, tiles: _Tiles | None, proposed: Proposed | None) -> dict[str, Any]:
+def _map_data(
+    ctx: MapContext,
+    tiles: _Tiles | None,
+    proposed: Proposed | None,
+    complete: CompleteSitingSolution | None = None,
+) -> dict[str, Any]:
     """Everything the page draws, as plain JSON-ready objects (the data island)."""
     lang = ctx.lang
     units = ctx.display_units()
@@ -257,6 +279,8 @@ def _map_data(ctx: MapContext, tiles: _Tiles | None, proposed: Proposed | None) 
     overlays = []
     if proposed is not None:
         overlays.append(proposals_layer(ctx, proposed))
+    if complete is not None:
+        overlays.append(complete_layer(ctx, complete))
     partly = False
     for level in ctx.levels[:-1]:
         overlays.append(boundary_layer(ctx, level))
@@ -264,9 +288,16 @@ def _map_data(ctx: MapContext, tiles: _Tiles | None, proposed: Proposed | None) 
     not_analysed = units[~units["analysed"].astype(bool)]
     if len(not_analysed):
         overlays.append(not_analysed_layer(ctx, not_analysed))
+    sited = (
+        {proposed.category}
+        if proposed is not None
+        else set(complete.categories)
+        if complete is not None
+        else None
+    )
     for cat in ctx.categories:
-        # with proposed sites, only the siting category's facilities start switched on
-        overlays.append(facility_layer(ctx, cat, show=proposed is None or cat == proposed.category))
+        # with proposed sites, only the sited categories' facilities start switched on
+        overlays.append(facility_layer(ctx, cat, show=sited is None or cat in sited))
     fac = ctx.facilities
     unused = fac[~fac["reachable"].astype(bool) & fac.intersects(ctx.study_area())]
     if len(unused):
@@ -278,7 +309,10 @@ def _map_data(ctx: MapContext, tiles: _Tiles | None, proposed: Proposed | None) 
         "tiles": tiles_json(tiles),
         "attribution": _DATA_ATTRIBUTION,
         "maxZoom": MAX_ZOOM if tiles is None else tiles.max_zoom,
-        "panes": [[pane, z] for pane, z in {**_PANES, **(_SITE_PANES if proposed else {})}.items()],
+        "panes": [
+            [pane, z]
+            for pane, z in {**_PANES, **(_SITE_PANES if proposed or complete else {})}.items()
+        ],
         "control": {"base": text("layers_themes", lang), "overlays": text("layers_overlays", lang)},
         "bounds": _bounds(ctx, analysed if len(analysed) else units),
         "padding": _PADDING,
@@ -288,7 +322,8 @@ def _map_data(ctx: MapContext, tiles: _Tiles | None, proposed: Proposed | None) 
         },
         "themes": theme_layers,
         "overlays": overlays,
-        "legend": legend_html(ctx, radius, proposed, boundaries=len(ctx.levels) > 1, partly=partly),
+        "legend": legend_html(ctx, radius, proposed, boundaries=len(ctx.levels) > 1, partly=partly)
+        + ("" if complete is None else complete_legend(ctx, complete)),
     }
 
 

@@ -6,7 +6,11 @@ largest gaps, the method, data quality (when ``summary.json`` has it),
 warnings and data sources with their licences.
 With a solved :class:`~lifecircle.siting.SitingSolution`, a "Proposed sites" section
 follows the headline: model, solver status, candidates, coverage before and
-after, the ranked sites, per-unit before / after and the optimizer's notes.
+after, the ranked sites, per-unit before / after and the optimizer's notes. With a
+solved :class:`~lifecircle.complete_siting.CompleteSitingSolution` the section is
+"Complete life circle siting" instead (:mod:`lifecircle.render._report_complete`):
+the complete share before and after, the categories each site hosts, the comparison
+with single-category runs (and separate sites for complexes), the trade-off table.
 The page makes no request: CSS, charts and the few lines of sorting script
 are inline. Data strings reach the page only through Jinja2's autoescaping of a
 static template (never as template source); the charts, the one markup inlined
@@ -37,13 +41,16 @@ from ._assets import ASSETS, read_text
 from ._page import check_siting, write_html
 from ._quality import quality_rows
 from ._report_base import UNVERIFIED, _name, _present
+from ._report_complete import CompleteSection, check_complete
 from ._report_fair import FairSections
 from ._report_proposals import _Proposals
 from ._report_units import UnitSections
 from ._style import share_colour
 from ._text import check_lang, count, level_name, life_circle_name, pct, profile_name
+from ._text_complete import section_text
 
 if TYPE_CHECKING:
+    from ..complete_siting import CompleteSitingSolution
     from ..pipeline import AuditResult
     from ..siting import SitingSolution
     from ..summary import StudyInfo
@@ -52,7 +59,12 @@ __all__ = ["build_report", "render_report"]
 
 
 def render_report(
-    result: AuditResult, path: str | Path, *, lang: str = "en", siting: SitingSolution | None = None
+    result: AuditResult,
+    path: str | Path,
+    *,
+    lang: str = "en",
+    siting: SitingSolution | None = None,
+    complete: CompleteSitingSolution | None = None,
 ) -> Path:
     """Write the audit's report as one self-contained HTML file.
 
@@ -67,6 +79,10 @@ def render_report(
     siting
         A solved :class:`~lifecircle.siting.SitingSolution` built from ``result``: adds the
         "Proposed sites" section (see :meth:`lifecircle.siting.SitingSolution.to_report`).
+    complete
+        A solved :class:`~lifecircle.complete_siting.CompleteSitingSolution` built from
+        ``result`` (``lifecircle optimize --categories``): adds the "Complete life
+        circle siting" section. Not together with ``siting``.
 
     Returns
     -------
@@ -79,16 +95,25 @@ def render_report(
     >>> from lifecircle.render.report import render_report
     >>> render_report(lifecircle.audit(), "report.html", lang="zh")  # doctest: +SKIP
     """
-    return write_html(path, build_report(result, lang=lang, siting=siting))
+    return write_html(path, build_report(result, lang=lang, siting=siting, complete=complete))
 
 
 def build_report(
-    result: AuditResult, *, lang: str = "en", siting: SitingSolution | None = None
+    result: AuditResult,
+    *,
+    lang: str = "en",
+    siting: SitingSolution | None = None,
+    complete: CompleteSitingSolution | None = None,
 ) -> str:
     """The report's HTML, as a string (see :func:`render_report`)."""
     check_lang(lang)
+    if siting is not None and complete is not None:
+        msg = "give a siting or a complete siting, not both"
+        raise ValueError(msg)
     if siting is not None:
         check_siting(result, siting)
+    if complete is not None:
+        check_complete(result, complete)
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(ASSETS),
         autoescape=True,
@@ -97,9 +122,19 @@ def build_report(
         lstrip_blocks=True,
     )
     report = _Report(result, lang)
-    proposals = None if siting is None else _Proposals(report, siting).context()
+    t: Any = report.t
+    proposals = None
+    if siting is not None:
+        proposals = _Proposals(report, siting).context()
+    elif complete is not None:
+        # the same slot of the template, worded as the complete siting's own section
+        proposals = CompleteSection(report, complete).context()
+
+        def t(key: str, **values: Any) -> str:
+            return section_text(key, lang, **values)
+
     return env.get_template("report.html.j2").render(
-        lang=lang, t=report.t, css=read_text("report.css"), proposals=proposals, **report.context()
+        lang=lang, t=t, css=read_text("report.css"), proposals=proposals, **report.context()
     )
 
 
