@@ -70,8 +70,10 @@ class Brute:
             if d > 0:
                 share[u] = self.w[(self.unit == u) & ok].sum() / d
         maxmin = min(share[u] for u in self.free) if self.free else 0.0
-        k = max(1, math.ceil(0.1 * len(share)))
-        decile = float(np.mean(sorted(share.values())[:k]))
+        # the worst decile of the units the candidates can change (0 when there is none)
+        free = [share[u] for u in self.free]
+        k = max(1, math.ceil(0.1 * len(free)))
+        decile = float(np.mean(sorted(free)[:k])) if free else 0.0
         total = self.w.sum()
         fair = (1 - self.lam) * self.w[ok].sum() / total + self.lam * decile
         return {"coverage": newly, "maxmin": maxmin, "fair": fair}
@@ -102,9 +104,9 @@ class Brute:
     def best(self, budget, objective):
         return max(self.values(h)[objective] for h in self.all_hosts(budget))
 
-    def best_maxmin_then_coverage(self, budget):
+    def best_then_coverage(self, budget, objective="maxmin"):
         return max(
-            (round(v["maxmin"], 9), v["coverage"])
+            (round(v[objective], 9), v["coverage"])
             for v in (self.values(h) for h in self.all_hosts(budget))
         )
 
@@ -209,13 +211,15 @@ def _within_budget(hosts, budget):
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(b=small_instances(), k=st.integers(1, 3))
-def test_maxmin_ties_are_broken_by_coverage(b, k):
+@given(b=small_instances(), k=st.integers(1, 3), objective=st.sampled_from(["maxmin", "fair"]))
+def test_equity_ties_are_broken_by_coverage(b, k, objective):
+    # max-min, and fair with weight 1 (the worst decile only): the most coverage among optima
+    b.lam = 1.0
     budget = cm.Budget(total=k)
-    out = solve(b, budget, "maxmin")
-    t, cov = b.best_maxmin_then_coverage(budget)
+    out = solve(b, budget, objective, lam=1.0)
+    t, cov = b.best_then_coverage(budget, objective)
     got = b.values(out.hosts)
-    assert got["maxmin"] == pytest.approx(t, abs=TOL)
+    assert got[objective] == pytest.approx(t, abs=TOL)
     assert got["coverage"] == pytest.approx(cov, abs=TOL)
 
 

@@ -52,7 +52,7 @@ class Layout:
     site_cat: np.ndarray  # per site variable: category (-1: a complex, every category)
     n_site: int
     n_groups: int
-    units: np.ndarray  # units with a row (maxmin: free units; fair: every unit with demand)
+    units: np.ndarray  # units with a row (maxmin, fair): those the candidates can change
 
     @property
     def z0(self) -> int:
@@ -69,10 +69,7 @@ def layout(red: Reduced, budget: Budget, objective: str) -> Layout:
     else:
         site_col = np.concatenate(active)
         site_cat = np.concatenate([np.full(len(a), c) for c, a in enumerate(active)])
-    if objective == "maxmin":
-        units = red.free_units
-    else:
-        units = np.flatnonzero(red.unit_demand > 0)
+    units = red.free_units  # maxmin and fair: the units the candidates can change
     return Layout(site_col, site_cat, len(site_col), red.n_groups, units)
 
 
@@ -86,7 +83,8 @@ def build_model(
 ) -> Model:
     """The MILP (minimise ``c @ v``), variables bounded to [0, 1]; no loop over origins.
 
-    ``hold_t``: the max-min tie-break, maximise coverage with ``t >= hold_t``.
+    ``hold_t``: the tie-break, maximise coverage with the objective held at ``hold_t``
+    (max-min: ``t >= hold_t``; fair: its objective, without the constant, ``>= hold_t``).
     """
     inst, objective, lam = red.inst, goal.objective, goal.lam
     p, g = lay.n_site, lay.n_groups
@@ -147,6 +145,11 @@ def build_model(
         c_vec[p : p + g] = -(1 - lam) * red.w / total
         c_vec[eta] = -lam
         c_vec[d0:] = lam / k
+        if hold_t is not None:
+            held = sp.csr_matrix(-c_vec[None, :])
+            cons.append(LinearConstraint(held, hold_t - TIE_TOL, np.inf))
+            c_vec = np.zeros(n_var)
+            c_vec[p : p + g] = -red.w
     integrality = np.r_[np.ones(p), np.zeros(n_var - p)]
     return c_vec, cons, integrality
 
@@ -330,11 +333,13 @@ def solve_model(
     if run.solution and run.x is not None:
         hosts = hosts_from(run.x, lay, inst)
         value = value_of(red, hosts, goal)
-        if goal.objective == "maxmin" and run.status == 0:
+        lexicographic = goal.objective == "maxmin" or (goal.objective == "fair" and goal.lam >= 1)
+        if lexicographic and run.status == 0:
             hosts, value = _tie_break(
                 red,
                 lay,
                 budget,
+                goal,
                 (hosts, value),
                 deadline=deadline,
                 time_limit_s=time_limit_s,
@@ -360,6 +365,7 @@ def _tie_break(
     red: Reduced,
     lay: Layout,
     budget: Budget,
+    goal: Goal,
     best: tuple[np.ndarray, float],
     *,
     deadline: float,
@@ -367,12 +373,17 @@ def _tie_break(
     mip_rel_gap: float,
     notes: list[str],
 ) -> tuple[np.ndarray, float]:
-    """Max-min: the most complete demand among the sites that keep ``t`` at its optimum."""
+    """The most complete demand among the sites that keep the objective at its optimum.
+
+    For max-min (``t``) and for ``fair`` with weight 1 (the worst decile only), whose
+    optima leave coverage free.
+    """
     from ._location_models import run_milp
 
     hosts, t_best = best
+    what = "max-min" if goal.objective == "maxmin" else "fair (weight 1)"
     run = run_milp(
-        lambda: build_model(red, lay, budget, Goal("maxmin", 0.0), hold_t=t_best),
+        lambda: build_model(red, lay, budget, goal, hold_t=t_best),
         deadline=deadline,
         time_limit_s=time_limit_s,
         mip_rel_gap=mip_rel_gap,
@@ -380,10 +391,10 @@ def _tie_break(
     )
     if run.solution and run.x is not None:
         alt = hosts_from(run.x, lay, red.inst)
-        fig = figures(red, complete_after(red.inst, alt), 0.0)
-        if fig.maxmin is not None and fig.maxmin >= t_best - 1e-9:
+        value = value_of(red, alt, goal)
+        if value >= t_best - 1e-7:
             if run.status != 0:
-                notes.append("max-min ties broken by coverage without proof of optimality")
-            return alt, float(fig.maxmin)
-    notes.append("max-min ties were not broken by coverage (no time left)")
+                notes.append(f"{what} ties broken by coverage without proof of optimality")
+            return alt, float(value)
+    notes.append(f"{what} ties were not broken by coverage (no time left)")
     return hosts, t_best

@@ -29,9 +29,11 @@ category ``c`` the group misses):
   out and named in a note); ties broken by a second MILP that maximises coverage
   with ``t`` held at the optimum found;
 * ``fair``: ``(1 - lam) * complete share + lam * mean complete share of the
-  worst-served decile of finest units`` (``ceil(10 %)`` of the units with demand,
-  each unit counting once), linear through the conditional value-at-risk form
-  ``max_eta eta - (1/k) sum_u max(0, eta - s_u)``.
+  worst-served decile of finest units`` (``ceil(10 %)`` of the units whose share the
+  candidates can change, each unit counting once: as for ``maxmin``, a unit no
+  candidate can improve would pin the decile whatever the plan), linear through the
+  conditional value-at-risk form ``max_eta eta - (1/k) sum_u max(0, eta - s_u)``;
+  with ``lam = 1`` ties are broken by coverage, as for ``maxmin``.
 
 ``complex``: one ``y_j`` per candidate hosting every category (``x[j, c] = y_j``).
 Budgets: ``sites`` pairs in all, per category, or complexes.
@@ -167,7 +169,7 @@ def figures(red: Reduced, complete: np.ndarray, lam: float = 0.5) -> Figures:
     min_share = float(unit_share[pos].min()) if pos.any() else None
     free = red.free_units
     maxmin = float(unit_share[free].min()) if len(free) else None
-    decile = _decile_mean(unit_share[pos])
+    decile = _decile_mean(unit_share[free])
     fair = (1 - lam) * share + lam * (decile if decile is not None else 0.0)
     return Figures(newly, share, unit_share, min_share, maxmin, decile, fair)
 
@@ -310,7 +312,7 @@ def greedy(red: Reduced, budget: Budget, goal: Goal) -> np.ndarray:
     reach_t = [r.T.tocsr() for r in red.reach]
     left_total = budget.sites
     left_cat = None if budget.per_category is None else np.array(budget.per_category, np.int64)
-    n_units_pos = int((red.unit_demand > 0).sum())
+    n_units_pos = len(red.free_units)
     for _ in range(budget.sites):
         if left_total <= 0:
             break
@@ -371,7 +373,7 @@ def _greedy_weights(red: Reduced, left_u: np.ndarray, goal: Goal, n_pos: int) ->
         worst = open_units[np.argmin(share[open_units])]
         return [per_demand * (red.unit == worst), coverage]
     k = decile_size(n_pos)
-    pos = np.flatnonzero(red.unit_demand > 0)
+    pos = red.free_units
     in_decile = np.zeros(len(red.unit_demand), bool)
     in_decile[pos[np.argsort(share[pos], kind="stable")[:k]]] = True
     return [(1 - lam) * coverage + lam * per_demand * in_decile[red.unit] / k, coverage]
