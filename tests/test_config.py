@@ -739,10 +739,10 @@ def test_unknown_fields_everywhere_with_a_suggestion():
     assert _problems(raw) == [
         "unknown field 'categoires' (allowed: categories, cohorts, default_profile, id, levels, "
         "notes, profiles, source, title); did you mean 'categories'?",
-        "levels[0]: unknown field 'minuts' (allowed: id, minutes, name, notes, population, "
-        "reference_distance_m, source, verified); did you mean 'minutes'?",
-        "profiles.adult: unknown field 'speed' (allowed: notes, source, speed_m_s, verified); "
-        "did you mean 'speed_m_s'?",
+        "levels[0]: unknown field 'minuts' (allowed: id, minutes, modes, name, notes, "
+        "population, reference_distance_m, source, verified); did you mean 'minutes'?",
+        "profiles.adult: unknown field 'speed' (allowed: mode, notes, source, speed_m_s, "
+        "verified); did you mean 'speed_m_s'?",
         "categories: must be a non-empty list of facility categories",
     ]
 

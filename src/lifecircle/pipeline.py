@@ -38,7 +38,7 @@ from ._audit_stages import (
     _unit_check_warnings,
     check_population,
 )
-from .access import compute_access, search_cutoff_m, snap_audit_inputs
+from .access import AuditSnaps, compute_access, search_cutoff_m, snap_audit_inputs
 from .config import Profile, Standard
 from .coverage import (
     citywide,
@@ -211,6 +211,50 @@ class _Timer:
         log.info("%s done in %.2f s", name.replace("_", " "), self.timings[name])
 
 
+def _audit_snaps(
+    graph: WalkGraph,
+    pts: gpd.GeoDataFrame,
+    fac: gpd.GeoDataFrame,
+    *,
+    network: Path,
+    opts: AuditOptions,
+    warnings: list[str],
+    std: Standard,
+    categories: list[str] | None = None,
+) -> AuditSnaps:
+    """Residents and facilities snapped to the walk network and to every other mode's network.
+
+    The other modes are those the levels of ``categories`` (default: the facilities'
+    categories) count (``modes: [walk, bicycle]``); each mode's network is built
+    from the same file with its own filter.
+    """
+    cats = categories if categories is not None else sorted(set(fac["category"]))
+    cats = [c for c in cats if c in std.category_ids]
+    mode_graphs = _mode_graphs(network, std, cats, opts, warnings)
+    return snap_audit_inputs(
+        graph, pts, fac, snap=opts.snap, max_snap_m=opts.max_snap_m, mode_graphs=mode_graphs
+    )
+
+
+def _mode_graphs(
+    network: Path, std: Standard, categories: list[str], opts: AuditOptions, warnings: list[str]
+) -> dict[str, WalkGraph]:
+    """The network of every travel mode other than walking that the audited levels count."""
+    out = {}
+    for mode in std.modes_of(categories, opts.profile):
+        if mode == "walk":
+            continue
+        out[mode] = read_network(network, mode=mode, min_component_nodes=opts.min_component_nodes)
+        log.info("%s network: %d nodes, %d edges", mode, out[mode].n_nodes, out[mode].n_edges)
+        if out[mode].dropped.get("components"):
+            warnings.append(
+                f"network ({mode}): kept the largest connected component of the {mode} network; "
+                f"dropped {out[mode].dropped['components']} smaller ones "
+                f"({out[mode].dropped['nodes']} nodes)"
+            )
+    return out
+
+
 def audit(
     network: str | Path | None = None,
     facilities: Sequence[str | Path | tuple[str | Path, str | None]] | None = None,
@@ -335,7 +379,9 @@ def audit(
         raise DataError(msg)
 
     with timer.stage("access"):
-        snaps = snap_audit_inputs(graph, pts, fac, snap=opts.snap, max_snap_m=opts.max_snap_m)
+        snaps = _audit_snaps(
+            graph, pts, fac, network=network, opts=opts, warnings=warnings, std=std
+        )
         table, fac_snap = compute_access(
             graph,
             pts,
