@@ -32,7 +32,7 @@ GB_CATEGORIES = [
 
 
 def test_bundled_standards_are_listed_and_load():
-    assert lifecircle.list_standards() == ["gb50180-2018", "moreno-15min"]
+    assert lifecircle.list_standards() == ["gb50180-2018", "moreno-15min", "shanghai-rural-2021"]
     for name in lifecircle.list_standards():
         std = lifecircle.load_standard(name)
         assert std.id == name
