@@ -207,6 +207,7 @@ OPTION_RANGES: dict[str, OptionRange] = {
         "(1 m hexagons over the sample needed 10.9 GB)",
     ),
     "min_component_nodes": OptionRange(1, None, integer=True),
+    "rural_density_max": OptionRange(0.0, 1e6, min_open=True, unit="residents/km2"),
     # optimize
     "sites": OptionRange(1, 100_000, integer=True),
     "target_coverage": OptionRange(
