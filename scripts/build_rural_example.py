@@ -36,7 +36,7 @@ UTM = "EPSG:32651"
 WIDTH, HEIGHT = 12_000, 11_000
 
 #: Level names of the three unit levels, coarsest first.
-LEVELS = ("district", "town", "committee")
+LEVELS = ("district", "street", "committee")
 
 #: Finest units: id, name, parent, class code, (x0, y0, x1, y1) in metres, residents.
 UNITS = [

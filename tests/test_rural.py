@@ -232,7 +232,7 @@ def test_outputs_with_rural_rules(rural_result, tmp_path):
     written = {p.name for p in rural_result.write(out)}
     assert {"village_ledger.csv", "urban_rural.csv", "units.gpkg", "summary.json"} <= written
     layers = set(gpd.list_layers(out / "units.gpkg")["name"])
-    assert {"committee", "rural_committee", "rural_town", "rural_district"} <= layers
+    assert {"committee", "rural_committee", "rural_street", "rural_district"} <= layers
     with (out / "village_ledger.csv").open(encoding="utf-8-sig", newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert [r["name"] for r in rows] == ["丁村", "乙村", "丙村", "甲村"]

@@ -57,6 +57,7 @@ from ._legend import legend_html
 from ._overlays import boundary_layer, facility_layer, not_analysed_layer, unused_facility_layer
 from ._page import write_html
 from ._proposals import Proposed, proposals_layer, site_rows
+from ._rural_layers import rural_layers
 from ._text import check_lang, esc, text
 from ._themes import RadiusScale, shown_units, theme_layer, themes
 
@@ -264,6 +265,7 @@ def _map_data(ctx: MapContext, tiles: _Tiles | None, proposed: Proposed | None) 
     not_analysed = units[~units["analysed"].astype(bool)]
     if len(not_analysed):
         overlays.append(not_analysed_layer(ctx, not_analysed))
+    overlays += rural_layers(ctx)  # with --rural-standard: classes, rural scores, facilities
     for cat in ctx.categories:
         # with proposed sites, only the siting category's facilities start switched on
         overlays.append(facility_layer(ctx, cat, show=proposed is None or cat == proposed.category))

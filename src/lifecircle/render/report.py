@@ -39,6 +39,7 @@ from ._quality import quality_rows
 from ._report_base import UNVERIFIED, _name, _present
 from ._report_fair import FairSections
 from ._report_proposals import _Proposals
+from ._report_rural import rural_section
 from ._report_units import UnitSections
 from ._style import share_colour
 from ._text import check_lang, count, level_name, life_circle_name, pct, profile_name
@@ -148,6 +149,7 @@ class _Report(UnitSections):
             "sources": self.sources(),
             "charts": self.charts(),
             "fair": FairSections(self).context(),
+            "rural": rural_section(self.result, self.lang),
         }
 
     # ------------------------------------------------------------------ headline
