@@ -241,7 +241,7 @@ def test_outputs_with_rural_rules(rural_result, tmp_path):
     assert "village_ledger.csv" in summary["outputs"]
 
 
-def test_hostile_village_names_are_neutralised_in_the_csv(tmp_path):
+def test_hostile_village_names_stay_text_in_csv_report_and_map(tmp_path):
     units = gpd.read_file(EXAMPLE / "units.geojson")
     units.loc[units["name"] == "丁村", "name"] = '=HYPERLINK("http://x")<script>'
     shutil.copy(EXAMPLE / "streets.osm", tmp_path / "streets.osm")
@@ -254,10 +254,17 @@ def test_hostile_village_names_are_neutralised_in_the_csv(tmp_path):
         categories=["kindergarten"],
     )
     out = tmp_path / "out"
-    r.write(out)
+    r.write(out, map=True, lang="zh")
     text = (out / "village_ledger.csv").read_text(encoding="utf-8-sig")
     assert "'=HYPERLINK" in text  # neutralised, not a formula
     assert "\n=HYPERLINK" not in text and ",=HYPERLINK" not in text
+    # the name is text in the report and the map, never markup
+    for page in ("report.html", "map.html"):
+        html = (out / page).read_text(encoding="utf-8")
+        assert '"http://x")<script>' not in html, page
+        assert 'x")<script>' not in html, page
+    report = (out / "report.html").read_text(encoding="utf-8")
+    assert "&lt;script&gt;" in report  # shown in the ledger, escaped
 
 
 def test_no_rural_standard_changes_nothing():

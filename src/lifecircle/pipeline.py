@@ -283,6 +283,7 @@ def _unit_rules(
     pts: gpd.GeoDataFrame,
     opts: AuditOptions,
     *,
+    units: Path | None,
     analysed: set[str],
     unit_check: pd.DataFrame,
 ) -> tuple[Standard, UnitClasses] | None:
@@ -294,7 +295,7 @@ def _unit_rules(
     classes = classify_units(
         hierarchy,
         pts,
-        units_path=opts.units if opts.network is not None else _inputs(opts)[2],
+        units_path=units,
         column=opts.urban_rural_column,
         density_max=opts.rural_density_max,
         id_column=unit_levels[-1] if unit_levels else opts.unit_codes,
@@ -470,7 +471,7 @@ def audit(
         hierarchy.finest,
         outside_units,
     )
-    rules = _unit_rules(hierarchy, pts, opts, analysed=analysed, unit_check=unit_check)
+    rules = _unit_rules(hierarchy, pts, opts, units=units, analysed=analysed, unit_check=unit_check)
     _require_residents(analysed, units=units, population=population, rules=rules)
 
     with timer.stage("access"):

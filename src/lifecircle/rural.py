@@ -445,7 +445,7 @@ def _rural_analysed(inp: RuralInputs, std: Standard, warnings: list[str]) -> set
             + ", ".join(left_out[:5])
             + (" ..." if len(left_out) > 5 else "")
         )
-    return (rural & inside & with_people) if not inp.opts.keep_edge_units else rural & with_people
+    return rural & inside & with_people
 
 
 def village_ledger(
