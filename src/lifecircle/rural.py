@@ -353,9 +353,11 @@ def audit_rural(inp: RuralInputs, std: Standard, warnings: list[str]) -> UrbanRu
     from .pipeline import _audit_snaps
 
     opts = inp.opts
+    said: list[str] = []
     fac, _, _ = _load_facilities(
-        inp.network, inp.facility_items, std, opts.osm_pois, warnings, typecodes=opts.typecodes
+        inp.network, inp.facility_items, std, opts.osm_pois, said, typecodes=opts.typecodes
     )
+    warnings += [f"rural standard {std.id}: {w}" for w in said]
     counts = fac["category"].value_counts()
     audited = [c for c in std.category_ids if counts.get(c, 0) > 0]
     missing = [c for c in std.category_ids if counts.get(c, 0) == 0]
@@ -369,6 +371,11 @@ def audit_rural(inp: RuralInputs, std: Standard, warnings: list[str]) -> UrbanRu
     pts = inp.pts[inp.pts["unit_id"].astype(str).isin(analysed)]
     fac = fac[fac["category"].isin(audited)].reset_index(drop=True)
     profile = opts.profile if opts.profile in std.profiles else None
+    if opts.profile is not None and profile is None:
+        warnings.append(
+            f"--profile {opts.profile} is not a profile of {std.id} ({', '.join(std.profiles)}); "
+            "the town and village units are audited at each category's own profile"
+        )
     if audited and len(pts):
         snaps = _audit_snaps(
             inp.graph,

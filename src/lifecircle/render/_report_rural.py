@@ -22,8 +22,10 @@ if TYPE_CHECKING:
     from ..config import Standard
     from ..pipeline import AuditResult
 
-#: What the ledger shows per status (the share follows "partly").
+#: What the ledger shows per status (the share follows "partly"), and in which colour
+#: (constants: the page's stylesheet stays the same for audits without a ledger).
 _MARK = {INSIDE: "✓", REACHED: "✓", PARTLY: "◐", MISSING: "✗"}
+_COLOUR = {INSIDE: "#1a7f37", REACHED: "#1a7f37", PARTLY: "#9a6700", MISSING: "#cf222e"}
 
 
 def modes_text(std: Standard, level_id: str, lang: str) -> str:
@@ -150,7 +152,7 @@ def _ledger(ledger: pd.DataFrame, std: Standard, lang: str) -> dict[str, Any]:
             shown = _MARK[status]
             if status == PARTLY:
                 shown += f" {pct(r[f'{c.id}_reached'], 0)}"
-            cells.append({"shown": shown, "status": status})
+            cells.append({"shown": shown, "status": status, "colour": _COLOUR[status]})
         lacks = [std.category(x).name(lang) for x in str(r["lacks"]).split(";") if x]
         rows.append(
             {
