@@ -35,7 +35,8 @@ from pathlib import Path
 
 GB = "gb50180-2018"
 MORENO = "moreno-15min"
-STANDARDS = (GB, MORENO)
+RURAL = "shanghai-rural-2021"
+STANDARDS = (GB, MORENO, RURAL)
 AMAP_VERSION = "Amap POI classification V1.06 (2023-02-08)"
 BAIDU_VERSION = "Baidu Maps POI industry classification (updated 2020-05-11)"
 
@@ -297,6 +298,44 @@ BAIDU_LEFT_OUT: dict[str, str] = {
     "交通设施;地铁线路": "a metro line, not a station",
     "政府机构;各级政府": "government offices at every level, street offices included",
 }
+
+
+# The village and town facilities of the rural standard that the providers' classes
+# hold (code or tag: category). Amap has no class for an elderly activity room (老年
+# 活动室): such rooms need a facility file with `category: elderly_room` or OSM names.
+RURAL_AMAP: dict[str, str] = {
+    "130106": "village_committee",  # offices below the township level (村委会/居委会)
+    "090300": "village_clinic",  # clinics: village clinic rooms (卫生室) are filed here
+    "060200": "village_shop",
+    "060201": "village_shop",
+    "060202": "village_shop",
+    "060400": "village_shop",  # supermarkets (the OSM selector counts them too)
+    "080108": "fitness_point",  # outdoor fitness places
+    "090102": "town_health_center",  # township health centre (卫生院)
+    "141203": "town_school",
+    "060703": "town_market",  # farm-produce market
+    "060705": "town_market",  # vegetable market
+}
+RURAL_BAIDU: dict[str, str] = {
+    "医疗;诊所": "village_clinic",
+    "购物;便利店": "village_shop",
+    "购物;超市": "village_shop",
+    "教育培训;小学": "town_school",
+}
+RURAL_NOTES = {
+    "130106": "rural standard: proxy for the village committee office; residents' committees "
+    "are filed here too, so in a town centre this also counts them",
+    "090300": "rural standard: proxy for the village clinic room (村卫生室); private clinics "
+    "are counted too",
+}
+for _table, _rural in ((AMAP, RURAL_AMAP), (BAIDU, RURAL_BAIDU)):
+    for _key, (_cats, _note) in list(_table.items()):
+        _cats[RURAL] = _rural.get(_key)
+        if _key in RURAL_NOTES:
+            _table[_key] = (_cats, "; ".join(n for n in (_note, RURAL_NOTES[_key]) if n))
+    _missing = sorted(set(_rural) - set(_table))
+    if _missing:
+        raise SystemExit(f"rural entries for keys the table does not map: {_missing}")
 
 
 def _q(text: str) -> str:

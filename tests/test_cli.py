@@ -231,9 +231,10 @@ def test_standards_and_datasets_commands():
     res = invoke(["standards"])
     assert res.exit_code == 0
     lines = res.stdout.splitlines()
-    assert len(lines) == 2
+    assert len(lines) == 3
     assert lines[0].startswith("gb50180-2018")
     assert lines[1].startswith("moreno-15min")
+    assert lines[2].startswith("shanghai-rural-2021")
     assert "(11 categories)" in lines[0]
     res = invoke(["standards", "gb50180-2018"])
     assert res.exit_code == 0
@@ -244,8 +245,9 @@ def test_standards_and_datasets_commands():
     assert res.exit_code == 0
     assert res.stdout.startswith("central-shanghai:")
     assert "streets.osm.pbf" in res.stdout
+    assert "rural-example: GENERATED test area" in res.stdout
     res = invoke(["datasets", "--json"])
-    paths = json.loads(res.stdout)["central-shanghai"]
+    paths = json.loads(res.stdout.splitlines()[0])["central-shanghai"]
     assert Path(paths["network"]).is_file()
     res = invoke(["standards", "gb99"])
     assert_user_error(res, "unknown standard 'gb99'")

@@ -32,7 +32,7 @@ GB_CATEGORIES = [
 
 
 def test_bundled_standards_are_listed_and_load():
-    assert lifecircle.list_standards() == ["gb50180-2018", "moreno-15min"]
+    assert lifecircle.list_standards() == ["gb50180-2018", "moreno-15min", "shanghai-rural-2021"]
     for name in lifecircle.list_standards():
         std = lifecircle.load_standard(name)
         assert std.id == name
@@ -739,10 +739,10 @@ def test_unknown_fields_everywhere_with_a_suggestion():
     assert _problems(raw) == [
         "unknown field 'categoires' (allowed: categories, cohorts, default_profile, id, levels, "
         "notes, profiles, source, title); did you mean 'categories'?",
-        "levels[0]: unknown field 'minuts' (allowed: id, minutes, name, notes, population, "
-        "reference_distance_m, source, verified); did you mean 'minutes'?",
-        "profiles.adult: unknown field 'speed' (allowed: notes, source, speed_m_s, verified); "
-        "did you mean 'speed_m_s'?",
+        "levels[0]: unknown field 'minuts' (allowed: id, minutes, modes, name, notes, "
+        "population, reference_distance_m, source, verified); did you mean 'minutes'?",
+        "profiles.adult: unknown field 'speed' (allowed: mode, notes, source, speed_m_s, "
+        "verified); did you mean 'speed_m_s'?",
         "categories: must be a non-empty list of facility categories",
     ]
 

@@ -245,7 +245,8 @@ def test_typecode_table_maps_only_justified_codes():
     table = load_typecodes("amap")
     assert table["141203"]["categories"]["gb50180-2018"] == "primary_school"
     assert table["060200"]["categories"]["gb50180-2018"] == "convenience_store"
-    standards = {s: lifecircle.load_standard(s) for s in ("gb50180-2018", "moreno-15min")}
+    standards = {s: lifecircle.load_standard(s) for s in lifecircle.list_standards()}
+    assert table["130106"]["categories"]["shanghai-rural-2021"] == "village_committee"
     for entry in table.values():
         assert entry["source"]  # every mapped code says where it comes from
         for std, category in entry["categories"].items():

@@ -580,8 +580,8 @@ def test_unknown_standard_name_and_bad_datum(tmp_path, sample_paths):
     )
     assert problems == [
         "standard: 'gb50180' is not a bundled standard; did you mean 'gb50180-2018'? "
-        "(bundled: gb50180-2018, moreno-15min; or give the path of a .yaml file, relative to "
-        "the study file)",
+        "(bundled: gb50180-2018, moreno-15min, shanghai-rural-2021; or give the path of a "
+        ".yaml file, relative to the study file)",
         "facilities_crs: 'EPSG:0' is not understood; use wgs84, gcj02 (Amap, Tencent), bd09 "
         "(Baidu) or a CRS such as EPSG:4326",
     ]

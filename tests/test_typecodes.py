@@ -35,7 +35,7 @@ from lifecircle.io.providers import (
 from .byod_helpers import assert_ok, assert_user_error, invoke
 from .conftest import UTM, X0, Y0
 
-GB, MORENO = "gb50180-2018", "moreno-15min"
+GB, MORENO, RURAL = "gb50180-2018", "moreno-15min", "shanghai-rural-2021"
 AMAP_VERSION = "Amap POI classification V1.06 (2023-02-08)"
 BAIDU_VERSION = "Baidu Maps POI industry classification (updated 2020-05-11)"
 REPO = Path(__file__).resolve().parent.parent
@@ -81,7 +81,7 @@ def _raw(name: str) -> dict:
 
 @pytest.fixture(scope="module")
 def standards() -> dict[str, lifecircle.Standard]:
-    return {s: lifecircle.load_standard(s) for s in (GB, MORENO)}
+    return {s: lifecircle.load_standard(s) for s in (GB, MORENO, RURAL)}
 
 
 # --------------------------------------------------------------------------- the tables
@@ -89,7 +89,7 @@ def standards() -> dict[str, lifecircle.Standard]:
 
 def test_amap_names_are_consistent_with_the_codes_digits(standards):
     raw = _raw("amap-typecodes.yaml")
-    assert raw["standards"] == [GB, MORENO]
+    assert raw["standards"] == [GB, MORENO, RURAL]
     entries = {**raw["codes"], **raw["left_out"]}
     assert not set(raw["codes"]) & set(raw["left_out"])
     mids: dict[str, str] = {}
@@ -104,7 +104,7 @@ def test_amap_names_are_consistent_with_the_codes_digits(standards):
         name = entry["name"]
         assert entry["source"] == f"{AMAP_VERSION}: {name['big']}/{name['mid']}/{name['sub']}"
         assert entry["verified"] is True
-        assert set(entry["categories"]) == {GB, MORENO}
+        assert set(entry["categories"]) == {GB, MORENO, RURAL}
         assert any(entry["categories"].values()), code  # mapped in at least one standard
         for std, category in entry["categories"].items():
             assert category is None or category in standards[std].category_ids, (code, std)
@@ -154,7 +154,7 @@ def test_every_code_and_tag_is_in_the_official_lists():
 
 
 def test_every_category_of_both_standards_has_codes(standards):
-    mapped = {GB: set(), MORENO: set()}
+    mapped = {GB: set(), MORENO: set(), RURAL: set()}
     for provider in ("amap", "baidu"):
         for entry in load_typecodes(provider).values():
             for std, category in entry["categories"].items():
@@ -164,6 +164,10 @@ def test_every_category_of_both_standards_has_codes(standards):
     assert mapped[MORENO] == set(standards[MORENO].category_ids)
     amap_gb = {e["categories"][GB] for e in load_typecodes("amap").values()} - {None}
     assert set(standards[GB].category_ids) - amap_gb == {"elderly_care"}  # Baidu only
+    # the rural elderly activity room has no provider class at all
+    assert set(standards[RURAL].category_ids) - mapped[RURAL] == {"elderly_room"}
+    amap_rural = {e["categories"][RURAL] for e in load_typecodes("amap").values()} - {None}
+    assert amap_rural == set(standards[RURAL].category_ids) - {"elderly_room"}
 
 
 @pytest.mark.parametrize(

@@ -108,10 +108,12 @@ def _unit_check_warnings(unit_check: pd.DataFrame, finest: str, reach_m: float) 
             "(--keep-edge-units): facilities beyond the data's edge are missed, so coverage "
             "there may be underestimated; they are flagged edge_effect=true in units.gpkg"
         )
-    n_excluded = int((~unit_check["analysed"]).sum())
+    # units left to another standard (--rural-standard) are not edge-effect exclusions
+    elsewhere = unit_check["reason"].astype(str).str.startswith("town or village unit")
+    n_excluded = int((~unit_check["analysed"] & ~elsewhere).sum())
     if n_excluded:
         out.append(
-            f"{n_excluded} of {len(unit_check)} {finest} units are not analysed: "
+            f"{n_excluded} of {int((~elsewhere).sum())} {finest} units are not analysed: "
             f"their {reach_m:.0f} m walking catchment is not inside the street data (edge "
             "effect) or no resident lives on the kept network there; see units.excluded"
         )

@@ -7,6 +7,7 @@ ways. All are re-exported by :mod:`lifecircle.network`.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -346,12 +347,17 @@ def graph_from_osm(
     to_crs: pyproj.CRS | str | None = None,
     keep_largest: bool = True,
     min_component_nodes: int | None = None,
+    mode: str = "walk",
 ) -> WalkGraph:
     """Build the walk graph from an OSM file (``.osm.pbf``, ``.osm``, ``.osm.xml``, ``.bz2``).
 
     Ways with a walkable ``highway`` value are kept (see
     :data:`lifecircle.settings.WALKABLE_HIGHWAYS`), minus ``foot=no``,
     ``access=no|private``, ``motorroad=yes`` and areas. Every OSM vertex is a node.
+    With ``mode="bicycle"`` (or ``"ebike"``) the cycling network is built instead:
+    cycleways, tracks and roads open to cycles, footway-only links only with
+    ``bicycle=yes|designated|permissive``, motorways never (see
+    :func:`lifecircle._mode_filter.way_allowed`).
 
     Examples
     --------
@@ -362,7 +368,7 @@ def graph_from_osm(
     """
     from .io.osm import read_walk_ways
 
-    ways = read_walk_ways(path)
+    ways = read_walk_ways(path, mode=mode)
     graph = graph_from_edges(
         ways.node_ids,
         ways.lon,
@@ -376,6 +382,7 @@ def graph_from_osm(
         min_component_nodes=min_component_nodes,
         source=str(path),
     )
+    graph = dataclasses.replace(graph, mode=mode)
     graph.dropped["invalid_locations"] = (
         int(graph.dropped.get("invalid_locations", 0)) + ways.invalid_locations
     )

@@ -7,6 +7,7 @@ splits curved edges at their vertices and hands the result to
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,6 +31,7 @@ def graph_from_graphml(
     to_crs: pyproj.CRS | str | None = None,
     keep_largest: bool = True,
     min_component_nodes: int | None = None,
+    mode: str = "walk",
 ) -> WalkGraph:
     """Build the walk graph from an osmnx GraphML file (read with ``osmnx.load_graphml``).
 
@@ -45,6 +47,9 @@ def graph_from_graphml(
     edge's pieces share it in proportion to their length); directed and parallel
     edges collapse to one undirected edge, the shortest. Node ids that are not
     integers (e.g. of consolidated graphs) are replaced by their position.
+    ``mode`` (``walk``, ``bicycle``, ``ebike``) chooses the network filter
+    (:func:`lifecircle._mode_filter.way_allowed`); for cycling, edges keep their
+    ``bicycle`` attribute when osmnx was told to keep it (``useful_tags_way``).
     """
     import osmnx as ox
 
@@ -73,7 +78,7 @@ def graph_from_graphml(
             "graph_from_xml/graph_from_place, which keep the tags, or give the OSM file"
         )
         raise InputFormatError(msg)
-    walkable = np.fromiter((_graphml_walkable(d) for _, _, d in edges), bool, len(edges))
+    walkable = np.fromiter((_graphml_walkable(d, mode) for _, _, d in edges), bool, len(edges))
     dropped_classes: dict[str, int] = {}
     for (_, _, d), ok in zip(edges, walkable, strict=True):
         if not ok:
@@ -97,6 +102,7 @@ def graph_from_graphml(
         min_component_nodes=min_component_nodes,
         source=str(path),
     )
+    graph = dataclasses.replace(graph, mode=mode)
     graph.dropped["not_walkable_edges"] = int(sum(dropped_classes.values()))
     graph.dropped["not_walkable_by_class"] = dict(sorted(dropped_classes.items()))
     if dropped_classes:
@@ -114,17 +120,15 @@ def _first(value: Any) -> Any:
     return value[0] if isinstance(value, list) and value else value
 
 
-def _graphml_walkable(data: dict[str, Any]) -> bool:
-    """The walkable-way rule of OSM files, for a GraphML edge (list values: any of them)."""
-    from .settings import NOT_WALKABLE_TAGS, WALKABLE_HIGHWAYS
+def _graphml_walkable(data: dict[str, Any], mode: str = "walk") -> bool:
+    """The way rule of OSM files for ``mode``, for a GraphML edge (list values: any of them)."""
+    from ._mode_filter import way_allowed
 
     def values(key: str) -> list[Any]:
         value = data.get(key)
         return value if isinstance(value, list) else [value]
 
-    if not any(h in WALKABLE_HIGHWAYS for h in values("highway")):
-        return False
-    return not any(val in bad for key, bad in NOT_WALKABLE_TAGS.items() for val in values(key))
+    return way_allowed(mode, values)
 
 
 def _int_id(node: Any, position: int) -> int:

@@ -38,7 +38,8 @@ and are re-exported here.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import geopandas as gpd
 import numpy as np
@@ -53,6 +54,7 @@ from ._site_distances import site_distances as site_distances
 from ._source_distance import _contracted_distance, _distinct_sources
 from ._source_distance import _nearest_distance_full as _nearest_distance_full
 from .config import Profile, Standard
+from .errors import DataError
 from .network import WalkGraph
 from .settings import MAX_SNAP_M, POLYGON_ACCESS_SPACING_M
 from .snap import (
@@ -316,6 +318,8 @@ class AuditSnaps:
     points: AccessPoints
     facility_category: np.ndarray
     facility_snap_m: np.ndarray
+    #: Per travel mode other than walking: its network and the same inputs snapped to it.
+    modes: Mapping[str, tuple[WalkGraph, AuditSnaps]] = field(default_factory=dict)
 
     def category_points(self, category: str) -> AccessPoints:
         """The access points of one category's facilities."""
@@ -330,9 +334,29 @@ def snap_audit_inputs(
     snap: str = DEFAULT_SNAP,
     max_snap_m: float = MAX_SNAP_M,
     spacing_m: float = POLYGON_ACCESS_SPACING_M,
+    mode_graphs: Mapping[str, WalkGraph] | None = None,
 ) -> AuditSnaps:
-    """Snap the origins and the facilities' access points under one rule (see :mod:`.snap`)."""
+    """Snap the origins and the facilities' access points under one rule (see :mod:`.snap`).
+
+    ``mode_graphs`` (travel mode -> its network, e.g. ``{"bicycle": bike_graph}``):
+    the same inputs are also snapped to each, for :func:`compute_access` to measure
+    the modes a standard's levels count.
+    """
     check_rule(snap)
+    modes = {
+        mode: (
+            mode_graph,
+            snap_audit_inputs(
+                mode_graph,
+                origins,
+                facilities,
+                snap=snap,
+                max_snap_m=max_snap_m,
+                spacing_m=spacing_m,
+            ),
+        )
+        for mode, mode_graph in (mode_graphs or {}).items()
+    }
     pts = origins.to_crs(graph.crs) if origins.crs != graph.crs else origins
     here = snap_points(
         graph,
@@ -351,6 +375,7 @@ def snap_audit_inputs(
         points=points,
         facility_category=fac["category"].to_numpy(),
         facility_snap_m=fac_snap,
+        modes=modes,
     )
 
 
@@ -388,7 +413,7 @@ def compute_access(
     progress: bool = False,
     snaps: AuditSnaps | None = None,
 ) -> tuple[pd.DataFrame, pd.Series]:
-    """Walking distance and time from every origin to every facility category.
+    """Walking (or cycling) distance and time from every origin to every facility category.
 
     Parameters
     ----------
@@ -423,7 +448,14 @@ def compute_access(
         Show a progress bar over categories.
     snaps
         The origins and facilities already snapped (:func:`snap_audit_inputs`, with
-        the same rule and limits); snapped here when not given.
+        the same rule and limits); snapped here when not given. For a standard
+        whose levels list travel modes (``modes: [walk, bicycle]``), ``snaps.modes``
+        holds the network of each other mode with the same inputs snapped to it
+        (``snap_audit_inputs(..., mode_graphs={"bicycle": bike_graph})``). A
+        category of such a level is reached by the fastest of its modes: one pass
+        of the same rule per category and mode; ``time_<cat>_min`` is the smallest
+        time, ``dist_<cat>_m`` the distance travelled by that mode and
+        ``mode_<cat>`` the mode (NA when nothing is reached).
 
     Returns
     -------
@@ -460,11 +492,80 @@ def compute_access(
     table["node"] = here.node
     table["edge"] = here.edge
 
+    by_mode = _mode_inputs(graph, snaps, standard, cats, profile)
     columns: dict[str, np.ndarray] = {}
     for cat in tqdm(cats, desc="access", unit="category", disable=not progress):
-        sel = snaps.category_points(cat).snapped
-        dist = access_distance(graph, here, sel, cutoff_m=cutoff_m)
+        alternatives = standard.profiles_of(cat, profile)
+        if len(alternatives) == 1 and alternatives[0].mode == "walk":
+            sel = snaps.category_points(cat).snapped
+            dist = access_distance(graph, here, sel, cutoff_m=cutoff_m)
+            columns[f"dist_{cat}_m"] = dist
+            columns[f"time_{cat}_min"] = dist / profiles[cat].speed_m_min
+            continue
+        dist, minutes, mode = _fastest_mode(
+            cat, alternatives, by_mode, cutoff_m / profiles[cat].speed_m_min
+        )
         columns[f"dist_{cat}_m"] = dist
-        columns[f"time_{cat}_min"] = dist / profiles[cat].speed_m_min
+        columns[f"time_{cat}_min"] = minutes
+        columns[f"mode_{cat}"] = mode
     table = pd.concat([table, pd.DataFrame(columns, index=table.index)], axis=1)
     return table, pd.Series(snaps.facility_snap_m, index=facilities.index, name="snap_m")
+
+
+def _mode_inputs(
+    graph: WalkGraph,
+    snaps: AuditSnaps,
+    standard: Standard,
+    categories: list[str],
+    profile: Profile | str | None,
+) -> dict[str, tuple[WalkGraph, AuditSnaps]]:
+    """The network and snapped inputs of every travel mode ``categories`` need."""
+    out: dict[str, tuple[WalkGraph, AuditSnaps]] = {"walk": (graph, snaps)}
+    for mode in standard.modes_of(categories, profile):
+        if mode == "walk":
+            continue
+        if mode not in snaps.modes:
+            msg = (
+                f"standard {standard.id!r} counts travel by {mode} for some categories, but "
+                f"no {mode} network was given; build one with read_network(path, "
+                f"mode={mode!r}) and snap with snap_audit_inputs(..., "
+                f"mode_graphs={{{mode!r}: graph}})"
+            )
+            raise DataError(msg)
+        out[mode] = snaps.modes[mode]
+    return out
+
+
+def _fastest_mode(
+    category: str,
+    alternatives: list[Profile],
+    by_mode: Mapping[str, tuple[WalkGraph, AuditSnaps]],
+    cutoff_min: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distance, minutes and mode of the fastest of ``alternatives`` for one category.
+
+    One pass of :func:`access_distance` per mode, each on its own network and cut off
+    at the same number of minutes (``cutoff_min``: the audit's cut-off at the
+    category's own speed), so every mode sees as far in time as walking does.
+    """
+    best_min: np.ndarray | None = None
+    best_dist = best_mode = np.empty(0)
+    for prof in alternatives:
+        mode_graph, mode_snaps = by_mode[prof.mode]
+        sel = mode_snaps.category_points(category).snapped
+        dist = access_distance(
+            mode_graph, mode_snaps.origins, sel, cutoff_m=cutoff_min * prof.speed_m_min
+        )
+        minutes = dist / prof.speed_m_min
+        if best_min is None:
+            best_min, best_dist = minutes, dist
+            best_mode = np.full(len(minutes), prof.mode, dtype=object)
+            best_mode[np.isnan(minutes)] = None
+            continue
+        better = minutes < best_min
+        better |= np.isnan(best_min) & ~np.isnan(minutes)
+        best_min = np.where(better, minutes, best_min)
+        best_dist = np.where(better, dist, best_dist)
+        best_mode = np.where(better, prof.mode, best_mode)
+    assert best_min is not None  # at least one alternative
+    return best_dist, best_min, pd.array(best_mode, dtype="string").to_numpy()

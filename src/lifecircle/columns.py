@@ -294,6 +294,46 @@ OUTPUTS: dict[str, OutputFile] = {
             written_by="audit (several sources)",
         ),
         OutputFile(
+            "village_ledger.csv",
+            "with --rural-standard: per administrative village, whether it contains or reaches "
+            "each facility of the rural standard's village level (the 三室两点), most lacking "
+            "first (same CSV conventions as gaps.csv)",
+            (
+                ("unit_id", "village unit id"),
+                ("name", "village name"),
+                ("parent_id", "its town"),
+                ("parent_name", "the town's name"),
+                ("population", "residents"),
+                ("<cat>_inside", "facilities of the category inside the village"),
+                ("<cat>_reached", "share of residents within the threshold (any mode)"),
+                ("<cat>_status", "inside, reached (every resident), partly or missing"),
+                ("n_lacking", "categories neither inside nor reached by every resident"),
+                ("lacks", "those categories, ;-separated"),
+            ),
+            written_by="audit --rural-standard",
+        ),
+        OutputFile(
+            "urban_rural.csv",
+            "with --rural-standard: every unit of every level with its urban figures (urban "
+            "standard, urban units) and rural figures (rural standard, town and village units) "
+            "side by side",
+            (
+                ("unit_id", "unit id"),
+                ("name", "unit name"),
+                ("level", "level name"),
+                ("units_urban", "finest urban units inside"),
+                ("units_town", "finest town units inside"),
+                ("units_village", "finest village units inside"),
+                ("population_urban", "residents of its urban units"),
+                ("score_urban", "score under the urban standard"),
+                ("complete_share_urban", "complete life circle, urban standard"),
+                ("population_rural", "residents of its town and village units"),
+                ("score_rural", "score under the rural standard"),
+                ("complete_share_rural", "complete life circle, rural standard"),
+            ),
+            written_by="audit --rural-standard",
+        ),
+        OutputFile(
             "summary.json",
             "study, standard, profile, thresholds, population and method, "
             "network, facilities, analysed and excluded units, city-wide "

@@ -28,7 +28,7 @@ from ._yaml import YAML_MAX_NODES as YAML_MAX_NODES
 from ._yaml import config_error, did_you_mean, read_yaml, shown
 from .datasets import resource_dir
 from .errors import InputFileError, clip
-from .settings import LEVEL_MINUTES_MAX, WALKING_SPEED_MAX_M_S, WALKING_SPEED_MIN_M_S
+from .settings import LEVEL_MINUTES_MAX, MODE_SPEED_RANGE_M_S, TRAVEL_MODES
 
 #: Fields each part of a standard may have.
 STANDARD_KEYS = frozenset(
@@ -45,10 +45,20 @@ STANDARD_KEYS = frozenset(
     }
 )
 LEVEL_KEYS = frozenset(
-    {"id", "minutes", "name", "reference_distance_m", "population", "source", "verified", "notes"}
+    {
+        "id",
+        "minutes",
+        "name",
+        "reference_distance_m",
+        "population",
+        "source",
+        "verified",
+        "notes",
+        "modes",
+    }
 )
 POPULATION_RANGE_KEYS = frozenset({"min", "max", "source", "verified", "notes"})
-PROFILE_KEYS = frozenset({"speed_m_s", "source", "verified", "notes"})
+PROFILE_KEYS = frozenset({"speed_m_s", "source", "verified", "notes", "mode"})
 CATEGORY_KEYS = frozenset(
     {
         "id",
@@ -144,16 +154,21 @@ class Level:
     verified: bool
     #: Residents per life-circle unit of the level, when the standard gives them.
     population: PopulationRange | None = None
+    #: Travel modes that count at this level (empty: the category's own profile only).
+    #: A resident reaches a category of the level if any of these modes does.
+    modes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Profile:
-    """A walking-speed profile (adult, elderly, child)."""
+    """A travel-speed profile (adult, elderly, child walking; cycling; e-bike)."""
 
     id: str
     speed_m_s: float
     source: str
     verified: bool
+    #: ``walk``, ``bicycle`` or ``ebike``: which network (filter) the profile travels on.
+    mode: str = "walk"
 
     @property
     def speed_m_min(self) -> float:
@@ -260,6 +275,37 @@ class Standard:
         if override:
             return self.profile(override)
         return self.profile(self.category(category_id).profile)
+
+    def mode_profile(self, mode: str) -> Profile:
+        """The first profile (in file order) of travel mode ``mode``."""
+        for prof in self.profiles.values():
+            if prof.mode == mode:
+                return prof
+        msg = (
+            f"standard {self.id!r} has no profile of travel mode {shown(mode)}; add one "
+            f"under `profiles:` with `mode: {mode}` and its speed"
+        )
+        raise config_error(self.path or self.id, [msg])
+
+    def profiles_of(self, category_id: str, override: str | Profile | None = None) -> list[Profile]:
+        """Every profile that counts for ``category_id``: one per travel mode of its level.
+
+        Without ``modes`` on the category's level, only :meth:`profile_of` (walking
+        unless the profile says otherwise). With ``modes: [walk, bicycle]`` the
+        category's own profile stands for its own mode and the standard's first
+        profile of each other mode (:meth:`mode_profile`) for that mode; a resident
+        reaches the category if any of them does within the threshold.
+        """
+        own = self.profile_of(category_id, override)
+        modes = self.level(self.category(category_id).level).modes
+        if not modes:
+            return [own]
+        return [own if own.mode == m else self.mode_profile(m) for m in modes]
+
+    def modes_of(self, categories: list[str], override: str | Profile | None = None) -> list[str]:
+        """The travel modes ``categories`` need, walking first."""
+        found = {p.mode for c in categories for p in self.profiles_of(c, override)}
+        return [m for m in TRAVEL_MODES if m in found]
 
     def level(self, level_id: str) -> Level:
         """The life-circle level ``level_id``."""
@@ -382,6 +428,7 @@ def parse_standard(raw: Any, *, source: str = "<standard>") -> Standard:
     cohorts = parse_cohorts(raw.get("cohorts"), check)
     categories = _parse_categories(raw.get("categories"), levels, check)
     _check_category_refs(categories, cohorts, profiles, check)
+    _check_level_modes(levels, profiles, check)
     notes = check.optional_text(raw, "notes", "")  # checked before the problems are raised
 
     if problems:
@@ -423,6 +470,39 @@ def _check_category_refs(
             )
 
 
+def _check_level_modes(
+    levels: list[Level], profiles: Mapping[str, Profile], check: _Checker
+) -> None:
+    """Each travel mode a level lists needs a profile of that mode in the standard."""
+    have = {p.mode for p in profiles.values()}
+    for i, level in enumerate(levels):
+        for mode in level.modes:
+            if profiles and mode not in have:
+                check.problems.append(
+                    f"levels[{i}] ({level.id}).modes: no profile has `mode: {mode}`; add one "
+                    "with its speed, source and verified flag under `profiles:`"
+                )
+
+
+def _level_modes(raw: Any, where: str, check: _Checker) -> tuple[str, ...]:
+    """A level's optional ``modes: [walk, bicycle]``."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not raw or not all(isinstance(m, str) for m in raw):
+        check.problems.append(
+            f"{where}.modes: must be a non-empty list of travel modes, e.g. [walk, bicycle]"
+        )
+        return ()
+    bad = [m for m in raw if m not in TRAVEL_MODES]
+    if bad:
+        check.problems.append(
+            f"{where}.modes: {', '.join(shown(m) for m in bad)} not a travel mode; choose "
+            f"from {', '.join(TRAVEL_MODES)}{did_you_mean(bad[0], TRAVEL_MODES)}"
+        )
+        return ()
+    return tuple(dict.fromkeys(raw))
+
+
 def _parse_profiles(raw_profiles: Any, check: _Checker) -> dict[str, Profile]:
     """The walking profiles, by profile id."""
     problems = check.problems
@@ -450,17 +530,26 @@ def _parse_profiles(raw_profiles: Any, check: _Checker) -> dict[str, Profile]:
             continue
         check.known_keys(item, where, PROFILE_KEYS, "field")
         speed = check.positive(item, "speed_m_s", where)
-        if speed and not WALKING_SPEED_MIN_M_S <= speed <= WALKING_SPEED_MAX_M_S:
+        mode = item.get("mode", "walk")
+        if mode not in TRAVEL_MODES:
             problems.append(
-                f"{where}.speed_m_s: {speed} m/s is not a walking speed "
-                f"(expected {WALKING_SPEED_MIN_M_S:g}-{WALKING_SPEED_MAX_M_S:g} "
-                "m/s)"
+                f"{where}.mode: {shown(mode)} is not a travel mode; choose one of "
+                f"{', '.join(TRAVEL_MODES)}{did_you_mean(str(mode), TRAVEL_MODES)}"
             )
+            mode = "walk"
+        else:
+            low, high = MODE_SPEED_RANGE_M_S[mode]
+            if speed and not low <= speed <= high:
+                what = "a walking speed" if mode == "walk" else f"a {mode} speed"
+                problems.append(
+                    f"{where}.speed_m_s: {speed} m/s is not {what} (expected {low:g}-{high:g} m/s)"
+                )
         profiles[str(pid)] = Profile(
             id=str(pid),
             speed_m_s=speed,
             source=check.text(item, "source", where),
             verified=check.boolean(item, "verified", where),
+            mode=mode,
         )
     return profiles
 
@@ -597,6 +686,7 @@ def _parse_levels(raw_levels: Any, check: _Checker) -> list[Level]:
             source=check.text(item, "source", where),
             verified=check.boolean(item, "verified", where),
             population=_population_range(item.get("population"), f"{where}.population", check),
+            modes=_level_modes(item.get("modes"), where, check),
         )
         if level.id and (
             not re.fullmatch(r"[a-z0-9][a-z0-9_]*", level.id) or len(level.id) > ID_MAX_CHARS

@@ -294,10 +294,19 @@ def edge_reach_m(standard: Standard) -> float:
     standard defines. It depends on the standard alone, never on ``--categories`` or
     ``--profile``, so every audit and siting run on the same inputs analyses the same
     units and residents.
+
+    A category travels at any walking profile (``--profile`` may choose any) and, at a
+    level that counts other travel modes (``modes: [walk, bicycle]``), at those
+    modes' speeds; a profile of a mode no level counts (an e-bike kept for
+    ``--profile``) widens the reach only when it is the default profile.
     """
-    longest = max(c.threshold_min for c in standard.categories)
-    fastest = max(p.speed_m_min for p in standard.profiles.values())
-    return float(longest * fastest)
+    walking = [p.speed_m_min for p in standard.profiles.values() if p.mode == "walk"]
+    reach = 0.0
+    for cat in standard.categories:
+        speeds = [*walking, standard.profile_of(cat.id).speed_m_min]
+        speeds += [standard.mode_profile(m).speed_m_min for m in standard.level(cat.level).modes]
+        reach = max(reach, cat.threshold_min * max(speeds))
+    return float(reach)
 
 
 def units_inside_network(

@@ -1,4 +1,4 @@
-"""Bundled resources: the central-Shanghai sample and the standard configs.
+"""Bundled resources: the central-Shanghai sample, the rural example and the configs.
 
 In a source checkout (or an editable install) they are read from ``data/`` and
 ``configs/`` at the repository root; in a wheel they live in
@@ -26,7 +26,17 @@ SAMPLES: dict[str, dict[str, str]] = {
         "facilities": "pois.gpkg",
         "units": "units.gpkg",
         "population": "population.gpkg",
-    }
+    },
+    "rural-example": {
+        "description": (
+            "GENERATED test area (not real data): a fictional district with one urban street "
+            "and one market town of four villages on a sparse road network, with urban-rural "
+            "class codes; for --rural-standard (configs/studies/rural-example.yaml)"
+        ),
+        "network": "streets.osm",
+        "units": "units.geojson",
+        "population": "population.geojson",
+    },
 }
 
 

@@ -55,6 +55,9 @@ class WalkGraph:
     dropped
         What was removed while building: ``components``, ``nodes``, ``edges``,
         ``invalid_locations`` (nodes without a valid coordinate, skipped).
+    mode
+        The travel mode whose network filter chose the edges (``walk``, ``bicycle``
+        or ``ebike``); the class keeps its name for every mode.
     """
 
     node_ids: np.ndarray
@@ -66,6 +69,7 @@ class WalkGraph:
     edge_length: np.ndarray
     edge_class: np.ndarray
     dropped: dict[str, Any] = field(default_factory=dict)
+    mode: str = "walk"
 
     @property
     def n_nodes(self) -> int:
@@ -203,7 +207,11 @@ class WalkGraph:
 
 
 def read_network(path: str | Path, **kwargs: Any) -> WalkGraph:
-    """Build the walk graph from any supported file, chosen by its extension."""
+    """Build the walk graph from any supported file, chosen by its extension.
+
+    Keyword arguments go to the builder, e.g. ``mode="bicycle"`` for the cycling
+    network of the same file.
+    """
     path = Path(path)
     if not path.exists():
         msg = f"network file {str(path)!r} does not exist; check the path given to --network"

@@ -364,6 +364,26 @@ class AuditOptions:
         "(binary catchment) or gaussian.",
         choices=("none", "gaussian"),
     )
+    rural_standard: str | Path | Standard | None = _opt(
+        None,
+        "standard",
+        "Audit town and village units under this rural standard (e.g. shanghai-rural-2021) "
+        "and urban units under --standard; units are told apart by their urban-rural class "
+        "code (111/112 urban, 121-123 town, 210/220 village), see --urban-rural-column and "
+        "--rural-density-max.",
+    )
+    urban_rural_column: str | None = _opt(
+        None,
+        "text",
+        "Column of the units file with each unit's urban-rural class code (or a 15-digit "
+        "code + class, or urban/town/village); default: urban_rural_code when present.",
+    )
+    rural_density_max: float | None = _opt(
+        None,
+        "number",
+        "Residents per km2 below which a unit without an urban-rural class is a village "
+        "unit (with --rural-standard); no default: state the threshold you use.",
+    )
     close: Path | None = _opt(
         None,
         "path",
@@ -392,6 +412,10 @@ class AuditOptions:
     def input_paths(self) -> list[Path]:
         """Every input file named (outputs must never replace one)."""
         paths = [self.network, self.units, self.population, self.typecodes, self.close]
+        if isinstance(self.rural_standard, str | Path) and str(self.rural_standard).endswith(
+            (".yaml", ".yml")
+        ):
+            paths.append(Path(self.rural_standard))
         paths += [f[0] if isinstance(f, tuple) else f for f in self.facilities]
         return [Path(p) for p in paths if p is not None]
 

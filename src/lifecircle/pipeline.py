@@ -38,7 +38,7 @@ from ._audit_stages import (
     _unit_check_warnings,
     check_population,
 )
-from .access import compute_access, search_cutoff_m, snap_audit_inputs
+from .access import AuditSnaps, compute_access, search_cutoff_m, snap_audit_inputs
 from .config import Profile, Standard
 from .coverage import (
     citywide,
@@ -62,6 +62,16 @@ from .io.population import population_inside
 from .io.units import UnitHierarchy
 from .network import WalkGraph, read_network
 from .options import AuditOptions
+from .rural import URBAN as URBAN_CLASS
+from .rural import (
+    RuralInputs,
+    UnitClasses,
+    UrbanRural,
+    audit_rural,
+    classify_units,
+    rural_standard,
+    split_analysed,
+)
 from .service import FairService, ServiceInputs, cohort_gaps
 from .settings import CATCHMENT_INSIDE_SHARE
 from .summary import OUTPUT_FILES as OUTPUT_FILES  # re-exported: the audit's data outputs
@@ -119,6 +129,10 @@ class AuditResult:
     #: The fair-service stage's results, including the sparse origin x facility
     #: distances per category (rows: the rows of ``access``).
     service: FairService | None = None
+    #: With ``--rural-standard``: the town and village units under the rural standard,
+    #: the village ledger and the urban/rural split (:class:`~lifecircle.rural.UrbanRural`).
+    #: The other fields then hold the urban units only.
+    urban_rural: UrbanRural | None = None
 
     def profile_of(self, category: str) -> Profile:
         """The walking profile ``category`` was audited at."""
@@ -160,6 +174,12 @@ class AuditResult:
         cross = self.service.cross_source_units if self.service is not None else None
         if cross is not None and len(cross):
             writers["cross_source.csv"] = lambda p: write_csv(p, cross)
+        if self.urban_rural is not None:
+            ur = self.urban_rural
+            layers = {**self.units, **{f"rural_{lv}": t for lv, t in ur.units.items()}}
+            writers["units.gpkg"] = lambda p: write_geopackage(p, layers)
+            writers["village_ledger.csv"] = lambda p: write_csv(p, ur.ledger)
+            writers["urban_rural.csv"] = lambda p: write_csv(p, _rounded(ur.split))
 
         # summary.json lists the files of this run (closure.csv, cross_source.csv when written)
         summary = replace(self.summary, outputs=(*writers, "summary.json"))
@@ -198,6 +218,17 @@ class AuditResult:
             return folder.publish()
 
 
+def _rounded(frame: pd.DataFrame) -> pd.DataFrame:
+    """Shares to 4 decimals and residents to 1, for a CSV."""
+    out = frame.copy()
+    for col in out.columns:
+        if col.startswith(("score_", "complete_share_")):
+            out[col] = out[col].round(4)
+        elif col.startswith("population_"):
+            out[col] = out[col].round(1)
+    return out
+
+
 class _Timer:
     def __init__(self) -> None:
         self.timings: dict[str, float] = {}
@@ -209,6 +240,125 @@ class _Timer:
         yield
         self.timings[name] = round(time.perf_counter() - t0, 3)
         log.info("%s done in %.2f s", name.replace("_", " "), self.timings[name])
+
+
+def _require_units(
+    analysed: set[str], *, units: Path | None, network: Path, reach_m: float
+) -> None:
+    """Refuse an audit where no unit's catchment lies inside the street data."""
+    if not analysed:
+        msg = (
+            f"{units}: no governance unit has its {reach_m:.0f} m walking catchment inside "
+            f"the street data of {network}; use a network that extends at least "
+            f"{reach_m:.0f} m beyond the units"
+        )
+        raise DataError(msg)
+
+
+def _require_residents(
+    analysed: set[str],
+    *,
+    units: Path | None,
+    population: Path | None,
+    rules: tuple[Standard, UnitClasses] | None,
+) -> None:
+    """Refuse an audit where no resident lives in an analysed (urban) unit."""
+    if analysed:
+        return
+    if rules is not None and rules[1].of(URBAN_CLASS) == set():
+        msg = (
+            f"{units}: every unit is a town or village unit, so nothing is left for the urban "
+            f"standard; audit them with --standard {rules[0].id} (without --rural-standard)"
+        )
+        raise DataError(msg)
+    msg = (
+        f"{population}: no resident could be placed in an analysed unit of "
+        f"{units}; check that population polygons overlap the units and streets"
+    )
+    raise DataError(msg)
+
+
+def _unit_rules(
+    hierarchy: UnitHierarchy,
+    pts: gpd.GeoDataFrame,
+    opts: AuditOptions,
+    *,
+    units: Path | None,
+    analysed: set[str],
+    unit_check: pd.DataFrame,
+) -> tuple[Standard, UnitClasses] | None:
+    """With ``--rural-standard``: classify the units and keep only urban ones for the urban part."""
+    std = rural_standard(opts)
+    if std is None:
+        return None
+    unit_levels = opts.unit_levels
+    classes = classify_units(
+        hierarchy,
+        pts,
+        units_path=units,
+        column=opts.urban_rural_column,
+        density_max=opts.rural_density_max,
+        id_column=unit_levels[-1] if unit_levels else opts.unit_codes,
+    )
+    split_analysed(analysed, unit_check, classes, std.id)
+    return std, classes
+
+
+def _rural_part(
+    rules: tuple[Standard, UnitClasses] | None,
+    inputs: RuralInputs | None,
+    summary: AuditSummary,
+) -> tuple[UrbanRural | None, AuditSummary]:
+    """The rural audit and the summary's ``urban_rural`` block (nothing without rules)."""
+    if rules is None or inputs is None:
+        return None, summary
+    warnings = list(summary.warnings)
+    part = audit_rural(inputs, rules[0], warnings)
+    return part, replace(summary, urban_rural=part.summary, warnings=tuple(warnings))
+
+
+def _audit_snaps(
+    graph: WalkGraph,
+    pts: gpd.GeoDataFrame,
+    fac: gpd.GeoDataFrame,
+    *,
+    network: Path,
+    opts: AuditOptions,
+    warnings: list[str],
+    std: Standard,
+    categories: list[str] | None = None,
+) -> AuditSnaps:
+    """Residents and facilities snapped to the walk network and to every other mode's network.
+
+    The other modes are those the levels of ``categories`` (default: the facilities'
+    categories) count (``modes: [walk, bicycle]``); each mode's network is built
+    from the same file with its own filter.
+    """
+    cats = categories if categories is not None else sorted(set(fac["category"]))
+    cats = [c for c in cats if c in std.category_ids]
+    mode_graphs = _mode_graphs(network, std, cats, opts, warnings)
+    return snap_audit_inputs(
+        graph, pts, fac, snap=opts.snap, max_snap_m=opts.max_snap_m, mode_graphs=mode_graphs
+    )
+
+
+def _mode_graphs(
+    network: Path, std: Standard, categories: list[str], opts: AuditOptions, warnings: list[str]
+) -> dict[str, WalkGraph]:
+    """The network of every travel mode other than walking that the audited levels count."""
+    out = {}
+    for mode in std.modes_of(categories, opts.profile):
+        if mode == "walk":
+            continue
+        out[mode] = read_network(network, mode=mode, min_component_nodes=opts.min_component_nodes)
+        log.info("%s network: %d nodes, %d edges", mode, out[mode].n_nodes, out[mode].n_edges)
+        if out[mode].dropped.get("components"):
+            warnings.append(
+                f"network ({mode}): kept the largest connected component of the {mode} network; "
+                f"dropped {out[mode].dropped['components']} smaller ones "
+                f"({out[mode].dropped['nodes']} nodes)"
+            )
+    return out
 
 
 def audit(
@@ -308,13 +458,7 @@ def audit(
             min_inside=CATCHMENT_INSIDE_SHARE,
             keep_edge_units=opts.keep_edge_units,
         )
-    if not analysed:
-        msg = (
-            f"{units}: no governance unit has its {reach_m:.0f} m walking catchment inside "
-            f"the street data of {network}; use a network that extends at least "
-            f"{reach_m:.0f} m beyond the units"
-        )
-        raise DataError(msg)
+    _require_units(analysed, units=units, network=network, reach_m=reach_m)
 
     with timer.stage("population"):
         origins = _origins(graph, population, hierarchy, warnings)
@@ -327,15 +471,13 @@ def audit(
         hierarchy.finest,
         outside_units,
     )
-    if not analysed:
-        msg = (
-            f"{population}: no resident could be placed in an analysed unit of "
-            f"{units}; check that population polygons overlap the units and streets"
-        )
-        raise DataError(msg)
+    rules = _unit_rules(hierarchy, pts, opts, units=units, analysed=analysed, unit_check=unit_check)
+    _require_residents(analysed, units=units, population=population, rules=rules)
 
     with timer.stage("access"):
-        snaps = snap_audit_inputs(graph, pts, fac, snap=opts.snap, max_snap_m=opts.max_snap_m)
+        snaps = _audit_snaps(
+            graph, pts, fac, network=network, opts=opts, warnings=warnings, std=std
+        )
         table, fac_snap = compute_access(
             graph,
             pts,
@@ -430,6 +572,24 @@ def audit(
         service=service,
         summary=summary,
     )
+    urban_rural, summary = _rural_part(
+        rules,
+        RuralInputs(
+            network=network,
+            graph=graph,
+            pts=pts,
+            hierarchy=hierarchy,
+            facility_items=facility_items,
+            classes=rules[1],
+            opts=opts,
+            urban_tables=unit_tables,
+            urban_analysed=analysed,
+            main_standard=std,
+        )
+        if rules is not None
+        else None,
+        summary,
+    )
     inputs = [p for p in [network, *facility_paths, units, population, opts.close] if p is not None]
     return AuditResult(
         access=access,
@@ -446,4 +606,5 @@ def audit(
         profile_override=opts.profile,
         closure=closure,
         service=service,
+        urban_rural=urban_rural,
     )

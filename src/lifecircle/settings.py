@@ -57,6 +57,60 @@ NOT_WALKABLE_TAGS: dict[str, frozenset[str]] = {
     "area": frozenset({"yes"}),
 }
 
+#: Travel modes a profile may use; each has its own network filter (see below).
+TRAVEL_MODES: tuple[str, ...] = ("walk", "bicycle", "ebike")
+
+#: Speeds a profile of each mode may have (m/s, inclusive). Walking keeps the
+#: walking range; cycling 1.5-10 m/s (5.4-36 km/h); an e-bike up to 12 m/s.
+MODE_SPEED_RANGE_M_S: dict[str, tuple[float, float]] = {
+    "walk": (0.3, 2.5),
+    "bicycle": (1.5, 10.0),
+    "ebike": (1.5, 12.0),
+}
+
+#: OSM ``highway`` values a bicycle (or e-bike) may use without an explicit
+#: ``bicycle=*`` tag: cycleways, tracks and roads open to cycles. Motorways are
+#: never used; trunk roads only with ``bicycle=yes|designated|permissive``.
+CYCLABLE_HIGHWAYS: frozenset[str] = frozenset(
+    {
+        "cycleway",
+        "track",
+        "path",
+        "primary",
+        "primary_link",
+        "secondary",
+        "secondary_link",
+        "tertiary",
+        "tertiary_link",
+        "unclassified",
+        "residential",
+        "living_street",
+        "service",
+        "road",
+    }
+)
+
+#: ``highway`` values a bicycle may use only when the way says so
+#: (``bicycle=yes|designated|permissive``): footway-only links and trunk roads.
+CYCLABLE_IF_ALLOWED: frozenset[str] = frozenset(
+    {"footway", "pedestrian", "steps", "corridor", "bridleway", "trunk", "trunk_link"}
+)
+
+#: ``highway`` values never used by a bicycle, whatever their tags say.
+NEVER_CYCLABLE: frozenset[str] = frozenset({"motorway", "motorway_link"})
+
+#: ``bicycle=*`` values that open a way to cycles.
+BICYCLE_ALLOWED: frozenset[str] = frozenset({"yes", "designated", "permissive"})
+
+#: Ways with any of these tag values are not cyclable.
+NOT_CYCLABLE_TAGS: dict[str, frozenset[str]] = {
+    "bicycle": frozenset({"no", "private", "dismount", "use_sidepath"}),
+    "access": frozenset({"no", "private"}),
+    "motorroad": frozenset({"yes"}),
+    "area": frozenset({"yes"}),
+}
+
+
 #: Street classes whose length weights the dasymetric allocation of population to
 #: network nodes (people live along residential streets). When a population
 #: polygon has none of them, every street class is used instead.
@@ -153,6 +207,7 @@ OPTION_RANGES: dict[str, OptionRange] = {
         "(1 m hexagons over the sample needed 10.9 GB)",
     ),
     "min_component_nodes": OptionRange(1, None, integer=True),
+    "rural_density_max": OptionRange(0.0, 1e6, min_open=True, unit="residents/km2"),
     # optimize
     "sites": OptionRange(1, 100_000, integer=True),
     "target_coverage": OptionRange(

@@ -308,6 +308,8 @@ class AuditSummary:
     #: With several facility sources: per category, found by both / only one of each pair.
     cross_source: tuple[dict[str, Any], ...] = ()
     outputs: tuple[str, ...] = OUTPUT_FILES
+    #: With --rural-standard: classes, rules, urban and rural figures, the village ledger.
+    urban_rural: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The content of ``summary.json`` (plain data, JSON-ready, in the file's order).
@@ -318,6 +320,8 @@ class AuditSummary:
             One key per field; ``None`` fields are written as ``null``.
         """
         out: dict[str, Any] = _plain(self)
+        if out["urban_rural"] is None:  # only audits with per-unit rules have the block
+            del out["urban_rural"]
         return out
 
 

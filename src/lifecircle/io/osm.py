@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from .._mode_filter import check_mode, way_allowed
 from ..errors import InputFileError, InputFormatError
-from ..settings import NOT_WALKABLE_TAGS, WALKABLE_HIGHWAYS
 
 if TYPE_CHECKING:  # osmium is imported lazily at run time
     import osmium
@@ -70,19 +70,20 @@ def _osm_file(path: str | Path) -> osmium.io.File:
     raise InputFormatError(msg)
 
 
-def _is_walkable(tags: osmium.osm.TagList) -> bool:
-    if tags.get("highway") not in WALKABLE_HIGHWAYS:
-        return False
-    return not any(tags.get(key) in bad for key, bad in NOT_WALKABLE_TAGS.items())
+def _is_walkable(tags: osmium.osm.TagList, mode: str = "walk") -> bool:
+    return way_allowed(mode, lambda key: (tags.get(key),))
 
 
-def read_walk_ways(path: str | Path) -> OsmWays:
-    """Read the walkable ways of an OSM file.
+def read_walk_ways(path: str | Path, *, mode: str = "walk") -> OsmWays:
+    """Read the ways of an OSM file that a travel mode may use (walkable ways by default).
 
     Parameters
     ----------
     path
         An ``.osm.pbf``, ``.osm``/``.osm.xml`` or ``.osm.bz2`` file.
+    mode
+        ``walk`` (default), ``bicycle`` or ``ebike``: the network filter of
+        :func:`lifecircle._mode_filter.way_allowed`.
 
     Returns
     -------
@@ -92,6 +93,7 @@ def read_walk_ways(path: str | Path) -> OsmWays:
     """
     import osmium
 
+    check_mode(mode)
     source = _osm_file(path)
     refs: list[np.ndarray] = []
     lons: list[np.ndarray] = []
@@ -105,7 +107,7 @@ def read_walk_ways(path: str | Path) -> OsmWays:
             .with_filter(osmium.filter.KeyFilter("highway"))
         )
         for obj in processor:
-            if not isinstance(obj, osmium.osm.Way) or not _is_walkable(obj.tags):
+            if not isinstance(obj, osmium.osm.Way) or not _is_walkable(obj.tags, mode):
                 continue
             nodes = [n for n in obj.nodes if n.location.valid()]
             if len(nodes) < len(obj.nodes):
@@ -115,7 +117,7 @@ def read_walk_ways(path: str | Path) -> OsmWays:
             refs.append(np.fromiter((n.ref for n in nodes), np.int64, len(nodes)))
             lons.append(np.fromiter((n.lon for n in nodes), float, len(nodes)))
             lats.append(np.fromiter((n.lat for n in nodes), float, len(nodes)))
-            classes.append(obj.tags["highway"])  # present: _is_walkable checked it
+            classes.append(obj.tags["highway"])  # present: way_allowed checked it
     except RuntimeError as exc:
         msg = f"{path}: could not be read as OSM data ({exc}); is the file complete?"
         raise InputFormatError(msg) from None

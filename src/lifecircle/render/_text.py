@@ -16,6 +16,7 @@ import pandas as pd
 from ..config import Standard
 from ._text_fair import FAIR_TEXT
 from ._text_proposals import PROPOSAL_TEXT
+from ._text_rural import RURAL_TEXT
 
 LANGS = ("en", "zh")
 
@@ -23,6 +24,7 @@ LANGS = ("en", "zh")
 _LEVEL_NAMES = {
     "district": {"en": "district", "zh": "区"},
     "street": {"en": "street / town", "zh": "街道/镇"},
+    "committee": {"en": "residents' or villagers' committee", "zh": "居委会/村委会"},
     "study_area": {"en": "study area", "zh": "研究范围"},
 }
 
@@ -462,8 +464,11 @@ _TEXT: dict[str, dict[str, str]] = {
 _REPEATED = (set(_TEXT) | set(FAIR_TEXT)) & set(PROPOSAL_TEXT) | set(_TEXT) & set(FAIR_TEXT)
 if _REPEATED:  # pragma: no cover - a programming error
     raise RuntimeError("a fair-service or proposed-site label repeats a key of another table")
+if set(RURAL_TEXT) & (set(_TEXT) | set(FAIR_TEXT) | set(PROPOSAL_TEXT)):  # pragma: no cover
+    raise RuntimeError("an urban/rural label repeats a key of another table")
 _TEXT.update(FAIR_TEXT)
 _TEXT.update(PROPOSAL_TEXT)
+_TEXT.update(RURAL_TEXT)
 
 
 def check_lang(lang: str) -> str:

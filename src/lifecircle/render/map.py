@@ -62,6 +62,7 @@ from ._overlays import boundary_layer, facility_layer, not_analysed_layer, unuse
 from ._page import write_html
 from ._proposals import Proposed, proposals_layer, site_rows
 from ._report_complete import check_complete
+from ._rural_layers import rural_layers
 from ._text import check_lang, esc, text
 from ._themes import RadiusScale, shown_units, theme_layer, themes
 
@@ -288,6 +289,7 @@ def _map_data(
     not_analysed = units[~units["analysed"].astype(bool)]
     if len(not_analysed):
         overlays.append(not_analysed_layer(ctx, not_analysed))
+    overlays += rural_layers(ctx)  # with --rural-standard: classes, rural scores, facilities
     sited = (
         {proposed.category}
         if proposed is not None

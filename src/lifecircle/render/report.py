@@ -44,6 +44,7 @@ from ._report_base import UNVERIFIED, _name, _present
 from ._report_complete import CompleteSection, check_complete
 from ._report_fair import FairSections
 from ._report_proposals import _Proposals
+from ._report_rural import rural_section
 from ._report_units import UnitSections
 from ._style import share_colour
 from ._text import check_lang, count, level_name, life_circle_name, pct, profile_name
@@ -183,6 +184,7 @@ class _Report(UnitSections):
             "sources": self.sources(),
             "charts": self.charts(),
             "fair": FairSections(self).context(),
+            "rural": rural_section(self.result, self.lang),
         }
 
     # ------------------------------------------------------------------ headline
