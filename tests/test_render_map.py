@@ -540,3 +540,27 @@ def test_the_complete_life_circle_theme_comes_first_when_computed(tmp_path):
     assert themes[0]["name"].startswith("Complete life circle") and themes[0]["show"]
     audited = result.summary.to_json()["categories_audited"]
     assert len(themes) == 1 + len(audited) + len(service_themes(result))
+
+
+def test_catchment_outline_is_valid_polygons_around_the_reached_streets():
+    import geopandas as gpd
+    import shapely
+
+    from lifecircle.render._mapdata import _polygonal, catchment
+
+    g = lifecircle.grid_graph(40, 40, spacing_m=80.0, origin=(300_000.0, 3_400_000.0))
+    xy = [(300_000.0 + 80 * 5, 3_400_000.0 + 80 * 5), (300_000.0 + 80 * 30, 3_400_000.0 + 80 * 30)]
+    fac = gpd.GeoDataFrame(geometry=gpd.points_from_xy(*zip(*xy, strict=True)), crs=g.crs)
+    area = catchment(g, fac, 400.0, cell_m=50.0, rule="node", max_snap_m=100.0).iloc[0]
+    assert isinstance(area, shapely.MultiPolygon) and shapely.is_valid(area)
+    # two diamonds of 400 m walking radius (2 x 2 x 400^2 = 0.64 km2), drawn as the 50 m cells
+    # the reached streets pass through: block interiors the streets miss are holes
+    assert 0.3e6 < area.area < 0.64e6 + 0.2e6
+    assert sum(len(p.interiors) for p in area.geoms) > 10
+    assert area.intersects(shapely.Point(xy[0])) and area.intersects(shapely.Point(xy[1]))
+    assert not area.intersects(shapely.Point(300_000.0 + 80 * 18, 3_400_000.0 + 80 * 18))
+    # make_valid's stray lines and points are dropped
+    stray = shapely.LineString([(2, 2), (3, 3)])
+    mixed = shapely.GeometryCollection([shapely.box(0, 0, 1, 1), stray])
+    assert _polygonal(mixed).equals(shapely.box(0, 0, 1, 1))
+    assert _polygonal(shapely.LineString([(0, 0), (1, 1)])).is_empty

@@ -115,8 +115,9 @@ def catchment(
     distances run along the network. An edge
     belongs to the catchment when both its ends are within ``reach_m``. The
     area is the union of the ``cell_m`` grid cells those edges pass through,
-    simplified by half a cell: a light, dissolved outline (buffering and
-    dissolving every street takes a hundred times longer).
+    simplified by half a cell (Douglas-Peucker, then made valid): a light,
+    dissolved outline (buffering and dissolving every street takes a hundred times
+    longer).
 
     Parameters
     ----------
@@ -162,5 +163,16 @@ def catchment(
     cells = shapely.box(
         x0 + i * cell_m, y0 + j * cell_m, x0 + (i + 1) * cell_m, y0 + (j + 1) * cell_m
     )
-    area = shapely.coverage_union_all(cells).simplify(cell_m / 2.0)
-    return gpd.GeoSeries([area], crs=graph.crs)
+    # Douglas-Peucker without topology checks, then repaired: the topology-preserving
+    # simplification took 19 s per category on a 1M-node city (whole-city outlines with
+    # thousands of holes) against 0.6 s for this, with the same outline
+    rough = shapely.coverage_union_all(cells).simplify(cell_m / 2.0, preserve_topology=False)
+    return gpd.GeoSeries([_polygonal(shapely.make_valid(rough))], crs=graph.crs)
+
+
+def _polygonal(geom: shapely.Geometry) -> shapely.Geometry:
+    """The polygons of ``geom`` (``make_valid`` may add collapsed lines or points)."""
+    if isinstance(geom, shapely.Polygon | shapely.MultiPolygon):
+        return geom
+    polys = [p for p in shapely.get_parts(geom) if isinstance(p, shapely.Polygon)]
+    return shapely.union_all(polys) if polys else shapely.Polygon()
