@@ -4,9 +4,10 @@
 loop over origins: one block of link rows per category), solves it with
 :func:`lifecircle._location_models.run_milp` until the deadline, and settles
 status, objective, bound and gap. The objective is always recomputed exactly from
-the chosen sites; the bound is HiGHS's dual bound or the combinatorial bound
-(everything the candidates could make complete), whichever is smaller, never the
-greedy's value.
+the chosen sites; the bound is the smallest of HiGHS's dual bound and the
+combinatorial bounds (everything the candidates could make complete; for
+``coverage`` also :func:`lifecircle._complete_models.category_gains_bound`), never
+the greedy's value.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from ._complete_models import (
     Goal,
     Instance,
     Reduced,
+    category_gains_bound,
     combinatorial_bound,
     complete_after,
     decile_size,
@@ -38,6 +40,8 @@ TIE_TOL = 1e-9
 BOUND_TEXT = {
     "highs": "HiGHS's dual bound",
     "reachable": "everything the candidates could make complete",
+    "category_gains": "per category, the demand not missing it plus its largest single-site "
+    "reaches (the least over the categories)",
 }
 
 
@@ -240,12 +244,12 @@ def settle(
     fallback: tuple[np.ndarray, float],
     run: SolverRun | None,
     dual: float | None,
-    comb: float,
+    comb: dict[str, float],
     notes: list[str],
 ) -> Outcome:
     """Status, bound and gap from the MILP's answer (or the greedy fallback)."""
     greedy_hosts, greedy_value = fallback
-    bounds = {"reachable": comb}
+    bounds = dict(comb)
     if dual is not None:
         bounds["highs"] = dual
     source = min(bounds, key=lambda key: bounds[key])
@@ -304,7 +308,9 @@ def solve_model(
         alt_value = value_of(red, alt, goal)
         if alt_value > g_value:
             g_hosts, g_value = alt, alt_value
-    comb = combinatorial_bound(red, goal)
+    comb = {"reachable": combinatorial_bound(red, goal)}
+    if goal.objective == "coverage":
+        comb["category_gains"] = category_gains_bound(red, budget)
     if red.n_groups == 0:
         notes.append("no origin can be made complete by any candidate")
         return settle(

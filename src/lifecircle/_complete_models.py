@@ -298,6 +298,28 @@ def combinatorial_bound(red: Reduced, goal: Goal) -> float:
     return objective_value(figures(red, every, goal.lam), goal)
 
 
+def category_gains_bound(red: Reduced, budget: Budget) -> float:
+    """A valid upper bound of the newly complete demand (``coverage``), from each category.
+
+    A group missing category ``c`` becomes complete only if a site hosting ``c`` reaches
+    it, and at most ``k_c`` sites host ``c`` (its own budget; the total, or the number of
+    complexes, otherwise), which reach at most the demand of their ``k_c`` largest
+    single-site reaches. So for every ``c``: newly complete <= (demand of the groups not
+    missing ``c``) + (sum of the ``k_c`` largest single-site reaches of ``c``); the bound
+    is the least of these over the categories.
+    """
+    if red.n_groups == 0:
+        return 0.0
+    best = float(red.w.sum())
+    for c, reach in enumerate(red.reach):
+        miss = red.missing[:, c]
+        k = budget.sites if budget.per_category is None else int(budget.per_category[c])
+        single = np.asarray(reach.T @ (red.w * miss)).ravel()
+        top = float(np.sort(single)[::-1][:k].sum()) if k > 0 else 0.0
+        best = min(best, float(red.w[~miss].sum()) + top)
+    return best
+
+
 # --------------------------------------------------------------------------- greedy
 
 

@@ -198,7 +198,9 @@ class CompleteSection:
             "–"
             if bound is None
             else self.t(
-                "c_bound_highs" if source == "highs" else "c_bound_reachable",
+                f"c_bound_{source}"
+                if source in ("highs", "reachable", "category_gains")
+                else "c_bound_reachable",
                 bound=_figure(bound),
             )
         )

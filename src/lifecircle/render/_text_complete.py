@@ -88,6 +88,12 @@ COMPLETE_TEXT: dict[str, dict[str, str]] = {
         "not the solver's",
         "zh": "{bound}：候选点所能使达标的全部需求——有效上界，但非求解器给出",
     },
+    "c_bound_category_gains": {
+        "en": "{bound}: for each category, the demand not missing it plus what its sites could "
+        "reach at most (the least over the categories) — a valid bound, not the solver's",
+        "zh": "{bound}：对每类设施，不缺该类的需求加上其新增点最多可覆盖的需求（各类取最小）"
+        "——有效上界，但非求解器给出",
+    },
     "c_greedy": {
         "en": "Greedy start",
         "zh": "贪心初始解",
