@@ -213,3 +213,16 @@ def test_cli_dask_on_the_sample_equals_single_machine(tmp_path: Path, sample_res
     assert summary["coverage"] == sample_result.summary.to_json()["coverage"]
     gaps = pd.read_csv(out / "gaps.csv", encoding="utf-8-sig")
     assert len(gaps) == len(sample_result.gaps)
+
+
+def test_missing_dask_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "dask.distributed", None)
+    with pytest.raises(dist.DaskOptionError, match=r"pip install 'lifecircle\[dask\]'"):
+        dist.require_dask()
+    from lifecircle.cli import cli
+
+    res = CliRunner().invoke(cli, ["audit", "--dask", "local:2", "-q"])
+    assert res.exit_code == 2
+    assert "lifecircle[dask]" in res.output
