@@ -303,6 +303,9 @@ def audit(ctx: click.Context, **opts: Any) -> None:
 
     settings = _settings(ctx, opts)
     out = settings.run.out
+    if settings.run.dask:
+        _run_dask(settings)
+        return
     with OutputFolder(out, inputs=settings.input_paths()) as folder:
         result = _run_audit(settings)
         writers = {**result.outputs(), **_page_writers(result, settings.run)}
@@ -312,6 +315,31 @@ def audit(ctx: click.Context, **opts: Any) -> None:
     if settings.verbosity >= 0:
         click.echo(_headline(result.summary))
         click.echo(f"wrote {', '.join(p.name for p in written)} to {out}")
+
+
+def _run_dask(settings: _Settings) -> None:
+    """``audit --dask``: the partitioned audit (:mod:`lifecircle.distributed`)."""
+    from .distributed import audit_dask, require_dask
+
+    configure_logging(settings.verbosity)
+    require_dask()  # exit 2 with the install command before any work
+    if settings.run.place:
+        from .distributed import DaskOptionError
+
+        msg = "--place is not available with --dask; download first, then give --network"
+        raise DaskOptionError(msg)
+    assert settings.run.dask is not None
+    result = audit_dask(settings.audit, dask=settings.run.dask, level=settings.run.dask_level)
+    written = result.write(settings.run.out)
+    _report_warnings(result.summary["warnings"])
+    if settings.verbosity >= 0:
+        parts = result.summary["distributed"]
+        click.echo(
+            f"audited {len(result.access)} origins in {parts['partitions']} partitions "
+            f"({parts['level']} units) on Dask; not produced with --dask: "
+            + "; ".join(parts["not_available"])
+        )
+        click.echo(f"wrote {', '.join(p.name for p in written)} to {settings.run.out}")
 
 
 class _Pages(Protocol):
@@ -556,6 +584,9 @@ def delineate(ctx: click.Context, **opts: Any) -> None:
     options = DelineateOptions(**{k: opts.pop(k) for k in list(opts) if k in names})
     settings = _settings(ctx, opts)
     out = settings.run.out
+    if settings.run.dask:
+        _run_dask(settings)
+        return
     with OutputFolder(out, inputs=settings.input_paths()) as folder:
         result = _run_audit(settings)
         d = run_delineate(

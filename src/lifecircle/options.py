@@ -632,6 +632,22 @@ class RunOptions:
         "Download streets, POIs and boundaries of a place with osmnx (needs "
         "internet), e.g. '青浦区, 上海市'.",
     )
+    dask: str | None = _opt(
+        None,
+        "text",
+        "Run the audit partitioned on Dask: local:N (a local cluster of N worker "
+        "processes) or a scheduler address (tcp://host:8786); inputs must be paths the "
+        "workers can read. Needs `pip install 'lifecircle[dask]'`; fair service, the map "
+        "and the report are not produced.",
+        study=False,
+    )
+    dask_level: str | None = _opt(
+        None,
+        "text",
+        "Governance level whose units are the --dask partitions (default: the level "
+        "below the top).",
+        study=False,
+    )
 
     def __post_init__(self) -> None:
         _check_values(self, "run options")
