@@ -61,6 +61,16 @@ def test_summary_split_and_town_tier(rural_run):
     district = split["319901"]
     assert float(district["population_urban"]) == 14000
     assert float(district["population_rural"]) == 8300
+    # nothing lost: the rural residents' own rows, and the two access files add up to the input
+    import pandas as pd
+
+    urban = pd.read_parquet(out / "access.parquet")
+    rural = pd.read_parquet(out / "access_rural.parquet")
+    assert rural["population"].sum() == pytest.approx(8300)
+    assert urban["population"].sum() + rural["population"].sum() == pytest.approx(22300)
+    assert not set(urban["origin_id"]) & set(rural["origin_id"])
+    assert {"time_village_clinic_min", "mode_village_clinic"} <= set(rural.columns)
+    assert "access_rural.parquet" in summary["outputs"]
     layers = set(gpd.list_layers(out / "units.gpkg")["name"])
     assert {"committee", "street", "district", "rural_committee"} <= layers
 

@@ -313,6 +313,27 @@ OUTPUTS: dict[str, OutputFile] = {
             written_by="audit --rural-standard",
         ),
         OutputFile(
+            "access_rural.parquet",
+            "with --rural-standard: one row per origin of the town and village units, audited "
+            "under the rural standard (Parquet without geometry: an origin is placed by its "
+            "`node` / `node_osmid`; access.parquet holds the urban units' origins, and the two "
+            "files' populations add up to the study's)",
+            (
+                ("origin_id", "origin id"),
+                ("population", "residents at this origin"),
+                ("population_method", "how the population was estimated"),
+                ("node", "the network node the origin enters at"),
+                ("node_osmid", "that node's OSM id"),
+                ("unit_id", "finest governance unit (a town or village)"),
+                ("snap_m", "distance from the origin to the network (m)"),
+                ("edge", "the edge the origin enters at (-1: at a node)"),
+                ("dist_<cat>_m", "distance to the nearest facility of a rural category (m)"),
+                ("time_<cat>_min", "travel time to it by the fastest mode the level counts (min)"),
+                ("mode_<cat>", "that mode (walk, bicycle, ebike), at levels with several modes"),
+            ),
+            written_by="audit --rural-standard",
+        ),
+        OutputFile(
             "urban_rural.csv",
             "with --rural-standard: every unit of every level with its urban figures (urban "
             "standard, urban units) and rural figures (rural standard, town and village units) "

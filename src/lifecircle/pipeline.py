@@ -57,6 +57,7 @@ from .io.outputs import (
     write_geoparquet,
     write_json,
     write_outputs,
+    write_rural_access,
 )
 from .io.population import population_inside
 from .io.units import UnitHierarchy
@@ -180,6 +181,7 @@ class AuditResult:
             writers["units.gpkg"] = lambda p: write_geopackage(p, layers)
             writers["village_ledger.csv"] = lambda p: write_csv(p, ur.ledger)
             writers["urban_rural.csv"] = lambda p: write_csv(p, _rounded(ur.split))
+            writers["access_rural.parquet"] = lambda p: write_rural_access(p, ur.access)
 
         # summary.json lists the files of this run (closure.csv, cross_source.csv when written)
         summary = replace(self.summary, outputs=(*writers, "summary.json"))

@@ -197,6 +197,13 @@ def write_geoparquet(target: Path, frame: gpd.GeoDataFrame) -> Path:
     return write_atomic(target, lambda tmp: frame.to_parquet(tmp, index=False))
 
 
+def write_rural_access(target: Path, frame: pd.DataFrame) -> Path:
+    """The rural residents' access table (Parquet; GeoParquet in EPSG:4326 if it has points)."""
+    if isinstance(frame, gpd.GeoDataFrame):
+        return write_geoparquet(target, frame.to_crs("EPSG:4326"))
+    return write_atomic(target, lambda tmp: pd.DataFrame(frame).to_parquet(tmp, index=False))
+
+
 def _json_default(value: Any) -> Any:
     if hasattr(value, "item"):
         return value.item()
