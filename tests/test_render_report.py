@@ -636,3 +636,16 @@ def test_chart_labels_are_literal_text():
 def test_check_svg_refuses_script(bad):
     with pytest.raises(ValueError, match="chart"):
         _charts.check_svg(bad)
+
+
+def test_unit_chart_is_capped_to_the_worst_served(sample_result, monkeypatch):
+    import lifecircle.render.report as report_mod
+
+    full = build_report(sample_result)  # 16 streets: under the cap, no caption
+    assert "worst-served of the" not in full
+    monkeypatch.setattr(report_mod, "CHART_MAX_UNITS", 5)
+    words = {"en": "the 5 worst-served of the 16 units", "zh": "最差的 5 个单元（共 16 个）"}
+    for lang, caption in words.items():
+        page = build_report(sample_result, lang=lang)
+        assert caption in page
+        assert len(page) < len(full) or lang == "zh"  # five bars drawn instead of sixteen

@@ -171,6 +171,11 @@ _TEXT: dict[str, dict[str, str]] = {
         "距离搜索上限为{max}分钟。",
     },
     "chart_units": {"en": "Units ranked by complete life circle", "zh": "各单元完整生活圈比例排序"},
+    "chart_units_cap": {
+        "en": "The chart shows the {shown} worst-served of the {total} units; every unit is in "
+        "the tables below and in units.gpkg.",
+        "zh": "图中仅显示服务最差的 {shown} 个单元（共 {total} 个）；全部单元见下表及 units.gpkg。",
+    },
     "chart_units_x": {
         "en": "% of residents with a complete life circle",
         "zh": "享有完整生活圈的居民比例（%）",

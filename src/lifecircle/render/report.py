@@ -139,6 +139,10 @@ def build_report(
     )
 
 
+#: Units drawn in the report's per-unit chart, worst-served first (all are in the tables).
+CHART_MAX_UNITS = 80
+
+
 class _Report(UnitSections):
     """Everything the template shows, computed from an audit result."""
 
@@ -469,7 +473,10 @@ class _Report(UnitSections):
             xlabel=self.t("chart_times_x"),
             ylabel=self.t("chart_times_y"),
         )
-        finest = self._ranked(self._analysed(self.levels[-1]))
+        ranked_units = self._ranked(self._analysed(self.levels[-1]))
+        # one bar per unit: a city's thousands of units would make a chart nobody reads
+        # (and took minutes to draw at 8,000 units); the worst-served come first
+        finest = ranked_units.head(CHART_MAX_UNITS)
         complete = self.complete_columns()
         names = [_name(n, self.lang) for n in finest["name"]]
         if complete:
@@ -496,10 +503,16 @@ class _Report(UnitSections):
                 title=self.t("chart_units_score"),
                 xlabel=self.t("chart_units_score_x"),
             )
+        capped = len(ranked_units) > len(finest)
         return {
             "coverage": coverage,
             "times": times,
             "units": units,
+            "units_note": (
+                self.t("chart_units_cap", shown=len(finest), total=f"{len(ranked_units):,}")
+                if capped
+                else ""
+            ),
             "times_note": self.t("chart_times_note", max=f"{max_minutes:g}"),
         }
 
