@@ -147,3 +147,15 @@ def test_a_wrong_class_column_is_a_user_error(tmp_path):
         ]
     )
     assert_user_error(res, "no column 'kind' (--urban-rural-column)")
+
+
+def test_headline_names_the_rural_units_beside_the_urban(tmp_path):
+    res = invoke(["audit", STUDY, "--out", tmp_path / "out", "--no-map"])
+    assert res.exit_code == 0, (res.output, res.exception)
+    assert "residents analysed: 14,000 in 2 committee units (urban units, urban standard)" in (
+        res.output
+    )
+    assert "rural units (shanghai-rural-2021), never averaged with the urban ones above: 8,300" in (
+        res.output
+    )
+    assert "3 of 4 villages lack a village facility (village_ledger.csv)" in res.output

@@ -666,7 +666,8 @@ def _headline(summary: AuditSummary) -> str:
     lines = [
         f"{summary.standard.title} - {speed}",
         f"residents analysed: {summary.population.total:,.0f} in "
-        f"{summary.units.analysed[finest]} {finest} units",
+        f"{summary.units.analysed[finest]} {finest} units"
+        + (" (urban units, urban standard)" if summary.urban_rural is not None else ""),
     ]
     completeness = summary.completeness or {}
     for level, share in summary.complete_by_level.items():
@@ -697,7 +698,30 @@ def _headline(summary: AuditSummary) -> str:
             f"  most critical facility: {crit[0]['category']} {name!r} (id "
             f"{crit[0]['facility_id']}): {crit[0]['sole_dependants']:,.0f} would lose coverage"
         )
-    return "\n".join(lines)
+    return "\n".join([*lines, *_rural_lines(summary)])
+
+
+def _rural_lines(summary: AuditSummary) -> list[str]:
+    """With per-unit rules: the town and village units beside the urban headline."""
+    ur = summary.urban_rural
+    if ur is None:
+        return []
+    rural = ur.get("rural") or {}
+    residents = ur.get("residents") or {}
+    ledger = ur.get("village_ledger") or {}
+    figures = (
+        f"score {rural['score']:.1%}, complete {rural['complete_share']:.1%}; "
+        if rural.get("score") is not None and rural.get("complete_share") is not None
+        else ""
+    )
+    return [
+        f"rural units ({ur.get('rural_standard')}), never averaged with the urban ones above: "
+        f"{residents.get('town', 0) + residents.get('village', 0):,.0f} residents in "
+        f"{(ur.get('units_analysed') or {}).get('rural', 0)} town and village units; "
+        + figures
+        + f"{ledger.get('villages_lacking_any', 0)} of {ledger.get('villages', 0)} villages "
+        "lack a village facility (village_ledger.csv)"
+    ]
 
 
 def _category_line(summary: AuditSummary, cat: str, share: float) -> str:
