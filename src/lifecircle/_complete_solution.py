@@ -20,9 +20,8 @@ import pandas as pd
 
 from . import _complete_models as cm
 from . import columns
-from ._siting_outputs import GAP_DEFINITION
+from ._siting_outputs import GAP_DEFINITION, siting_writers, write_siting
 from .coverage import citywide, coverage_by_unit, rollup_sums
-from .io.outputs import check_not_inputs, write_atomic, write_geopackage, write_json
 
 if TYPE_CHECKING:
     from .complete_siting import CompleteSitingProblem
@@ -251,25 +250,11 @@ class CompleteSitingSolution:
 
     def outputs(self) -> dict[str, Callable[[Path], object]]:
         """The files the siting writes: name -> function writing it to a path (atomically)."""
-        return {
-            "proposals.geojson": lambda path: write_atomic(
-                Path(path),
-                lambda tmp: self.proposals().to_file(tmp, driver="GeoJSON", layer="proposals"),
-            ),
-            "units_after.gpkg": lambda path: write_geopackage(Path(path), self.units_after()),
-            "optimize.json": lambda path: write_json(Path(path), self.summary()),
-        }
+        return siting_writers(self)
 
     def write(self, out: str | Path) -> list[Path]:
         """Write :data:`OUTPUT_FILES` into ``out``; refuses to overwrite an input."""
-        out = Path(out)
-        writers = self.outputs()
-        targets = [out / name for name in writers]
-        check_not_inputs(targets, self.inputs)
-        out.mkdir(parents=True, exist_ok=True)
-        for target, write in zip(targets, writers.values(), strict=True):
-            write(target)
-        return targets
+        return write_siting(self.outputs(), out, self.inputs)
 
 
 # --------------------------------------------------------------------------- summary

@@ -9,7 +9,9 @@ The computations behind the output methods of
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 import geopandas as gpd
 import numpy as np
@@ -18,6 +20,7 @@ import pandas as pd
 from ._models_bounds import GREEDY_FACTOR
 from ._models_sites import rank_sites
 from .coverage import citywide, rollup_sums
+from .io.outputs import check_not_inputs, write_atomic, write_geopackage, write_json
 
 if TYPE_CHECKING:
     from ._siting_solution import SitingSolution
@@ -213,3 +216,36 @@ def _capacity_text(cap: np.ndarray) -> str:
 
 def _r(value: Any) -> float | None:
     return None if value is None or pd.isna(value) else round(float(value), 6)
+
+
+class _Sited(Protocol):
+    """What a siting (one category, or the complete life circle) writes from."""
+
+    def proposals(self) -> gpd.GeoDataFrame: ...
+    def units_after(self) -> dict[str, gpd.GeoDataFrame]: ...
+    def summary(self) -> dict[str, Any]: ...
+
+
+def siting_writers(sol: _Sited) -> dict[str, Callable[[Path], object]]:
+    """``proposals.geojson``, ``units_after.gpkg``, ``optimize.json``: name -> atomic writer."""
+    return {
+        "proposals.geojson": lambda path: write_atomic(
+            Path(path),
+            lambda tmp: sol.proposals().to_file(tmp, driver="GeoJSON", layer="proposals"),
+        ),
+        "units_after.gpkg": lambda path: write_geopackage(Path(path), sol.units_after()),
+        "optimize.json": lambda path: write_json(Path(path), sol.summary()),
+    }
+
+
+def write_siting(
+    writers: dict[str, Callable[[Path], object]], out: str | Path, inputs: Sequence[Path]
+) -> list[Path]:
+    """Write ``writers`` into ``out``; refuses, before writing anything, to overwrite an input."""
+    out = Path(out)
+    targets = [out / name for name in writers]
+    check_not_inputs(targets, list(inputs))
+    out.mkdir(parents=True, exist_ok=True)
+    for target, write in zip(targets, writers.values(), strict=True):
+        write(target)
+    return targets

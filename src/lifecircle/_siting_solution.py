@@ -23,7 +23,6 @@ import scipy.sparse as sp
 
 from . import _siting_outputs as _outputs
 from .coverage import coverage_by_unit
-from .io.outputs import check_not_inputs, write_atomic, write_geopackage, write_json
 
 if TYPE_CHECKING:
     from .pipeline import AuditResult
@@ -248,14 +247,7 @@ class SitingSolution:
         :mod:`lifecircle.io.outputs`; a publisher may stage them with the
         audit's files. None of them may be one of :attr:`inputs`.
         """
-        return {
-            "proposals.geojson": lambda path: write_atomic(
-                Path(path),
-                lambda tmp: self.proposals().to_file(tmp, driver="GeoJSON", layer="proposals"),
-            ),
-            "units_after.gpkg": lambda path: write_geopackage(Path(path), self.units_after()),
-            "optimize.json": lambda path: write_json(Path(path), self.summary()),
-        }
+        return _outputs.siting_writers(self)
 
     def write(self, out: str | Path) -> list[Path]:
         """Write ``proposals.geojson``, ``units_after.gpkg`` and ``optimize.json`` into ``out``.
@@ -276,14 +268,7 @@ class SitingSolution:
             Before anything is written, if a file to write is one of the
             inputs (e.g. ``--candidates OUT/proposals.geojson --out OUT``).
         """
-        out = Path(out)
-        writers = self.outputs()
-        targets = [out / name for name in writers]
-        check_not_inputs(targets, self.inputs)
-        out.mkdir(parents=True, exist_ok=True)
-        for target, write in zip(targets, writers.values(), strict=True):
-            write(target)
-        return targets
+        return _outputs.write_siting(self.outputs(), out, self.inputs)
 
     def to_map(
         self, path: str | Path = "map.html", *, lang: str = "en", basemap: str = "osm"
