@@ -7,13 +7,17 @@ the results so that they equal the single-machine run:
    walk graph, the facilities, the units and the origins exactly as the single-machine
    audit does, and splits the analysed finest units into partitions by a governance
    level (default: the level below the top);
-2. one task per partition takes the partition's own residents and every facility
-   within the *halo* of its units -- the search reach (the longest cut-off of the
-   audited categories at their profile speeds, and of every travel mode they count)
-   plus twice the snap limit (the resident's and the facility's walk to the network).
-   Network distance is never shorter than the straight line, so every facility a
-   resident could reach lies inside the halo and the bounded search from those
-   facilities gives the same distances as the search from all of them;
+2. one task per partition snaps and searches for the partition's own residents. The
+   *halo* of its units is the search reach (the longest cut-off of the audited
+   categories at their profile speeds, and of every travel mode they count) plus twice
+   the snap limit (the resident's and the facility's walk to the network); network
+   distance is never shorter than the straight line, so every facility a resident
+   could reach lies inside it. By default the search still starts from every facility
+   of the category on the whole city's graph (each worker reads it from the shared
+   file once), because the contracted search rounds differently for another set of
+   sources: only then are the distances bit-identical to the single-machine run.
+   ``halo_sources=True`` starts it from the halo's facilities only (less work, the
+   same distances up to ~1e-14 m); neither mode clips the graph per partition yet;
 3. the driver concatenates the partitions' access rows (sorted by origin, as the
    single-machine table is) and computes coverage per unit at every level, gaps and the
    city-wide figures with the same functions as the single-machine path, on the merged
