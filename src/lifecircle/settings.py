@@ -68,33 +68,17 @@ MODE_SPEED_RANGE_M_S: dict[str, tuple[float, float]] = {
     "ebike": (1.5, 12.0),
 }
 
-#: OSM ``highway`` values a bicycle (or e-bike) may use without an explicit
-#: ``bicycle=*`` tag: cycleways, tracks and roads open to cycles. Motorways are
-#: never used; trunk roads only with ``bicycle=yes|designated|permissive``.
-CYCLABLE_HIGHWAYS: frozenset[str] = frozenset(
-    {
-        "cycleway",
-        "track",
-        "path",
-        "primary",
-        "primary_link",
-        "secondary",
-        "secondary_link",
-        "tertiary",
-        "tertiary_link",
-        "unclassified",
-        "residential",
-        "living_street",
-        "service",
-        "road",
-    }
-)
-
 #: ``highway`` values a bicycle may use only when the way says so
 #: (``bicycle=yes|designated|permissive``): footway-only links and trunk roads.
 CYCLABLE_IF_ALLOWED: frozenset[str] = frozenset(
     {"footway", "pedestrian", "steps", "corridor", "bridleway", "trunk", "trunk_link"}
 )
+
+#: OSM ``highway`` values a bicycle (or e-bike) may use without an explicit
+#: ``bicycle=*`` tag: cycleways, and the walkable ways except footway-only links and trunk
+#: roads (tracks, paths and roads open to cycles). Motorways are never used; trunk roads
+#: only with ``bicycle=yes|designated|permissive``.
+CYCLABLE_HIGHWAYS: frozenset[str] = (WALKABLE_HIGHWAYS - CYCLABLE_IF_ALLOWED) | {"cycleway"}
 
 #: ``highway`` values never used by a bicycle, whatever their tags say.
 NEVER_CYCLABLE: frozenset[str] = frozenset({"motorway", "motorway_link"})
