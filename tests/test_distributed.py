@@ -226,3 +226,19 @@ def test_missing_dask_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> No
     res = CliRunner().invoke(cli, ["audit", "--dask", "local:2", "-q"])
     assert res.exit_code == 2
     assert "lifecircle[dask]" in res.output
+
+
+@pytest.mark.parametrize(
+    "command", [["delineate", "--level", "15min"], ["optimize", "--category", "kindergarten"]]
+)
+def test_other_commands_refuse_dask(command: list[str], tmp_path: Path) -> None:
+    # only `audit` is partitioned: the others must not silently run something else
+    from click.testing import CliRunner
+
+    from lifecircle.cli import cli
+
+    out = tmp_path / "out"
+    res = CliRunner().invoke(cli, [*command, "--dask", "local:2", "--out", str(out)])
+    assert res.exit_code == 2, res.output
+    assert "only `lifecircle audit` runs partitioned" in res.output
+    assert not out.exists()

@@ -317,6 +317,16 @@ def audit(ctx: click.Context, **opts: Any) -> None:
         click.echo(f"wrote {', '.join(p.name for p in written)} to {out}")
 
 
+def _single_machine(settings: _Settings, command: str) -> None:
+    """``--dask`` partitions ``lifecircle audit`` only: other commands refuse it (exit 2)."""
+    if settings.run.dask:
+        msg = (
+            f"--dask: only `lifecircle audit` runs partitioned on Dask; run `lifecircle "
+            f"{command}` without --dask"
+        )
+        raise click.UsageError(msg)
+
+
 def _run_dask(settings: _Settings) -> None:
     """``audit --dask``: the partitioned audit (:mod:`lifecircle.distributed`)."""
     from .distributed import audit_dask, require_dask
@@ -415,6 +425,7 @@ def optimize(ctx: click.Context, **opts: Any) -> None:
             "(several categories sited together for the complete life circle)."
         )
     settings = dataclasses.replace(_settings(ctx, opts), siting=siting_opts)
+    _single_machine(settings, "optimize")
     if siting_opts.complete:
         _optimize_complete(settings, siting_opts)
         return
@@ -583,10 +594,8 @@ def delineate(ctx: click.Context, **opts: Any) -> None:
     names = {s.name for s in option_specs(DelineateOptions)}
     options = DelineateOptions(**{k: opts.pop(k) for k in list(opts) if k in names})
     settings = _settings(ctx, opts)
+    _single_machine(settings, "delineate")
     out = settings.run.out
-    if settings.run.dask:
-        _run_dask(settings)
-        return
     with OutputFolder(out, inputs=settings.input_paths()) as folder:
         result = _run_audit(settings)
         d = run_delineate(
