@@ -8,6 +8,7 @@ sites and what each hosts, the solver's figures, the comparisons, and the output
 
 from __future__ import annotations
 
+import copy
 import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -119,6 +120,11 @@ class CompleteSitingSolution:
 
     def access_after(self) -> pd.DataFrame:
         """The access table after the new sites: distances to the nearest site hosting each."""
+        return self._access_after.copy()
+
+    @functools.cached_property
+    def _access_after(self) -> pd.DataFrame:
+        # one bounded search per category; the outputs, the report and the map all read it
         acc = self.access_before()
         for i, c in enumerate(self.categories):
             p = self.problem.problems[c]
@@ -240,6 +246,11 @@ class CompleteSitingSolution:
 
     def summary(self) -> dict[str, Any]:
         """The content of ``optimize.json`` (keys: see the report of issue 11)."""
+        return copy.deepcopy(self._summary_data)
+
+    @functools.cached_property
+    def _summary_data(self) -> dict[str, Any]:
+        # computed once: optimize.json, the report, the map and the command's line read it
         return _summary(self)
 
     @property
