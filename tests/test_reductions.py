@@ -1,6 +1,6 @@
 """Exact reductions of the covering MILP and the highspy solve behind every location model.
 
-The reductions (:func:`lifecircle._models_uncapacitated.reduce_cover`) must keep the
+The reductions (:func:`lifecircle._cover_reduction.reduce_cover`) must keep the
 optimum of MCLP, LSCP and MCLP with per-unit floors: checked against brute force over
 every subset of candidates on small random instances, and by hand on a crafted
 instance. The solver (:func:`lifecircle._location_models.milp`, highspy) must answer
@@ -20,7 +20,7 @@ from scipy.optimize import Bounds, LinearConstraint
 from scipy.optimize import milp as scipy_milp
 
 from lifecircle import _location_models as lm
-from lifecircle._models_uncapacitated import _row_groups, reduce_cover
+from lifecircle._cover_reduction import _row_groups, reduce_cover
 
 # --------------------------------------------------------------------------- brute force
 
