@@ -12,30 +12,30 @@ import json
 import logging
 import signal
 import sys
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import click
 
+from ._cli_options import command_options, common
+from ._cli_text import complete_paragraph as complete_paragraph
+from ._cli_text import headline
 from ._version import __version__
 from .errors import LifecircleError
 from .options import (
     AuditOptions,
     DelineateOptions,
-    OptionSpec,
     RunOptions,
     SitingOptions,
     option_specs,
-    parse_option,
     split_options,
 )
 from .settings import OPTION_RANGES
 
 if TYPE_CHECKING:
     from .complete_siting import CompleteSitingSolution
-    from .summary import AuditSummary
 
 log = logging.getLogger("lifecircle")
 
@@ -107,52 +107,6 @@ class _Group(click.Group):
         return None
 
 
-class _Option(click.ParamType):
-    """A numeric option checked against its range declared once in ``settings.OPTION_RANGES``.
-
-    NaN, infinities and values out of range are refused with the allowed range.
-    """
-
-    name = "number"
-
-    def __init__(self, option: str) -> None:
-        self.option = option
-
-    def convert(
-        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
-    ) -> float | int:
-        from .settings import OPTION_RANGES, option_problem
-
-        number: Any = value
-        if isinstance(value, str):
-            for parse in (int, float):
-                try:
-                    number = parse(value)
-                    break
-                except ValueError:
-                    continue
-        problem = option_problem(f"--{self.option.replace('_', '-')}", number)
-        if problem is not None:
-            self.fail(problem.split(": ", 1)[1], param, ctx)
-        return int(number) if OPTION_RANGES[self.option].integer else float(number)
-
-
-class _Parsed(click.ParamType):
-    """A ``numbers`` or ``budget`` option (see :func:`lifecircle.options.parse_option`)."""
-
-    def __init__(self, kind: str, option: str) -> None:
-        self.kind = kind
-        self.option = option
-        self.name = {"numbers": "weights", "budget": "sites"}[kind]
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        parsed, problems = parse_option(self.kind, self.option, value)
-        if problems:
-            prefix = f"--{self.option.replace('_', '-')}: "
-            self.fail("; ".join(p.removeprefix(prefix) for p in problems), param, ctx)
-        return parsed
-
-
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="lifecircle")
 def cli() -> None:
@@ -160,56 +114,6 @@ def cli() -> None:
 
     Run `lifecircle audit` to audit the bundled central-Shanghai sample.
     """
-
-
-def _click_option(spec: OptionSpec) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """The command-line flag of a declared option (see :mod:`lifecircle.options`)."""
-    assert spec.flag is not None
-    kwargs: dict[str, Any] = {"help": spec.help}
-    if spec.kind == "bool":
-        if spec.default is True:  # --no-osm-pois sets osm_pois to False
-            return click.option(spec.flag, spec.name, flag_value=False, default=True, **kwargs)
-        return click.option(spec.flag, spec.name, is_flag=True, **kwargs)
-    if spec.kind in ("path", "outpath"):
-        kwargs["type"] = click.Path(path_type=Path)
-    elif spec.kind == "paths":
-        kwargs.update(type=click.Path(path_type=Path), multiple=True)
-    elif spec.kind in ("int", "number") and spec.name in OPTION_RANGES:
-        kwargs["type"] = _Option(spec.name)
-    elif spec.kind in ("numbers", "budget"):
-        kwargs["type"] = _Parsed(spec.kind, spec.name)
-    elif spec.kind == "choice":
-        kwargs["type"] = click.Choice(list(spec.choices))
-    if spec.default not in (None, ()):
-        kwargs.update(default=spec.default, show_default=True)
-    return click.option(spec.flag, spec.name, **kwargs)
-
-
-def _options(
-    *classes: type, skip: tuple[str, ...] = ()
-) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Decorate a command with the flags of every option the classes declare."""
-    specs = [s for cls in classes for s in option_specs(cls) if s.flag and s.name not in skip]
-
-    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
-        for spec in reversed(specs):
-            func = _click_option(spec)(func)
-        return func
-
-    return decorate
-
-
-_COMMON = [
-    click.argument("study", required=False, type=click.Path(path_type=Path)),
-    click.option("-v", "--verbose", "verbosity", flag_value=1, help="Show debug messages."),
-    click.option("-q", "--quiet", "verbosity", flag_value=-1, help="Only errors; no progress."),
-]
-
-
-def _common(func: Callable[..., Any]) -> Callable[..., Any]:
-    for option in reversed(_COMMON):
-        func = option(func)
-    return func
 
 
 @dataclass(frozen=True)
@@ -289,8 +193,8 @@ def _run_audit(settings: _Settings) -> Any:
 
 
 @cli.command()
-@_common
-@_options(AuditOptions, RunOptions)
+@common
+@command_options(AuditOptions, RunOptions)
 @click.pass_context
 def audit(ctx: click.Context, **opts: Any) -> None:
     """Audit walking access to life-circle facilities and write the results to --out.
@@ -313,7 +217,7 @@ def audit(ctx: click.Context, **opts: Any) -> None:
         written = folder.publish()
     _report_warnings(result.summary.warnings)
     if settings.verbosity >= 0:
-        click.echo(_headline(result.summary))
+        click.echo(headline(result.summary))
         click.echo(f"wrote {', '.join(p.name for p in written)} to {out}")
 
 
@@ -394,10 +298,10 @@ def _report_warnings(warnings: Sequence[str]) -> None:
 
 
 @cli.command()
-@_common
-@_options(AuditOptions)
-@_options(SitingOptions)
-@_options(RunOptions)
+@common
+@command_options(AuditOptions)
+@command_options(SitingOptions)
+@command_options(RunOptions)
 @click.pass_context
 def optimize(ctx: click.Context, **opts: Any) -> None:
     """Propose new facility sites for a category (MCLP, set covering or p-median).
@@ -514,69 +418,11 @@ def _site_complete(result: Any, options: SitingOptions) -> CompleteSitingSolutio
     )
 
 
-def complete_paragraph(summary: dict[str, Any]) -> str:
-    """One paragraph on a complete siting's ``optimize.json``: model, sites, shares, solver.
-
-    Parameters
-    ----------
-    summary
-        :meth:`lifecircle.complete_siting.CompleteSitingSolution.summary`.
-
-    Returns
-    -------
-    str
-        Plain text, e.g. for the command line.
-    """
-    s = summary
-    cats = ", ".join(s["categories"])
-    level = s.get("level")
-    if level:
-        key = f"complete_{level}"
-        what = f"reach a complete {level} life circle"
-        before, after = s["complete_before"].get(key), s["complete_after"].get(key)
-    else:
-        what = "reach every listed category"
-        before, after = s["complete_listed_before"], s["complete_listed_after"]
-    unit = ("complex" if s["complex"] else "site") + ("" if s["sites"] == 1 else "s")
-    unit = unit.replace("complexs", "complexes")
-    per = ", ".join(f"{c} {n}" for c, n in s["sites_per_category"].items())
-    text = (
-        f"{s['model'].capitalize()} siting of {cats} ({s['objective']} objective): "
-        f"{s['sites']} {unit}, {s['facilities']} facilities ({per}); "
-        f"{s['newly_complete']:,.0f} more {s['cohort_name']} {what} "
-        f"(share {_share(before)} -> {_share(after)})"
-    )
-    comp = s.get("comparison") or {}
-    single = comp.get("single_category")
-    if single:
-        text += (
-            "; the best single-category runs with the same budget: "
-            f"{_share(single['complete_share_after'])}"
-            f" ({single['newly_complete']:,.0f} newly complete, {single['facilities']} facilities)"
-        )
-    separate = comp.get("joint_separate")
-    if separate:
-        text += (
-            f"; {separate['sites_per_category']} separate sites per category: "
-            f"{_share(separate['complete_share_after'])}"
-        )
-    gap = s["mip_gap"]
-    text += (
-        f" ({s['status']}, gap {'-' if gap is None else f'{gap:.4f}'}, bound from "
-        f"{s['bound_source'] or '-'}, {s['runtime_s']} s; {s['candidates']} candidates)"
-    )
-    return text
-
-
-def _share(value: Any) -> str:
-    return "-" if value is None else f"{float(value):.2%}"
-
-
 @cli.command()
-@_common
-@_options(AuditOptions)
-@_options(DelineateOptions)
-@_options(RunOptions)
+@common
+@command_options(AuditOptions)
+@command_options(DelineateOptions)
+@command_options(RunOptions)
 @click.pass_context
 def delineate(ctx: click.Context, **opts: Any) -> None:
     """Recombine governance units into 5-, 10- or 15-minute life-circle units.
@@ -662,89 +508,6 @@ def _site(result: Any, options: SitingOptions) -> Any:
         min_unit_coverage=options.min_unit_coverage,
         time_limit_s=options.time_limit,
     )
-
-
-def _headline(summary: AuditSummary) -> str:
-    finest = summary.units.levels[-1]
-    walks = sorted({t.profile for t in summary.thresholds.values()})
-    speed = (
-        f"profile {summary.profile.id} ({summary.profile.speed_m_s} m/s)"
-        if len(walks) <= 1
-        else "each category at its cohort's walking profile (" + ", ".join(walks) + ")"
-    )
-    lines = [
-        f"{summary.standard.title} - {speed}",
-        f"residents analysed: {summary.population.total:,.0f} in "
-        f"{summary.units.analysed[finest]} {finest} units"
-        + (" (urban units, urban standard)" if summary.urban_rural is not None else ""),
-    ]
-    completeness = summary.completeness or {}
-    for level, share in summary.complete_by_level.items():
-        if share is None:
-            status = completeness.get(level)
-            missing = ", ".join(status.missing) if status is not None else ""
-            lines.append(f"  complete {level} life circle: not computed (not audited: {missing})")
-        else:
-            lines.append(f"  complete {level} life circle: {share:.1%}")
-    lines.append("  coverage by category (its own cohort | all residents):")
-    for cat, share in sorted(summary.coverage.items(), key=lambda kv: kv[1]):
-        t = summary.thresholds[cat]
-        lines.append(
-            f"    {_category_line(summary, cat, share)} within {t.minutes:g} min ({t.profile})"
-        )
-    for cat, fair in summary.fair_service.items():
-        if fair.supply_unit not in {"facilities"} and fair.unmet > 0.5:
-            lines.append(
-                f"  {cat}: {fair.facilities_in_reach} facilities in reach hold "
-                f"{fair.supply:,.0f} {fair.supply_unit} for {fair.demand:,.0f} residents of "
-                f"its cohort; {fair.unmet:,.0f} have no place within reach"
-                + ("" if fair.capacity_verified else " (capacity defaults unverified)")
-            )
-    crit = summary.critical_facilities[:1]
-    if crit:
-        name = crit[0]["name"] or "unnamed"
-        lines.append(
-            f"  most critical facility: {crit[0]['category']} {name!r} (id "
-            f"{crit[0]['facility_id']}): {crit[0]['sole_dependants']:,.0f} would lose coverage"
-        )
-    return "\n".join([*lines, *_rural_lines(summary)])
-
-
-def _rural_lines(summary: AuditSummary) -> list[str]:
-    """With per-unit rules: the town and village units beside the urban headline."""
-    ur = summary.urban_rural
-    if ur is None:
-        return []
-    rural = ur.get("rural") or {}
-    residents = ur.get("residents") or {}
-    ledger = ur.get("village_ledger") or {}
-    figures = (
-        f"score {rural['score']:.1%}, complete {rural['complete_share']:.1%}; "
-        if rural.get("score") is not None and rural.get("complete_share") is not None
-        else ""
-    )
-    return [
-        f"rural units ({ur.get('rural_standard')}), never averaged with the urban ones above: "
-        f"{residents.get('town', 0) + residents.get('village', 0):,.0f} residents in "
-        f"{(ur.get('units_analysed') or {}).get('rural', 0)} town and village units; "
-        + figures
-        + f"{ledger.get('villages_lacking_any', 0)} of {ledger.get('villages', 0)} villages "
-        "lack a village facility (village_ledger.csv)"
-    ]
-
-
-def _category_line(summary: AuditSummary, cat: str, share: float) -> str:
-    """``kindergarten  11.1% aged 3-5 | 11.0% all`` with a data-gap flag."""
-    fair = summary.fair_service.get(cat)
-    cohort = summary.cohorts.get(fair.cohort) if fair is not None else None
-    mine = (
-        f"{fair.covered_share:6.1%} aged {cohort['ages']:<5} |"
-        if fair is not None and cohort is not None and fair.covered_share is not None
-        else " " * 18 + "|"
-    )
-    data = summary.data_completeness.get(cat)
-    flag = "  [thin data: likely a data gap]" if data is not None and data.thin else ""
-    return f"{cat:<20} {mine} {share:6.1%} all{flag}"
 
 
 @cli.command()
