@@ -112,13 +112,21 @@ def tiny_args(tiny: dict[str, Path], out: Path, *extra: object) -> list[object]:
     ]
 
 
+def _default_ctrl_c() -> None:
+    # a test run started in the background inherits SIGINT ignored (the shell's rule
+    # for background jobs), and Python then leaves it ignored: the child must get
+    # Ctrl-C as a planner's terminal gives it
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def run_cli(args: list[object], **env: str) -> subprocess.Popen:
-    """The CLI in a child process (for signals)."""
+    """The CLI in a child process (for signals), with Ctrl-C at its default."""
     return subprocess.Popen(
         [sys.executable, "-m", "lifecircle", *map(str, args)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env={**os.environ, **env},
+        preexec_fn=_default_ctrl_c,
     )
 
 
