@@ -4,7 +4,8 @@
 keeps every distance its residents can measure bit-identical to the whole graph's:
 
 1. **the edges within reach**: every edge whose straight segment lies within
-   ``radius`` of the partition's area (its units and residents). With ``radius`` =
+   ``radius`` of the partition's area (its units and residents; a buffer drawn a
+   little wider, :func:`reach_zone`, so a few more edges may come along). With ``radius`` =
    halo + snap limit, every edge a resident or a facility within the halo could snap
    to is kept, so snapping on the piece picks the same edge (ties: the smallest
    edge index; the piece keeps the edges in their order);
@@ -128,7 +129,7 @@ def clip_graph(
     """
     n = graph.n_nodes
     tree = edge_tree(graph) if tree is None else tree
-    near = tree.query(area, predicate="dwithin", distance=radius_m)
+    near = tree.query(reach_zone(area, radius_m), predicate="intersects")
     keep = np.zeros(n, bool)
     keep[graph.edge_u[near]] = True
     keep[graph.edge_v[near]] = True
@@ -163,6 +164,19 @@ def clip_graph(
         contract=chains is not None,
     )
     return Clip(piece, nodes, edges, node_map, edge_map, len(faithful))
+
+
+def reach_zone(area: shapely.Geometry, radius_m: float) -> shapely.Geometry:
+    """A polygon holding every point within ``radius_m`` of ``area`` (a little more).
+
+    ``shapely.buffer`` draws the round corners as chords, which cut inside the true
+    buffer; the radius is enlarged so that the chords circumscribe the circle.
+    """
+    quad_segs = 8
+    grown = radius_m / np.cos(np.pi / (4 * quad_segs)) + 1e-6 * max(radius_m, 1.0)
+    zone = shapely.buffer(area, grown, quad_segs=quad_segs)
+    shapely.prepare(zone)
+    return zone
 
 
 def _row_slots(indptr: np.ndarray, rows: np.ndarray) -> np.ndarray:

@@ -84,8 +84,6 @@ class DaskAudit:
             return folder.publish()
 
 
-
-
 def merge(
     opts: AuditOptions, std: Standard, plan: dict[str, Any], parts: list[dict[str, Any]]
 ) -> DaskAudit:

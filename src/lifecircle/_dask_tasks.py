@@ -44,7 +44,14 @@ from ._audit_stages import (
     _place_residents,
     _standard_and_profile,
 )
-from ._dask_clip import ClippedGraph, clip_graph, edge_tree, points_on_piece, remap_snapped
+from ._dask_clip import (
+    ClippedGraph,
+    clip_graph,
+    edge_tree,
+    points_on_piece,
+    reach_zone,
+    remap_snapped,
+)
 from ._dask_io import has_urls, join, localize, read_part, write_part
 from .access import AccessPoints, AuditSnaps, compute_access, search_cutoff_m, snap_audit_inputs
 from .config import Standard
@@ -250,7 +257,7 @@ def _area(p: _Prepared, own: list[str], rows: np.ndarray) -> shapely.Geometry:
     return area
 
 
-def _write_partition(  # noqa: PLR0913, PLR0917 - the plan's pieces for one partition
+def _write_partition(  # noqa: PLR0917 - the plan's pieces for one partition
     p: _Prepared,
     snaps: AuditSnaps,
     trees: dict[str, shapely.STRtree],
@@ -262,6 +269,7 @@ def _write_partition(  # noqa: PLR0913, PLR0917 - the plan's pieces for one part
     """Clip every network to the partition's halo and write its files; its figures."""
     rows = np.flatnonzero(p.pts["unit_id"].astype(str).isin(own).to_numpy())
     area = _area(p, own, rows)
+    shapely.prepare(area)
     arrays: dict[str, np.ndarray] = {}
     chosen = []  # per mode: the whole-city positions of the access points kept
     stats: dict[str, Any] = {"units": len(own), "origins": len(rows)}
@@ -280,9 +288,9 @@ def _write_partition(  # noqa: PLR0913, PLR0917 - the plan's pieces for one part
         _put_snapped(arrays, f"{mode}.points", remap_snapped(s.points.snapped.take(on_piece), clip))
         chosen.append((mode, s.points.facility[on_piece]))
         if mode == "walk":
-            xy = shapely.points(clip.graph.x, clip.graph.y)
-            stats["own_nodes"] = int(shapely.contains_xy(area, clip.graph.x, clip.graph.y).sum())
-            stats["halo_nodes"] = int(shapely.dwithin(area, xy, radius).sum())
+            gx, gy = clip.graph.x, clip.graph.y
+            stats["own_nodes"] = int(shapely.contains_xy(area, gx, gy).sum())
+            stats["halo_nodes"] = int(shapely.contains_xy(reach_zone(area, radius), gx, gy).sum())
             stats["clip_nodes"] = clip.graph.n_nodes
             stats["city_nodes"] = graph.n_nodes
     # the facilities of every kept access point, renumbered 0..k-1 in city order
