@@ -56,7 +56,7 @@ class ClippedGraph(WalkGraph):
     contract: bool = True
 
     @cached_property
-    def chains(self) -> ChainContraction | None:  # type: ignore[override]
+    def chains(self) -> ChainContraction | None:
         """The chain contraction, made whenever the whole graph made one."""
         from ._contraction import contract_chains
 
@@ -98,7 +98,7 @@ def edge_tree(graph: WalkGraph) -> shapely.STRtree:
         ],
         axis=1,
     )
-    return shapely.STRtree(shapely.linestrings(coords))
+    return shapely.STRtree(np.asarray(shapely.linestrings(coords), dtype=object))
 
 
 def clip_graph(

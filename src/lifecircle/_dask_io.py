@@ -20,7 +20,7 @@ import re
 import shutil
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import geopandas as gpd
 import numpy as np
@@ -54,9 +54,10 @@ def as_url(value: Any) -> str | None:
 
 
 def _fs(url: str) -> tuple[Any, str]:
-    from fsspec.core import url_to_fs
+    from fsspec.core import url_to_fs  # type: ignore[import-untyped]
 
-    return url_to_fs(url)  # type: ignore[no-any-return]
+    fs, path = url_to_fs(url)
+    return fs, str(path)
 
 
 def _fetch(url: str, folder: Path, what: str) -> Path:
@@ -135,13 +136,21 @@ def write_part(url: str, arrays: dict[str, np.ndarray], residents: gpd.GeoDataFr
     """
     fs, path = _fs(url)
     buf = io.BytesIO()
-    np.savez(buf, **arrays)
+    cast(Any, np.savez)(buf, **arrays)
     table = io.BytesIO()
     residents.to_parquet(table, index=False)
-    with fs.open(path + ".npz", "wb") as f:
-        f.write(buf.getvalue())
-    with fs.open(path + ".parquet", "wb") as f:
-        f.write(table.getvalue())
+    try:
+        with fs.open(path + ".npz", "wb") as f:
+            f.write(buf.getvalue())
+        with fs.open(path + ".parquet", "wb") as f:
+            f.write(table.getvalue())
+    except OSError as exc:
+        msg = (
+            f"the Dask worker running the plan cannot write the partition file {url!r} "
+            f"({exc}); give a work folder every worker reaches (audit_dask(workdir=...) or "
+            "LIFECIRCLE_DASK_WORKDIR, a shared path or an s3:// URL)"
+        )
+        raise InputFileError(msg) from exc
     return len(buf.getvalue()) + len(table.getvalue())
 
 

@@ -151,6 +151,7 @@ def merge(
             "partitions": len(parts),
             "halo_m": round(plan["halo_m"], 1),
             "plan_peak_rss_mb": plan["plan_peak_rss_mb"],
+            "plan_cpu_s": plan["plan_cpu_s"],
             "per_partition": [p["stats"] for p in parts],
             "not_available": list(NOT_AVAILABLE),
         },

@@ -195,6 +195,7 @@ def default_level(hierarchy: UnitHierarchy) -> str:
 
 def plan_task(opts: AuditOptions, level: str | None, workdir: str) -> dict[str, Any]:
     """On a worker: prepare the inputs, write every partition's files, return the plan."""
+    cpu_start = time.process_time()
     with tempfile.TemporaryDirectory(prefix="lifecircle-inputs-") as tmp:
         local = localize(opts, Path(tmp)) if has_urls(opts) else opts
         p = _prepare(local)
@@ -240,15 +241,16 @@ def plan_task(opts: AuditOptions, level: str | None, workdir: str) -> dict[str, 
         "halo_m": radius,
         "timings": {k: round(v, 3) for k, v in p.timings.items()},
         "plan_peak_rss_mb": _maxrss_mb(),
+        "plan_cpu_s": round(time.process_time() - cpu_start, 3),
     }
 
 
-def _area(p: _Prepared, own: list[str], rows: np.ndarray) -> shapely.Geometry:
+def _area(p: _Prepared, own: list[str], rows: np.ndarray) -> Any:
     """The partition's units and residents, in the graph's CRS."""
     crs = p.graph.crs
     finest = p.hierarchy.units[p.hierarchy.finest]
     own_units = finest[finest["unit_id"].astype(str).isin(own)].to_crs(crs)
-    area = shapely.union_all(own_units.geometry.to_numpy())
+    area: Any = shapely.union_all(own_units.geometry.to_numpy())
     pts = p.pts.geometry.iloc[rows].to_crs(crs)
     x, y = pts.x.to_numpy(), pts.y.to_numpy()
     stray = ~shapely.contains_xy(area, x, y)  # residents outside their unit's outline
@@ -323,9 +325,16 @@ def _put_graph(arrays: dict[str, np.ndarray], prefix: str, graph: ClippedGraph) 
 
 
 def _get_graph(arrays: dict[str, np.ndarray], prefix: str) -> ClippedGraph:
-    values = {name: arrays[f"{prefix}.graph.{name}"] for name in _GRAPH_FIELDS}
+    def get(name: str) -> np.ndarray:
+        return arrays[f"{prefix}.graph.{name}"]
+
     return ClippedGraph(
-        **values,
+        node_ids=get("node_ids"),
+        x=get("x"),
+        y=get("y"),
+        edge_u=get("edge_u"),
+        edge_v=get("edge_v"),
+        edge_length=get("edge_length"),
         crs=pyproj.CRS.from_json(str(arrays[f"{prefix}.graph.crs"])),
         edge_class=arrays[f"{prefix}.graph.edge_class"].astype(object),
         mode=prefix,
@@ -390,7 +399,7 @@ def partition_task(
     opts: AuditOptions, part: dict[str, Any], hierarchy: UnitHierarchy, audited: list[str]
 ) -> dict[str, Any]:
     """On a worker: read one partition's files, search its piece, return its access rows."""
-    t_start = time.perf_counter()
+    t_start, cpu_start = time.perf_counter(), time.process_time()
     with _PeakRss() as rss:
         arrays, pts = read_part(part["url"])
         pts.index = pd.Index(arrays["origin_row"])
@@ -441,6 +450,7 @@ def partition_task(
             **part["stats"],
             "read_s": round(t_read - t_start, 3),
             "access_s": round(time.perf_counter() - t_read, 3),
+            "cpu_s": round(time.process_time() - cpu_start, 3),
             "rss_start_mb": round(rss.start_mb, 1),
             "rss_peak_mb": round(rss.peak_mb, 1),
             "worker_peak_rss_mb": _maxrss_mb(),
