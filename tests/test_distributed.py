@@ -197,6 +197,29 @@ def test_small_halo_partitions_search_their_own_piece(city: dict[str, Path], cli
     assert sum(s["origins"] for s in stats) == len(single.access)
 
 
+def test_cycling_levels_search_their_own_pieces(
+    city: dict[str, Path], client, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """A standard whose levels count cycling: the bicycle network is clipped too."""
+    rng = np.random.default_rng(5)
+    cats = ["village_clinic", "village_shop", "town_school", "town_health_center"]
+    lines = ["lon,lat,category,name"]
+    for i in range(40):
+        lon = LON0 + rng.uniform(0, 0.029)
+        lat = LAT0 + rng.uniform(0, 0.029)
+        lines.append(f"{lon:.7f},{lat:.7f},{cats[i % len(cats)]},r{i}")
+    fac = tmp_path / "rural.csv"
+    fac.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    opts = _options(city).replace(
+        facilities=(fac,), standard="shanghai-rural-2021", max_snap_m=60.0
+    )
+    single = lifecircle.audit(options=opts)
+    std = lifecircle.config.load_standard("shanghai-rural-2021")
+    assert "bicycle" in std.modes_of(single.summary.to_json()["categories_audited"], None)
+    dask = dist.audit_dask(opts, client=client)
+    assert_same(single, dask)
+
+
 def _street_with_spurs() -> lifecircle.network.WalkGraph:
     """A straight street along x (10 m steps, 0..3000 m) with 50 m spurs every 100 m to 700 m.
 
