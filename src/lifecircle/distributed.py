@@ -164,6 +164,22 @@ def _client(spec: str) -> tuple[Any, Any]:
         raise DaskOptionError(msg) from exc
 
 
+def _gather_as_completed(futures: list[Any]) -> list[Any]:
+    """The futures' results in their order, each released from its worker once fetched.
+
+    A worker then holds only the partitions it is working on, not every result it made.
+    """
+    dd = require_dask()
+    order = {future.key: i for i, future in enumerate(futures)}
+    results: list[Any] = [None] * len(futures)
+    pending = dd.as_completed(futures)
+    futures.clear()
+    for future in pending:
+        results[order[future.key]] = future.result()
+        future.release()
+    return results
+
+
 def audit_dask(
     options: AuditOptions | None = None,
     *,
@@ -226,7 +242,7 @@ def audit_dask(
             client.submit(partition_task, opts, part, hierarchy, plan["audited"], pure=False)
             for part in plan["partitions"]
         ]
-        parts = client.gather(futures)
+        parts = _gather_as_completed(futures)
     finally:
         remove_workdir(run_dir)
         if own_client:
