@@ -215,10 +215,16 @@ def plan_task(opts: AuditOptions, level: str | None, workdir: str) -> dict[str, 
     t0 = time.perf_counter()
     graphs = {"walk": p.graph, **p.mode_graphs}
     trees = {mode: edge_tree(g) for mode, g in graphs.items()}
+    # each resident's partition, once (not a pass over every resident per partition)
+    part_of_unit = {unit: i for i, own in enumerate(parts.values()) for unit in own}
+    part_of = p.pts["unit_id"].astype(str).map(part_of_unit).fillna(-1).to_numpy(np.int64)
+    order = np.argsort(part_of, kind="stable")
+    bounds = np.searchsorted(part_of[order], np.arange(len(parts) + 1))
     files = []
     for i, (key, own) in enumerate(parts.items()):
         url = join(workdir, f"part-{i:05d}")
-        stats = _write_partition(p, snaps, trees, own, radius, opts, url)
+        rows = order[bounds[i] : bounds[i + 1]]
+        stats = _write_partition(p, snaps, trees, own, rows, radius, opts, url)
         files.append({"key": key, "units": own, "url": url, "stats": {"partition": key, **stats}})
     p.timings["write_partitions"] = time.perf_counter() - t0
     fac = p.fac.copy()
@@ -264,12 +270,15 @@ def _write_partition(  # noqa: PLR0917 - the plan's pieces for one partition
     snaps: AuditSnaps,
     trees: dict[str, shapely.STRtree],
     own: list[str],
+    rows: np.ndarray,
     radius: float,
     opts: AuditOptions,
     url: str,
 ) -> dict[str, Any]:
-    """Clip every network to the partition's halo and write its files; its figures."""
-    rows = np.flatnonzero(p.pts["unit_id"].astype(str).isin(own).to_numpy())
+    """Clip every network to the partition's halo and write its files; its figures.
+
+    ``rows``: the positions of the partition's residents in ``p.pts`` (ascending).
+    """
     area = _area(p, own, rows)
     shapely.prepare(area)
     arrays: dict[str, np.ndarray] = {}
@@ -279,7 +288,11 @@ def _write_partition(  # noqa: PLR0917 - the plan's pieces for one partition
     for mode, graph in [("walk", p.graph), *p.mode_graphs.items()]:
         s = mode_snaps[mode]
         clip = clip_graph(graph, area, radius + opts.max_snap_m, tree=trees[mode])
-        origins = remap_snapped(s.origins.take(rows), clip)
+        own_snaps = s.origins.take(rows)
+        if mode == "walk":  # the resident's node and edge as numbered in the whole graph
+            arrays["origin_node"] = own_snaps.node
+            arrays["origin_edge"] = own_snaps.edge
+        origins = remap_snapped(own_snaps, clip)
         lost = origins.reachable & ((origins.node_u < 0) | (origins.node_v < 0))
         if lost.any():  # pragma: no cover - the clip keeps every edge within the snap limit
             msg = f"partition clip lost {int(lost.sum())} residents' edges (a bug)"
@@ -303,8 +316,6 @@ def _write_partition(  # noqa: PLR0917 - the plan's pieces for one partition
     arrays["modes"] = np.array(["walk", *p.mode_graphs], dtype=str)
     arrays["own_units"] = np.array(own, dtype=str)
     arrays["origin_row"] = p.pts.index.to_numpy()[rows]
-    arrays["origin_node"] = snaps.origins.node[rows]
-    arrays["origin_edge"] = snaps.origins.edge[rows]
     stats["facilities"] = len(used)
     own_nodes = stats["own_nodes"]
     stats["halo_overhead"] = round(stats["halo_nodes"] / own_nodes, 3) if own_nodes else None
