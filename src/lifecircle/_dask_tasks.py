@@ -256,7 +256,9 @@ def _area(p: _Prepared, own: list[str], rows: np.ndarray) -> Any:
     crs = p.graph.crs
     finest = p.hierarchy.units[p.hierarchy.finest]
     own_units = finest[finest["unit_id"].astype(str).isin(own)].to_crs(crs)
-    area: Any = shapely.union_all(own_units.geometry.to_numpy())
+    # made valid first: a self-crossing outline must not stop the union (the piece only
+    # needs to hold the residents' surroundings; the residents themselves are added below)
+    area: Any = shapely.union_all(shapely.make_valid(own_units.geometry.to_numpy()))
     pts = p.pts.geometry.iloc[rows].to_crs(crs)
     x, y = pts.x.to_numpy(), pts.y.to_numpy()
     stray = ~shapely.contains_xy(area, x, y)  # residents outside their unit's outline
