@@ -54,7 +54,11 @@ def as_url(value: Any) -> str | None:
 
 
 def _fs(url: str) -> tuple[Any, str]:
-    from fsspec.core import url_to_fs  # type: ignore[import-untyped]
+    try:
+        from fsspec.core import url_to_fs  # type: ignore[import-untyped]
+    except ImportError as exc:  # pragma: no cover - dask depends on fsspec
+        msg = f"{url}: reading URLs needs fsspec (`pip install fsspec`), or give a local path"
+        raise InputFileError(msg) from exc
 
     fs, path = url_to_fs(url)
     return fs, str(path)
