@@ -2,8 +2,12 @@
 
 Every column the Dask run writes is compared exactly with the single-machine run
 (access rows sorted by origin id, byte-identical ``access.parquet``, coverage per unit
-at every level, gaps, city-wide coverage), on a generated street grid and on the
-bundled sample, with ``LocalCluster(n_workers=2, processes=True)``.
+at every level, gaps, city-wide coverage), on a generated city (a street grid whose
+blocks have curved sides, so the search contracts chains) and on the bundled sample,
+with ``LocalCluster(n_workers=2, processes=True)``. Each partition searches only its own
+piece of the network (``lifecircle._dask_clip``): the tests check the pieces are smaller
+than the city, keep every snap, and give the same floats, also for a resident at the
+edge of a partition with facilities just inside and just outside the search reach.
 """
 
 from __future__ import annotations
@@ -20,10 +24,15 @@ import shapely
 from click.testing import CliRunner
 
 import lifecircle
+from lifecircle import _dask_io as dio
 from lifecircle import distributed as dist
+from lifecircle._dask_clip import clip_graph, points_on_piece, remap_snapped
+from lifecircle.access import AccessPoints, access_distance
+from lifecircle.network import graph_from_edges
 from lifecircle.options import AuditOptions
+from lifecircle.snap import snap_points
 
-from .conftest import LAT0, LON0, osm_grid
+from .conftest import LAT0, LON0, osm_xml
 
 pytest.importorskip("dask.distributed", reason="dask[distributed] is not installed")
 
@@ -45,7 +54,7 @@ def city(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A 30 x 30 street grid (about 3 x 3 km), 2 districts x 3 streets, facilities, people."""
     root = tmp_path_factory.mktemp("dask-city")
     n, step = 30, 0.001
-    (root / "grid.osm").write_text(osm_grid(n, step), encoding="utf-8")
+    (root / "grid.osm").write_text(_curved_grid(n, step), encoding="utf-8")
     rows = []
     for d in range(2):
         for s in range(3):
@@ -84,6 +93,38 @@ def city(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "units": root / "units.geojson",
         "population": root / "population.geojson",
     }
+
+
+def _curved_grid(n: int, step: float, sub: int = 2) -> str:
+    """An ``n x n`` street grid whose block sides bend through ``sub`` jittered vertices.
+
+    Most nodes have two neighbours, so the access search contracts chains (as on OSM
+    data), which a plain grid never does.
+    """
+    rng = np.random.default_rng(3)
+    nodes: dict[int, tuple[float, float]] = {}
+    for r in range(n):
+        for c in range(n):
+            nodes[1 + r * n + c] = (LON0 + c * step, LAT0 + r * step)
+    next_id = n * n + 1
+    ways = []
+    for horizontal in (True, False):
+        for i in range(n):
+            refs = []
+            for j in range(n):
+                r, c = (i, j) if horizontal else (j, i)
+                refs.append(1 + r * n + c)
+                if j == n - 1:
+                    break
+                for k in range(1, sub + 1):
+                    t = (j + k / (sub + 1)) * step
+                    wobble = rng.uniform(-0.12, 0.12) * step
+                    lon, lat = (t, i * step + wobble) if horizontal else (i * step + wobble, t)
+                    nodes[next_id] = (LON0 + lon, LAT0 + lat)
+                    refs.append(next_id)
+                    next_id += 1
+            ways.append((10**6 + len(ways), refs, {"highway": "residential"}))
+    return osm_xml(nodes, ways)
 
 
 def _options(city: dict[str, Path]) -> AuditOptions:
@@ -136,22 +177,217 @@ def test_generated_city_equals_single_machine(city: dict[str, Path], client) -> 
     assert dask.summary["distributed"]["partitions"] == 6
     assert len(dask.access) == len(single.access) > 100
     assert_same(single, dask)
+    stats = dask.summary["distributed"]["per_partition"]
+    assert all(s["clip_nodes"] >= s["halo_nodes"] >= s["own_nodes"] > 0 for s in stats)
     # partitions by district: the same figures
     by_district = dist.audit_dask(opts, client=client, level=top)
     assert by_district.summary["distributed"]["partitions"] == 2
     assert_same(single, by_district)
 
 
-def test_halo_sources_equal_up_to_rounding(city: dict[str, Path], client) -> None:  # type: ignore[no-untyped-def]
-    """Searching from the halo's facilities only: the same distances up to float rounding."""
+def test_small_halo_partitions_search_their_own_piece(city: dict[str, Path], client) -> None:  # type: ignore[no-untyped-def]
+    """A short reach: each partition holds a fraction of the city, and the same floats."""
+    opts = _options(city).replace(max_snap_m=40.0, categories=("kindergarten", "bus_stop"))
+    single = lifecircle.audit(options=opts)
+    assert single.graph.chains is not None  # the search contracts chains, as on OSM data
+    dask = dist.audit_dask(opts, client=client)
+    assert_same(single, dask)
+    stats = dask.summary["distributed"]["per_partition"]
+    assert all(s["clip_nodes"] < 0.8 * s["city_nodes"] for s in stats), stats
+    assert sum(s["origins"] for s in stats) == len(single.access)
+
+
+def test_cycling_levels_search_their_own_pieces(
+    city: dict[str, Path], client, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """A standard whose levels count cycling: the bicycle network is clipped too."""
+    rng = np.random.default_rng(5)
+    cats = ["village_clinic", "village_shop", "town_school", "town_health_center"]
+    lines = ["lon,lat,category,name"]
+    for i in range(40):
+        lon = LON0 + rng.uniform(0, 0.029)
+        lat = LAT0 + rng.uniform(0, 0.029)
+        lines.append(f"{lon:.7f},{lat:.7f},{cats[i % len(cats)]},r{i}")
+    fac = tmp_path / "rural.csv"
+    fac.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    opts = _options(city).replace(
+        facilities=(fac,), standard="shanghai-rural-2021", max_snap_m=60.0
+    )
+    single = lifecircle.audit(options=opts)
+    std = lifecircle.config.load_standard("shanghai-rural-2021")
+    assert "bicycle" in std.modes_of(single.summary.to_json()["categories_audited"], None)
+    dask = dist.audit_dask(opts, client=client)
+    assert_same(single, dask)
+
+
+def _street_with_spurs() -> lifecircle.network.WalkGraph:
+    """A straight street along x (10 m steps, 0..3000 m) with 50 m spurs every 100 m to 700 m.
+
+    Beyond 700 m the street is one chain of degree-2 nodes to its end at 3000 m.
+    """
+    xs = np.arange(0.0, 3001.0, 10.0)
+    n = len(xs)
+    spur_at = np.arange(100.0, 701.0, 100.0)
+    x = np.concatenate([xs, spur_at])
+    y = np.concatenate([np.zeros(n), np.full(len(spur_at), 50.0)])
+    u = np.concatenate([np.arange(n - 1), np.searchsorted(xs, spur_at)])
+    v = np.concatenate([np.arange(1, n), n + np.arange(len(spur_at))])
+    return graph_from_edges(np.arange(len(x)), x, y, u, v, crs="EPSG:32651")
+
+
+def test_clip_keeps_snaps_and_distances_at_the_halo_edge() -> None:
+    """A resident at a partition's edge reaches the same facilities on its piece.
+
+    Cut-off 1000 m, snap limit 20 m: halo = 1000 + 2 x 20 + 1 = 1041 m from the area,
+    piece = edges within 1061 m, plus whole chains. The resident stands 3 m off the
+    street's start; facility A 2 m off the street at 994.5 m along (walk 3 + 994.5 + 2
+    = 999.5 m: reached), B at 995.5 m (1000.5 m: not reached), C on the street just
+    inside the halo (1040.5 m) and D far outside it (2500 m).
+    """
+    graph = _street_with_spurs()
+    assert graph.chains is not None
+    cutoff, snap = 1000.0, 20.0
+    halo = cutoff + 2 * snap + 1.0
+    area = shapely.box(-50.0, 0.0, 0.0, 10.0)
+    clip = clip_graph(graph, area, halo + snap)
+    piece = clip.graph
+    # the chain beyond the last spur reaches 3000 m: it is kept whole
+    assert piece.x.max() == 3000.0
+    assert piece.n_nodes == graph.n_nodes  # here the chain is the rest of the street
+    small = clip_graph(graph, shapely.box(2900.0, 0.0, 3000.0, 10.0), 100.0)
+    # the chain's far end at 700 m and its neighbours, not a cut at 2800 m
+    assert small.graph.x.min() == 690.0
+    assert small.graph.n_nodes == len(np.arange(690.0, 3001.0, 10.0)) + 1  # + the spur
+    # snaps: the same edge on the piece as on the whole graph (ties: smallest index)
+    fx = np.array([994.5, 995.5, 1040.5, 2500.0])
+    fy = np.array([-2.0, -2.0, 0.0, 0.0])
+    res = snap_points(graph, np.array([0.0]), np.array([3.0]), max_snap_m=snap)
+    fac = snap_points(graph, fx, fy, max_snap_m=snap)
+    res_piece = snap_points(piece, np.array([0.0]), np.array([3.0]), max_snap_m=snap)
+    fac_piece = snap_points(piece, fx, fy, max_snap_m=snap)
+    np.testing.assert_array_equal(clip.edges[res_piece.edge], res.edge)
+    np.testing.assert_array_equal(clip.edges[fac_piece.edge], fac.edge)
+    # distances, one facility at a time: by hand, and the same floats on the piece
+    points = AccessPoints(facility=np.arange(4), snapped=fac)
+    on = points_on_piece(points, clip)
+    assert on.all()
+    expected = [999.5, np.nan, np.nan, np.nan]
+    for i, want in enumerate(expected):
+        full = access_distance(graph, res, fac.take([i]), cutoff_m=cutoff)
+        mine = access_distance(
+            piece, remap_snapped(res, clip), remap_snapped(fac.take([i]), clip), cutoff_m=cutoff
+        )
+        np.testing.assert_array_equal(mine, full)
+        np.testing.assert_allclose(full, [want], rtol=0, atol=1e-9)
+    # a facility by the street's start enters the network off the small piece
+    near_start = snap_points(graph, np.array([300.0]), np.array([-2.0]), max_snap_m=snap)
+    assert not points_on_piece(AccessPoints(np.arange(1), near_start), small).any()
+
+
+def test_clip_gives_bit_identical_distances_on_a_random_network() -> None:
+    """Random chains and lengths: every resident's distance is the same float on its piece."""
+    rng = np.random.default_rng(11)
+    n, sub, step = 25, 3, 100.0
+    jx = rng.uniform(-20, 20, (n, n))
+    jy = rng.uniform(-20, 20, (n, n))
+    x = list((np.arange(n)[None, :] * step + jx).ravel())
+    y = list((np.arange(n)[:, None] * step + jy).ravel())
+    u: list[int] = []
+    v: list[int] = []
+    for r in range(n):
+        for c in range(n):
+            for dr, dc in ((0, 1), (1, 0)):
+                if r + dr >= n or c + dc >= n or rng.random() < 0.1:
+                    continue
+                a, b = r * n + c, (r + dr) * n + c + dc
+                prev = a
+                for k in range(1, sub + 1):
+                    t = k / (sub + 1)
+                    x.append(x[a] + t * (x[b] - x[a]) + rng.uniform(-8, 8))
+                    y.append(y[a] + t * (y[b] - y[a]) + rng.uniform(-8, 8))
+                    u.append(prev)
+                    v.append(len(x) - 1)
+                    prev = len(x) - 1
+                u.append(prev)
+                v.append(b)
+    graph = graph_from_edges(
+        np.arange(len(x)), np.array(x), np.array(y), np.array(u), np.array(v), crs="EPSG:32651"
+    )
+    assert graph.chains is not None
+    cutoff, snap = 600.0, 30.0
+    halo = cutoff + 2 * snap + 1.0
+    area = shapely.box(900.0, 900.0, 1300.0, 1200.0)
+    clip = clip_graph(graph, area, halo + snap)
+    assert clip.graph.n_nodes < 0.7 * graph.n_nodes
+    rx, ry = rng.uniform(900, 1300, 300), rng.uniform(900, 1200, 300)
+    res = snap_points(graph, rx, ry, max_snap_m=snap)
+    fx, fy = rng.uniform(-100, 2500, 400), rng.uniform(-100, 2500, 400)
+    fac = snap_points(graph, fx, fy, max_snap_m=snap)
+    ok = np.flatnonzero(fac.reachable)
+    points = AccessPoints(facility=ok, snapped=fac.take(ok))
+    on = points_on_piece(points, clip)
+    assert 0 < on.sum() < len(on)
+    full = access_distance(graph, res, points.snapped, cutoff_m=cutoff)
+    mine = access_distance(
+        clip.graph,
+        remap_snapped(res, clip),
+        remap_snapped(points.snapped.take(on), clip),
+        cutoff_m=cutoff,
+    )
+    assert np.isfinite(full).sum() > 100
+    np.testing.assert_array_equal(mine, full)
+    # the piece snaps every resident and every facility within the halo to the same edge
+    inside = shapely.dwithin(area, shapely.points(fx, fy), halo)
+    np.testing.assert_array_equal(
+        clip.edges[snap_points(clip.graph, fx[inside], fy[inside], max_snap_m=snap).edge],
+        fac.edge[inside],
+    )
+    np.testing.assert_array_equal(
+        clip.edges[snap_points(clip.graph, rx, ry, max_snap_m=snap).edge], res.edge
+    )
+
+
+def test_inputs_and_work_folder_as_urls(city: dict[str, Path], client, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """file:// URLs for every input and the work folder: read through fsspec, same figures."""
     opts = _options(city)
     single = lifecircle.audit(options=opts)
-    dask = dist.audit_dask(opts, client=client, halo_sources=True)
-    ref = single.access.sort_values("origin_id").reset_index(drop=True)
-    for col in [c for c in dask.access.columns if c.startswith("dist_")]:
-        np.testing.assert_allclose(dask.access[col], ref[col], rtol=1e-12, atol=1e-9)
-    stats = dask.summary["distributed"]["per_partition"]
-    assert all(s["halo_nodes"] >= s["own_nodes"] > 0 for s in stats)
+    urls = {k: "file://" + str(p) for k, p in city.items()}
+    by_url = AuditOptions(
+        network=urls["network"],
+        facilities=(urls["facilities"],),
+        units=urls["units"],
+        population=urls["population"],
+        osm_pois=False,
+        keep_edge_units=True,
+    )
+    work = tmp_path / "work"
+    work.mkdir()
+    dask = dist.audit_dask(by_url, client=client, workdir="file://" + str(work))
+    assert_same(single, dask)
+    assert list(work.iterdir()) == []  # the run's partition files are removed
+
+
+def test_url_spelling_and_memory_copies(tmp_path: Path) -> None:
+    pytest.importorskip("fsspec")
+    assert dio.as_url(Path("s3://bucket/city.osm.pbf")) == "s3://bucket/city.osm.pbf"
+    assert dio.as_url("file:///data/city.osm") == "file:///data/city.osm"
+    assert dio.as_url(Path("file:///data/city.osm")) == "file:///data/city.osm"
+    assert dio.as_url("C:/data/city.osm") is None  # a drive letter, not a scheme
+    assert dio.as_url("/data/city.osm") is None
+    import fsspec
+
+    with fsspec.open("memory://lc-test/units.shp", "wb") as f:
+        f.write(b"shp")
+    with fsspec.open("memory://lc-test/units.dbf", "wb") as f:
+        f.write(b"dbf")
+    opts = AuditOptions(network="memory://lc-test/units.shp")
+    local = dio.localize(opts, tmp_path)
+    assert Path(local.network).read_bytes() == b"shp"
+    assert (Path(local.network).parent / "units.dbf").read_bytes() == b"dbf"
+    with pytest.raises(lifecircle.errors.LifecircleError, match="cannot read"):
+        dio.localize(AuditOptions(network="memory://lc-test/missing.osm"), tmp_path)
+    with pytest.raises(lifecircle.errors.LifecircleError, match="work folder is not shared"):
+        dio.read_part("memory://lc-test/no-such-part")
 
 
 def test_halo_covers_the_search_reach(gb_standard: lifecircle.Standard) -> None:
