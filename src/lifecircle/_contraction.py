@@ -402,7 +402,8 @@ def segment_argmin_prefix(values: np.ndarray, segment: np.ndarray) -> np.ndarray
     -------
     numpy.ndarray
         For every ``i``: the index ``j`` of a smallest ``values[j]`` with
-        ``segment[j] == segment[i]`` and ``j <= i`` (among equal values, any one).
+        ``segment[j] == segment[i]`` and ``j <= i`` (among equal values, the first, so
+        that the answer within a segment does not depend on the other segments).
 
     Notes
     -----
@@ -419,7 +420,7 @@ def segment_argmin_prefix(values: np.ndarray, segment: np.ndarray) -> np.ndarray
     m = len(values)
     if m == 0:
         return np.empty(0, np.int64)
-    by_value = np.argsort(values)  # ties: any smallest index is right; ranks stay unique
+    by_value = np.argsort(values, kind="stable")  # ties: the smallest index first
     rank = np.empty(m, np.int64)
     rank[by_value] = np.arange(m)
     shift = np.asarray(segment, np.int64) * m
