@@ -429,15 +429,24 @@ def test_cli_dask_bad_level_and_spec(city: dict[str, Path], tmp_path: Path) -> N
 
 
 @pytest.mark.slow
-def test_cli_dask_on_the_sample_equals_single_machine(tmp_path: Path, sample_result) -> None:  # type: ignore[no-untyped-def]
+def test_cli_dask_on_the_sample_equals_single_machine(  # type: ignore[no-untyped-def]
+    tmp_path: Path, sample_result, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """``lifecircle audit --dask local:2`` on the bundled sample: the same outputs."""
     from lifecircle.cli import cli
 
-    out = tmp_path / "out"
-    res = CliRunner().invoke(cli, ["audit", "--dask", "local:2", "--out", str(out), "-q"])
+    out, work = tmp_path / "out", tmp_path / "work"
+    work.mkdir()
+    made: list[str] = []
+    make = dist.make_workdir
+    monkeypatch.setattr(dist, "make_workdir", lambda base: made.append(make(base)) or made[-1])
+    args = ["audit", "--dask", "local:2", "--dask-workdir", str(work), "--out", str(out), "-q"]
+    res = CliRunner().invoke(cli, args)
     assert res.exit_code == 0, res.output
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     assert summary["distributed"]["partitions"] == 16
+    assert made and made[0].startswith(str(work))  # the pieces went to --dask-workdir
+    assert list(work.iterdir()) == []  # and were removed after the run
     access = gpd.read_parquet(out / "access.parquet")
     ref = sample_result.access.sort_values("origin_id").reset_index(drop=True)[list(access.columns)]
     pd.testing.assert_frame_equal(

@@ -243,7 +243,12 @@ def _run_dask(settings: _Settings) -> None:
         msg = "--place is not available with --dask; download first, then give --network"
         raise DaskOptionError(msg)
     assert settings.run.dask is not None
-    result = audit_dask(settings.audit, dask=settings.run.dask, level=settings.run.dask_level)
+    result = audit_dask(
+        settings.audit,
+        dask=settings.run.dask,
+        level=settings.run.dask_level,
+        workdir=settings.run.dask_workdir,
+    )
     written = result.write(settings.run.out)
     _report_warnings(result.summary["warnings"])
     if settings.verbosity >= 0:

@@ -436,6 +436,14 @@ class RunOptions:
         "below the top).",
         study=False,
     )
+    dask_workdir: str | None = _opt(
+        None,
+        "text",
+        "Folder or fsspec URL every --dask worker reaches, where the plan writes each "
+        "partition's piece of the network (default: $LIFECIRCLE_DASK_WORKDIR, else the "
+        "driver's temporary folder, enough for local:N).",
+        study=False,
+    )
 
     def __post_init__(self) -> None:
         _check_values(self, "run options")
