@@ -7,9 +7,10 @@ stays small. Simplification and aggregation happen in the walk graph's metric CR
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import geopandas as gpd
 import numpy as np
-import pandas as pd
 import pyproj
 import shapely
 
@@ -17,7 +18,9 @@ from ..access import node_distances_from
 from ..io.coords import to_gcj02
 from ..network import WalkGraph
 
-#: Decimal places kept in map coordinates: 1e-6 degree is about 0.1 m.
+#: Decimal places kept in map coordinates: 1e-6 degree is about 0.1 m (lines and
+#: polygons are then written in steps of 1e-5 degree, about 1 m: see
+#: :data:`lifecircle.render._features.DELTA_SCALE`).
 COORD_DECIMALS = 6
 
 
@@ -60,43 +63,85 @@ def as_points(frame: gpd.GeoDataFrame, crs: pyproj.CRS) -> gpd.GeoDataFrame:
     return metric
 
 
-def aggregate_to_cells(
-    points: gpd.GeoDataFrame, weights: np.ndarray, crs: pyproj.CRS, cell_m: float
-) -> gpd.GeoDataFrame:
-    """Sum ``weights`` of points over square cells of ``cell_m`` metres.
+@dataclass(frozen=True)
+class CellGrid:
+    """Origins assigned once to square cells: the grid of the uncovered-resident circles.
 
-    Parameters
+    Built once per map (:meth:`of`): the origins are projected once and each is given
+    the index of its cell, so a theme's residents per cell are one ``np.bincount``
+    (:meth:`weights`), whatever the number of themes.
+
+    Attributes
     ----------
-    points
-        Point geometries (e.g. origins), any CRS.
-    weights
-        One weight per point (e.g. residents not covered); zero weights are dropped.
+    cell
+        Per origin (in the order of the points given), the index of its cell.
+    centres
+        One point per cell (in ``crs``), at the population-weighted centre of the
+        cell's origins (their plain centre when nobody lives there); cells are
+        ordered by their column, then row, on the grid.
     crs
-        Metric CRS of the grid.
-    cell_m
-        Cell size in metres.
-
-    Returns
-    -------
-    geopandas.GeoDataFrame
-        One point per non-empty cell, at the weighted centre of its points,
-        with the summed ``weight``; in ``crs``.
+        The metric CRS of the grid.
     """
-    metric = points.geometry.to_crs(crs)
-    x, y = metric.x.to_numpy(), metric.y.to_numpy()
-    keep = np.asarray(weights, float) > 0
-    frame = pd.DataFrame(
-        {
-            "ix": np.floor(x[keep] / cell_m),
-            "iy": np.floor(y[keep] / cell_m),
-            "w": np.asarray(weights, float)[keep],
-        }
-    )
-    frame["wx"] = x[keep] * frame["w"]
-    frame["wy"] = y[keep] * frame["w"]
-    cells = frame.groupby(["ix", "iy"], sort=True)[["w", "wx", "wy"]].sum()
-    centres = shapely.points(cells["wx"] / cells["w"], cells["wy"] / cells["w"])
-    return gpd.GeoDataFrame({"weight": cells["w"].to_numpy()}, geometry=centres, crs=crs)
+
+    cell: np.ndarray
+    centres: gpd.GeoDataFrame
+    crs: pyproj.CRS
+
+    @classmethod
+    def of(
+        cls, points: gpd.GeoDataFrame, population: np.ndarray, crs: pyproj.CRS, cell_m: float
+    ) -> CellGrid:
+        """Assign ``points`` (e.g. the origins, any CRS) to cells of ``cell_m`` metres.
+
+        Parameters
+        ----------
+        points
+            Point geometries, any CRS.
+        population
+            One weight per point, used to place each cell's circle.
+        crs
+            Metric CRS of the grid.
+        cell_m
+            Cell size in metres.
+        """
+        metric = points.geometry.to_crs(crs)
+        x, y = metric.x.to_numpy(float), metric.y.to_numpy(float)
+        ix = np.floor(x / cell_m).astype(np.int64)
+        iy = np.floor(y / cell_m).astype(np.int64)
+        if len(ix):
+            key = (ix - ix.min()) * (int(iy.max() - iy.min()) + 1) + (iy - iy.min())
+        else:
+            key = np.zeros(0, np.int64)
+        _, cell = np.unique(key, return_inverse=True)
+        cell = cell.reshape(-1).astype(np.int64)
+        n = int(cell.max()) + 1 if len(cell) else 0
+        w = np.nan_to_num(np.asarray(population, float), nan=0.0)
+        total = np.bincount(cell, weights=w, minlength=n)
+        plain = np.bincount(cell, minlength=n).astype(float)
+        weighted = total > 0
+        cx = np.where(
+            weighted,
+            np.bincount(cell, weights=w * x, minlength=n) / np.where(weighted, total, 1.0),
+            np.bincount(cell, weights=x, minlength=n) / np.maximum(plain, 1.0),
+        )
+        cy = np.where(
+            weighted,
+            np.bincount(cell, weights=w * y, minlength=n) / np.where(weighted, total, 1.0),
+            np.bincount(cell, weights=y, minlength=n) / np.maximum(plain, 1.0),
+        )
+        centres = gpd.GeoDataFrame(geometry=shapely.points(cx, cy), crs=crs)
+        return cls(cell=cell, centres=centres, crs=crs)
+
+    def __len__(self) -> int:
+        return len(self.centres)
+
+    def weights(self, weights: np.ndarray) -> np.ndarray:
+        """The sum of ``weights`` (one per origin) in each cell (NaN counts as 0)."""
+        w = np.nan_to_num(np.asarray(weights, float), nan=0.0)
+        if len(w) != len(self.cell):
+            msg = f"{len(w)} weights for a grid of {len(self.cell)} points"
+            raise ValueError(msg)
+        return np.bincount(self.cell, weights=w, minlength=len(self))
 
 
 def catchment(
@@ -148,26 +193,39 @@ def catchment(
     if not edges.any():
         return empty
     u, v = graph.edge_u[edges], graph.edge_v[edges]
-    lines = shapely.linestrings(
-        np.stack(
-            [np.column_stack([graph.x[u], graph.y[u]]), np.column_stack([graph.x[v], graph.y[v]])],
-            axis=1,
-        )
-    )
-    xy = shapely.get_coordinates(shapely.segmentize(lines, cell_m / 2.0))
-    ij = np.floor(xy / cell_m).astype(np.int64)
-    ij -= ij.min(axis=0)
-    key = np.unique(ij[:, 0] * (ij[:, 1].max() + 1) + ij[:, 1])  # 1-D keys sort fast
-    i, j = np.divmod(key, ij[:, 1].max() + 1)
-    x0, y0 = np.floor(xy.min(axis=0) / cell_m) * cell_m
-    cells = shapely.box(
-        x0 + i * cell_m, y0 + j * cell_m, x0 + (i + 1) * cell_m, y0 + (j + 1) * cell_m
-    )
+    ij = _cells_along(graph.x[u], graph.y[u], graph.x[v], graph.y[v], cell_m)
+    i0, j0 = ij.min(axis=0)
+    ij -= (i0, j0)
+    rows = int(ij[:, 1].max()) + 1
+    key = np.unique(ij[:, 0] * rows + ij[:, 1])  # 1-D keys sort fast
+    i, j = np.divmod(key, rows)
+    x0, y0 = (i0 + i) * cell_m, (j0 + j) * cell_m
+    # every cell a box of its own: coverage_union needs neighbours to share whole edges
+    cells = shapely.box(x0, y0, x0 + cell_m, y0 + cell_m)
     # Douglas-Peucker without topology checks, then repaired: the topology-preserving
     # simplification took 19 s per category on a 1M-node city (whole-city outlines with
     # thousands of holes) against 0.6 s for this, with the same outline
     rough = shapely.coverage_union_all(cells).simplify(cell_m / 2.0, preserve_topology=False)
     return gpd.GeoSeries([_polygonal(shapely.make_valid(rough))], crs=graph.crs)
+
+
+def _cells_along(
+    x1: np.ndarray, y1: np.ndarray, x2: np.ndarray, y2: np.ndarray, cell_m: float
+) -> np.ndarray:
+    """The ``cell_m`` grid cells (column, row) that straight segments pass through.
+
+    Each segment is cut into equal parts no longer than half a cell (the points
+    :func:`shapely.segmentize` would add) and the cells of all those points are
+    returned, with repeats; vectorised over every segment at once.
+    """
+    length = np.hypot(x2 - x1, y2 - y1)
+    parts = np.maximum(np.ceil(length / (cell_m / 2.0)), 1).astype(np.int64)
+    seg = np.repeat(np.arange(len(parts)), parts + 1)
+    offsets = np.cumsum(parts + 1) - (parts + 1)
+    t = (np.arange(len(seg)) - offsets[seg]) / parts[seg]
+    x = x1[seg] + t * (x2 - x1)[seg]
+    y = y1[seg] + t * (y2 - y1)[seg]
+    return np.column_stack([np.floor(x / cell_m), np.floor(y / cell_m)]).astype(np.int64)
 
 
 def _polygonal(geom: shapely.Geometry) -> shapely.Geometry:
