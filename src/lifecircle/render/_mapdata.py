@@ -193,7 +193,7 @@ def catchment(
     if not edges.any():
         return empty
     u, v = graph.edge_u[edges], graph.edge_v[edges]
-    ij = _cells_along(graph.x[u], graph.y[u], graph.x[v], graph.y[v], cell_m)
+    ij = _cells_along(graph.x, graph.y, u, v, cell_m)
     i0, j0 = ij.min(axis=0)
     ij -= (i0, j0)
     rows = int(ij[:, 1].max()) + 1
@@ -210,22 +210,25 @@ def catchment(
 
 
 def _cells_along(
-    x1: np.ndarray, y1: np.ndarray, x2: np.ndarray, y2: np.ndarray, cell_m: float
+    x: np.ndarray, y: np.ndarray, u: np.ndarray, v: np.ndarray, cell_m: float
 ) -> np.ndarray:
-    """The ``cell_m`` grid cells (column, row) that straight segments pass through.
+    """The ``cell_m`` grid cells (column, row) that the straight edges ``u``-``v`` pass through.
 
-    Each segment is cut into equal parts no longer than half a cell (the points
-    :func:`shapely.segmentize` would add) and the cells of all those points are
-    returned, with repeats; vectorised over every segment at once.
+    Each edge is cut into equal parts no longer than half a cell (the points
+    :func:`shapely.segmentize` would add); the cells of the edges' end nodes (each
+    node once) and of those inner points are returned, with repeats; vectorised
+    over every edge at once.
     """
-    length = np.hypot(x2 - x1, y2 - y1)
-    parts = np.maximum(np.ceil(length / (cell_m / 2.0)), 1).astype(np.int64)
-    seg = np.repeat(np.arange(len(parts)), parts + 1)
-    offsets = np.cumsum(parts + 1) - (parts + 1)
-    t = (np.arange(len(seg)) - offsets[seg]) / parts[seg]
-    x = x1[seg] + t * (x2 - x1)[seg]
-    y = y1[seg] + t * (y2 - y1)[seg]
-    return np.column_stack([np.floor(x / cell_m), np.floor(y / cell_m)]).astype(np.int64)
+    x1, y1, x2, y2 = x[u], y[u], x[v], y[v]
+    parts = np.maximum(np.ceil(np.hypot(x2 - x1, y2 - y1) / (cell_m / 2.0)), 1).astype(np.int64)
+    inner = parts - 1  # points strictly inside each edge
+    seg = np.repeat(np.arange(len(parts)), inner)
+    k = np.arange(len(seg)) - np.repeat(np.cumsum(inner) - inner, inner) + 1
+    t = k / parts[seg]
+    ends = np.unique(np.concatenate([u, v]))
+    px = np.concatenate([x[ends], x1[seg] + t * (x2 - x1)[seg]])
+    py = np.concatenate([y[ends], y1[seg] + t * (y2 - y1)[seg]])
+    return np.column_stack([np.floor(px / cell_m), np.floor(py / cell_m)]).astype(np.int64)
 
 
 def _polygonal(geom: shapely.Geometry) -> shapely.Geometry:
