@@ -50,6 +50,8 @@ DELTA_DEPTH = {"LineString": 0, "Polygon": 1, "MultiLineString": 1, "MultiPolygo
 #: Delta-encoded coordinates are integers in this unit of a degree: 1e-5 degree, about
 #: 1 m, finer than the outlines' simplification (the page's ``delta`` says which unit).
 DELTA_SCALE = 100_000
+#: Shapely's type ids of the delta-encoded geometry types.
+_DELTA_TYPES = {1: "LineString", 3: "Polygon", 5: "MultiLineString", 6: "MultiPolygon"}
 
 
 def _delta(coordinates: Any, depth: int) -> list[Any]:
@@ -64,21 +66,52 @@ def geometries(frame: gpd.GeoDataFrame | gpd.GeoSeries) -> list[dict[str, Any]]:
     """The geometries of ``frame`` (already in display coordinates), in order, compact.
 
     Lines and polygons are written as ``{"type": ..., "delta": ...}``: GeoJSON's
-    nesting, but each sequence of positions flattened to integer steps in 1e-6
-    degrees, ``[x0, y0, x1 - x0, y1 - y0, ...]`` (about half the size of decimal
-    coordinates; ``map.js`` decodes them exactly). Other types stay GeoJSON.
+    nesting, but each sequence of positions flattened to integer steps of 1e-5
+    degree (:data:`DELTA_SCALE`, about 1 m), ``[x0, y0, x1 - x0, y1 - y0, ...]``
+    (about a third of the size of decimal coordinates; ``map.js`` decodes them).
+    Other types stay GeoJSON. The coordinates of all lines and polygons are
+    quantised at once; only the nesting is assembled per ring.
     """
-    geoms = frame.geometry.array if isinstance(frame, gpd.GeoDataFrame) else frame.array
-    out = []
-    for text_ in shapely.to_geojson(np.asarray(geoms)):
-        geometry = json.loads(text_)
-        depth = DELTA_DEPTH.get(geometry["type"])
-        if depth is not None:
-            geometry = {
-                "type": geometry["type"],
-                "delta": _delta(geometry.pop("coordinates"), depth),
-            }
-        out.append(geometry)
+    geoms = np.asarray(frame.geometry.array if isinstance(frame, gpd.GeoDataFrame) else frame.array)
+    kinds = shapely.get_type_id(geoms)
+    out: list[dict[str, Any]] = [{} for _ in range(len(geoms))]
+    delta = np.isin(kinds, list(_DELTA_TYPES))
+    for i in np.flatnonzero(~delta):
+        out[i] = json.loads(shapely.to_geojson(geoms[i]))
+    if not delta.any():
+        return out
+    chosen = np.flatnonzero(delta)
+    parts, part_of = shapely.get_parts(geoms[chosen], return_index=True)
+    polygonal = shapely.get_type_id(parts) == 3
+    # the sequences of positions: a polygon's rings (exterior first), a line itself
+    rings, ring_of = shapely.get_rings(parts[polygonal], return_index=True)
+    seq_part = np.concatenate([np.flatnonzero(polygonal)[ring_of], np.flatnonzero(~polygonal)])
+    seq_geom = np.concatenate([rings, parts[~polygonal]])
+    order = np.argsort(seq_part, kind="stable")  # rings in order, by part
+    seq_part, seq_geom = seq_part[order], seq_geom[order]
+    xy, seq_index = shapely.get_coordinates(seq_geom, return_index=True)
+    q = np.rint(xy * DELTA_SCALE).astype(np.int64)
+    steps = np.diff(q, axis=0, prepend=np.zeros((1, 2), np.int64))
+    first = np.r_[True, seq_index[1:] != seq_index[:-1]] if len(seq_index) else np.zeros(0, bool)
+    steps[first] = q[first]  # each sequence starts from its absolute position
+    counts = np.bincount(seq_index, minlength=len(seq_geom))
+    flat = np.split(steps.ravel(), 2 * np.cumsum(counts)[:-1]) if len(seq_geom) else []
+    lists = [f.tolist() for f in flat]
+    # nest: sequences into parts (a polygon's rings), parts into geometries
+    by_part: list[list[Any]] = [[] for _ in range(len(parts))]
+    for p, seq in zip(seq_part.tolist(), lists, strict=True):
+        by_part[p].append(seq)
+    by_geom: list[list[Any]] = [[] for _ in range(len(chosen))]
+    for g, p in zip(part_of.tolist(), range(len(parts)), strict=True):
+        by_geom[g].append((by_part[p] or [[]]) if polygonal[p] else by_part[p][0])
+    for k, i in enumerate(chosen.tolist()):
+        kind = _DELTA_TYPES[int(kinds[i])]
+        body = by_geom[k]
+        if kind == "Polygon":
+            body = body[0] if body else [[]]  # an empty polygon: GeoJSON's [[]]
+        elif kind == "LineString":
+            body = body[0] if body else []
+        out[i] = {"type": kind, "delta": body}
     return out
 
 

@@ -112,8 +112,10 @@ class CellGrid:
             key = (ix - ix.min()) * (int(iy.max() - iy.min()) + 1) + (iy - iy.min())
         else:
             key = np.zeros(0, np.int64)
-        _, cell = np.unique(key, return_inverse=True)
-        cell = cell.reshape(-1).astype(np.int64)
+        order = np.argsort(key, kind="stable")
+        new = np.r_[True, key[order][1:] != key[order][:-1]] if len(key) else np.zeros(0, bool)
+        cell = np.empty(len(key), np.int64)
+        cell[order] = np.cumsum(new) - 1
         n = int(cell.max()) + 1 if len(cell) else 0
         w = np.nan_to_num(np.asarray(population, float), nan=0.0)
         total = np.bincount(cell, weights=w, minlength=n)
@@ -159,10 +161,10 @@ def catchment(
     the same snap ``rule`` and ``max_snap_m``; polygons reached at their edge) and
     distances run along the network. An edge
     belongs to the catchment when both its ends are within ``reach_m``. The
-    area is the union of the ``cell_m`` grid cells those edges pass through,
-    simplified by half a cell (Douglas-Peucker, then made valid): a light,
-    dissolved outline (buffering and dissolving every street takes a hundred times
-    longer).
+    area is the union of the ``cell_m`` grid cells those edges pass through
+    (traced from a raster of the cells: :func:`_cells_union`), simplified by half
+    a cell (Douglas-Peucker, then made valid): a light, dissolved outline
+    (buffering and dissolving every street takes a hundred times longer).
 
     Parameters
     ----------
@@ -197,15 +199,13 @@ def catchment(
     i0, j0 = ij.min(axis=0)
     ij -= (i0, j0)
     rows = int(ij[:, 1].max()) + 1
-    key = np.unique(ij[:, 0] * rows + ij[:, 1])  # 1-D keys sort fast
+    key = _distinct(ij[:, 0] * rows + ij[:, 1])  # 1-D keys sort fast
     i, j = np.divmod(key, rows)
-    x0, y0 = (i0 + i) * cell_m, (j0 + j) * cell_m
-    # every cell a box of its own: coverage_union needs neighbours to share whole edges
-    cells = shapely.box(x0, y0, x0 + cell_m, y0 + cell_m)
     # Douglas-Peucker without topology checks, then repaired: the topology-preserving
     # simplification took 19 s per category on a 1M-node city (whole-city outlines with
     # thousands of holes) against 0.6 s for this, with the same outline
-    rough = shapely.coverage_union_all(cells).simplify(cell_m / 2.0, preserve_topology=False)
+    union = _cells_union(i, j, i0, j0, cell_m)
+    rough = shapely.simplify(union, cell_m / 2.0, preserve_topology=False)
     return gpd.GeoSeries([_polygonal(shapely.make_valid(rough))], crs=graph.crs)
 
 
@@ -225,10 +225,45 @@ def _cells_along(
     seg = np.repeat(np.arange(len(parts)), inner)
     k = np.arange(len(seg)) - np.repeat(np.cumsum(inner) - inner, inner) + 1
     t = k / parts[seg]
-    ends = np.unique(np.concatenate([u, v]))
+    reached = np.zeros(len(x), bool)
+    reached[u] = True
+    reached[v] = True
+    ends = np.flatnonzero(reached)
     px = np.concatenate([x[ends], x1[seg] + t * (x2 - x1)[seg]])
     py = np.concatenate([y[ends], y1[seg] + t * (y2 - y1)[seg]])
     return np.column_stack([np.floor(px / cell_m), np.floor(py / cell_m)]).astype(np.int64)
+
+
+def _cells_union(i: np.ndarray, j: np.ndarray, i0: int, j0: int, cell_m: float) -> shapely.Geometry:
+    """The union of grid cells ``(i0 + i, j0 + j)`` of ``cell_m`` metres, as polygons.
+
+    The cells are burnt into a small raster whose regions (edge-connected cells,
+    with their holes) rasterio traces into polygons: exact cell edges, the same
+    area as the union of one box per cell, in a hundredth of the time of
+    ``coverage_union_all`` at city scale.
+    """
+    from rasterio.features import shapes
+    from rasterio.transform import Affine
+
+    cols, rows = int(i.max()) + 1, int(j.max()) + 1
+    raster = np.zeros((rows, cols), np.uint8)
+    raster[rows - 1 - j, i] = 1  # row 0 is the northern edge
+    top = (j0 + rows) * cell_m
+    transform = Affine(cell_m, 0.0, i0 * cell_m, 0.0, -cell_m, top)
+    polygons = [
+        shapely.Polygon(geometry["coordinates"][0], geometry["coordinates"][1:])
+        for geometry, _ in shapes(raster, mask=raster.astype(bool), transform=transform)
+    ]
+    return shapely.MultiPolygon(polygons) if len(polygons) > 1 else polygons[0]
+
+
+def _distinct(values: np.ndarray) -> np.ndarray:
+    """The distinct values of an integer array, sorted.
+
+    ``np.unique`` by sorting: several times faster here than numpy 2's hash-based one.
+    """
+    ordered = np.sort(values)
+    return ordered[np.r_[True, ordered[1:] != ordered[:-1]]] if len(ordered) else ordered
 
 
 def _polygonal(geom: shapely.Geometry) -> shapely.Geometry:
