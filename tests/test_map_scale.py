@@ -20,6 +20,7 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
+import shapely.geometry
 
 import lifecircle
 from lifecircle.coverage import origin_indicators
@@ -240,3 +241,60 @@ def test_map_size_does_not_grow_with_origins(tmp_path):
         for key, r in (("coarse", coarse), ("fine", fine))
     }
     assert data["fine"] < 2.0 * data["coarse"], data  # sub-linear: 15x the origins
+
+
+# ------------------------------------------------------------------ geometry helpers
+
+
+def test_cells_union_is_the_union_of_the_cells():
+    """The raster-traced union equals the union of one box per cell (holes included)."""
+    from lifecircle.render._mapdata import _cells_union
+
+    rng = np.random.default_rng(5)
+    filled = rng.uniform(size=(40, 30)) < 0.55
+    filled[10:20, 10:20] = True
+    filled[13:16, 13:16] = False  # a hole
+    i, j = np.nonzero(filled)
+    i0, j0, cell = 1200, -35, 60.0
+    union = _cells_union(i, j, i0, j0, cell)
+    x0, y0 = (i0 + i) * cell, (j0 + j) * cell
+    boxes = shapely.coverage_union_all(shapely.box(x0, y0, x0 + cell, y0 + cell))
+    assert union.is_valid
+    assert union.area == pytest.approx(filled.sum() * cell * cell)
+    assert union.symmetric_difference(boxes).area == pytest.approx(0.0, abs=1e-6)
+    assert union.bounds == boxes.bounds
+    single = _cells_union(np.array([0]), np.array([0]), 3, 4, 10.0)
+    assert single.equals(shapely.box(30, 40, 40, 50))
+
+
+def test_geometries_nest_parts_and_holes():
+    """Polygons with holes, multi-parts and empty shapes keep GeoJSON's nesting."""
+    from lifecircle.render._features import geometries
+    from tests.test_render_map import geojson
+
+    holed = shapely.box(0, 0, 0.001, 0.001).difference(shapely.box(0.0002, 0.0002, 0.0004, 0.0004))
+    multi = shapely.MultiPolygon([holed, shapely.box(0.002, 0.002, 0.003, 0.003)])
+    lines = shapely.MultiLineString([[(0, 0), (0.0001, 0.0002)], [(1, 1), (1.00001, 1), (1, 1.1)]])
+    shapes_ = [holed, multi, lines, shapely.Polygon(), shapely.LineString(), shapely.Point(1, 2)]
+    encoded = geometries(gpd.GeoSeries(shapes_, crs="EPSG:4326"))
+    assert [len(e["delta"]) for e in encoded[:3]] == [2, 2, 2]  # rings, polygons, lines
+    assert [len(p) for p in encoded[1]["delta"]] == [2, 1]  # a hole in the first part only
+    assert encoded[3] == {"type": "Polygon", "delta": [[]]}
+    assert encoded[4] == {"type": "LineString", "delta": []}
+    assert encoded[5] == {"type": "Point", "coordinates": [1.0, 2.0]}
+    for geometry, e in zip(shapes_[:3], encoded[:3], strict=True):
+        decoded = shapely.geometry.shape(geojson(e))
+        assert shapely.equals_exact(decoded, geometry, tolerance=1e-9)
+
+
+def test_catchment_resolution_follows_the_extent(small):
+    """60 m outlines for a district; across a 48 km city, the side / 400 (120 m)."""
+    import dataclasses
+
+    ctx = MapContext.of(small, lang="en", gcj02=False)
+    assert ctx.catchment_cell_m == 60.0
+    assert ctx.cells is ctx.cells  # the origins are assigned to cells once per map
+    for spacing, cell in ((12_000.0, 60.0), (24_000.0, 120.0), (30_000.0, 150.0)):
+        graph = lifecircle.grid_graph(3, 3, spacing_m=spacing, origin=(300_000.0, 3_400_000.0))
+        wide = MapContext.of(dataclasses.replace(small, graph=graph), lang="en", gcj02=False)
+        assert wide.catchment_cell_m == cell, spacing
