@@ -26,8 +26,10 @@ import lifecircle
 from lifecircle.coverage import origin_indicators
 from lifecircle.render._context import MapContext
 from lifecircle.render._mapdata import CellGrid
-from lifecircle.render.map import build_map
+from lifecircle.render.map import _page, _title, build_map
 from tests.conftest import LAT0, LON0, osm_grid
+from tests.test_browser import CHROMIUM, open_every_tooltip, open_page
+from tests.test_browser import browser as browser  # the shared fixture
 from tests.test_render_map import ISLAND, island, part_features, render_popup, render_tip
 
 ASSETS = Path(lifecircle.__file__).parent / "render" / "assets"
@@ -298,3 +300,48 @@ def test_catchment_resolution_follows_the_extent(small):
         graph = lifecircle.grid_graph(3, 3, spacing_m=spacing, origin=(300_000.0, 3_400_000.0))
         wide = MapContext.of(dataclasses.replace(small, graph=graph), lang="en", gcj02=False)
         assert wide.catchment_cell_m == cell, spacing
+
+
+# ------------------------------------------------------------------ in a browser
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium")
+def test_canvas_layers_show_names_as_text(browser, tmp_path):
+    """A city-scale map draws its units and cells on a canvas: tooltips and popups still
+    show every name as text (forced here on a small study by lowering the threshold)."""
+    name = HOSTILE[0]
+    result = study(tmp_path / "study", 9, name)
+    page_ = build_map(result, basemap="none")
+    data = dict(page_.data, canvasFrom=1)
+    path = tmp_path / "map.html"
+    path.write_text(_page(data, _title(MapContext.of(result, lang="en", gcj02=False)), "en"))
+    page, visit = open_page(browser, path)
+    open_every_tooltip(page)
+    drawn = page.evaluate("""() => {
+        const out = {canvas: 0, svg: 0};
+        window.lcMap.eachLayer(l => {
+            if (l.feature || l instanceof L.CircleMarker) {
+                out[l.options.renderer && l.options.renderer._ctx ? "canvas" : "svg"] += 1;
+            }
+        });
+        return out;
+    }""")
+    assert drawn["canvas"] > 0, drawn
+    popups = page.evaluate("""() => {
+        const texts = [];
+        window.lcMap.eachLayer(l => {
+            if (l.getPopup && l.getPopup() && l.feature && l.options.pane === "lc_units") {
+                l.openPopup();
+                texts.push(l.getPopup().getElement().innerText);
+            }
+        });
+        return texts.join("\\n");
+    }""")
+    tooltips = page.locator(".leaflet-tooltip-pane").inner_text()
+    assert visit.errors == [] and visit.blocked == []
+    assert page.evaluate("typeof window.__pwned") == "undefined"
+    assert f"{name} A" in tooltips and f"{name} A" in popups
+    assert re.search(r"[\d,]+ residents not covered", tooltips)
+    for pane in (".leaflet-tooltip-pane", ".leaflet-popup-pane"):
+        assert page.locator(f"{pane} script").count() == 0
+    page.close()

@@ -146,6 +146,9 @@ _PANES = {
 }
 #: Panes added with proposed sites: their catchment outlines and their numbered markers.
 _SITE_PANES = {"lc_site_catchments": 425, "lc_sites": 460}
+#: Parts with at least this many features are drawn on a canvas rather than as SVG
+#: elements (``map.js``): a city's thousands of units and cells switch far faster.
+CANVAS_FROM = 3000
 #: Room left when fitting the map: the legend (left) and the layer control (right), px.
 _PADDING = {"topLeft": [280, 10], "bottomRight": [330, 10]}
 
@@ -340,6 +343,7 @@ def _map_data(
         "bounds": _bounds(ctx, analysed if len(analysed) else units),
         "padding": _PADDING,
         "delta": DELTA_SCALE,
+        "canvasFrom": CANVAS_FROM,
         "units": {
             "geometry": geometries(analysed),
             "name": [str(name) for name in analysed["name"]],

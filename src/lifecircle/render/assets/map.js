@@ -166,7 +166,7 @@
 
   // above this many features a part is drawn on a canvas (one per pane) rather than as
   // SVG elements: a city's 8,000 units or 30,000 cells switch in a fraction of the time
-  var CANVAS_FROM = 3000;
+  var CANVAS_FROM = typeof data.canvasFrom === "number" ? data.canvasFrom : 3000;
   var canvases = {};
 
   function rendererFor(pane, n) {
