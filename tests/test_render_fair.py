@@ -16,6 +16,7 @@ from lifecircle.render import _charts
 from lifecircle.render._text import count, pct
 from lifecircle.render.map import build_map
 from lifecircle.render.report import build_report
+from tests.test_render_map import fill_of, render_popup, render_tip
 
 FAIR_SECTIONS = ("supply", "equity", "critical", "sure")
 
@@ -296,12 +297,13 @@ def test_map_service_themes(sample_result, map_data):
         part = theme["parts"][0]
         assert part["shared"] and len(theme["parts"]) == 1  # units only: small
         for i, row in units.iterrows():
-            assert part["fill"][i] == share_colour(row[column])
-            assert f"<b>{pct(row[column])}</b>" in part["tip"][i]
+            tip = render_tip(map_data, part, i)
+            assert fill_of(part, i) == share_colour(row[column])
+            assert f"<b>{pct(row[column])}</b>" in tip
             if unmet:
-                assert f"{count(row[unmet])} without a place" in part["tip"][i]
+                assert f"{count(row[unmet])} without a place" in tip
     # the shared popup carries placed and unmet
-    popup = map_data["units"]["popup"][0]
+    popup = render_popup(map_data["units"]["popup"], 0)
     row = units.iloc[0]
     assert f"kindergarten: without a place</th><td>{count(row['unmet_kindergarten'])}" in popup
     assert f"kindergarten: with a place</th><td>{pct(row['placed_kindergarten'])}" in popup

@@ -86,7 +86,7 @@ def layers(data: dict) -> list[dict]:
     return [*data["themes"], *data["overlays"]]
 
 
-def geojson(geometry: dict) -> dict:
+def geojson(geometry: dict, scale: float = 1e5) -> dict:
     """A geometry of the island as GeoJSON (lines and polygons come delta-encoded)."""
     if "delta" not in geometry:
         return geometry
@@ -94,7 +94,7 @@ def geojson(geometry: dict) -> dict:
     def decode(steps, depth):
         if depth:
             return [decode(s, depth - 1) for s in steps]
-        xy = np.cumsum(np.asarray(steps, np.int64).reshape(-1, 2), axis=0) / 1e6
+        xy = np.cumsum(np.asarray(steps, np.int64).reshape(-1, 2), axis=0) / scale
         return xy.tolist()
 
     depth = {"LineString": 0, "Polygon": 1, "MultiLineString": 1, "MultiPolygon": 2}
@@ -104,29 +104,104 @@ def geojson(geometry: dict) -> dict:
     }
 
 
+def pick(column: dict | None, i: int) -> str | None:
+    """Feature ``i``'s string of a coded column (``map.js``'s ``pick``)."""
+    if column is None or column["index"][i] < 0:
+        return None
+    return column["values"][column["index"][i]]
+
+
+def render_tip(data: dict, part: dict, i: int) -> str | None:
+    """Feature ``i``'s tooltip as HTML: given as such, or built as ``map.js`` builds it.
+
+    ``map.js`` builds a compact tooltip as DOM nodes with every string as text; this
+    writes the same nodes as HTML (every string escaped), so tests can read one form.
+    """
+    tip = part.get("tip")
+    if tip is None or isinstance(tip, list):
+        return None if tip is None else tip[i]
+    lines = [f"<b>{html.escape(data['units']['name'][i])}</b>"] if part.get("shared") else []
+    if "title" in tip:
+        lines.append(f"<b>{html.escape(pick(tip['title'], i))}</b>")
+    for line in tip["lines"]:
+        value = pick(line["value"], i)
+        if value is None:
+            continue
+        if "label" in line:
+            lines.append(f"{html.escape(line['label'])}: <b>{html.escape(value)}</b>")
+        else:
+            lines.append(html.escape(value))
+    return "<br>".join(lines)
+
+
+def render_popup(popups, i: int) -> str | None:
+    """Feature ``i``'s popup as HTML: given as such, or built from a popup table."""
+    if popups is None or isinstance(popups, list):
+        return None if popups is None else popups[i]
+    note = pick(popups["note"], i)
+    body = "".join(
+        f"<tr><th>{row['label']}</th><td>"
+        + (f"<b>{html.escape(v)}</b>" if popups["strong"][i] == r else html.escape(v))
+        + "</td></tr>"
+        for r, row in enumerate(popups["rows"])
+        if (v := pick(row["value"], i)) is not None
+    )
+    return (
+        f'<div class="lc-popup"><h4>{html.escape(pick(popups["title"], i))}</h4>'
+        f'<div class="lc-sub">{html.escape(pick(popups["sub"], i))}</div>'
+        + ("" if note is None else f'<div class="lc-partly">{html.escape(note)}</div>')
+        + f"<table>{body}</table></div>"
+    )
+
+
+def fill_of(part: dict, i: int) -> str:
+    fill = part["fill"]
+    return pick(fill, i) if isinstance(fill, dict) else fill[i]
+
+
 def part_features(data: dict, part: dict) -> list[dict]:
     """The features of one part of a layer, as GeoJSON-like dicts."""
+    scale = data.get("delta", 1e6)
     if part["kind"] == "shapes":
         shared = part.get("shared", False)
-        geometry = [geojson(g) for g in (data["units"]["geometry"] if shared else part["geometry"])]
-        columns = {
-            "tip": part.get("tip"),
-            "fill": part.get("fill"),
-            "popup": part.get("popup") or (data["units"]["popup"] if shared else None),
-        }
+        geometry = [
+            geojson(g, scale) for g in (data["units"]["geometry"] if shared else part["geometry"])
+        ]
+        popups = part.get("popup") or (data["units"]["popup"] if shared else None)
+        props = [
+            {
+                "tip": render_tip(data, part, i),
+                "fill": fill_of(part, i) if "fill" in part else None,
+                "popup": render_popup(popups, i),
+            }
+            for i in range(len(geometry))
+        ]
+    elif part["kind"] == "cells":
+        xy = geojson({"type": "LineString", "delta": data["cells"]["xy"]}, scale)["coordinates"]
+        before, after = part["tip"]
+        keep = [i for i, n in enumerate(part["count"]) if n > 0]
+        geometry = [{"type": "Point", "coordinates": xy[i]} for i in keep]
+        props = [
+            {"tip": f"{before}{part['count'][i]:,}{after}", "count": part["count"][i]} for i in keep
+        ]
     else:
         geometry = [{"type": "Point", "coordinates": xy} for xy in part["xy"]]
-        columns = {key: part.get(key) for key in ("tip", "popup", "rank", "radius")}
+        columns = {key: part.get(key) for key in ("popup", "rank", "radius")}
         if isinstance(part.get("colour"), list):
             columns["colour"] = part["colour"]
+        props = [
+            {k: v[i] for k, v in columns.items() if v is not None}
+            | {"tip": render_tip(data, part, i)}
+            for i in range(len(geometry))
+        ]
     return [
         {
             "type": "Feature",
             "kind": part["kind"],
             "geometry": g,
-            "properties": {k: v[i] for k, v in columns.items() if v is not None},
+            "properties": {k: v for k, v in p.items() if v is not None},
         }
-        for i, g in enumerate(geometry)
+        for g, p in zip(geometry, props, strict=True)
     ]
 
 
@@ -148,6 +223,11 @@ def service_themes(result) -> list[str]:
 def features_with(page: str, needle: str) -> list[dict]:
     """Features whose tooltip contains ``needle`` (as it is stored: escaped)."""
     return [f for f in features(island(page)) if needle in f["properties"].get("tip", "")]
+
+
+def theme_text(theme: dict) -> str:
+    """A theme's name as plain text (layer names are HTML)."""
+    return html.unescape(theme["name"])
 
 
 def layer_named(data: dict, needle: str) -> dict:
@@ -187,11 +267,15 @@ def test_layers_and_legend(sample_result, none_data):
     assert data["control"] == {"base": "Colour units by", "overlays": "Show"}
     # every theme colours the analysed finest units (their outlines are shared once)
     analysed = sample_result.units["street"].query("analysed")
-    assert len(data["units"]["geometry"]) == len(data["units"]["popup"]) == len(analysed)
+    units = data["units"]
+    assert len(units["geometry"]) == len(units["name"]) == len(analysed)
+    assert len(units["popup"]["title"]["index"]) == len(units["popup"]["strong"]) == len(analysed)
     for theme in themes:
         unit_part = theme["parts"][0]
         assert unit_part["shared"] and unit_part["pane"] == "lc_units"
-        assert len(unit_part["fill"]) == len(unit_part["tip"]) == len(analysed)
+        assert len(unit_part["fill"]["index"]) == len(analysed)
+        for line in unit_part["tip"]["lines"]:
+            assert len(line["value"]["index"]) == len(analysed)
     # panes keep the drawing order
     assert [p for p, _ in sorted(data["panes"], key=lambda p: p[1])] == [
         "lc_units",
@@ -210,19 +294,24 @@ def test_theme_figures_are_the_units(sample_result, none_data):
     for theme, column in zip(category_themes, [f"cov_{c}" for c in cats], strict=True):
         part = theme["parts"][0]
         for i, row in units.iterrows():
-            assert part["fill"][i] == share_colour(row[column])
-            assert part["tip"][i].startswith(f"<b>{html.escape(row['name'])}</b>")
-            assert f"<b>{pct(row[column])}</b>" in part["tip"][i]
+            assert fill_of(part, i) == share_colour(row[column])
+            tip = render_tip(none_data, part, i)
+            assert tip.startswith(f"<b>{html.escape(row['name'])}</b><br>")
+            assert f"{html.escape(theme_text(theme))}: <b>{pct(row[column])}</b>" in tip
     # the residents left uncovered by a theme add up to the audit's figures (within
     # the residents of the analysed units)
     access = sample_result.access
     cov = origin_indicators(access, sample_result.standard, cats)
     pop = access["population"].to_numpy(float)
     theme = none_data["themes"][0]  # the first category (no complete theme on the sample)
-    (cells,) = [p for p in theme["parts"] if p["kind"] == "circles"]
-    counts = [float(re.sub(r"[^\d]", "", tip)) for tip in cells["tip"]]
+    (cells,) = [p for p in theme["parts"] if p["kind"] == "cells"]
+    counts = cells["count"]
+    assert len(counts) == len(none_data["cells"]["xy"]) // 2  # one count per shared cell
     expected = (pop * (1 - cov[f"cov_{cats[0]}"].to_numpy(float))).sum()
-    assert sum(counts) == pytest.approx(expected, abs=len(counts))  # each count is rounded
+    assert sum(counts) == pytest.approx(expected, abs=len(counts) / 2)  # each count is rounded
+    tips = [f["properties"]["tip"] for f in part_features(none_data, cells)]
+    assert len(tips) == sum(n > 0 for n in counts)
+    assert all(re.fullmatch(r"[\d,]+ residents not covered", t) for t in tips)
 
 
 def test_files_are_self_contained_and_small(map_files):
@@ -262,7 +351,7 @@ def test_facilities_are_clustered_per_category(sample_result, none_data, map_fil
         assert part["colour"] == colours[cat] == part["style"]["fillColor"]
         assert part["pane"] == "lc_facilities" and part["radiusPx"] == CLUSTER_RADIUS_PX
         usable = fac[(fac["category"] == cat) & fac["reachable"]]
-        assert len(part["xy"]) == len(part["tip"]) == len(usable)
+        assert len(part["xy"]) == len(part["tip"]["title"]["index"]) == len(usable)
     for path in map_files.values():
         page = path.read_text(encoding="utf-8")
         assert page.count("L.MarkerClusterGroup=L.FeatureGroup.extend") == 1  # inlined once
@@ -342,7 +431,7 @@ def test_amap_overlays_are_shifted_to_gcj02(sample_result, map_files):
     osm_xy = shapely.get_coordinates(shapely.geometry.shape(osm["geometry"]))
     amap_xy = shapely.get_coordinates(shapely.geometry.shape(amap["geometry"]))
     shifted = np.column_stack(wgs84_to_gcj02(osm_xy[:, 0], osm_xy[:, 1]))
-    assert np.abs(shifted - amap_xy).max() < 2e-6  # rounding of the stored coordinates
+    assert np.abs(shifted - amap_xy).max() < 1.1e-5  # outlines are written in 1e-5 degree
     # and the view fits the analysed units
     data = island(map_files["osm"].read_text(encoding="utf-8"))
     (south, west), (north, east) = data["bounds"]
@@ -376,7 +465,7 @@ def test_partly_analysed_units_are_flagged(sample_result, none_data):
         message = f"{done} of {total} streets / towns analysed"
         assert part["style_of"][i] == int(done < total)
         assert (message in part["tip"][i]) == (done < total)
-        assert (message in part["popup"][i]) == (done < total)
+        assert (message in render_popup(part["popup"], i)) == (done < total)
         checked += done < total
     assert checked >= 1  # 黄浦区: 7 of 10 in the sample
     assert "Partly analysed" in none_data["legend"]
@@ -386,7 +475,8 @@ def test_partly_analysed_units_are_flagged(sample_result, none_data):
     ctx = MapContext.of(dataclasses.replace(sample_result, units=full), lang="en", gcj02=False)
     (part,) = boundary_layer(ctx, "district")["parts"]
     assert set(part["style_of"]) == {0}
-    assert "streets / towns analysed" not in "".join(part["tip"] + part["popup"])
+    popups = [render_popup(part["popup"], i) for i in range(len(part["tip"]))]
+    assert "streets / towns analysed" not in "".join(part["tip"] + popups)
 
 
 def test_title_and_heading(sample_result):
@@ -449,22 +539,22 @@ def test_script_json_cannot_end_the_script():
 
 
 def test_geometries_are_delta_encoded():
-    """Integer steps of 1e-6 degree, checked by hand, and decoded back exactly."""
+    """Integer steps of 1e-5 degree, checked by hand, and decoded back exactly."""
     import geopandas as gpd
 
     from lifecircle.render._features import geometries
 
     square = shapely.Polygon(
-        [(121.473821, 31.2), (121.473921, 31.2), (121.473921, 31.200001), (121.473821, 31.2)]
+        [(121.47382, 31.2), (121.47392, 31.2), (121.47392, 31.20001), (121.47382, 31.2)]
     )
-    line = shapely.LineString([(1.5, 2.0), (1.499999, 2.000002)])
+    line = shapely.LineString([(1.5, 2.0), (1.49999, 2.00002)])
     point = shapely.Point(1.0, 2.0)
     encoded = geometries(gpd.GeoSeries([square, line, point], crs="EPSG:4326"))
     assert encoded[0] == {
         "type": "Polygon",
-        "delta": [[121473821, 31200000, 100, 0, 0, 1, -100, -1]],
+        "delta": [[12147382, 3120000, 10, 0, 0, 1, -10, -1]],
     }
-    assert encoded[1] == {"type": "LineString", "delta": [1500000, 2000000, -1, 2]}
+    assert encoded[1] == {"type": "LineString", "delta": [150000, 200000, -1, 2]}
     assert encoded[2] == {"type": "Point", "coordinates": [1.0, 2.0]}
     for geometry, encoded_geometry in zip((square, line, point), encoded, strict=True):
         decoded = shapely.geometry.shape(geojson(encoded_geometry))

@@ -36,7 +36,15 @@ from tests.conftest import (
 )
 from tests.test_browser import CHROMIUM, open_every_tooltip, open_page
 from tests.test_browser import browser as browser  # the shared fixture
-from tests.test_render_map import features, geojson, island, layer_named, metres
+from tests.test_render_map import (
+    features,
+    fill_of,
+    geojson,
+    island,
+    layer_named,
+    metres,
+    render_tip,
+)
 
 CAT = "kindergarten"
 SITES = 10
@@ -118,11 +126,15 @@ def test_map_has_the_proposals_layer_and_the_before_after_toggle(sample_result, 
     # the after theme colours units by coverage with the new sites, and has its own popups
     after_units = siting.units_after()["street"].set_index("unit_id")
     units = themes[names.index(after)]["parts"][0]
-    assert units["shared"] and len(units["popup"]) == len(units["fill"])
+    n_units = len(fmap.data["units"]["name"])
+    assert units["shared"] and len(units["popup"]["strong"]) == len(units["fill"]["index"])
+    assert len(units["fill"]["index"]) == n_units
     assert units["popup"] != fmap.data["units"]["popup"]
     by_name = after_units.reset_index().drop_duplicates("name", keep=False).set_index("name")
     checked = 0
-    for fill, tip in zip(units["fill"], units["tip"], strict=True):
+    fills = [fill_of(units, i) for i in range(n_units)]
+    tips = [render_tip(fmap.data, units, i) for i in range(n_units)]
+    for fill, tip in zip(fills, tips, strict=True):
         name = html.unescape(re.match(r"<b>(.*?)</b>", tip).group(1))
         if name in by_name.index:
             value = by_name.loc[name, f"cov_{CAT}"]
@@ -222,11 +234,15 @@ def test_map_of_a_category_the_audit_did_not_cover(sample_result):
     assert names[-2:] == [before, after]
     assert [t["show"] for t in data["themes"]][-2:] == [True, False]
     before_units, after_units = (data["themes"][i]["parts"][0] for i in (-2, -1))
-    assert set(before_units["fill"]) == {share_colour(0.0)}
-    assert all(f"<b>{pct(0.0)}</b>" in tip for tip in before_units["tip"])
+    n_units = len(data["units"]["name"])
+    assert before_units["fill"]["values"] == [share_colour(0.0)]
+    tips = [render_tip(data, before_units, i) for i in range(n_units)]
+    assert all(f"<b>{pct(0.0)}</b>" in tip for tip in tips)
     figures = s.units_after()["street"].set_index("unit_id")["cov_elderly_care"]
     analysed = sample_result.units["street"].query("analysed")
-    assert after_units["fill"] == [share_colour(figures[u]) for u in analysed["unit_id"]]
+    assert [fill_of(after_units, i) for i in range(n_units)] == [
+        share_colour(figures[u]) for u in analysed["unit_id"]
+    ]
     assert len(proposals_group(data)["parts"][-1]["xy"]) == 3
 
 

@@ -33,7 +33,7 @@ def cluster_icon_html(n: int, colour: str = _KEY_COLOUR) -> str:
 
 
 def facility_clusters(
-    xy: list[list[float]], tips: list[str], *, colour: str, pane: str
+    xy: list[list[float]], tips: list[str] | dict[str, Any], *, colour: str, pane: str
 ) -> dict[str, Any]:
     """A ``clusters`` part: one category's facilities, clustered, in its colour.
 
@@ -42,7 +42,8 @@ def facility_clusters(
     xy
         ``[lon, lat]`` of each facility.
     tips
-        Tooltip of each facility (escaped HTML shown on hover).
+        Tooltip of each facility (escaped HTML shown on hover), or the tooltips as
+        columns of plain text (:func:`lifecircle.render._overlays.facility_tip_table`).
     colour
         The category's colour, ``#rrggbb`` (the page refuses anything else).
     pane

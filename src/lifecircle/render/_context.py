@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import geopandas as gpd
+import numpy as np
 import shapely
 
 from .._standard_cohorts import ALL
@@ -29,6 +31,10 @@ if TYPE_CHECKING:
 UNIT_TOLERANCE_M = 10.0
 CELL_M = 250.0
 CATCHMENT_CELL_M = 60.0
+#: A city-scale study draws its catchments coarser: their cells are at least the
+#: study's longer side divided by this (e.g. 120 m across 48 km), so the outlines'
+#: size grows with the city's extent, not with the square of it.
+CATCHMENT_CELLS_ACROSS = 400
 
 
 @dataclass(frozen=True)
@@ -75,13 +81,36 @@ class MapContext:
         """How the audit entered points into the network (``edge`` or ``node``)."""
         return str(self.result.summary.settings.snap or DEFAULT_SNAP)
 
+    @cached_property
+    def catchment_cell_m(self) -> float:
+        """Resolution of the catchment outlines (m): 60 m, coarser across a whole city.
+
+        :data:`CATCHMENT_CELL_M`, or the street data's longer side over
+        :data:`CATCHMENT_CELLS_ACROSS` rounded up to 10 m when that is larger.
+        """
+        graph = self.result.graph
+        if not len(graph.x):
+            return CATCHMENT_CELL_M
+        side = max(float(np.ptp(graph.x)), float(np.ptp(graph.y)))
+        if not math.isfinite(side):
+            return CATCHMENT_CELL_M
+        return max(CATCHMENT_CELL_M, 10.0 * math.ceil(side / CATCHMENT_CELLS_ACROSS / 10.0))
+
+    @cached_property
+    def cells(self) -> _mapdata.CellGrid:
+        """The audit's origins on the :data:`CELL_M` grid (assigned once per map)."""
+        access = self.result.access
+        return _mapdata.CellGrid.of(
+            access, access["population"].to_numpy(float), self.result.graph.crs, CELL_M
+        )
+
     def catchment(self, facilities: gpd.GeoDataFrame, reach_m: float) -> gpd.GeoSeries:
         """The walking catchment of ``facilities`` under the audit's access rule."""
         return _mapdata.catchment(
             self.result.graph,
             facilities,
             reach_m,
-            cell_m=CATCHMENT_CELL_M,
+            cell_m=self.catchment_cell_m,
             rule=self.snap_rule,
             max_snap_m=self.max_snap_m,
         )

@@ -22,7 +22,7 @@ import shapely
 from . import _mapdata
 from ._context import UNIT_TOLERANCE_M
 from ._delineation_text import relation_name, t
-from ._features import geometries, layer, lonlat, shapes
+from ._features import DELTA_SCALE, geometries, layer, lonlat, shapes
 from ._overlays import BOUNDARY_STYLE
 from ._text import count, esc, level_name
 
@@ -130,7 +130,8 @@ class DelineationMap:
             },
             "bounds": self.bounds(),
             "padding": PADDING,
-            "units": {"geometry": [], "popup": []},
+            "delta": DELTA_SCALE,  # the unit of the geometries' integer steps
+            "units": {"geometry": [], "name": [], "popup": []},
             "themes": [self.unit_layer()],
             "overlays": [self.governance_layer(), self.centre_layer(), self.block_layer()],
             "legend": self.legend(),

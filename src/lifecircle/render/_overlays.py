@@ -17,7 +17,7 @@ import pandas as pd
 
 from . import _mapdata
 from ._cluster import facility_clusters
-from ._features import geometries, layer, lonlat, shapes, unit_popup
+from ._features import coded, geometries, layer, lonlat, shapes, unit_popups
 from ._style import MISSING_COLOUR, PARTLY_COLOUR
 from ._text import count, esc, level_name, pct, text
 
@@ -52,7 +52,7 @@ def boundary_layer(ctx: MapContext, level: str) -> dict[str, Any]:
         style_of=(done < total).astype(int).tolist(),
         highlight={"weight": 4},
         tip=tips,
-        popup=[unit_popup(ctx, row) for _, row in shown.iterrows()],
+        popup=unit_popups(ctx, shown),
     )
     return layer(esc(name), [part], show=True)
 
@@ -96,6 +96,34 @@ def facility_tips(ctx: MapContext, facilities: gpd.GeoDataFrame) -> list[str]:
     return out
 
 
+def facility_tip_table(ctx: MapContext, facilities: gpd.GeoDataFrame) -> dict[str, Any]:
+    """The tooltips of :func:`facility_tips` as columns of plain text (built by ``map.js``).
+
+    ``{"title": names, "lines": [{"value": category · distance}]}``, both
+    :func:`~lifecircle.render._features.coded` columns: a city's tens of thousands
+    of facilities then share their category and distance texts.
+    """
+    unnamed = text("unnamed", ctx.lang)
+    names = facilities["name"]
+    named = (pd.notna(names) & (names.astype(str).str.strip() != "")).to_numpy(bool)
+    labels = np.where(named, names.astype(str).to_numpy(dtype=object), unnamed)
+    snaps = facilities["snap_m"].to_numpy(float)
+    metres = np.where(np.isfinite(snaps), np.round(snaps), np.nan)
+    unused = text("facility_unused", ctx.lang, metres=count(ctx.max_snap_m))
+    cat_names = {cat: ctx.cat_name(cat) for cat in pd.unique(facilities["category"])}
+    keys = pd.DataFrame({"cat": facilities["category"].to_numpy(), "m": metres})
+    codes, uniques = pd.MultiIndex.from_frame(keys).factorize()
+    notes = [
+        f"{cat_names[cat]} · "
+        + (text("snap", ctx.lang, metres=f"{m:.0f}") if np.isfinite(m) else unused)
+        for cat, m in uniques
+    ]
+    return {
+        "title": coded(labels),
+        "lines": [{"value": coded(np.asarray(notes, dtype=object)[codes])}],
+    }
+
+
 def facility_layer(ctx: MapContext, cat: str, *, show: bool = True) -> dict[str, Any]:
     """One category's usable facilities, clustered."""
     fac = ctx.facilities
@@ -106,7 +134,7 @@ def facility_layer(ctx: MapContext, cat: str, *, show: bool = True) -> dict[str,
         text("layer_facilities", ctx.lang, name=ctx.cat_name(cat), n=len(usable))
     )
     part = facility_clusters(
-        lonlat(points), facility_tips(ctx, usable), colour=colour, pane="lc_facilities"
+        lonlat(points), facility_tip_table(ctx, usable), colour=colour, pane="lc_facilities"
     )
     return layer(name, [part], show=show)
 

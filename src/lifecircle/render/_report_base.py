@@ -294,7 +294,12 @@ class ReportBase:
         return self.t("list_sep").join(flags)
 
     def _edge_units(self) -> set[str]:
-        return {str(u) for u in self.summary.units.edge_effect}
+        """Ids of the units analysed despite the edge effect (built once per report)."""
+        known: set[str] | None = self.__dict__.get("_edge_set")
+        if known is None:
+            known = {str(u) for u in self.summary.units.edge_effect}
+            self.__dict__["_edge_set"] = known
+        return known
 
     def _footnotes(self, marks: set[str]) -> list[str]:
         notes = []

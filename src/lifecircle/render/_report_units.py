@@ -70,7 +70,8 @@ class UnitSections(ReportBase):
             parents = self._parents(level)
             partial = bool((frame["units_total"] > 1).any())
             rows = []
-            for _, row in frame.iterrows():
+            # plain dicts: a city lists thousands of units (iterrows cost seconds)
+            for row in frame.to_dict("records"):
                 cat = row["worst_category"]
                 name = _name(row["name"], self.lang)
                 flag = self._flags(level, row)

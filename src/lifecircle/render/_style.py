@@ -46,6 +46,15 @@ def share_colour(value: float | None) -> str:
     return SHARE_COLOURS[index]
 
 
+def share_colours(values: np.ndarray) -> list[str]:
+    """Fill colours of an array of coverage shares (:func:`share_colour` of each)."""
+    values = np.asarray(values, float)
+    index = np.searchsorted(SHARE_BREAKS[1:-1], values, side="right")
+    palette = np.asarray([*SHARE_COLOURS, MISSING_COLOUR], dtype=object)
+    index[~np.isfinite(values)] = len(SHARE_COLOURS)
+    return list(palette[index])
+
+
 def share_classes() -> list[tuple[str, str]]:
     """``(colour, "a–b%")`` for each class of :data:`SHARE_BREAKS`, lowest first."""
     bounds = [round(100 * b) for b in SHARE_BREAKS]

@@ -20,10 +20,9 @@ import pandas as pd
 
 from .. import columns
 from ..coverage import origin_indicators
-from . import _mapdata
-from ._context import CELL_M, MapContext
-from ._features import geometries, layer, lonlat, shapes, unit_popup
-from ._style import CATCHMENT_COLOUR, UNCOVERED_COLOUR, share_colour
+from ._context import MapContext
+from ._features import coded, coded_numbers, geometries, layer, shapes, unit_popups
+from ._style import CATCHMENT_COLOUR, UNCOVERED_COLOUR, share_colours
 from ._text import count, esc, pct, text
 
 if TYPE_CHECKING:
@@ -33,6 +32,8 @@ logger = logging.getLogger(__name__)
 
 #: Radius of the largest circle (px).
 MAX_RADIUS_PX = 13.0
+#: Radius of the smallest circle (px).
+MIN_RADIUS_PX = 1.5
 _UNIT_STYLE = {"color": "#444444", "weight": 1, "fillOpacity": 0.6}
 _HIGHLIGHT = {"weight": 3, "color": "#000000"}
 
@@ -43,7 +44,8 @@ class Theme:
 
     name: str
     column: str
-    cells: gpd.GeoDataFrame
+    #: Residents left uncovered in each cell of the map's grid (:attr:`MapContext.cells`).
+    cells: np.ndarray
     catchment: gpd.GeoSeries | None
     #: Units to colour when not the audit's (coverage after the proposed sites).
     units: gpd.GeoDataFrame | None = None
@@ -59,13 +61,12 @@ def themes(ctx: MapContext, proposed: Proposed | None = None) -> list[Theme]:
     Complete life circles, one per category, then (without proposed sites) the
     fair-service themes (:func:`service_themes`).
     """
-    result, graph = ctx.result, ctx.result.graph
+    result = ctx.result
     access = result.access
     population = access["population"].to_numpy(float)
 
-    def cells(covered: np.ndarray) -> gpd.GeoDataFrame:
-        uncovered = population * (1.0 - covered)
-        return ctx.display(_mapdata.aggregate_to_cells(access, uncovered, graph.crs, CELL_M))
+    def cells(covered: np.ndarray) -> np.ndarray:
+        return ctx.cells.weights(population * (1.0 - covered))
 
     indicators = origin_indicators(access, result.standard, ctx.categories)
     # no complete-life-circle theme when a mandatory category was not audited: it would
@@ -126,7 +127,7 @@ def service_themes(ctx: MapContext) -> list[Theme]:
     """
     service = ctx.result.summary.fair_service
     cohort, capacity = ctx.service_categories()
-    none = gpd.GeoDataFrame({"weight": np.zeros(0)}, geometry=[], crs="EPSG:4326")
+    none = np.zeros(len(ctx.cells))
     out = []
     for cat in cohort:
         name = text(
@@ -156,14 +157,12 @@ def _not_audited_theme(ctx: MapContext, proposed: Proposed) -> tuple[Theme, gpd.
     e.g. nobody covered for a category with no facility yet); returns the theme and
     the category's usable existing facilities.
     """
-    cat, graph = proposed.category, ctx.result.graph
+    cat = proposed.category
     logger.info("map: theme %s before the proposed sites (not audited)", cat)
     access = proposed.siting.access_before()
     covered = origin_indicators(access, ctx.result.standard, [cat])[columns.cov(cat)]
     uncovered = access["population"].to_numpy(float) * (1.0 - covered.to_numpy(float))
-    cells = ctx.display(
-        _mapdata.aggregate_to_cells(ctx.result.access, uncovered, graph.crs, CELL_M)
-    )
+    cells = ctx.cells.weights(uncovered)  # access_before has the audit's origins, in order
     fac = ctx.result.facilities
     usable = fac[(fac["category"] == cat) & fac["reachable"].astype(bool)]
     area = ctx.catchment(usable, ctx.threshold(cat).metres)
@@ -191,9 +190,7 @@ def _before_after(
         .sum()
         .reindex(ctx.result.access["origin_id"].to_numpy(), fill_value=0.0)
     )
-    cells = ctx.display(
-        _mapdata.aggregate_to_cells(ctx.result.access, uncovered.to_numpy(), graph.crs, CELL_M)
-    )
+    cells = ctx.cells.weights(uncovered.to_numpy())
     sites = pd.concat(
         [usable.geometry.to_crs(graph.crs), proposed.sites.geometry], ignore_index=True
     )
@@ -248,7 +245,7 @@ class RadiusScale:
     def many(self, values: np.ndarray) -> np.ndarray:
         """Radii (px, one decimal) of an array of values."""
         radii = MAX_RADIUS_PX * np.sqrt(np.asarray(values, float) / self.max_value)
-        return np.round(np.maximum(1.5, radii), 1)
+        return np.round(np.maximum(MIN_RADIUS_PX, radii), 1)
 
     def reference_values(self) -> list[float]:
         """Three round values spanning the scale, largest first."""
@@ -263,19 +260,37 @@ def _round_down(value: float) -> float:
     return float(max(m * power for m in (1, 2, 5) if m * power <= value))
 
 
-def _unit_tooltip(
-    ctx: MapContext, row: pd.Series, column: str, theme_name: str, unmet: str | None = None
-) -> str:
-    lines = [f"<b>{esc(row['name'])}</b>", f"{esc(theme_name)}: <b>{pct(row[column])}</b>"]
-    if unmet is not None and unmet in row.index:
-        lines.append(esc(text("tip_unmet", ctx.lang, n=count(row[unmet]))))
-    if column == "complete_share" and pd.notna(row["worst_category"]):
-        cat = str(row["worst_category"])
+def unit_tips(
+    ctx: MapContext, units: pd.DataFrame, column: str, theme_name: str, unmet: str | None = None
+) -> dict[str, Any]:
+    """The tooltips of the units under one theme, as columns (built by ``map.js``).
+
+    ``{"lines": [...]}``: the unit's name (``data.units.name``) in bold, then one
+    line per entry, each ``{"label", "value"}`` (``label: <b>value</b>``) or
+    ``{"value"}`` (plain), with ``value`` a :func:`~lifecircle.render._features.coded`
+    column of plain text (``-1``: no such line for that unit).
+    """
+    lines = [{"label": theme_name, "value": coded_numbers(units[column], pct)}]
+    if unmet is not None and unmet in units.columns:
+        persons = units[unmet]
         lines.append(
-            f"{esc(text('worst_category', ctx.lang))}: {esc(ctx.cat_name(cat))} "
-            f"({pct(row[f'cov_{cat}'])})"
+            {"value": coded_numbers(persons, lambda n: text("tip_unmet", ctx.lang, n=count(n)))}
         )
-    return "<br>".join(lines)
+    if column == "complete_share":
+        worst = units["worst_category"].to_numpy(dtype=object)
+        known = pd.notna(units["worst_category"]).to_numpy(bool)
+        word = text("worst_category", ctx.lang)
+        share = np.full(len(units), np.nan)
+        for cat in pd.unique(worst[known]):
+            rows = worst == cat
+            share[rows] = units.loc[rows, columns.cov(str(cat))].to_numpy(float)
+        names = {cat: ctx.cat_name(str(cat)) for cat in pd.unique(worst[known])}
+        labels = [
+            f"{word}: {names[w]} ({pct(v)})" if k else ""
+            for w, v, k in zip(worst, share, known, strict=True)
+        ]
+        lines.append({"value": coded(labels, known)})
+    return {"lines": lines}
 
 
 def shown_units(units: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -288,22 +303,23 @@ def theme_layer(
 ) -> dict[str, Any]:
     """One theme as a base layer: coloured units, catchment, uncovered residents.
 
-    The units are drawn with the outlines of ``data.units`` (:func:`shown_units` of
-    ``units``, the audit's displayed finest units) and, unless the theme brings its
-    own figures (after the proposed sites), their shared popups.
+    The units are drawn with the outlines and names of ``data.units`` (:func:`shown_units`
+    of ``units``, the audit's displayed finest units) and, unless the theme brings its
+    own figures (after the proposed sites), their shared popups. Per unit, the theme
+    holds only its fill class and the numbers of its tooltip (:func:`unit_tips`); the
+    uncovered residents are one count per cell of ``data.cells`` (``0``: no circle).
     """
     own = theme.units is not None
     shown = shown_units(theme.units if own else units)
-    rows = [row for _, row in shown.iterrows()]
     parts = [
         shapes(
             None,
             pane="lc_units",
             styles=[_UNIT_STYLE],
             highlight=_HIGHLIGHT,
-            fill=[share_colour(row[theme.column]) for row in rows],
-            tip=[_unit_tooltip(ctx, row, theme.column, theme.name, theme.unmet) for row in rows],
-            popup=[unit_popup(ctx, row) for row in rows] if own else None,
+            fill=coded(share_colours(shown[theme.column].to_numpy(float))),
+            tip=unit_tips(ctx, shown, theme.column, theme.name, theme.unmet),
+            popup=unit_popups(ctx, shown) if own else None,
         )
     ]
     if theme.catchment is not None:
@@ -317,13 +333,13 @@ def theme_layer(
                     styles=[{"stroke": False, "fillColor": CATCHMENT_COLOUR, "fillOpacity": 0.22}],
                 )
             )
-    if len(theme.cells):
-        weights = theme.cells["weight"].to_numpy(float)
+    persons = np.rint(np.asarray(theme.cells, float)).astype(np.int64)
+    if (persons > 0).any():
+        before, after = text("uncovered_here", ctx.lang, n="\0").split("\0")
         parts.append(
             {
-                "kind": "circles",
+                "kind": "cells",
                 "pane": "lc_uncovered",
-                "xy": lonlat(theme.cells),
                 "style": {
                     "color": "#ffffff",
                     "weight": 0.6,
@@ -331,8 +347,8 @@ def theme_layer(
                     "fillColor": UNCOVERED_COLOUR,
                     "fillOpacity": 0.6,
                 },
-                "radius": radius.many(weights).tolist(),
-                "tip": [esc(text("uncovered_here", ctx.lang, n=count(w))) for w in weights],
+                "count": persons.tolist(),
+                "tip": [before, after],
             }
         )
     return layer(esc(theme.name), parts, show=show)

@@ -34,11 +34,34 @@ all constant files, and the data as **one JSON data island**
 (``<script type="application/json" id="lc-data">``), serialised with ``<``, ``>``,
 ``&``, U+2028 and U+2029 written as ``\u`` escapes so that nothing in it can end
 the element. ``map.js`` parses the island and builds the layers. The only other
-data in the page is the study's name in ``<title>``, HTML-escaped. Tooltips,
-popups, layer names and the legend are HTML built in Python with every data string
-escaped once (:func:`~lifecircle.render._text.esc`); the page inserts them as HTML
-and nothing else. No CDN is linked: the map needs the network only for basemap
-tiles, and with ``basemap="none"`` not at all. The same inputs give the same bytes.
+data in the page is the study's name in ``<title>``, HTML-escaped.
+
+What the island holds, so that the page grows with units and categories, not with
+origins (a 1M-node city's map fell from 105 MB to about 8 MB):
+
+* the finest units' outlines (``units.geometry``, simplified by 10 m, in integer
+  steps of 1e-5 degree), their names (``units.name``, plain text) and their popups
+  as one table (``units.popup``: row labels once, then per row a *coded* column of
+  plain-text values, each distinct string once: see
+  :func:`~lifecircle.render._features.coded`), written once and shared by every theme;
+* per theme only columns: each unit's fill class and the values of its tooltip
+  (:func:`~lifecircle.render._themes.unit_tips`), and the residents it leaves
+  uncovered as one whole number per cell of the 250 m grid (``cells``: the origins
+  are assigned to cells once, :class:`~lifecircle.render._mapdata.CellGrid`, and a
+  theme is one ``np.bincount``); the circles' positions (``cells.xy``) and radius
+  scale (``radius``) are written once;
+* a category's catchment as a dissolved outline whose resolution coarsens with the
+  study's extent (60 m, 120 m across a 48 km city);
+* facilities with their names as a coded column of plain text.
+
+``map.js`` builds a tooltip or popup when it is first opened, inserting every data
+string as text (``textContent``, text nodes); the only strings it inserts as HTML are
+those lifecircle built as HTML with every data string escaped once
+(:func:`~lifecircle.render._text.esc`): layer names, the legend, the labels of a
+popup table, and the tooltips and popups still given as HTML strings (coarser
+boundaries, sites, rural layers). A layer's features are built the first time the
+layer is shown. No CDN is linked: the map needs the network only for basemap tiles,
+and with ``basemap="none"`` not at all. The same inputs give the same bytes.
 """
 
 from __future__ import annotations
@@ -56,7 +79,7 @@ import geopandas as gpd
 from . import _assets
 from ._complete_map import complete_layer, complete_legend
 from ._context import MapContext
-from ._features import geometries, unit_popup
+from ._features import DELTA_SCALE, delta_points, geometries, unit_popups
 from ._legend import legend_html
 from ._overlays import boundary_layer, facility_layer, not_analysed_layer, unused_facility_layer
 from ._page import write_html
@@ -64,7 +87,7 @@ from ._proposals import Proposed, proposals_layer, site_rows
 from ._report_complete import check_complete
 from ._rural_layers import rural_layers
 from ._text import check_lang, esc, text
-from ._themes import RadiusScale, shown_units, theme_layer, themes
+from ._themes import MAX_RADIUS_PX, MIN_RADIUS_PX, RadiusScale, shown_units, theme_layer, themes
 
 if TYPE_CHECKING:
     from ..complete_siting import CompleteSitingSolution
@@ -123,6 +146,9 @@ _PANES = {
 }
 #: Panes added with proposed sites: their catchment outlines and their numbered markers.
 _SITE_PANES = {"lc_site_catchments": 425, "lc_sites": 460}
+#: Parts with at least this many features are drawn on a canvas rather than as SVG
+#: elements (``map.js``): a city's thousands of units and cells switch far faster.
+CANVAS_FROM = 3000
 #: Room left when fitting the map: the legend (left) and the layer control (right), px.
 _PADDING = {"topLeft": [280, 10], "bottomRight": [330, 10]}
 
@@ -266,9 +292,7 @@ def _map_data(
     lang = ctx.lang
     units = ctx.display_units()
     layers = themes(ctx, proposed)
-    radius = RadiusScale(
-        max((t.cells["weight"].max() for t in layers if len(t.cells)), default=1.0)
-    )
+    radius = RadiusScale(max((float(t.cells.max()) for t in layers if len(t.cells)), default=1.0))
     shown = next((i for i, theme in enumerate(layers) if theme.primary), 0)
     logger.info("map: drawing %d themes", len(layers))
     analysed = shown_units(units)
@@ -318,10 +342,15 @@ def _map_data(
         "control": {"base": text("layers_themes", lang), "overlays": text("layers_overlays", lang)},
         "bounds": _bounds(ctx, analysed if len(analysed) else units),
         "padding": _PADDING,
+        "delta": DELTA_SCALE,
+        "canvasFrom": CANVAS_FROM,
         "units": {
             "geometry": geometries(analysed),
-            "popup": [unit_popup(ctx, row) for _, row in analysed.iterrows()],
+            "name": [str(name) for name in analysed["name"]],
+            "popup": unit_popups(ctx, analysed),
         },
+        "cells": {"xy": delta_points(ctx.display(ctx.cells.centres))},
+        "radius": {"max": radius.max_value, "maxPx": MAX_RADIUS_PX, "minPx": MIN_RADIUS_PX},
         "themes": theme_layers,
         "overlays": overlays,
         "legend": legend_html(ctx, radius, proposed, boundaries=len(ctx.levels) > 1, partly=partly)

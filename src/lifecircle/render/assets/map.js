@@ -2,17 +2,28 @@
  *
  * A constant file of the lifecircle package: no data is ever part of this script,
  * and nothing from the data is ever run. The island is parsed with JSON.parse.
- * Strings the island marks as HTML -- tooltips ("tip"), popups ("popup"), layer
+ * Strings the island marks as HTML -- tooltips and popups given as arrays of
+ * strings ("tip", "popup"), the labels of a popup table ("rows[].label"), layer
  * names ("name"), the legend and the attributions -- were built by lifecircle with
  * every data string HTML-escaped, and are inserted as HTML; every other string
- * (the heading, the layer-control headings, numbers) is inserted as text.
+ * (unit names, coded columns, the heading, the layer-control headings, numbers) is
+ * inserted as text (textContent / text nodes), never parsed.
  *
- * Parts of a layer (see lifecircle/render/_features.py):
+ * Coded columns ({values, index}) hold each distinct string once: feature i's
+ * string is values[index[i]], none when index[i] is -1.
+ *
+ * Parts of a layer (see lifecircle/render/_features.py and _themes.py):
  *   shapes   polygons: geometry (or shared: the finest units of data.units), styles,
- *            style_of, fill, highlight, tip, popup, interactive
+ *            style_of, fill (colours, or a coded column), highlight, tip (HTML
+ *            strings, or {lines} built here with the unit names of data.units),
+ *            popup (HTML strings, or a popup table), interactive
+ *   cells    residents not covered: one count per cell of data.cells (0: no circle),
+ *            radius from data.radius, tooltip [before, after] the count (text)
  *   circles  circle markers: xy ([lon, lat]), style, radius, colour, tip, popup
  *   clusters one category's facilities in a Leaflet.markercluster group
  *   sites    proposed sites, numbered by rank
+ * A layer's parts are built the first time it is shown (a city has dozens of themes
+ * over thousands of units).
  */
 (function () {
   "use strict";
@@ -50,6 +61,9 @@
   // positions flattened to integer steps of 1e-6 degree (see _features.geometries)
   var DELTA_DEPTH = {LineString: 0, Polygon: 1, MultiLineString: 1, MultiPolygon: 2};
 
+  // integer steps per degree (1e5: about 1 m); older islands were written in 1e-6 degree
+  var DELTA = typeof data.delta === "number" && data.delta > 0 ? data.delta : 1e6;
+
   function undelta(steps, depth) {
     var out = [];
     if (depth > 0) {
@@ -60,9 +74,66 @@
     for (var j = 0; j + 1 < steps.length; j += 2) {
       x += steps[j];
       y += steps[j + 1];
-      out.push([x / 1e6, y / 1e6]);
+      out.push([x / DELTA, y / DELTA]);
     }
     return out;
+  }
+
+  // feature i's string of a coded column, or null
+  function pick(column, i) {
+    if (!column || !column.index) { return null; }
+    var k = column.index[i];
+    return typeof k === "number" && k >= 0 && k < column.values.length
+      ? String(column.values[k]) : null;
+  }
+
+  // "<b>title</b>" then one line per entry: "label: <b>value</b>" or the value alone
+  function tipNode(title, tip, i) {
+    var node = element("div", "lc-tip");
+    if (title !== null && title !== undefined) { node.appendChild(element("b", null, title)); }
+    for (var l = 0; l < tip.lines.length; l++) {
+      var line = tip.lines[l];
+      var value = pick(line.value, i);
+      if (value === null) { continue; }
+      if (node.firstChild) { node.appendChild(element("br")); }
+      if (line.label !== undefined && line.label !== null) {
+        node.appendChild(document.createTextNode(String(line.label) + ": "));
+        node.appendChild(element("b", null, value));
+      } else {
+        node.appendChild(document.createTextNode(value));
+      }
+    }
+    return node;
+  }
+
+  // a unit's popup from a popup table (_features.unit_popups); row labels are HTML
+  // built by lifecircle, every value is text
+  function popupNode(table, i) {
+    var node = element("div", "lc-popup");
+    node.appendChild(element("h4", null, pick(table.title, i)));
+    node.appendChild(element("div", "lc-sub", pick(table.sub, i)));
+    var note = pick(table.note, i);
+    if (note !== null) { node.appendChild(element("div", "lc-partly", note)); }
+    var body = element("table");
+    for (var r = 0; r < table.rows.length; r++) {
+      var value = pick(table.rows[r].value, i);
+      if (value === null) { continue; }
+      var tr = element("tr");
+      var th = element("th");
+      th.innerHTML = table.rows[r].label;
+      var td = element("td");
+      td.appendChild(table.strong && table.strong[i] === r
+        ? element("b", null, value) : document.createTextNode(value));
+      tr.appendChild(th);
+      tr.appendChild(td);
+      body.appendChild(tr);
+    }
+    node.appendChild(body);
+    return node;
+  }
+
+  function thousands(n) {
+    return String(Math.round(n)).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
   }
 
   function geoJSONGeometry(geometry) {
@@ -74,32 +145,73 @@
             coordinates: undelta(geometry.delta, DELTA_DEPTH[geometry.type])};
   }
 
-  function bindDetails(layer, tips, popups, i) {
-    if (tips) { layer.bindTooltip(tips[i], {sticky: true}); }
-    if (popups) { layer.bindPopup(popups[i], {maxWidth: 360}); }
+  // tooltips and popups: HTML strings (arrays), or built when first opened from
+  // a tip ({lines}) or a popup table
+  function bindDetails(layer, tips, popups, i, title) {
+    if (tips && tips.lines) {
+      layer.bindTooltip(function () {
+        return tipNode(title ? title(i) : pick(tips.title, i), tips, i);
+      }, {sticky: true});
+    } else if (tips) {
+      layer.bindTooltip(tips[i], {sticky: true});
+    }
+    if (popups && popups.rows) {
+      layer.bindPopup(function () { return popupNode(popups, i); }, {maxWidth: 360});
+    } else if (popups) {
+      layer.bindPopup(popups[i], {maxWidth: 360});
+    }
+  }
+
+  var sharedUnits = null;
+
+  // above this many features a part is drawn on a canvas (one per pane) rather than as
+  // SVG elements: a city's 8,000 units or 30,000 cells switch in a fraction of the time
+  var CANVAS_FROM = typeof data.canvasFrom === "number" ? data.canvasFrom : 3000;
+  var canvases = {};
+
+  function rendererFor(pane, n) {
+    if (n < CANVAS_FROM) { return undefined; }
+    if (!canvases[pane]) { canvases[pane] = L.canvas({pane: pane}); }
+    return canvases[pane];
+  }
+
+  function unitName(i) {
+    return data.units.name ? String(data.units.name[i]) : null;
+  }
+
+  function fillOf(fill, i) {
+    return colour(fill.index ? pick(fill, i) : fill[i], "#bdbdbd");
   }
 
   function shapesPart(part) {
-    var geometry = part.shared ? data.units.geometry : part.geometry;
-    var popups = part.popup || (part.shared ? data.units.popup : null);
     var interactive = part.interactive !== false;
-    var features = [];
-    for (var i = 0; i < geometry.length; i++) {
-      features.push({type: "Feature", properties: {i: i},
-                     geometry: geoJSONGeometry(geometry[i])});
+    var features;
+    if (part.shared && sharedUnits) {
+      features = sharedUnits;
+    } else {
+      var geometry = part.shared ? data.units.geometry : part.geometry;
+      features = [];
+      for (var i = 0; i < geometry.length; i++) {
+        features.push({type: "Feature", properties: {i: i},
+                       geometry: geoJSONGeometry(geometry[i])});
+      }
+      if (part.shared) { sharedUnits = features; }
     }
+    var popups = part.popup || (part.shared ? data.units.popup : null);
+    var title = part.shared ? unitName : null;
     var group = L.geoJSON({type: "FeatureCollection", features: features}, {
       pane: part.pane,
+      renderer: rendererFor(part.pane, features.length),
       interactive: interactive,
       style: function (feature) {
         var j = feature.properties.i;
         var style = extend({}, part.styles[part.style_of ? part.style_of[j] : 0]);
-        if (part.fill) { style.fillColor = part.fill[j]; }
+        if (part.fill) { style.fillColor = fillOf(part.fill, j); }
         return style;
       },
       onEachFeature: function (feature, layer) {
         if (!interactive) { return; }
-        bindDetails(layer, part.tip, popups, feature.properties.i);
+        bindDetails(layer, part.tip, popups, feature.properties.i, title);
         if (part.highlight) {
           layer.on("mouseover", function () { layer.setStyle(part.highlight); });
           layer.on("mouseout", function () { group.resetStyle(layer); });
@@ -117,6 +229,31 @@
       if (part.colour) { options.color = colour(part.colour[i], "#666666"); }
       var marker = L.circleMarker(latLng(part.xy[i]), options);
       bindDetails(marker, part.tip, part.popup, i);
+      group.addLayer(marker);
+    }
+    return group;
+  }
+
+  // the residents a theme leaves uncovered, one circle per cell of data.cells
+  var cellXY = null;
+
+  function cellsPart(part) {
+    if (!cellXY) { cellXY = undelta(data.cells.xy, 0); }
+    var group = L.featureGroup();
+    var scale = data.radius;
+    var before = String(part.tip[0]), after = String(part.tip[1]);
+    var drawn = 0;
+    for (var c = 0; c < part.count.length; c++) { if (part.count[c] > 0) { drawn++; } }
+    var renderer = rendererFor(part.pane, drawn);
+    for (var i = 0; i < part.count.length && i < cellXY.length; i++) {
+      var n = part.count[i];
+      if (!(n > 0)) { continue; }
+      var radius = Math.max(scale.minPx, scale.maxPx * Math.sqrt(n / scale.max));
+      var marker = L.circleMarker(latLng(cellXY[i]),
+                                  extend({pane: part.pane, renderer: renderer}, part.style,
+                                         {radius: Math.round(radius * 10) / 10}));
+      marker.bindTooltip(document.createTextNode(before + thousands(n) + after),
+                         {sticky: true});
       group.addLayer(marker);
     }
     return group;
@@ -168,15 +305,21 @@
     return group;
   }
 
-  var PARTS = {shapes: shapesPart, circles: circlesPart, clusters: clustersPart,
-               sites: sitesPart};
+  var PARTS = {shapes: shapesPart, cells: cellsPart, circles: circlesPart,
+               clusters: clustersPart, sites: sitesPart};
 
+  // a layer group filled with its parts the first time it is added to the map
   function buildLayer(spec) {
-    var parts = [];
-    for (var i = 0; i < spec.parts.length; i++) {
-      parts.push(PARTS[spec.parts[i].kind](spec.parts[i]));
-    }
-    return parts.length === 1 ? parts[0] : L.featureGroup(parts);
+    var group = L.layerGroup();
+    var built = false;
+    group.on("add", function () {
+      if (built) { return; }
+      built = true;
+      for (var i = 0; i < spec.parts.length; i++) {
+        group.addLayer(PARTS[spec.parts[i].kind](spec.parts[i]));
+      }
+    });
+    return group;
   }
 
   function control(position, className, fill) {
