@@ -69,7 +69,7 @@ def _quality(  # noqa: PLR0917 - one field from each stage
     counts = fac["category"].value_counts()
     no_people = sorted(
         set(hierarchy.units[hierarchy.finest]["unit_id"].astype(str))
-        - set(pts["unit_id"].astype(str))
+        - {str(u) for u in pd.unique(pts["unit_id"].to_numpy(dtype=object))}
     )
     return {
         "network_components_dropped": int(graph.dropped.get("components", 0)),

@@ -372,6 +372,8 @@ def rollup_sums(
     finest_unit: pd.Series | np.ndarray,
     hierarchy: UnitHierarchy,
     analysed: set[str],
+    *,
+    names: np.ndarray | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Sum per-origin quantities over the units of every level.
 
@@ -385,6 +387,9 @@ def rollup_sums(
         The governance units.
     analysed
         Finest units whose origins count; the others add nothing.
+    names
+        When given, ``finest_unit`` holds each origin's position in ``names``, the
+        sorted distinct ids as text (:func:`unit_codes`), worked out once by the caller.
 
     Returns
     -------
@@ -393,9 +398,16 @@ def rollup_sums(
         where no analysed finest unit lies inside).
     """
     finest = hierarchy.finest
-    unit = np.asarray(finest_unit, dtype=object).astype(str)
-    keep = np.isin(unit, list(analysed))
-    per_finest = values.loc[keep].groupby(unit[keep]).sum()
+    if names is None:
+        names, code = unit_codes(finest_unit)
+    else:
+        code = np.asarray(finest_unit, dtype=np.intp)
+    keep = np.isin(names, list(analysed))[code]
+    # group by the ids' sorted codes: the same groups, in the same order, as grouping by
+    # the ids as text, without hashing a string per origin; all kept: no copy of values
+    kept = values if keep.all() else values.loc[keep]
+    per_finest = kept.groupby(code if keep.all() else code[keep]).sum()
+    per_finest.index = names[per_finest.index.to_numpy(dtype=np.intp)]
     ancestors = hierarchy.ancestors()
     joined = ancestors.join(per_finest, on=finest)
     out: dict[str, pd.DataFrame] = {}
@@ -404,3 +416,29 @@ def rollup_sums(
         ids = hierarchy.units[level]["unit_id"]
         out[level] = sums.reindex(ids.to_numpy())
     return out
+
+
+def unit_codes(finest_unit: pd.Series | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Unit ids as text, sorted and unique, and each origin's position among them.
+
+    The ids are compared as text (``str`` of each value, so ``1`` and ``"1"`` are one
+    unit, missing ids become ``"None"``, ``"nan"`` or ``"<NA>"``) like
+    ``numpy.asarray(finest_unit, dtype=object).astype(str)``, but only the distinct
+    values are converted: the origins are hashed once (``pandas.factorize``), not sorted.
+
+    Parameters
+    ----------
+    finest_unit
+        One unit id per origin.
+
+    Returns
+    -------
+    names : numpy.ndarray
+        The distinct ids as text (``str`` dtype), sorted.
+    code : numpy.ndarray
+        Per origin, the position of its id in ``names`` (``intp``).
+    """
+    raw, uniques = pd.factorize(np.asarray(finest_unit, dtype=object), use_na_sentinel=False)
+    text = np.asarray(uniques, dtype=object).astype(str)
+    names, position = np.unique(text, return_inverse=True)
+    return names, np.asarray(position, dtype=np.intp).reshape(-1)[raw]

@@ -37,7 +37,7 @@ from ._standard_cohorts import ALL
 from .access import AuditSnaps, group_distances
 from .cohorts import CohortMethod
 from .config import Standard
-from .coverage import origin_indicators, rollup_sums
+from .coverage import origin_indicators, rollup_sums, unit_codes
 from .io.units import UnitHierarchy
 from .network import WalkGraph
 from .settings import REACH_RTOL
@@ -236,14 +236,18 @@ class _Collect:
     sums: dict[str, np.ndarray]
     ratios: list[tuple[str, str, str]]
     fac_cols: dict[str, np.ndarray]
-    #: Per origin (row of the table): its finest unit, as text (read once, used per category).
-    unit: np.ndarray
+    #: Per origin (row of the table): its finest unit, as the position of its id in the
+    #: sorted ids (:func:`lifecircle.coverage.unit_codes`; read once, used per category).
+    unit_code: np.ndarray
+    #: The same as a categorical of the ids (the equity figures' groups).
+    unit: pd.Categorical
 
 
 def fair_service(inp: ServiceInputs) -> FairService:
     """Cohort coverage, supply-demand, capacity, choice and equity of every category."""
     capacity, cap_from = facility_capacity(inp.fac, inp.standard)
     n_fac = len(inp.fac)
+    names, code = unit_codes(inp.table["unit_id"])
     acc = _Collect(
         per_origin={},
         sums={},
@@ -256,23 +260,36 @@ def fair_service(inp: ServiceInputs) -> FairService:
             "load": np.full(n_fac, np.nan),
             "sole_dependants": np.full(n_fac, np.nan),
         },
-        unit=inp.table["unit_id"].astype(str).to_numpy(),
+        unit_code=code,
+        unit=pd.Categorical.from_codes(code, categories=pd.Index(names, dtype=object)),
     )
     for cid in inp.standard.cohorts:
         if cid != ALL and columns.pop(cid) in inp.table.columns:
             acc.sums[columns.pop(cid)] = inp.table[columns.pop(cid)].to_numpy(float)
     results: dict[str, CategoryService] = {}
     distances: dict[str, sp.csr_matrix] = {}
-    # the second-nearest searches (compiled, without the GIL) run on a thread of their own
-    # while the categories' pairs and figures are worked out here
-    with ThreadPoolExecutor(max_workers=1) as background:
+    # the second-nearest searches (compiled, without the GIL) run on a thread of their own,
+    # and each category's capacity LP (HiGHS, without the GIL) on another as soon as its
+    # pairs are known, while the next categories' pairs are searched here; the figures are
+    # then worked out category by category, in order (each LP's result is the same
+    # whenever it runs)
+    with (
+        ThreadPoolExecutor(max_workers=1) as background,
+        ThreadPoolExecutor(max_workers=1) as solver,
+    ):
         seconds = {cat: background.submit(_second_nearest, inp, cat) for cat in inp.categories}
+        pairs = {cat: _category_pairs(inp, cat, capacity, solver) for cat in inp.categories}
         for cat in inp.categories:
-            results[cat], distances[cat] = _category(inp, cat, capacity, acc, seconds[cat])
+            results[cat], distances[cat] = _category(inp, pairs.pop(cat), acc, seconds[cat])
     _complete_by_cohort(inp, acc)
 
+    # the sums stay separate arrays (copy=False): no consolidated copy of ~70 columns
     by_level = rollup_sums(
-        pd.DataFrame(acc.sums, index=inp.table.index), acc.unit, inp.hierarchy, inp.analysed
+        pd.DataFrame(acc.sums, index=inp.table.index, copy=False),
+        acc.unit_code,
+        inp.hierarchy,
+        inp.analysed,
+        names=names,
     )
     unit_columns: dict[str, pd.DataFrame] = {}
     for level, frame in by_level.items():
@@ -282,7 +299,7 @@ def fair_service(inp: ServiceInputs) -> FairService:
         unit_columns[level] = out
     facility_columns = pd.DataFrame(acc.fac_cols, index=inp.fac.index)
     return FairService(
-        origin_columns=pd.DataFrame(acc.per_origin, index=inp.table.index),
+        origin_columns=pd.DataFrame(acc.per_origin, index=inp.table.index, copy=False),
         unit_columns=unit_columns,
         facility_columns=facility_columns,
         categories=results,
@@ -352,22 +369,30 @@ def _second_nearest(inp: ServiceInputs, cat: str) -> np.ndarray:
     return category_nearest_two(inp.graph, inp.snaps, inp.rows, cat, radius).second_m
 
 
-def _category(
-    inp: ServiceInputs,
-    cat: str,
-    capacity: np.ndarray,
-    acc: _Collect,
-    second_m: Future[np.ndarray],
-) -> tuple[CategoryService, sp.csr_matrix]:
-    """One category's figures, added to ``acc``; returns its summary and distances."""
-    std = inp.standard
-    info = std.category(cat)
+@dataclass
+class _Pairs:
+    """One category's pairs within its threshold, its demand and supply, and its LP."""
+
+    category: str
+    dist: sp.csr_matrix
+    fac_rows: np.ndarray
+    need: np.ndarray
+    threshold_m: float
+    supply: np.ndarray
+    has_capacity: bool
+    assign: Future[demand.Assignment]
+
+
+def _category_pairs(
+    inp: ServiceInputs, cat: str, capacity: np.ndarray, solver: ThreadPoolExecutor
+) -> _Pairs:
+    """The pairs of ``cat`` within its threshold; its capacity LP is handed to ``solver``."""
+    info = inp.standard.category(cat)
     cohort = info.cohort
-    total_pop = inp.table["population"].to_numpy(float)
     need = (
         inp.table[columns.pop(cohort)].to_numpy(float)
         if cohort != ALL and columns.pop(cohort) in inp.table.columns
-        else total_pop
+        else inp.table["population"].to_numpy(float)
     )
     threshold_m = _threshold_m(inp, cat)
     # every pair within the threshold (2SFCA, capacity, choice, closures); the second-nearest
@@ -377,8 +402,23 @@ def _category(
     )
     cap, has_capacity = category_capacity(capacity[fac_rows])
     supply = cap if has_capacity else np.ones(len(fac_rows))
+    assign = solver.submit(demand.capacity_assignment, dist, need, cap, threshold_m)
+    return _Pairs(cat, dist, fac_rows, need, threshold_m, supply, has_capacity, assign)
+
+
+def _category(
+    inp: ServiceInputs,
+    pairs: _Pairs,
+    acc: _Collect,
+    second_m: Future[np.ndarray],
+) -> tuple[CategoryService, sp.csr_matrix]:
+    """One category's figures, added to ``acc``; returns its summary and distances."""
+    cat, dist, fac_rows, need = pairs.category, pairs.dist, pairs.fac_rows, pairs.need
+    threshold_m, supply, has_capacity = pairs.threshold_m, pairs.supply, pairs.has_capacity
+    info = inp.standard.category(cat)
+    cohort = info.cohort
     fca = demand.two_step_fca(dist, need, supply, threshold_m, decay=inp.decay)
-    assign = demand.capacity_assignment(dist, need, cap, threshold_m)
+    assign = pairs.assign.result()
     n_within = demand.count_within(dist, threshold_m)
     covered = n_within > 0
     single = n_within == 1
@@ -410,7 +450,6 @@ def _category(
     acc.fac_cols["load"][fac_rows] = assign.load
     acc.fac_cols["sole_dependants"][fac_rows] = demand.closure_losses(dist, need, threshold_m)
 
-    unit = acc.unit
     total_need = float(need.sum())
     # the supply serving the analysed residents: facilities with any of them in reach
     serving = acc.fac_cols["demand_in_reach"][fac_rows] > 0
@@ -435,9 +474,9 @@ def _category(
         unmet=round(float((need - assign.served).sum()), 1),
         single_share=_share(float((need * single).sum()), total_need),
         assignment_status=assign.status,
-        equity_residents=equity.equity_figures(fca.access, need, groups=unit).to_json(),
+        equity_residents=equity.equity_figures(fca.access, need, groups=acc.unit).to_json(),
         equity_units=equity.equity_figures(
-            _unit_shares(need * covered, need, unit).to_numpy()
+            _unit_shares(need * covered, need, acc.unit_code)
         ).to_json(),
     )
     return summary, dist
@@ -481,9 +520,10 @@ def category_capacity(cap: np.ndarray) -> tuple[np.ndarray, bool]:
     return np.where(known, cap, float(np.median(cap[known]))), True
 
 
-def _unit_shares(num: np.ndarray, den: np.ndarray, unit: np.ndarray) -> pd.Series:
-    frame = pd.DataFrame({"num": num, "den": den, "unit": unit}).groupby("unit").sum()
-    return (frame["num"] / frame["den"].where(frame["den"] > 0)).dropna()
+def _unit_shares(num: np.ndarray, den: np.ndarray, unit_code: np.ndarray) -> np.ndarray:
+    """``sum(num) / sum(den)`` per unit with residents, in the order of the sorted unit ids."""
+    frame = pd.DataFrame({"num": num, "den": den}).groupby(unit_code).sum()
+    return (frame["num"] / frame["den"].where(frame["den"] > 0)).dropna().to_numpy()
 
 
 def _share(num: float, den: float) -> float | None:
