@@ -397,22 +397,51 @@ def rollup_sums(
         Per level, the sums indexed by ``unit_id`` (every unit of the level; NaN
         where no analysed finest unit lies inside).
     """
-    finest = hierarchy.finest
     if names is None:
         names, code = unit_codes(finest_unit)
     else:
         code = np.asarray(finest_unit, dtype=np.intp)
+    return level_sums(finest_sums(values, code, names, analysed), hierarchy)
+
+
+def finest_sums(
+    values: pd.DataFrame, code: np.ndarray, names: np.ndarray, analysed: set[str]
+) -> pd.DataFrame:
+    """The first step of :func:`rollup_sums`: per-origin quantities summed per finest unit.
+
+    Parameters
+    ----------
+    values
+        Additive quantities per origin.
+    code, names
+        Each origin's position in ``names``, the sorted distinct finest-unit ids as
+        text (:func:`unit_codes`).
+    analysed
+        Finest units whose origins count.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by the finest units with origins (sorted ids). Each column's sums are
+        those of that column alone, so the quantities can be summed a few at a time
+        (and their per-origin arrays let go) and the frames put side by side.
+    """
     keep = np.isin(names, list(analysed))[code]
     # group by the ids' sorted codes: the same groups, in the same order, as grouping by
     # the ids as text, without hashing a string per origin; all kept: no copy of values
     kept = values if keep.all() else values.loc[keep]
     per_finest = kept.groupby(code if keep.all() else code[keep]).sum()
     per_finest.index = names[per_finest.index.to_numpy(dtype=np.intp)]
+    return per_finest
+
+
+def level_sums(per_finest: pd.DataFrame, hierarchy: UnitHierarchy) -> dict[str, pd.DataFrame]:
+    """The second step of :func:`rollup_sums`: finest-unit sums summed up every level."""
     ancestors = hierarchy.ancestors()
-    joined = ancestors.join(per_finest, on=finest)
+    joined = ancestors.join(per_finest, on=hierarchy.finest)
     out: dict[str, pd.DataFrame] = {}
     for level in hierarchy.levels:
-        sums = joined.groupby(level)[list(values.columns)].sum(min_count=1)
+        sums = joined.groupby(level)[list(per_finest.columns)].sum(min_count=1)
         ids = hierarchy.units[level]["unit_id"]
         out[level] = sums.reindex(ids.to_numpy())
     return out

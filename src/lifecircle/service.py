@@ -37,7 +37,7 @@ from ._standard_cohorts import ALL
 from .access import AuditSnaps, group_distances
 from .cohorts import CohortMethod
 from .config import Standard
-from .coverage import origin_indicators, rollup_sums, unit_codes
+from .coverage import finest_sums, level_sums, origin_indicators, unit_codes
 from .io.units import UnitHierarchy
 from .network import WalkGraph
 from .settings import REACH_RTOL
@@ -226,6 +226,93 @@ class ServiceInputs:
     profile: str | None
     cohort_methods: dict[str, CohortMethod]
     decay: str | None = None
+    #: The searches already started (:func:`start_searches`, e.g. while the access stage
+    #: runs); started by :func:`fair_service` when None. They must be of these inputs.
+    searches: Searches | None = None
+
+
+class Searches:
+    """The fair-service searches of every category, running on threads of their own.
+
+    Per category, the pairs within its threshold (:func:`category_distances`) and the
+    second-nearest walk (two-label searches up to twice the threshold). The searches
+    are compiled and release the GIL, so they can run while other stages work.
+    :meth:`close` waits for those running and cancels the rest (use it in ``finally``).
+    """
+
+    def __init__(
+        self,
+        graph: WalkGraph,
+        snaps: AuditSnaps,
+        rows: np.ndarray,
+        standard: Standard,
+        categories: list[str],
+        *,
+        radius_m: float,
+        profile: str | None,
+    ) -> None:
+        self._pools = [ThreadPoolExecutor(max_workers=1), ThreadPoolExecutor(max_workers=1)]
+        pairs_pool, second_pool = self._pools
+        thresholds = {c: threshold_m(standard, c, profile) for c in categories}
+        self.thresholds = thresholds
+        # each category's pairs, in order, on one thread (each search is itself threaded)
+        self.pairs: dict[str, Future[tuple[sp.csr_matrix, np.ndarray]]] = {
+            cat: pairs_pool.submit(
+                category_distances, graph, snaps, rows, cat, min(radius_m, thresholds[cat])
+            )
+            for cat in categories
+        }
+        # the second-nearest walks, reported up to twice the threshold (at most the cut-off)
+        self.seconds: dict[str, Future[NearestTwo]] = {
+            cat: second_pool.submit(
+                category_nearest_two,
+                graph,
+                snaps,
+                rows,
+                cat,
+                min(radius_m, SECOND_NEAREST_RADII * thresholds[cat]),
+            )
+            for cat in categories
+        }
+
+    def close(self) -> None:
+        """Wait for the searches running, cancel those not started."""
+        for pool in self._pools:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def start_searches(
+    graph: WalkGraph,
+    snaps: AuditSnaps,
+    rows: np.ndarray,
+    standard: Standard,
+    categories: list[str],
+    *,
+    radius_m: float,
+    profile: str | None,
+) -> Searches:
+    """Start the fair-service searches of ``categories`` on background threads.
+
+    Parameters
+    ----------
+    graph, snaps
+        The walk graph and the audit's snapped origins and facilities.
+    rows
+        Positions in ``snaps.origins`` of the analysed origins (the rows of the
+        fair-service table, in order).
+    standard, categories
+        The standard and the audited categories.
+    radius_m
+        The audit's search cut-off.
+    profile
+        The audit's ``--profile`` override (None: each category's own).
+
+    Returns
+    -------
+    Searches
+        Pass it as :attr:`ServiceInputs.searches`; :meth:`Searches.close` it when done.
+    """
+    return Searches(graph, snaps, rows, standard, categories, radius_m=radius_m, profile=profile)
 
 
 @dataclass
@@ -241,6 +328,11 @@ class _Collect:
     unit_code: np.ndarray
     #: The same as a categorical of the ids (the equity figures' groups).
     unit: pd.Categorical
+    #: The sorted distinct ids (``unit_code`` indexes them).
+    names: np.ndarray
+    #: Each category's additive quantities summed per finest unit as soon as they are
+    #: known (:func:`lifecircle.coverage.finest_sums`), so their per-origin arrays go.
+    finest: list[pd.DataFrame] = field(default_factory=list)
 
 
 def fair_service(inp: ServiceInputs) -> FairService:
@@ -262,35 +354,58 @@ def fair_service(inp: ServiceInputs) -> FairService:
         },
         unit_code=code,
         unit=pd.Categorical.from_codes(code, categories=pd.Index(names, dtype=object)),
+        names=names,
     )
     for cid in inp.standard.cohorts:
         if cid != ALL and columns.pop(cid) in inp.table.columns:
             acc.sums[columns.pop(cid)] = inp.table[columns.pop(cid)].to_numpy(float)
     results: dict[str, CategoryService] = {}
     distances: dict[str, sp.csr_matrix] = {}
-    # the second-nearest searches (compiled, without the GIL) run on a thread of their own,
-    # and each category's capacity LP (HiGHS, without the GIL) on another as soon as its
-    # pairs are known, while the next categories' pairs are searched here; the figures are
-    # then worked out category by category, in order (each LP's result is the same
-    # whenever it runs)
-    with (
-        ThreadPoolExecutor(max_workers=1) as background,
-        ThreadPoolExecutor(max_workers=1) as solver,
-    ):
-        seconds = {cat: background.submit(_second_nearest, inp, cat) for cat in inp.categories}
-        pairs = {cat: _category_pairs(inp, cat, capacity, solver) for cat in inp.categories}
-        for cat in inp.categories:
-            results[cat], distances[cat] = _category(inp, pairs.pop(cat), acc, seconds[cat])
+    # the searches (compiled, without the GIL) run on threads of their own, maybe started
+    # before this stage; each category's capacity LP (HiGHS, without the GIL) runs on
+    # another as soon as its pairs are known, while the next categories' pairs are
+    # searched; the figures are then worked out category by category, in order (each
+    # search's and LP's result is the same whenever it runs)
+    searches = inp.searches
+    if searches is None:
+        searches = start_searches(
+            inp.graph,
+            inp.snaps,
+            inp.rows,
+            inp.standard,
+            inp.categories,
+            radius_m=inp.radius_m,
+            profile=inp.profile,
+        )
+    try:
+        with ThreadPoolExecutor(max_workers=1) as solver:
+            pairs = {
+                cat: _category_pairs(inp, cat, capacity, searches, solver) for cat in inp.categories
+            }
+            for cat in inp.categories:
+                second = searches.seconds[cat].result().second_m
+                results[cat], distances[cat] = _category(inp, pairs.pop(cat), acc, second)
+    finally:
+        if inp.searches is None:
+            searches.close()
     _complete_by_cohort(inp, acc)
 
-    # the sums stay separate arrays (copy=False): no consolidated copy of ~70 columns
-    by_level = rollup_sums(
-        pd.DataFrame(acc.sums, index=inp.table.index, copy=False),
-        acc.unit_code,
-        inp.hierarchy,
-        inp.analysed,
-        names=names,
-    )
+    # the cohorts' residents first, then each category's sums, then completeness (the
+    # order of the columns); the arrays stay separate (copy=False): no consolidated copy
+    head = {k: v for k, v in acc.sums.items() if not k.startswith("_complete_")}
+    tail = {k: v for k, v in acc.sums.items() if k.startswith("_complete_")}
+    parts = [
+        finest_sums(
+            pd.DataFrame(part, index=inp.table.index, copy=False),
+            acc.unit_code,
+            names,
+            inp.analysed,
+        )
+        for part in (head, tail)
+    ]
+    # every part has the same rows (the finest units with analysed origins, sorted)
+    frames = [f for f in (parts[0], *acc.finest, parts[1]) if len(f.columns)]
+    by_level = level_sums(pd.concat(frames, axis=1), inp.hierarchy)
     unit_columns: dict[str, pd.DataFrame] = {}
     for level, frame in by_level.items():
         out = pd.DataFrame({c: frame[c] for c in frame.columns if not c.startswith("_")})
@@ -350,23 +465,14 @@ def _cohorts(inp: ServiceInputs, sums: dict[str, np.ndarray]) -> dict[str, dict[
     return out
 
 
-def _threshold_m(inp: ServiceInputs, cat: str) -> float:
+def threshold_m(standard: Standard, cat: str, profile: str | None) -> float:
     """The category's catchment in metres at its walking profile (with the reach tolerance).
 
     The same rounding tolerance as :func:`lifecircle.coverage.covered_matrix`.
     """
-    info = inp.standard.category(cat)
-    speed = inp.standard.profile_of(cat, inp.profile).speed_m_min
+    info = standard.category(cat)
+    speed = standard.profile_of(cat, profile).speed_m_min
     return float(info.threshold_min * speed * (1 + REACH_RTOL))
-
-
-def _second_nearest(inp: ServiceInputs, cat: str) -> np.ndarray:
-    """Each origin's walk to its second-nearest facility of ``cat`` (NaN: none).
-
-    Reported up to twice the threshold (at most the audit's cut-off).
-    """
-    radius = min(inp.radius_m, SECOND_NEAREST_RADII * _threshold_m(inp, cat))
-    return category_nearest_two(inp.graph, inp.snaps, inp.rows, cat, radius).second_m
 
 
 @dataclass
@@ -384,7 +490,11 @@ class _Pairs:
 
 
 def _category_pairs(
-    inp: ServiceInputs, cat: str, capacity: np.ndarray, solver: ThreadPoolExecutor
+    inp: ServiceInputs,
+    cat: str,
+    capacity: np.ndarray,
+    searches: Searches,
+    solver: ThreadPoolExecutor,
 ) -> _Pairs:
     """The pairs of ``cat`` within its threshold; its capacity LP is handed to ``solver``."""
     info = inp.standard.category(cat)
@@ -394,23 +504,24 @@ def _category_pairs(
         if cohort != ALL and columns.pop(cohort) in inp.table.columns
         else inp.table["population"].to_numpy(float)
     )
-    threshold_m = _threshold_m(inp, cat)
+    limit = searches.thresholds[cat]
     # every pair within the threshold (2SFCA, capacity, choice, closures); the second-nearest
-    # walk comes from two-label searches (_second_nearest), not from pairs up to there
-    dist, fac_rows = category_distances(
-        inp.graph, inp.snaps, inp.rows, cat, min(inp.radius_m, threshold_m)
-    )
+    # walk comes from two-label searches (Searches.seconds), not from pairs up to there
+    dist, fac_rows = searches.pairs[cat].result()
+    if dist.shape[0] != len(need):
+        msg = "fair service: the searches given were not made for these origins"
+        raise ValueError(msg)
     cap, has_capacity = category_capacity(capacity[fac_rows])
     supply = cap if has_capacity else np.ones(len(fac_rows))
-    assign = solver.submit(demand.capacity_assignment, dist, need, cap, threshold_m)
-    return _Pairs(cat, dist, fac_rows, need, threshold_m, supply, has_capacity, assign)
+    assign = solver.submit(demand.capacity_assignment, dist, need, cap, limit)
+    return _Pairs(cat, dist, fac_rows, need, limit, supply, has_capacity, assign)
 
 
 def _category(
     inp: ServiceInputs,
     pairs: _Pairs,
     acc: _Collect,
-    second_m: Future[np.ndarray],
+    second_m: np.ndarray,
 ) -> tuple[CategoryService, sp.csr_matrix]:
     """One category's figures, added to ``acc``; returns its summary and distances."""
     cat, dist, fac_rows, need = pairs.category, pairs.dist, pairs.fac_rows, pairs.need
@@ -424,18 +535,28 @@ def _category(
     single = n_within == 1
 
     acc.per_origin[columns.n_within(cat)] = n_within
-    acc.per_origin[columns.second(cat)] = second_m.result()
+    acc.per_origin[columns.second(cat)] = second_m
     acc.per_origin[columns.sd(cat)] = fca.access
     acc.per_origin[columns.placed(cat)] = np.divide(
         assign.served, need, out=np.zeros_like(need), where=need > 0
     )
     key = f"_need_{cat}"
-    acc.sums[key] = need
-    acc.sums[f"_covered_{cat}"] = need * covered
-    acc.sums[f"_sd_{cat}"] = need * fca.access
-    acc.sums[f"_served_{cat}"] = assign.served
-    acc.sums[columns.unmet(cat)] = need - assign.served
-    acc.sums[f"_single_{cat}"] = need * single
+    sums = {
+        key: need,
+        f"_covered_{cat}": need * covered,
+        f"_sd_{cat}": need * fca.access,
+        f"_served_{cat}": assign.served,
+        columns.unmet(cat): need - assign.served,
+        f"_single_{cat}": need * single,
+    }
+    acc.finest.append(
+        finest_sums(
+            pd.DataFrame(sums, index=inp.table.index, copy=False),
+            acc.unit_code,
+            acc.names,
+            inp.analysed,
+        )
+    )
     if cohort != ALL:
         acc.ratios.append((columns.cohort_cov(cat), f"_covered_{cat}", key))
     acc.ratios += [
