@@ -38,7 +38,7 @@ def _analysed_origins(
 ) -> tuple[np.ndarray, pd.DataFrame, dict[str, CohortMethod]]:
     """The origins of the analysed units, with their cohorts' residents (``pop_<cohort>``)."""
     scope = table["unit_id"].isin(analysed).to_numpy()
-    in_scope = table[scope]
+    in_scope = table if scope.all() else table[scope]
     cohort_pops, cohort_methods = cohort_populations(in_scope, std, audited)
     return scope, pd.concat([in_scope, cohort_pops], axis=1), cohort_methods
 

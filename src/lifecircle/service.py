@@ -263,9 +263,9 @@ class Searches:
             for cat in categories
         }
         # the second-nearest walks, reported up to twice the threshold (at most the cut-off)
-        self.seconds: dict[str, Future[NearestTwo]] = {
+        self.seconds: dict[str, Future[np.ndarray]] = {
             cat: second_pool.submit(
-                category_nearest_two,
+                _second_m,
                 graph,
                 snaps,
                 rows,
@@ -279,6 +279,13 @@ class Searches:
         """Wait for the searches running, cancel those not started."""
         for pool in self._pools:
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _second_m(
+    graph: WalkGraph, snaps: AuditSnaps, rows: np.ndarray, category: str, radius_m: float
+) -> np.ndarray:
+    """Per origin row, the walk to the second-nearest facility of ``category`` (NaN: none)."""
+    return category_nearest_two(graph, snaps, rows, category, radius_m).second_m
 
 
 def start_searches(
@@ -383,7 +390,7 @@ def fair_service(inp: ServiceInputs) -> FairService:
                 cat: _category_pairs(inp, cat, capacity, searches, solver) for cat in inp.categories
             }
             for cat in inp.categories:
-                second = searches.seconds[cat].result().second_m
+                second = searches.seconds[cat].result()
                 results[cat], distances[cat] = _category(inp, pairs.pop(cat), acc, second)
     finally:
         if inp.searches is None:
