@@ -534,7 +534,8 @@ def compute_access(
         columns[f"dist_{cat}_m"] = dist
         columns[f"time_{cat}_min"] = minutes
         columns[f"mode_{cat}"] = mode
-    table = pd.concat([table, pd.DataFrame(columns, index=table.index)], axis=1)
+    # the distance and time arrays as they are (copy=False: no stacked copy of them)
+    table = pd.concat([table, pd.DataFrame(columns, index=table.index, copy=False)], axis=1)
     return table, pd.Series(snaps.facility_snap_m, index=facilities.index, name="snap_m")
 
 

@@ -467,7 +467,13 @@ def unit_codes(finest_unit: pd.Series | np.ndarray) -> tuple[np.ndarray, np.ndar
     code : numpy.ndarray
         Per origin, the position of its id in ``names`` (``intp``).
     """
-    raw, uniques = pd.factorize(np.asarray(finest_unit, dtype=object), use_na_sentinel=False)
+    values = np.asarray(finest_unit, dtype=object)
+    raw, uniques = pd.factorize(values)
     text = np.asarray(uniques, dtype=object).astype(str)
+    missing = raw < 0
+    if missing.any():  # None, NaN and NA each print their own way: as text one by one
+        raw = raw.copy()
+        raw[missing] = len(text) + np.arange(int(missing.sum()))
+        text = np.concatenate([text, values[missing].astype(str)])
     names, position = np.unique(text, return_inverse=True)
     return names, np.asarray(position, dtype=np.intp).reshape(-1)[raw]
