@@ -19,6 +19,7 @@ import shapely
 
 from . import columns
 from .config import Profile, Standard, load_standard
+from .coverage import unit_codes
 from .datasets import get_path
 from .errors import DataError
 from .io.facilities import facilities_from_osm, is_table, merge_facilities, read_facilities
@@ -521,6 +522,8 @@ def _access_output(
 ) -> gpd.GeoDataFrame:
     ancestors = hierarchy.ancestors().set_index(hierarchy.finest)
     unit_id = table["unit_id"].astype(str).to_numpy()
+    # each distinct unit's ancestors looked up once, then spread to its origins
+    names, code = unit_codes(unit_id)
     # every column in one dict, made into a frame once without copies (adding columns
     # one by one copied each: ~0.5 GB more at a million origins)
     data: dict[str, Any] = {
@@ -533,7 +536,9 @@ def _access_output(
         "edge": table["edge"].to_numpy(),
     }
     for level in hierarchy.levels[:-1]:
-        data[columns.unit_level(level)] = ancestors.loc[unit_id, level].astype(str).to_numpy()
+        data[columns.unit_level(level)] = (
+            ancestors.loc[names, level].astype(str).to_numpy(dtype=object)[code]
+        )
     for col in table.columns:
         if str(col).startswith("pop_"):
             data[col] = table[col].to_numpy()
