@@ -436,7 +436,21 @@ def finest_sums(
 
 
 def level_sums(per_finest: pd.DataFrame, hierarchy: UnitHierarchy) -> dict[str, pd.DataFrame]:
-    """The second step of :func:`rollup_sums`: finest-unit sums summed up every level."""
+    """The second step of :func:`rollup_sums`: finest-unit sums summed up every level.
+
+    Parameters
+    ----------
+    per_finest
+        Sums per finest unit (:func:`finest_sums`, several side by side allowed).
+    hierarchy
+        The governance units.
+
+    Returns
+    -------
+    dict of pandas.DataFrame
+        Per level, the sums indexed by ``unit_id`` (every unit of the level; NaN
+        where no analysed finest unit lies inside).
+    """
     ancestors = hierarchy.ancestors()
     joined = ancestors.join(per_finest, on=hierarchy.finest)
     out: dict[str, pd.DataFrame] = {}

@@ -476,6 +476,20 @@ def threshold_m(standard: Standard, cat: str, profile: str | None) -> float:
     """The category's catchment in metres at its walking profile (with the reach tolerance).
 
     The same rounding tolerance as :func:`lifecircle.coverage.covered_matrix`.
+
+    Parameters
+    ----------
+    standard
+        The standard (thresholds and walking profiles).
+    cat
+        The category id.
+    profile
+        The audit's ``--profile`` override (None: the category's own profile).
+
+    Returns
+    -------
+    float
+        Metres.
     """
     info = standard.category(cat)
     speed = standard.profile_of(cat, profile).speed_m_min
