@@ -19,7 +19,14 @@ from numpy.testing import assert_array_equal
 from lifecircle import access, equity
 from lifecircle.access import compute_access, snap_audit_inputs
 from lifecircle.coverage import finest_sums, level_sums, rollup_sums, unit_codes
-from lifecircle.service import ServiceInputs, fair_service, start_searches
+from lifecircle.service import (
+    ServiceInputs,
+    _need,
+    category_needs,
+    facility_capacity,
+    fair_service,
+    start_searches,
+)
 from lifecircle.snap import snap_points
 
 from .test_coverage import hierarchy
@@ -138,7 +145,7 @@ def _service_inputs() -> ServiceInputs:
     )
 
 
-def _start(inp: ServiceInputs, rows: np.ndarray):
+def _start(inp: ServiceInputs, rows: np.ndarray, lp=None):
     return start_searches(
         inp.graph,
         inp.snaps,
@@ -147,13 +154,31 @@ def _start(inp: ServiceInputs, rows: np.ndarray):
         inp.categories,
         radius_m=inp.radius_m,
         profile=inp.profile,
+        lp=lp,
     )
 
 
-def test_searches_started_before_the_stage_give_the_same_figures():
+def _lp(inp: ServiceInputs, scale: float = 1.0):
+    # the demand fair_service reads (the fixture gives pop_kids directly)
+    needs = {c: _need(inp.table, inp.standard, c) for c in inp.categories}
+    return {c: v * scale for c, v in needs.items()}, facility_capacity(inp.fac, inp.standard)[0]
+
+
+def test_category_needs_are_the_cohorts_or_everyone():
+    inp = _service_inputs()
+    needs = category_needs(inp.table.drop(columns="pop_kids"), inp.standard, inp.categories)
+    # no age data: the kids cohort counts every resident (cohorts.cohort_populations)
+    assert_array_equal(needs["kindergarten"], inp.table["population"].to_numpy(float))
+
+
+@pytest.mark.parametrize("lp", ["none", "same", "other"])
+def test_searches_started_before_the_stage_give_the_same_figures(lp):
     inp = _service_inputs()
     plain, _ = run()
-    searches = _start(inp, inp.rows)
+    # with the capacity LPs solved ahead too ("same"), or ahead with another demand, which
+    # fair_service must notice and solve again ("other")
+    given = {"none": None, "same": _lp(inp), "other": _lp(inp, 2.0)}[lp]
+    searches = _start(inp, inp.rows, given)
     try:
         early = fair_service(replace(inp, searches=searches))
     finally:

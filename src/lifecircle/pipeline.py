@@ -73,7 +73,15 @@ from .rural import (
     rural_standard,
     split_analysed,
 )
-from .service import FairService, Searches, ServiceInputs, cohort_gaps, start_searches
+from .service import (
+    FairService,
+    Searches,
+    ServiceInputs,
+    category_needs,
+    cohort_gaps,
+    facility_capacity,
+    start_searches,
+)
 from .settings import CATCHMENT_INSIDE_SHARE
 from .summary import OUTPUT_FILES as OUTPUT_FILES  # re-exported: the audit's data outputs
 from .summary import AuditSummary, SummaryParts, build_summary
@@ -380,14 +388,19 @@ def _snap_and_search(  # noqa: PLR0917 - the access stage's inputs, in order
     """
     std, audited, analysed = scope
     snaps = _audit_snaps(graph, pts, fac, network=network, opts=opts, warnings=warnings, std=std)
+    rows = np.flatnonzero(pts["unit_id"].isin(analysed).to_numpy())
     searches = start_searches(
         graph,
         snaps,
-        np.flatnonzero(pts["unit_id"].isin(analysed).to_numpy()),
+        rows,
         std,
         audited,
         radius_m=search_cutoff_m(std, audited, opts.profile),
         profile=opts.profile,
+        lp=(
+            category_needs(pts.iloc[rows], std, audited),
+            facility_capacity(fac.reset_index(drop=True), std)[0],
+        ),
     )
     return snaps, searches
 

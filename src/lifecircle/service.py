@@ -23,6 +23,7 @@ an exact rollup (:func:`lifecircle.coverage.rollup_sums`).
 
 from __future__ import annotations
 
+import logging
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,7 +36,7 @@ from . import columns, demand, equity
 from ._nearest_two import NearestTwo, nearest_two
 from ._standard_cohorts import ALL
 from .access import AuditSnaps, group_distances
-from .cohorts import CohortMethod
+from .cohorts import CohortMethod, cohort_populations
 from .config import Standard
 from .coverage import finest_sums, level_sums, origin_indicators, unit_codes
 from .io.units import UnitHierarchy
@@ -50,6 +51,8 @@ SECOND_NEAREST_RADII = 2.0
 CRITICAL_FACILITIES = 15
 
 CAPACITY_COLUMN = "capacity"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -236,8 +239,12 @@ class Searches:
 
     Per category, the pairs within its threshold (:func:`category_distances`) and the
     second-nearest walk (two-label searches up to twice the threshold). The searches
-    are compiled and release the GIL, so they can run while other stages work.
-    :meth:`close` waits for those running and cancels the rest (use it in ``finally``).
+    are compiled and release the GIL, so they can run while other stages work. Given
+    each category's demand and the facilities' capacities (``lp``), each category's
+    capacity assignment (HiGHS, also without the GIL) is solved on a third thread as
+    soon as its pairs are known; :func:`fair_service` uses it only if its own demand and
+    capacities are the same, else solves again. :meth:`close` waits for the work
+    running and cancels the rest (use it in ``finally``).
     """
 
     def __init__(
@@ -250,9 +257,10 @@ class Searches:
         *,
         radius_m: float,
         profile: str | None,
+        lp: tuple[dict[str, np.ndarray], np.ndarray] | None = None,
     ) -> None:
-        self._pools = [ThreadPoolExecutor(max_workers=1), ThreadPoolExecutor(max_workers=1)]
-        pairs_pool, second_pool = self._pools
+        self._pools = [ThreadPoolExecutor(max_workers=1) for _ in range(3)]
+        pairs_pool, second_pool, solver = self._pools
         thresholds = {c: threshold_m(standard, c, profile) for c in categories}
         self.thresholds = thresholds
         # each category's pairs, in order, on one thread (each search is itself threaded)
@@ -274,11 +282,42 @@ class Searches:
             )
             for cat in categories
         }
+        # each category's capacity assignment, in order, once its pairs are known
+        self.assign: dict[str, Future[_EarlyAssignment]] = {}
+        if lp is not None:
+            needs, capacity = lp
+            self.assign = {
+                cat: solver.submit(
+                    _early_assignment, self.pairs[cat], needs[cat], capacity, thresholds[cat]
+                )
+                for cat in categories
+            }
 
     def close(self) -> None:
         """Wait for the searches running, cancel those not started."""
         for pool in self._pools:
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+@dataclass(frozen=True)
+class _EarlyAssignment:
+    """A capacity assignment solved ahead, with the demand and capacities it used."""
+
+    assignment: demand.Assignment
+    need: np.ndarray
+    capacity: np.ndarray
+
+
+def _early_assignment(
+    pairs: Future[tuple[sp.csr_matrix, np.ndarray]],
+    need: np.ndarray,
+    capacity: np.ndarray,
+    limit: float,
+) -> _EarlyAssignment:
+    """The capacity assignment of one category, once its pairs are known."""
+    dist, fac_rows = pairs.result()
+    cap, _ = category_capacity(capacity[fac_rows])
+    return _EarlyAssignment(demand.capacity_assignment(dist, need, cap, limit), need, cap)
 
 
 def _second_m(
@@ -297,6 +336,7 @@ def start_searches(
     *,
     radius_m: float,
     profile: str | None,
+    lp: tuple[dict[str, np.ndarray], np.ndarray] | None = None,
 ) -> Searches:
     """Start the fair-service searches of ``categories`` on background threads.
 
@@ -313,13 +353,20 @@ def start_searches(
         The audit's search cut-off.
     profile
         The audit's ``--profile`` override (None: each category's own).
+    lp
+        Optional: per category, the residents it serves per origin row (its cohort's,
+        else everyone), and the capacity of every facility
+        (:func:`facility_capacity`); the capacity assignments are then solved as soon
+        as each category's pairs are known.
 
     Returns
     -------
     Searches
         Pass it as :attr:`ServiceInputs.searches`; :meth:`Searches.close` it when done.
     """
-    return Searches(graph, snaps, rows, standard, categories, radius_m=radius_m, profile=profile)
+    return Searches(
+        graph, snaps, rows, standard, categories, radius_m=radius_m, profile=profile, lp=lp
+    )
 
 
 @dataclass
@@ -510,6 +557,39 @@ class _Pairs:
     assign: Future[demand.Assignment]
 
 
+def category_needs(
+    origins: pd.DataFrame, standard: Standard, categories: list[str]
+) -> dict[str, np.ndarray]:
+    """Per category, the residents it serves at each origin: its cohort's, else everyone.
+
+    Parameters
+    ----------
+    origins
+        The analysed origins with ``population`` and the population input's cohort
+        columns (what :func:`lifecircle.cohorts.cohort_populations` reads).
+    standard, categories
+        The standard and the audited categories.
+
+    Returns
+    -------
+    dict of numpy.ndarray
+        Per category, one value per origin (the demand of its capacity assignment).
+    """
+    pops, _ = cohort_populations(origins, standard, categories)
+    table = pd.concat([origins.drop(columns=[c for c in pops if c in origins]), pops], axis=1)
+    return {cat: _need(table, standard, cat) for cat in categories}
+
+
+def _need(table: pd.DataFrame, standard: Standard, cat: str) -> np.ndarray:
+    """The residents ``cat`` serves per origin (its cohort's ``pop_`` column, else all)."""
+    cohort = standard.category(cat).cohort
+    return (
+        table[columns.pop(cohort)].to_numpy(float)
+        if cohort != ALL and columns.pop(cohort) in table.columns
+        else table["population"].to_numpy(float)
+    )
+
+
 def _category_pairs(
     inp: ServiceInputs,
     cat: str,
@@ -518,13 +598,7 @@ def _category_pairs(
     solver: ThreadPoolExecutor,
 ) -> _Pairs:
     """The pairs of ``cat`` within its threshold; its capacity LP is handed to ``solver``."""
-    info = inp.standard.category(cat)
-    cohort = info.cohort
-    need = (
-        inp.table[columns.pop(cohort)].to_numpy(float)
-        if cohort != ALL and columns.pop(cohort) in inp.table.columns
-        else inp.table["population"].to_numpy(float)
-    )
+    need = _need(inp.table, inp.standard, cat)
     limit = searches.thresholds[cat]
     # every pair within the threshold (2SFCA, capacity, choice, closures); the second-nearest
     # walk comes from two-label searches (Searches.seconds), not from pairs up to there
@@ -534,8 +608,25 @@ def _category_pairs(
         raise ValueError(msg)
     cap, has_capacity = category_capacity(capacity[fac_rows])
     supply = cap if has_capacity else np.ones(len(fac_rows))
-    assign = solver.submit(demand.capacity_assignment, dist, need, cap, limit)
+    early = searches.assign.get(cat)
+    assign = solver.submit(_assignment, early, dist, need, cap, limit)
     return _Pairs(cat, dist, fac_rows, need, limit, supply, has_capacity, assign)
+
+
+def _assignment(
+    early: Future[_EarlyAssignment] | None,
+    dist: sp.csr_matrix,
+    need: np.ndarray,
+    cap: np.ndarray,
+    limit: float,
+) -> demand.Assignment:
+    """The capacity assignment solved ahead if it had this demand and these capacities."""
+    if early is not None and early.exception() is None:
+        done = early.result()
+        if np.array_equal(done.need, need) and np.array_equal(done.capacity, cap):
+            return done.assignment
+        log.debug("capacity assignment solved ahead with other inputs: solving again")
+    return demand.capacity_assignment(dist, need, cap, limit)
 
 
 def _category(
