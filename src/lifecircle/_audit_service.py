@@ -38,7 +38,7 @@ def _analysed_origins(
 ) -> tuple[np.ndarray, pd.DataFrame, dict[str, CohortMethod]]:
     """The origins of the analysed units, with their cohorts' residents (``pop_<cohort>``)."""
     scope = table["unit_id"].isin(analysed).to_numpy()
-    in_scope = table[scope]
+    in_scope = table if scope.all() else table[scope]
     cohort_pops, cohort_methods = cohort_populations(in_scope, std, audited)
     return scope, pd.concat([in_scope, cohort_pops], axis=1), cohort_methods
 
@@ -69,7 +69,7 @@ def _quality(  # noqa: PLR0917 - one field from each stage
     counts = fac["category"].value_counts()
     no_people = sorted(
         set(hierarchy.units[hierarchy.finest]["unit_id"].astype(str))
-        - set(pts["unit_id"].astype(str))
+        - {str(u) for u in pd.unique(pts["unit_id"].to_numpy(dtype=object))}
     )
     return {
         "network_components_dropped": int(graph.dropped.get("components", 0)),

@@ -372,6 +372,8 @@ def rollup_sums(
     finest_unit: pd.Series | np.ndarray,
     hierarchy: UnitHierarchy,
     analysed: set[str],
+    *,
+    names: np.ndarray | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Sum per-origin quantities over the units of every level.
 
@@ -385,6 +387,9 @@ def rollup_sums(
         The governance units.
     analysed
         Finest units whose origins count; the others add nothing.
+    names
+        When given, ``finest_unit`` holds each origin's position in ``names``, the
+        sorted distinct ids as text (:func:`unit_codes`), worked out once by the caller.
 
     Returns
     -------
@@ -392,15 +397,97 @@ def rollup_sums(
         Per level, the sums indexed by ``unit_id`` (every unit of the level; NaN
         where no analysed finest unit lies inside).
     """
-    finest = hierarchy.finest
-    unit = np.asarray(finest_unit, dtype=object).astype(str)
-    keep = np.isin(unit, list(analysed))
-    per_finest = values.loc[keep].groupby(unit[keep]).sum()
+    if names is None:
+        names, code = unit_codes(finest_unit)
+    else:
+        code = np.asarray(finest_unit, dtype=np.intp)
+    return level_sums(finest_sums(values, code, names, analysed), hierarchy)
+
+
+def finest_sums(
+    values: pd.DataFrame, code: np.ndarray, names: np.ndarray, analysed: set[str]
+) -> pd.DataFrame:
+    """The first step of :func:`rollup_sums`: per-origin quantities summed per finest unit.
+
+    Parameters
+    ----------
+    values
+        Additive quantities per origin.
+    code, names
+        Each origin's position in ``names``, the sorted distinct finest-unit ids as
+        text (:func:`unit_codes`).
+    analysed
+        Finest units whose origins count.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by the finest units with origins (sorted ids). Each column's sums are
+        those of that column alone, so the quantities can be summed a few at a time
+        (and their per-origin arrays let go) and the frames put side by side.
+    """
+    keep = np.isin(names, list(analysed))[code]
+    # group by the ids' sorted codes: the same groups, in the same order, as grouping by
+    # the ids as text, without hashing a string per origin; all kept: no copy of values
+    kept = values if keep.all() else values.loc[keep]
+    per_finest = kept.groupby(code if keep.all() else code[keep]).sum()
+    per_finest.index = names[per_finest.index.to_numpy(dtype=np.intp)]
+    return per_finest
+
+
+def level_sums(per_finest: pd.DataFrame, hierarchy: UnitHierarchy) -> dict[str, pd.DataFrame]:
+    """The second step of :func:`rollup_sums`: finest-unit sums summed up every level.
+
+    Parameters
+    ----------
+    per_finest
+        Sums per finest unit (:func:`finest_sums`, several side by side allowed).
+    hierarchy
+        The governance units.
+
+    Returns
+    -------
+    dict of pandas.DataFrame
+        Per level, the sums indexed by ``unit_id`` (every unit of the level; NaN
+        where no analysed finest unit lies inside).
+    """
     ancestors = hierarchy.ancestors()
-    joined = ancestors.join(per_finest, on=finest)
+    joined = ancestors.join(per_finest, on=hierarchy.finest)
     out: dict[str, pd.DataFrame] = {}
     for level in hierarchy.levels:
-        sums = joined.groupby(level)[list(values.columns)].sum(min_count=1)
+        sums = joined.groupby(level)[list(per_finest.columns)].sum(min_count=1)
         ids = hierarchy.units[level]["unit_id"]
         out[level] = sums.reindex(ids.to_numpy())
     return out
+
+
+def unit_codes(finest_unit: pd.Series | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Unit ids as text, sorted and unique, and each origin's position among them.
+
+    The ids are compared as text (``str`` of each value, so ``1`` and ``"1"`` are one
+    unit, missing ids become ``"None"``, ``"nan"`` or ``"<NA>"``) like
+    ``numpy.asarray(finest_unit, dtype=object).astype(str)``, but only the distinct
+    values are converted: the origins are hashed once (``pandas.factorize``), not sorted.
+
+    Parameters
+    ----------
+    finest_unit
+        One unit id per origin.
+
+    Returns
+    -------
+    names : numpy.ndarray
+        The distinct ids as text (``str`` dtype), sorted.
+    code : numpy.ndarray
+        Per origin, the position of its id in ``names`` (``intp``).
+    """
+    values = np.asarray(finest_unit, dtype=object)
+    raw, uniques = pd.factorize(values)
+    text = np.asarray(uniques, dtype=object).astype(str)
+    missing = raw < 0
+    if missing.any():  # None, NaN and NA each print their own way: as text one by one
+        raw = raw.copy()
+        raw[missing] = len(text) + np.arange(int(missing.sum()))
+        text = np.concatenate([text, values[missing].astype(str)])
+    names, position = np.unique(text, return_inverse=True)
+    return names, np.asarray(position, dtype=np.intp).reshape(-1)[raw]

@@ -355,7 +355,7 @@ def _group_labels(groups: Any, n: int) -> np.ndarray:
     return labels
 
 
-def _factorize(labels: np.ndarray) -> tuple[list[str], np.ndarray]:
+def _factorize(labels: np.ndarray | pd.Categorical) -> tuple[list[str], np.ndarray]:
     """Group names (string form, by first appearance) and each element's group index.
 
     ``pandas.factorize`` hashes (O(n)); sorting a million string labels with
@@ -363,7 +363,7 @@ def _factorize(labels: np.ndarray) -> tuple[list[str], np.ndarray]:
     that differ but print alike (``1`` and ``"1"``) are merged, so the names are unique.
     """
     codes, uniques = pd.factorize(labels, use_na_sentinel=False)
-    names = [str(u) for u in uniques.tolist()]
+    names = [str(u) for u in np.asarray(uniques, dtype=object).tolist()]
     if len(set(names)) < len(names):
         merged, unique_names = pd.factorize(np.array(names, dtype=object))
         codes, names = merged[codes], [str(u) for u in unique_names.tolist()]
@@ -401,7 +401,11 @@ def theil(values: Any, weights: Any = None, groups: Any = None) -> TheilT:
     x, w = _checked(values, weights)
     if groups is None:
         return TheilT(_theil_total(x, w), math.nan, math.nan, {})
-    names, inverse = _factorize(_group_labels(groups, x.size))
+    if isinstance(groups, pd.Categorical) and len(groups) == x.size and not groups.isna().any():
+        # the same groups from the categorical's codes, without hashing a label per value
+        names, inverse = _factorize(groups)
+    else:
+        names, inverse = _factorize(_group_labels(groups, x.size))
     k = len(names)
     total_w = w.sum()
     total_y = (w * x).sum()

@@ -73,7 +73,15 @@ from .rural import (
     rural_standard,
     split_analysed,
 )
-from .service import FairService, ServiceInputs, cohort_gaps
+from .service import (
+    FairService,
+    Searches,
+    ServiceInputs,
+    category_needs,
+    cohort_gaps,
+    facility_capacity,
+    start_searches,
+)
 from .settings import CATCHMENT_INSIDE_SHARE
 from .summary import OUTPUT_FILES as OUTPUT_FILES  # re-exported: the audit's data outputs
 from .summary import AuditSummary, SummaryParts, build_summary
@@ -363,6 +371,63 @@ def _mode_graphs(
     return out
 
 
+def _snap_and_search(  # noqa: PLR0917 - the access stage's inputs, in order
+    graph: WalkGraph,
+    pts: gpd.GeoDataFrame,
+    fac: gpd.GeoDataFrame,
+    network: Path,
+    scope: tuple[Standard, list[str], set[str]],
+    opts: AuditOptions,
+    warnings: list[str],
+) -> tuple[AuditSnaps, Searches]:
+    """Snap the inputs, and start the fair-service searches on threads of their own.
+
+    ``scope`` is the standard, the audited categories and the analysed units. The
+    searches need only the snapped points: started as soon as those are known, they
+    run (compiled, without the GIL) while access and coverage are worked out.
+    """
+    std, audited, analysed = scope
+    snaps = _audit_snaps(graph, pts, fac, network=network, opts=opts, warnings=warnings, std=std)
+    rows = np.flatnonzero(pts["unit_id"].isin(analysed).to_numpy())
+    searches = start_searches(
+        graph,
+        snaps,
+        rows,
+        std,
+        audited,
+        radius_m=search_cutoff_m(std, audited, opts.profile),
+        profile=opts.profile,
+        lp=(
+            category_needs(pts.iloc[rows], std, audited),
+            facility_capacity(fac.reset_index(drop=True), std)[0],
+        ),
+    )
+    return snaps, searches
+
+
+def _after_access(  # noqa: PLR0917 - the access stage's results, in order
+    table: pd.DataFrame,
+    fac: gpd.GeoDataFrame,
+    fac_snap: pd.Series,
+    analysed: set[str],
+    std: Standard,
+    audited: list[str],
+    max_snap_m: float,
+    warnings: list[str],
+) -> tuple[np.ndarray, pd.DataFrame, dict, pd.Series]:
+    """Facilities' snap and reach, the analysed origins and their reach warnings.
+
+    Returns the analysed rows (mask), the analysed origins with their cohorts, the
+    cohorts' methods and which origins lie beyond ``max_snap_m``.
+    """
+    fac["snap_m"] = fac_snap.round(2)
+    fac["reachable"] = fac_snap.notna()
+    scope, in_scope, cohort_methods = _analysed_origins(table, analysed, std, audited)
+    far = in_scope["snap_m"] > max_snap_m
+    warnings += _reach_warnings(in_scope, far, fac, max_snap_m)
+    return scope, in_scope, cohort_methods, far
+
+
 def audit(
     network: str | Path | None = None,
     facilities: Sequence[str | Path | tuple[str | Path, str | None]] | None = None,
@@ -476,57 +541,61 @@ def audit(
     rules = _unit_rules(hierarchy, pts, opts, units=units, analysed=analysed, unit_check=unit_check)
     _require_residents(analysed, units=units, population=population, rules=rules)
 
-    with timer.stage("access"):
-        snaps = _audit_snaps(
-            graph, pts, fac, network=network, opts=opts, warnings=warnings, std=std
-        )
-        table, fac_snap = compute_access(
-            graph,
-            pts,
-            fac,
-            std,
-            profile=opts.profile,
-            categories=audited,
-            max_snap_m=opts.max_snap_m,
-            snap=opts.snap,
-            progress=progress,
-            snaps=snaps,
-        )
-    fac["snap_m"] = fac_snap.round(2)
-    fac["reachable"] = fac_snap.notna()
-    scope, in_scope, cohort_methods = _analysed_origins(table, analysed, std, audited)
-    far = in_scope["snap_m"] > opts.max_snap_m
-    warnings += _reach_warnings(in_scope, far, fac, opts.max_snap_m)
-    warnings += _unit_check_warnings(unit_check, hierarchy.finest, reach_m)
-
-    with timer.stage("coverage"):
-        unit_tables = coverage_by_unit(in_scope, hierarchy, std, audited, analysed=analysed)
-        _add_population_method(unit_tables, in_scope, hierarchy)
-        _add_edge_effect(unit_tables[hierarchy.finest], unit_check)
-        gaps = find_gaps(unit_tables, audited)
-        city = citywide(in_scope, std, audited)
-
-    with timer.stage("fair_service"):
-        service, data = _service_stage(
-            ServiceInputs(
-                graph=graph,
-                snaps=snaps,
-                table=in_scope,
-                rows=np.flatnonzero(scope),
-                fac=fac.reset_index(drop=True),
-                standard=std,
-                categories=audited,
-                hierarchy=hierarchy,
-                analysed=analysed,
-                radius_m=search_cutoff_m(std, audited, opts.profile),
+    searches: Searches | None = None
+    try:
+        with timer.stage("access"):
+            snaps, searches = _snap_and_search(
+                graph, pts, fac, network, (std, audited, analysed), opts, warnings
+            )
+            table, fac_snap = compute_access(
+                graph,
+                pts,
+                fac,
+                std,
                 profile=opts.profile,
-                cohort_methods=cohort_methods,
-                decay=None if opts.fca_decay == "none" else opts.fca_decay,
-            ),
-            unit_tables,
-            fac,
-            warnings,
+                categories=audited,
+                max_snap_m=opts.max_snap_m,
+                snap=opts.snap,
+                progress=progress,
+                snaps=snaps,
+            )
+        scope, in_scope, cohort_methods, far = _after_access(
+            table, fac, fac_snap, analysed, std, audited, opts.max_snap_m, warnings
         )
+        warnings += _unit_check_warnings(unit_check, hierarchy.finest, reach_m)
+
+        with timer.stage("coverage"):
+            unit_tables = coverage_by_unit(in_scope, hierarchy, std, audited, analysed=analysed)
+            _add_population_method(unit_tables, in_scope, hierarchy)
+            _add_edge_effect(unit_tables[hierarchy.finest], unit_check)
+            gaps = find_gaps(unit_tables, audited)
+            city = citywide(in_scope, std, audited)
+
+        with timer.stage("fair_service"):
+            service, data = _service_stage(
+                ServiceInputs(
+                    graph=graph,
+                    snaps=snaps,
+                    table=in_scope,
+                    rows=np.flatnonzero(scope),
+                    fac=fac.reset_index(drop=True),
+                    standard=std,
+                    categories=audited,
+                    hierarchy=hierarchy,
+                    analysed=analysed,
+                    radius_m=search_cutoff_m(std, audited, opts.profile),
+                    profile=opts.profile,
+                    cohort_methods=cohort_methods,
+                    decay=None if opts.fca_decay == "none" else opts.fca_decay,
+                    searches=searches,
+                ),
+                unit_tables,
+                fac,
+                warnings,
+            )
+    finally:
+        if searches is not None:
+            searches.close()
 
     gaps = cohort_gaps(gaps, unit_tables, std)
     completeness = completeness_status(std, audited)

@@ -23,6 +23,7 @@ an exact rollup (:func:`lifecircle.coverage.rollup_sums`).
 
 from __future__ import annotations
 
+import logging
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,9 +36,9 @@ from . import columns, demand, equity
 from ._nearest_two import NearestTwo, nearest_two
 from ._standard_cohorts import ALL
 from .access import AuditSnaps, group_distances
-from .cohorts import CohortMethod
+from .cohorts import CohortMethod, cohort_populations
 from .config import Standard
-from .coverage import origin_indicators, rollup_sums
+from .coverage import finest_sums, level_sums, origin_indicators, unit_codes
 from .io.units import UnitHierarchy
 from .network import WalkGraph
 from .settings import REACH_RTOL
@@ -50,6 +51,8 @@ SECOND_NEAREST_RADII = 2.0
 CRITICAL_FACILITIES = 15
 
 CAPACITY_COLUMN = "capacity"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -226,6 +229,144 @@ class ServiceInputs:
     profile: str | None
     cohort_methods: dict[str, CohortMethod]
     decay: str | None = None
+    #: The searches already started (:func:`start_searches`, e.g. while the access stage
+    #: runs); started by :func:`fair_service` when None. They must be of these inputs.
+    searches: Searches | None = None
+
+
+class Searches:
+    """The fair-service searches of every category, running on threads of their own.
+
+    Per category, the pairs within its threshold (:func:`category_distances`) and the
+    second-nearest walk (two-label searches up to twice the threshold). The searches
+    are compiled and release the GIL, so they can run while other stages work. Given
+    each category's demand and the facilities' capacities (``lp``), each category's
+    capacity assignment (HiGHS, also without the GIL) is solved on a third thread as
+    soon as its pairs are known; :func:`fair_service` uses it only if its own demand and
+    capacities are the same, else solves again. :meth:`close` waits for the work
+    running and cancels the rest (use it in ``finally``).
+    """
+
+    def __init__(
+        self,
+        graph: WalkGraph,
+        snaps: AuditSnaps,
+        rows: np.ndarray,
+        standard: Standard,
+        categories: list[str],
+        *,
+        radius_m: float,
+        profile: str | None,
+        lp: tuple[dict[str, np.ndarray], np.ndarray] | None = None,
+    ) -> None:
+        self._pools = [ThreadPoolExecutor(max_workers=1) for _ in range(3)]
+        pairs_pool, second_pool, solver = self._pools
+        thresholds = {c: threshold_m(standard, c, profile) for c in categories}
+        self.thresholds = thresholds
+        # each category's pairs, in order, on one thread (each search is itself threaded)
+        self.pairs: dict[str, Future[tuple[sp.csr_matrix, np.ndarray]]] = {
+            cat: pairs_pool.submit(
+                category_distances, graph, snaps, rows, cat, min(radius_m, thresholds[cat])
+            )
+            for cat in categories
+        }
+        # the second-nearest walks, reported up to twice the threshold (at most the cut-off)
+        self.seconds: dict[str, Future[np.ndarray]] = {
+            cat: second_pool.submit(
+                _second_m,
+                graph,
+                snaps,
+                rows,
+                cat,
+                min(radius_m, SECOND_NEAREST_RADII * thresholds[cat]),
+            )
+            for cat in categories
+        }
+        # each category's capacity assignment, in order, once its pairs are known
+        self.assign: dict[str, Future[_EarlyAssignment]] = {}
+        if lp is not None:
+            needs, capacity = lp
+            self.assign = {
+                cat: solver.submit(
+                    _early_assignment, self.pairs[cat], needs[cat], capacity, thresholds[cat]
+                )
+                for cat in categories
+            }
+
+    def close(self) -> None:
+        """Wait for the searches running, cancel those not started."""
+        for pool in self._pools:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+@dataclass(frozen=True)
+class _EarlyAssignment:
+    """A capacity assignment solved ahead, with the demand and capacities it used."""
+
+    assignment: demand.Assignment
+    need: np.ndarray
+    capacity: np.ndarray
+
+
+def _early_assignment(
+    pairs: Future[tuple[sp.csr_matrix, np.ndarray]],
+    need: np.ndarray,
+    capacity: np.ndarray,
+    limit: float,
+) -> _EarlyAssignment:
+    """The capacity assignment of one category, once its pairs are known."""
+    dist, fac_rows = pairs.result()
+    cap, _ = category_capacity(capacity[fac_rows])
+    return _EarlyAssignment(demand.capacity_assignment(dist, need, cap, limit), need, cap)
+
+
+def _second_m(
+    graph: WalkGraph, snaps: AuditSnaps, rows: np.ndarray, category: str, radius_m: float
+) -> np.ndarray:
+    """Per origin row, the walk to the second-nearest facility of ``category`` (NaN: none)."""
+    return category_nearest_two(graph, snaps, rows, category, radius_m).second_m
+
+
+def start_searches(
+    graph: WalkGraph,
+    snaps: AuditSnaps,
+    rows: np.ndarray,
+    standard: Standard,
+    categories: list[str],
+    *,
+    radius_m: float,
+    profile: str | None,
+    lp: tuple[dict[str, np.ndarray], np.ndarray] | None = None,
+) -> Searches:
+    """Start the fair-service searches of ``categories`` on background threads.
+
+    Parameters
+    ----------
+    graph, snaps
+        The walk graph and the audit's snapped origins and facilities.
+    rows
+        Positions in ``snaps.origins`` of the analysed origins (the rows of the
+        fair-service table, in order).
+    standard, categories
+        The standard and the audited categories.
+    radius_m
+        The audit's search cut-off.
+    profile
+        The audit's ``--profile`` override (None: each category's own).
+    lp
+        Optional: per category, the residents it serves per origin row (its cohort's,
+        else everyone), and the capacity of every facility
+        (:func:`facility_capacity`); the capacity assignments are then solved as soon
+        as each category's pairs are known.
+
+    Returns
+    -------
+    Searches
+        Pass it as :attr:`ServiceInputs.searches`; :meth:`Searches.close` it when done.
+    """
+    return Searches(
+        graph, snaps, rows, standard, categories, radius_m=radius_m, profile=profile, lp=lp
+    )
 
 
 @dataclass
@@ -236,14 +377,23 @@ class _Collect:
     sums: dict[str, np.ndarray]
     ratios: list[tuple[str, str, str]]
     fac_cols: dict[str, np.ndarray]
-    #: Per origin (row of the table): its finest unit, as text (read once, used per category).
-    unit: np.ndarray
+    #: Per origin (row of the table): its finest unit, as the position of its id in the
+    #: sorted ids (:func:`lifecircle.coverage.unit_codes`; read once, used per category).
+    unit_code: np.ndarray
+    #: The same as a categorical of the ids (the equity figures' groups).
+    unit: pd.Categorical
+    #: The sorted distinct ids (``unit_code`` indexes them).
+    names: np.ndarray
+    #: Each category's additive quantities summed per finest unit as soon as they are
+    #: known (:func:`lifecircle.coverage.finest_sums`), so their per-origin arrays go.
+    finest: list[pd.DataFrame] = field(default_factory=list)
 
 
 def fair_service(inp: ServiceInputs) -> FairService:
     """Cohort coverage, supply-demand, capacity, choice and equity of every category."""
     capacity, cap_from = facility_capacity(inp.fac, inp.standard)
     n_fac = len(inp.fac)
+    names, code = unit_codes(inp.table["unit_id"])
     acc = _Collect(
         per_origin={},
         sums={},
@@ -256,24 +406,60 @@ def fair_service(inp: ServiceInputs) -> FairService:
             "load": np.full(n_fac, np.nan),
             "sole_dependants": np.full(n_fac, np.nan),
         },
-        unit=inp.table["unit_id"].astype(str).to_numpy(),
+        unit_code=code,
+        unit=pd.Categorical.from_codes(code, categories=pd.Index(names, dtype=object)),
+        names=names,
     )
     for cid in inp.standard.cohorts:
         if cid != ALL and columns.pop(cid) in inp.table.columns:
             acc.sums[columns.pop(cid)] = inp.table[columns.pop(cid)].to_numpy(float)
     results: dict[str, CategoryService] = {}
     distances: dict[str, sp.csr_matrix] = {}
-    # the second-nearest searches (compiled, without the GIL) run on a thread of their own
-    # while the categories' pairs and figures are worked out here
-    with ThreadPoolExecutor(max_workers=1) as background:
-        seconds = {cat: background.submit(_second_nearest, inp, cat) for cat in inp.categories}
-        for cat in inp.categories:
-            results[cat], distances[cat] = _category(inp, cat, capacity, acc, seconds[cat])
+    # the searches (compiled, without the GIL) run on threads of their own, maybe started
+    # before this stage; each category's capacity LP (HiGHS, without the GIL) runs on
+    # another as soon as its pairs are known, while the next categories' pairs are
+    # searched; the figures are then worked out category by category, in order (each
+    # search's and LP's result is the same whenever it runs)
+    searches = inp.searches
+    if searches is None:
+        searches = start_searches(
+            inp.graph,
+            inp.snaps,
+            inp.rows,
+            inp.standard,
+            inp.categories,
+            radius_m=inp.radius_m,
+            profile=inp.profile,
+        )
+    try:
+        with ThreadPoolExecutor(max_workers=1) as solver:
+            pairs = {
+                cat: _category_pairs(inp, cat, capacity, searches, solver) for cat in inp.categories
+            }
+            for cat in inp.categories:
+                second = searches.seconds[cat].result()
+                results[cat], distances[cat] = _category(inp, pairs.pop(cat), acc, second)
+    finally:
+        if inp.searches is None:
+            searches.close()
     _complete_by_cohort(inp, acc)
 
-    by_level = rollup_sums(
-        pd.DataFrame(acc.sums, index=inp.table.index), acc.unit, inp.hierarchy, inp.analysed
-    )
+    # the cohorts' residents first, then each category's sums, then completeness (the
+    # order of the columns); the arrays stay separate (copy=False): no consolidated copy
+    head = {k: v for k, v in acc.sums.items() if not k.startswith("_complete_")}
+    tail = {k: v for k, v in acc.sums.items() if k.startswith("_complete_")}
+    parts = [
+        finest_sums(
+            pd.DataFrame(part, index=inp.table.index, copy=False),
+            acc.unit_code,
+            names,
+            inp.analysed,
+        )
+        for part in (head, tail)
+    ]
+    # every part has the same rows (the finest units with analysed origins, sorted)
+    frames = [f for f in (parts[0], *acc.finest, parts[1]) if len(f.columns)]
+    by_level = level_sums(pd.concat(frames, axis=1), inp.hierarchy)
     unit_columns: dict[str, pd.DataFrame] = {}
     for level, frame in by_level.items():
         out = pd.DataFrame({c: frame[c] for c in frame.columns if not c.startswith("_")})
@@ -282,7 +468,7 @@ def fair_service(inp: ServiceInputs) -> FairService:
         unit_columns[level] = out
     facility_columns = pd.DataFrame(acc.fac_cols, index=inp.fac.index)
     return FairService(
-        origin_columns=pd.DataFrame(acc.per_origin, index=inp.table.index),
+        origin_columns=pd.DataFrame(acc.per_origin, index=inp.table.index, copy=False),
         unit_columns=unit_columns,
         facility_columns=facility_columns,
         categories=results,
@@ -333,69 +519,156 @@ def _cohorts(inp: ServiceInputs, sums: dict[str, np.ndarray]) -> dict[str, dict[
     return out
 
 
-def _threshold_m(inp: ServiceInputs, cat: str) -> float:
+def threshold_m(standard: Standard, cat: str, profile: str | None) -> float:
     """The category's catchment in metres at its walking profile (with the reach tolerance).
 
     The same rounding tolerance as :func:`lifecircle.coverage.covered_matrix`.
+
+    Parameters
+    ----------
+    standard
+        The standard (thresholds and walking profiles).
+    cat
+        The category id.
+    profile
+        The audit's ``--profile`` override (None: the category's own profile).
+
+    Returns
+    -------
+    float
+        Metres.
     """
-    info = inp.standard.category(cat)
-    speed = inp.standard.profile_of(cat, inp.profile).speed_m_min
+    info = standard.category(cat)
+    speed = standard.profile_of(cat, profile).speed_m_min
     return float(info.threshold_min * speed * (1 + REACH_RTOL))
 
 
-def _second_nearest(inp: ServiceInputs, cat: str) -> np.ndarray:
-    """Each origin's walk to its second-nearest facility of ``cat`` (NaN: none).
+@dataclass
+class _Pairs:
+    """One category's pairs within its threshold, its demand and supply, and its LP."""
 
-    Reported up to twice the threshold (at most the audit's cut-off).
+    category: str
+    dist: sp.csr_matrix
+    fac_rows: np.ndarray
+    need: np.ndarray
+    threshold_m: float
+    supply: np.ndarray
+    has_capacity: bool
+    assign: Future[demand.Assignment]
+
+
+def category_needs(
+    origins: pd.DataFrame, standard: Standard, categories: list[str]
+) -> dict[str, np.ndarray]:
+    """Per category, the residents it serves at each origin: its cohort's, else everyone.
+
+    Parameters
+    ----------
+    origins
+        The analysed origins with ``population`` and the population input's cohort
+        columns (what :func:`lifecircle.cohorts.cohort_populations` reads).
+    standard, categories
+        The standard and the audited categories.
+
+    Returns
+    -------
+    dict of numpy.ndarray
+        Per category, one value per origin (the demand of its capacity assignment).
     """
-    radius = min(inp.radius_m, SECOND_NEAREST_RADII * _threshold_m(inp, cat))
-    return category_nearest_two(inp.graph, inp.snaps, inp.rows, cat, radius).second_m
+    pops, _ = cohort_populations(origins, standard, categories)
+    table = pd.concat([origins.drop(columns=[c for c in pops if c in origins]), pops], axis=1)
+    return {cat: _need(table, standard, cat) for cat in categories}
+
+
+def _need(table: pd.DataFrame, standard: Standard, cat: str) -> np.ndarray:
+    """The residents ``cat`` serves per origin (its cohort's ``pop_`` column, else all)."""
+    cohort = standard.category(cat).cohort
+    return (
+        table[columns.pop(cohort)].to_numpy(float)
+        if cohort != ALL and columns.pop(cohort) in table.columns
+        else table["population"].to_numpy(float)
+    )
+
+
+def _category_pairs(
+    inp: ServiceInputs,
+    cat: str,
+    capacity: np.ndarray,
+    searches: Searches,
+    solver: ThreadPoolExecutor,
+) -> _Pairs:
+    """The pairs of ``cat`` within its threshold; its capacity LP is handed to ``solver``."""
+    need = _need(inp.table, inp.standard, cat)
+    limit = searches.thresholds[cat]
+    # every pair within the threshold (2SFCA, capacity, choice, closures); the second-nearest
+    # walk comes from two-label searches (Searches.seconds), not from pairs up to there
+    dist, fac_rows = searches.pairs[cat].result()
+    if dist.shape[0] != len(need):
+        msg = "fair service: the searches given were not made for these origins"
+        raise ValueError(msg)
+    cap, has_capacity = category_capacity(capacity[fac_rows])
+    supply = cap if has_capacity else np.ones(len(fac_rows))
+    early = searches.assign.get(cat)
+    assign = solver.submit(_assignment, early, dist, need, cap, limit)
+    return _Pairs(cat, dist, fac_rows, need, limit, supply, has_capacity, assign)
+
+
+def _assignment(
+    early: Future[_EarlyAssignment] | None,
+    dist: sp.csr_matrix,
+    need: np.ndarray,
+    cap: np.ndarray,
+    limit: float,
+) -> demand.Assignment:
+    """The capacity assignment solved ahead if it had this demand and these capacities."""
+    if early is not None and early.exception() is None:
+        done = early.result()
+        if np.array_equal(done.need, need) and np.array_equal(done.capacity, cap):
+            return done.assignment
+        log.debug("capacity assignment solved ahead with other inputs: solving again")
+    return demand.capacity_assignment(dist, need, cap, limit)
 
 
 def _category(
     inp: ServiceInputs,
-    cat: str,
-    capacity: np.ndarray,
+    pairs: _Pairs,
     acc: _Collect,
-    second_m: Future[np.ndarray],
+    second_m: np.ndarray,
 ) -> tuple[CategoryService, sp.csr_matrix]:
     """One category's figures, added to ``acc``; returns its summary and distances."""
-    std = inp.standard
-    info = std.category(cat)
+    cat, dist, fac_rows, need = pairs.category, pairs.dist, pairs.fac_rows, pairs.need
+    threshold_m, supply, has_capacity = pairs.threshold_m, pairs.supply, pairs.has_capacity
+    info = inp.standard.category(cat)
     cohort = info.cohort
-    total_pop = inp.table["population"].to_numpy(float)
-    need = (
-        inp.table[columns.pop(cohort)].to_numpy(float)
-        if cohort != ALL and columns.pop(cohort) in inp.table.columns
-        else total_pop
-    )
-    threshold_m = _threshold_m(inp, cat)
-    # every pair within the threshold (2SFCA, capacity, choice, closures); the second-nearest
-    # walk comes from two-label searches (_second_nearest), not from pairs up to there
-    dist, fac_rows = category_distances(
-        inp.graph, inp.snaps, inp.rows, cat, min(inp.radius_m, threshold_m)
-    )
-    cap, has_capacity = category_capacity(capacity[fac_rows])
-    supply = cap if has_capacity else np.ones(len(fac_rows))
     fca = demand.two_step_fca(dist, need, supply, threshold_m, decay=inp.decay)
-    assign = demand.capacity_assignment(dist, need, cap, threshold_m)
+    assign = pairs.assign.result()
     n_within = demand.count_within(dist, threshold_m)
     covered = n_within > 0
     single = n_within == 1
 
     acc.per_origin[columns.n_within(cat)] = n_within
-    acc.per_origin[columns.second(cat)] = second_m.result()
+    acc.per_origin[columns.second(cat)] = second_m
     acc.per_origin[columns.sd(cat)] = fca.access
     acc.per_origin[columns.placed(cat)] = np.divide(
         assign.served, need, out=np.zeros_like(need), where=need > 0
     )
     key = f"_need_{cat}"
-    acc.sums[key] = need
-    acc.sums[f"_covered_{cat}"] = need * covered
-    acc.sums[f"_sd_{cat}"] = need * fca.access
-    acc.sums[f"_served_{cat}"] = assign.served
-    acc.sums[columns.unmet(cat)] = need - assign.served
-    acc.sums[f"_single_{cat}"] = need * single
+    sums = {
+        key: need,
+        f"_covered_{cat}": need * covered,
+        f"_sd_{cat}": need * fca.access,
+        f"_served_{cat}": assign.served,
+        columns.unmet(cat): need - assign.served,
+        f"_single_{cat}": need * single,
+    }
+    acc.finest.append(
+        finest_sums(
+            pd.DataFrame(sums, index=inp.table.index, copy=False),
+            acc.unit_code,
+            acc.names,
+            inp.analysed,
+        )
+    )
     if cohort != ALL:
         acc.ratios.append((columns.cohort_cov(cat), f"_covered_{cat}", key))
     acc.ratios += [
@@ -410,7 +683,6 @@ def _category(
     acc.fac_cols["load"][fac_rows] = assign.load
     acc.fac_cols["sole_dependants"][fac_rows] = demand.closure_losses(dist, need, threshold_m)
 
-    unit = acc.unit
     total_need = float(need.sum())
     # the supply serving the analysed residents: facilities with any of them in reach
     serving = acc.fac_cols["demand_in_reach"][fac_rows] > 0
@@ -435,9 +707,9 @@ def _category(
         unmet=round(float((need - assign.served).sum()), 1),
         single_share=_share(float((need * single).sum()), total_need),
         assignment_status=assign.status,
-        equity_residents=equity.equity_figures(fca.access, need, groups=unit).to_json(),
+        equity_residents=equity.equity_figures(fca.access, need, groups=acc.unit).to_json(),
         equity_units=equity.equity_figures(
-            _unit_shares(need * covered, need, unit).to_numpy()
+            _unit_shares(need * covered, need, acc.unit_code)
         ).to_json(),
     )
     return summary, dist
@@ -481,9 +753,10 @@ def category_capacity(cap: np.ndarray) -> tuple[np.ndarray, bool]:
     return np.where(known, cap, float(np.median(cap[known]))), True
 
 
-def _unit_shares(num: np.ndarray, den: np.ndarray, unit: np.ndarray) -> pd.Series:
-    frame = pd.DataFrame({"num": num, "den": den, "unit": unit}).groupby("unit").sum()
-    return (frame["num"] / frame["den"].where(frame["den"] > 0)).dropna()
+def _unit_shares(num: np.ndarray, den: np.ndarray, unit_code: np.ndarray) -> np.ndarray:
+    """``sum(num) / sum(den)`` per unit with residents, in the order of the sorted unit ids."""
+    frame = pd.DataFrame({"num": num, "den": den}).groupby(unit_code).sum()
+    return (frame["num"] / frame["den"].where(frame["den"] > 0)).dropna().to_numpy()
 
 
 def _share(num: float, den: float) -> float | None:
