@@ -32,18 +32,9 @@ import pandas as pd
 import pyproj
 import shapely
 
+from ._audit_inputs import StageTimer, read_inputs
 from ._audit_service import _analysed_origins
-from ._audit_stages import (
-    _access_output,
-    _choose_categories,
-    _hierarchy,
-    _inputs,
-    _load_facilities,
-    _network_warnings,
-    _origins,
-    _place_residents,
-    _standard_and_profile,
-)
+from ._audit_stages import _access_output, _standard_and_profile
 from ._dask_clip import (
     ClippedGraph,
     clip_graph,
@@ -55,13 +46,11 @@ from ._dask_clip import (
 from ._dask_io import has_urls, join, localize, read_part, write_part
 from .access import AccessPoints, AuditSnaps, compute_access, search_cutoff_m, snap_audit_inputs
 from .config import Standard
-from .coverage import edge_reach_m, units_inside_network
 from .errors import LifecircleError
 from .io.population import population_inside
 from .io.units import UnitHierarchy
-from .network import WalkGraph, read_network
+from .network import WalkGraph
 from .options import AuditOptions
-from .settings import CATCHMENT_INSIDE_SHARE
 from .snap import Snapped
 
 
@@ -94,61 +83,31 @@ class _Prepared:
 
 def _prepare(opts: AuditOptions) -> _Prepared:
     """Read and prepare the inputs exactly as :func:`lifecircle.audit` does."""
-    from .pipeline import _mode_graphs, _require_residents, _require_units
+    from .pipeline import _mode_graphs, _require_residents
 
-    network, facility_items, units, population = _inputs(opts)
-    std, _ = _standard_and_profile(opts)
     warnings: list[str] = []
-    timings: dict[str, float] = {}
-    t0 = time.perf_counter()
-    graph = read_network(network, min_component_nodes=opts.min_component_nodes)
-    warnings.extend(_network_warnings(graph))
-    timings["read_network"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    fac, merged, _unknown = _load_facilities(
-        network, facility_items, std, opts.osm_pois, warnings, typecodes=opts.typecodes
-    )
-    counts = fac["category"].value_counts()
-    paths = [network, *(p for p, _ in facility_items)]
-    audited = _choose_categories(counts, std, opts.categories, paths, warnings)
-    timings["read_facilities"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    hierarchy = _hierarchy(units, network, graph, opts, warnings)
-    reach_m = edge_reach_m(std)
-    analysed, unit_check = units_inside_network(
-        hierarchy,
-        graph.extent(),
-        graph.crs,
-        reach_m,
-        min_inside=CATCHMENT_INSIDE_SHARE,
-        keep_edge_units=opts.keep_edge_units,
-    )
-    _require_units(analysed, units=units, network=network, reach_m=reach_m)
-    timings["read_units"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    origins = _origins(graph, population, hierarchy, warnings)
-    pts, outside_units = _place_residents(origins, hierarchy, analysed, unit_check)
-    _require_residents(analysed, units=units, population=population, rules=None)
-    ledger = population_inside(origins, origins.points["unit_id"], analysed)
-    timings["population"] = time.perf_counter() - t0
+    timer = StageTimer()
+    inp = read_inputs(opts, timer, warnings)
+    _require_residents(inp.analysed, units=inp.units, population=inp.population, rules=None)
+    ledger = population_inside(inp.origins, inp.origins.points["unit_id"], inp.analysed)
     # every mode's network the facilities' categories count, as the single-machine audit
-    cats = [c for c in sorted(set(fac["category"])) if c in std.category_ids]
-    mode_graphs = _mode_graphs(network, std, cats, opts, warnings)
+    cats = [c for c in sorted(set(inp.fac["category"])) if c in inp.std.category_ids]
+    mode_graphs = _mode_graphs(inp.network, inp.std, cats, opts, warnings)
     return _Prepared(
-        graph=graph,
+        graph=inp.graph,
         mode_graphs=mode_graphs,
-        std=std,
-        fac=fac,
-        audited=audited,
-        hierarchy=hierarchy,
-        analysed=analysed,
-        unit_check=unit_check,
-        pts=pts,
-        outside_units=outside_units,
+        std=inp.std,
+        fac=inp.fac,
+        audited=inp.audited,
+        hierarchy=inp.hierarchy,
+        analysed=inp.analysed,
+        unit_check=inp.unit_check,
+        pts=inp.pts,
+        outside_units=inp.outside_units,
         ledger=ledger,
         warnings=warnings,
-        timings=timings,
-        merged=merged,
+        timings=timer.timings,
+        merged=inp.merged,
     )
 
 

@@ -8,9 +8,7 @@ never leaves half-written results behind.
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -19,35 +17,21 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from ._audit_service import _analysed_origins, _closure, _quality, _service_stage, _without_closed
+from ._audit_inputs import StageTimer, read_inputs
+from ._audit_service import _analysed_origins, _closure, _quality, _service_stage
 from ._audit_stages import (
     _access_output,
     _add_edge_effect,
     _add_population_method,
     _check_ledger,
-    _choose_categories,
     _completeness_warnings,
-    _hierarchy,
-    _inputs,
-    _load_facilities,
-    _network_warnings,
-    _origins,
-    _place_residents,
     _reach_warnings,
-    _standard_and_profile,
     _unit_check_warnings,
     check_population,
 )
 from .access import AuditSnaps, compute_access, search_cutoff_m, snap_audit_inputs
 from .config import Profile, Standard
-from .coverage import (
-    citywide,
-    completeness_status,
-    coverage_by_unit,
-    edge_reach_m,
-    find_gaps,
-    units_inside_network,
-)
+from .coverage import citywide, completeness_status, coverage_by_unit, find_gaps
 from .errors import DataError
 from .io.outputs import (
     OutputFolder,
@@ -82,7 +66,6 @@ from .service import (
     facility_capacity,
     start_searches,
 )
-from .settings import CATCHMENT_INSIDE_SHARE
 from .summary import OUTPUT_FILES as OUTPUT_FILES  # re-exported: the audit's data outputs
 from .summary import AuditSummary, SummaryParts, build_summary
 
@@ -237,32 +220,6 @@ def _rounded(frame: pd.DataFrame) -> pd.DataFrame:
         elif col.startswith("population_"):
             out[col] = out[col].round(1)
     return out
-
-
-class _Timer:
-    def __init__(self) -> None:
-        self.timings: dict[str, float] = {}
-
-    @contextmanager
-    def stage(self, name: str) -> Iterator[None]:
-        log.info("%s ...", name.replace("_", " "))
-        t0 = time.perf_counter()
-        yield
-        self.timings[name] = round(time.perf_counter() - t0, 3)
-        log.info("%s done in %.2f s", name.replace("_", " "), self.timings[name])
-
-
-def _require_units(
-    analysed: set[str], *, units: Path | None, network: Path, reach_m: float
-) -> None:
-    """Refuse an audit where no unit's catchment lies inside the street data."""
-    if not analysed:
-        msg = (
-            f"{units}: no governance unit has its {reach_m:.0f} m walking catchment inside "
-            f"the street data of {network}; use a network that extends at least "
-            f"{reach_m:.0f} m beyond the units"
-        )
-        raise DataError(msg)
 
 
 def _require_residents(
@@ -494,50 +451,15 @@ def audit(
     opts = (options or AuditOptions()).replace(**given, **option_values)
     # --close: audit with every facility first, then without the closed ones
     before = audit(options=opts.replace(close=None), progress=progress) if opts.close else None
-    network, facility_items, units, population = _inputs(opts)
-    facility_paths = [path for path, _ in facility_items]
-    std, prof = _standard_and_profile(opts)
-    timer = _Timer()
+    timer = StageTimer()
     warnings: list[str] = []
-
-    with timer.stage("read_network"):
-        graph = read_network(network, min_component_nodes=opts.min_component_nodes)
-    warnings.extend(_network_warnings(graph))
-    log.debug("walk graph: %d nodes, %d edges, CRS %s", graph.n_nodes, graph.n_edges, graph.crs)
-
-    with timer.stage("read_facilities"):
-        fac, merged, unknown_codes = _load_facilities(
-            network, facility_items, std, opts.osm_pois, warnings, typecodes=opts.typecodes
-        )
-        fac, closed = _without_closed(fac, opts.close)
-    counts = fac["category"].value_counts()
-    audited = _choose_categories(counts, std, opts.categories, [network, *facility_paths], warnings)
-
-    with timer.stage("read_units"):
-        hierarchy = _hierarchy(units, network, graph, opts, warnings)
-        # the edge-effect rule depends on the network and the standard alone
-        reach_m = edge_reach_m(std)
-        analysed, unit_check = units_inside_network(
-            hierarchy,
-            graph.extent(),
-            graph.crs,
-            reach_m,
-            min_inside=CATCHMENT_INSIDE_SHARE,
-            keep_edge_units=opts.keep_edge_units,
-        )
-    _require_units(analysed, units=units, network=network, reach_m=reach_m)
-
-    with timer.stage("population"):
-        origins = _origins(graph, population, hierarchy, warnings)
-        pts, outside_units = _place_residents(origins, hierarchy, analysed, unit_check)
-    log.debug(
-        "%d origins (%.0f residents) in %d analysed %s units; %d outside every unit",
-        len(pts),
-        float(pts["population"].sum()),
-        len(analysed),
-        hierarchy.finest,
-        outside_units,
-    )
+    inp = read_inputs(opts, timer, warnings)
+    network, units, population = inp.network, inp.units, inp.population
+    facility_paths, std, prof, graph = inp.facility_paths, inp.std, inp.prof, inp.graph
+    fac, closed, merged, unknown_codes = inp.fac, inp.closed, inp.merged, inp.unknown_codes
+    audited, hierarchy, reach_m = inp.audited, inp.hierarchy, inp.reach_m
+    analysed, unit_check, origins, pts = inp.analysed, inp.unit_check, inp.origins, inp.pts
+    outside_units = inp.outside_units
     rules = _unit_rules(hierarchy, pts, opts, units=units, analysed=analysed, unit_check=unit_check)
     _require_residents(analysed, units=units, population=population, rules=rules)
 
@@ -650,7 +572,7 @@ def audit(
             graph=graph,
             pts=pts,
             hierarchy=hierarchy,
-            facility_items=facility_items,
+            facility_items=inp.facility_items,
             classes=rules[1],
             opts=opts,
             urban_tables=unit_tables,
