@@ -16,7 +16,7 @@ import pandas as pd
 from . import _mapdata
 from ._context import MapContext
 from ._features import layer, lonlat
-from ._proposals import site_marker_html
+from ._proposals import site_marker_html, sites_part
 from ._style import SITE_COLOUR
 from ._text import count, esc, life_circle_name, pct
 from ._text_complete import text
@@ -38,21 +38,8 @@ def complete_layer(ctx: MapContext, solution: CompleteSitingSolution) -> dict[st
     cand = solution.problem.candidates.set_index("candidate_id").loc[props["candidate_id"]]
     sites = _mapdata.as_points(cand[[cand.geometry.name]], ctx.result.graph.crs)
     points = ctx.display(sites)
-    tips, popups = [], []
-    for i in range(len(props)):
-        title, rows = site_details(ctx, solution, props.iloc[i], cand.iloc[i])
-        tips.append(f"<b>{title}</b><br>" + "<br>".join(f"{k}: {v}" for k, v in rows[1:]))
-        body = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
-        popups.append(f'<div class="lc-popup"><h4>{title}</h4><table>{body}</table></div>')
-    part = {
-        "kind": "sites",
-        "pane": "lc_sites",
-        "xy": lonlat(points),
-        "rank": [int(r) for r in props["rank"]],
-        "colour": SITE_COLOUR,
-        "tip": tips,
-        "popup": popups,
-    }
+    details = [site_details(ctx, solution, props.iloc[i], cand.iloc[i]) for i in range(len(props))]
+    part = sites_part(lonlat(points), props["rank"], details)
     return layer(name, [part], show=True)
 
 

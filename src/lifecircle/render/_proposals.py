@@ -145,24 +145,33 @@ def proposals_layer(ctx: MapContext, proposed: Proposed) -> dict[str, Any]:
             )
         )
     points = ctx.display(_mapdata.as_points(sites, graph.crs))
-    tips, popups = [], []
-    for i, rank in enumerate(props["rank"]):
-        rows = site_rows(ctx, proposed, i)
-        title = esc(text("site_title", lang, rank=int(rank)))
-        tips.append(
-            f"<b>{title}</b><br>" + "<br>".join(f"{label}: {value}" for label, value in rows[1:])
-        )
-        body = "".join(f"<tr><th>{label}</th><td>{value}</td></tr>" for label, value in rows)
-        popups.append(f'<div class="lc-popup"><h4>{title}</h4><table>{body}</table></div>')
-    parts.append(
-        {
-            "kind": "sites",
-            "pane": "lc_sites",
-            "xy": lonlat(points),
-            "rank": [int(r) for r in props["rank"]],
-            "colour": SITE_COLOUR,
-            "tip": tips,
-            "popup": popups,
-        }
-    )
+    details = [
+        (esc(text("site_title", lang, rank=int(rank))), site_rows(ctx, proposed, i))
+        for i, rank in enumerate(props["rank"])
+    ]
+    parts.append(sites_part(lonlat(points), props["rank"], details))
     return layer(name, parts, show=True)
+
+
+def sites_part(
+    xy: Any, ranks: Any, details: list[tuple[str, list[tuple[str, str]]]]
+) -> dict[str, Any]:
+    """The numbered site markers, one tooltip and popup per site from its escaped details.
+
+    ``details`` holds, per site, its title and (label, value) rows, all HTML already
+    escaped by the caller; the tooltip leaves out the first row (the site's id).
+    """
+    tips, popups = [], []
+    for title, rows in details:
+        tips.append(f"<b>{title}</b><br>" + "<br>".join(f"{k}: {v}" for k, v in rows[1:]))
+        body = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
+        popups.append(f'<div class="lc-popup"><h4>{title}</h4><table>{body}</table></div>')
+    return {
+        "kind": "sites",
+        "pane": "lc_sites",
+        "xy": xy,
+        "rank": [int(r) for r in ranks],
+        "colour": SITE_COLOUR,
+        "tip": tips,
+        "popup": popups,
+    }
