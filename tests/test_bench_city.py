@@ -94,3 +94,38 @@ def test_audit_runs_on_the_tiny_city(tiny: tuple[Path, dict]) -> None:
     assert set(result.units) == {"district", "street", "community"}
     assert result.access["population"].sum() == pytest.approx(info["population"])
     assert result.summary.network.nodes <= info["walk_nodes"]
+
+
+@pytest.mark.slow
+def test_e2e_benchmark_runs_and_times_every_stage(tmp_path: Path) -> None:
+    """``bench/e2e.py`` itself, at two tiny sizes: it hooks lifecircle's stage timer and
+    output writers, so a rename inside lifecircle must fail here, not on the next 1M run."""
+    import json
+    import os
+    import subprocess
+
+    env = {**os.environ, "PYTHONPATH": str(BENCH.parent / "src")}
+    run = subprocess.run(
+        [
+            *(sys.executable, str(BENCH / "e2e.py"), "--sizes", "1500", "3000", "--no-warmup"),
+            *("--cache", str(tmp_path / "cache"), "--profile", "1500"),
+            *("--json", str(tmp_path / "e2e.json")),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    data = json.loads((tmp_path / "e2e.json").read_text(encoding="utf-8"))
+    runs = data["runs"]
+    assert [(r["map"]) for r in runs] == [False, True, False, True]
+    for r in runs:
+        stages = {s["stage"] for s in r["child"]["stages"]}
+        # the audit's own stages (summary.json's timings) and the writers, each measured
+        assert {"read_network", "access", "coverage", "write access.parquet"} <= stages
+        assert ("write map.html" in stages) == r["map"]
+    assert "## Stages (with the map)" in run.stdout
+    assert "| read_network |" in run.stdout
+    assert "map.html" in run.stdout  # the targets table
