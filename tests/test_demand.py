@@ -298,6 +298,47 @@ def test_capacity_equals_brute_force(case):
     assert a.resident_m == pytest.approx(-best[1], abs=1e-6)
 
 
+@pytest.mark.parametrize("method", ["highs-ipm", "highs-ds"])
+def test_capacity_each_lp_method_alone_reaches_the_networkx_optimum(method, monkeypatch):
+    # the LP is solved by the interior point (then crossover) and, if that fails, by the
+    # dual simplex: each alone must reach the same lexicographic optimum
+    from lifecircle import _capacity_lp
+
+    monkeypatch.setattr(_capacity_lp, "LP_METHODS", (method,))
+    rng = np.random.default_rng(3)
+    dense = rng.integers(1, 30, (40, 6)).astype(float)
+    dense[rng.random(dense.shape) < 0.5] = np.nan
+    demand, capacity = _random_capacity_case(dense, rng, integer=True)
+    a = dm.capacity_assignment(csr_from_dense(dense), demand, capacity, 20.0)
+    served, cost = _nx_max_flow_min_cost(np.nan_to_num(dense, nan=np.inf), demand, capacity, 20)
+    _check_feasible(a, demand, capacity)
+    assert a.total_served == pytest.approx(served, abs=1e-6)
+    assert a.resident_m == pytest.approx(cost, abs=1e-5)
+
+
+def test_capacity_lp_falls_back_when_the_first_method_fails(monkeypatch):
+    from lifecircle import _capacity_lp
+
+    calls = []
+    real = _capacity_lp.linprog
+
+    def failing_ipm(*args, method, **kwargs):
+        calls.append(method)
+        res = real(*args, method=method, **kwargs)
+        if method == "highs-ipm":
+            res.status, res.x = 4, None  # as HiGHS reports a numerical failure
+        return res
+
+    monkeypatch.setattr(_capacity_lp, "linprog", failing_ipm)
+    d = csr_from_dense(np.array([[100.0, 300.0], [200.0, np.nan], [50.0, np.nan]]))
+    a = dm.capacity_assignment(d, np.array([5.0, 5.0, 5.0]), np.array([6.0, 4.0]), 400.0)
+    assert calls == ["highs-ipm", "highs-ds"]
+    assert a.total_served == pytest.approx(10.0)
+    # facility 1 holds 4 of origin 0 (its only reach beyond facility 0); facility 0's 6
+    # places go to the nearest: origin 2's 5 (50 m) and 1 of origin 0 (100 m)
+    assert a.resident_m == pytest.approx(4 * 300 + 5 * 50 + 1 * 100)
+
+
 def test_capacity_scales():
     # 5,000 origins x ~6 pairs within the threshold on a random plane, most facilities
     # full: one LP; with ample capacity the exact reductions leave no LP at all

@@ -45,8 +45,9 @@ Capacity-constrained coverage (:func:`capacity_assignment`)
     the residents served, then, among those optima, minimise the resident-metres
     ``sum d_ij x_ij``, so residents go to the nearest facility with room. Residents may be
     split between facilities (places are continuous), the model of ``lifecircle optimize
-    --capacity``. Solved exactly with HiGHS (:func:`scipy.optimize.linprog`,
-    ``method="highs"``) on sparse matrices, as ONE LP: each resident served earns a
+    --capacity``. Solved exactly with HiGHS (:func:`scipy.optimize.linprog`, interior
+    point then crossover to an optimal vertex, ``method="highs-ipm"``; the dual simplex if
+    that fails) on sparse matrices, as ONE LP: each resident served earns a
     reward ``M`` larger than any change of resident-metres an augmenting path can make
     (``(k + 2) * d_max + 1`` for a connected component of the pair graph with ``k``
     facilities), so every optimum of ``sum (d_ij - M) x_ij`` is the lexicographic optimum
@@ -57,6 +58,11 @@ Capacity-constrained coverage (:func:`capacity_assignment`)
     finite facilities strictly *nearer* than its nearest unlimited one (its anchor) stay
     in the LP, the rest of it going to the anchor; these repeat until nothing changes.
     With every capacity unlimited no LP is solved. Units: residents, resident-metres.
+    The LP can have several optima (equal residents served and resident-metres, residents
+    split otherwise): which one is reported depends on the method. The interior point was
+    chosen for speed: on the 1M-node benchmark city its four LPs took 6.4 s against 11.8 s
+    with the dual simplex (the largest 2.5 s against 8.6 s), the same objective to 1e-14;
+    per-origin ``placed_<cat>`` moved by up to 7 residents between the two optima.
 
 Choice and redundancy (:func:`choice`, :func:`closure_losses`, :func:`single_dependence`)
     Per origin: facilities within the threshold; nearest and second-nearest facility among
