@@ -275,7 +275,9 @@ def two_nearest_labels(graph, entries, heap, limit):
 def points_from_ends(labels, ends, out):
     """Each point's nearest two distinct groups among its two ends' labels.
 
-    ``labels`` is :func:`two_nearest_labels`'s ``(walk, group)``; ``ends`` is ``(points,
+    ``labels`` is ``(walk, group)`` of shape ``(nodes, 2)``: every node's nearest and
+    second-nearest group (columns 2 and 3 of :func:`two_nearest_labels`'s, or
+    :func:`chain_end_labels`'s); ``ends`` is ``(points,
     u, v, off_u, off_v)`` per reachable point; ``out`` is ``(walk, group)`` of shape
     ``(all points, 2)``, written at each point's row. Among equal walks the lower group
     comes first.
@@ -289,8 +291,8 @@ def points_from_ends(labels, ends, out):
         cand_g[:] = -1
         for end, node, off in ((0, node_u[i], off_u[i]), (2, node_v[i], off_v[i])):
             if node >= 0:
-                cand_d[end], cand_g[end] = walk[node, 2] + off, group[node, 2]
-                cand_d[end + 1], cand_g[end + 1] = walk[node, 3] + off, group[node, 3]
+                cand_d[end], cand_g[end] = walk[node, 0] + off, group[node, 0]
+                cand_d[end + 1], cand_g[end + 1] = walk[node, 1] + off, group[node, 1]
         row = points[i]
         for k in range(2):
             best = -1
@@ -306,3 +308,95 @@ def points_from_ends(labels, ends, out):
             if best >= 0:
                 out_d[row, k] = cand_d[best]
                 out_g[row, k] = cand_g[best]
+
+
+@njit(cache=True)
+def _before(d, g, d_other, g_other):
+    """Whether label ``(d, g)`` comes before ``(d_other, g_other)``: lower walk, then group.
+
+    An empty label (group -1) comes after every other.
+    """
+    if g_other < 0:
+        return g >= 0
+    return d < d_other or (d == d_other and g < g_other)
+
+
+@njit(cache=True)
+def _keep_two(walk, group, x, d, g):
+    """Merge label ``(d, g)`` into row ``x``'s two best distinct groups (columns 0 and 1).
+
+    The row keeps, per group, its least walk, and the two first groups in order of walk
+    then group: merging labels one by one gives the two best distinct groups of them all.
+    """
+    if g == group[x, 0]:
+        walk[x, 0] = min(walk[x, 0], d)
+        return
+    if not _before(d, g, walk[x, 1], group[x, 1]):
+        return  # beaten by the second (or its own group's walk there)
+    walk[x, 1], group[x, 1] = d, g
+    if _before(walk[x, 1], group[x, 1], walk[x, 0], group[x, 0]):
+        walk[x, 0], walk[x, 1] = walk[x, 1], walk[x, 0]
+        group[x, 0], group[x, 1] = group[x, 1], group[x, 0]
+
+
+@njit(cache=True, nogil=True)
+def chain_end_labels(key_labels, nodes, limit):
+    """Per node: nearest two distinct groups among the labels of its chain's two ends.
+
+    ``key_labels`` is :func:`two_nearest_labels`'s ``(walk, group)`` on the contracted
+    graph (columns 2 and 3 used); ``nodes`` is ``(u_key, v_key, to_u, to_v)`` per graph
+    node: its chain's ends (a key node: itself twice, at 0 m) and the walks to them
+    along the chain. Returns ``(walk, group)`` of shape ``(nodes, 2)``, nearest first
+    (inf and -1 beyond ``limit``); among equal walks the lower group comes first.
+    """
+    key_walk, key_group = key_labels
+    u_key, v_key, to_u, to_v = nodes
+    n = len(u_key)
+    walk = np.full((n, 2), np.inf)
+    group = np.full((n, 2), -1, np.int64)
+    for x in range(n):
+        for end, along in ((u_key[x], to_u[x]), (v_key[x], to_v[x])):
+            for c in range(2, 4):
+                g = key_group[end, c]
+                d = key_walk[end, c] + along
+                if g >= 0 and d <= limit:
+                    _keep_two(walk, group, x, d, g)
+    return walk, group
+
+
+@njit(cache=True, nogil=True)
+def same_chain_labels(labels, chains, sources, limit):
+    """Merge into ``labels`` the walks along a chain from the sources inside it.
+
+    ``labels`` is ``(walk, group)`` of shape ``(nodes, 2)``, updated in place.
+    ``chains`` is ``(chain_start, interior_nodes, position)`` of the contraction (each
+    chain's interior nodes a slice, in order along it). ``sources`` is ``(chain,
+    source_ptr, slot, offset, group)``: the chains that hold sources, and the sources
+    of ``chain[c]`` at ``source_ptr[c]:source_ptr[c + 1]`` of the others, sorted by slot
+    (their node's place in ``interior_nodes``). A node at ``a`` is reached from a
+    source at ``a_s`` in ``offset + |a - a_s|``: one sweep forwards keeps the best two
+    distinct groups of ``offset - a_s`` among the sources behind, one backwards those
+    of ``offset + a_s`` among the sources ahead.
+    """
+    walk, group = labels
+    chain_start, interior_nodes, position = chains
+    chain, source_ptr, slot, offset, source_group = sources
+    best_w = np.empty((1, 2))
+    best_g = np.empty((1, 2), np.int64)
+    for c in range(len(chain)):
+        lo, hi = chain_start[chain[c]], chain_start[chain[c] + 1]
+        first, last = source_ptr[c], source_ptr[c + 1]
+        for step in (1, -1):
+            sign = float(step)
+            best_w[:] = np.inf
+            best_g[:] = -1
+            s = first if step > 0 else last - 1
+            for j in range(hi - lo):
+                k = lo + j if step > 0 else hi - 1 - j
+                while first <= s < last and slot[s] == k:
+                    _keep_two(best_w, best_g, 0, offset[s] - sign * position[k], source_group[s])
+                    s += step
+                for b in range(2):
+                    d = best_w[0, b] + sign * position[k]
+                    if best_g[0, b] >= 0 and d <= limit:
+                        _keep_two(walk, group, interior_nodes[k], d, best_g[0, b])

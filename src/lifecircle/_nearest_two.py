@@ -20,6 +20,12 @@ over an area that grows with the radius squared; this costs two multi-source sea
    multi-source Dijkstra from a virtual node per seeding facility, over the edges inside
    cells only, gives ``d2`` and ``f2`` at every node.
 
+Most nodes lie inside chains of degree-2 nodes: when the graph has its chains
+contracted (:attr:`lifecircle.network.WalkGraph.chains`), the labels of every node
+come from one such search on the key nodes alone and a pass along the chains
+(:mod:`lifecircle._nearest_two_chains`); they equal the full graph's up to the order
+of summation (and which of two groups at equal walks comes first).
+
 A point on an edge (the edge rule) takes the best two distinct facilities among those of
 its two ends (plus the direct walk along its edge to a facility on the same edge): if
 the second best came through end ``u`` but was not among ``u``'s two, both of those
@@ -37,6 +43,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ._kernels import new_heap, points_from_ends, two_nearest_labels
+from ._nearest_two_chains import contracted_labels
 from ._site_distances import _EPS_M
 from .snap import Snapped, same_edge_pairs
 
@@ -120,14 +127,34 @@ def _node_labels(
     s_grp: np.ndarray,
     limit: float,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Nearest and second-nearest distinct group per node (the compiled search)."""
+    """Nearest and second-nearest distinct group per node: ``(walk, group)``, ``(n, 2)``.
+
+    On the graph with its chains contracted when it has them
+    (:func:`lifecircle._nearest_two_chains.contracted_labels`), else on the full graph
+    (:func:`_full_labels`).
+    """
+    chains = graph.chains
+    if chains is None:
+        return _full_labels(graph, s_node, s_off, s_grp, limit)
+    return contracted_labels(chains, s_node, s_off, s_grp, limit)
+
+
+def _full_labels(
+    graph: WalkGraph,
+    s_node: np.ndarray,
+    s_off: np.ndarray,
+    s_grp: np.ndarray,
+    limit: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_node_labels` by the compiled search on the full graph (the reference)."""
     adj = graph.adjacency
-    return two_nearest_labels(
+    walk, group = two_nearest_labels(
         (adj.indptr, adj.indices, adj.data.astype(float, copy=False)),
         (np.asarray(s_node, np.int64), np.asarray(s_off, float), np.asarray(s_grp, np.int64)),
         new_heap(2 * adj.nnz + len(s_node) + 1),
         float(limit),
     )
+    return walk[:, 2:], group[:, 2:]
 
 
 def _from_ends(
