@@ -346,6 +346,9 @@ def _snap_and_search(  # noqa: PLR0917 - the access stage's inputs, in order
     std, audited, analysed = scope
     snaps = _audit_snaps(graph, pts, fac, network=network, opts=opts, warnings=warnings, std=std)
     rows = np.flatnonzero(pts["unit_id"].isin(analysed).to_numpy())
+    # the contracted graph, shared by the searches' threads and the access stage, is made
+    # here once (functools.cached_property does not lock from Python 3.12 on)
+    _ = graph.chains
     searches = start_searches(
         graph,
         snaps,
