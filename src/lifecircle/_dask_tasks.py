@@ -83,7 +83,8 @@ class _Prepared:
 
 def _prepare(opts: AuditOptions) -> _Prepared:
     """Read and prepare the inputs exactly as :func:`lifecircle.audit` does."""
-    from .pipeline import _mode_graphs, _require_residents
+    from ._audit_snapping import other_mode_graphs
+    from .pipeline import _require_residents
 
     warnings: list[str] = []
     timer = StageTimer()
@@ -92,7 +93,7 @@ def _prepare(opts: AuditOptions) -> _Prepared:
     ledger = population_inside(inp.origins, inp.origins.points["unit_id"], inp.analysed)
     # every mode's network the facilities' categories count, as the single-machine audit
     cats = [c for c in sorted(set(inp.fac["category"])) if c in inp.std.category_ids]
-    mode_graphs = _mode_graphs(inp.network, inp.std, cats, opts, warnings)
+    mode_graphs = other_mode_graphs(inp.network, inp.std, cats, opts, warnings)
     return _Prepared(
         graph=inp.graph,
         mode_graphs=mode_graphs,

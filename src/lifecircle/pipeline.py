@@ -19,6 +19,7 @@ import pandas as pd
 
 from ._audit_inputs import StageTimer, read_inputs
 from ._audit_service import _analysed_origins, _closure, _quality, _service_stage
+from ._audit_snapping import snap_and_search
 from ._audit_stages import (
     _access_output,
     _add_edge_effect,
@@ -29,7 +30,7 @@ from ._audit_stages import (
     _unit_check_warnings,
     check_population,
 )
-from .access import AuditSnaps, compute_access, search_cutoff_m, snap_audit_inputs
+from .access import compute_access, search_cutoff_m
 from .config import Profile, Standard
 from .coverage import citywide, completeness_status, coverage_by_unit, find_gaps
 from .errors import DataError
@@ -45,7 +46,7 @@ from .io.outputs import (
 )
 from .io.population import population_inside
 from .io.units import UnitHierarchy
-from .network import WalkGraph, read_network
+from .network import WalkGraph
 from .options import AuditOptions
 from .rural import URBAN as URBAN_CLASS
 from .rural import (
@@ -57,15 +58,7 @@ from .rural import (
     rural_standard,
     split_analysed,
 )
-from .service import (
-    FairService,
-    Searches,
-    ServiceInputs,
-    category_needs,
-    cohort_gaps,
-    facility_capacity,
-    start_searches,
-)
+from .service import FairService, Searches, ServiceInputs, cohort_gaps
 from .summary import OUTPUT_FILES as OUTPUT_FILES  # re-exported: the audit's data outputs
 from .summary import AuditSummary, SummaryParts, build_summary
 
@@ -284,87 +277,6 @@ def _rural_part(
     return part, replace(summary, urban_rural=part.summary, warnings=tuple(warnings))
 
 
-def _audit_snaps(
-    graph: WalkGraph,
-    pts: gpd.GeoDataFrame,
-    fac: gpd.GeoDataFrame,
-    *,
-    network: Path,
-    opts: AuditOptions,
-    warnings: list[str],
-    std: Standard,
-    categories: list[str] | None = None,
-) -> AuditSnaps:
-    """Residents and facilities snapped to the walk network and to every other mode's network.
-
-    The other modes are those the levels of ``categories`` (default: the facilities'
-    categories) count (``modes: [walk, bicycle]``); each mode's network is built
-    from the same file with its own filter.
-    """
-    cats = categories if categories is not None else sorted(set(fac["category"]))
-    cats = [c for c in cats if c in std.category_ids]
-    mode_graphs = _mode_graphs(network, std, cats, opts, warnings)
-    return snap_audit_inputs(
-        graph, pts, fac, snap=opts.snap, max_snap_m=opts.max_snap_m, mode_graphs=mode_graphs
-    )
-
-
-def _mode_graphs(
-    network: Path, std: Standard, categories: list[str], opts: AuditOptions, warnings: list[str]
-) -> dict[str, WalkGraph]:
-    """The network of every travel mode other than walking that the audited levels count."""
-    out = {}
-    for mode in std.modes_of(categories, opts.profile):
-        if mode == "walk":
-            continue
-        out[mode] = read_network(network, mode=mode, min_component_nodes=opts.min_component_nodes)
-        log.info("%s network: %d nodes, %d edges", mode, out[mode].n_nodes, out[mode].n_edges)
-        if out[mode].dropped.get("components"):
-            warnings.append(
-                f"network ({mode}): kept the largest connected component of the {mode} network; "
-                f"dropped {out[mode].dropped['components']} smaller ones "
-                f"({out[mode].dropped['nodes']} nodes)"
-            )
-    return out
-
-
-def _snap_and_search(  # noqa: PLR0917 - the access stage's inputs, in order
-    graph: WalkGraph,
-    pts: gpd.GeoDataFrame,
-    fac: gpd.GeoDataFrame,
-    network: Path,
-    scope: tuple[Standard, list[str], set[str]],
-    opts: AuditOptions,
-    warnings: list[str],
-) -> tuple[AuditSnaps, Searches]:
-    """Snap the inputs, and start the fair-service searches on threads of their own.
-
-    ``scope`` is the standard, the audited categories and the analysed units. The
-    searches need only the snapped points: started as soon as those are known, they
-    run (compiled, without the GIL) while access and coverage are worked out.
-    """
-    std, audited, analysed = scope
-    snaps = _audit_snaps(graph, pts, fac, network=network, opts=opts, warnings=warnings, std=std)
-    rows = np.flatnonzero(pts["unit_id"].isin(analysed).to_numpy())
-    # the contracted graph, shared by the searches' threads and the access stage, is made
-    # here once (functools.cached_property does not lock from Python 3.12 on)
-    _ = graph.chains
-    searches = start_searches(
-        graph,
-        snaps,
-        rows,
-        std,
-        audited,
-        radius_m=search_cutoff_m(std, audited, opts.profile),
-        profile=opts.profile,
-        lp=(
-            category_needs(pts.iloc[rows], std, audited),
-            facility_capacity(fac.reset_index(drop=True), std)[0],
-        ),
-    )
-    return snaps, searches
-
-
 def _after_access(  # noqa: PLR0917 - the access stage's results, in order
     table: pd.DataFrame,
     fac: gpd.GeoDataFrame,
@@ -469,7 +381,7 @@ def audit(
     searches: Searches | None = None
     try:
         with timer.stage("access"):
-            snaps, searches = _snap_and_search(
+            snaps, searches = snap_and_search(
                 graph, pts, fac, network, (std, audited, analysed), opts, warnings
             )
             table, fac_snap = compute_access(

@@ -149,9 +149,9 @@ def audit_rural(inp: RuralInputs, std: Standard, warnings: list[str]) -> UrbanRu
     standard's own facilities (its OSM selectors and provider columns), its travel
     modes (the bicycle network built from the same file) and its edge-effect reach.
     """
+    from ._audit_snapping import audit_snaps
     from ._audit_stages import _load_facilities
     from .access import compute_access
-    from .pipeline import _audit_snaps
 
     opts = inp.opts
     said: list[str] = []
@@ -178,7 +178,7 @@ def audit_rural(inp: RuralInputs, std: Standard, warnings: list[str]) -> UrbanRu
             "the town and village units are audited at each category's own profile"
         )
     if audited and len(pts):
-        snaps = _audit_snaps(
+        snaps = audit_snaps(
             inp.graph,
             pts,
             fac,

@@ -1,0 +1,255 @@
+"""The fair-service searches: pairs within each threshold, second-nearest walks, early LPs.
+
+Split from :mod:`lifecircle.service` (which re-exports every public name): the searches
+of every category start right after snapping (:func:`start_searches`) and run on
+threads of their own, compiled and without the GIL, while the access and coverage
+stages work; each category's capacity LP is solved as soon as its pairs are known.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from . import demand
+from ._nearest_two import NearestTwo, nearest_two
+from .access import AuditSnaps, group_distances
+from .config import Standard
+from .network import WalkGraph
+from .settings import REACH_RTOL
+
+#: The second-nearest facility is looked for up to this many thresholds (and at most the
+#: audit's search cut-off); farther, ``second_<cat>_m`` is NaN.
+SECOND_NEAREST_RADII = 2.0
+
+
+def category_distances(
+    graph: WalkGraph,
+    snaps: AuditSnaps,
+    rows: np.ndarray,
+    category: str,
+    radius_m: float,
+) -> tuple[sp.csr_matrix, np.ndarray]:
+    """Sparse (origin rows x facilities of ``category``) walking metres within ``radius_m``.
+
+    Returns the matrix and the facility row positions of its columns.
+    """
+    pts, group, fac_rows = _category_points(snaps, category)
+    dist = group_distances(
+        graph,
+        pts.snapped,
+        group,
+        snaps.origins.take(rows),
+        radius_m=radius_m,
+        n_groups=len(fac_rows),
+    )
+    return dist, fac_rows
+
+
+def category_nearest_two(
+    graph: WalkGraph,
+    snaps: AuditSnaps,
+    rows: np.ndarray,
+    category: str,
+    radius_m: float,
+) -> NearestTwo:
+    """Per origin row, the nearest two distinct facilities of ``category`` within ``radius_m``.
+
+    Facilities are numbered as the columns of :func:`category_distances`.
+    """
+    pts, group, fac_rows = _category_points(snaps, category)
+    return nearest_two(
+        graph,
+        pts.snapped,
+        group,
+        snaps.origins.take(rows),
+        radius_m=radius_m,
+        n_groups=len(fac_rows),
+    )
+
+
+def _category_points(snaps: AuditSnaps, category: str) -> tuple[Any, np.ndarray, np.ndarray]:
+    """The category's snapped points, each point's facility column, and the facility rows."""
+    fac_rows = np.flatnonzero(snaps.facility_category == category)
+    local = np.full(len(snaps.facility_category), -1, np.int64)
+    local[fac_rows] = np.arange(len(fac_rows))
+    pts = snaps.category_points(category)
+    return pts, local[pts.facility], fac_rows
+
+
+class Searches:
+    """The fair-service searches of every category, running on threads of their own.
+
+    Per category, the pairs within its threshold (:func:`category_distances`) and the
+    second-nearest walk (two-label searches up to twice the threshold). The searches
+    are compiled and release the GIL, so they can run while other stages work. Given
+    each category's demand and the facilities' capacities (``lp``), each category's
+    capacity assignment (HiGHS, also without the GIL) is solved on a third thread as
+    soon as its pairs are known; :func:`fair_service` uses it only if its own demand and
+    capacities are the same, else solves again. :meth:`close` waits for the work
+    running and cancels the rest (use it in ``finally``).
+    """
+
+    def __init__(
+        self,
+        graph: WalkGraph,
+        snaps: AuditSnaps,
+        rows: np.ndarray,
+        standard: Standard,
+        categories: list[str],
+        *,
+        radius_m: float,
+        profile: str | None,
+        lp: tuple[dict[str, np.ndarray], np.ndarray] | None = None,
+    ) -> None:
+        self._pools = [ThreadPoolExecutor(max_workers=1) for _ in range(3)]
+        pairs_pool, second_pool, solver = self._pools
+        thresholds = {c: threshold_m(standard, c, profile) for c in categories}
+        self.thresholds = thresholds
+        # each category's pairs, in order, on one thread (each search is itself threaded)
+        self.pairs: dict[str, Future[tuple[sp.csr_matrix, np.ndarray]]] = {
+            cat: pairs_pool.submit(
+                category_distances, graph, snaps, rows, cat, min(radius_m, thresholds[cat])
+            )
+            for cat in categories
+        }
+        # the second-nearest walks, reported up to twice the threshold (at most the cut-off)
+        self.seconds: dict[str, Future[np.ndarray]] = {
+            cat: second_pool.submit(
+                _second_m,
+                graph,
+                snaps,
+                rows,
+                cat,
+                min(radius_m, SECOND_NEAREST_RADII * thresholds[cat]),
+            )
+            for cat in categories
+        }
+        # each category's capacity assignment, in order, once its pairs are known
+        self.assign: dict[str, Future[_EarlyAssignment]] = {}
+        if lp is not None:
+            needs, capacity = lp
+            self.assign = {
+                cat: solver.submit(
+                    _early_assignment, self.pairs[cat], needs[cat], capacity, thresholds[cat]
+                )
+                for cat in categories
+            }
+
+    def close(self) -> None:
+        """Wait for the searches running, cancel those not started."""
+        for pool in self._pools:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+@dataclass(frozen=True)
+class _EarlyAssignment:
+    """A capacity assignment solved ahead, with the demand and capacities it used."""
+
+    assignment: demand.Assignment
+    need: np.ndarray
+    capacity: np.ndarray
+
+
+def _early_assignment(
+    pairs: Future[tuple[sp.csr_matrix, np.ndarray]],
+    need: np.ndarray,
+    capacity: np.ndarray,
+    limit: float,
+) -> _EarlyAssignment:
+    """The capacity assignment of one category, once its pairs are known."""
+    dist, fac_rows = pairs.result()
+    cap, _ = category_capacity(capacity[fac_rows])
+    return _EarlyAssignment(demand.capacity_assignment(dist, need, cap, limit), need, cap)
+
+
+def _second_m(
+    graph: WalkGraph, snaps: AuditSnaps, rows: np.ndarray, category: str, radius_m: float
+) -> np.ndarray:
+    """Per origin row, the walk to the second-nearest facility of ``category`` (NaN: none)."""
+    return category_nearest_two(graph, snaps, rows, category, radius_m).second_m
+
+
+def start_searches(
+    graph: WalkGraph,
+    snaps: AuditSnaps,
+    rows: np.ndarray,
+    standard: Standard,
+    categories: list[str],
+    *,
+    radius_m: float,
+    profile: str | None,
+    lp: tuple[dict[str, np.ndarray], np.ndarray] | None = None,
+) -> Searches:
+    """Start the fair-service searches of ``categories`` on background threads.
+
+    Parameters
+    ----------
+    graph, snaps
+        The walk graph and the audit's snapped origins and facilities.
+    rows
+        Positions in ``snaps.origins`` of the analysed origins (the rows of the
+        fair-service table, in order).
+    standard, categories
+        The standard and the audited categories.
+    radius_m
+        The audit's search cut-off.
+    profile
+        The audit's ``--profile`` override (None: each category's own).
+    lp
+        Optional: per category, the residents it serves per origin row (its cohort's,
+        else everyone), and the capacity of every facility
+        (:func:`facility_capacity`); the capacity assignments are then solved as soon
+        as each category's pairs are known.
+
+    Returns
+    -------
+    Searches
+        Pass it as :attr:`ServiceInputs.searches`; :meth:`Searches.close` it when done.
+    """
+    return Searches(
+        graph, snaps, rows, standard, categories, radius_m=radius_m, profile=profile, lp=lp
+    )
+
+
+def threshold_m(standard: Standard, cat: str, profile: str | None) -> float:
+    """The category's catchment in metres at its walking profile (with the reach tolerance).
+
+    The same rounding tolerance as :func:`lifecircle.coverage.covered_matrix`.
+
+    Parameters
+    ----------
+    standard
+        The standard (thresholds and walking profiles).
+    cat
+        The category id.
+    profile
+        The audit's ``--profile`` override (None: the category's own profile).
+
+    Returns
+    -------
+    float
+        Metres.
+    """
+    info = standard.category(cat)
+    speed = standard.profile_of(cat, profile).speed_m_min
+    return float(info.threshold_min * speed * (1 + REACH_RTOL))
+
+
+def category_capacity(cap: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Capacities of one category's facilities, and whether any is known.
+
+    When only some are known, the others get the median of the known ones (so supply
+    is counted in one unit); when none is, capacity is unlimited and supply counts
+    facilities.
+    """
+    known = np.isfinite(cap)
+    if not known.any():
+        return cap, False
+    if known.all():
+        return cap, True
+    return np.where(known, cap, float(np.median(cap[known]))), True
