@@ -8,6 +8,9 @@ import networkx as nx
 import numpy as np
 import pyproj
 import pytest
+import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
 import lifecircle
@@ -521,3 +524,43 @@ def test_graphml_without_highway_tags_is_refused(tmp_path):
     with pytest.raises(lifecircle.InputFormatError, match="highway") as err:
         lifecircle.graph_from_graphml(path)
     assert str(path) in str(err.value)
+
+
+def _geos_hull(xy: np.ndarray) -> bytes:
+    return shapely.to_wkb(shapely.convex_hull(shapely.multipoints(xy)))
+
+
+@pytest.mark.parametrize(
+    "xy",
+    [
+        np.random.default_rng(0).normal(size=(5000, 2)) * 5000 + [350_000, 3_450_000],
+        np.array([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0], [0.5, 0.5], [1.0, 0.5]]),
+        np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0], [3.0, 3.0]]),  # on one line
+        np.array([[2.0, 3.0], [2.0, 3.0], [2.0, 3.0]]),  # one point, repeated
+        np.array([[0.0, 0.0], [4.0, 1.0]]),
+        np.array([[7.0, 1.0]]),
+    ],
+    ids=["cloud", "square-with-inner-and-edge-points", "collinear", "repeated", "two", "one"],
+)
+def test_convex_hull_of_is_geos_hull_of_every_point(xy):
+    import shapely
+
+    from lifecircle.network import convex_hull_of
+
+    assert shapely.to_wkb(convex_hull_of(xy)) == _geos_hull(xy)
+
+
+def test_graph_extent_is_the_hull_of_its_nodes():
+    g = lifecircle.grid_graph(7, 5, spacing_m=80.0)
+    xy = np.column_stack([g.x, g.y])
+    assert shapely.to_wkb(g.extent()) == _geos_hull(xy)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(-5, 5), st.integers(-5, 5)), min_size=1, max_size=40))
+def test_convex_hull_of_equals_geos_on_grid_points(points):
+    # small integer grids: many collinear, repeated and degenerate point sets
+    from lifecircle.network import convex_hull_of
+
+    xy = np.array(points, float) * 12.5 + [350_000.0, 3_450_000.0]
+    assert shapely.to_wkb(convex_hull_of(xy)) == _geos_hull(xy)
