@@ -202,3 +202,38 @@ def test_searches_for_other_origins_are_refused():
             fair_service(replace(inp, searches=searches))
     finally:
         searches.close()
+
+
+def test_population_method_per_unit_lists_each_units_distinct_methods():
+    from lifecircle._audit_stages import _add_population_method
+
+    h = hierarchy()
+    units = {
+        lv: h.units[lv][["unit_id"]].assign(population=1.0).reset_index(drop=True)
+        for lv in h.levels
+    }
+    street_ids = list(h.units["street"]["unit_id"])
+    # the methods as the population stage leaves them: Arrow-backed text, repeated per origin
+    unit = [street_ids[0]] * 3 + [street_ids[1]] * 2 + [street_ids[2]]
+    method = ["census", "raster:pop.tif", "census", "census", "census", "given"]
+    table = pd.DataFrame(
+        {"unit_id": pd.array(unit, dtype="str"), "population_method": pd.array(method, dtype="str")}
+    )
+    _add_population_method(units, table, h)
+    got = dict(zip(units["street"]["unit_id"], units["street"]["population_method"], strict=True))
+    assert got[street_ids[0]] == "census+raster:pop.tif"
+    assert got[street_ids[1]] == "census"
+    assert got[street_ids[2]] == "given"
+    assert pd.isna(got[street_ids[3]])  # no origin
+    parents = h.units["street"].set_index("unit_id")["parent_id"]
+    expect: dict[str, set[str]] = {}
+    for u, m in zip(unit, method, strict=True):
+        expect.setdefault(parents[u], set()).add(m)
+    got_d = dict(
+        zip(units["district"]["unit_id"], units["district"]["population_method"], strict=True)
+    )
+    for d, methods in expect.items():
+        assert got_d[d] == "+".join(sorted(methods))
+    # the column sits right after population
+    cols = list(units["street"].columns)
+    assert cols.index("population_method") == cols.index("population") + 1

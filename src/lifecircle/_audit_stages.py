@@ -408,13 +408,17 @@ def _add_population_method(
 ) -> None:
     """Per unit, the population methods of its residents (e.g. ``census2020_street``)."""
     ancestors = hierarchy.ancestors().set_index(hierarchy.finest)
-    # the distinct (finest unit, method) pairs first: a few per unit, not one per origin
+    # the distinct (finest unit, method) pairs first: a few per unit, not one per origin;
+    # found on the columns as they are, then only the distinct pairs made text
+    distinct_pairs = pd.DataFrame(
+        {"unit": table["unit_id"], "method": table["population_method"]}
+    ).drop_duplicates()
     pairs = pd.DataFrame(
         {
-            "unit": table["unit_id"].astype(str).to_numpy(),
-            "method": table["population_method"].astype(str).to_numpy(),
+            "unit": distinct_pairs["unit"].astype(str).to_numpy(),
+            "method": distinct_pairs["method"].astype(str).to_numpy(),
         }
-    ).drop_duplicates()
+    )
     for level, frame in units.items():
         key = (
             pairs["unit"].to_numpy()
