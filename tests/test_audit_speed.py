@@ -17,7 +17,6 @@ import pytest
 from numpy.testing import assert_array_equal
 
 from lifecircle import access, equity
-from lifecircle.access import compute_access, snap_audit_inputs
 from lifecircle.coverage import finest_sums, level_sums, rollup_sums, unit_codes
 from lifecircle.service import (
     ServiceInputs,
@@ -30,8 +29,7 @@ from lifecircle.service import (
 from lifecircle.snap import snap_points
 
 from .test_coverage import hierarchy
-from .test_fair_service import KIDS, kids_standard, line_graph, points, run
-from .test_fair_service import hierarchy as fair_hierarchy
+from .test_fair_service import run, service_inputs
 from .test_snap import _irregular
 
 
@@ -110,41 +108,6 @@ def test_snapping_in_chunks_equals_snapping_at_once(monkeypatch):
     assert chunked.rule == whole.rule
 
 
-def _service_inputs() -> ServiceInputs:
-    """The inputs of :func:`tests.test_fair_service.run` (kindergartens on a line)."""
-    g = line_graph()
-    std = kids_standard()
-    origins = points(
-        np.arange(11) * 100.0,
-        population=np.full(11, 10.0),
-        unit_id=["A"] * 6 + ["B"] * 5,
-        pop_kids=KIDS,
-    )
-    fac = points(
-        [100.0, 400.0, 900.0],
-        facility_id=[0, 1, 2],
-        category="kindergarten",
-        name=["F0", "F1", "F2"],
-        capacity=[5.0, 100.0, 3.0],
-    )
-    snaps = snap_audit_inputs(g, origins, fac)
-    table, _ = compute_access(g, origins, fac, std, categories=["kindergarten"], snaps=snaps)
-    return ServiceInputs(
-        graph=g,
-        snaps=snaps,
-        table=table,
-        rows=np.arange(11),
-        fac=fac,
-        standard=std,
-        categories=["kindergarten"],
-        hierarchy=fair_hierarchy(),
-        analysed={"A", "B"},
-        radius_m=1000.0,
-        profile=None,
-        cohort_methods={},
-    )
-
-
 def _start(inp: ServiceInputs, rows: np.ndarray, lp=None):
     return start_searches(
         inp.graph,
@@ -165,7 +128,7 @@ def _lp(inp: ServiceInputs, scale: float = 1.0):
 
 
 def test_category_needs_are_the_cohorts_or_everyone():
-    inp = _service_inputs()
+    inp = service_inputs()
     needs = category_needs(inp.table.drop(columns="pop_kids"), inp.standard, inp.categories)
     # no age data: the kids cohort counts every resident (cohorts.cohort_populations)
     assert_array_equal(needs["kindergarten"], inp.table["population"].to_numpy(float))
@@ -173,7 +136,7 @@ def test_category_needs_are_the_cohorts_or_everyone():
 
 @pytest.mark.parametrize("lp", ["none", "same", "other"])
 def test_searches_started_before_the_stage_give_the_same_figures(lp):
-    inp = _service_inputs()
+    inp = service_inputs()
     plain, _ = run()
     # with the capacity LPs solved ahead too ("same"), or ahead with another demand, which
     # fair_service must notice and solve again ("other")
@@ -195,7 +158,7 @@ def test_searches_started_before_the_stage_give_the_same_figures(lp):
 
 
 def test_searches_for_other_origins_are_refused():
-    inp = _service_inputs()
+    inp = service_inputs()
     searches = _start(inp, inp.rows[:5])
     try:
         with pytest.raises(ValueError, match="not made for these origins"):

@@ -89,7 +89,8 @@ def hierarchy():
     )
 
 
-def run(capacity_column=None, standard=None, closed=()):
+def service_inputs(capacity_column=None, standard=None, closed=()) -> ServiceInputs:
+    """Kindergartens on a line: 11 origins of 10 residents, 3 facilities (some closed)."""
     g = line_graph()
     std = standard or kids_standard()
     origins = points(
@@ -109,22 +110,25 @@ def run(capacity_column=None, standard=None, closed=()):
     fac = fac[~fac["facility_id"].isin(closed)].reset_index(drop=True)
     snaps = snap_audit_inputs(g, origins, fac)
     table, _ = compute_access(g, origins, fac, std, categories=["kindergarten"], snaps=snaps)
-    return fair_service(
-        ServiceInputs(
-            graph=g,
-            snaps=snaps,
-            table=table,
-            rows=np.arange(11),
-            fac=fac,
-            standard=std,
-            categories=["kindergarten"],
-            hierarchy=hierarchy(),
-            analysed={"A", "B"},
-            radius_m=1000.0,
-            profile=None,
-            cohort_methods={},
-        )
-    ), fac
+    return ServiceInputs(
+        graph=g,
+        snaps=snaps,
+        table=table,
+        rows=np.arange(11),
+        fac=fac,
+        standard=std,
+        categories=["kindergarten"],
+        hierarchy=hierarchy(),
+        analysed={"A", "B"},
+        radius_m=1000.0,
+        profile=None,
+        cohort_methods={},
+    )
+
+
+def run(capacity_column=None, standard=None, closed=()):
+    inp = service_inputs(capacity_column, standard, closed)
+    return fair_service(inp), inp.fac
 
 
 def test_choice_second_nearest_and_single_dependence_by_hand():
