@@ -355,3 +355,47 @@ def test_sample_access_table_equals_networkx_with_split_edges(sample_result, cat
     assert ok.sum() >= 10
     assert_allclose(got[ok], want[ok], rtol=0, atol=0.5)
     assert np.abs(got[ok] - want[ok]).max() < 1e-6  # in fact to rounding
+
+
+def _snapped_on_edges(edges, reachable, seed):
+    from lifecircle.snap import Snapped
+
+    rng = np.random.default_rng(seed)
+    e = np.asarray(edges, np.int64)
+    n = len(e)
+    zero = np.zeros(n)
+    return Snapped(
+        "edge",
+        rng.uniform(0, 30, n),
+        e,
+        np.maximum(e, 0),
+        np.maximum(e, 0),
+        zero,
+        zero,
+        rng.uniform(0, 100, n),
+        zero,
+        zero,
+        np.asarray(reachable, bool),
+    )
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    a=st.lists(st.tuples(st.integers(-1, 6), st.booleans()), max_size=25),
+    b=st.lists(st.tuples(st.integers(-1, 6), st.booleans()), max_size=8),
+    seed=st.integers(0, 1000),
+)
+def test_same_edge_pairs_equal_every_pair_checked(a, b, seed):
+    from lifecircle.snap import same_edge_pairs
+
+    pa_ = _snapped_on_edges([e for e, _ in a], [r for _, r in a], seed)
+    pb_ = _snapped_on_edges([e for e, _ in b], [r for _, r in b], seed + 1)
+    ia, ib, dist = same_edge_pairs(pa_, pb_)
+    expect = [
+        (i, j, pa_.snap_m[i] + abs(pa_.along_m[i] - pb_.along_m[j]) + pb_.snap_m[j])
+        for i in range(len(a))
+        for j in sorted(range(len(b)), key=lambda j: b[j][0])  # by edge, stable
+        if a[i][1] and b[j][1] and a[i][0] >= 0 and a[i][0] == b[j][0]
+    ]
+    assert list(zip(ia.tolist(), ib.tolist(), strict=True)) == [(i, j) for i, j, _ in expect]
+    assert_allclose(dist, [d for _, _, d in expect], rtol=0, atol=0)

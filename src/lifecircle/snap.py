@@ -389,9 +389,15 @@ def same_edge_pairs(a: Snapped, b: Snapped) -> tuple[np.ndarray, np.ndarray, np.
     empty = (np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0))
     if a.rule != "edge" or b.rule != "edge":
         return empty
-    ia = np.flatnonzero(a.reachable & (a.edge >= 0))
     ib = np.flatnonzero(b.reachable & (b.edge >= 0))
-    if len(ia) == 0 or len(ib) == 0:
+    if len(ib) == 0 or len(a.edge) == 0:
+        return empty
+    # only the points of ``a`` on an edge of ``b`` are searched (one lookup per point; ``b``
+    # is the smaller side in the audit: the facilities)
+    on_b = np.zeros(max(int(a.edge.max()), int(b.edge[ib].max())) + 1, bool)
+    on_b[b.edge[ib]] = True
+    ia = np.flatnonzero(a.reachable & (a.edge >= 0) & on_b[np.maximum(a.edge, 0)])
+    if len(ia) == 0:
         return empty
     ib = ib[np.argsort(b.edge[ib], kind="stable")]
     edges_b = b.edge[ib]
