@@ -534,6 +534,35 @@ def test_osm_nodes_without_location_are_skipped_and_counted(tmp_path):
     assert pois.attrs["invalid_locations"] == 1
 
 
+def test_osm_way_joins_the_neighbours_of_a_node_without_location(tmp_path):
+    ways = read_walk_ways(_osm_with_a_node_without_lat(tmp_path))
+    ids = ways.node_ids
+    assert sorted(zip(ids[ways.edge_u].tolist(), ids[ways.edge_v].tolist(), strict=True)) == [
+        (1, 3),
+        (3, 4),
+    ]
+
+
+def test_osm_ways_from_fixed_point_nodes():
+    from lifecircle.io.osm import _ways_from_nodes
+
+    undefined = 2147483647  # osmium's coordinate of a node without a location
+    refs = np.array([1, 2, 3, 5, 6, 7, 8, 9, 3])
+    x = np.array([1214000000, undefined, 1214000100, 10, 20, 30, 40, 1800000001, 1214000100])
+    y = np.array([312000000, undefined, 312000000, 10, 900000001, 30, 40, 50, 312000000])
+    lengths = np.array([3, 2, 3, 1])
+    w = _ways_from_nodes(refs, x, y, lengths, np.array(["a", "b", "c", "d"], dtype=object))
+    # node 2 (undefined), 6 (latitude 90.0000001) and 9 (longitude 180.0000001) are invalid;
+    # way "b" keeps one node and way "d" has one: both dropped, their nodes too
+    assert w.invalid_locations == 3
+    assert w.node_ids.tolist() == [1, 3, 7, 8]
+    assert w.lon.tolist() == [121.4, 121.40001, 3e-06, 4e-06]
+    assert w.lat.tolist() == [31.2, 31.2, 3e-06, 4e-06]
+    pairs = list(zip(w.node_ids[w.edge_u].tolist(), w.node_ids[w.edge_v].tolist(), strict=True))
+    assert pairs == [(1, 3), (7, 8)]
+    assert w.edge_class.tolist() == ["a", "c"]
+
+
 def test_graph_from_edges_drops_nodes_without_coordinates():
     x = np.array([0.0, 100.0, np.nan, 300.0]) + X0
     y = np.full(4, Y0)

@@ -95,11 +95,13 @@ def read_walk_ways(path: str | Path, *, mode: str = "walk") -> OsmWays:
 
     check_mode(mode)
     source = _osm_file(path)
-    refs: list[np.ndarray] = []
-    lons: list[np.ndarray] = []
-    lats: list[np.ndarray] = []
+    # per node of the walkable ways, in way order: its id and fixed-point coordinates (one
+    # pass, three attribute reads; validity and degrees are worked out on the arrays)
+    refs: list[int] = []
+    xs: list[int] = []
+    ys: list[int] = []
+    lengths: list[int] = []
     classes: list[str] = []
-    invalid: set[int] = set()
     try:
         processor = (
             osmium.FileProcessor(source, osmium.osm.NODE | osmium.osm.WAY)
@@ -109,19 +111,46 @@ def read_walk_ways(path: str | Path, *, mode: str = "walk") -> OsmWays:
         for obj in processor:
             if not isinstance(obj, osmium.osm.Way) or not _is_walkable(obj.tags, mode):
                 continue
-            nodes = [n for n in obj.nodes if n.location.valid()]
-            if len(nodes) < len(obj.nodes):
-                invalid.update(n.ref for n in obj.nodes if not n.location.valid())
-            if len(nodes) < 2:
-                continue
-            refs.append(np.fromiter((n.ref for n in nodes), np.int64, len(nodes)))
-            lons.append(np.fromiter((n.lon for n in nodes), float, len(nodes)))
-            lats.append(np.fromiter((n.lat for n in nodes), float, len(nodes)))
+            for n in obj.nodes:
+                refs.append(n.ref)
+                xs.append(n.x)
+                ys.append(n.y)
+            lengths.append(len(obj.nodes))
             classes.append(obj.tags["highway"])  # present: way_allowed checked it
     except RuntimeError as exc:
         msg = f"{path}: could not be read as OSM data ({exc}); is the file complete?"
         raise InputFormatError(msg) from None
-    if not refs:
+    return _ways_from_nodes(
+        np.array(refs, np.int64),
+        np.array(xs, np.int64),
+        np.array(ys, np.int64),
+        np.array(lengths, np.int64),
+        np.asarray(classes, dtype=object),
+    )
+
+
+#: osmium's fixed-point coordinates: degrees times 10**7; valid within +-180 / +-90 degrees
+#: (``osmium::Location::valid``; a node without a location, e.g. missing from an extract,
+#: has an out-of-range "undefined" coordinate)
+_COORDINATE_FACTOR = 10_000_000
+
+
+def _ways_from_nodes(
+    refs: np.ndarray, x: np.ndarray, y: np.ndarray, lengths: np.ndarray, classes: np.ndarray
+) -> OsmWays:
+    """Nodes and edges from the ways' node lists (flat, in way order, ``lengths`` per way).
+
+    Nodes without a valid location are dropped and their way joins their neighbours; a
+    way left with fewer than two nodes is dropped.
+    """
+    valid = (np.abs(x) <= 180 * _COORDINATE_FACTOR) & (np.abs(y) <= 90 * _COORDINATE_FACTOR)
+    invalid = int(np.unique(refs[~valid]).size)
+    way_of = np.repeat(np.arange(len(lengths)), lengths)[valid]
+    refs, x, y = refs[valid], x[valid], y[valid]
+    kept = np.bincount(way_of, minlength=len(lengths)) >= 2
+    keep = kept[way_of]
+    refs, x, y, way_of = refs[keep], x[keep], y[keep], way_of[keep]
+    if len(refs) == 0:
         return OsmWays(
             node_ids=np.empty(0, np.int64),
             lon=np.empty(0, float),
@@ -129,23 +158,19 @@ def read_walk_ways(path: str | Path, *, mode: str = "walk") -> OsmWays:
             edge_u=np.empty(0, np.int64),
             edge_v=np.empty(0, np.int64),
             edge_class=np.empty(0, object),
-            invalid_locations=len(invalid),
+            invalid_locations=invalid,
         )
-    all_refs = np.concatenate(refs)
-    all_lon = np.concatenate(lons)
-    all_lat = np.concatenate(lats)
-    lengths = np.array([len(r) for r in refs])
-    way_of = np.repeat(np.arange(len(refs)), lengths)
-    node_ids, first, inverse = np.unique(all_refs, return_index=True, return_inverse=True)
+    node_ids, first, inverse = np.unique(refs, return_index=True, return_inverse=True)
     same_way = way_of[1:] == way_of[:-1]
     return OsmWays(
         node_ids=node_ids,
-        lon=all_lon[first],
-        lat=all_lat[first],
+        # as osmium's Location.lon / .lat: the fixed-point value divided by 10**7
+        lon=x[first] / _COORDINATE_FACTOR,
+        lat=y[first] / _COORDINATE_FACTOR,
         edge_u=inverse[:-1][same_way],
         edge_v=inverse[1:][same_way],
-        edge_class=np.asarray(classes, dtype=object)[way_of[:-1][same_way]],
-        invalid_locations=len(invalid),
+        edge_class=classes[way_of[:-1][same_way]],
+        invalid_locations=invalid,
     )
 
 
