@@ -11,6 +11,8 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import lifecircle
 from lifecircle._graphml import _graphml_walkable
@@ -305,3 +307,52 @@ def test_mode_mistakes_are_reported_together():
     assert "profiles.runner.speed_m_s: 4.17 m/s is not a walking speed" in text
     assert "horse.speed_m_s" not in text  # one problem per mistake
     assert "levels[1] (far).modes: no profile has `mode: ebike`" in text
+
+
+_TAG_VALUES = st.sampled_from(
+    [
+        None,
+        "yes",
+        "no",
+        "private",
+        "designated",
+        "permissive",
+        "dismount",
+        "use_sidepath",
+        "footway",
+        "residential",
+        "cycleway",
+        "path",
+        "primary",
+        "trunk",
+        "motorway",
+        "service",
+        "steps",
+        "track",
+        "pedestrian",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    mode=st.sampled_from(["walk", "bicycle", "ebike"]),
+    tags=st.dictionaries(
+        st.sampled_from(
+            ["highway", "foot", "access", "bicycle", "motorroad", "area", "name", "surface"]
+        ),
+        _TAG_VALUES,
+    ),
+)
+def test_way_allowed_reads_only_the_tag_keys_of_its_mode(mode, tags):
+    # read_walk_ways decides each distinct combination of these keys' values once
+    from lifecircle._mode_filter import tag_keys, way_allowed
+
+    keys = tag_keys(mode)
+    only = {k: v for k, v in tags.items() if k in keys}
+    assert way_allowed(mode, lambda k: (tags.get(k),)) == way_allowed(
+        mode, lambda k: (only.get(k),)
+    )
+    read: list[str] = []
+    way_allowed(mode, lambda k: read.append(k) or (tags.get(k),))
+    assert set(read) <= set(keys)

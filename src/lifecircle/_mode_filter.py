@@ -40,6 +40,20 @@ def check_mode(mode: str) -> str:
     return mode
 
 
+def tag_keys(mode: str) -> tuple[str, ...]:
+    """The tag keys :func:`way_allowed` reads for ``mode``: its answer depends on no other.
+
+    Examples
+    --------
+    >>> tag_keys("walk")[0]
+    'highway'
+    """
+    if mode == "walk":
+        return ("highway", *NOT_WALKABLE_TAGS)
+    check_mode(mode)
+    return ("highway", *NOT_CYCLABLE_TAGS, "bicycle")
+
+
 def way_allowed(mode: str, values: TagGetter) -> bool:
     """Whether a way with these tags belongs to ``mode``'s network.
 
