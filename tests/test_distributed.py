@@ -144,11 +144,21 @@ def _parquet_bytes(frame: gpd.GeoDataFrame) -> bytes:
     return buf.getvalue()
 
 
+#: summary.json's fair-service sections (:func:`lifecircle.summary.service_fields`).
+FAIR_SERVICE_KEYS = (
+    "cohorts",
+    "fair_service",
+    "equity",
+    "critical_facilities",
+    "data_completeness",
+    "cross_source",
+)
+
+
 def assert_same(single: lifecircle.AuditResult, dask: dist.DaskAudit) -> None:
     """Every column of the Dask run equals the single-machine run's, exactly."""
     ref = single.access.sort_values("origin_id", kind="stable").reset_index(drop=True)
-    cols = list(dask.access.columns)
-    ref = ref[cols]
+    assert list(dask.access.columns) == list(ref.columns)  # fair-service columns included
     pd.testing.assert_frame_equal(
         pd.DataFrame(ref).drop(columns="geometry"),
         pd.DataFrame(dask.access).drop(columns="geometry"),
@@ -158,14 +168,19 @@ def assert_same(single: lifecircle.AuditResult, dask: dist.DaskAudit) -> None:
     assert _parquet_bytes(ref) == _parquet_bytes(dask.access)
     assert set(dask.units) == set(single.units)
     for level, table in dask.units.items():
-        common = [c for c in table.columns if c in single.units[level].columns]
-        assert len(common) == len(table.columns)
         pd.testing.assert_frame_equal(
-            pd.DataFrame(single.units[level][common]), pd.DataFrame(table), check_exact=True
+            pd.DataFrame(single.units[level]), pd.DataFrame(table), check_exact=True
         )
-    gaps = single.gaps[list(dask.gaps.columns)].reset_index(drop=True)
-    pd.testing.assert_frame_equal(gaps, dask.gaps.reset_index(drop=True), check_exact=True)
-    assert dask.summary["coverage"] == single.summary.to_json()["coverage"]
+    pd.testing.assert_frame_equal(
+        single.gaps.reset_index(drop=True), dask.gaps.reset_index(drop=True), check_exact=True
+    )
+    pd.testing.assert_frame_equal(
+        pd.DataFrame(single.facilities), pd.DataFrame(dask.facilities), check_exact=True
+    )
+    want = single.summary.to_json()
+    for key in ("coverage", *FAIR_SERVICE_KEYS):
+        assert dask.summary[key] == want[key], key
+    assert want["fair_service"]  # the audit has fair-service figures to compare
 
 
 def test_generated_city_equals_single_machine(city: dict[str, Path], client) -> None:  # type: ignore[no-untyped-def]
@@ -455,9 +470,19 @@ def test_cli_dask_on_the_sample_equals_single_machine(  # type: ignore[no-untype
         check_exact=True,
     )
     assert _parquet_bytes(ref) == (out / "access.parquet").read_bytes()
-    assert summary["coverage"] == sample_result.summary.to_json()["coverage"]
-    gaps = pd.read_csv(out / "gaps.csv", encoding="utf-8-sig")
-    assert len(gaps) == len(sample_result.gaps)
+    want = sample_result.summary.to_json()
+    for key in ("coverage", *FAIR_SERVICE_KEYS):
+        assert summary[key] == json.loads(json.dumps(want[key])), key
+    # the written files: gaps.csv byte for byte, every units.gpkg layer cell for cell
+    ref_out = tmp_path / "single"
+    sample_result.write(ref_out)
+    assert (out / "gaps.csv").read_bytes() == (ref_out / "gaps.csv").read_bytes()
+    for level in sample_result.units:
+        pd.testing.assert_frame_equal(
+            gpd.read_file(ref_out / "units.gpkg", layer=level),
+            gpd.read_file(out / "units.gpkg", layer=level),
+            check_exact=True,
+        )
 
 
 def test_missing_dask_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -15,6 +15,7 @@ Street A holds o0-o5, street B o6-o10; both lie in district D.
 from __future__ import annotations
 
 import copy
+import dataclasses
 
 import geopandas as gpd
 import numpy as np
@@ -25,7 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
-from lifecircle import columns
+from lifecircle import columns, service
 from lifecircle._site_distances import group_distances, site_distances
 from lifecircle.access import compute_access, snap_audit_inputs, snap_facilities
 from lifecircle.closure import closure_table, read_closed_ids
@@ -432,3 +433,32 @@ def test_thin_data_is_flagged_against_the_expected_service_population():
     assert kg.expected_per_10k_residents == pytest.approx(500.0)
     assert kg.thin is True
     assert data["park"].thin is False and data["park"].expected_per_10k_residents is None
+
+
+def test_searches_made_elsewhere_give_the_same_figures() -> None:
+    """``Searches.done`` (the Dask merge's searches) gives what the stage's own searches give."""
+    inp = service_inputs()
+    own = fair_service(inp)
+    searches = service.Searches(
+        inp.graph,
+        inp.snaps,
+        inp.rows,
+        inp.standard,
+        inp.categories,
+        radius_m=inp.radius_m,
+        profile=inp.profile,
+    )
+    try:
+        pairs = {c: searches.pairs[c].result() for c in inp.categories}
+        seconds = {c: searches.seconds[c].result() for c in inp.categories}
+    finally:
+        searches.close()
+    done = service.Searches.done(searches.thresholds, pairs, seconds)
+    made = fair_service(dataclasses.replace(inp, graph=None, snaps=None, searches=done))
+    pd.testing.assert_frame_equal(own.origin_columns, made.origin_columns, check_exact=True)
+    for level, table in own.unit_columns.items():
+        pd.testing.assert_frame_equal(table, made.unit_columns[level], check_exact=True)
+    assert own.categories == made.categories
+    # without searches, the stage needs the graph and the snaps to make them
+    with pytest.raises(ValueError, match="give the graph and the snaps"):
+        fair_service(dataclasses.replace(inp, graph=None))

@@ -14,6 +14,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from .access import search_cutoff_m
 from .closure import closure_summary, closure_table, read_closed_ids
 from .cohorts import CohortMethod, cohort_populations
 from .config import Standard
@@ -41,6 +42,18 @@ def _analysed_origins(
     in_scope = table if scope.all() else table[scope]
     cohort_pops, cohort_methods = cohort_populations(in_scope, std, audited)
     return scope, pd.concat([in_scope, cohort_pops], axis=1), cohort_methods
+
+
+def service_settings(opts: AuditOptions, std: Standard, audited: list[str]) -> dict[str, Any]:
+    """The audit's options as :class:`~lifecircle.service.ServiceInputs` takes them.
+
+    Its search cut-off (``radius_m``), ``profile`` and 2SFCA ``decay``.
+    """
+    return {
+        "radius_m": search_cutoff_m(std, audited, opts.profile),
+        "profile": opts.profile,
+        "decay": None if opts.fca_decay == "none" else opts.fca_decay,
+    }
 
 
 def _without_closed(

@@ -517,6 +517,20 @@ def _check_ledger(ledger: dict, population: str | Path | None, in_scope: float) 
         raise DataError(msg)
 
 
+def gaps_for_csv(gaps: pd.DataFrame) -> pd.DataFrame:
+    """``gaps.csv``'s table: residents to 0.1, shares to 4 decimals."""
+    out = gaps.copy()
+    out["uncovered_population"] = out["uncovered_population"].round(1)
+    out["uncovered_share"] = out["uncovered_share"].round(4)
+    if "uncovered_cohort" in out.columns:
+        out["uncovered_cohort"] = out["uncovered_cohort"].round(1)
+    return out
+
+
+#: The fair-service columns of ``access.parquet``, per category after its ``time_<cat>_min``.
+SERVICE_ORIGIN_COLUMNS = (columns.n_within, columns.second, columns.sd, columns.placed)
+
+
 def _access_output(
     table: pd.DataFrame,
     pts: gpd.GeoDataFrame,
@@ -550,7 +564,7 @@ def _access_output(
         data[columns.dist(cat)] = table[columns.dist(cat)].to_numpy()
         data[columns.time(cat)] = table[columns.time(cat)].to_numpy()
         if service_columns is not None:
-            for name in (columns.n_within, columns.second, columns.sd, columns.placed):
+            for name in SERVICE_ORIGIN_COLUMNS:
                 data[name(cat)] = service_columns[name(cat)].to_numpy()
     out = pd.DataFrame(data, copy=False)
     # only the points are re-projected, and the columns are not stacked into one block:

@@ -4,6 +4,14 @@ The partitions' access rows are concatenated in origin order (the single-machine
 table's order) and coverage per unit at every level, gaps and the city-wide figures
 are computed on the merged table with the same functions as :func:`lifecircle.audit`,
 so every sum runs in the same order and the figures are the same floats.
+
+Fair service: each partition searched its residents' pairs within every category's
+threshold and their second-nearest walks on its piece; :func:`joined_searches` stacks
+them into the city's matrices (rows in origin order, columns the category's facilities
+in city order: the single-machine matrices, entry for entry), and the fair-service
+stage runs once on them, here. Its capacity assignment is one transportation problem
+per category over the whole city (partitions share facilities), so it is solved here,
+not per partition.
 """
 
 from __future__ import annotations
@@ -15,9 +23,14 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
+from . import columns
+from ._audit_service import _service_stage, service_settings
 from ._audit_stages import (
+    SERVICE_ORIGIN_COLUMNS,
     _add_edge_effect,
     _add_population_method,
     _check_ledger,
@@ -25,6 +38,7 @@ from ._audit_stages import (
     _inputs,
     _unit_check_warnings,
     check_population,
+    gaps_for_csv,
 )
 from ._dask_io import as_url
 from ._version import __version__
@@ -34,13 +48,11 @@ from .io.outputs import OutputFolder, write_csv, write_geopackage, write_geoparq
 from .io.outputs import write_outputs as _write_outputs
 from .io.units import UnitHierarchy
 from .options import AuditOptions
+from .service import Searches, ServiceInputs, cohort_gaps, threshold_m
+from .summary import service_json
 
 #: What a ``--dask`` run does not produce (summary.json lists it).
-NOT_AVAILABLE = (
-    "fair service (cohort coverage, supply-demand sd_<cat>, capacity placed_<cat>, choice "
-    "n_<cat>/second_<cat>_m, equity, rank and decile): its catchments cross partitions",
-    "map.html and report.html",
-)
+NOT_AVAILABLE = ("map.html and report.html",)
 
 
 @dataclass
@@ -50,7 +62,7 @@ class DaskAudit:
     Attributes
     ----------
     access, units, gaps, facilities
-        As :class:`lifecircle.AuditResult` without the fair-service columns.
+        As :class:`lifecircle.AuditResult` (fair-service columns included).
     summary
         ``summary.json``: city-wide figures, warnings, timings and the partitions.
     """
@@ -61,21 +73,24 @@ class DaskAudit:
     facilities: gpd.GeoDataFrame
     summary: dict[str, Any]
     inputs: list[Path] = field(default_factory=list)
+    #: With facilities from several sources: ``cross_source.csv`` (as the audit's).
+    cross_source_units: pd.DataFrame | None = None
 
     def outputs(self) -> dict[str, Any]:
         """Output file name -> writer (as :meth:`lifecircle.AuditResult.outputs`)."""
-        gaps = self.gaps.copy()
-        gaps["uncovered_population"] = gaps["uncovered_population"].round(1)
-        gaps["uncovered_share"] = gaps["uncovered_share"].round(4)
-        names = ["access.parquet", "units.gpkg", "facilities.gpkg", "gaps.csv", "summary.json"]
-        summary = {**self.summary, "outputs": names}
-        return {
+        gaps = gaps_for_csv(self.gaps)
+        writers: dict[str, Any] = {
             "access.parquet": lambda p: write_geoparquet(p, self.access),
             "units.gpkg": lambda p: write_geopackage(p, self.units),
             "facilities.gpkg": lambda p: write_geopackage(p, {"facilities": self.facilities}),
             "gaps.csv": lambda p: write_csv(p, gaps),
-            "summary.json": lambda p: write_json(p, summary),
         }
+        cross = self.cross_source_units
+        if cross is not None and len(cross):
+            writers["cross_source.csv"] = lambda p: write_csv(p, cross)
+        summary = {**self.summary, "outputs": [*writers, "summary.json"]}
+        writers["summary.json"] = lambda p: write_json(p, summary)
+        return writers
 
     def write(self, out: str | Path) -> list[Path]:
         """Write the outputs into ``out``, published as one set (see ``OutputFolder``)."""
@@ -94,7 +109,9 @@ def merge(
     audited: list[str] = plan["audited"]
     unit_check: pd.DataFrame = plan["unit_check"]
     # the single-machine table keeps the origins in their order: by index (origin order)
-    in_scope = pd.concat([p["in_scope"] for p in parts]).sort_index(kind="stable")
+    in_scope = pd.concat([p["in_scope"] for p in parts])
+    order = np.argsort(in_scope.index.to_numpy(), kind="stable")
+    in_scope = in_scope.iloc[order]
     access = pd.concat([p["access"] for p in parts], ignore_index=True)
     access = access.sort_values("origin_id", kind="stable").reset_index(drop=True)
     access = gpd.GeoDataFrame(access, geometry="geometry", crs="EPSG:4326")
@@ -106,11 +123,33 @@ def merge(
     _add_edge_effect(unit_tables[hierarchy.finest], unit_check)
     gaps = find_gaps(unit_tables, audited)
     city = citywide(in_scope, std, audited)
+
+    warnings = list(plan["warnings"])
+    fac = plan["facilities"]
+    service, data = _service_stage(
+        ServiceInputs(
+            graph=None,
+            snaps=None,
+            table=in_scope,
+            rows=np.arange(len(in_scope)),
+            fac=fac.reset_index(drop=True),
+            standard=std,
+            categories=audited,
+            hierarchy=hierarchy,
+            analysed=analysed,
+            **service_settings(opts, std, audited),
+            cohort_methods=parts[0]["cohort_methods"] if parts else {},
+            searches=joined_searches(parts, order, fac["category"].to_numpy(), std, opts),
+        ),
+        unit_tables,
+        fac,
+        warnings,
+    )
+    gaps = cohort_gaps(gaps, unit_tables, std)
+    access = with_service_columns(access, in_scope["origin_id"], service.origin_columns, audited)
     check_population(in_scope, access, unit_tables, hierarchy, city)
     _, _, _, population = _inputs(opts)
     _check_ledger(plan["ledger"], population, float(in_scope["population"].sum()))
-
-    warnings = list(plan["warnings"])
     reach_m = edge_reach_m(std)
     far = in_scope["snap_m"] > opts.max_snap_m
     if far.any():
@@ -121,9 +160,6 @@ def merge(
     warnings += _unit_check_warnings(unit_check, hierarchy.finest, reach_m)
     completeness = completeness_status(std, audited)
     warnings += _completeness_warnings(completeness, std)
-    methods: dict[str, Any] = {}
-    for part in parts:
-        methods.update(part["cohort_methods"])
     summary = {
         "study": opts.name,
         "standard": std.id,
@@ -144,6 +180,7 @@ def merge(
         "complete_share": city["complete_share"],
         **{k: v for k, v in city.items() if k.startswith("complete_") and k != "complete_share"},
         "completeness": completeness,
+        **service_json(service, data),
         "warnings": warnings,
         "timings_s": {**plan["timings"], "merge": round(time.perf_counter() - t0, 3)},
         "distributed": {
@@ -167,9 +204,10 @@ def merge(
         access=access,
         units=unit_tables,
         gaps=gaps,
-        facilities=plan["facilities"],
+        facilities=fac,
         summary=json.loads(json.dumps(summary, default=_plain)),
         inputs=[Path(p) for p in inputs],
+        cross_source_units=service.cross_source_units,
     )
 
 
@@ -179,3 +217,68 @@ def _plain(value: Any) -> Any:
     if isinstance(value, set | tuple):
         return sorted(value) if isinstance(value, set) else list(value)
     return str(value)
+
+
+def joined_searches(
+    parts: list[dict[str, Any]],
+    order: np.ndarray,
+    facility_category: np.ndarray,
+    std: Standard,
+    opts: AuditOptions,
+) -> Searches:
+    """The partitions' fair-service searches as one city's (:meth:`Searches.done`).
+
+    Per category, the partitions' pair matrices stacked, their rows put in the merged
+    table's order (``order``: the position in the partitions' concatenated rows of each
+    merged row) and their columns numbered among the category's facilities of the city,
+    in city order, as :func:`lifecircle.service.category_distances` numbers them. The
+    searches give every row's pairs sorted by column, and the renumbering keeps that
+    order, so each row holds the same entries in the same order as the single-machine
+    matrix and every sum over it runs alike.
+    """
+    audited = list(parts[0]["fair_searches"]) if parts else []
+    thresholds = {cat: threshold_m(std, cat, opts.profile) for cat in audited}
+    pairs: dict[str, tuple[sp.csr_matrix, np.ndarray]] = {}
+    seconds: dict[str, np.ndarray] = {}
+    for cat in audited:
+        city_rows = np.flatnonzero(facility_category == cat)
+        found = [p["fair_searches"][cat] for p in parts]
+        data = np.concatenate([f["data"] for f in found])
+        # each column's facility, numbered among the category's facilities of the city
+        cols = np.concatenate(
+            [np.searchsorted(city_rows, f["facility"][f["indices"]]) for f in found]
+        )
+        counts = np.concatenate([np.diff(f["indptr"]) for f in found])
+        starts = np.concatenate([[0], np.cumsum(counts)])[:-1]
+        lengths = counts[order]
+        indptr = np.concatenate([[0], np.cumsum(lengths)])
+        take = np.repeat(starts[order] - indptr[:-1], lengths) + np.arange(indptr[-1])
+        matrix = sp.csr_matrix((data[take], cols[take], indptr), shape=(len(order), len(city_rows)))
+        pairs[cat] = (matrix, city_rows)
+        seconds[cat] = np.concatenate([f["second_m"] for f in found])[order]
+    return Searches.done(thresholds, pairs, seconds)
+
+
+def with_service_columns(
+    access: gpd.GeoDataFrame,
+    origin_id: pd.Series,
+    service_columns: pd.DataFrame,
+    categories: list[str],
+) -> gpd.GeoDataFrame:
+    """``access`` with each category's fair-service columns after its own, as the audit's.
+
+    ``service_columns`` has one row per ``origin_id`` (in that order); ``access`` may
+    hold the origins in another order.
+    """
+    at = pd.Index(origin_id.to_numpy()).get_indexer(access["origin_id"].to_numpy())
+    after = {columns.time(cat): cat for cat in categories}
+    data: dict[str, Any] = {}
+    for col in access.columns:
+        if col == "geometry":
+            continue
+        data[col] = access[col].to_numpy()
+        if col in after:
+            for name in SERVICE_ORIGIN_COLUMNS:
+                data[name(after[col])] = service_columns[name(after[col])].to_numpy()[at]
+    out = pd.DataFrame(data, copy=False)
+    return gpd.GeoDataFrame(out, geometry=access.geometry.to_numpy(), crs=access.crs, copy=False)

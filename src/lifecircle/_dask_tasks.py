@@ -51,6 +51,7 @@ from .io.population import population_inside
 from .io.units import UnitHierarchy
 from .network import WalkGraph
 from .options import AuditOptions
+from .service import Searches
 from .snap import Snapped
 
 
@@ -275,6 +276,7 @@ def _write_partition(  # noqa: PLR0917 - the plan's pieces for one partition
     for mode, pos in chosen:
         arrays[f"{mode}.points.facility"] = np.searchsorted(used, pos)
     arrays["facility_category"] = np.asarray(snaps.facility_category[used]).astype(str)
+    arrays["facility_row"] = used
     arrays["modes"] = np.array(["walk", *p.mode_graphs], dtype=str)
     arrays["own_units"] = np.array(own, dtype=str)
     arrays["origin_row"] = p.pts.index.to_numpy()[rows]
@@ -412,20 +414,63 @@ def partition_task(
         table["node"] = arrays["origin_node"]
         table["edge"] = arrays["origin_edge"]
         own = {str(u) for u in arrays["own_units"]}
-        _, in_scope, methods = _analysed_origins(table, own, std, audited)
+        scope, in_scope, methods = _analysed_origins(table, own, std, audited)
         access = _access_output(in_scope, pts, hierarchy, audited)
+        t_access = time.perf_counter()
+        pairs = fair_searches(
+            graphs["walk"], snaps, np.flatnonzero(scope), (std, audited, opts.profile)
+        )
+        # the pairs' columns as the city's facility rows (the merge numbers them per category)
+        for found in pairs.values():
+            found["facility"] = arrays["facility_row"][found["facility"]]
     return {
         "key": part["key"],
         "in_scope": pd.DataFrame(in_scope),
         "access": access,
-        "cohort_methods": {k: v.to_json() for k, v in methods.items()},
+        "fair_searches": pairs,
+        "cohort_methods": methods,
         "stats": {
             **part["stats"],
             "read_s": round(t_read - t_start, 3),
-            "access_s": round(time.perf_counter() - t_read, 3),
+            "access_s": round(t_access - t_read, 3),
+            "fair_searches_s": round(time.perf_counter() - t_access, 3),
             "cpu_s": round(time.process_time() - cpu_start, 3),
             "rss_start_mb": round(rss.start_mb, 1),
             "rss_peak_mb": round(rss.peak_mb, 1),
             "worker_peak_rss_mb": _maxrss_mb(),
         },
     }
+
+
+def fair_searches(
+    graph: WalkGraph,
+    snaps: AuditSnaps,
+    rows: np.ndarray,
+    study: tuple[Standard, list[str], str | None],
+) -> dict[str, dict[str, np.ndarray]]:
+    """The fair-service searches of one partition's residents, on its piece of the network.
+
+    Per category, the pairs within its threshold as CSR arrays (``data``, ``indices``,
+    ``indptr``; rows: ``rows`` of ``snaps.origins`` in order), the facility row (in
+    ``snaps``) of each column (``facility``), and the second-nearest walks
+    (``second_m``): the same searches as the single-machine audit
+    (:class:`lifecircle.service.Searches`), whose reach (at most the cut-off) lies
+    inside the halo, so each value is the same float.
+    """
+    std, audited, profile = study
+    radius = search_cutoff_m(std, audited, profile)
+    searches = Searches(graph, snaps, rows, std, audited, radius_m=radius, profile=profile)
+    out: dict[str, dict[str, np.ndarray]] = {}
+    try:
+        for cat in audited:
+            dist, fac_rows = searches.pairs[cat].result()
+            out[cat] = {
+                "data": dist.data,
+                "indices": dist.indices,
+                "indptr": dist.indptr,
+                "facility": fac_rows,
+                "second_m": searches.seconds[cat].result(),
+            }
+    finally:
+        searches.close()
+    return out

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -161,10 +161,49 @@ class Searches:
                 for cat in categories
             }
 
+    @classmethod
+    def done(
+        cls,
+        thresholds: dict[str, float],
+        pairs: dict[str, tuple[sp.csr_matrix, np.ndarray]],
+        seconds: dict[str, np.ndarray],
+    ) -> Searches:
+        """Searches already made elsewhere (e.g. per partition on Dask workers, then joined).
+
+        Parameters
+        ----------
+        thresholds
+            Per category, :func:`threshold_m`.
+        pairs
+            Per category, what :func:`category_distances` gives for these origins: the
+            (origin rows x facilities of the category) metres within the threshold, and
+            the facility rows of its columns.
+        seconds
+            Per category, the walk to the second-nearest facility per origin row
+            (NaN: none within twice the threshold or the cut-off).
+        """
+        self = cls.__new__(cls)
+        self._pools = []
+        self.thresholds = dict(thresholds)
+        self.pairs = {cat: _resolved(value) for cat, value in pairs.items()}
+        self.seconds = {cat: _resolved(value) for cat, value in seconds.items()}
+        self.assign = {}
+        return self
+
     def close(self) -> None:
         """Wait for the searches running, cancel those not started."""
         for pool in self._pools:
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+_T = TypeVar("_T")
+
+
+def _resolved(value: _T) -> Future[_T]:
+    """A future that already holds ``value``."""
+    future: Future[_T] = Future()
+    future.set_result(value)
+    return future
 
 
 @dataclass(frozen=True)

@@ -21,16 +21,21 @@ the results so that they equal the single-machine run, float for float:
    its own files and searches its piece: its memory and work are bounded by the halo.
    Inside the piece the chains, key nodes and edge lengths are the whole graph's, so
    the distances are bit-identical to the single-machine run;
+   It also makes its residents' fair-service searches there (the pairs within each
+   category's threshold and the second-nearest walks, both within the cut-off);
 3. the driver (:func:`lifecircle._dask_merge.merge`) concatenates the partitions'
    access rows in origin order and computes coverage per unit at every level, gaps
-   and the city-wide figures with the same functions as the single-machine path.
+   and the city-wide figures with the same functions as the single-machine path; it
+   joins the partitions' pairs into the city's matrices and runs the fair-service
+   stage on them (supply-demand, the capacity assignment, choice, equity), since
+   facilities serve residents of several partitions.
 
 Workers read inputs themselves (a shared folder or object storage through fsspec);
 only options, the unit hierarchy and result tables go through the scheduler.
 
-Not available with ``--dask`` (refused or left out, never approximated): the
-fair-service stage (supply-demand, capacity, choice: catchments cross partitions),
-``--close``, ``--rural-standard``, and the map and report.
+Not available with ``--dask`` (refused or left out, never approximated): ``--close``
+and ``--rural-standard`` (refused: each audits the city twice or under two standards),
+and the map and report (left out: they draw catchments on the whole city's network).
 """
 
 from __future__ import annotations

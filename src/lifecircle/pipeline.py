@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ._audit_inputs import StageTimer, read_inputs
-from ._audit_service import _analysed_origins, _closure, _quality, _service_stage
+from ._audit_service import _analysed_origins, _closure, _quality, _service_stage, service_settings
 from ._audit_snapping import snap_and_search
 from ._audit_stages import (
     _access_output,
@@ -29,8 +29,9 @@ from ._audit_stages import (
     _reach_warnings,
     _unit_check_warnings,
     check_population,
+    gaps_for_csv,
 )
-from .access import compute_access, search_cutoff_m
+from .access import compute_access
 from .config import Profile, Standard
 from .coverage import citywide, completeness_status, coverage_by_unit, find_gaps
 from .errors import DataError
@@ -142,11 +143,7 @@ class AuditResult:
 
         ``summary.json`` comes last: it lists the other outputs.
         """
-        gaps = self.gaps.copy()
-        gaps["uncovered_population"] = gaps["uncovered_population"].round(1)
-        gaps["uncovered_share"] = gaps["uncovered_share"].round(4)
-        if "uncovered_cohort" in gaps.columns:
-            gaps["uncovered_cohort"] = gaps["uncovered_cohort"].round(1)
+        gaps = gaps_for_csv(self.gaps)
         writers: dict[str, Writer] = {
             "access.parquet": lambda p: write_geoparquet(p, self.access),
             "units.gpkg": lambda p: write_geopackage(p, self.units),
@@ -420,10 +417,8 @@ def audit(
                     categories=audited,
                     hierarchy=hierarchy,
                     analysed=analysed,
-                    radius_m=search_cutoff_m(std, audited, opts.profile),
-                    profile=opts.profile,
+                    **service_settings(opts, std, audited),
                     cohort_methods=cohort_methods,
-                    decay=None if opts.fca_decay == "none" else opts.fca_decay,
                     searches=searches,
                 ),
                 unit_tables,

@@ -143,7 +143,8 @@ class ServiceInputs:
     Attributes
     ----------
     graph, snaps
-        The walk graph and the audit's snapped origins and facilities.
+        The walk graph and the audit's snapped origins and facilities (None when
+        ``searches`` are given: they are searched only to start them).
     table
         The analysed origins (``population``, ``unit_id``, ``pop_<cohort>``).
     rows
@@ -164,8 +165,8 @@ class ServiceInputs:
         ``None`` or ``"gaussian"`` (2SFCA distance decay).
     """
 
-    graph: WalkGraph
-    snaps: AuditSnaps
+    graph: WalkGraph | None
+    snaps: AuditSnaps | None
     table: pd.DataFrame
     rows: np.ndarray
     fac: pd.DataFrame
@@ -235,6 +236,9 @@ def fair_service(inp: ServiceInputs) -> FairService:
     # search's and LP's result is the same whenever it runs)
     searches = inp.searches
     if searches is None:
+        if inp.graph is None or inp.snaps is None:
+            msg = "fair service: give the graph and the snaps, or the searches made"
+            raise ValueError(msg)
         searches = start_searches(
             inp.graph,
             inp.snaps,

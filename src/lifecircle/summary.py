@@ -477,22 +477,42 @@ def build_summary(p: SummaryParts) -> AuditSummary:
         timings_s={k: (None if fixed_time else v) for k, v in p.timings.items()},
         versions=versions(),
         attribution=OSM_ATTRIBUTION,
-        cohorts=p.service.cohorts if p.service else {},
-        fair_service=p.service.categories if p.service else {},
-        equity=(
-            {"score": p.service.equity_score, "worst_served_units": p.service.worst_units}
-            if p.service
+        closure=p.closure,
+        **service_fields(p.service, p.data),
+    )
+
+
+def service_fields(
+    service: FairService | None, data: dict[str, CategoryData] | None
+) -> dict[str, Any]:
+    """The fair-service fields of :class:`AuditSummary` (``cohorts`` ... ``cross_source``).
+
+    ``_plain(service_fields(...))`` is their part of ``summary.json``.
+    """
+    return {
+        "cohorts": service.cohorts if service else {},
+        "fair_service": service.categories if service else {},
+        "equity": (
+            {"score": service.equity_score, "worst_served_units": service.worst_units}
+            if service
             else {}
         ),
-        critical_facilities=tuple(p.service.critical) if p.service else (),
-        data_completeness=p.data or {},
-        closure=p.closure,
-        cross_source=tuple(
+        "critical_facilities": tuple(service.critical) if service else (),
+        "data_completeness": data or {},
+        "cross_source": tuple(
             {k: (v if isinstance(v, str) else int(v)) for k, v in row.items()}
             for row in (
-                p.service.cross_source.to_dict("records")
-                if p.service is not None and p.service.cross_source is not None
+                service.cross_source.to_dict("records")
+                if service is not None and service.cross_source is not None
                 else []
             )
         ),
-    )
+    }
+
+
+def service_json(
+    service: FairService | None, data: dict[str, CategoryData] | None
+) -> dict[str, Any]:
+    """:func:`service_fields` as ``summary.json`` holds them (plain data)."""
+    out: dict[str, Any] = _plain(service_fields(service, data))
+    return out
