@@ -8,6 +8,7 @@ stages work; each category's capacity LP is solved as soon as its pairs are know
 
 from __future__ import annotations
 
+import dataclasses
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -21,6 +22,7 @@ from .access import AuditSnaps, group_distances
 from .config import Standard
 from .network import WalkGraph
 from .settings import REACH_RTOL
+from .snap import Snapped
 
 #: The second-nearest facility is looked for up to this many thresholds (and at most the
 #: audit's search cut-off); farther, ``second_<cat>_m`` is NaN.
@@ -30,20 +32,21 @@ SECOND_NEAREST_RADII = 2.0
 def category_distances(
     graph: WalkGraph,
     snaps: AuditSnaps,
-    rows: np.ndarray,
+    rows: np.ndarray | None,
     category: str,
     radius_m: float,
 ) -> tuple[sp.csr_matrix, np.ndarray]:
     """Sparse (origin rows x facilities of ``category``) walking metres within ``radius_m``.
 
-    Returns the matrix and the facility row positions of its columns.
+    ``rows``: positions in ``snaps.origins`` (None: every origin, in order). Returns the
+    matrix and the facility row positions of its columns.
     """
     pts, group, fac_rows = _category_points(snaps, category)
     dist = group_distances(
         graph,
         pts.snapped,
         group,
-        snaps.origins.take(rows),
+        _origin_rows(snaps, rows),
         radius_m=radius_m,
         n_groups=len(fac_rows),
     )
@@ -53,23 +56,29 @@ def category_distances(
 def category_nearest_two(
     graph: WalkGraph,
     snaps: AuditSnaps,
-    rows: np.ndarray,
+    rows: np.ndarray | None,
     category: str,
     radius_m: float,
 ) -> NearestTwo:
     """Per origin row, the nearest two distinct facilities of ``category`` within ``radius_m``.
 
-    Facilities are numbered as the columns of :func:`category_distances`.
+    ``rows`` as in :func:`category_distances`. Facilities are numbered as the columns of
+    :func:`category_distances`.
     """
     pts, group, fac_rows = _category_points(snaps, category)
     return nearest_two(
         graph,
         pts.snapped,
         group,
-        snaps.origins.take(rows),
+        _origin_rows(snaps, rows),
         radius_m=radius_m,
         n_groups=len(fac_rows),
     )
+
+
+def _origin_rows(snaps: AuditSnaps, rows: np.ndarray | None) -> Snapped:
+    """The snapped origins at ``rows`` (None: all of them, not copied)."""
+    return snaps.origins if rows is None else snaps.origins.take(rows)
 
 
 def _category_points(snaps: AuditSnaps, category: str) -> tuple[Any, np.ndarray, np.ndarray]:
@@ -131,10 +140,15 @@ class Searches:
         pairs_pool, second_pool, solver = self._pools
         thresholds = {c: threshold_m(standard, c, profile) for c in categories}
         self.thresholds = thresholds
+        # the origins searched, taken once for every category and both searches (a copy of
+        # ~55 MB per search at a million origins otherwise); none when they are all of them
+        if not np.array_equal(rows, np.arange(len(snaps.origins))):
+            snaps = dataclasses.replace(snaps, origins=snaps.origins.take(rows))
+        every: None = None  # the searches' rows: every origin of ``snaps``
         # each category's pairs, in order, on one thread (each search is itself threaded)
         self.pairs: dict[str, Future[tuple[sp.csr_matrix, np.ndarray]]] = {
             cat: pairs_pool.submit(
-                category_distances, graph, snaps, rows, cat, min(radius_m, thresholds[cat])
+                category_distances, graph, snaps, every, cat, min(radius_m, thresholds[cat])
             )
             for cat in categories
         }
@@ -144,7 +158,7 @@ class Searches:
                 _second_m,
                 graph,
                 snaps,
-                rows,
+                every,
                 cat,
                 min(radius_m, SECOND_NEAREST_RADII * thresholds[cat]),
             )
@@ -190,10 +204,21 @@ class Searches:
         self.assign = {}
         return self
 
+    def release(self, category: str) -> None:
+        """Let go of ``category``'s results once they are used (its memory is freed)."""
+        for held in (self.pairs, self.seconds, self.assign):
+            held.pop(category, None)
+
     def close(self) -> None:
-        """Wait for the searches running, cancel those not started."""
+        """Wait for the searches running, cancel those not started, let go of the results.
+
+        Call it once the fair-service stage has taken what it needs: the pairs, the
+        second-nearest walks and the capacity assignments held here (hundreds of MB at
+        a million origins) are then freed with the stage's own copies.
+        """
         for pool in self._pools:
             pool.shutdown(wait=True, cancel_futures=True)
+        self.pairs, self.seconds, self.assign = {}, {}, {}
 
 
 _T = TypeVar("_T")
@@ -228,10 +253,11 @@ def _early_assignment(
 
 
 def _second_m(
-    graph: WalkGraph, snaps: AuditSnaps, rows: np.ndarray, category: str, radius_m: float
+    graph: WalkGraph, snaps: AuditSnaps, rows: np.ndarray | None, category: str, radius_m: float
 ) -> np.ndarray:
     """Per origin row, the walk to the second-nearest facility of ``category`` (NaN: none)."""
-    return category_nearest_two(graph, snaps, rows, category, radius_m).second_m
+    # a copy: the column alone, not the (origins x 2) table it is a view of
+    return category_nearest_two(graph, snaps, rows, category, radius_m).second_m.copy()
 
 
 #: Start the fair-service searches on background threads: :class:`Searches` itself (the

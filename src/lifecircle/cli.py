@@ -563,4 +563,7 @@ def datasets(as_json: bool) -> None:
 
 def main() -> None:
     """Entry point of the ``lifecircle`` script."""
+    from ._memory import limit_malloc_arenas
+
+    limit_malloc_arenas()  # before any thread of the audit allocates
     cli(prog_name="lifecircle")

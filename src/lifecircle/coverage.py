@@ -100,17 +100,26 @@ def origin_indicators(
     """
     covered = covered_matrix(access, standard, categories)
     mandatory = [c for c in categories if standard.category(c).mandatory]
-    out = covered.astype(float).add_prefix("cov_")
-    out["score"] = covered[mandatory].mean(axis=1) if mandatory else np.nan
+    nan = np.full(len(covered), np.nan)
+    # one array per column, not stacked into one block: a caller can then take the
+    # columns one by one and let each go (coverage_by_unit weighs them so)
+    out: dict[str, np.ndarray] = {
+        f"cov_{c}": covered[c].to_numpy().astype(float) for c in covered.columns
+    }
+    out["score"] = covered[mandatory].mean(axis=1).to_numpy() if mandatory else nan
     status = completeness_status(standard, categories)
     for level, st in status.items():
         out[columns.complete(level)] = (
-            covered[st["categories"]].all(axis=1).astype(float) if st["computed"] else np.nan
+            covered[st["categories"]].all(axis=1).to_numpy().astype(float)
+            if st["computed"]
+            else nan.copy()
         )
     every = [c.id for c in standard.categories if c.mandatory]
     done = bool(every) and set(every) <= set(categories)
-    out["complete_share"] = covered[every].all(axis=1).astype(float) if done else np.nan
-    return out
+    out["complete_share"] = (
+        covered[every].all(axis=1).to_numpy().astype(float) if done else nan.copy()
+    )
+    return pd.DataFrame(out, index=covered.index, copy=False)
 
 
 def coverage_by_unit(
@@ -159,8 +168,15 @@ def coverage_by_unit(
     value_cols = list(indicators.columns)
     # columns not computed (completeness without every mandatory category) stay NaN
     computed = {c for c in value_cols if indicators[c].notna().any() or indicators.empty}
-    weighted = indicators.mul(sub["population"].to_numpy(), axis=0)
-    weighted["population"] = sub["population"].to_numpy()
+    # each figure weighed by the origin's residents; the unweighted column is let go as
+    # soon as its weighted one is made (two full tables at a million origins otherwise)
+    people = sub["population"].to_numpy()
+    weighted = pd.DataFrame(
+        {c: indicators.pop(c).to_numpy() * people for c in value_cols},
+        index=indicators.index,
+        copy=False,
+    )
+    weighted["population"] = people
     weighted["n_origins"] = 1.0
     by_level = rollup_sums(weighted, sub[unit_column].to_numpy(), hierarchy, analysed)
 

@@ -428,6 +428,8 @@ def audit(
     finally:
         if searches is not None:
             searches.close()
+    # the snaps and the whole access table are used up: not held while the outputs are made
+    del snaps, searches, table
 
     gaps = cohort_gaps(gaps, unit_tables, std)
     completeness = completeness_status(std, audited)

@@ -256,6 +256,7 @@ def fair_service(inp: ServiceInputs) -> FairService:
             for cat in inp.categories:
                 second = searches.seconds[cat].result()
                 results[cat], distances[cat] = _category(inp, pairs.pop(cat), acc, second)
+                searches.release(cat)  # its capacity assignment is no longer needed
     finally:
         if inp.searches is None:
             searches.close()

@@ -8,6 +8,7 @@ facility classifier.
 
 from __future__ import annotations
 
+import array
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,11 +117,12 @@ def read_walk_ways(path: str | Path, *, mode: str = "walk") -> OsmWays:
     source = _osm_file(path)
     # per node of the walkable ways, in way order: its id and fixed-point coordinates (one
     # pass, three attribute reads; validity and degrees are worked out on the arrays)
-    refs: list[int] = []
-    xs: list[int] = []
-    ys: list[int] = []
-    lengths: list[int] = []
+    # typed arrays, not lists: each int is freed as soon as it is stored, so millions of
+    # small objects never live at once (their memory stayed fragmented after the read)
+    arrays = [array.array("q") for _ in range(4)]
+    refs, xs, ys, lengths = arrays
     classes: list[str] = []
+    distinct: dict[str, str] = {}  # each class string kept once
     try:
         processor = (
             osmium.FileProcessor(source, osmium.osm.NODE | osmium.osm.WAY)
@@ -135,17 +137,15 @@ def read_walk_ways(path: str | Path, *, mode: str = "walk") -> OsmWays:
                 xs.append(n.x)
                 ys.append(n.y)
             lengths.append(len(obj.nodes))
-            classes.append(obj.tags["highway"])  # present: way_allowed checked it
+            highway = obj.tags["highway"]  # present: way_allowed checked it
+            classes.append(distinct.setdefault(highway, highway))
     except RuntimeError as exc:
         msg = f"{path}: could not be read as OSM data ({exc}); is the file complete?"
         raise InputFormatError(msg) from None
-    return _ways_from_nodes(
-        np.array(refs, np.int64),
-        np.array(xs, np.int64),
-        np.array(ys, np.int64),
-        np.array(lengths, np.int64),
-        np.asarray(classes, dtype=object),
+    ref_a, x_a, y_a, len_a = (
+        np.frombuffer(a, np.int64) if len(a) else np.empty(0, np.int64) for a in arrays
     )
+    return _ways_from_nodes(ref_a, x_a, y_a, len_a, np.asarray(classes, dtype=object))
 
 
 #: osmium's fixed-point coordinates: degrees times 10**7; valid within +-180 / +-90 degrees

@@ -334,6 +334,32 @@ class Origins:
     report: dict[str, Any] = field(default_factory=dict)
 
 
+#: Nodes looked up per query of the polygons' tree: the point objects of one chunk are
+#: made and freed at a time (a million at once left their memory fragmented)
+NODE_CHUNK = 1 << 17
+
+
+def _polygons_of_nodes(
+    polys: gpd.GeoDataFrame, x: np.ndarray, y: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every (polygon, node) pair where the node lies in or on the polygon, by node.
+
+    The pairs of :meth:`STRtree.query` with ``predicate="intersects"`` of all the nodes
+    at once, in the same order (by node, then as the tree lists them), made a chunk of
+    nodes at a time.
+    """
+    tree = polys.sindex
+    poly_parts, node_parts = [], []
+    for lo in range(0, len(x), NODE_CHUNK):
+        hi = min(lo + NODE_CHUNK, len(x))
+        node, poly = tree.query(shapely.points(x[lo:hi], y[lo:hi]), predicate="intersects")
+        poly_parts.append(poly)
+        node_parts.append(node + lo)
+    if not poly_parts:
+        return np.empty(0, np.intp), np.empty(0, np.intp)
+    return np.concatenate(poly_parts), np.concatenate(node_parts)
+
+
 def origins_from_polygons(
     graph: WalkGraph,
     population: gpd.GeoDataFrame,
@@ -439,8 +465,7 @@ def origins_from_polygons(
     repaired_ids = list(carried.get("repaired_ids", []))
     repaired_ids += [str(v) for v in labels[repaired[keep] | repaired2]]
 
-    nodes = np.asarray(shapely.points(graph.x, graph.y))  # arrays in, an array out
-    poly_idx, node_idx = polys.sindex.query(nodes, predicate="intersects")[::-1]
+    poly_idx, node_idx = _polygons_of_nodes(polys, graph.x, graph.y)
     # a node on a shared border belongs to one polygon only
     _, first = np.unique(node_idx, return_index=True)
     poly_idx, node_idx = poly_idx[first], node_idx[first]
@@ -477,7 +502,7 @@ def origins_from_polygons(
                 if str(c).startswith(FRACTION_PREFIX)
             },
         },
-        geometry=nodes[node_idx[keep_node]],
+        geometry=shapely.points(graph.x[node_idx[keep_node]], graph.y[node_idx[keep_node]]),
         crs=graph.crs,
     )
     no_nodes = (all_sum == 0) & (total > 0)
