@@ -13,9 +13,11 @@ from lifecircle import _memory
 
 def test_arena_limit_is_taken_by_glibc_and_refuses_nonsense() -> None:
     with pytest.raises(ValueError, match="at least 1"):
-        _memory.limit_malloc_arenas(0)
+        _memory.tune_malloc(0)
+    with pytest.raises(ValueError, match="128 KiB to 32 MiB"):
+        _memory.tune_malloc(mmap_threshold=64 << 20)
     # in a child, so this test process keeps its allocator as it was
-    code = "from lifecircle._memory import limit_malloc_arenas as f; print(f())"
+    code = "from lifecircle._memory import tune_malloc as f; print(f())"
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout.strip()
@@ -27,7 +29,7 @@ def test_command_sets_the_limit_before_running(monkeypatch: pytest.MonkeyPatch) 
     from lifecircle import cli
 
     calls: list[int] = []
-    monkeypatch.setattr(_memory, "limit_malloc_arenas", lambda: calls.append(1) or True)
+    monkeypatch.setattr(_memory, "tune_malloc", lambda: calls.append(1) or True)
     monkeypatch.setattr(sys, "argv", ["lifecircle", "--version"])
     with pytest.raises(SystemExit) as done:
         cli.main()

@@ -563,7 +563,7 @@ def datasets(as_json: bool) -> None:
 
 def main() -> None:
     """Entry point of the ``lifecircle`` script."""
-    from ._memory import limit_malloc_arenas
+    from ._memory import tune_malloc
 
-    limit_malloc_arenas()  # before any thread of the audit allocates
+    tune_malloc()  # before any thread of the audit allocates
     cli(prog_name="lifecircle")
