@@ -184,3 +184,27 @@ def test_read_population_negative_values_name_file_and_field(tmp_path):
 def test_read_population_missing_file(tmp_path):
     with pytest.raises(lifecircle.InputFileError, match="--population"):
         lifecircle.read_population(tmp_path / "nope.gpkg")
+
+
+def test_nodes_looked_up_in_chunks_give_the_pairs_of_one_query(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Chunks of nodes (population.NODE_CHUNK) list the same pairs, in the same order."""
+    import shapely
+
+    from lifecircle.io import population
+
+    rng = np.random.default_rng(7)
+    # overlapping boxes, nodes inside, outside and on their borders (shared borders too)
+    boxes = [shapely.box(x, y, x + 300.0, y + 200.0) for x, y in rng.uniform(0, 900, (40, 2))]
+    polys = gpd.GeoDataFrame(geometry=boxes, crs=UTM)
+    x = np.concatenate([rng.uniform(-50, 1300, 2000), [b.bounds[0] for b in boxes]])
+    y = np.concatenate([rng.uniform(-50, 1200, 2000), [b.bounds[1] + 50.0 for b in boxes]])
+    want_node, want_poly = polys.sindex.query(shapely.points(x, y), predicate="intersects")
+    monkeypatch.setattr(population, "NODE_CHUNK", 97)
+    poly, node = population._polygons_of_nodes(polys, x, y)
+    assert len(poly) > len(x) // 2
+    np.testing.assert_array_equal(node, want_node)
+    np.testing.assert_array_equal(poly, want_poly)
+    empty = population._polygons_of_nodes(polys, x[:0], y[:0])
+    assert all(len(a) == 0 for a in empty)
