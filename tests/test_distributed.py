@@ -27,6 +27,8 @@ import lifecircle
 from lifecircle import _dask_io as dio
 from lifecircle import distributed as dist
 from lifecircle._dask_clip import clip_graph, points_on_piece, remap_snapped
+from lifecircle._nearest_two import nearest_two
+from lifecircle._site_distances import group_distances
 from lifecircle.access import AccessPoints, access_distance
 from lifecircle.network import graph_from_edges
 from lifecircle.options import AuditOptions
@@ -351,6 +353,22 @@ def test_clip_gives_bit_identical_distances_on_a_random_network() -> None:
     )
     assert np.isfinite(full).sum() > 100
     np.testing.assert_array_equal(mine, full)
+    # the fair-service searches on the piece (Dask's partitions make them there): the same
+    # pairs within the reach, entry for entry, and the same nearest and second-nearest
+    group = np.arange(len(ok)) % 90  # facilities of several access points each
+    args = {"radius_m": cutoff, "n_groups": 90}
+    piece_res = remap_snapped(res, clip)
+    piece_fac = remap_snapped(points.snapped.take(on), clip)
+    whole = group_distances(graph, points.snapped, group, res, **args)
+    part = group_distances(clip.graph, piece_fac, group[on], piece_res, **args)
+    assert whole.nnz > 300
+    for name in ("indptr", "indices", "data"):
+        np.testing.assert_array_equal(getattr(part, name), getattr(whole, name))
+    two_whole = nearest_two(graph, points.snapped, group, res, **args)
+    two_part = nearest_two(clip.graph, piece_fac, group[on], piece_res, **args)
+    assert np.isfinite(two_whole.second_m).sum() > 100
+    for name in ("nearest", "nearest_m", "second", "second_m"):
+        np.testing.assert_array_equal(getattr(two_part, name), getattr(two_whole, name))
     # the piece snaps every resident and every facility within the halo to the same edge
     inside = shapely.dwithin(area, shapely.points(fx, fy), halo)
     np.testing.assert_array_equal(
