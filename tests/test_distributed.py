@@ -157,8 +157,14 @@ FAIR_SERVICE_KEYS = (
 )
 
 
-def assert_same(single: lifecircle.AuditResult, dask: dist.DaskAudit) -> None:
-    """Every column of the Dask run equals the single-machine run's, exactly."""
+def assert_same(
+    single: lifecircle.AuditResult, dask: dist.DaskAudit, *, same_paths: bool = True
+) -> None:
+    """Every column of the Dask run equals the single-machine run's, exactly.
+
+    ``same_paths=False``: the runs were given their inputs under other names (URLs), so
+    summary.json's ``study`` names other files.
+    """
     ref = single.access.sort_values("origin_id", kind="stable").reset_index(drop=True)
     assert list(dask.access.columns) == list(ref.columns)  # fair-service columns included
     pd.testing.assert_frame_equal(
@@ -179,10 +185,15 @@ def assert_same(single: lifecircle.AuditResult, dask: dist.DaskAudit) -> None:
     pd.testing.assert_frame_equal(
         pd.DataFrame(single.facilities), pd.DataFrame(dask.facilities), check_exact=True
     )
-    want = single.summary.to_json()
-    for key in ("coverage", *FAIR_SERVICE_KEYS):
-        assert dask.summary[key] == want[key], key
+    want = json.loads(json.dumps(single.summary.to_json(), default=str))
     assert want["fair_service"]  # the audit has fair-service figures to compare
+    # summary.json is the single machine's but for when and how long it ran, and how
+    assert set(dask.summary) == {*want, "distributed"}
+    got = dict(dask.summary)
+    if not same_paths:  # the messages name the inputs as given: file:// URLs here
+        got["warnings"] = [w.replace("file://", "") for w in got["warnings"]]
+    for key in want.keys() - {"created", "timings_s", *(() if same_paths else ("study",))}:
+        assert got[key] == want[key], key
 
 
 def test_generated_city_equals_single_machine(city: dict[str, Path], client) -> None:  # type: ignore[no-untyped-def]
@@ -396,8 +407,11 @@ def test_inputs_and_work_folder_as_urls(city: dict[str, Path], client, tmp_path:
     work = tmp_path / "work"
     work.mkdir()
     dask = dist.audit_dask(by_url, client=client, workdir="file://" + str(work))
-    assert_same(single, dask)
+    assert_same(single, dask, same_paths=False)
     assert list(work.iterdir()) == []  # the run's partition files are removed
+    study = dask.summary["study"]  # the inputs named as given
+    assert (study["network"], study["units"]) == (urls["network"], urls["units"])
+    assert study["facilities"] == [urls["facilities"]]
 
 
 def test_url_spelling_and_memory_copies(tmp_path: Path) -> None:
@@ -488,9 +502,15 @@ def test_cli_dask_on_the_sample_equals_single_machine(  # type: ignore[no-untype
         check_exact=True,
     )
     assert _parquet_bytes(ref) == (out / "access.parquet").read_bytes()
-    want = sample_result.summary.to_json()
-    for key in ("coverage", *FAIR_SERVICE_KEYS):
-        assert summary[key] == json.loads(json.dumps(want[key])), key
+    want = json.loads(json.dumps(sample_result.summary.to_json(), default=str))
+    # the command reads the bundled study file, which names the study; the fixture does not
+    assert summary["study"].pop("name") == "Central Shanghai sample"
+    want["study"].pop("name")
+    for key in want.keys() - {"created", "timings_s", "outputs"}:
+        assert summary[key] == want[key], key
+    # the map and the report, drawn on the whole network read on the driver
+    assert (out / "map.html").stat().st_size > 100_000
+    assert "supply" in (out / "report.html").read_text(encoding="utf-8").lower()
     # the written files: gaps.csv byte for byte, every units.gpkg layer cell for cell
     ref_out = tmp_path / "single"
     sample_result.write(ref_out)

@@ -22,11 +22,10 @@ from .data_completeness import CategoryData, data_completeness, thin_warning
 from .equity import equity_figures, rank_and_decile, worst_served
 from .io.providers import cross_source_counts
 from .io.units import UnitHierarchy
-from .network import WalkGraph
 from .options import AuditOptions
 from .service import FairService, ServiceInputs, fair_service
 from .settings import FAR_SNAP_WARNING_M
-from .summary import AuditSummary
+from .summary import AuditSummary, GraphFacts
 
 if TYPE_CHECKING:
     from .pipeline import AuditResult
@@ -67,22 +66,29 @@ def _without_closed(
     return fac[~fac["facility_id"].isin(closed)].copy(), closed
 
 
+def resident_units(pts: pd.DataFrame) -> set[str]:
+    """The ids of the finest units with residents (``pts["unit_id"]``), as text."""
+    return {str(u) for u in pd.unique(pts["unit_id"].to_numpy(dtype=object))}
+
+
 def _quality(  # noqa: PLR0917 - one field from each stage
-    graph: WalkGraph,
+    graph: GraphFacts,
     fac: gpd.GeoDataFrame,
     std: Standard,
     hierarchy: UnitHierarchy,
-    pts: gpd.GeoDataFrame,
+    with_residents: set[str],
     in_scope: pd.DataFrame,
     far: pd.Series,
     merged: dict[str, int],
     unknown_codes: dict[str, int],
 ) -> dict[str, Any]:
-    """summary.json's ``data_quality``: input defects and what they left out."""
+    """summary.json's ``data_quality``: input defects and what they left out.
+
+    ``with_residents``: :func:`resident_units` of every resident placed in a unit.
+    """
     counts = fac["category"].value_counts()
     no_people = sorted(
-        set(hierarchy.units[hierarchy.finest]["unit_id"].astype(str))
-        - {str(u) for u in pd.unique(pts["unit_id"].to_numpy(dtype=object))}
+        set(hierarchy.units[hierarchy.finest]["unit_id"].astype(str)) - with_residents
     )
     return {
         "network_components_dropped": int(graph.dropped.get("components", 0)),

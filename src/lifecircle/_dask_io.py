@@ -113,6 +113,19 @@ def localize(opts: AuditOptions, folder: Path) -> AuditOptions:
     return opts.replace(**changes)
 
 
+def given_names(local: AuditOptions, given: AuditOptions) -> dict[str, str]:
+    """Each local copy made by :func:`localize` (as text) -> the URL it was fetched from."""
+    pairs = [(getattr(local, n), getattr(given, n)) for n in _INPUTS]
+    pairs += list(zip(local.facilities, given.facilities, strict=True))
+    out = {}
+    for here, there in pairs:
+        here_path = here[0] if isinstance(here, tuple) else here
+        url = as_url(there[0] if isinstance(there, tuple) else there)
+        if url is not None and here_path is not None:
+            out[str(here_path)] = url
+    return out
+
+
 def join(base: str, name: str) -> str:
     """``base/name`` for a local folder or a URL."""
     return base.rstrip("/") + "/" + name

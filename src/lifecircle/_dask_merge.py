@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -28,7 +28,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from . import columns
-from ._audit_service import _service_stage, service_settings
+from ._audit_service import _quality, _service_stage, service_settings
 from ._audit_stages import (
     SERVICE_ORIGIN_COLUMNS,
     _add_edge_effect,
@@ -36,23 +36,32 @@ from ._audit_stages import (
     _check_ledger,
     _completeness_warnings,
     _inputs,
+    _reach_warnings,
+    _standard_and_profile,
     _unit_check_warnings,
     check_population,
     gaps_for_csv,
 )
 from ._dask_io import as_url
-from ._version import __version__
+from ._dask_tasks import PlanGraph
 from .config import Standard
 from .coverage import citywide, completeness_status, coverage_by_unit, edge_reach_m, find_gaps
 from .io.outputs import OutputFolder, write_csv, write_geopackage, write_geoparquet, write_json
 from .io.outputs import write_outputs as _write_outputs
+from .io.population import Origins
 from .io.units import UnitHierarchy
+from .network import WalkGraph
 from .options import AuditOptions
-from .service import Searches, ServiceInputs, cohort_gaps, threshold_m
-from .summary import service_json
+from .service import FairService, Searches, ServiceInputs, cohort_gaps, threshold_m
+from .summary import AuditSummary, SummaryParts, build_summary
 
-#: What a ``--dask`` run does not produce (summary.json lists it).
-NOT_AVAILABLE = ("map.html and report.html",)
+if TYPE_CHECKING:
+    from .pipeline import AuditResult
+
+#: What a ``--dask`` run does not do (summary.json lists it).
+NOT_AVAILABLE = (
+    "--close and --rural-standard (refused: each audits the city twice or under two standards)",
+)
 
 
 @dataclass
@@ -75,6 +84,45 @@ class DaskAudit:
     inputs: list[Path] = field(default_factory=list)
     #: With facilities from several sources: ``cross_source.csv`` (as the audit's).
     cross_source_units: pd.DataFrame | None = None
+    #: ``summary`` as the audit's typed summary (what the map and report read).
+    typed: AuditSummary | None = None
+    #: The fair-service stage's results (:attr:`lifecircle.AuditResult.service`).
+    service: FairService | None = None
+    hierarchy: UnitHierarchy | None = None
+    analysed: set[str] = field(default_factory=set)
+
+    def with_graph(self, graph: WalkGraph, options: AuditOptions) -> AuditResult:
+        """The audit's result, with the walk graph read on this machine (for the map).
+
+        Parameters
+        ----------
+        graph
+            The study's walk graph, as the audit reads it
+            (:func:`lifecircle._audit_inputs.read_walk_graph`).
+        options
+            The audit's options.
+        """
+        from .pipeline import AuditResult
+
+        if self.typed is None or self.hierarchy is None:  # pragma: no cover - merge sets them
+            msg = "this partitioned audit was not merged"
+            raise ValueError(msg)
+        std, prof = _standard_and_profile(options)
+        return AuditResult(
+            access=self.access,
+            units=self.units,
+            gaps=self.gaps,
+            summary=self.typed,
+            facilities=self.facilities,
+            graph=graph,
+            standard=std,
+            profile=prof,
+            hierarchy=self.hierarchy,
+            analysed=self.analysed,
+            inputs=list(self.inputs),
+            profile_override=options.profile,
+            service=self.service,
+        )
 
     def outputs(self) -> dict[str, Any]:
         """Output file name -> writer (as :meth:`lifecircle.AuditResult.outputs`)."""
@@ -100,32 +148,37 @@ class DaskAudit:
 
 
 def merge(
-    opts: AuditOptions, std: Standard, plan: dict[str, Any], parts: list[dict[str, Any]]
+    opts: AuditOptions,
+    std: Standard,
+    plan: dict[str, Any],
+    parts: list[dict[str, Any]],
+    run: dict[str, Any],
 ) -> DaskAudit:
-    """Merge the partitions and compute coverage, gaps and the summary on the merged table."""
+    """Merge the partitions and compute coverage, gaps and the summary on the merged table.
+
+    ``run``: the driver's ``timings`` (the plan and the partitions, seconds) and the
+    ``scheduler`` it ran on.
+    """
     t0 = time.perf_counter()
     hierarchy: UnitHierarchy = plan["hierarchy"]
     analysed: set[str] = plan["analysed"]
     audited: list[str] = plan["audited"]
     unit_check: pd.DataFrame = plan["unit_check"]
-    # the single-machine table keeps the origins in their order: by index (origin order)
-    in_scope = pd.concat([p["in_scope"] for p in parts])
-    order = np.argsort(in_scope.index.to_numpy(), kind="stable")
-    in_scope = in_scope.iloc[order]
-    access = pd.concat([p["access"] for p in parts], ignore_index=True)
-    access = access.sort_values("origin_id", kind="stable").reset_index(drop=True)
-    access = gpd.GeoDataFrame(access, geometry="geometry", crs="EPSG:4326")
-    if in_scope.index.has_duplicates or access["origin_id"].duplicated().any():
-        msg = "partitions overlap: an origin was audited twice (a bug; please report it)"
-        raise RuntimeError(msg)
+    in_scope, order, access = _merged_rows(parts)
     unit_tables = coverage_by_unit(in_scope, hierarchy, std, audited, analysed=analysed)
     _add_population_method(unit_tables, in_scope, hierarchy)
     _add_edge_effect(unit_tables[hierarchy.finest], unit_check)
     gaps = find_gaps(unit_tables, audited)
     city = citywide(in_scope, std, audited)
 
+    # the warnings in the single-machine audit's order: reading, reach, units, fair service,
+    # completeness
     warnings = list(plan["warnings"])
     fac = plan["facilities"]
+    far = in_scope["snap_m"] > opts.max_snap_m
+    warnings += _reach_warnings(in_scope, far, fac, opts.max_snap_m)
+    reach_m = edge_reach_m(std)
+    warnings += _unit_check_warnings(unit_check, hierarchy.finest, reach_m)
     service, data = _service_stage(
         ServiceInputs(
             graph=None,
@@ -146,44 +199,60 @@ def merge(
         warnings,
     )
     gaps = cohort_gaps(gaps, unit_tables, std)
-    access = with_service_columns(access, in_scope["origin_id"], service.origin_columns, audited)
-    check_population(in_scope, access, unit_tables, hierarchy, city)
-    _, _, _, population = _inputs(opts)
-    _check_ledger(plan["ledger"], population, float(in_scope["population"].sum()))
-    reach_m = edge_reach_m(std)
-    far = in_scope["snap_m"] > opts.max_snap_m
-    if far.any():
-        warnings.append(
-            f"{int(far.sum())} resident locations lie farther than {opts.max_snap_m:.0f} m "
-            "from the walk network; they count as not covered for every category"
-        )
-    warnings += _unit_check_warnings(unit_check, hierarchy.finest, reach_m)
     completeness = completeness_status(std, audited)
     warnings += _completeness_warnings(completeness, std)
-    summary = {
-        "study": opts.name,
-        "standard": std.id,
-        "profile": opts.profile,
-        "categories_audited": audited,
-        "population": {"total": city["population"], "ledger": plan["ledger"]},
-        "origins": {
-            "total": plan["origins_total"],
-            "analysed": len(in_scope),
-            "outside_units": plan["outside_units"],
-            "beyond_max_snap": int(far.sum()),
-        },
-        "network": plan["network"],
-        "units_analysed": len(analysed),
-        "edge_reach_m": reach_m,
-        "coverage": city["coverage"],
-        "score": city["score"],
-        "complete_share": city["complete_share"],
-        **{k: v for k, v in city.items() if k.startswith("complete_") and k != "complete_share"},
-        "completeness": completeness,
-        **service_json(service, data),
-        "warnings": warnings,
-        "timings_s": {**plan["timings"], "merge": round(time.perf_counter() - t0, 3)},
-        "distributed": {
+    access = with_service_columns(access, in_scope["origin_id"], service.origin_columns, audited)
+    check_population(in_scope, access, unit_tables, hierarchy, city)
+    network, facility_items, units, population = _inputs(opts)
+    _check_ledger(plan["ledger"], population, float(in_scope["population"].sum()))
+    graph: PlanGraph = plan["graph"]
+    quality = _quality(
+        graph,
+        fac,
+        std,
+        hierarchy,
+        plan["with_residents"],
+        in_scope,
+        far,
+        plan["merged"],
+        plan["unknown_codes"],
+    )
+    _, prof = _standard_and_profile(opts)
+    summary = build_summary(
+        SummaryParts(
+            options=opts,
+            network=_as_given(network),
+            facility_paths=[_as_given(path) for path, _ in facility_items],
+            units=None if units is None else _as_given(units),
+            population=None if population is None else _as_given(population),
+            std=std,
+            prof=prof,
+            audited=audited,
+            graph=graph,
+            fac=fac,
+            hierarchy=hierarchy,
+            unit_check=unit_check,
+            unit_tables=unit_tables,
+            origins=Origins(gpd.GeoDataFrame(), plan["origins_method"], plan["origins_report"]),
+            city=city,
+            access=access,
+            origins_total=plan["origins_total"],
+            outside_units=plan["outside_units"],
+            beyond_snap=int(far.sum()),
+            reach_m=reach_m,
+            warnings=warnings,
+            timings={**plan["timings"], **run["timings"], "merge": time.perf_counter() - t0},
+            quality=quality,
+            completeness=completeness,
+            service=service,
+            data=data,
+        )
+    )
+    summary = replace(
+        summary,
+        timings_s={k: (None if v is None else round(v, 3)) for k, v in summary.timings_s.items()},
+        distributed={
+            "scheduler": run["scheduler"],
             "level": plan["level"],
             "partitions": len(parts),
             "halo_m": round(plan["halo_m"], 1),
@@ -192,8 +261,37 @@ def merge(
             "per_partition": [p["stats"] for p in parts],
             "not_available": list(NOT_AVAILABLE),
         },
-        "versions": {"lifecircle": __version__},
-    }
+    )
+    return _result(opts, summary, (access, unit_tables, gaps, fac), service, plan)
+
+
+def _merged_rows(parts: list[dict[str, Any]]) -> tuple[pd.DataFrame, np.ndarray, gpd.GeoDataFrame]:
+    """The partitions' analysed origins and access rows, in the single-machine order.
+
+    Returns the origins (by index: origin order), the position in the partitions'
+    concatenated rows of each of them, and the access rows (by ``origin_id``).
+    """
+    in_scope = pd.concat([p["in_scope"] for p in parts])
+    order = np.argsort(in_scope.index.to_numpy(), kind="stable")
+    in_scope = in_scope.iloc[order]
+    access = pd.concat([p["access"] for p in parts], ignore_index=True)
+    access = access.sort_values("origin_id", kind="stable").reset_index(drop=True)
+    access = gpd.GeoDataFrame(access, geometry="geometry", crs="EPSG:4326")
+    if in_scope.index.has_duplicates or access["origin_id"].duplicated().any():
+        msg = "partitions overlap: an origin was audited twice (a bug; please report it)"
+        raise RuntimeError(msg)
+    return in_scope, order, access
+
+
+def _result(
+    opts: AuditOptions,
+    summary: AuditSummary,
+    tables: tuple[gpd.GeoDataFrame, dict[str, gpd.GeoDataFrame], pd.DataFrame, gpd.GeoDataFrame],
+    service: FairService,
+    plan: dict[str, Any],
+) -> DaskAudit:
+    """The merged audit (access, units, gaps, facilities), its summary and inputs."""
+    access, unit_tables, gaps, fac = tables
     network, facility_items, units, population = _inputs(opts)
     inputs = [
         p
@@ -205,10 +303,20 @@ def merge(
         units=unit_tables,
         gaps=gaps,
         facilities=fac,
-        summary=json.loads(json.dumps(summary, default=_plain)),
+        summary=json.loads(json.dumps(summary.to_json(), default=_plain)),
         inputs=[Path(p) for p in inputs],
         cross_source_units=service.cross_source_units,
+        typed=summary,
+        service=service,
+        hierarchy=plan["hierarchy"],
+        analysed=plan["analysed"],
     )
+
+
+def _as_given(path: Path) -> Path | str:
+    """An input's name as given: its URL (``Path`` folds ``file:///x`` to ``file:/x``)."""
+    url = as_url(path)
+    return path if url is None else url
 
 
 def _plain(value: Any) -> Any:

@@ -33,7 +33,7 @@ import pyproj
 import shapely
 
 from ._audit_inputs import StageTimer, read_inputs
-from ._audit_service import _analysed_origins
+from ._audit_service import _analysed_origins, resident_units
 from ._audit_stages import _access_output, _standard_and_profile
 from ._dask_clip import (
     ClippedGraph,
@@ -43,7 +43,7 @@ from ._dask_clip import (
     reach_zone,
     remap_snapped,
 )
-from ._dask_io import has_urls, join, localize, read_part, write_part
+from ._dask_io import given_names, has_urls, join, localize, read_part, write_part
 from .access import AccessPoints, AuditSnaps, compute_access, search_cutoff_m, snap_audit_inputs
 from .config import Standard
 from .errors import LifecircleError
@@ -80,6 +80,26 @@ class _Prepared:
     warnings: list[str]
     timings: dict[str, float]
     merged: dict[str, int] = field(default_factory=dict)
+    unknown_codes: Any = None
+    origins_method: str = ""
+    origins_report: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PlanGraph:
+    """What ``summary.json`` says of the walk graph, sent by the plan to the driver.
+
+    Stands in for the graph in :func:`lifecircle.summary.build_summary` (a
+    :class:`lifecircle.summary.GraphFacts`): the driver holds no graph.
+    """
+
+    crs: Any
+    dropped: dict[str, int]
+    facts: dict[str, Any]
+
+    def summary(self) -> dict[str, Any]:
+        """``summary.json``'s ``network`` (:meth:`lifecircle.network.WalkGraph.summary`)."""
+        return dict(self.facts)
 
 
 def _prepare(opts: AuditOptions) -> _Prepared:
@@ -110,6 +130,9 @@ def _prepare(opts: AuditOptions) -> _Prepared:
         warnings=warnings,
         timings=timer.timings,
         merged=inp.merged,
+        unknown_codes=inp.unknown_codes,
+        origins_method=inp.origins.method,
+        origins_report=inp.origins.report,
     )
 
 
@@ -160,6 +183,9 @@ def plan_task(opts: AuditOptions, level: str | None, workdir: str) -> dict[str, 
     with tempfile.TemporaryDirectory(prefix="lifecircle-inputs-") as tmp:
         local = localize(opts, Path(tmp)) if has_urls(opts) else opts
         p = _prepare(local)
+    # messages name the inputs as given, not the copies read
+    for copy, url in given_names(local, opts).items():
+        p.warnings = [w.replace(copy, url) for w in p.warnings]
     t0 = time.perf_counter()
     snaps = snap_audit_inputs(
         p.graph,
@@ -205,6 +231,12 @@ def plan_task(opts: AuditOptions, level: str | None, workdir: str) -> dict[str, 
         "origins_total": len(p.pts) + p.outside_units,
         "outside_units": p.outside_units,
         "network": p.graph.summary(),
+        "graph": PlanGraph(p.graph.crs, dict(p.graph.dropped), p.graph.summary()),
+        "merged": p.merged,
+        "unknown_codes": p.unknown_codes,
+        "origins_method": p.origins_method,
+        "origins_report": p.origins_report,
+        "with_residents": resident_units(p.pts),
         "halo_m": radius,
         "timings": {k: round(v, 3) for k, v in p.timings.items()},
         "plan_peak_rss_mb": _maxrss_mb(),

@@ -233,7 +233,7 @@ def _single_machine(settings: _Settings, command: str) -> None:
 
 def _run_dask(settings: _Settings) -> None:
     """``audit --dask``: the partitioned audit (:mod:`lifecircle.distributed`)."""
-    from .distributed import audit_dask, require_dask
+    from .distributed import audit_dask, read_walk_graph, require_dask
 
     configure_logging(settings.verbosity)
     require_dask()  # exit 2 with the install command before any work
@@ -243,20 +243,28 @@ def _run_dask(settings: _Settings) -> None:
         msg = "--place is not available with --dask; download first, then give --network"
         raise DaskOptionError(msg)
     assert settings.run.dask is not None
-    result = audit_dask(
-        settings.audit,
-        dask=settings.run.dask,
-        level=settings.run.dask_level,
-        workdir=settings.run.dask_workdir,
-    )
-    written = result.write(settings.run.out)
+    from .io.outputs import OutputFolder, write_outputs
+
+    with OutputFolder(settings.run.out, inputs=settings.input_paths()) as folder:
+        result = audit_dask(
+            settings.audit,
+            dask=settings.run.dask,
+            level=settings.run.dask_level,
+            workdir=settings.run.dask_workdir,
+        )
+        if settings.run.no_map:
+            writers = result.outputs()
+        else:  # the map's catchments walk the whole network: read it here
+            whole = result.with_graph(read_walk_graph(settings.audit), settings.audit)
+            writers = {**whole.outputs(), **_page_writers(whole, settings.run)}
+        write_outputs(folder, writers)
+        written = folder.publish()
     _report_warnings(result.summary["warnings"])
     if settings.verbosity >= 0:
         parts = result.summary["distributed"]
         click.echo(
             f"audited {len(result.access)} origins in {parts['partitions']} partitions "
-            f"({parts['level']} units) on Dask; not produced with --dask: "
-            + "; ".join(parts["not_available"])
+            f"({parts['level']} units) on Dask"
         )
         click.echo(f"wrote {', '.join(p.name for p in written)} to {settings.run.out}")
 

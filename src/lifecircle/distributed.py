@@ -33,9 +33,13 @@ the results so that they equal the single-machine run, float for float:
 Workers read inputs themselves (a shared folder or object storage through fsspec);
 only options, the unit hierarchy and result tables go through the scheduler.
 
-Not available with ``--dask`` (refused or left out, never approximated): ``--close``
-and ``--rural-standard`` (refused: each audits the city twice or under two standards),
-and the map and report (left out: they draw catchments on the whole city's network).
+``summary.json`` is the single-machine audit's but for its times and a ``distributed``
+block. The map and report are drawn from the merged results
+(:meth:`DaskAudit.with_graph`); their catchments walk the whole network, which the
+caller reads for them (:func:`read_walk_graph`; the command does unless ``--no-map``).
+
+Not available with ``--dask`` (refused, never approximated): ``--close`` and
+``--rural-standard`` (each audits the city twice or under two standards).
 """
 
 from __future__ import annotations
@@ -46,8 +50,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ._audit_stages import _standard_and_profile
-from ._dask_io import as_url, make_workdir, remove_workdir
+from ._audit_stages import _inputs, _standard_and_profile
+from ._dask_io import as_url, has_urls, localize, make_workdir, remove_workdir
 from ._dask_merge import NOT_AVAILABLE, DaskAudit, merge
 from ._dask_tasks import (
     DaskOptionError,
@@ -57,6 +61,7 @@ from ._dask_tasks import (
     partitions_of,
     plan_task,
 )
+from .network import WalkGraph, read_network
 from .options import AuditOptions
 
 __all__ = [
@@ -69,6 +74,7 @@ __all__ = [
     "halo_m",
     "parse_scheduler",
     "partitions_of",
+    "read_walk_graph",
     "require_dask",
 ]
 
@@ -255,7 +261,21 @@ def audit_dask(
             if cluster is not None:
                 cluster.close()
     t_parts = time.perf_counter() - t0 - t_plan
-    result = merge(opts, std, plan, parts)
-    result.summary["timings_s"].update({"plan": round(t_plan, 3), "partitions": round(t_parts, 3)})
-    result.summary["distributed"]["scheduler"] = "client" if not own_client else dask
-    return result
+    run = {
+        "timings": {"plan": t_plan, "partitions": t_parts},
+        "scheduler": "client" if not own_client else dask,
+    }
+    return merge(opts, std, plan, parts, run)
+
+
+def read_walk_graph(options: AuditOptions) -> WalkGraph:
+    """The study's walk graph, read here as the audit reads it (for the map of a run).
+
+    A network given as an fsspec URL is copied to a temporary folder first.
+    """
+    opts = options
+    with tempfile.TemporaryDirectory(prefix="lifecircle-network-") as tmp:
+        if has_urls(opts):
+            opts = localize(opts.replace(facilities=(), units=None, population=None), Path(tmp))
+        network, _, _, _ = _inputs(opts)
+        return read_network(network, min_component_nodes=opts.min_component_nodes)

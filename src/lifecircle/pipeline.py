@@ -18,7 +18,14 @@ import numpy as np
 import pandas as pd
 
 from ._audit_inputs import StageTimer, read_inputs
-from ._audit_service import _analysed_origins, _closure, _quality, _service_stage, service_settings
+from ._audit_service import (
+    _analysed_origins,
+    _closure,
+    _quality,
+    _service_stage,
+    resident_units,
+    service_settings,
+)
 from ._audit_snapping import snap_and_search
 from ._audit_stages import (
     _access_output,
@@ -438,7 +445,9 @@ def audit(
     check_population(in_scope, access, unit_tables, hierarchy, city)
     ledger = population_inside(origins, origins.points["unit_id"], analysed)
     _check_ledger(ledger, population, float(in_scope["population"].sum()))
-    quality = _quality(graph, fac, std, hierarchy, pts, in_scope, far, merged, unknown_codes)
+    quality = _quality(
+        graph, fac, std, hierarchy, resident_units(pts), in_scope, far, merged, unknown_codes
+    )
     summary = build_summary(
         SummaryParts(
             options=opts,

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import platform
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import geopandas as gpd
 import numpy as np
@@ -19,7 +19,6 @@ from .config import Profile, Standard
 from .data_completeness import CategoryData
 from .io.population import Origins
 from .io.units import UnitHierarchy
-from .network import WalkGraph
 from .options import AuditOptions
 from .reproducible import created_timestamp, source_date_epoch
 from .service import CategoryService, FairService
@@ -62,19 +61,39 @@ def versions() -> dict[str, str]:
     return out
 
 
+class GraphFacts(Protocol):
+    """What the summary reads of the walk graph.
+
+    A :class:`~lifecircle.network.WalkGraph` has it; so has the partitioned audit's
+    plan (:class:`lifecircle._dask_tasks.PlanGraph`), whose driver holds no graph.
+    """
+
+    @property
+    def crs(self) -> Any:
+        """The graph's projected CRS."""
+
+    @property
+    def dropped(self) -> dict[str, int]:
+        """What building the graph dropped (``components``, ``nodes``)."""
+
+    def summary(self) -> dict[str, Any]:
+        """``summary.json``'s ``network``."""
+
+
 @dataclass(frozen=True)
 class SummaryParts:
     """What the audit's stages produced, as needed for ``summary.json``."""
 
     options: AuditOptions
-    network: Path
-    facility_paths: list[Path]
+    #: The inputs as given (a path, or an fsspec URL with ``--dask``).
+    network: Path | str
+    facility_paths: Sequence[Path | str]
     units: Any
     population: Any
     std: Standard
     prof: Profile
     audited: list[str]
-    graph: WalkGraph
+    graph: GraphFacts
     fac: gpd.GeoDataFrame
     hierarchy: UnitHierarchy
     unit_check: pd.DataFrame
@@ -310,6 +329,8 @@ class AuditSummary:
     outputs: tuple[str, ...] = OUTPUT_FILES
     #: With --rural-standard: classes, rules, urban and rural figures, the village ledger.
     urban_rural: dict[str, Any] | None = None
+    #: With ``--dask``: the partitions, their figures and what the run did not make.
+    distributed: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The content of ``summary.json`` (plain data, JSON-ready, in the file's order).
@@ -320,8 +341,9 @@ class AuditSummary:
             One key per field; ``None`` fields are written as ``null``.
         """
         out: dict[str, Any] = _plain(self)
-        if out["urban_rural"] is None:  # only audits with per-unit rules have the block
-            del out["urban_rural"]
+        for block in ("urban_rural", "distributed"):  # only some audits have these
+            if out[block] is None:
+                del out[block]
         return out
 
 
