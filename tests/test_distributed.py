@@ -412,6 +412,12 @@ def test_inputs_and_work_folder_as_urls(city: dict[str, Path], client, tmp_path:
     study = dask.summary["study"]  # the inputs named as given
     assert (study["network"], study["units"]) == (urls["network"], urls["units"])
     assert study["facilities"] == [urls["facilities"]]
+    # the walk graph read again for the map, through the URL: the audit's graph
+    graph = dist.read_walk_graph(by_url)
+    for name in ("node_ids", "x", "y", "edge_u", "edge_v", "edge_length"):
+        np.testing.assert_array_equal(getattr(graph, name), getattr(single.graph, name))
+    page = dask.with_graph(graph, by_url).to_report(tmp_path / "report.html")
+    assert "grid.osm" in page.read_text(encoding="utf-8")
 
 
 def test_url_spelling_and_memory_copies(tmp_path: Path) -> None:
