@@ -448,11 +448,7 @@ def test_searches_made_elsewhere_give_the_same_figures() -> None:
         radius_m=inp.radius_m,
         profile=inp.profile,
     )
-    try:
-        pairs = {c: searches.pairs[c].result() for c in inp.categories}
-        seconds = {c: searches.seconds[c].result() for c in inp.categories}
-    finally:
-        searches.close()
+    pairs, seconds = searches.collect()
     done = service.Searches.done(searches.thresholds, pairs, seconds)
     made = fair_service(dataclasses.replace(inp, graph=None, snaps=None, searches=done))
     pd.testing.assert_frame_equal(own.origin_columns, made.origin_columns, check_exact=True)

@@ -241,7 +241,14 @@ def merge(
             beyond_snap=int(far.sum()),
             reach_m=reach_m,
             warnings=warnings,
-            timings={**plan["timings"], **run["timings"], "merge": time.perf_counter() - t0},
+            timings={
+                k: round(v, 3)
+                for k, v in {
+                    **plan["timings"],
+                    **run["timings"],
+                    "merge": time.perf_counter() - t0,
+                }.items()
+            },
             quality=quality,
             completeness=completeness,
             service=service,
@@ -250,7 +257,6 @@ def merge(
     )
     summary = replace(
         summary,
-        timings_s={k: (None if v is None else round(v, 3)) for k, v in summary.timings_s.items()},
         distributed={
             "scheduler": run["scheduler"],
             "level": plan["level"],
@@ -262,7 +268,9 @@ def merge(
             "not_available": list(NOT_AVAILABLE),
         },
     )
-    return _result(opts, summary, (access, unit_tables, gaps, fac), service, plan)
+    given = [network, *(path for path, _ in facility_items), units, population]
+    inputs = [Path(p) for p in given if p is not None and as_url(p) is None]
+    return _result(summary, (access, unit_tables, gaps, fac), service, plan, inputs)
 
 
 def _merged_rows(parts: list[dict[str, Any]]) -> tuple[pd.DataFrame, np.ndarray, gpd.GeoDataFrame]:
@@ -284,27 +292,21 @@ def _merged_rows(parts: list[dict[str, Any]]) -> tuple[pd.DataFrame, np.ndarray,
 
 
 def _result(
-    opts: AuditOptions,
     summary: AuditSummary,
     tables: tuple[gpd.GeoDataFrame, dict[str, gpd.GeoDataFrame], pd.DataFrame, gpd.GeoDataFrame],
     service: FairService,
     plan: dict[str, Any],
+    inputs: list[Path],
 ) -> DaskAudit:
-    """The merged audit (access, units, gaps, facilities), its summary and inputs."""
+    """The merged audit (access, units, gaps, facilities), its summary and local inputs."""
     access, unit_tables, gaps, fac = tables
-    network, facility_items, units, population = _inputs(opts)
-    inputs = [
-        p
-        for p in [network, *(f for f, _ in facility_items), units, population]
-        if p is not None and as_url(p) is None
-    ]
     return DaskAudit(
         access=access,
         units=unit_tables,
         gaps=gaps,
         facilities=fac,
         summary=json.loads(json.dumps(summary.to_json(), default=_plain)),
-        inputs=[Path(p) for p in inputs],
+        inputs=inputs,
         cross_source_units=service.cross_source_units,
         typed=summary,
         service=service,

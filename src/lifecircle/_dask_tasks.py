@@ -230,7 +230,6 @@ def plan_task(opts: AuditOptions, level: str | None, workdir: str) -> dict[str, 
         "ledger": p.ledger,
         "origins_total": len(p.pts) + p.outside_units,
         "outside_units": p.outside_units,
-        "network": p.graph.summary(),
         "graph": PlanGraph(p.graph.crs, dict(p.graph.dropped), p.graph.summary()),
         "merged": p.merged,
         "unknown_codes": p.unknown_codes,
@@ -492,17 +491,14 @@ def fair_searches(
     std, audited, profile = study
     radius = search_cutoff_m(std, audited, profile)
     searches = Searches(graph, snaps, rows, std, audited, radius_m=radius, profile=profile)
-    out: dict[str, dict[str, np.ndarray]] = {}
-    try:
-        for cat in audited:
-            dist, fac_rows = searches.pairs[cat].result()
-            out[cat] = {
-                "data": dist.data,
-                "indices": dist.indices,
-                "indptr": dist.indptr,
-                "facility": fac_rows,
-                "second_m": searches.seconds[cat].result(),
-            }
-    finally:
-        searches.close()
-    return out
+    pairs, seconds = searches.collect()
+    return {
+        cat: {
+            "data": dist.data,
+            "indices": dist.indices,
+            "indptr": dist.indptr,
+            "facility": fac_rows,
+            "second_m": seconds[cat],
+        }
+        for cat, (dist, fac_rows) in pairs.items()
+    }

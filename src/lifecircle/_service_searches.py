@@ -144,11 +144,11 @@ class Searches:
         # ~55 MB per search at a million origins otherwise); none when they are all of them
         if not np.array_equal(rows, np.arange(len(snaps.origins))):
             snaps = dataclasses.replace(snaps, origins=snaps.origins.take(rows))
-        every: None = None  # the searches' rows: every origin of ``snaps``
+        # below, rows None: every origin of ``snaps``
         # each category's pairs, in order, on one thread (each search is itself threaded)
         self.pairs: dict[str, Future[tuple[sp.csr_matrix, np.ndarray]]] = {
             cat: pairs_pool.submit(
-                category_distances, graph, snaps, every, cat, min(radius_m, thresholds[cat])
+                category_distances, graph, snaps, None, cat, min(radius_m, thresholds[cat])
             )
             for cat in categories
         }
@@ -158,7 +158,7 @@ class Searches:
                 _second_m,
                 graph,
                 snaps,
-                every,
+                None,
                 cat,
                 min(radius_m, SECOND_NEAREST_RADII * thresholds[cat]),
             )
@@ -203,6 +203,21 @@ class Searches:
         self.seconds = {cat: _resolved(value) for cat, value in seconds.items()}
         self.assign = {}
         return self
+
+    def collect(
+        self,
+    ) -> tuple[dict[str, tuple[sp.csr_matrix, np.ndarray]], dict[str, np.ndarray]]:
+        """Wait for every search, then :meth:`close`; the pairs and second-nearest walks.
+
+        Per category, as :meth:`done` takes them (the searches of one place, used in
+        another).
+        """
+        try:
+            pairs = {cat: found.result() for cat, found in self.pairs.items()}
+            seconds = {cat: found.result() for cat, found in self.seconds.items()}
+        finally:
+            self.close()
+        return pairs, seconds
 
     def release(self, category: str) -> None:
         """Let go of ``category``'s results once they are used (its memory is freed)."""
